@@ -1,0 +1,23 @@
+"""modspec — exact learning dynamics of modular linear networks.
+
+Describe a dataset family and a modular architecture; SymPy derives the spectrum, the
+gradient-flow equations and their solutions; code generation compiles them to NumPy; the
+validation layer trains real networks and compares.
+
+Public names are re-exported here once; everything else is reachable by module path
+(``modspec.theory``, ``modspec.numerics``, ``modspec.validation``). Importing modspec never
+imports PyTorch.
+"""
+
+from modspec._version import __version__
+from modspec.theory import CompositionalDataset, Dataset, Mode, ModspecError, Spectrum, spectrum
+
+__all__ = [
+    "__version__",
+    "CompositionalDataset",
+    "Dataset",
+    "Mode",
+    "ModspecError",
+    "Spectrum",
+    "spectrum",
+]

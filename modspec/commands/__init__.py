@@ -1,0 +1,1 @@
+"""Sub-commands of the ``modspec`` command line, one module each."""

@@ -1,0 +1,48 @@
+"""Options shared by sub-commands: the dataset and the architecture."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from modspec.theory.architectures import PRESETS, Network, architecture
+from modspec.theory.dataset import CompositionalDataset
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """``--nx --ny --kx --ky --r --rx --ry`` (defaults: the reference dataset D0)."""
+    g = parser.add_argument_group("dataset (theory.md §2; defaults give D0)")
+    g.add_argument("--nx", type=int, default=3, help="compositional input features (≥ 1)")
+    g.add_argument("--ny", type=int, default=1, help="compositional output features (≤ nx)")
+    g.add_argument("--kx", type=int, default=3, help="identity repeats in the input (≥ 0)")
+    g.add_argument("--ky", type=int, default=1, help="identity repeats in the output (≥ 0)")
+    g.add_argument("--r", type=float, default=1.0, help="identity scale (≥ 0)")
+    g.add_argument("--rx", type=float, default=None, help="input identity scale (default r)")
+    g.add_argument("--ry", type=float, default=None, help="output identity scale (default r)")
+
+
+def add_architecture_options(parser: argparse.ArgumentParser) -> None:
+    """``--arch`` and ``--depth``."""
+    g = parser.add_argument_group("architecture")
+    g.add_argument("--arch", choices=sorted(PRESETS), default="dense",
+                   help="modular architecture (default dense)")
+    g.add_argument("--depth", type=int, default=2, help="layers per module (default 2)")
+
+
+def dataset_from(args: argparse.Namespace) -> CompositionalDataset:
+    """Build (and validate) the dataset named by the options."""
+    return CompositionalDataset(nx=args.nx, ny=args.ny, kx=args.kx, ky=args.ky, r=args.r,
+                                rx=args.rx, ry=args.ry)
+
+
+def network_from(args: argparse.Namespace) -> Network:
+    """Build (and validate) the architecture named by the options."""
+    return architecture(args.arch, args.depth)
+
+
+def write_json(payload: Any, stream: Any = None) -> None:
+    """Print ``payload`` as indented JSON."""
+    json.dump(payload, stream or sys.stdout, indent=2)
+    (stream or sys.stdout).write("\n")

@@ -1,0 +1,173 @@
+"""The spectrum derived by the projector algebra (theory.md §3) against its oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import modspec as ms
+from modspec.theory import symbols as sy
+
+P = 2**sy.nx
+A = P + sy.kx * sy.rx**2
+B = P + sy.ky * sy.ry**2
+ORACLE = {  # theory.md §3.2, used only to check what the library derives
+    "pi1": (sp.sqrt(A * B) / P, A / P, sy.ny),
+    "pi2": (sy.ry * sp.sqrt(sy.ky * A) / P, A / P, sy.nx - sy.ny),
+    "pi3": (sy.rx * sy.ry * sp.sqrt(sy.kx * sy.ky) / P, sy.kx * sy.rx**2 / P, P - sy.nx),
+}
+
+
+def test_symbolic_spectrum_equals_the_closed_forms_of_the_theory():
+    spec = ms.spectrum(ms.CompositionalDataset.symbolic())
+    assert [m.label for m in spec.modes] == ["pi1", "pi2", "pi3"]
+    for m in spec.modes:
+        s, lam, mult = ORACLE[m.label]
+        assert sp.simplify(m.s - s) == 0
+        assert sp.simplify(m.lam - lam) == 0
+        assert sp.simplify(m.multiplicity - mult) == 0
+        assert sp.simplify(m.fixed_point - s / lam) == 0
+
+
+def test_symbolic_modes_state_when_they_exist():
+    spec = ms.spectrum(ms.CompositionalDataset.symbolic())
+    cond = {m.label: m.condition for m in spec.modes}
+    assert cond["pi1"] == sp.Gt(sy.ny, 0)
+    assert cond["pi2"].subs({sy.ky: 0}) is sp.false
+    assert cond["pi2"].subs({sy.ky: 1, sy.ry: 1, sy.nx: 3, sy.ny: 1}) is sp.true
+    assert cond["pi3"].subs({sy.kx: 0}) is sp.false
+
+
+def test_d0_spectrum_matches_the_reference_numbers(d0):
+    spec = ms.spectrum(d0)
+    np.testing.assert_allclose([float(m.s) for m in spec.modes], [1.24373, 0.41458, 0.21651],
+                               atol=5e-6)
+    assert [int(m.multiplicity) for m in spec.modes] == [1, 2, 5]
+    np.testing.assert_allclose([float(m.lam) for m in spec.modes], [1.375, 1.375, 0.375])
+    np.testing.assert_allclose([float(m.fixed_point) for m in spec.modes],
+                               [0.90453, 0.30151, 0.57735], atol=5e-6)
+
+
+def test_numeric_spectrum_is_exact_sympy_numbers(d0):
+    spec = ms.spectrum(d0)
+    assert spec.modes[2].s == sp.sqrt(3) / 8
+    assert spec.modes[0].lam == sp.Rational(11, 8)
+
+
+family = st.integers(1, 6).flatmap(
+    lambda nx: st.tuples(
+        st.just(nx), st.integers(0, nx), st.integers(0, 4), st.integers(0, 4),
+        st.floats(0.05, 3.0), st.floats(0.05, 3.0),
+    )
+)
+
+
+@given(family)
+@example((3, 1, 3, 1, 1.0, 1.0))
+@example((2, 0, 2, 1, 1.0, 1.0))   # ny = 0
+@example((3, 3, 2, 2, 1.5, 0.5))   # ny = nx, rx != ry
+@example((3, 1, 0, 2, 1.0, 1.0))   # kx = 0
+@example((3, 1, 2, 0, 1.0, 1.0))   # ky = 0
+@example((1, 1, 0, 0, 1.0, 1.0))   # no identity structure at all
+def test_symbolic_spectrum_evaluated_matches_numpy_svd_and_eig(params):
+    nx, ny, kx, ky, rx, ry = params
+    rx, ry = sp.Rational(str(round(rx, 3))), sp.Rational(str(round(ry, 3)))
+    ds = ms.CompositionalDataset(nx=nx, ny=ny, kx=kx, ky=ky, rx=rx, ry=ry)
+    spec = ms.spectrum(ms.CompositionalDataset.symbolic()).subs(ds.sympy_params)
+    X, Y = ds.X, ds.Y
+    Pn = X.shape[1]
+    sxy = Y @ X.T / Pn
+    sx = X @ X.T / Pn
+    sv = np.linalg.svd(sxy, compute_uv=False) if sxy.size else np.zeros(0)
+    sv = sv[sv > 1e-9 * max(1.0, sv.max(initial=0))]
+    np.testing.assert_allclose(spec.singular_values(), sv, rtol=1e-10)
+    np.testing.assert_allclose(spec.input_variances(), np.linalg.eigvalsh(sx)[::-1],
+                               rtol=1e-10, atol=1e-10)
+
+
+@given(family)
+@example((3, 3, 2, 2, 1.5, 0.5))
+@example((2, 0, 0, 1, 1.0, 1.0))
+def test_analytic_vectors_reconstruct_sigma_yx_and_diagonalise_sigma_x(params):
+    nx, ny, kx, ky, rx, ry = params
+    ds = ms.CompositionalDataset(nx=nx, ny=ny, kx=kx, ky=ky, rx=rx, ry=ry)
+    spec = ms.spectrum(ds)
+    X, Y = ds.X, ds.Y
+    Pn = X.shape[1]
+    np.testing.assert_allclose(spec.sigma_yx(), Y @ X.T / Pn, atol=1e-10)
+    np.testing.assert_allclose(spec.sigma_x(), X @ X.T / Pn, atol=1e-10)
+    for m in spec.modes:
+        np.testing.assert_allclose(m.V.T @ m.V, np.eye(m.V.shape[1]), atol=1e-10)
+        np.testing.assert_allclose(m.U.T @ m.U, np.eye(m.U.shape[1]), atol=1e-10)
+        np.testing.assert_allclose(X @ X.T / Pn @ m.V, float(m.lam) * m.V, atol=1e-10)
+
+
+def test_pi1_right_vectors_mix_features_with_identity_units(d0):
+    v = ms.spectrum(d0).modes[0].V[:, 0]
+    assert np.count_nonzero(np.abs(v[:3]) > 1e-12) == 1
+    assert np.all(np.abs(v[3:]) > 1e-12)
+    pi3 = ms.spectrum(d0).modes[2].V
+    np.testing.assert_allclose(pi3[:3], 0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "inputs, outputs, expected",
+    [
+        (("Ox", "Gx"), ("Oy",), [(1.17260, 1.375, 1, 0.85280)]),
+        (("Ox",), ("Oy",), [(1.0, 1.0, 1, 1.0)]),
+        (("Gx",), ("Gy",), [(np.sqrt(3) / 8, 3 / 8, 8, 1 / np.sqrt(3))]),
+        (("Ox", "Gx"), ("Gy",), [(np.sqrt(11) / 8, 1.375, 3, np.sqrt(1 / 11)),
+                                 (np.sqrt(3) / 8, 0.375, 5, 1 / np.sqrt(3))]),
+    ],
+)
+def test_module_spectra_of_output_split_and_segregated_modules(d0, inputs, outputs, expected):
+    spec = ms.spectrum(d0, inputs, outputs)
+    got = [(float(m.s), float(m.lam), int(m.multiplicity), float(m.fixed_point))
+           for m in spec.modes]
+    np.testing.assert_allclose(got, expected, atol=5e-6)
+
+
+def test_output_split_module_b_has_pi2_type_modes_for_all_features():
+    spec = ms.spectrum(ms.CompositionalDataset.symbolic(), ("Ox", "Gx"), ("Gy",))
+    first = spec.modes[0]
+    assert first.label == "pi1+pi2"
+    assert sp.simplify(first.multiplicity - sy.nx) == 0
+    assert sp.simplify(first.s - ORACLE["pi2"][0]) == 0
+
+
+def test_unknown_module_block_is_rejected(d0):
+    with pytest.raises(ms.ModspecError, match="^inputs='Zx'"):
+        ms.spectrum(d0, ("Zx",), ("Oy",))
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_general_dataset_route_agrees_with_the_walsh_route(exact):
+    fam = ms.CompositionalDataset(nx=2, ny=1, kx=2, ky=1, r=1)
+    gen = ms.spectrum(fam.to_dataset(), exact=exact)
+    ref = ms.spectrum(fam)
+    assert len(gen.modes) == len(ref.modes)
+    for a, b in zip(gen.modes, ref.modes, strict=True):
+        assert int(a.multiplicity) == int(b.multiplicity)
+        assert abs(float(a.s) - float(b.s)) < 1e-12
+        assert abs(float(a.lam) - float(b.lam)) < 1e-12
+        if exact:
+            assert sp.simplify(a.s - b.s) == 0
+    X = fam.X
+    np.testing.assert_allclose(gen.sigma_yx(), fam.Y @ X.T / 4, atol=1e-12)
+
+
+def test_general_dataset_with_non_commuting_grams_is_refused():
+    rng = np.random.default_rng(0)
+    ds = ms.Dataset(rng.normal(size=(3, 4)), rng.normal(size=(2, 4)))
+    with pytest.raises(ms.ModspecError, match="do not commute"):
+        ms.spectrum(ds)
+
+
+def test_spectrum_latex_names_every_mode():
+    tex = ms.spectrum(ms.CompositionalDataset.symbolic()).to_latex()
+    assert tex.startswith("\\begin{align*}") and tex.count("\\\\") == 2
+    for k in ("\\pi_1", "\\pi_2", "\\pi_3"):
+        assert k in tex

@@ -1,0 +1,316 @@
+"""Datasets: the compositional family of theory.md §2 and general arrays a user brings.
+
+Data are stored as columns (features × samples). A dataset names its row blocks: input blocks
+``Ox`` (compositional features) and ``Gx`` (identity), output blocks ``Oy`` and ``Gy``. Modules of
+an architecture read and write whole blocks.
+
+The compositional family, with ``P = 2**nx`` objects (one sample each)::
+
+    Ωx ∈ {−1, +1}^(nx × P)      column j = the j-th sign pattern, Ωx[i, j] = (−1)^(bit i of j)
+    Γx = 1_kx ⊗ (rx · I_P)       kx stacked scaled one-hot identities
+    X  = [Ωx; Γx]                (nx + kx·P) × P
+    Ωy = S · Ωx                  the rows ``output_features`` of Ωx (default: the first ny)
+    Γy = 1_ky ⊗ (ry · I_P)
+    Y  = [Ωy; Γy]                (ny + ky·P) × P
+
+Parameters may be numbers or SymPy symbols; :meth:`CompositionalDataset.symbolic` gives the
+all-symbolic family in the canonical symbols of :mod:`modspec.theory.symbols`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import symbols as sy
+from .errors import ModspecError, bad
+
+#: Largest number of matrix entries (X and Y together) that :attr:`X`/:attr:`Y` will build.
+MAX_ENTRIES = 50_000_000
+
+Span = tuple[int, int]
+
+
+def _is_symbolic(value: Any) -> bool:
+    return isinstance(value, sp.Basic) and not value.is_number
+
+
+def _check_size(name: str, value: Any, minimum: int) -> Any:
+    if _is_symbolic(value):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, sp.Integer)):
+        if isinstance(value, (numbers.Real, sp.Number)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise bad(name, value, f"must be an integer ≥ {minimum}")
+    value = int(value)
+    if value < minimum:
+        raise bad(name, value, f"must be an integer ≥ {minimum}")
+    return value
+
+
+def _check_scale(name: str, value: Any) -> Any:
+    if _is_symbolic(value):
+        return value
+    try:
+        number = sp.nsimplify(value) if isinstance(value, sp.Basic) else value
+        as_float = float(number)
+    except (TypeError, ValueError):
+        raise bad(name, value, "must be a real number ≥ 0") from None
+    if not np.isfinite(as_float) or as_float < 0:
+        raise bad(name, value, "must be a real number ≥ 0")
+    return value
+
+
+@dataclass(frozen=True)
+class CompositionalDataset:
+    """The dataset family of theory.md §2: compositional features plus identity structure.
+
+    Parameters
+    ----------
+    nx : int ≥ 1
+        Compositional input features; ``P = 2**nx`` objects.
+    ny : int, 0 ≤ ny ≤ nx
+        Compositional output features (rows of Ωx copied to the output).
+    kx, ky : int ≥ 0
+        Repeats of the identity block in input and output.
+    r : real ≥ 0
+        Identity scale, used for both sides unless ``rx``/``ry`` are given.
+    rx, ry : real ≥ 0, optional
+        Separate input and output identity scales.
+    output_features : tuple of distinct ints in [0, nx), optional
+        Which rows of Ωx form Ωy (default the first ``ny``). By symmetry the spectrum does not
+        depend on the choice.
+    """
+
+    nx: Any
+    ny: Any
+    kx: Any
+    ky: Any
+    r: Any = 1
+    rx: Any = None
+    ry: Any = None
+    output_features: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "nx", _check_size("nx", self.nx, 1))
+        set_(self, "ny", _check_size("ny", self.ny, 0))
+        set_(self, "kx", _check_size("kx", self.kx, 0))
+        set_(self, "ky", _check_size("ky", self.ky, 0))
+        set_(self, "r", _check_scale("r", self.r))
+        set_(self, "rx", _check_scale("rx", self.r if self.rx is None else self.rx))
+        set_(self, "ry", _check_scale("ry", self.r if self.ry is None else self.ry))
+        if not _is_symbolic(self.nx) and not _is_symbolic(self.ny) and self.ny > self.nx:
+            raise bad("ny", self.ny, f"must satisfy 0 ≤ ny ≤ nx = {self.nx}")
+        if self.output_features is not None:
+            if _is_symbolic(self.nx) or _is_symbolic(self.ny):
+                raise bad("output_features", self.output_features,
+                          "needs numeric nx and ny")
+            feats = tuple(int(i) for i in self.output_features)
+            if len(feats) != self.ny or len(set(feats)) != len(feats) or any(
+                i < 0 or i >= self.nx for i in feats
+            ):
+                raise bad("output_features", self.output_features,
+                          f"must be {self.ny} distinct integers in [0, {self.nx})")
+            set_(self, "output_features", feats)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def symbolic(cls) -> CompositionalDataset:
+        """The all-symbolic family, in the canonical symbols ``nx ny kx ky rx ry``."""
+        return cls(nx=sy.nx, ny=sy.ny, kx=sy.kx, ky=sy.ky, r=sy.r, rx=sy.rx, ry=sy.ry)
+
+    # ------------------------------------------------------------------- properties
+    @property
+    def is_symbolic(self) -> bool:
+        """True when any parameter is a free SymPy symbol."""
+        return any(_is_symbolic(v) for v in self.params.values())
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters ``nx ny kx ky rx ry`` as given (numbers or SymPy expressions)."""
+        return {"nx": self.nx, "ny": self.ny, "kx": self.kx, "ky": self.ky,
+                "rx": self.rx, "ry": self.ry}
+
+    @property
+    def sympy_params(self) -> dict[sp.Symbol, sp.Expr]:
+        """Substitution map canonical symbol → this dataset's value (exact SymPy numbers)."""
+        return {getattr(sy, k): sp.nsimplify(v) if not isinstance(v, sp.Basic) else v
+                for k, v in self.params.items()}
+
+    @property
+    def P(self) -> Any:
+        """Number of objects = number of samples, ``2**nx``."""
+        return 2**self.nx if not _is_symbolic(self.nx) else sp.Integer(2) ** self.nx
+
+    @property
+    def features(self) -> tuple[int, ...]:
+        """Indices of the Ωx rows that form Ωy."""
+        self._require_numeric("features")
+        return self.output_features if self.output_features is not None else tuple(
+            range(self.ny))
+
+    @property
+    def input_blocks(self) -> dict[str, Span]:
+        """Row ranges ``(start, stop)`` of the input blocks ``Ox``, ``Gx`` in ``X``."""
+        return {"Ox": (0, self.nx), "Gx": (self.nx, self.nx + self.kx * self.P)}
+
+    @property
+    def output_blocks(self) -> dict[str, Span]:
+        """Row ranges ``(start, stop)`` of the output blocks ``Oy``, ``Gy`` in ``Y``."""
+        return {"Oy": (0, self.ny), "Gy": (self.ny, self.ny + self.ky * self.P)}
+
+    @property
+    def shape_x(self) -> tuple[Any, Any]:
+        return (self.nx + self.kx * self.P, self.P)
+
+    @property
+    def shape_y(self) -> tuple[Any, Any]:
+        return (self.ny + self.ky * self.P, self.P)
+
+    # ----------------------------------------------------------------- materialise
+    def _require_numeric(self, what: str) -> None:
+        if self.is_symbolic:
+            free = ", ".join(k for k, v in self.params.items() if _is_symbolic(v))
+            raise ModspecError(
+                f"{what} needs numeric parameters, but {free} are symbolic: substitute numbers "
+                "first, or use the symbolic route (modspec.spectrum) which needs no arrays"
+            )
+
+    def _require_fits(self) -> None:
+        self._require_numeric("materialising X and Y")
+        entries = (self.shape_x[0] + self.shape_y[0]) * self.P
+        if entries > MAX_ENTRIES:
+            raise ModspecError(
+                f"nx={self.nx} gives X of shape {self.shape_x} and Y of shape {self.shape_y} "
+                f"({entries:.3g} entries > {MAX_ENTRIES:.0e}): too large to materialise; "
+                "use the symbolic route (modspec.spectrum / modspec.derive), whose cost does "
+                "not depend on the size"
+            )
+
+    @property
+    def omega_x(self) -> np.ndarray:
+        """Ωx: ``nx × P`` sign patterns, ``Ωx[i, j] = (−1)^(bit i of j)``."""
+        self._require_fits()
+        j = np.arange(self.P)
+        bits = (j[None, :] >> np.arange(self.nx)[:, None]) & 1
+        return (1 - 2 * bits).astype(float)
+
+    @property
+    def selection(self) -> np.ndarray:
+        """S: ``ny × nx`` 0/1 matrix with ``Ωy = S Ωx``."""
+        self._require_numeric("selection")
+        S = np.zeros((self.ny, self.nx))
+        S[np.arange(self.ny), list(self.features)] = 1.0
+        return S
+
+    @property
+    def X(self) -> np.ndarray:
+        """Input matrix ``[Ωx; Γx]`` (features × samples)."""
+        self._require_fits()
+        gamma = np.tile(float(self.rx) * np.eye(self.P), (self.kx, 1))
+        return np.vstack([self.omega_x, gamma])
+
+    @property
+    def Y(self) -> np.ndarray:
+        """Output matrix ``[Ωy; Γy]`` (features × samples)."""
+        self._require_fits()
+        gamma = np.tile(float(self.ry) * np.eye(self.P), (self.ky, 1))
+        return np.vstack([self.omega_x[list(self.features)], gamma])
+
+    def subs(self, **values: Any) -> CompositionalDataset:
+        """A copy with some parameters replaced (``r`` sets both scales)."""
+        params = self.params
+        if "r" in values:
+            params["rx"] = params["ry"] = values.pop("r")
+        unknown = set(values) - set(params)
+        if unknown:
+            raise bad("parameter", sorted(unknown)[0], f"must be one of {sorted(params)}")
+        params.update(values)
+        return CompositionalDataset(**params, r=params["rx"])
+
+    def to_dataset(self) -> Dataset:
+        """The same data as a general :class:`Dataset` (numeric only)."""
+        return Dataset(self.X, self.Y, self.input_blocks, self.output_blocks)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly parameters (symbols as strings)."""
+        return {k: (str(v) if isinstance(v, sp.Basic) and not v.is_number else
+                    (int(v) if k in {"nx", "ny", "kx", "ky"} else float(v)))
+                for k, v in self.params.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """General data a user brings: ``X`` (inputs × samples), ``Y`` (outputs × samples).
+
+    ``input_blocks`` and ``output_blocks`` map block names to row ranges ``(start, stop)``; they
+    must tile the rows of ``X`` and ``Y`` in order. By default all of ``X`` is one block ``x``
+    and all of ``Y`` one block ``y``. Use the names ``Ox``, ``Gx``, ``Oy``, ``Gy`` to get the
+    systematicity observables of theory.md §4.5.
+    """
+
+    X: Any
+    Y: Any
+    input_blocks: dict[str, Span] | None = None
+    output_blocks: dict[str, Span] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("X", "Y"):
+            value = getattr(self, name)
+            if isinstance(value, sp.MatrixBase):
+                continue
+            arr = np.asarray(value, dtype=float)
+            if arr.ndim != 2 or 0 in arr.shape:
+                raise bad(name, getattr(arr, "shape", value),
+                          "must be a non-empty 2-D array (features × samples)")
+            if not np.all(np.isfinite(arr)):
+                raise bad(name, "array with inf/nan", "must be finite")
+            object.__setattr__(self, name, arr)
+        if self.X.shape[1] != self.Y.shape[1]:
+            raise bad("Y", f"{self.Y.shape[1]} samples",
+                      f"must have as many columns as X ({self.X.shape[1]})")
+        for name, side, default in (("input_blocks", self.X, "x"),
+                                    ("output_blocks", self.Y, "y")):
+            blocks = getattr(self, name) or {default: (0, side.shape[0])}
+            blocks = {str(k): (int(a), int(b)) for k, (a, b) in blocks.items()}
+            edge = 0
+            for key, (a, b) in blocks.items():
+                if a != edge or b < a:
+                    raise bad(name, blocks, "ranges must tile the rows in order from 0")
+                edge = b
+            if edge != side.shape[0]:
+                raise bad(name, blocks, f"ranges must cover all {side.shape[0]} rows")
+            object.__setattr__(self, name, blocks)
+
+    @property
+    def P(self) -> int:
+        """Number of samples."""
+        return int(self.X.shape[1])
+
+    @property
+    def is_symbolic(self) -> bool:
+        return False
+
+    @property
+    def shape_x(self) -> tuple[int, int]:
+        return tuple(self.X.shape)
+
+    @property
+    def shape_y(self) -> tuple[int, int]:
+        return tuple(self.Y.shape)
+
+    def describe(self) -> dict[str, Any]:
+        return {"shape_x": list(self.shape_x), "shape_y": list(self.shape_y),
+                "input_blocks": self.input_blocks, "output_blocks": self.output_blocks}
+
+
+def block_rows(matrix: Any, span: Span) -> Any:
+    """Rows ``span`` of ``matrix`` (NumPy array or SymPy matrix)."""
+    a, b = span
+    return matrix[a:b, :]

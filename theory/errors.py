@@ -1,0 +1,16 @@
+"""The one exception type for user errors."""
+
+from __future__ import annotations
+
+
+class ModspecError(ValueError):
+    """A user error: the message names the parameter, the value given and what is allowed.
+
+    The command line turns it into one line on stderr and exit status 2. Internal bugs are
+    never wrapped in it; they stay loud tracebacks.
+    """
+
+
+def bad(param: str, value: object, allowed: str) -> ModspecError:
+    """Build the standard message ``<param>=<value> is invalid: <allowed>``."""
+    return ModspecError(f"{param}={value!r} is invalid: {allowed}")

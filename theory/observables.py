@@ -1,0 +1,96 @@
+"""Block observables of a map given by its mode strengths (theory.md §4.3–4.5).
+
+Write ``W = Σ_modes a · U Vᵀ`` with ``V = X g / sqrt(cx)``, ``U = Y g / sqrt(cy)`` on each atom
+g. Because every block Gram matrix is diagonal on the atoms, cross terms vanish and for any
+input block ``i`` and output block ``o``
+
+    ‖W[i→o]‖² = Σ_modes m · a² · (cy_o / cy) · (cx_i / cx)
+    loss_o    = tr Σy_o − Σ_modes m · (cy_o / cy) · (2 s a − λ a²)        (per sample)
+
+The compositional rule is the least-squares map from ``Ox`` to ``Oy``,
+``S = Y_Oy X_Oxᵀ (X_Ox X_Oxᵀ)⁻¹ = Σ_g Y_Oy g gᵀ X_Oxᵀ / cx_Ox(g)`` (for the family, the row
+selection S of theory.md §2), so
+
+    ‖W[Ox→Oy] − S‖² = Σ_modes m · cy_Oy · cx_Ox · (a / sqrt(cx cy) − 1 / cx_Ox)²
+
+over modes with ``cx_Ox > 0`` (each atom contributes where the module touches the quadrant;
+the rule also has atoms no module drives, which add ``m · cy_Oy / cx_Ox``).
+These are exact identities in the mode strengths ``a``, valid for symbolic parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sympy as sp
+
+from .spectrum import Mode, Spectrum
+
+QUADRANTS = (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy"))
+
+
+def quadrant_name(inp: str, out: str) -> str:
+    """``Gx->Oy`` style name of a quadrant."""
+    return f"{inp}->{out}"
+
+
+def quadrant_norm_sq(modes: Sequence[Mode], strengths: Mapping[str, sp.Expr],
+                     inp: str, out: str) -> sp.Expr:
+    """``‖W[inp→out]‖²`` for mode strengths ``strengths[label]`` of one module."""
+    total = sp.Integer(0)
+    for m in modes:
+        if inp not in m.cx or out not in m.cy:
+            continue
+        a = strengths[m.label]
+        total += m.multiplicity * a**2 * (m.cy[out] / m.cy_total) * (m.cx[inp] / m.cx_total)
+    return total
+
+
+def converged_strengths(spec: Spectrum) -> dict[str, sp.Expr]:
+    """Mode strengths of the converged map ``W* = Σyx Σx⁺``: each at its fixed point s/λ."""
+    return {m.label: m.fixed_point for m in spec.modes}
+
+
+def network_quadrant_norms(spectra: Sequence[Spectrum],
+                           strengths: Sequence[Mapping[str, sp.Expr]]) -> dict[str, sp.Expr]:
+    """Frobenius norms of the four quadrants of a network of decoupled modules.
+
+    Modules write disjoint output blocks, so each quadrant's squared norm is the sum of the
+    modules' contributions.
+    """
+    out = {}
+    for inp, o in QUADRANTS:
+        sq = sp.Add(*[quadrant_norm_sq(spec.modes, a, inp, o)
+                      for spec, a in zip(spectra, strengths, strict=True)])
+        out[quadrant_name(inp, o)] = _simplify_sqrt(sq)
+    return out
+
+
+def rule_error_sq(spectra: Sequence[Spectrum], strengths: Sequence[Mapping[str, sp.Expr]],
+                  rule_atoms: Mapping[str, tuple[sp.Expr, sp.Expr, sp.Expr]]) -> sp.Expr:
+    """``‖W[Ox→Oy] − S‖²`` for a network of decoupled modules.
+
+    ``rule_atoms[label] = (rank, cy_Oy, cx_Ox)`` for every atom of sample space; the rule
+    ``S`` lives on atoms with both coefficients non-zero. A module that reads ``Ox`` and writes
+    ``Oy`` adds ``a / sqrt(cx cy)`` on each of its atoms.
+    """
+    coeff: dict[str, sp.Expr] = {label: sp.Integer(0) for label in rule_atoms}
+    for spec, a in zip(spectra, strengths, strict=True):
+        for m in spec.modes:
+            if "Ox" in m.cx and "Oy" in m.cy:
+                for atom in m.atoms:
+                    coeff[atom] += a[m.label] / sp.sqrt(m.cx_total * m.cy_total)
+    total = sp.Integer(0)
+    for label, (rank, cy_o, cx_o) in rule_atoms.items():
+        if sp.simplify(cy_o * cx_o) == 0:
+            continue
+        total += rank * cy_o * cx_o * (coeff[label] - 1 / cx_o) ** 2
+    return sp.simplify(total)
+
+
+def _simplify_sqrt(sq: sp.Expr) -> sp.Expr:
+    sq = sp.simplify(sq)
+    root = sp.sqrt(sq)
+    if root.is_number:
+        return sp.nsimplify(root) if not root.has(sp.Float) else root
+    return min((root, sp.simplify(root), sp.sqrt(sp.factor(sq))), key=sp.count_ops)

@@ -1,0 +1,341 @@
+"""The spectrum of a module: modes of Σyx and Σx derived from the projector algebra.
+
+theory.md §3.1–3.3. A module reads input blocks ``I`` and writes output blocks ``O``. On each
+atom g of sample space (see :mod:`modspec.theory.projectors`)
+
+    cx(g) = Σ_{B∈I} c_B(g),      cy(g) = Σ_{B∈O} c_B(g)
+
+and, with P samples,
+
+    s_g = sqrt(cx · cy) / P        singular value of Σyx = Y Xᵀ / P
+    λ_g = cx / P                   eigenvalue of Σx = X Xᵀ / P along v_g
+    v_g = X g / sqrt(cx),  u_g = Y g / sqrt(cy)      for g in the atom (orthonormal)
+    a*_g = s_g / λ_g = sqrt(cy / cx)                 fixed point of the mode strength
+
+with multiplicity ``rank Π_g``. Atoms whose Gram coefficients agree on all of the module's
+blocks form one mode. An atom with ``cy = 0`` but ``cx > 0`` carries input variance but no
+input–output correlation: it is *silent* (no mode). Zero ``s`` means no mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import symbols as sy
+from .dataset import CompositionalDataset, Dataset, block_rows
+from .errors import ModspecError, bad
+from .projectors import Atom, SampleSpace, sample_space
+
+
+@dataclass(frozen=True, eq=False)
+class Mode:
+    """One mode of a module: a group of atoms with equal Gram coefficients on its blocks.
+
+    ``s`` singular value of Σyx, ``lam`` eigenvalue of Σx along the right singular vectors,
+    ``multiplicity`` the number of singular values equal to ``s``, ``fixed_point = s/lam``.
+    ``cx``/``cy`` hold the per-block Gram eigenvalues (their sums give ``cx``/``cy`` of the
+    module). ``condition`` says when the mode exists (a SymPy boolean; ``True`` for numbers).
+    ``U`` (outputs × m) and ``V`` (inputs × m) are the singular vectors for numeric data.
+    """
+
+    label: str
+    s: sp.Expr
+    lam: sp.Expr
+    multiplicity: sp.Expr
+    fixed_point: sp.Expr
+    cx: Mapping[str, sp.Expr]
+    cy: Mapping[str, sp.Expr]
+    atoms: tuple[str, ...]
+    condition: sp.Basic = sp.true
+    U: np.ndarray | None = None
+    V: np.ndarray | None = None
+
+    @property
+    def cx_total(self) -> sp.Expr:
+        return sp.Add(*self.cx.values())
+
+    @property
+    def cy_total(self) -> sp.Expr:
+        return sp.Add(*self.cy.values())
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """All modes of one module (or of the dense network, which is one module).
+
+    ``modes`` are ordered as the atoms (π1, π2, π3 for the family) when symbolic and by
+    decreasing ``s`` when numeric. ``silent`` lists input directions with ``λ > 0`` and
+    ``s = 0``. ``n_inputs``/``n_outputs`` are the module's numbers of input and output units.
+    """
+
+    modes: tuple[Mode, ...]
+    silent: tuple[Mode, ...]
+    P: sp.Expr
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    n_inputs: sp.Expr
+    n_outputs: sp.Expr
+    symbolic: bool
+    name: str = "dense"
+
+    # ---------------------------------------------------------------- evaluation
+    def subs(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> Spectrum:
+        """Evaluate at numbers: drops modes that do not exist there; keeps exact numbers.
+
+        Keys may be canonical symbols or their names (``nx``, ``rx``, …; ``r`` sets both
+        scales).
+        """
+        mapping = _substitution(values, kw)
+        modes = []
+        silent = []
+        for mode in (*self.modes, *self.silent):
+            new = _subs_mode(mode, mapping)
+            if new is None:
+                continue
+            if new.s == 0:
+                silent.append(new)
+            else:
+                modes.append(new)
+        free = any(m.s.free_symbols or m.multiplicity.free_symbols for m in modes)
+        if not free:
+            modes.sort(key=lambda m: -float(m.s))
+        return Spectrum(tuple(modes), tuple(silent), sp.sympify(self.P).subs(mapping),
+                        self.inputs, self.outputs, sp.sympify(self.n_inputs).subs(mapping),
+                        sp.sympify(self.n_outputs).subs(mapping), bool(free), self.name)
+
+    def singular_values(self) -> np.ndarray:
+        """Non-zero singular values of Σyx with multiplicity, descending (numeric spectra)."""
+        self._require_numeric()
+        vals = [float(m.s) for m in self.modes for _ in range(int(m.multiplicity))]
+        return np.array(sorted(vals, reverse=True))
+
+    def input_variances(self) -> np.ndarray:
+        """All eigenvalues of Σx (zeros included), descending (numeric spectra)."""
+        self._require_numeric()
+        vals = [float(m.lam) for m in (*self.modes, *self.silent)
+                for _ in range(int(m.multiplicity))]
+        vals += [0.0] * (int(self.n_inputs) - len(vals))
+        return np.array(sorted(vals, reverse=True))
+
+    def sigma_yx(self) -> np.ndarray:
+        """``Σ_modes s U Vᵀ`` rebuilt from the analytic singular vectors."""
+        self._require_vectors()
+        out = np.zeros((int(self.n_outputs), int(self.n_inputs)))
+        for m in self.modes:
+            out += float(m.s) * m.U @ m.V.T
+        return out
+
+    def sigma_x(self) -> np.ndarray:
+        """``Σ λ V Vᵀ`` over modes and silent directions, rebuilt from the analytic vectors."""
+        self._require_vectors()
+        out = np.zeros((int(self.n_inputs), int(self.n_inputs)))
+        for m in (*self.modes, *self.silent):
+            out += float(m.lam) * m.V @ m.V.T
+        return out
+
+    def _require_numeric(self) -> None:
+        if self.symbolic:
+            raise ModspecError("this needs a numeric spectrum: call .subs(nx=..., ...) first")
+
+    def _require_vectors(self) -> None:
+        self._require_numeric()
+        if any(m.V is None for m in (*self.modes, *self.silent)):
+            raise ModspecError("singular vectors exist only for spectra of numeric datasets")
+
+    # ------------------------------------------------------------------- display
+    def to_latex(self) -> str:
+        """A LaTeX ``align*`` block with s, λ, multiplicity, fixed point and condition."""
+        return spectrum_latex(self)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + spectrum_latex(self, env="aligned") + "$$"
+
+    def as_dict(self, as_strings: bool | None = None) -> list[dict[str, Any]]:
+        """JSON-friendly modes: numbers as floats, or expressions as strings when symbolic."""
+        strings = self.symbolic if as_strings is None else as_strings
+        conv = (lambda e: str(e)) if strings else (lambda e: float(e))
+        mult = (lambda e: str(e)) if strings else (lambda e: int(e))
+        return [{"label": m.label, "s": conv(m.s), "lambda": conv(m.lam),
+                 "multiplicity": mult(m.multiplicity), "fixed_point": conv(m.fixed_point)}
+                for m in self.modes]
+
+
+# --------------------------------------------------------------------------- route
+def spectrum(
+    dataset: CompositionalDataset | Dataset,
+    inputs: Sequence[str] | None = None,
+    outputs: Sequence[str] | None = None,
+    exact: bool = False,
+    name: str | None = None,
+) -> Spectrum:
+    """Derive the modes of the module that reads ``inputs`` and writes ``outputs``.
+
+    By default the module reads every input block and writes every output block (the dense
+    network). The family is handled symbolically through the Walsh atoms (any size, symbolic
+    or numeric, cost independent of the size); a general :class:`Dataset` by joint
+    diagonalisation, numerically or, with ``exact=True``, in exact arithmetic.
+    """
+    space = sample_space(dataset, exact=exact)
+    return module_spectrum(space, dataset, inputs, outputs, name=name)
+
+
+def module_spectrum(
+    space: SampleSpace,
+    dataset: CompositionalDataset | Dataset,
+    inputs: Sequence[str] | None = None,
+    outputs: Sequence[str] | None = None,
+    name: str | None = None,
+) -> Spectrum:
+    """The modes of one module from an already computed sample space."""
+    inputs = tuple(space.input_blocks if inputs is None else inputs)
+    outputs = tuple(space.output_blocks if outputs is None else outputs)
+    for label, chosen, allowed in (("inputs", inputs, space.input_blocks),
+                                   ("outputs", outputs, space.output_blocks)):
+        if not chosen:
+            raise bad(label, chosen, f"must name at least one of {list(allowed)}")
+        for block in chosen:
+            if block not in allowed:
+                raise bad(label, block, f"must be blocks among {list(allowed)}")
+    symbolic = bool(getattr(dataset, "is_symbolic", False))
+    P = space.P
+    groups: list[list[Atom]] = []
+    for atom in space.atoms:
+        keys = (*inputs, *outputs)
+        for group in groups:
+            if all(_equal(group[0].gram[k], atom.gram[k]) for k in keys):
+                group.append(atom)
+                break
+        else:
+            groups.append([atom])
+
+    x_full = np.asarray(dataset.X) if not symbolic else None
+    y_full = np.asarray(dataset.Y) if not symbolic else None
+    in_spans = [dataset.input_blocks[b] for b in inputs]
+    out_spans = [dataset.output_blocks[b] for b in outputs]
+
+    modes, silent = [], []
+    for group in groups:
+        first = group[0]
+        cx = {b: first.gram[b] for b in inputs}
+        cy = {b: first.gram[b] for b in outputs}
+        cxt, cyt = sp.Add(*cx.values()), sp.Add(*cy.values())
+        rank = sp.Add(*[a.rank for a in group])
+        if sp.simplify(cxt) == 0 or (rank.is_number and rank == 0):
+            continue
+        s = _clean(sp.sqrt(cxt * cyt) / P)
+        lam = _clean(cxt / P)
+        fixed = _clean(sp.sqrt(cyt / cxt)) if cxt != 0 else sp.nan
+        always = all(a.always_present for a in group)
+        cond = _exists(rank, cxt * cyt, always) if symbolic else sp.true
+        U = V = None
+        if not symbolic and all(a.basis is not None for a in group):
+            G = np.hstack([a.basis for a in group])
+            Xm = np.vstack([block_rows(x_full, sp_) for sp_ in in_spans])
+            Ym = np.vstack([block_rows(y_full, sp_) for sp_ in out_spans])
+            V = Xm @ G / np.sqrt(float(cxt))
+            U = Ym @ G / np.sqrt(float(cyt)) if float(cyt) > 0 else None
+        label = "+".join(a.label for a in group)
+        mode = Mode(label, s, lam, rank, fixed, cx, cy, tuple(a.label for a in group), cond,
+                    U, V)
+        if sp.simplify(cyt) == 0:
+            silent.append(replace(mode, s=sp.Integer(0), fixed_point=sp.Integer(0)))
+        else:
+            modes.append(mode)
+    if not symbolic:
+        modes.sort(key=lambda m: -float(m.s))
+    n_in = sp.Add(*[sp.sympify(b - a) for a, b in in_spans])
+    n_out = sp.Add(*[sp.sympify(b - a) for a, b in out_spans])
+    default = "dense" if (inputs == space.input_blocks and outputs == space.output_blocks) \
+        else f"{'+'.join(inputs)}->{'+'.join(outputs)}"
+    return Spectrum(tuple(modes), tuple(silent), P, inputs, outputs, n_in, n_out, symbolic,
+                    name or default)
+
+
+# ------------------------------------------------------------------------ helpers
+def _equal(a: sp.Expr, b: sp.Expr) -> bool:
+    diff = sp.sympify(a) - sp.sympify(b)
+    if diff.is_number:
+        if not (sp.sympify(a).is_number and sp.sympify(b).is_number):
+            return diff == 0
+        return abs(complex(diff)) <= 1e-12 * max(1.0, abs(complex(a)), abs(complex(b)))
+    return sp.simplify(diff) == 0
+
+
+def _clean(expr: sp.Expr) -> sp.Expr:
+    """Put a square-root expression in the compact forms of theory.md §3.2."""
+    expr = sp.powsimp(sp.powdenest(expr, force=False))
+    if expr.is_number:
+        return sp.nsimplify(expr) if expr.is_Float is False else expr
+    candidates = [expr, sp.factor(expr), sp.simplify(expr)]
+    return min(candidates, key=sp.count_ops)
+
+
+def _exists(rank: sp.Expr, cxcy: sp.Expr, always_present: bool) -> sp.Basic:
+    """When a mode exists: its rank is positive and cx·cy > 0 (factor by factor)."""
+    conditions = [] if always_present else [sp.Gt(rank, 0)]
+    for factor in sp.Mul.make_args(sp.factor(cxcy)):
+        if factor.is_positive:
+            continue
+        base = factor.base if factor.is_Pow and factor.exp.is_positive else factor
+        if base.is_positive:
+            continue
+        conditions.append(sp.Gt(base, 0))
+    return sp.And(*conditions) if conditions else sp.true
+
+
+def _substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
+    mapping: dict[sp.Symbol, sp.Expr] = {}
+    for key, value in {**(values or {}), **kw}.items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        value = sp.nsimplify(value) if not isinstance(value, sp.Basic) else value
+        if name == "r":
+            mapping[sy.rx] = mapping[sy.ry] = value
+        elif name in sy.LOCALS:
+            mapping[sy.LOCALS[name]] = value
+        else:
+            raise bad("parameter", name, "must be one of nx, ny, kx, ky, rx, ry, r")
+    return mapping
+
+
+def _subs_mode(mode: Mode, mapping: dict) -> Mode | None:
+    def ev(e: sp.Expr) -> sp.Expr:
+        return sp.simplify(sp.sympify(e).subs(mapping))
+
+    cond = mode.condition.subs(mapping) if mode.condition is not sp.true else sp.true
+    rank = ev(mode.multiplicity)
+    lam = ev(mode.lam)
+    if (rank.is_number and rank <= 0) or lam == 0:
+        return None
+    s = ev(mode.s)
+    fixed = ev(mode.fixed_point) if s != 0 else sp.Integer(0)
+    return Mode(mode.label, s, lam, rank, fixed,
+                {k: ev(v) for k, v in mode.cx.items()}, {k: ev(v) for k, v in mode.cy.items()},
+                mode.atoms, cond)
+
+
+_PRETTY = {"pi1": r"\pi_1", "pi2": r"\pi_2", "pi3": r"\pi_3"}
+
+
+def mode_tex(label: str) -> str:
+    """LaTeX name of a mode label (``pi1+pi2`` → ``\\pi_1{+}\\pi_2``)."""
+    return "{+}".join(_PRETTY.get(p, r"\mathrm{" + p + "}") for p in label.split("+"))
+
+
+def spectrum_latex(spec: Spectrum, env: str = "align*") -> str:
+    """Rows ``s, λ, multiplicity, a*`` (and the existence condition) for every mode."""
+    rows = []
+    for m in spec.modes:
+        k = mode_tex(m.label)
+        row = (rf"s_{{{k}}} &= {sp.latex(m.s)} & \lambda_{{{k}}} &= {sp.latex(m.lam)} & "
+               rf"m_{{{k}}} &= {sp.latex(m.multiplicity)} & a^*_{{{k}}} &= "
+               rf"{sp.latex(m.fixed_point)}")
+        if m.condition is not sp.true:
+            row += rf" && \text{{if }} {sp.latex(m.condition)}"
+        rows.append(row)
+    body = " \\\\\n".join(rows) if rows else r"&\text{no modes}"
+    return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
