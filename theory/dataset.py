@@ -280,7 +280,7 @@ class Dataset:
             blocks = getattr(self, name) or {default: (0, side.shape[0])}
             blocks = {str(k): (int(a), int(b)) for k, (a, b) in blocks.items()}
             edge = 0
-            for key, (a, b) in blocks.items():
+            for _key, (a, b) in blocks.items():
                 if a != edge or b < a:
                     raise bad(name, blocks, "ranges must tile the rows in order from 0")
                 edge = b
