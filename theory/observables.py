@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from .projectors import SampleSpace
 from .spectrum import Mode, Spectrum
 
 QUADRANTS = (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy"))
@@ -94,3 +95,38 @@ def _simplify_sqrt(sq: sp.Expr) -> sp.Expr:
     if root.is_number:
         return sp.nsimplify(root) if not root.has(sp.Float) else root
     return min((root, sp.simplify(root), sp.sqrt(sp.factor(sq))), key=sp.count_ops)
+
+
+def output_trace(atoms_rank_gram: Sequence[tuple[sp.Expr, sp.Expr]], P: sp.Expr) -> sp.Expr:
+    """``tr Σy_o = Σ_g rank_g · cy_o(g) / P`` from (rank, coefficient) pairs of the atoms."""
+    return sp.Add(*[rank * c for rank, c in atoms_rank_gram]) / P
+
+
+def block_loss(trace_y: sp.Expr, spectra: Sequence[Spectrum],
+               strengths: Sequence[Mapping[str, sp.Expr]], out: str) -> sp.Expr:
+    """Loss on output block ``out``: mean over samples of the summed squared error of its units.
+
+        loss_o = tr Σy_o − Σ_modes m · (cy_o / cy) · (2 s a − λ a²)
+
+    ``trace_y`` is ``tr Σy_o``; modules that do not write ``out`` contribute nothing. Exact for
+    decoupled networks (modules write disjoint output blocks).
+    """
+    total = sp.sympify(trace_y)
+    for spec, a in zip(spectra, strengths, strict=True):
+        for m in spec.modes:
+            if out not in m.cy:
+                continue
+            x = a[m.label]
+            total -= m.multiplicity * (m.cy[out] / m.cy_total) * (2 * m.s * x - m.lam * x**2)
+    return total
+
+
+def loss_expressions(space: SampleSpace, spectra: Sequence[Spectrum],
+                     strengths: Sequence[Mapping[str, sp.Expr]]) -> dict[str, sp.Expr]:
+    """``{"compositional": loss_Oy, "noncompositional": loss_Gy}`` (per sample, summed units)."""
+    names = {"Oy": "compositional", "Gy": "noncompositional"}
+    out = {}
+    for block, name in names.items():
+        trace = output_trace([(a.rank, a.gram[block]) for a in space.atoms], space.P)
+        out[name] = block_loss(trace, spectra, strengths, block)
+    return out
