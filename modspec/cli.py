@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(f"modspec.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("modspec.commands"):
+            if exc.name == f"modspec.commands.{name}":
                 continue
             raise
         module.register(sub)
