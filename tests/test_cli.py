@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import sympy as sp
-from modspec.theory import symbols as sy
 
 from modspec.cli import main
+from modspec.theory import symbols as sy
 
 
 def run_cli(capsys, *argv):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from modspec.theory import symbols as sy
 
 import modspec as ms
+from modspec.theory import symbols as sy
 
 
 def test_d0_has_the_shapes_of_the_reference_configuration(d0):

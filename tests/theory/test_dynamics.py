@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sympy as sp
+
 from modspec.theory import dynamics as dyn
 from modspec.theory import symbols as sy
 

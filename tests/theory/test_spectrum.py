@@ -7,9 +7,9 @@ import pytest
 import sympy as sp
 from hypothesis import example, given
 from hypothesis import strategies as st
-from modspec.theory import symbols as sy
 
 import modspec as ms
+from modspec.theory import symbols as sy
 
 P = 2**sy.nx
 A = P + sy.kx * sy.rx**2
