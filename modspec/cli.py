@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tomllib
 from collections.abc import Sequence
+from typing import Any
 
 from modspec._version import __version__
 from modspec.theory.errors import ModspecError
@@ -43,7 +45,47 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for command_parser in sub.choices.values():
+        command_parser.add_argument(
+            "--config", metavar="FILE", default=None,
+            help="TOML file of option values (tables [dataset], [architecture] and "
+                 "[<command>], or top-level keys); options given on the line win")
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise KeyError(command)
+
+
+def load_config(path: str, command: str, allowed: set[str]) -> dict[str, Any]:
+    """Option defaults from a TOML file: keys are option names (``-`` or ``_``)."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        reason = exc.strerror
+        raise ModspecError(f"--config={path!r} is invalid: cannot read it ({reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ModspecError(f"--config={path!r} is invalid: not TOML ({exc})") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key in ("dataset", "architecture", command):
+                flat.update(value)
+        else:
+            flat[key] = value
+    out = {}
+    for key, value in flat.items():
+        dest = key.replace("-", "_")
+        if dest not in allowed or dest in ("config", "func", "command"):
+            options = ", ".join(sorted(allowed - {"config", "func", "help"}))
+            raise ModspecError(f"config key {key!r} in {path} is invalid: must be an option "
+                               f"of 'modspec {command}' ({options})")
+        out[dest] = value
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if args.config:
+            command_parser = _subparser(parser, args.command)
+            allowed = {a.dest for a in command_parser._actions}
+            command_parser.set_defaults(**load_config(args.config, args.command, allowed))
+            args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except ModspecError as exc:
         print(f"modspec {args.command}: error: {exc}", file=sys.stderr)
