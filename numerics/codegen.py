@@ -1,0 +1,318 @@
+"""SymPy → NumPy code generation: CSE, matrix-level printing, readable cached source.
+
+:func:`generate` turns named SymPy expressions (scalars or matrix expressions in
+``MatrixSymbol`` arguments) into one Python function ``f(arg0, arg1, ...) -> tuple`` whose
+source
+
+* starts with a docstring listing what it was generated from, the arguments in order with
+  their units, and the outputs;
+* computes common subexpressions once, as temporaries ``x0, x1, …`` (``sympy.cse``);
+* prints matrix products with ``@`` (chained in the cheapest order for the known shapes) and
+  transposes with ``numpy.swapaxes(·, -1, -2)``, so the same code runs on one matrix or on a
+  stacked batch ``(..., rows, cols)`` of them. (SymPy's default NumPy printer emits ``.dot``,
+  which on stacked inputs becomes a tensor product that can try to allocate tens of GiB.)
+* prints ``1 − e^z`` helpers of :mod:`modspec.numerics.stable` as ``-numpy.expm1(z)``.
+
+Generated source is stored in the content-hashed cache of :mod:`modspec.numerics.cache`; a
+second process that needs the same function reads it back instead of regenerating it. An
+optional ``symengine`` backend (``backend="symengine"``, scalar expressions only) uses
+symengine's ``Lambdify`` with CSE when symengine is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import keyword
+import linecache
+import re
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from modspec.theory.errors import bad
+
+from . import cache
+
+#: Bump when the generated source changes shape: old cache entries then go stale.
+CODEGEN_VERSION = "1"
+
+_CACHE_KIND = "codegen"
+_memory: dict[str, Callable[..., Any]] = {}
+
+
+class MatrixNumPyPrinter(NumPyPrinter):
+    """NumPy printer that keeps matrix expressions batch-safe: ``@`` and ``swapaxes``."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"fully_qualified_modules": True, **(settings or {})})
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        return str(expr.name)
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self._module_format('numpy.swapaxes')}({self._print(expr.arg)}, -1, -2)"
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        coeff, mats = expr.as_coeff_matrices()
+        chain = _chain(list(mats), self._print)
+        if coeff == 1:
+            return chain
+        if coeff == -1:
+            return f"(-{chain})"
+        return f"({self._print(coeff)}*{chain})"
+
+    def _print_MatPow(self, expr: sp.MatPow) -> str:
+        base, exp = expr.args
+        if exp.is_Integer and exp > 0:
+            return _chain([base] * int(exp), self._print)
+        return super()._print_MatPow(expr)
+
+
+def _chain(mats: list[sp.MatrixExpr], pr: Callable[[Any], str]) -> str:
+    """Print ``M1 @ M2 @ …`` parenthesised in the cheapest order (matrix-chain DP).
+
+    Uses the shapes when they are numbers; otherwise multiplies left to right.
+    """
+    if len(mats) == 1:
+        return pr(mats[0])
+    try:
+        dims = [int(mats[0].shape[0])] + [int(m.shape[1]) for m in mats]
+    except TypeError:
+        return "(" + " @ ".join(pr(m) for m in mats) + ")"
+    n = len(mats)
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i][j] = None  # type: ignore[call-overload]
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def build(i: int, j: int) -> str:
+        if i == j:
+            return pr(mats[i])
+        k = split[i][j]
+        return f"({build(i, k)} @ {build(k + 1, j)})"
+
+    return build(0, n - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Generated:
+    """A generated function and its provenance.
+
+    ``func(*args)`` takes the arguments in the order of ``args`` (Python names) and returns a
+    tuple in the order of ``outputs``. ``source`` is the readable generated code (empty for
+    the symengine backend); ``from_cache`` says whether it was read back from disk.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    outputs: tuple[str, ...]
+    source: str
+    key: str
+    func: Callable[..., tuple]
+    from_cache: bool = False
+    backend: str = "numpy"
+    symbols: tuple[Any, ...] = field(default=(), repr=False)
+
+    def __call__(self, *args: Any) -> tuple:
+        return self.func(*args)
+
+    def as_dict(self, *args: Any) -> dict[str, Any]:
+        """Call and name the outputs."""
+        return dict(zip(self.outputs, self.func(*args), strict=True))
+
+
+def python_name(name: str, taken: set[str] | None = None) -> str:
+    """A valid, non-keyword identifier for a symbol name (``lambda`` → ``lambda_``)."""
+    out = re.sub(r"\W", "_", name)
+    if not out or out[0].isdigit():
+        out = "_" + out
+    if keyword.iskeyword(out) or re.fullmatch(r"x\d+", out) or out in {"numpy", "scipy"}:
+        out += "_"
+    while taken is not None and out in taken:
+        out += "_"
+    return out
+
+
+def _rename(args: Sequence[Any]) -> tuple[dict[Any, Any], tuple[str, ...]]:
+    mapping: dict[Any, Any] = {}
+    names: list[str] = []
+    taken: set[str] = set()
+    for a in args:
+        if not isinstance(a, (sp.Symbol, sp.MatrixSymbol)):
+            raise bad("args", a, "must be SymPy Symbols or MatrixSymbols")
+        n = python_name(str(a.name), taken)
+        taken.add(n)
+        names.append(n)
+        if isinstance(a, sp.MatrixSymbol):
+            mapping[a] = sp.MatrixSymbol(n, *a.shape)
+        else:
+            mapping[a] = sp.Symbol(n, **a.assumptions0)
+    if len(set(args)) != len(args):
+        raise bad("args", [str(a) for a in args], "must be distinct")
+    return mapping, tuple(names)
+
+
+def cache_key(name: str, outputs: Mapping[str, Any], args: Sequence[Any], use_cse: bool,
+              description: str, units: Mapping[str, str]) -> str:
+    """Content hash of everything the generated source depends on."""
+    return cache.content_key(
+        "modspec-codegen", CODEGEN_VERSION, sp.__version__, np.__version__, name,
+        repr([(k, sp.srepr(v)) for k, v in outputs.items()]),
+        repr([sp.srepr(a) for a in args]), str(use_cse), description,
+        repr(sorted(units.items())),
+    )
+
+
+def render(name: str, outputs: Mapping[str, Any], args: Sequence[Any], *, use_cse: bool = True,
+           description: str = "", units: Mapping[str, str] | None = None, key: str = "") -> str:
+    """The generated Python source (a module defining one function ``name``)."""
+    units = dict(units or {})
+    mapping, names = _rename(args)
+    exprs = [sp.sympify(e).xreplace(mapping) if not isinstance(e, sp.MatrixExpr)
+             else e.xreplace(mapping) for e in outputs.values()]
+    printer = MatrixNumPyPrinter()
+    if use_cse:
+        temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("x"), order="none")
+    else:
+        temps, reduced = [], exprs
+    lines = []
+    for sym, value in temps:
+        lines.append(f"{printer._print(sym)} = {printer.doprint(value)}")
+    results = [printer.doprint(e) for e in reduced]
+    arg_doc = "\n".join(
+        f"    {n:<12} {str(a)!s:<12} {units.get(str(a), units.get(n, ''))}".rstrip()
+        for n, a in zip(names, args, strict=True)
+    )
+    out_doc = "\n".join(f"    {i}: {k}" for i, k in enumerate(outputs))
+    header = textwrap.dedent(f'''\
+        """Generated by modspec.numerics.codegen (version {CODEGEN_VERSION}); do not edit.
+
+        {description or "Generated from SymPy expressions."}
+
+        Arguments, in order (python name, symbol, units):
+        {{args}}
+        Returns a tuple, in order:
+        {{outs}}
+        Temporaries x0, x1, ... are common subexpressions (sympy.cse={use_cse}).
+        Matrix arguments may be stacked batches (..., rows, cols): products use @.
+        Key: {key}
+        """
+        ''').format(args=arg_doc, outs=out_doc)
+    body = "\n".join(f"    {line}" for line in lines)
+    ret = ",\n        ".join(results)
+    src = (f"{header}\nimport numpy\n\n\ndef {name}({', '.join(names)}):\n"
+           f"    \"\"\"See the module docstring.\"\"\"\n"
+           + (body + "\n" if body else "")
+           + f"    return (\n        {ret},\n    )\n")
+    return src
+
+
+def _load(source: str, name: str, filename: str) -> Callable[..., tuple]:
+    namespace: dict[str, Any] = {}
+    code = compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(code, namespace)  # noqa: S102 - our own generated source
+    func = namespace[name]
+    if not callable(func):
+        raise TypeError(f"generated {name} is not callable")
+    return func
+
+
+def generate(outputs: Mapping[str, Any], args: Sequence[Any], *, name: str = "f",
+             description: str = "", units: Mapping[str, str] | None = None,
+             use_cse: bool = True, use_cache: bool = True,
+             backend: str = "numpy") -> Generated:
+    """Generate (or fetch from the cache) a NumPy function of ``args`` returning ``outputs``.
+
+    ``outputs`` maps names to SymPy scalar or matrix expressions; ``args`` are the Symbols and
+    MatrixSymbols they depend on, in call order (every free symbol must be listed).
+    ``units`` maps argument names to a unit string for the docstring (e.g. ``"epochs"``).
+    ``backend="symengine"`` compiles scalar expressions with symengine (not cached on disk).
+    """
+    if backend not in ("numpy", "symengine"):
+        raise bad("backend", backend, "must be 'numpy' or 'symengine'")
+    outputs = dict(outputs)
+    args = list(args)
+    units = dict(units or {})
+    free: set[Any] = set()
+    for e in outputs.values():
+        free |= {s for s in sp.sympify(e).free_symbols if not isinstance(s, sp.Dummy)} \
+            if not isinstance(e, sp.MatrixExpr) else set(e.free_symbols)
+    missing = {s for s in free if s not in set(args) and not isinstance(s, sp.MatrixSymbol)}
+    missing |= {s for s in free if isinstance(s, sp.MatrixSymbol) and s not in set(args)}
+    if missing:
+        raise bad("args", [str(a) for a in args],
+                  f"must include every free symbol; missing {sorted(map(str, missing))}")
+    if backend == "symengine":
+        return _symengine(outputs, args, name, use_cse)
+    pyname = python_name(name)
+    key = cache_key(pyname, outputs, args, use_cse, description, units)
+    _, names = _rename(args)
+    filename = str(cache.entry_path(_CACHE_KIND, key))
+    if key in _memory:
+        func = _memory[key]
+        src = linecache.cache.get(filename, (0, None, [""], ""))[2]
+        return Generated(pyname, names, tuple(outputs), "".join(src), key, func, True)
+    source = cache.read(_CACHE_KIND, key) if use_cache else None
+    from_cache = source is not None
+    func = None
+    if source is not None:
+        try:
+            func = _load(source, pyname, filename)
+        except Exception:  # a stale or damaged entry: regenerate below
+            cache.discard(_CACHE_KIND, key)
+            source, from_cache, func = None, False, None
+    if func is None:
+        source = render(pyname, outputs, args, use_cse=use_cse, description=description,
+                        units=units, key=key)
+        func = _load(source, pyname, filename)
+        if use_cache:
+            cache.write(_CACHE_KIND, key, source)
+    _memory[key] = func
+    return Generated(pyname, names, tuple(outputs), source, key, func, from_cache)
+
+
+def symengine_available() -> bool:
+    """True when the optional symengine backend can be used."""
+    return importlib.util.find_spec("symengine") is not None
+
+
+def _symengine(outputs: Mapping[str, Any], args: Sequence[Any], name: str,
+               use_cse: bool) -> Generated:
+    if not symengine_available():
+        raise bad("backend", "symengine", "needs the symengine package (pip install symengine)")
+    import symengine as se
+
+    if any(isinstance(e, sp.MatrixExpr) for e in outputs.values()):
+        raise bad("backend", "symengine", "supports scalar expressions only; use 'numpy'")
+    from .stable import unstable
+
+    exprs = [unstable(sp.sympify(e)) for e in outputs.values()]
+    lam = se.Lambdify(list(args), exprs, cse=use_cse)
+    n_out = len(exprs)
+
+    def func(*values: Any) -> tuple:
+        arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in values])
+        shape = arrays[0].shape if arrays else ()
+        stacked = np.stack([a.ravel() for a in arrays], axis=-1) if arrays else np.zeros((1, 0))
+        res = np.asarray(lam(stacked)).reshape(stacked.shape[0], n_out)
+        return tuple(res[:, i].reshape(shape) for i in range(n_out))
+
+    _, names = _rename(args)
+    key = cache.content_key("symengine", repr([sp.srepr(e) for e in exprs]))
+    return Generated(python_name(name), names, tuple(outputs), "", key, func, False,
+                     "symengine")
