@@ -1,0 +1,103 @@
+"""derive(): from dataset and architecture to trajectories, observables and W* (theory.md §3–4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from modspec.theory import architectures as arch
+from modspec.theory import symbols as sy
+from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.derivation import derive
+
+t, tau, a0 = sy.t, sy.tau, sy.a0
+D0_NORMS = [0.7273, 0.4454, 0.4454, 1.3195]
+QUADS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def d0():
+    return CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
+
+
+def _floats(d):
+    return [float(d[q]) for q in QUADS]
+
+
+def test_d0_dense_trajectories_equal_the_theory_sigmoids(d0):
+    th = derive(d0, arch.dense())
+    P, A, B = 8, 8 + 3, 8 + 1
+    oracle_s = {"pi1": sp.sqrt(A * B) / P, "pi2": sp.sqrt(A) / P, "pi3": sp.sqrt(3) / P}
+    oracle_l = {"pi1": sp.Rational(A, P), "pi2": sp.Rational(A, P), "pi3": sp.Rational(3, P)}
+    for key, traj in th.trajectories.items():
+        s, lam = oracle_s[key], oracle_l[key]
+        oracle = (s / lam) / (1 - (1 - s / (lam * a0)) * sp.exp(-2 * s * t / tau))
+        assert sp.simplify(traj - oracle) == 0
+    fixed = [float(th.modes[k].fixed_point) for k in ("pi1", "pi2", "pi3")]
+    np.testing.assert_allclose(fixed, [0.90453, 0.30151, 0.57735], atol=5e-6)
+    np.testing.assert_allclose(_floats(th.converged["quadrant_norms"]), D0_NORMS, atol=5e-5)
+    assert th.converged["systematic"] is False
+
+
+def test_d0_split_module_a_and_converged_norms_as_dense(d0):
+    th = derive(d0, arch.split())
+    (mode_a,) = th.module("A").spectrum.modes
+    assert abs(float(mode_a.s) - 1.17260) < 5e-6
+    assert abs(float(mode_a.fixed_point) - 0.85280) < 5e-6
+    np.testing.assert_allclose(_floats(th.converged["quadrant_norms"]), D0_NORMS, atol=5e-5)
+
+
+def test_segregated_converges_to_the_rule_exactly_and_is_systematic(d0):
+    th = derive(d0, arch.segregated())
+    norms = th.converged["quadrant_norms"]
+    assert norms["Gx->Oy"] == 0 and th.converged["report"]["rule_error"] == 0
+    W = th.converged_map()
+    ox, oy = d0.input_blocks["Ox"], d0.output_blocks["Oy"]
+    np.testing.assert_allclose(W[oy[0]:oy[1], ox[0]:ox[1]], d0.selection, atol=1e-12)
+    assert th.converged["systematic"] is True
+
+
+def test_leaky_is_reported_coupled_without_a_closed_form(d0):
+    th = derive(d0, arch.leaky())
+    assert th.coupled and th.converged["coupled"] and not th.converged["closed_form"]
+    assert all(v is None for v in th.trajectories.values())
+    assert "quadrant_norms" not in th.observables
+    assert any("Sigma_x^B,A" in str(eq) for eq in th.matrix_odes["A"])
+
+
+def test_observables_at_the_fixed_points_equal_the_converged_map(d0):
+    for net in (arch.dense(), arch.split(), arch.segregated(), arch.shallow()):
+        th = derive(d0, net)
+        values = {th.strengths[k]: m.fixed_point for k, m in th.modes.items()}
+        W = th.converged_map()
+        for q in QUADS:
+            i, o = q.split("->")
+            rows, cols = d0.output_blocks[o], d0.input_blocks[i]
+            block = W[rows[0]:rows[1], cols[0]:cols[1]]
+            expr = th.observables["quadrant_norms"][q].subs(values)
+            assert abs(float(expr) - np.linalg.norm(block)) < 1e-10
+            assert abs(float(th.converged["quadrant_norms"][q]) - np.linalg.norm(block)) < 1e-10
+
+
+def test_shallow_and_deep_reach_the_same_converged_map(d0):
+    deep = derive(d0, arch.dense()).converged_map()
+    shallow = derive(d0, arch.shallow()).converged_map()
+    minimum_norm = d0.Y @ np.linalg.pinv(d0.X)
+    np.testing.assert_allclose(deep, shallow, atol=1e-12)
+    np.testing.assert_allclose(deep, minimum_norm, atol=1e-12)
+
+
+def test_symbolic_dense_converged_norms_match_theory_section_4_4():
+    th = derive(CompositionalDataset.symbolic(), arch.dense())
+    P = 2**sy.nx
+    A = P + sy.kx * sy.rx**2
+    gx_oy = sy.rx * sp.sqrt(sy.ny * sy.kx * P) / A
+    assert sp.simplify(th.converged["quadrant_norms"]["Gx->Oy"] - gx_oy) == 0
+    rule = sy.kx * sy.rx**2 * sp.sqrt(sy.ny) / A
+    assert sp.simplify(th.converged["report"]["rule_error"] - rule) == 0

@@ -1,0 +1,108 @@
+"""A content-hashed on-disk cache for derivation results (JSON files).
+
+Derivations are slow by nature (SymPy integrates and simplifies for seconds) and pure: the
+same key gives the same result. Each entry is one JSON file named by the SHA-256 of the key
+(canonical JSON of the key, the modspec version and a schema version), so a change of key,
+version or schema never reads a stale entry. SymPy expressions are stored as ``srepr``
+strings, which read back exactly (assumptions on symbols included).
+
+* Location: ``$MODSPEC_CACHE_DIR`` when set, else ``~/.cache/modspec``; created on demand.
+* Writes are atomic: a temporary file in the same directory, then ``os.replace``.
+* A corrupt or unreadable entry is treated as a miss (and overwritten by the next store),
+  never an error. A cache directory that cannot be written is silently skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from modspec._version import __version__
+
+#: Bump when the layout of stored values changes.
+SCHEMA = 1
+ENV = "MODSPEC_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """``$MODSPEC_CACHE_DIR`` or ``~/.cache/modspec``."""
+    env = os.environ.get(ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "modspec"
+
+
+def key_hash(key: Any) -> str:
+    """SHA-256 of the canonical JSON of ``key`` with the version and schema."""
+    text = json.dumps({"key": key, "version": __version__, "schema": SCHEMA},
+                      sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def path_for(key: Any) -> Path:
+    return cache_dir() / "derive" / f"{key_hash(key)}.json"
+
+
+def load(key: Any) -> Any | None:
+    """The stored value for ``key``, or ``None`` on a miss or a corrupt entry."""
+    path = path_for(key)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            entry = json.load(fh)
+        if not isinstance(entry, dict) or entry.get("hash") != key_hash(key):
+            return None
+        return entry["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(key: Any, value: Any) -> bool:
+    """Write ``value`` (JSON-serialisable) atomically; returns False if it could not."""
+    path = path_for(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"hash": key_hash(key), "value": value}, fh)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def expr_to_text(expr: Any) -> str | None:
+    return None if expr is None else sp.srepr(expr)
+
+
+def expr_from_text(text: str | None) -> Any:
+    """Read an ``srepr`` string back; raises ``ValueError`` when it is not one."""
+    if text is None:
+        return None
+    try:
+        return sp.sympify(text)
+    except (sp.SympifyError, SyntaxError, TypeError, AttributeError, NameError) as exc:
+        raise ValueError(f"not a stored expression: {exc}") from exc
+
+
+def load_expr(key: Any) -> sp.Expr | None:
+    """A stored SymPy expression, or ``None`` on a miss or anything unreadable."""
+    text = load(key)
+    if not isinstance(text, str):
+        return None
+    try:
+        expr = expr_from_text(text)
+    except ValueError:
+        return None
+    return expr if isinstance(expr, sp.Basic) else None
+
+
+def store_expr(key: Any, expr: sp.Expr) -> bool:
+    return store(key, expr_to_text(expr))

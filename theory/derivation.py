@@ -1,0 +1,327 @@
+"""The derivation of a network's learning dynamics, from dataset and architecture to observables.
+
+:func:`derive` chains the steps of theory.md §3–4 for any architecture built from
+:class:`~modspec.theory.architectures.Module` s:
+
+1. **Loss and matrix flow.** ``L = ½ Σ_samples ‖y − ŷ‖²`` with ``ŷ`` the sum of the modules'
+   outputs; SymPy's matrix calculus gives ``τ dW_i/dt = −(1/P) ∂L/∂W_i`` for every layer of
+   every module, written in the covariances ``Σx = X Xᵀ/P`` and ``Σyx = Y Xᵀ/P``
+   (:mod:`modspec.theory.matrix_flow`).
+2. **Decoupling.** Modules that write disjoint output blocks have separate losses and learn
+   independently; modules that share an output block are *coupled* (their errors mix), and
+   the derivation stops at the exact coupled matrix flow (no closed form is claimed).
+3. **Modes.** Each decoupled module's covariances share singular vectors (projector algebra,
+   :mod:`modspec.theory.spectrum`): with ``W_m = U diag(a) Vᵀ`` every mode strength obeys
+   ``τ da/dt = L a^(2−2/L) (s − λ a)`` for a module of depth L.
+4. **Solutions.** Closed forms ``a(t)`` by separation of variables for L ≤ 2 (checked by
+   substitution), fixed points and their stability (:mod:`modspec.theory.dynamics`).
+5. **Observables.** Quadrant norms, block losses and the systematicity report as exact
+   SymPy expressions in the mode-strength symbols (:mod:`modspec.theory.observables`); at the
+   fixed points they give the converged map ``W*``.
+
+Time ``t`` and ``τ = 1/(P·lr)`` are in epochs of full-batch gradient descent. Losses are per
+sample: the mean over samples of the summed squared error over a block's output units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import dynamics
+from . import symbols as sy
+from .architectures import Module, Network
+from .dataset import CompositionalDataset, Dataset
+from .errors import ModspecError, bad
+from .observables import (
+    QUADRANTS,
+    converged_strengths,
+    loss_expressions,
+    network_quadrant_norms,
+    quadrant_name,
+    rule_error_sq,
+)
+from .projectors import SampleSpace, sample_space
+from .spectrum import Mode, Spectrum, module_spectrum
+
+LOSS_NORMALISATION = ("per sample: mean over samples of the summed squared error over the "
+                      "block's output units")
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleDerivation:
+    """The derivation for one module.
+
+    ``spectrum`` holds the module's modes (from its own covariances); ``mode_ode`` is
+    ``τ da/dt = f(a)`` for its depth; ``solution`` the closed form ``a(t)`` in the symbols
+    ``t, tau, a0, s, lambda`` (``None`` for depth > 2, or when the module is coupled to
+    another); ``fixed_points`` the roots of ``f`` with their stability; ``keys`` maps each
+    mode label to its result key (``"pi1"`` or ``"A:pi1"``).
+    """
+
+    module: Module
+    spectrum: Spectrum
+    mode_ode: sp.Eq
+    solution: sp.Expr | None
+    fixed_points: tuple[dynamics.FixedPoint, ...]
+    keys: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.module.name
+
+
+@dataclass(frozen=True, eq=False)
+class Derivation:
+    """Everything :func:`derive` found; see the module docstring for the steps.
+
+    ``strengths`` maps result keys to mode-strength symbols; ``trajectories`` to the closed
+    form ``a(t)`` of that mode (``s`` and ``λ`` substituted; ``None`` without a closed form);
+    ``observables`` holds ``quadrant_norms`` and ``loss`` as expressions in the strength symbols
+    (and, for the Ox/Gx/Oy/Gy blocks, ``systematicity``); absent for coupled networks.
+    ``converged`` describes ``W*``: ``quadrant_norms``, ``systematic``, ``report``
+    (``‖W[Gx→Oy]‖``, ``‖W[Ox→Oy] − S‖``, ``‖W[Ox→Gy]‖``) and ``blocks`` (for each quadrant,
+    ``{atom: c}`` with ``W*[i→o] = Σ_g c_g · Y_o Π_g X_iᵀ``); for coupled networks only
+    ``coupled: True`` and a note (the map is obtained by integrating ``matrix_odes``).
+    """
+
+    dataset: CompositionalDataset | Dataset
+    network: Network
+    space: SampleSpace
+    coupled: bool
+    modules: tuple[ModuleDerivation, ...]
+    strengths: dict[str, sp.Symbol]
+    trajectories: dict[str, sp.Expr | None]
+    observables: dict[str, Any]
+    converged: dict[str, Any]
+    matrix_odes: dict[str, list[sp.Eq]]
+    steps: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def modes(self) -> dict[str, Mode]:
+        """Result key → :class:`Mode` over all modules."""
+        return {md.keys[m.label]: m for md in self.modules for m in md.spectrum.modes}
+
+    @property
+    def symbolic(self) -> bool:
+        return bool(getattr(self.dataset, "is_symbolic", False))
+
+    def module(self, name: str) -> ModuleDerivation:
+        for md in self.modules:
+            if md.name == name:
+                return md
+        raise bad("module", name, f"must be one of {[md.name for md in self.modules]}")
+
+    def converged_map(self) -> np.ndarray:
+        """The converged map ``W*`` (rows as ``Y``, columns as ``X``) of a numeric decoupled
+        network, assembled from the analytic singular vectors at the fixed points."""
+        if self.coupled:
+            raise ModspecError(
+                f"architecture {self.network.name!r} is coupled: W* has no mode-wise closed "
+                "form; integrate the matrix flow (modspec.numerics)")
+        values = {k: float(m.fixed_point) for k, m in self.modes.items()}
+        return network_map(self, values)
+
+    def to_latex(self) -> str:
+        """A complete LaTeX fragment (``align*`` blocks, amsmath) of every step."""
+        from .latex import derivation_latex
+
+        return derivation_latex(self)
+
+    def _repr_latex_(self) -> str:
+        from .latex import derivation_latex
+
+        return derivation_latex(self, notebook=True)
+
+
+# -------------------------------------------------------------------------- keys
+def mode_key(network: Network, module: Module, label: str) -> str:
+    """``label`` for a single-module network, else ``"<module>:<label>"``."""
+    return label if len(network.modules) == 1 else f"{module.name}:{label}"
+
+
+def strength_symbol(key: str) -> sp.Symbol:
+    """The mode-strength symbol of a result key: ``a_pi1``, ``a_A_pi1_pi2`` (non-negative)."""
+    safe = "".join(c if c.isalnum() else "_" for c in key)
+    return sp.Symbol(f"a_{safe}", nonnegative=True)
+
+
+# -------------------------------------------------------------------------- derive
+def derive(dataset: CompositionalDataset | Dataset, network: Network,
+           cache: bool = True) -> Derivation:
+    """Derive the learning dynamics of ``network`` trained on ``dataset``.
+
+    ``dataset`` may be numeric or symbolic (:meth:`CompositionalDataset.symbolic`). With
+    ``cache=True`` the closed-form mode solutions (the slow step, seconds) are read from the
+    on-disk cache of :mod:`modspec.theory.cache` when present and re-verified by substitution
+    into their ODE; results are identical either way.
+    """
+    from .matrix_flow import matrix_odes
+
+    if not isinstance(network, Network):
+        raise bad("network", type(network).__name__, "must be a modspec Network")
+    steps: list[str] = []
+    space = sample_space(dataset)
+    network.check(space.input_blocks, space.output_blocks)
+    coupled = network.coupled
+    steps.append("loss: L = 1/2 sum over samples of ||y - y_hat||^2, y_hat = sum of the "
+                 f"modules' outputs ({len(network.modules)} module(s))")
+    odes = matrix_odes(network, dataset)
+    steps.append("matrix flow: tau dW_i/dt = -(1/P) dL/dW_i by SymPy matrix calculus, "
+                 "rewritten in Sigma_x = X X^T/P, Sigma_yx = Y X^T/P")
+    if coupled:
+        shared = [b for b in space.output_blocks if len(network.writers(b)) > 1]
+        steps.append(f"coupled: output block(s) {shared} are written by several modules; "
+                     "their errors mix, so the modules do not decouple and no closed form is "
+                     "claimed: integrate the coupled matrix flow numerically")
+    else:
+        steps.append("decoupled: modules write disjoint output blocks, the loss is a sum of "
+                     "module losses and each module learns independently")
+
+    modules: list[ModuleDerivation] = []
+    strengths: dict[str, sp.Symbol] = {}
+    trajectories: dict[str, sp.Expr | None] = {}
+    for module in network.modules:
+        spec = module_spectrum(space, dataset, module.inputs, module.outputs, name=module.name)
+        keys = {m.label: mode_key(network, module, m.label) for m in spec.modes}
+        sol = None if coupled else solution(module.depth, cache=cache)
+        md = ModuleDerivation(module, spec, dynamics.mode_ode(module.depth), sol,
+                              dynamics.fixed_points(module.depth), keys)
+        modules.append(md)
+        steps.append(f"module {module.name} ({module.label}, depth {module.depth}): "
+                     f"{len(spec.modes)} mode(s) {[m.label for m in spec.modes]}"
+                     + ("" if coupled else f"; each obeys {md.mode_ode}"))
+        for m in spec.modes:
+            key = keys[m.label]
+            strengths[key] = strength_symbol(key)
+            trajectories[key] = (None if sol is None
+                                 else sol.subs({sy.s: m.s, sy.lam: m.lam}, simultaneous=True))
+        if not coupled:
+            steps.append(f"module {module.name}: " + (
+                f"closed form a(t) = {sol} (checked by substitution)" if sol is not None else
+                f"depth {module.depth}: no elementary closed form; integrate the mode ODE"))
+
+    observables: dict[str, Any] = {}
+    conv: dict[str, Any]
+    if coupled:
+        conv = {"coupled": True, "closed_form": False,
+                "note": "modules share an output block; W* is obtained by integrating the "
+                        "exact coupled matrix flow (matrix_odes)"}
+    else:
+        spectra = [md.spectrum for md in modules]
+        symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
+                   for md in modules]
+        observables = _observables(space, spectra, symbols)
+        steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
+                     f"losses {LOSS_NORMALISATION}")
+        conv = _converged(space, spectra, observables)
+        steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
+                     "each module's minimum-norm map Sigma_yx Sigma_x^+")
+    return Derivation(dataset, network, space, coupled, tuple(modules), strengths,
+                      trajectories, observables, conv, odes, steps)
+
+
+def solution(depth: int, cache: bool = True) -> sp.Expr | None:
+    """The closed-form mode solution of :func:`dynamics.mode_solution`, via the disk cache.
+
+    A cached expression is accepted only if it still satisfies its ODE and initial condition
+    (:func:`dynamics.check_solution`); otherwise it is recomputed and rewritten.
+    """
+    if depth > 2:
+        return None
+    if not cache:
+        return dynamics.mode_solution(depth)
+    from . import cache as disk
+
+    key = {"what": "mode_solution", "depth": depth}
+    hit = disk.load_expr(key)
+    if hit is not None and dynamics.check_solution(hit, depth):
+        return hit
+    sol = dynamics.mode_solution(depth)
+    disk.store_expr(key, sol)
+    return sol
+
+
+# ------------------------------------------------------------------ observables
+def _has_family_blocks(space: SampleSpace) -> bool:
+    return {"Ox", "Gx"} <= set(space.input_blocks) and {"Oy", "Gy"} <= set(space.output_blocks)
+
+
+def _rule_atoms(space: SampleSpace) -> dict[str, tuple[sp.Expr, sp.Expr, sp.Expr]]:
+    return {a.label: (a.rank, a.gram["Oy"], a.gram["Ox"]) for a in space.atoms}
+
+
+def _observables(space: SampleSpace, spectra: list[Spectrum],
+                 symbols: list[Mapping[str, sp.Expr]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if _has_family_blocks(space):
+        out["quadrant_norms"] = network_quadrant_norms(spectra, symbols)
+        out["loss"] = loss_expressions(space, spectra, symbols)
+        out["systematicity"] = {
+            "Gx->Oy": out["quadrant_norms"]["Gx->Oy"],
+            "rule_error": sp.sqrt(rule_error_sq(spectra, symbols, _rule_atoms(space))),
+            "Ox->Gy": out["quadrant_norms"]["Ox->Gy"],
+        }
+    return out
+
+
+def _converged(space: SampleSpace, spectra: list[Spectrum],
+               observables: Mapping[str, Any]) -> dict[str, Any]:
+    fixed = [converged_strengths(spec) for spec in spectra]
+    conv: dict[str, Any] = {"coupled": False, "closed_form": True}
+    if not _has_family_blocks(space):
+        return conv
+    norms = network_quadrant_norms(spectra, fixed)
+    rule = sp.simplify(sp.sqrt(rule_error_sq(spectra, fixed, _rule_atoms(space))))
+    conv["quadrant_norms"] = norms
+    conv["report"] = {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule, "Ox->Gy": norms["Ox->Gy"]}
+    conv["systematic"] = bool(sp.simplify(norms["Gx->Oy"]) == 0 and sp.simplify(rule) == 0)
+    conv["blocks"] = map_blocks(space, spectra, fixed)
+    return conv
+
+
+def map_blocks(space: SampleSpace, spectra: list[Spectrum],
+               strengths: list[Mapping[str, sp.Expr]]) -> dict[str, dict[str, sp.Expr]]:
+    """Blocks of ``W = Σ_modes a U Vᵀ`` as atom coefficients.
+
+    On atom g a module contributes ``a · u vᵀ`` with ``v = X g/√cx``, ``u = Y g/√cy``, so
+    ``W[i→o] = Σ_g c_g · Y_o Π_g X_iᵀ`` with ``c_g = a / sqrt(cx cy)``. At the fixed point
+    ``a* = sqrt(cy/cx)`` this is ``1/cx``: e.g. for the family ``W*[Ox→Oy] = P/(P + kx rx²) S``.
+    Only atoms on which both blocks are non-zero are listed (the others add nothing).
+    """
+    blocks: dict[str, dict[str, sp.Expr]] = {}
+    for inp, out in QUADRANTS:
+        coeff: dict[str, sp.Expr] = {}
+        for spec, a in zip(spectra, strengths, strict=True):
+            for m in spec.modes:
+                if inp not in m.cx or out not in m.cy:
+                    continue
+                c = sp.simplify(a[m.label] / sp.sqrt(m.cx_total * m.cy_total))
+                for atom in m.atoms:
+                    coeff[atom] = coeff.get(atom, sp.Integer(0)) + c
+        touched = {g.label for g in space.atoms
+                   if sp.simplify(g.gram[inp] * g.gram[out]) != 0}
+        coeff = {g: c for g, c in coeff.items() if g in touched}
+        blocks[quadrant_name(inp, out)] = coeff
+    return blocks
+
+
+def network_map(th: Derivation, values: Mapping[str, float]) -> np.ndarray:
+    """Total map ``W`` (rows as ``Y``, columns as ``X``) of a numeric decoupled network with
+    mode strengths ``values[key]``, from the analytic singular vectors."""
+    ds = th.dataset
+    if th.symbolic:
+        raise ModspecError("network_map needs a numeric dataset")
+    n_out, n_in = np.asarray(ds.Y).shape[0], np.asarray(ds.X).shape[0]
+    W = np.zeros((n_out, n_in))
+    for md in th.modules:
+        rows = np.concatenate([np.arange(*ds.output_blocks[b]) for b in md.module.outputs])
+        cols = np.concatenate([np.arange(*ds.input_blocks[b]) for b in md.module.inputs])
+        for m in md.spectrum.modes:
+            W[np.ix_(rows, cols)] += values[md.keys[m.label]] * m.U @ m.V.T
+    return W

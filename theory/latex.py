@@ -1,0 +1,1 @@
+"""LaTeX rendering of a :class:`~modspec.theory.derivation.Derivation` (placeholder)."""
