@@ -10,13 +10,30 @@ imports PyTorch.
 """
 
 from modspec._version import __version__
-from modspec.theory import CompositionalDataset, Dataset, Mode, ModspecError, Spectrum, spectrum
+from modspec.theory import (
+    CompositionalDataset,
+    Dataset,
+    Derivation,
+    Mode,
+    ModspecError,
+    Module,
+    Network,
+    Spectrum,
+    architectures,
+    derive,
+    spectrum,
+)
 
 __all__ = [
     "__version__",
     "CompositionalDataset",
     "Dataset",
+    "Derivation",
     "Mode",
+    "Module",
+    "Network",
+    "architectures",
+    "derive",
     "ModspecError",
     "Spectrum",
     "spectrum",
