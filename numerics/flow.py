@@ -1,0 +1,325 @@
+"""The exact matrix gradient flow of a modular linear network, as generated NumPy code.
+
+A network sums the maps of its modules. Module m reads the input rows ``in_m`` and writes the
+output rows ``out_m``; its map is ``M_m = W_L ⋯ W_1`` (depth L; L = 1 is a single matrix).
+With ``W`` the total map, the per-sample loss (theory.md §4.1) is, in covariance form,
+
+    ℓ(W) = ½ tr Σy − tr(Σyx Wᵀ) + ½ tr(W Σx Wᵀ),       ∂ℓ/∂W = −(Σyx − W Σx) = −R
+
+and by the chain rule, with ``G_m = R[out_m, in_m]`` held fixed,
+
+    τ dW_i/dt = ∂/∂W_i tr(M_m G_mᵀ)                      (i = 1 … L)
+
+which SymPy's matrix calculus differentiates for every layer (e.g. ``W2ᵀ G`` and ``G W1ᵀ``
+for L = 2). The same generated code gives one gradient-descent step (``W_i += grad_i / τ``,
+simultaneous) and the right-hand side of the flow; a tangent version (the directional
+derivative, also derived by SymPy) gives Jacobian–vector products for stiff integrators.
+
+All generated code works on stacked batches ``(..., rows, cols)`` (seeds, or Jacobian
+directions). Time is in epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from modspec.theory.architectures import Module, Network
+from modspec.theory.converged import module_spectra
+from modspec.theory.dataset import CompositionalDataset, Dataset
+from modspec.theory.errors import ModspecError, bad
+from modspec.theory.observables import QUADRANTS, quadrant_name
+from modspec.theory.spectrum import Spectrum
+
+from .codegen import Generated, generate
+
+
+def _index(spans: Sequence[tuple[int, int]]) -> slice | np.ndarray:
+    """Rows of the concatenated spans; a slice when they are contiguous (no copy)."""
+    spans = [(int(a), int(b)) for a, b in spans]
+    if all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1)):
+        return slice(spans[0][0], spans[-1][1])
+    return np.concatenate([np.arange(a, b) for a, b in spans])
+
+
+def _size(index: slice | np.ndarray) -> int:
+    return index.stop - index.start if isinstance(index, slice) else len(index)
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleLayout:
+    """Where a module sits in the network and how its strengths are read.
+
+    ``dims = (n_in, hidden, …, hidden, n_out)``: layer i maps ``dims[i]`` to ``dims[i+1]``.
+    ``projections[key] = U Vᵀ / multiplicity`` so that the mode strength
+    ``mean diag(Uᵀ M V) = ⟨M, U Vᵀ⟩_F / multiplicity``.
+    """
+
+    module: Module
+    inputs: slice | np.ndarray
+    outputs: slice | np.ndarray
+    dims: tuple[int, ...]
+    spectrum: Spectrum
+    keys: dict[str, str]
+    projections: dict[str, np.ndarray]
+
+    @property
+    def depth(self) -> int:
+        return self.module.depth
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """A network laid out on a numeric dataset with a given hidden width."""
+
+    dataset: Any
+    network: Network
+    hidden: int
+    modules: tuple[ModuleLayout, ...]
+    n_in: int
+    n_out: int
+    quadrants: dict[str, tuple[slice, slice]]
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for m in self.modules for k in m.keys.values()]
+
+
+def mode_key(network: Network, module: Module, label: str) -> str:
+    """Result key of a mode: the label for one module, ``"<module>:<label>"`` otherwise."""
+    return label if len(network.modules) == 1 else f"{module.name}:{label}"
+
+
+def check_numeric(dataset: Any) -> None:
+    if getattr(dataset, "is_symbolic", False):
+        raise bad("dataset", "symbolic", "simulation and integration need numeric parameters")
+
+
+def check_hidden(hidden: Any) -> int:
+    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
+        raise bad("hidden", hidden, "must be an integer ≥ 1")
+    return int(hidden)
+
+
+def layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: int = 50) -> Layout:
+    """Indices, layer shapes and analytic mode projections of every module."""
+    check_numeric(dataset)
+    hidden = check_hidden(hidden)
+    spectra = module_spectra(dataset, network)
+    mods = []
+    for module, spec in zip(network.modules, spectra, strict=True):
+        ins = _index([dataset.input_blocks[b] for b in module.inputs])
+        outs = _index([dataset.output_blocks[b] for b in module.outputs])
+        dims = (_size(ins),) + (hidden,) * (module.depth - 1) + (_size(outs),)
+        keys, proj = {}, {}
+        for mode in spec.modes:
+            key = mode_key(network, module, mode.label)
+            keys[mode.label] = key
+            proj[key] = (mode.U @ mode.V.T) / float(mode.multiplicity)
+        mods.append(ModuleLayout(module, ins, outs, dims, spec, keys, proj))
+    X = np.asarray(dataset.X)
+    Y = np.asarray(dataset.Y)
+    quads = {}
+    for inp, out in QUADRANTS:
+        if inp in dataset.input_blocks and out in dataset.output_blocks:
+            quads[quadrant_name(inp, out)] = (slice(*dataset.output_blocks[out]),
+                                              slice(*dataset.input_blocks[inp]))
+    return Layout(dataset, network, hidden, tuple(mods), X.shape[0], Y.shape[0], quads)
+
+
+# ----------------------------------------------------------------------- derivation
+def layer_symbols(dims: Sequence[int], prefix: str = "W") -> list[sp.MatrixSymbol]:
+    return [sp.MatrixSymbol(f"{prefix}{i + 1}", dims[i + 1], dims[i])
+            for i in range(len(dims) - 1)]
+
+
+def _product(layers: Sequence[sp.MatrixExpr]) -> sp.MatrixExpr:
+    return sp.MatMul(*reversed(layers)) if len(layers) > 1 else layers[0]
+
+
+@cache
+def module_gradient(dims: tuple[int, ...]) -> tuple[Generated, Generated]:
+    """Generated ``product(W1..WL) -> (M,)`` and ``gradient(W1..WL, G) -> (dW1..dWL)``.
+
+    ``dW_i = ∂/∂W_i tr(W_L ⋯ W_1 Gᵀ)``, differentiated by SymPy; descent is ``W_i += dW_i/τ``.
+    """
+    Ws = layer_symbols(dims)
+    G = sp.MatrixSymbol("G", dims[-1], dims[0])
+    M = _product(Ws)
+    objective = sp.Trace(M * G.T)
+    grads = {f"d{W.name}": objective.diff(W) for W in Ws}
+    prod = generate({"M": M}, Ws, name="module_map",
+                    description=f"Map W_L...W_1 of a depth-{len(Ws)} module, dims {dims}.")
+    grad = generate(grads, [*Ws, G], name="module_gradient",
+                    description=(f"Descent directions d/dW_i tr(W_L...W_1 G^T) of a depth-"
+                                 f"{len(Ws)} module, dims {dims}; G = residual block."))
+    return prod, grad
+
+
+@cache
+def module_tangent(dims: tuple[int, ...]) -> tuple[Generated, Generated]:
+    """Directional derivatives for Jacobian–vector products.
+
+    ``tangent_map(W.., D..) -> (dM,)`` is d/dε M(W + εD) at ε = 0 and
+    ``tangent_gradient(W.., D.., G, dG) -> (d dW_i)`` is d/dε of the gradient along
+    ``(W + εD, G + ε dG)``; both differentiated by SymPy.
+    """
+    Ws = layer_symbols(dims)
+    Ds = layer_symbols(dims, "D")
+    G = sp.MatrixSymbol("G", dims[-1], dims[0])
+    dG = sp.MatrixSymbol("dG", dims[-1], dims[0])
+    eps = sp.Symbol("epsilon")
+    moved = [W + eps * D for W, D in zip(Ws, Ds, strict=True)]
+
+    def tangent(expr: sp.MatrixExpr) -> sp.MatrixExpr:
+        return sp.expand(expr).diff(eps).subs(eps, 0).doit()
+
+    dM = tangent(_product(moved))
+    objective = sp.Trace(_product(Ws) * G.T)
+    grads = [objective.diff(W) for W in Ws]
+    subs = {**dict(zip(Ws, moved, strict=True)), G: G + eps * dG}
+    dgrads = {f"dd{W.name}": tangent(g.xreplace(subs)) for W, g in zip(Ws, grads, strict=True)}
+    tmap = generate({"dM": dM}, [*Ws, *Ds], name="tangent_map",
+                    description=f"Directional derivative of W_L...W_1, dims {dims}.")
+    tgrad = generate(dgrads, [*Ws, *Ds, G, dG], name="tangent_gradient",
+                     description=f"Directional derivative of the module gradient, dims {dims}.")
+    return tmap, tgrad
+
+
+# ------------------------------------------------------------------------- numbers
+@dataclass(frozen=True, eq=False)
+class Covariances:
+    """``Σx = X Xᵀ/P``, ``Σyx = Y Xᵀ/P`` over the training objects, ``P`` their number."""
+
+    sigma_x: np.ndarray
+    sigma_yx: np.ndarray
+    trace_y: dict[str, float]
+    P: int
+    objects: np.ndarray
+
+
+def check_objects(dataset: Any, objects: Any) -> np.ndarray:
+    """Validate a list of training objects (column indices)."""
+    P = int(dataset.P)
+    if objects is None:
+        return np.arange(P)
+    try:
+        arr = np.asarray(objects)
+        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise bad("train_objects", objects, f"must be a non-empty list of integers in [0, {P})")\
+            from None
+    if np.any(arr < 0) or np.any(arr >= P) or len(set(arr.tolist())) != arr.size:
+        raise bad("train_objects", objects, f"must be distinct integers in [0, {P})")
+    return np.sort(arr)
+
+
+def covariances(dataset: Any, objects: Any = None) -> Covariances:
+    """Input and input–output covariances averaged over the training objects."""
+    objects = check_objects(dataset, objects)
+    X = np.asarray(dataset.X, dtype=float)[:, objects]
+    Y = np.asarray(dataset.Y, dtype=float)[:, objects]
+    P = X.shape[1]
+    trace = {b: float(np.sum(Y[slice(*span)] ** 2) / P)
+             for b, span in dataset.output_blocks.items()}
+    return Covariances(X @ X.T / P, Y @ X.T / P, trace, P, objects)
+
+
+def tau_of(P: int, lr: Any) -> float:
+    """``τ = 1/(P·lr)`` in epochs; rejects non-positive learning rates."""
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError):
+        raise bad("lr", lr, "must be a positive number") from None
+    if not np.isfinite(lr) or lr <= 0:
+        raise bad("lr", lr, "must be a positive number")
+    return 1.0 / (P * lr)
+
+
+def module_maps(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """The map ``M_m`` of every module (stacked over the leading batch axes)."""
+    out = []
+    for ml, layers in zip(lay.modules, weights, strict=True):
+        prod, _ = module_gradient(ml.dims)
+        out.append(prod(*layers)[0])
+    return out
+
+
+def total_map(lay: Layout, maps: Sequence[np.ndarray]) -> np.ndarray:
+    """``W = Σ_m E_m M_m R_m``: every module's map placed in its rows and columns."""
+    batch = maps[0].shape[:-2]
+    if len(maps) == 1 and lay.modules[0].dims[0] == lay.n_in \
+            and lay.modules[0].dims[-1] == lay.n_out:
+        return maps[0]
+    W = np.zeros((*batch, lay.n_out, lay.n_in))
+    for ml, M in zip(lay.modules, maps, strict=True):
+        _block_add(W, ml.outputs, ml.inputs, M)
+    return W
+
+
+def _block_add(W: np.ndarray, rows: Any, cols: Any, M: np.ndarray) -> None:
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        W[..., rows, cols] += M
+    else:
+        r = np.arange(W.shape[-2])[rows]
+        c = np.arange(W.shape[-1])[cols]
+        W[..., r[:, None], c[None, :]] += M
+
+
+def block(R: np.ndarray, rows: Any, cols: Any) -> np.ndarray:
+    """``R[..., rows, cols]`` for slices or index arrays."""
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        return R[..., rows, cols]
+    r = np.arange(R.shape[-2])[rows]
+    c = np.arange(R.shape[-1])[cols]
+    return R[..., r[:, None], c[None, :]]
+
+
+def residual(W: np.ndarray, cov: Covariances) -> np.ndarray:
+    """``R = Σyx − W Σx`` with one large matrix product for the whole batch."""
+    n_out, n_in = W.shape[-2:]
+    WS = (W.reshape(-1, n_in) @ cov.sigma_x).reshape(W.shape)
+    return cov.sigma_yx - WS
+
+
+def gradients(lay: Layout, weights: Sequence[Sequence[np.ndarray]], R: np.ndarray
+              ) -> list[tuple[np.ndarray, ...]]:
+    """Descent directions of every layer (multiply by ``1/τ`` for one epoch of GD)."""
+    out = []
+    for ml, layers in zip(lay.modules, weights, strict=True):
+        _, grad = module_gradient(ml.dims)
+        out.append(grad(*layers, block(R, ml.outputs, ml.inputs)))
+    return out
+
+
+def check_weights(lay: Layout, weights: Any, batch: bool = True) -> list[list[np.ndarray]]:
+    """Validate a weight structure (list over modules of list over layers)."""
+    try:
+        weights = [[np.array(w, dtype=float) for w in layers] for layers in weights]
+    except (TypeError, ValueError):
+        raise bad("init", type(weights).__name__,
+                  "must be a list over modules of lists over layers of arrays") from None
+    if len(weights) != len(lay.modules):
+        raise bad("init", f"{len(weights)} modules", f"the network has {len(lay.modules)}")
+    lead = None
+    for ml, layers in zip(lay.modules, weights, strict=True):
+        if len(layers) != ml.depth:
+            raise bad("init", f"{len(layers)} layers in module {ml.module.name!r}",
+                      f"must be {ml.depth}")
+        for i, w in enumerate(layers):
+            shape = (ml.dims[i + 1], ml.dims[i])
+            if w.shape[-2:] != shape or (batch and w.ndim != 3):
+                raise bad("init", w.shape,
+                          f"layer {i} of module {ml.module.name!r} must be (seeds, {shape[0]}, "
+                          f"{shape[1]})")
+            if lead is None:
+                lead = w.shape[:-2]
+            elif w.shape[:-2] != lead:
+                raise ModspecError("init: every layer must have the same number of seeds")
+    return weights

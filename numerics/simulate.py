@@ -1,0 +1,262 @@
+"""Exact full-batch gradient descent of modular linear networks, batched over seeds.
+
+theory.md §4.1 in covariance form: with ``R = Σyx − W Σx`` (``W`` the network's total map,
+covariances averaged over the training objects) one epoch updates every layer of every module
+simultaneously,
+
+    W_i ← W_i + (1/τ) ∂/∂W_i tr(M_m G_mᵀ),      G_m = R[out_m, in_m],   τ = 1/(P·lr)
+
+(``W2 += (1/τ) R W1ᵀ``, ``W1 += (1/τ) W2ᵀ R`` for a deep module; ``W += R/τ`` for a shallow
+one), where P is the number of training objects. The layer gradients are SymPy derivatives
+compiled by :mod:`modspec.numerics.flow`; every seed is one slice of a stacked batch, so each
+step is one stacked matrix product per layer for all seeds (and one large product for
+``W Σx``).
+
+Recorded at every epoch t = 0 … epochs (before the update of epoch t+1):
+
+* ``modes[key]`` — the strength of each mode read on the ANALYTIC singular vectors of its
+  module: ``mean diag(Uᵀ M V)`` over the mode's multiplicity (never a re-sorted SVD);
+* ``quadrant_norms[q]`` — Frobenius norms of the quadrants ``Ox->Oy`` … of the total map;
+* ``loss[name]`` — per sample: the mean over training samples of the summed squared error
+  over the block's output units (``compositional``: ``Oy``; ``noncompositional``: ``Gy``),
+  computed as ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩``;
+* ``heldout`` — when ``train_objects`` leaves objects out: ``compositional_error`` (seeds, T),
+  the mean over held-out objects of the summed squared error on the ``Oy`` rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modspec.theory.architectures import Network
+from modspec.theory.errors import bad
+
+from .flow import (
+    Covariances,
+    Layout,
+    check_hidden,
+    check_weights,
+    covariances,
+    gradients,
+    layout,
+    module_maps,
+    residual,
+    tau_of,
+    total_map,
+)
+
+LOSS_NAMES = {"Oy": "compositional", "Gy": "noncompositional"}
+
+
+def _check_positive(name: str, value: Any, integer: bool = False,
+                    allow_zero: bool = False) -> Any:
+    ok = (not isinstance(value, bool)) and isinstance(value, (int, np.integer)) if integer \
+        else isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        kind = "integer" if integer else "number"
+        raise bad(name, value, f"must be a {kind} {'≥' if allow_zero else '>'} 0")
+    return int(value) if integer else float(value)
+
+
+def initial_weights(dataset: Any, network: Network, hidden: int = 50, init_std: float = 2e-4,
+                    seeds: int = 1, seed: int = 0) -> list[list[np.ndarray]]:
+    """Independent Gaussian weights ``N(0, init_std²)`` for every layer of every module.
+
+    Returns a list over modules of a list over layers of float64 arrays ``(seeds, out, in)``;
+    layer 0 maps the module's inputs (its input blocks concatenated in the module's order) to
+    ``hidden`` units, the last layer maps ``hidden`` to the module's outputs; a depth-1 module
+    has one ``(seeds, out, in)`` array. Drawn from ``numpy.random.default_rng(seed)`` in the
+    order module, layer: the same seed gives the same numbers.
+    """
+    hidden = check_hidden(hidden)
+    init_std = _check_positive("init_std", init_std, allow_zero=True)
+    seeds = _check_positive("seeds", seeds, integer=True)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise bad("seed", seed, "must be an integer ≥ 0")
+    lay = layout(dataset, network, hidden)
+    rng = np.random.default_rng(int(seed))
+    return [[rng.normal(0.0, init_std, size=(seeds, ml.dims[i + 1], ml.dims[i]))
+             for i in range(ml.depth)] for ml in lay.modules]
+
+
+class Observer:
+    """Reads the recorded quantities off a batch of module maps (see the module docstring)."""
+
+    def __init__(self, lay: Layout, cov: Covariances, dataset: Any) -> None:
+        self.lay, self.cov = lay, cov
+        self.X = np.asarray(dataset.X, dtype=float)
+        self.Y = np.asarray(dataset.Y, dtype=float)
+        self.held = np.setdiff1d(np.arange(int(dataset.P)), cov.objects)
+        self.oy = slice(*dataset.output_blocks["Oy"]) if "Oy" in dataset.output_blocks else None
+        self.record_held = self.held.size > 0 and self.oy is not None
+        self.loss_blocks = {b: LOSS_NAMES.get(b, b) for b in dataset.output_blocks}
+        self.out_spans = {b: slice(*span) for b, span in dataset.output_blocks.items()}
+        self.projections = [(ml, np.stack([p.ravel() for p in ml.projections.values()], axis=1))
+                            for ml in lay.modules]
+
+    def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
+                 ) -> dict[str, Any]:
+        """``maps``, ``W``, ``R`` stacked over a leading batch axis; values are (batch,)."""
+        n = W.shape[0]
+        modes = {}
+        for (ml, proj), M in zip(self.projections, maps, strict=True):
+            vals = M.reshape(n, -1) @ proj
+            for j, key in enumerate(ml.projections):
+                modes[key] = vals[:, j]
+        quads = {q: np.sqrt(np.sum(W[:, rows, cols] ** 2, axis=(-2, -1)))
+                 for q, (rows, cols) in self.lay.quadrants.items()}
+        losses = {}
+        for b, name in self.loss_blocks.items():
+            rows = self.out_spans[b]
+            losses[name] = self.cov.trace_y[b] - np.sum(
+                (self.cov.sigma_yx[rows] + R[:, rows]) * W[:, rows], axis=(-2, -1))
+        out: dict[str, Any] = {"modes": modes, "quadrant_norms": quads, "loss": losses}
+        if self.record_held:
+            err = self.Y[self.oy][:, self.held] - W[:, self.oy] @ self.X[:, self.held]
+            out["heldout"] = np.sum(err**2, axis=-2).mean(axis=-1)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Simulation:
+    """Recorded gradient descent; arrays are ``(seeds, T)`` with ``T = epochs + 1``.
+
+    ``t`` is in epochs (0 … epochs); ``tau = 1/(P·lr)`` with P the number of training
+    objects. ``a0[key]`` (seeds,) is each mode's effective initial strength (see
+    :func:`effective_a0`). ``weights`` are the final weights, ``init`` the initial ones
+    (list over modules of list over layers of ``(seeds, out, in)``).
+    """
+
+    t: np.ndarray
+    modes: dict[str, np.ndarray]
+    quadrant_norms: dict[str, np.ndarray]
+    loss: dict[str, np.ndarray]
+    heldout: dict[str, Any] | None
+    weights: list[list[np.ndarray]]
+    init: list[list[np.ndarray]] = field(repr=False)
+    a0: dict[str, np.ndarray] = field(repr=False)
+    lr: float = 0.0
+    tau: float = 0.0
+    train_objects: np.ndarray | None = None
+    layout: Layout | None = field(default=None, repr=False)
+
+    def mean(self) -> dict[str, dict[str, np.ndarray]]:
+        """Means over seeds: ``{"modes": {...}, "quadrant_norms": {...}, "loss": {...}}``."""
+        return {k: {n: v.mean(axis=0) for n, v in getattr(self, k).items()}
+                for k in ("modes", "quadrant_norms", "loss")}
+
+    def std(self) -> dict[str, dict[str, np.ndarray]]:
+        """Standard deviations over seeds (0 for one seed), same keys as :meth:`mean`."""
+        return {k: {n: v.std(axis=0) for n, v in getattr(self, k).items()}
+                for k in ("modes", "quadrant_norms", "loss")}
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON contract of ``modspec simulate`` (design.md) as plain Python."""
+        mean, std = self.mean(), self.std()
+        out: dict[str, Any] = {"t": self.t.tolist()}
+        for k in ("modes", "quadrant_norms", "loss"):
+            out[k] = {n: v.tolist() for n, v in mean[k].items()}
+        out["std"] = {k: {n: v.tolist() for n, v in std[k].items()} for k in std}
+        if self.heldout is not None:
+            out["heldout"] = {
+                "compositional_error": float(np.mean(self.heldout["compositional_error"][:, -1])),
+                "objects": [int(i) for i in self.heldout["objects"]],
+            }
+        return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.payload(), **kwargs)
+
+
+def effective_a0(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each mode's initial strength as the closed forms see it (mean over its multiplicity).
+
+    Depth 1: the projection ``uᵀ W v``. Depth 2: from small random weights the mode's hidden
+    vectors ``p = W1 v`` and ``q = W2ᵀ u`` obey ``τ p' = s q``, ``τ q' = s p`` at first, so
+    ``uᵀ W2 W1 v = q·p`` grows as ``|p + q|²/4 · e^{2st/τ}``: the closed form's ``a0`` is
+    ``|p + q|²/4`` (equal to ``q·p`` for balanced, aligned weights). Depth L > 2: the balanced
+    reduction ``a = c^L`` with ``c²`` the mean squared size of the path's first and last
+    layers along the mode, ``(|W1 v|² + |W_Lᵀ u|²)/2``.
+    """
+    out: dict[str, np.ndarray] = {}
+    for ml, layers in zip(lay.modules, weights, strict=True):
+        for mode in ml.spectrum.modes:
+            key = ml.keys[mode.label]
+            U, V = mode.U, mode.V
+            if ml.depth == 1:
+                val = np.einsum("ok,soi,ik->sk", U, layers[0], V)
+            else:
+                p = layers[0] @ V                                     # (seeds, h, m)
+                q = np.swapaxes(layers[-1], -1, -2) @ U               # (seeds, h, m)
+                if ml.depth == 2:
+                    val = np.sum((p + q) ** 2, axis=-2) / 4
+                else:
+                    c2 = (np.sum(p**2, axis=-2) + np.sum(q**2, axis=-2)) / 2
+                    val = c2 ** (ml.depth / 2)
+            out[key] = val.mean(axis=-1)
+    return out
+
+
+def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int = 50,
+             init_std: float = 2e-4, seeds: int = 1, seed: int = 0,
+             train_objects: Sequence[int] | None = None,
+             init: Sequence[Sequence[np.ndarray]] | None = None) -> Simulation:
+    """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
+
+    ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
+    (its shapes decide). ``train_objects`` lists the objects (columns) trained on; the others
+    are held out. Time is in epochs; ``τ = 1/(P·lr)`` with P the number of training objects.
+    """
+    epochs = _check_positive("epochs", epochs, integer=True, allow_zero=True)
+    if init is None:
+        init = initial_weights(dataset, network, hidden, init_std, seeds, seed)
+        lay = layout(dataset, network, hidden)
+    else:
+        first = np.asarray(init[0][0])
+        hid = first.shape[-2] if network.modules[0].depth > 1 else hidden
+        lay = layout(dataset, network, hid)
+    init = check_weights(lay, init)
+    cov = covariances(dataset, train_objects)
+    tau = tau_of(cov.P, lr)
+    n_seeds = init[0][0].shape[0]
+    T = epochs + 1
+
+    obs = Observer(lay, cov, dataset)
+    modes = {k: np.empty((n_seeds, T)) for k in lay.keys}
+    quads = {q: np.empty((n_seeds, T)) for q in lay.quadrants}
+    losses = {name: np.empty((n_seeds, T)) for name in obs.loss_blocks.values()}
+    held_err = np.empty((n_seeds, T)) if obs.record_held else None
+
+    weights = [[w.copy() for w in layers] for layers in init]
+    a0 = effective_a0(lay, weights)
+    for step in range(T):
+        maps = module_maps(lay, weights)
+        W = total_map(lay, maps)
+        R = residual(W, cov)
+        rec = obs(maps, W, R)
+        for k, v in rec["modes"].items():
+            modes[k][:, step] = v
+        for k, v in rec["quadrant_norms"].items():
+            quads[k][:, step] = v
+        for k, v in rec["loss"].items():
+            losses[k][:, step] = v
+        if held_err is not None:
+            held_err[:, step] = rec["heldout"]
+        if step == epochs:
+            break
+        # ---- one epoch: simultaneous update of every layer
+        grads = gradients(lay, weights, R)
+        for layers, g in zip(weights, grads, strict=True):
+            for w, d in zip(layers, g, strict=True):
+                w += d / tau
+    held = obs.held
+    heldout = ({"compositional_error": held_err, "objects": held} if obs.record_held else None)
+    return Simulation(np.arange(T, dtype=float), modes, quads, losses, heldout, weights,
+                      init, a0, float(lr), tau, None if train_objects is None else cov.objects,
+                      lay)
