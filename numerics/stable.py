@@ -89,7 +89,7 @@ def stable_form(expr: sp.Expr, t: sp.Symbol = sy.t) -> sp.Expr:
     """An equivalent expression that is safe to evaluate for large ``t`` and tiny ``a0``.
 
     Works on expressions rational in exponentials ``e^{c_i t}`` whose rates ``c_i`` are
-    rational multiples of one rate of known sign; anything else comes back unchanged.
+    rational multiples of one rate of known sign (≥ 0 or ≤ 0); anything else comes back unchanged.
     """
     expr = sp.sympify(expr)
     exps = [e for e in expr.atoms(sp.exp) if e.has(t)]
@@ -105,9 +105,9 @@ def stable_form(expr: sp.Expr, t: sp.Symbol = sy.t) -> sp.Expr:
     ratios = [sp.nsimplify(sp.simplify(c / base)) for c in rates]
     if not all(r.is_Rational and r != 0 for r in ratios):
         return expr
-    if base.is_negative:
+    if base.is_extended_nonpositive:
         sign = 1
-    elif base.is_positive:
+    elif base.is_extended_nonnegative:
         sign = -1
     else:
         return expr
@@ -122,5 +122,8 @@ def stable_form(expr: sp.Expr, t: sp.Symbol = sy.t) -> sp.Expr:
         pn, pd = sp.Poly(num, x), sp.Poly(den, x)
     except sp.PolynomialError:
         return expr
-    out = _bernstein(pn, x, y) / _bernstein(pd, x, y)
+    top, bottom = _bernstein(pn, x, y), _bernstein(pd, x, y)
+    if top.could_extract_minus_sign() and bottom.could_extract_minus_sign():
+        top, bottom = -top, -bottom
+    out = top / bottom
     return out.xreplace({x: sp.exp(kappa_t), y: OneMinusExp(kappa_t)})

@@ -1,0 +1,278 @@
+"""Numerical integration of the learning dynamics with ``scipy.integrate.solve_ivp``.
+
+Two systems, both with generated right-hand sides and Jacobians:
+
+* **Mode ODEs** (:func:`integrate_modes`) — the balanced reduction
+  ``τ da/dt = L a^(2−2/L) (s − λ a)`` of :mod:`modspec.theory.dynamics` for any depth L; the
+  right-hand side and its derivative ``∂f/∂a`` are SymPy expressions compiled by
+  :mod:`modspec.numerics.codegen`. Many modes / parameter sets are integrated at once as one
+  diagonal system (the Jacobian is a sparse diagonal). For L ≤ 2 this reproduces the closed
+  forms (relative 1e-8); for L > 2 it *is* the prediction.
+* **The exact matrix gradient flow** (:func:`integrate_flow`) of any network, including
+  coupled ones (leaky) where modules share an output block and no closed form exists:
+  ``τ dW_i/dt = ∂/∂W_i tr(M_m G_mᵀ)`` (see :mod:`modspec.numerics.flow`). The Jacobian is
+  assembled from SymPy-derived directional derivatives evaluated on a stacked batch of unit
+  directions (one batched call, the code is batch-safe).
+
+:func:`converged_map` integrates the matrix flow from small random weights until the gradient
+vanishes and returns the network's total map — the converged map of coupled networks.
+
+Time is in epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sparse
+import sympy as sp
+from scipy.integrate import solve_ivp
+
+from modspec.theory import dynamics
+from modspec.theory import symbols as sy
+from modspec.theory.architectures import Network
+from modspec.theory.errors import ModspecError, bad
+
+from .codegen import Generated, generate
+from .flow import (
+    Layout,
+    block,
+    check_weights,
+    covariances,
+    gradients,
+    layout,
+    module_maps,
+    module_tangent,
+    residual,
+    tau_of,
+    total_map,
+)
+
+IMPLICIT = ("Radau", "BDF", "LSODA")
+
+
+# ------------------------------------------------------------------------- modes
+@cache
+def mode_functions(depth: int) -> Generated:
+    """Generated ``(f, df/da)`` of the depth-L mode ODE ``τ da/dt = f(a)``, args (a, s, λ)."""
+    a = sp.Symbol("a", positive=True)
+    f = dynamics.mode_rhs(depth, a)
+    return generate({"f": f, "dfda": sp.diff(f, a)}, [a, sy.s, sy.lam], name="mode_rhs",
+                    description=f"Right-hand side of the depth-{depth} mode ODE tau da/dt = "
+                                f"{f} and its derivative in a.")
+
+
+def integrate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any,
+                    method: str = "DOP853", rtol: float = 1e-11,
+                    atol: float | None = None) -> np.ndarray:
+    """Mode strengths ``a(t)`` of the balanced depth-L dynamics, integrated numerically.
+
+    ``t`` (epochs) is a 1-D array of times ≥ 0; ``s``, ``lam``, ``a0`` and ``tau`` (epochs)
+    broadcast to a batch shape B. Returns ``a`` of shape ``B + t.shape``. The integration
+    runs in ``u = t/τ`` (so one call serves every τ) with relative tolerance ``rtol``;
+    implicit methods (Radau, BDF, LSODA) use the generated diagonal Jacobian.
+    """
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    if t.ndim != 1 or np.any(t < 0) or not np.all(np.isfinite(t)):
+        raise bad("t", "array", "must be a 1-D array of finite times ≥ 0 (epochs)")
+    s, lam, a0, tau = np.broadcast_arrays(*[np.asarray(v, dtype=float)
+                                            for v in (s, lam, a0, tau)])
+    if np.any(a0 <= 0):
+        raise bad("a0", float(a0.min()), "must be > 0 for depth ≥ 2 (a = 0 is a fixed point)")
+    shape = s.shape
+    fn = mode_functions(depth)
+    sv, lv, av, tv = (x.ravel() for x in (s, lam, a0, tau))
+    u_end = float(t.max() / tv.min()) if t.max() > 0 else 0.0
+    if u_end == 0.0:
+        return np.broadcast_to(a0[..., None], (*shape, t.size)).copy()
+
+    def rhs(u: float, a: np.ndarray) -> np.ndarray:
+        return fn(np.maximum(a, 0.0), sv, lv)[0]
+
+    def jac(u: float, a: np.ndarray) -> sparse.spmatrix:
+        return sparse.diags(fn(np.maximum(a, 0.0), sv, lv)[1])
+
+    atol = float(atol) if atol is not None else rtol * float(av.min()) * 1e-3
+    kw: dict[str, Any] = {"jac": jac} if method in IMPLICIT else {}
+    sol = solve_ivp(rhs, (0.0, u_end), av, method=method, rtol=rtol, atol=atol,
+                    dense_output=True, **kw)
+    if not sol.success:
+        raise RuntimeError(f"mode integration failed: {sol.message}")
+    u = t[None, :] / tv[:, None]                                       # (n, T)
+    out = np.empty_like(u)
+    for j in range(u.shape[0]):
+        out[j] = sol.sol(u[j])[j]
+    out[:, t == 0] = av[:, None]
+    return out.reshape(*shape, t.size)
+
+
+# -------------------------------------------------------------------------- flow
+def _pack(weights: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    return np.concatenate([w.reshape(w.shape[0], -1) for layers in weights for w in layers],
+                          axis=1)
+
+
+def _unpack(lay: Layout, y: np.ndarray) -> list[list[np.ndarray]]:
+    out, pos = [], 0
+    n = y.shape[0]
+    for ml in lay.modules:
+        layers = []
+        for i in range(ml.depth):
+            r, c = ml.dims[i + 1], ml.dims[i]
+            layers.append(y[:, pos:pos + r * c].reshape(n, r, c))
+            pos += r * c
+        out.append(layers)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class FlowSystem:
+    """The matrix gradient flow of one network as ``solve_ivp`` callables.
+
+    State: all layers of all modules flattened (one batch row). ``rhs(t, y)`` and
+    ``jac(t, y)`` are in epochs (they include the 1/τ).
+    """
+
+    layout: Layout
+    tau: float
+    cov: Any
+    size: int = field(default=0)
+
+    def weights(self, y: np.ndarray) -> list[list[np.ndarray]]:
+        return _unpack(self.layout, np.atleast_2d(y))
+
+    def velocity(self, weights: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """``dW/dt`` for a batch of weights, packed: shape (batch, size)."""
+        R = residual(total_map(self.layout, module_maps(self.layout, weights)), self.cov)
+        return _pack(gradients(self.layout, weights, R)) / self.tau
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        return self.velocity(self.weights(y))[0]
+
+    def jvp(self, y: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """Jacobian–vector products for a stack of directions (k, size) → (k, size)."""
+        lay = self.layout
+        W = self.weights(y)
+        D = _unpack(lay, directions)
+        k = directions.shape[0]
+        maps = module_maps(lay, W)
+        R = residual(total_map(lay, maps), self.cov)
+        dmaps = [module_tangent(ml.dims)[0](*[np.broadcast_to(w, (k, *w.shape[1:]))
+                                              for w in Wm], *Dm)[0]
+                 for ml, Wm, Dm in zip(lay.modules, W, D, strict=True)]
+        dR = -(total_map(lay, dmaps).reshape(k, -1, lay.n_in) @ self.cov.sigma_x)
+        out = []
+        for ml, Wm, Dm in zip(lay.modules, W, D, strict=True):
+            _, tgrad = module_tangent(ml.dims)
+            Wb = [np.broadcast_to(w, (k, *w.shape[1:])) for w in Wm]
+            G = np.broadcast_to(block(R, ml.outputs, ml.inputs), (k, ml.dims[-1], ml.dims[0]))
+            out.append(tgrad(*Wb, *Dm, G, block(dR, ml.outputs, ml.inputs)))
+        return _pack(out) / self.tau
+
+    def jac(self, t: float, y: np.ndarray) -> np.ndarray:
+        """Dense Jacobian ``∂(dW/dt)/∂W``: column j is the JVP along unit direction j."""
+        n = y.size
+        return self.jvp(y, np.eye(n)).T
+
+
+def flow_system(dataset: Any, network: Network, lr: float, hidden: int = 50,
+                train_objects: Sequence[int] | None = None) -> FlowSystem:
+    """The matrix flow of ``network`` on ``dataset`` at learning rate ``lr`` (τ = 1/(P·lr))."""
+    lay = layout(dataset, network, hidden)
+    cov = covariances(dataset, train_objects)
+    size = sum(ml.dims[i] * ml.dims[i + 1] for ml in lay.modules for i in range(ml.depth))
+    return FlowSystem(lay, tau_of(cov.P, lr), cov, size)
+
+
+@dataclass(frozen=True, eq=False)
+class FlowTrajectory:
+    """The integrated matrix flow at times ``t`` (epochs): same records as a simulation,
+    arrays ``(seeds, T)``; ``weights`` at the last time."""
+
+    t: np.ndarray
+    modes: dict[str, np.ndarray]
+    quadrant_norms: dict[str, np.ndarray]
+    loss: dict[str, np.ndarray]
+    heldout: dict[str, Any] | None
+    weights: list[list[np.ndarray]]
+
+
+def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
+                   init: Sequence[Sequence[np.ndarray]], train_objects: Sequence[int] | None = None,
+                   method: str = "DOP853", rtol: float = 1e-10,
+                   atol: float = 1e-14) -> FlowTrajectory:
+    """Integrate ``τ dW_i/dt = ∂/∂W_i tr(M_m G_mᵀ)`` from ``init`` and record at times ``t``.
+
+    ``init`` is a weight structure of :func:`modspec.numerics.simulate.initial_weights`
+    (every seed is integrated separately). Implicit methods use the generated Jacobian.
+    """
+    from .simulate import Observer
+
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    if t.ndim != 1 or np.any(np.diff(t) < 0) or np.any(t < 0):
+        raise bad("t", "array", "must be a 1-D non-decreasing array of times ≥ 0 (epochs)")
+    hid = np.asarray(init[0][0]).shape[-2] if network.modules[0].depth > 1 else 1
+    system = flow_system(dataset, network, lr, hid, train_objects)
+    lay = system.layout
+    init = check_weights(lay, init)
+    n_seeds = init[0][0].shape[0]
+    y0 = _pack(init)
+    obs = Observer(lay, system.cov, dataset)
+    kw: dict[str, Any] = {"jac": system.jac} if method in IMPLICIT else {}
+    finals = []
+    records: list[dict[str, Any]] = []
+    for k in range(n_seeds):
+        sol = solve_ivp(system.rhs, (0.0, float(t[-1])), y0[k], method=method, t_eval=t,
+                        rtol=rtol, atol=atol, **kw)
+        if not sol.success:
+            raise RuntimeError(f"flow integration failed: {sol.message}")
+        Ws = _unpack(lay, sol.y.T)
+        maps = module_maps(lay, Ws)
+        W = total_map(lay, maps)
+        records.append(obs(maps, W, residual(W, system.cov)))
+        finals.append(sol.y[:, -1])
+    stacked = {k: {n: np.stack([r[k][n] for r in records]) for n in records[0][k]}
+               for k in ("modes", "quadrant_norms", "loss")}
+    heldout = None
+    if obs.record_held:
+        heldout = {"compositional_error": np.stack([r["heldout"] for r in records]),
+                   "objects": obs.held}
+    return FlowTrajectory(t, stacked["modes"], stacked["quadrant_norms"], stacked["loss"],
+                          heldout, _unpack(lay, np.stack(finals)))
+
+
+def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
+                  hidden: int = 50, gtol: float = 1e-10, max_time: float = 1e6,
+                  train_objects: Sequence[int] | None = None) -> np.ndarray:
+    """The total map (rows as ``Y``, columns as ``X``) after the exact matrix gradient flow
+    from small random weights (``N(0, init_std²)``, seeded) has converged.
+
+    Integrates in units of τ (the map does not depend on the learning rate) in growing
+    stretches until every layer's velocity is below ``gtol`` (in units of 1/τ). Works for
+    every architecture; for coupled ones (leaky) it is the only route to ``W*``.
+    """
+    from .simulate import initial_weights
+
+    init = initial_weights(dataset, network, hidden, init_std, seeds=1, seed=seed)
+    P = len(covariances(dataset, train_objects).objects)
+    system = flow_system(dataset, network, 1.0 / P, hidden, train_objects)  # τ = 1
+    y = _pack(check_weights(system.layout, init))[0]
+    t0, span = 0.0, 100.0
+    while True:
+        sol = solve_ivp(system.rhs, (t0, t0 + span), y, method="DOP853", rtol=1e-10,
+                        atol=1e-14)
+        if not sol.success:
+            raise RuntimeError(f"flow integration failed: {sol.message}")
+        y, t0 = sol.y[:, -1], t0 + span
+        if np.max(np.abs(system.rhs(t0, y))) < gtol:
+            break
+        if t0 >= max_time:
+            raise ModspecError(f"converged_map: the flow did not converge within {max_time:g} τ "
+                               f"(velocity {np.max(np.abs(system.rhs(t0, y))):.2e} > gtol={gtol})")
+        span *= 2
+    lay = system.layout
+    return total_map(lay, module_maps(lay, system.weights(y)))[0]
