@@ -270,18 +270,28 @@ def shallow_converged_map(dataset: CompositionalDataset | Dataset, network: Netw
     """End point of gradient flow from zero for a network of depth-1 modules.
 
     Each parameter moves only along its gradient, which lies in the row space of the data,
-    so the flow converges to the least-squares map of *minimum parameter norm*. An entry of
-    the total map covered by ``c`` modules (``W_eff = Σ_m W_m`` there) costs ``W²/c`` at the
-    minimum, so, row by row of ``Y``, with ``D = diag(√c)`` on the covered columns,
-    ``w = (y (D X_c)⁺) D``: the weighted minimum-norm solution. For a single module (shallow,
-    or each module of a decoupled network) this is ``Y_m X_m⁺``.
-
-    ``train_objects`` selects the columns (objects) trained on. Returns the total map (rows as
-    ``Y``, columns as ``X``): float64, or a SymPy ``Matrix`` with ``exact=True`` (small P).
+    so the flow converges to the least-squares map of *minimum parameter norm*
+    (:func:`minimum_norm_map`). Deep coupled networks have no such characterisation: integrate
+    their matrix flow (:mod:`modspec.numerics`).
     """
     if any(m.depth != 1 for m in network.modules):
         raise ModspecError("shallow_converged_map needs depth-1 modules; deep coupled networks "
                            "are integrated numerically (modspec.numerics)")
+    return minimum_norm_map(dataset, network, train_objects, exact)
+
+
+def minimum_norm_map(dataset: CompositionalDataset | Dataset, network: Network,
+                     train_objects: Any = None, exact: bool = False) -> Any:
+    """The least-squares map of minimum parameter norm, as a total map (rows ``Y``, cols ``X``).
+
+    An entry of the total map covered by ``c`` modules (``W_eff = Σ_m W_m`` there) costs
+    ``W²/c`` at the minimum, so, row by row of ``Y``, with ``D = diag(√c)`` on the covered
+    columns, ``w = (y (D X_c)⁺) D``: the weighted minimum-norm solution. For a decoupled
+    network this is each module's ``Y_m X_m⁺`` — the end point from small initialisation for
+    any depth (the part of each first layer outside the data's span keeps its tiny initial
+    value). ``train_objects`` selects the columns (objects) trained on. Float64, or a SymPy
+    ``Matrix`` in exact arithmetic with ``exact=True`` (uses the small P×P Gram matrix).
+    """
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
@@ -297,21 +307,20 @@ def shallow_converged_map(dataset: CompositionalDataset | Dataset, network: Netw
     patterns: dict[bytes, list[int]] = {}
     for i in range(count.shape[0]):
         patterns.setdefault(count[i].tobytes(), []).append(i)
-    for _key, rows in patterns.items():
+    for rows in patterns.values():
         c = count[rows[0]]
         cols = np.flatnonzero(c)
         if cols.size == 0:
             continue
-        d = np.sqrt(c[cols])
         if exact:
             D = sp.diag(*[sp.sqrt(int(round(ci))) for ci in c[cols]])
             sol = _exact(Y[rows]) * _pinv(D * _exact(X[cols])) * D
             for a, r in enumerate(rows):
                 for b, col in enumerate(cols):
-                    W[r, int(col)] = sp.nsimplify(sol[a, b])
+                    W[r, int(col)] = sol[a, b]
         else:
-            Dx = d[:, None] * X[cols]
-            W[np.ix_(rows, cols)] = (Y[rows] @ np.linalg.pinv(Dx)) * d[None, :]
+            d = np.sqrt(c[cols])
+            W[np.ix_(rows, cols)] = (Y[rows] @ np.linalg.pinv(d[:, None] * X[cols])) * d[None, :]
     return W
 
 

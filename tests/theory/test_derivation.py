@@ -18,7 +18,7 @@ QUADS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
 
 
 @pytest.fixture(scope="module")

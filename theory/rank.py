@@ -1,0 +1,111 @@
+"""The rank view of systematicity: how many objects identify the compositional rule?
+
+theory.md §4.5. A segregated module ``Ox → Oy`` trained on a subset T of objects recovers the
+rule ``S`` exactly when the subset's ``Ox`` covariance ``Ωx_T Ωx_Tᵀ / |T|`` has full rank
+``nx`` (:mod:`modspec.theory.heldout`). The identity structure, of rank ``P``, needs every
+object. So the question "how likely is a random subset of j objects to suffice?" is
+
+    p(j) = #{T ⊂ objects : |T| = j, rank Ωx_T = nx} / C(P, j)
+
+for j *distinct* objects drawn uniformly without replacement (``P = 2**nx`` objects).
+:func:`full_rank_probability` counts exactly by enumerating every subset (the Gram
+determinant of ±1 vectors is an integer, so the test ``det ≠ 0`` is exact);
+:func:`sampled_full_rank_probability` estimates it from seeded random subsets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from .errors import ModspecError, bad
+
+#: Largest number of subsets :func:`full_rank_probability` enumerates for one j.
+MAX_SUBSETS = 2_000_000
+
+
+def sign_patterns(nx: int) -> np.ndarray:
+    """Ωx: column j holds object j's features, ``Ωx[i, j] = (−1)^(bit i of j)``."""
+    if isinstance(nx, bool) or not isinstance(nx, (int, np.integer)) or nx < 1:
+        raise bad("nx", nx, "must be an integer ≥ 1")
+    j = np.arange(2**nx)
+    return (1 - 2 * ((j[None, :] >> np.arange(nx)[:, None]) & 1)).astype(np.int64)
+
+
+def _check_j(j: int, P: int) -> int:
+    if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 1 <= j <= P:
+        raise bad("j", j, f"must be an integer in [1, {P}]")
+    return int(j)
+
+
+def _full_rank(omega: np.ndarray, subsets: np.ndarray) -> np.ndarray:
+    """Boolean per subset (rows of indices): ``det(Ωx_T Ωx_Tᵀ) ≠ 0`` (integer Gram)."""
+    cols = omega[:, subsets]                       # nx × n × j
+    gram = np.einsum("inj,knj->nik", cols, cols).astype(float)
+    return np.abs(np.linalg.det(gram)) > 0.5
+
+
+def full_rank_count(nx: int, j: int) -> tuple[int, int]:
+    """``(full-rank subsets of size j, all subsets of size j)`` by enumeration."""
+    omega = sign_patterns(nx)
+    P = omega.shape[1]
+    j = _check_j(j, P)
+    total = math.comb(P, j)
+    if j < nx:
+        return 0, total
+    if total > MAX_SUBSETS:
+        raise ModspecError(
+            f"nx={nx}, j={j}: {total} subsets exceed the enumeration limit {MAX_SUBSETS}; "
+            "use sampled_full_rank_probability")
+    good = 0
+    it = itertools.combinations(range(P), j)
+    while True:
+        chunk = list(itertools.islice(it, 100_000))
+        if not chunk:
+            break
+        good += int(_full_rank(omega, np.array(chunk)).sum())
+    return good, total
+
+
+def full_rank_probability(nx: int, j: int) -> Fraction:
+    """Exact probability that j distinct random objects have a full-rank ``Ox`` covariance."""
+    good, total = full_rank_count(nx, j)
+    return Fraction(good, total)
+
+
+def sampled_full_rank_probability(nx: int, j: int, samples: int = 10_000,
+                                  seed: int = 0) -> float:
+    """Monte-Carlo estimate of :func:`full_rank_probability` from ``samples`` seeded subsets.
+
+    The standard error is ``sqrt(p (1 − p) / samples)``.
+    """
+    omega = sign_patterns(nx)
+    P = omega.shape[1]
+    j = _check_j(j, P)
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise bad("samples", samples, "must be an integer ≥ 1")
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for start in range(0, samples, 20_000):
+        n = min(20_000, samples - start)
+        subsets = np.argsort(rng.random((n, P)), axis=1)[:, :j]
+        hits += int(_full_rank(omega, subsets).sum())
+    return hits / samples
+
+
+def rank_table(nx: int, samples: int = 10_000, seed: int = 0,
+               exact: bool = True) -> list[dict[str, float | int | str | None]]:
+    """For each j = 1..P: exact probability (as a fraction string and float) and a sampled
+    estimate (seed ``seed + j``). ``exact=False`` skips enumeration."""
+    P = 2**nx
+    rows: list[dict[str, float | int | str | None]] = []
+    for j in range(1, P + 1):
+        p = full_rank_probability(nx, j) if exact else None
+        rows.append({"j": j,
+                     "exact": None if p is None else str(p),
+                     "probability": None if p is None else float(p),
+                     "sampled": sampled_full_rank_probability(nx, j, samples, seed + j)})
+    return rows
