@@ -10,6 +10,7 @@ imports PyTorch.
 """
 
 from modspec._version import __version__
+from modspec.numerics import compile, simulate
 from modspec.theory import (
     CompositionalDataset,
     Dataset,
@@ -26,6 +27,8 @@ from modspec.theory import (
 
 __all__ = [
     "__version__",
+    "compile",
+    "simulate",
     "CompositionalDataset",
     "Dataset",
     "Derivation",

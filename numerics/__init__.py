@@ -1,4 +1,16 @@
 """modspec.numerics — code generation, cached compiled functions, ODE integration, simulators.
 
 Depends on :mod:`modspec.theory`; never imports PyTorch.
+
+* :mod:`.codegen` / :mod:`.cache` — SymPy → NumPy with CSE and batch-safe matrix printing,
+  stored in a content-hashed on-disk cache;
+* :mod:`.stable` — overflow- and cancellation-free forms of the closed-form trajectories;
+* :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`;
+* :mod:`.flow`, :mod:`.integrate` — the exact matrix gradient flow, ``solve_ivp``;
+* :mod:`.simulate` — exact full-batch gradient descent, batched over seeds.
 """
+
+from .predict import Prediction, Predictor, compile
+from .simulate import Simulation, initial_weights, simulate
+
+__all__ = ["Prediction", "Predictor", "Simulation", "compile", "initial_weights", "simulate"]

@@ -73,6 +73,7 @@ class Prediction:
                 "loss": {k: _tolist(v) for k, v in self.loss.items()}}
 
     def to_json(self, **kwargs: Any) -> str:
+        """:meth:`payload` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
         return json.dumps(self.payload(), **kwargs)
 
 

@@ -171,6 +171,7 @@ class Simulation:
         return out
 
     def to_json(self, **kwargs: Any) -> str:
+        """:meth:`payload` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
         return json.dumps(self.payload(), **kwargs)
 
 

@@ -1,0 +1,69 @@
+"""``modspec predict``: compiled closed-form (or integrated) learning curves of an architecture."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+import numpy as np
+
+from modspec.commands.options import (
+    add_architecture_options,
+    add_dataset_options,
+    dataset_from,
+    network_from,
+    write_json,
+)
+from modspec.theory.errors import bad
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="predict mode strengths, quadrant norms and losses",
+                       description="Compile the derivation of an architecture and evaluate "
+                                   "its learning curves at epochs 0..EPOCHS (theory.md §4). "
+                                   "Time is in epochs of full-batch GD, tau = 1/(P*lr).")
+    add_dataset_options(p)
+    add_architecture_options(p)
+    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
+    p.add_argument("--epochs", type=int, required=True, help="last epoch (≥ 0)")
+    p.add_argument("--a0", type=float, default=1e-6,
+                   help="initial mode strength of every mode (default 1e-6)")
+    p.add_argument("--hidden", type=int, default=50,
+                   help="hidden width, coupled networks only (integrated matrix flow)")
+    p.add_argument("--seed", type=int, default=0, help="seed, coupled networks only")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.set_defaults(func=run)
+
+
+def prediction(args: argparse.Namespace) -> Any:
+    from modspec.numerics.predict import compile
+    from modspec.theory.derivation import derive
+
+    if args.epochs < 0:
+        raise bad("epochs", args.epochs, "must be an integer ≥ 0")
+    dataset, network = dataset_from(args), network_from(args)
+    f = compile(derive(dataset, network))
+    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
+             hidden=args.hidden, seed=args.seed)
+
+
+def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
+    """One row per epoch: ``t``, then ``mode:<key>``, ``norm:<quadrant>``, ``loss:<name>``."""
+    cols: list[tuple[str, list[float]]] = [("t", payload["t"])]
+    for group, prefix in (("modes", "mode"), ("quadrant_norms", "norm"), ("loss", "loss")):
+        cols += [(f"{prefix}:{k}", v) for k, v in payload[group].items()]
+    writer = csv.writer(stream or sys.stdout)
+    writer.writerow([name for name, _ in cols])
+    for row in zip(*[values for _, values in cols], strict=True):
+        writer.writerow([repr(float(x)) for x in row])
+
+
+def run(args: argparse.Namespace) -> int:
+    payload = prediction(args).payload()
+    if args.format == "csv":
+        write_csv(payload)
+    else:
+        write_json(payload)
+    return 0

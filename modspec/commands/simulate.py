@@ -1,0 +1,72 @@
+"""``modspec simulate``: exact full-batch gradient descent (NumPy) or PyTorch training."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from modspec.commands.options import (
+    add_architecture_options,
+    add_dataset_options,
+    dataset_from,
+    network_from,
+    write_json,
+)
+from modspec.theory.errors import ModspecError, bad
+
+
+def _objects(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--train-objects={text!r} is invalid: must be comma-separated integers") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="train linear networks by exact gradient descent",
+                       description="Full-batch gradient descent (theory.md §4.1), batched over "
+                                   "seeds; records mode strengths on the analytic singular "
+                                   "vectors, quadrant norms, losses and held-out errors. Time "
+                                   "is in epochs, tau = 1/(P*lr) with P the training objects.")
+    add_dataset_options(p)
+    add_architecture_options(p)
+    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
+    p.add_argument("--epochs", type=int, required=True, help="epochs of full-batch GD (≥ 0)")
+    p.add_argument("--hidden", type=int, default=50, help="hidden units per module layer")
+    p.add_argument("--init-std", type=float, default=2e-4, help="std of initial weights")
+    p.add_argument("--seeds", type=int, default=1, help="independent initialisations")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--train-objects", type=_objects, default=None,
+                   help="comma-separated objects (columns) to train on; the rest are held out")
+    p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="torch backend only")
+    p.add_argument("--format", choices=("json",), default="json")
+    p.set_defaults(func=run)
+
+
+def simulation(args: argparse.Namespace) -> Any:
+    dataset, network = dataset_from(args), network_from(args)
+    kw = dict(lr=args.lr, epochs=args.epochs, hidden=args.hidden, init_std=args.init_std,
+              seeds=args.seeds, seed=args.seed, train_objects=args.train_objects)
+    if args.backend == "numpy":
+        from modspec.numerics.simulate import simulate
+
+        return simulate(dataset, network, **kw)
+    try:
+        from modspec.validation.train import train
+    except ImportError as exc:
+        raise ModspecError("--backend torch needs the validation extra "
+                           "(pip install 'modspec[validation]')") from exc
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise bad("device", "cuda", "no CUDA device is available; use auto or cpu")
+    return train(dataset, network, backend="torch", device=args.device, **kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    write_json(simulation(args).payload())
+    return 0
