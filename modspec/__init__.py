@@ -9,35 +9,43 @@ Public names are re-exported here once; everything else is reachable by module p
 imports PyTorch.
 """
 
-from modspec._version import __version__
-from modspec.numerics import compile, simulate
-from modspec.theory import (
-    CompositionalDataset,
-    Dataset,
-    Derivation,
-    Mode,
-    ModspecError,
-    Module,
-    Network,
-    Spectrum,
-    architectures,
-    derive,
-    spectrum,
-)
+from __future__ import annotations
 
-__all__ = [
-    "__version__",
-    "compile",
-    "simulate",
-    "CompositionalDataset",
-    "Dataset",
-    "Derivation",
-    "Mode",
-    "Module",
-    "Network",
-    "architectures",
-    "derive",
-    "ModspecError",
-    "Spectrum",
-    "spectrum",
-]
+import importlib
+from typing import Any
+
+from modspec._version import __version__
+
+#: Public name -> module that defines it. Resolved on first access (PEP 562), so that
+#: ``import modspec`` and the command line's warm paths do not pay for SymPy/SciPy imports.
+_LAZY = {
+    "compile": "modspec.numerics",
+    "simulate": "modspec.numerics",
+    "CompositionalDataset": "modspec.theory",
+    "Dataset": "modspec.theory",
+    "Derivation": "modspec.theory",
+    "Mode": "modspec.theory",
+    "Module": "modspec.theory",
+    "Network": "modspec.theory",
+    "architectures": "modspec.theory",
+    "derive": "modspec.theory",
+    "ModspecError": "modspec.theory",
+    "Spectrum": "modspec.theory",
+    "spectrum": "modspec.theory.spectrum",   # the function (the submodule has its name)
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in ("theory", "numerics", "validation"):
+        return importlib.import_module(f"modspec.{name}")
+    raise AttributeError(f"module 'modspec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -7,10 +7,17 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import sympy as sp
 
 from modspec.cli import main
 from modspec.theory import symbols as sy
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Commands that cache (derive) write under the test session's temporary directory."""
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
 
 
 def run_cli(capsys, *argv):
@@ -23,7 +30,8 @@ def test_derive_json_follows_the_contract_for_d0(capsys):
     code, out, _ = run_cli(capsys, "derive", "--format", "json")
     assert code == 0
     payload = json.loads(out)
-    assert set(payload) == {"dataset", "architecture", "modules", "converged"}
+    assert set(payload) >= {"dataset", "architecture", "modules", "converged"}
+    assert payload["coupled"] is False
     mod = payload["modules"][0]
     assert set(mod) == {"name", "inputs", "outputs", "depth", "modes"}
     assert set(mod["modes"][0]) == {"label", "s", "lambda", "multiplicity", "fixed_point"}
@@ -76,6 +84,75 @@ def test_importing_modspec_does_not_import_torch():
 
 def test_derive_latex_and_text_formats(capsys):
     code, out, _ = run_cli(capsys, "derive", "--format", "latex", "--symbolic")
-    assert code == 0 and out.count("\\begin{align*}") == 2
+    assert code == 0 and out.count("\\begin{align*}") == 8 and "Step 8" in out
     code, out, _ = run_cli(capsys, "derive")
     assert code == 0 and "systematic: False" in out
+
+
+def _derive_json(capsys, *argv):
+    code, out, err = run_cli(capsys, "derive", "--format", "json", *argv)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _norms(payload):
+    q = payload["converged"]["quadrant_norms"]
+    return [q[k] for k in ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")]
+
+
+def test_derive_split_has_one_entry_per_module_and_the_dense_end_point(capsys):
+    payload = _derive_json(capsys, "--arch", "split")
+    assert [m["name"] for m in payload["modules"]] == ["A", "B"]
+    (mode_a,) = payload["modules"][0]["modes"]
+    assert abs(mode_a["s"] - 1.17260) < 5e-6 and abs(mode_a["fixed_point"] - 0.85280) < 5e-6
+    np.testing.assert_allclose(_norms(payload), [0.7273, 0.4454, 0.4454, 1.3195], atol=5e-5)
+    assert payload["dynamics"]["A"]["closed_form"] is not None
+
+
+def test_derive_segregated_is_systematic_with_the_exact_rule(capsys):
+    payload = _derive_json(capsys, "--arch", "segregated")
+    assert payload["converged"]["systematic"] is True
+    assert payload["converged"]["quadrant_norms"]["Gx->Oy"] == 0
+    assert payload["converged"]["report"]["rule_error"] == 0
+
+
+def test_derive_leaky_says_coupled_claims_no_closed_form_and_learns_gx_to_oy(capsys):
+    for depth in ("1", "2"):
+        payload = _derive_json(capsys, "--arch", "leaky", "--depth", depth)
+        assert payload["coupled"] is True and "couple" in payload["note"]
+        assert all(d["closed_form"] is None and d["mode_ode"] is None
+                   for d in payload["dynamics"].values())
+        assert all(m["fixed_point"] is None for mod in payload["modules"] for m in mod["modes"])
+        assert payload["converged"]["quadrant_norms"]["Gx->Oy"] > 0.05
+        assert payload["converged"]["systematic"] is False
+    code, out, _ = run_cli(capsys, "derive", "--arch", "leaky")
+    assert code == 0 and "coupled" in out and "closed form:" not in out
+
+
+def test_derive_deep_dense_has_no_closed_form_but_the_same_end_point(capsys):
+    payload = _derive_json(capsys, "--arch", "dense", "--depth", "3")
+    assert payload["dynamics"]["dense"]["closed_form"] is None
+    assert "4/3" in payload["dynamics"]["dense"]["mode_ode"]
+    np.testing.assert_allclose(_norms(payload), [0.7273, 0.4454, 0.4454, 1.3195], atol=5e-5)
+
+
+def test_derive_train_objects_reports_held_out_error(capsys):
+    seg = _derive_json(capsys, "--arch", "segregated", "--train-objects", "0,1,2", "4", "7")
+    dense = _derive_json(capsys, "--arch", "dense", "--train-objects", "0", "1", "2", "4", "7")
+    assert seg["heldout"]["objects"] == [3, 5, 6] == dense["heldout"]["objects"]
+    assert seg["heldout"]["compositional_error"] == 0
+    assert dense["heldout"]["compositional_error"] > 0.1
+    code, _, err = run_cli(capsys, "derive", "--train-objects", "0", "9")
+    assert code == 2 and "train_objects" in err and err.count("\n") == 1
+
+
+def test_derive_warm_cache_gives_the_same_answer_and_survives_corruption(capsys, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path))
+    cold = run_cli(capsys, "derive", "--arch", "split", "--format", "json")
+    entries = list(tmp_path.rglob("*.json"))
+    assert cold[0] == 0 and len(entries) >= 1
+    assert run_cli(capsys, "derive", "--arch", "split", "--format", "json") == cold
+    for entry in entries:
+        entry.write_text("{not json")
+    assert run_cli(capsys, "derive", "--arch", "split", "--format", "json") == cold

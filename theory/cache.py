@@ -4,7 +4,8 @@ Derivations are slow by nature (SymPy integrates and simplifies for seconds) and
 same key gives the same result. Each entry is one JSON file named by the SHA-256 of the key
 (canonical JSON of the key, the modspec version and a schema version), so a change of key,
 version or schema never reads a stale entry. SymPy expressions are stored as ``srepr``
-strings, which read back exactly (assumptions on symbols included).
+strings, which read back exactly (assumptions on symbols included). SymPy is imported only
+when an expression is stored or read, so a warm command-line lookup stays cheap.
 
 * Location: ``$MODSPEC_CACHE_DIR`` when set, else ``~/.cache/modspec``; created on demand.
 * Writes are atomic: a temporary file in the same directory, then ``os.replace``.
@@ -20,8 +21,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import sympy as sp
 
 from modspec._version import __version__
 
@@ -79,11 +78,15 @@ def store(key: Any, value: Any) -> bool:
 
 
 def expr_to_text(expr: Any) -> str | None:
+    import sympy as sp
+
     return None if expr is None else sp.srepr(expr)
 
 
 def expr_from_text(text: str | None) -> Any:
     """Read an ``srepr`` string back; raises ``ValueError`` when it is not one."""
+    import sympy as sp
+
     if text is None:
         return None
     try:
@@ -92,8 +95,10 @@ def expr_from_text(text: str | None) -> Any:
         raise ValueError(f"not a stored expression: {exc}") from exc
 
 
-def load_expr(key: Any) -> sp.Expr | None:
+def load_expr(key: Any) -> Any:
     """A stored SymPy expression, or ``None`` on a miss or anything unreadable."""
+    import sympy as sp
+
     text = load(key)
     if not isinstance(text, str):
         return None
@@ -104,5 +109,5 @@ def load_expr(key: Any) -> sp.Expr | None:
     return expr if isinstance(expr, sp.Basic) else None
 
 
-def store_expr(key: Any, expr: sp.Expr) -> bool:
+def store_expr(key: Any, expr: Any) -> bool:
     return store(key, expr_to_text(expr))

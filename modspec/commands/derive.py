@@ -1,11 +1,30 @@
-"""``modspec derive``: modes, fixed points and the converged map of an architecture."""
+"""``modspec derive``: the derivation of an architecture's learning dynamics, one entry per module.
+
+JSON contract (design.md)::
+
+    {"dataset": {...}, "architecture": str, "coupled": bool,
+     "modules": [{"name", "inputs", "outputs", "depth",
+                  "modes": [{"label", "s", "lambda", "multiplicity", "fixed_point"}]}],
+     "converged": {"quadrant_norms": {"Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy"},
+                   "systematic": bool, "report": {...}, "method": str},
+     "dynamics": {module: {"mode_ode", "closed_form", "matrix_odes": [...]}},
+     "heldout": {...}}                      # only with --train-objects
+
+With ``--symbolic`` expressions are strings that ``sympy.sympify`` reads (symbols
+``nx ny kx ky rx ry``). For a *coupled* network (modules sharing an output block) the derivation
+claims no closed form: each module's modes are those of its own covariances, with
+``fixed_point`` null, and ``W*`` comes from integrating the exact matrix flow
+(:func:`modspec.numerics.integrate.converged_map`), or, for depth 1, from the exact
+minimum-parameter-norm map of :mod:`modspec.theory.matrix_flow`.
+
+Results are cached on disk (content-hashed, :mod:`modspec.theory.cache`): a warm call prints the
+stored answer without deriving again.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
-
-import sympy as sp
 
 from modspec.commands.options import (
     add_architecture_options,
@@ -14,77 +33,263 @@ from modspec.commands.options import (
     network_from,
     write_json,
 )
-from modspec.theory.converged import converged, module_spectra
-from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.errors import bad
+
+QUADS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
+#: Norms below this count as zero when judging a numerically converged map systematic.
+NUMERIC_ZERO = 1e-6
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("derive", help="derive modes, fixed points and the converged map",
-                       description="Derive the spectrum of every module and the converged map "
-                                   "W* of an architecture (theory.md §3–4).")
+    p = sub.add_parser("derive", help="derive modes, dynamics and the converged map",
+                       description="Derive the matrix flow, the modes, closed-form dynamics, "
+                                   "fixed points and the converged map W* of an architecture "
+                                   "(theory.md §3–4); one entry per module.")
     add_dataset_options(p)
     add_architecture_options(p)
     p.add_argument("--symbolic", action="store_true",
                    help="derive for symbolic nx ny kx ky rx ry (dataset options ignored)")
+    p.add_argument("--train-objects", nargs="+", default=None, metavar="J",
+                   help="train on these objects only (integers in [0, 2**nx), spaces or "
+                        "commas) and report the held-out compositional error")
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
+    p.add_argument("--no-cache", action="store_true",
+                   help="derive again instead of reading the on-disk cache")
     p.set_defaults(func=run)
 
 
-def derivation_payload(dataset: CompositionalDataset, network: Any) -> dict[str, Any]:
-    """The JSON contract of ``modspec derive`` (design.md)."""
-    symbolic = dataset.is_symbolic
-    spectra = module_spectra(dataset, network)
+def parse_objects(values: Any) -> list[int] | None:
+    """``["0,1", "4"]`` → ``[0, 1, 4]``."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    out = []
+    for item in values:
+        for part in str(item).replace(",", " ").split():
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise bad("--train-objects", part, "must be integers (object indices)") from None
+    return out
+
+
+# ----------------------------------------------------------------------------- payload
+def _conv(symbolic: bool):
+    def conv(e: Any) -> Any:
+        if e is None:
+            return None
+        return str(e) if symbolic else float(e)
+    return conv
+
+
+def _mult(symbolic: bool):
+    return (lambda e: str(e)) if symbolic else (lambda e: int(e))
+
+
+def derivation_payload(dataset: Any, network: Any, train_objects: list[int] | None = None,
+                       th: Any = None) -> dict[str, Any]:
+    """The JSON contract of ``modspec derive`` (design.md), plus dynamics and held-out."""
+    from modspec.theory.derivation import derive
+
+    th = th or derive(dataset, network)
+    symbolic = th.symbolic
+    conv, mult = _conv(symbolic), _mult(symbolic)
     modules = []
-    for module, spec in zip(network.modules, spectra, strict=True):
-        modules.append({"name": module.name, "inputs": list(module.inputs),
-                        "outputs": list(module.outputs), "depth": module.depth,
-                        "modes": spec.as_dict(as_strings=symbolic)})
+    dynamics = {}
+    for md in th.modules:
+        modes = [{"label": m.label, "s": conv(m.s), "lambda": conv(m.lam),
+                  "multiplicity": mult(m.multiplicity),
+                  "fixed_point": None if th.coupled else conv(m.fixed_point)}
+                 for m in md.spectrum.modes]
+        modules.append({"name": md.name, "inputs": list(md.module.inputs),
+                        "outputs": list(md.module.outputs), "depth": md.module.depth,
+                        "modes": modes})
+        dynamics[md.name] = {
+            "mode_ode": None if th.coupled else str(md.mode_ode),
+            "closed_form": None if md.solution is None else str(md.solution),
+            "matrix_odes": [str(eq) for eq in th.matrix_odes[md.name]],
+        }
     payload: dict[str, Any] = {"dataset": dataset.describe(), "architecture": network.name,
-                               "modules": modules}
-    conv = converged(dataset, network)
-    norms = {k: (str(v) if symbolic else float(v)) for k, v in conv.quadrant_norms.items()}
-    payload["converged"] = {"quadrant_norms": norms, "systematic": conv.systematic}
+                               "coupled": th.coupled, "modules": modules,
+                               "converged": _converged(th), "dynamics": dynamics}
+    if th.coupled:
+        payload["note"] = ("modules share an output block: the dynamics couple and no closed "
+                           "form is claimed; W* comes from the exact coupled matrix flow")
+    if train_objects is not None:
+        payload["heldout"] = _heldout(dataset, network, train_objects)
     return payload
 
 
+def _converged(th: Any) -> dict[str, Any]:
+    conv = _conv(th.symbolic)
+    if not th.coupled:
+        c = th.converged
+        if "quadrant_norms" not in c:
+            return {"quadrant_norms": None, "systematic": None, "method": "closed form"}
+        return {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
+                "systematic": c["systematic"],
+                "report": {k: conv(v) for k, v in c["report"].items()},
+                "method": "closed form: every mode at its fixed point s/lambda"}
+    if th.symbolic:
+        return {"quadrant_norms": None, "systematic": None,
+                "method": "none: a coupled network's W* needs numbers (drop --symbolic)"}
+    W, method = coupled_converged_map(th.dataset, th.network)
+    return map_summary(th.dataset, W) | {"method": method}
+
+
+def coupled_converged_map(dataset: Any, network: Any, train_objects: Any = None
+                          ) -> tuple[Any, str]:
+    """``W*`` of a coupled network and how it was obtained.
+
+    Depth 1: the exact minimum-parameter-norm map (theory). Deeper: the numerics layer's
+    integration of the exact matrix flow from small seeded weights.
+    """
+    if all(m.depth == 1 for m in network.modules):
+        from modspec.theory.matrix_flow import minimum_norm_map
+
+        return (minimum_norm_map(dataset, network, train_objects),
+                "exact: minimum-parameter-norm map (depth-1 flow from zero)")
+    from modspec.numerics.integrate import converged_map
+
+    W = converged_map(dataset, network, init_std=1e-3, seed=0, train_objects=train_objects)
+    return W, ("integrated: exact coupled matrix flow from N(0, 1e-3^2) weights, seed 0, "
+               "until the velocity is below 1e-10/tau")
+
+
+def map_summary(dataset: Any, W: Any) -> dict[str, Any]:
+    """Quadrant norms and the systematicity report of a numeric total map."""
+    import numpy as np
+
+    W = np.asarray(W, dtype=float)
+    norms = {}
+    for q in QUADS:
+        i, o = q.split("->")
+        (i0, i1), (o0, o1) = dataset.input_blocks[i], dataset.output_blocks[o]
+        norms[q] = float(np.linalg.norm(W[o0:o1, i0:i1]))
+    (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
+    rule = float(np.linalg.norm(W[o0:o1, i0:i1] - dataset.selection))
+    return {"quadrant_norms": norms,
+            "systematic": bool(norms["Gx->Oy"] < NUMERIC_ZERO and rule < NUMERIC_ZERO),
+            "report": {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule,
+                       "Ox->Gy": norms["Ox->Gy"]}}
+
+
+def _heldout(dataset: Any, network: Any, objects: list[int]) -> dict[str, Any]:
+    from modspec.theory.heldout import check_objects, heldout
+
+    if dataset.is_symbolic:
+        raise bad("--train-objects", objects, "needs a numeric dataset (drop --symbolic)")
+    objs = check_objects(objects, int(dataset.P))
+    W = None
+    method = "exact: minimum-norm map on the training objects"
+    if network.coupled and any(m.depth > 1 for m in network.modules):
+        W, method = coupled_converged_map(dataset, network, objs)
+    h = heldout(dataset, network, objs, W=W)
+    return h.as_dict() | {"method": method}
+
+
+# ------------------------------------------------------------------------------ output
 def run(args: argparse.Namespace) -> int:
-    dataset = CompositionalDataset.symbolic() if args.symbolic else dataset_from(args)
     network = network_from(args)
-    payload = derivation_payload(dataset, network)
-    if args.format == "json":
-        write_json(payload)
-    elif args.format == "latex":
-        print(latex_report(dataset, network))
-    else:
-        print(text_report(payload))
+    objects = parse_objects(args.train_objects)
+    from modspec.theory import cache
+
+    # The key is built from the raw options, so a warm call needs neither SymPy nor the
+    # dataset; invalid options are never stored (rendering raises first).
+    raw = ("symbolic" if args.symbolic else
+           {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
+    key = {"command": "derive", "dataset": raw, "network": _describe(network),
+           "train_objects": objects, "format": args.format}
+    text = None if args.no_cache else cache.load(key)
+    if not isinstance(text, str):
+        text = render(_dataset(args), network, objects, args.format)
+        if not args.no_cache:
+            cache.store(key, text)
+    print(text)
     return 0
+
+
+def _dataset(args: argparse.Namespace) -> Any:
+    from modspec.theory.dataset import CompositionalDataset
+
+    return CompositionalDataset.symbolic() if args.symbolic else dataset_from(args)
+
+
+def _describe(network: Any) -> dict[str, Any]:
+    return {"name": network.name,
+            "modules": [[m.name, list(m.inputs), list(m.outputs), m.depth]
+                        for m in network.modules]}
+
+
+def render(dataset: Any, network: Any, objects: list[int] | None, fmt: str) -> str:
+    """The output of ``modspec derive`` in ``fmt`` (json, latex or text)."""
+    import io
+
+    from modspec.theory.derivation import derive
+
+    th = derive(dataset, network)
+    payload = derivation_payload(dataset, network, objects, th)
+    if fmt == "json":
+        buf = io.StringIO()
+        write_json(payload, buf)
+        return buf.getvalue().rstrip("\n")
+    if fmt == "latex":
+        return latex_report(th, payload)
+    return text_report(payload)
 
 
 def text_report(payload: dict[str, Any]) -> str:
     lines = [f"dataset {payload['dataset']}", f"architecture {payload['architecture']}"]
+    if payload.get("coupled"):
+        lines.append("coupled: " + payload["note"])
+    else:
+        lines.append("decoupled: modules write disjoint output blocks and learn independently")
     for m in payload["modules"]:
+        dyn = payload["dynamics"][m["name"]]
         lines.append(f"module {m['name']}: {'+'.join(m['inputs'])} -> "
                      f"{'+'.join(m['outputs'])}, depth {m['depth']}")
+        for eq in dyn["matrix_odes"]:
+            lines.append(f"  {eq}")
+        if dyn["mode_ode"]:
+            lines.append(f"  mode ODE: {dyn['mode_ode']}")
+            lines.append("  closed form: " + (dyn["closed_form"] or
+                                               "none (integrate the mode ODE numerically)"))
         for mode in m["modes"]:
+            fp = mode["fixed_point"]
             lines.append(f"  {mode['label']:<10} s = {mode['s']}  lambda = {mode['lambda']}  "
-                         f"x{mode['multiplicity']}  fixed point = {mode['fixed_point']}")
-    lines.append("converged quadrant norms:")
-    for k, v in payload["converged"]["quadrant_norms"].items():
+                         f"x{mode['multiplicity']}  fixed point = "
+                         f"{'n/a (coupled)' if fp is None else fp}")
+    conv = payload["converged"]
+    lines.append(f"converged map ({conv['method']}):")
+    for k, v in (conv["quadrant_norms"] or {}).items():
         lines.append(f"  {k:<7} {v}")
-    lines.append(f"systematic: {payload['converged']['systematic']}")
+    if conv.get("report"):
+        lines.append(f"  ||W[Ox->Oy] - S|| = {conv['report']['rule_error']}")
+    lines.append(f"systematic: {conv['systematic']}")
+    if "heldout" in payload:
+        h = payload["heldout"]
+        lines.append(f"held-out objects {h['objects']}: compositional error "
+                     f"{h['compositional_error']:.6g} (train objects' Ox covariance full rank: "
+                     f"{h['ox_covariance_full_rank']})")
     return "\n".join(lines)
 
 
-def latex_report(dataset: CompositionalDataset, network: Any) -> str:
-    spectra = module_spectra(dataset, network)
-    parts = []
-    for module, spec in zip(network.modules, spectra, strict=True):
-        parts.append(f"% module {module.name}: {module.label}, depth {module.depth}")
-        parts.append(spec.to_latex())
-    conv = converged(dataset, network)
-    arrow = r" \to "
-    rows = [rf"\lVert W^*_{{{k.replace('->', arrow)}}} \rVert &= {sp.latex(v)}"
-            for k, v in conv.quadrant_norms.items()]
-    parts.append("% converged map W* = Sigma_yx Sigma_x^+")
-    parts.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
-    return "\n".join(parts)
+def latex_report(th: Any, payload: dict[str, Any]) -> str:
+    """The derivation fragment, plus the numerically obtained W* of a coupled network and the
+    held-out error when asked for."""
+    from modspec.theory.latex import text
+
+    parts = [th.to_latex()]
+    conv = payload["converged"]
+    if th.coupled and conv.get("quadrant_norms"):
+        rows = [rf"\lVert W^*_{{\mathrm{{{k.split('->')[0]}}}\to\mathrm{{{k.split('->')[1]}}}}}"
+                rf" \rVert &= {v:.6g}" for k, v in conv["quadrant_norms"].items()]
+        parts.append("\\begin{align*}\n&\\text{" + text(f"Converged map ({conv['method']})")
+                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    if "heldout" in payload:
+        h = payload["heldout"]
+        parts.append("\\begin{align*}\n&\\text{" + text(f"Held-out objects {h['objects']}")
+                     + "} \\\\\n" + rf"\mathcal{{E}}_{{\text{{held-out}}}} &= "
+                     rf"{h['compositional_error']:.6g}" + "\n\\end{align*}")
+    return "\n\n".join(parts)

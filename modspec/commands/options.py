@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modspec.theory.architectures import PRESETS, Network, architecture
-from modspec.theory.dataset import CompositionalDataset
+
+if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or read caches
+    from modspec.theory.dataset import CompositionalDataset
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,8 @@ def add_architecture_options(parser: argparse.ArgumentParser) -> None:
 
 def dataset_from(args: argparse.Namespace) -> CompositionalDataset:
     """Build (and validate) the dataset named by the options."""
+    from modspec.theory.dataset import CompositionalDataset
+
     return CompositionalDataset(nx=args.nx, ny=args.ny, kx=args.kx, ky=args.ky, r=args.r,
                                 rx=args.rx, ry=args.ry)
 
