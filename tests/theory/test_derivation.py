@@ -9,7 +9,7 @@ import sympy as sp
 from modspec.theory import architectures as arch
 from modspec.theory import symbols as sy
 from modspec.theory.dataset import CompositionalDataset
-from modspec.theory.derivation import derive
+from modspec.theory.derivation import derive, network_map
 
 t, tau, a0 = sy.t, sy.tau, sy.a0
 D0_NORMS = [0.7273, 0.4454, 0.4454, 1.3195]
@@ -101,3 +101,61 @@ def test_symbolic_dense_converged_norms_match_theory_section_4_4():
     assert sp.simplify(th.converged["quadrant_norms"]["Gx->Oy"] - gx_oy) == 0
     rule = sy.kx * sy.rx**2 * sp.sqrt(sy.ny) / A
     assert sp.simplify(th.converged["report"]["rule_error"] - rule) == 0
+
+
+def _check_trajectory(traj, mode, depth):
+    """ODE satisfied identically, a(0) = a0, a(∞) = s/λ."""
+    a = traj
+    rhs = depth * a ** (2 - sp.Rational(2, depth)) * (mode.s - mode.lam * a)
+    residual = tau * sp.diff(a, t) - rhs
+    assert sp.simplify(residual) == 0
+    assert sp.simplify(a.subs(t, 0) - a0) == 0
+    assert sp.simplify(sp.limit(a, t, sp.oo) - mode.s / mode.lam) == 0
+
+
+@pytest.mark.parametrize("net", [arch.dense(), arch.shallow(), arch.split(1)],
+                         ids=["dense", "shallow", "split1"])
+def test_every_trajectory_solves_its_ode_from_a0_to_the_fixed_point(d0, net):
+    th = derive(d0, net)
+    for md in th.modules:
+        for m in md.spectrum.modes:
+            _check_trajectory(th.trajectories[md.keys[m.label]], m, md.module.depth)
+
+
+def test_symbolic_dense_trajectories_equal_theory_section_4_2():
+    th = derive(CompositionalDataset.symbolic(), arch.dense())
+    P = 2**sy.nx
+    A, B = P + sy.kx * sy.rx**2, P + sy.ky * sy.ry**2
+    table = {"pi1": (sp.sqrt(A * B) / P, A / P),
+             "pi2": (sy.ry * sp.sqrt(sy.ky * A) / P, A / P),
+             "pi3": (sy.rx * sy.ry * sp.sqrt(sy.kx * sy.ky) / P, sy.kx * sy.rx**2 / P)}
+    for key, (s, lam) in table.items():
+        oracle = (s / lam) / (1 - (1 - s / (lam * a0)) * sp.exp(-2 * s * t / tau))
+        assert sp.simplify(th.trajectories[key] - oracle) == 0, key
+    shallow = derive(CompositionalDataset.symbolic(), arch.shallow())
+    s, lam = table["pi3"]
+    oracle = (s / lam) * (1 - sp.exp(-lam * t / tau)) + a0 * sp.exp(-lam * t / tau)
+    assert sp.simplify(shallow.trajectories["pi3"] - oracle) == 0
+
+
+@pytest.mark.parametrize(("rx", "ry"), [(1, 2), (sp.Rational(1, 2), 3), (2, 0), (0, 1)])
+@pytest.mark.parametrize("name", ["dense", "split", "segregated"])
+def test_observables_equal_block_norms_and_losses_of_the_map_for_any_strengths(name, rx, ry):
+    """rx ≠ ry included: quadrant norms and block losses of W = Σ a U Vᵀ, random a."""
+    ds = CompositionalDataset(nx=2, ny=1, kx=2, ky=1, rx=rx, ry=ry)
+    th = derive(ds, arch.architecture(name))
+    rng = np.random.default_rng(len(name))
+    values = {k: float(rng.uniform(0.1, 2.0)) for k in th.strengths}
+    W = network_map(th, values)
+    subs = {th.strengths[k]: v for k, v in values.items()}
+    X, Y = ds.X, ds.Y
+    for q in QUADS:
+        i, o = q.split("->")
+        block = W[slice(*ds.output_blocks[o]), slice(*ds.input_blocks[i])]
+        assert abs(float(th.observables["quadrant_norms"][q].subs(subs))
+                   - np.linalg.norm(block)) < 1e-10
+    err = Y - W @ X
+    for block, name_ in (("Oy", "compositional"), ("Gy", "noncompositional")):
+        rows = slice(*ds.output_blocks[block])
+        per_sample = np.sum(err[rows] ** 2) / ds.P
+        assert abs(float(th.observables["loss"][name_].subs(subs)) - per_sample) < 1e-10
