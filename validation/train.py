@@ -29,6 +29,7 @@ What is recorded (arrays of shape (seeds, T) at the epochs ``t``):
 
 from __future__ import annotations
 
+import json
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,12 +57,15 @@ Weights = list[list[np.ndarray]]
 
 @dataclass(frozen=True, eq=False)
 class Training:
-    """Result of :func:`train`; the same keys as the NumPy simulator's result.
+    """Result of :func:`train`, with the fields of the NumPy simulator's ``Simulation``.
 
     ``t`` (T,) epochs; ``modes``, ``quadrant_norms``, ``loss``: {key: (seeds, T)};
-    ``heldout``: None or {"objects": [...], "compositional_error": (seeds,),
-    "curve": (seeds, T)}; ``weights``/``init``: per module, per layer, (seeds, out, in) float64;
-    ``biases``: the same for biases (None without biases); ``meta``: the settings.
+    ``heldout``: None or {"compositional_error": (seeds, T), "objects": array};
+    ``weights``/``init``: per module, per layer, (seeds, out, in) float64; ``a0[key]`` (seeds,)
+    each mode's effective initial strength (as the simulator defines it); ``lr``; ``tau =
+    1/(P_train·lr)``; ``train_objects`` (None when all objects train); ``biases`` as
+    ``weights`` (None without biases); ``meta``: the settings; ``final_map`` (seeds, outputs,
+    inputs): the network's final map (mean Jacobian when non-linear).
     """
 
     t: np.ndarray
@@ -71,8 +75,13 @@ class Training:
     heldout: dict[str, Any] | None
     weights: Weights
     init: Weights
+    a0: dict[str, np.ndarray] = field(default_factory=dict)
+    lr: float = 0.0
+    tau: float = 0.0
+    train_objects: np.ndarray | None = None
     biases: Weights | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    final_map: np.ndarray | None = field(default=None, repr=False)
 
     def mean(self) -> dict[str, dict[str, np.ndarray]]:
         """Mean over seeds of modes, quadrant norms and losses."""
@@ -84,8 +93,8 @@ class Training:
         return {name: {k: v.std(axis=0) for k, v in getattr(self, name).items()}
                 for name in ("modes", "quadrant_norms", "loss")}
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``simulate`` JSON contract of design.md: means, ``std``, optional ``heldout``."""
+    def payload(self) -> dict[str, Any]:
+        """The ``simulate`` JSON contract of design.md (means, ``std``, ``heldout``) + meta."""
         mean, std = self.mean(), self.std()
         out: dict[str, Any] = {"t": self.t.tolist()}
         for name in ("modes", "quadrant_norms", "loss"):
@@ -94,12 +103,15 @@ class Training:
                       for name in ("modes", "quadrant_norms", "loss")}
         if self.heldout is not None:
             out["heldout"] = {
-                "compositional_error": float(np.mean(self.heldout["compositional_error"])),
-                "objects": list(self.heldout["objects"]),
+                "compositional_error": float(np.mean(self.heldout["compositional_error"][:, -1])),
+                "objects": [int(j) for j in self.heldout["objects"]],
             }
         out["meta"] = {k: v for k, v in self.meta.items()
                        if isinstance(v, (str, int, float, bool, type(None), list))}
         return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.payload(), **kwargs)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -202,15 +214,19 @@ def train(
     nonlinearity: str | None = None,
     bias: bool = False,
     record_every: int = 1,
+    threads: int | None = 1,
 ) -> Training:
     """Train ``seeds`` copies of ``network`` on ``dataset`` by full-batch gradient descent.
 
     ``lr`` is η of ``θ ← θ − η ∂L/∂θ`` with ``L = ½ Σ_{train} ‖y − ŷ‖²``, so the theory's time
     constant is ``τ = 1/(P_train · lr)`` and ``epochs`` is the number of updates (time in
     epochs). ``init`` (per module, per layer, (seeds, out, in)) defaults to the NumPy
-    simulator's initial weights for ``seed``; biases start at zero. ``backend="numpy"`` runs the
+    simulator's initial weights for ``seed``; when given, its shapes decide ``seeds`` and
+    ``hidden``. Biases start at zero. ``backend="numpy"`` runs the
     NumPy simulator instead (linear networks only). Measurements every ``record_every`` epochs
-    and at the end. See the module docstring for what is recorded.
+    and at the end. ``threads``: torch CPU threads while training (default 1: these small
+    full-batch problems run fastest on one thread, especially on a shared machine; None leaves
+    torch's setting); restored afterwards. See the module docstring for what is recorded.
     """
     if backend not in ("torch", "numpy"):
         raise bad("backend", backend, "must be torch or numpy")
@@ -233,6 +249,22 @@ def train(
     import torch
 
     dev = resolve_device(device)
+    previous = torch.get_num_threads()
+    if threads is not None and dev == "cpu":
+        torch.set_num_threads(int(threads))
+    try:
+        return _train_torch(dataset, network, dev, dtype, lr, epochs, hidden, init_std, seeds,
+                            seed, train_objects, init, nonlinearity, bias, record_every)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_torch(dataset: Any, network: Network, dev: str, dtype: str, lr: float, epochs: int,
+                 hidden: int, init_std: float, seeds: int, seed: int, train_objects: Any,
+                 init: Weights | None, nonlinearity: str | None, bias: bool,
+                 record_every: int) -> Training:
+    import torch
+
     tdt = resolve_dtype(dtype)
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
@@ -240,6 +272,11 @@ def train(
     train_idx = check_train_objects(train_objects, P)
     held_idx = np.setdiff1d(np.arange(P), train_idx)
 
+    if init is not None:  # its shapes decide seeds and hidden width (as in the simulator)
+        seeds = int(np.shape(init[0][0])[0])
+        deep = [(k, m) for k, m in enumerate(network.modules) if m.depth > 1]
+        if deep:
+            hidden = int(np.shape(init[deep[0][0]][0])[1])
     mods = network.modules
     in_rows = [module_rows(dataset.input_blocks, m.inputs) for m in mods]
     out_rows = [module_rows(dataset.output_blocks, m.outputs) for m in mods]
@@ -283,30 +320,23 @@ def train(
 
     record_at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     T = len(record_at)
-    maps = [np.zeros((T, seeds, len(o), len(i))) for i, o in zip(in_rows, out_rows, strict=True)]
-    sq_blocks = {LOSS_BLOCKS.get(b, b): np.zeros((T, seeds)) for b in dataset.output_blocks}
-    held_curve = np.zeros((T, seeds)) if held_idx.size and "Oy" in dataset.output_blocks \
-        else None
+    # Records stay on the device during training (no per-epoch host sync).
+    err_rec: list[Any] = []     # (seeds, rows, P) squared errors
+    map_rec: list[list[Any]] = [[] for _ in mods]
 
-    def record(slot: int, yhat: Any) -> None:
+    def record(yhat: Any) -> None:
         with torch.no_grad():
-            err2 = ((yhat - Yt) ** 2).cpu().numpy().astype(float)  # (seeds, rows, P)
-            for b, (a, c) in dataset.output_blocks.items():
-                sq_blocks[LOSS_BLOCKS.get(b, b)][slot] = err2[:, a:c][:, :, train_idx] \
-                    .sum(axis=1).mean(axis=1)
-            if held_curve is not None:
-                a, c = dataset.output_blocks["Oy"]
-                held_curve[slot] = err2[:, a:c][:, :, held_idx].sum(axis=1).mean(axis=1)
+            err_rec.append(((yhat - Yt) ** 2).detach().clone())
             for k in range(len(mods)):
-                jac = mlp_mean_jacobian(weights[k], biases[k] if biases else None, x_mod[k],
-                                        nonlinearity)
-                maps[k][slot] = jac.cpu().numpy().astype(float)
+                map_rec[k].append(mlp_mean_jacobian(
+                    weights[k], biases[k] if biases else None, x_mod[k], nonlinearity
+                ).detach().clone())
 
     slot = 0
     for epoch in range(epochs + 1):
         yhat = forward()
         if epoch == record_at[slot]:
-            record(slot, yhat)
+            record(yhat)
             slot += 1
         if epoch == epochs:
             break
@@ -316,6 +346,15 @@ def train(
         with torch.no_grad():
             for p, g in zip(params, grads, strict=True):
                 p -= lr * g
+
+    err2 = torch.stack(err_rec).cpu().numpy().astype(float)  # (T, seeds, rows, P)
+    maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]
+    sq_blocks = {LOSS_BLOCKS.get(b, b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2)
+                 for b, (a, c) in dataset.output_blocks.items()}
+    held_curve = None
+    if held_idx.size and "Oy" in dataset.output_blocks:
+        a, c = dataset.output_blocks["Oy"]
+        held_curve = err2[:, :, a:c][..., held_idx].sum(axis=2).mean(axis=2)
 
     # Observables from the recorded maps.
     full = np.zeros((T, seeds, Y.shape[0], X.shape[0]))
@@ -327,8 +366,7 @@ def train(
              for key, (k, U, V) in zip(keys_modes, proj, strict=True)}
     heldout = None
     if held_curve is not None:
-        heldout = {"objects": held_idx.tolist(), "compositional_error": held_curve[-1].copy(),
-                   "curve": held_curve.T.copy()}
+        heldout = {"compositional_error": held_curve.T.copy(), "objects": held_idx}
 
     def to_np(ts: list[list[Any]]) -> Weights:
         return [[t.detach().cpu().numpy().astype(float) for t in layers] for layers in ts]
@@ -339,10 +377,23 @@ def train(
             "bias": bool(bias), "P_train": int(train_idx.size),
             "tau": 1.0 / (train_idx.size * lr), "architecture": network.name,
             "train_objects": train_idx.tolist()}
+    init_np = [[np.asarray(w, dtype=float) for w in ls] for ls in init]
     return Training(np.array(record_at, dtype=float), modes, quads,
                     {k: v.T.copy() for k, v in sq_blocks.items()}, heldout,
-                    to_np(weights), [[np.asarray(w, dtype=float) for w in ls] for ls in init],
-                    to_np(biases) if biases else None, meta)
+                    to_np(weights), init_np, _effective_a0(dataset, network, hidden, init_np),
+                    float(lr), meta["tau"], None if train_objects is None else train_idx,
+                    to_np(biases) if biases else None, meta, full[-1].copy())
+
+
+def _effective_a0(dataset: Any, network: Network, hidden: int, init: Weights
+                  ) -> dict[str, np.ndarray]:
+    """Each mode's effective initial strength, as the NumPy simulator defines it."""
+    try:
+        from modspec.numerics.flow import layout
+        from modspec.numerics.simulate import effective_a0
+    except ImportError:
+        return {}
+    return effective_a0(layout(dataset, network, hidden), init)
 
 
 def _numpy_backend(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,

@@ -1,0 +1,144 @@
+"""Figures (matplotlib, Agg backend, no TeX): theory dashed, simulation solid.
+
+Inputs are duck-typed: a *prediction* has ``t`` and ``{key: (T,)}`` dictionaries ``modes``,
+``quadrant_norms``, ``loss``; a *simulation* (NumPy simulator or :func:`train`) has the same
+with ``(seeds, T)`` arrays, drawn as the mean over seeds with a ±1 std band. Times are epochs
+of full-batch gradient descent. Losses are per sample (mean over samples of the summed squared
+error over the block's units). Each function writes one PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.usetex"] = False
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _mean_std(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    a = np.asarray(values, dtype=float)
+    if a.ndim == 2:
+        return a.mean(axis=0), a.std(axis=0)
+    return a, None
+
+
+def _save(fig: Any, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def _panel(ax: Any, prediction: Any, simulation: Any, field: str, keys: Sequence[str] | None,
+           title: str, ylabel: str) -> None:
+    sim = getattr(simulation, field, None) or {}
+    pred = getattr(prediction, field, None) or {} if prediction is not None else {}
+    keys = list(keys or dict.fromkeys([*sim, *pred]))
+    colours = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    for n, key in enumerate(keys):
+        c = colours[n % len(colours)]
+        if key in sim:
+            m, s = _mean_std(sim[key])
+            t = np.asarray(simulation.t, dtype=float)
+            ax.plot(t, m, "-", color=c, label=f"{key} (simulation)")
+            if s is not None and np.any(s > 0):
+                ax.fill_between(t, m - s, m + s, color=c, alpha=0.2, lw=0)
+        if key in pred and pred[key] is not None:
+            m, _ = _mean_std(pred[key])
+            ax.plot(np.asarray(prediction.t, dtype=float), m, "--", color=c, lw=1.6,
+                    label=f"{key} (theory)")
+    ax.set_title(title)
+    ax.set_xlabel("t (epochs of full-batch GD)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+
+
+def modes_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+    """Mode strengths a(t): theory dashed, simulation solid (mean ± std over seeds)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _panel(ax, prediction, simulation, "modes", None, title or "mode strengths",
+           "a (projection on analytic singular vectors)")
+    return _save(fig, path)
+
+
+def quadrants_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+    """Quadrant norms ‖W[i→o]‖_F (functional for non-linear networks)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _panel(ax, prediction, simulation, "quadrant_norms", None, title or "quadrant norms",
+           "Frobenius norm")
+    return _save(fig, path)
+
+
+def losses_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+    """Block losses: compositional (Oy rows) and non-compositional (Gy rows), per sample."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _panel(ax, prediction, simulation, "loss", None, title or "block losses",
+           "loss per sample (summed over the block's units)")
+    return _save(fig, path)
+
+
+def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "") -> str:
+    """Held-out compositional error over time, one curve per network (mean ± std)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in curves.items():
+        m, s = _mean_std(values)
+        ax.plot(np.asarray(t, dtype=float), m, label=name)
+        if s is not None:
+            ax.fill_between(np.asarray(t, dtype=float), m - s, m + s, alpha=0.2, lw=0)
+    ax.set_title(title or "compositional error on held-out objects")
+    ax.set_xlabel("t (epochs of full-batch GD)")
+    ax.set_ylabel("summed squared error on Oy, mean over held-out objects")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def cmnist_figure(summary: Mapping[str, Any], path: str) -> str:
+    """Compositional MNIST curves: per part, train/seen/held-out errors of each network."""
+    plt = _pyplot()
+    parts = ("compositional", "noncompositional")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    styles = {"train": ":", "seen": "--", "heldout": "-"}
+    colours = {"dense": "tab:red", "split": "tab:blue"}
+    for ax, part in zip(axes[:2], parts, strict=True):
+        for arch, a in summary["archs"].items():
+            t = np.asarray(a["curves"]["epochs"], dtype=float)
+            for split, ls in styles.items():
+                c = a["curves"][f"{split}/{part}"]
+                m = np.array([np.nan if v is None else v for v in c["mean"]], dtype=float)
+                s = np.array([np.nan if v is None else v for v in c["std"]], dtype=float)
+                if np.all(np.isnan(m)):
+                    continue
+                ax.plot(t, m, ls, color=colours.get(arch), label=f"{arch} {split}")
+                ax.fill_between(t, m - s, m + s, color=colours.get(arch), alpha=0.15, lw=0)
+        ax.set_title(f"{part} error (normalised)")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    ax = axes[2]
+    for arch, a in summary["archs"].items():
+        t = np.asarray(a["curves"]["epochs"], dtype=float)
+        g = a["curves"]["gap"]
+        m = np.array([np.nan if v is None else v for v in g["mean"]], dtype=float)
+        s = np.array([np.nan if v is None else v for v in g["std"]], dtype=float)
+        ax.plot(t, m, color=colours.get(arch), label=arch)
+        ax.fill_between(t, m - s, m + s, color=colours.get(arch), alpha=0.15, lw=0)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_title("systematic generalisation gap (held-out − seen, compositional)")
+    ax.set_xlabel("epoch")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
