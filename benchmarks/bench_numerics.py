@@ -1,0 +1,148 @@
+"""Numerics speed, measured side by side in one run (ratios; this machine is noisy).
+
+1. predicted trajectories of D0 dense at 1e6 time points vs ``np.exp`` on an array of the
+   same size (target: at most 3× per trajectory);
+2. compiled observables (CSE, generated code) vs plain ``sympy.lambdify`` without CSE of the
+   same expressions, for the symbolic family;
+3. ``simulate`` of 100 seeds of D0 dense (hidden 50, 300 epochs) vs a straightforward
+   per-seed NumPy loop (target: at least 10× faster);
+4. the batched simulator's achieved GFLOP/s on a large sweep as a fraction of this machine's
+   large-matmul GFLOP/s measured in the same run (aim: ≥ 30%).
+
+    python benchmarks/bench_numerics.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import sympy as sp
+
+import modspec as ms
+from modspec.numerics.simulate import initial_weights, simulate, single_threaded_blas
+from modspec.theory import architectures as arch
+
+
+def best(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_trajectories(n: int) -> None:
+    ds = ms.CompositionalDataset(3, 1, 3, 1, 1)
+    f = ms.compile(ms.derive(ds, arch.dense()))
+    t = np.linspace(0, 300, n)
+    code = f.trajectory_code
+    tau = 1 / (8 * 0.02)
+    t_exp = best(lambda: np.exp(-t))
+    t_traj = best(lambda: code(t, tau, 7e-7, 7e-7, 7e-7))
+    t_full = best(lambda: f(t, lr=0.02, a0=7e-7))
+    k = len(code.outputs)
+    print(f"[1] trajectories at {n:.0e} points: np.exp {t_exp * 1e3:.1f} ms; "
+          f"{k} stable trajectories {t_traj * 1e3:.1f} ms "
+          f"-> {t_traj / t_exp / k:.2f}x np.exp per trajectory (target <= 3x); "
+          f"full prediction incl. observables {t_full / t_exp:.1f}x np.exp")
+
+
+def bench_observables(n: int) -> None:
+    th = ms.derive(ms.CompositionalDataset.symbolic(), arch.dense())
+    f = ms.compile(th)
+    exprs = [*th.observables["quadrant_norms"].values(), *th.observables["loss"].values()]
+    args = [*th.strengths.values(), *f.params]
+    plain = sp.lambdify(args, exprs, "numpy", cse=False)
+    rng = np.random.default_rng(0)
+    values = [rng.uniform(0.1, 1, n) for _ in th.strengths] + [np.full(n, v) for v in
+                                                              (3.0, 1.0, 3.0, 1.0, 1.0, 1.0)]
+    t_plain = best(lambda: plain(*values))
+    t_gen = best(lambda: f.observable_code(*values))
+    got, want = f.observable_code(*values), plain(*values)
+    err = max(float(np.max(np.abs(np.asarray(g) - np.asarray(w)))) for g, w in
+              zip(got, want, strict=True))
+    print(f"[2] observables ({len(exprs)} expressions, {n:.0e} points): lambdify without CSE "
+          f"{t_plain * 1e3:.1f} ms, generated with CSE {t_gen * 1e3:.1f} ms "
+          f"-> ratio {t_plain / t_gen:.2f}x (max |diff| {err:.1e})")
+
+
+def per_seed_loop(ds, init, lr, epochs):
+    """The straightforward baseline: one seed at a time, plain NumPy, the same records
+    (mode strengths, quadrant norms, block losses) as ``simulate``."""
+    X, Y = ds.X, ds.Y
+    P = X.shape[1]
+    Sx, Syx = X @ X.T / P, Y @ X.T / P
+    tau = 1 / (P * lr)
+    spec = ms.spectrum(ds)
+    ox, oy = slice(*ds.input_blocks["Ox"]), slice(*ds.output_blocks["Oy"])
+    gx, gy = slice(*ds.input_blocks["Gx"]), slice(*ds.output_blocks["Gy"])
+    out = []
+    for k in range(init[0][0].shape[0]):
+        W1, W2 = init[0][0][k].copy(), init[0][1][k].copy()
+        rec = []
+        for _ in range(epochs + 1):
+            W = W2 @ W1
+            modes = [np.mean(np.diag(m.U.T @ W @ m.V)) for m in spec.modes]
+            norms = [np.linalg.norm(W[o, i]) for o in (oy, gy) for i in (ox, gx)]
+            err = Y - W @ X
+            losses = [np.mean(np.sum(err[o] ** 2, axis=0)) for o in (oy, gy)]
+            rec.append(modes + norms + losses)
+            E = Syx - W @ Sx
+            W1, W2 = W1 + W2.T @ E / tau, W2 + E @ W1.T / tau
+        out.append(rec)
+    return np.array(out)
+
+
+def bench_simulate(seeds: int, epochs: int) -> None:
+    ds = ms.CompositionalDataset(3, 1, 3, 1, 1)
+    net = arch.dense()
+    init = initial_weights(ds, net, hidden=50, init_std=2e-4, seeds=seeds)
+    simulate(ds, net, lr=0.02, epochs=2, init=init)                 # warm the code cache
+    t_batch = best(lambda: simulate(ds, net, lr=0.02, epochs=epochs, init=init), 2)
+    with single_threaded_blas():        # the fairer baseline: small products, one thread
+        t_loop = best(lambda: per_seed_loop(ds, init, 0.02, epochs), 1)
+    sim = simulate(ds, net, lr=0.02, epochs=epochs, init=init)
+    ref = per_seed_loop(ds, init, 0.02, epochs)
+    err = max(np.abs(sim.modes[m.label] - ref[:, :, i]).max()
+              for i, m in enumerate(ms.spectrum(ds).modes))
+    print(f"[3] simulate {seeds} seeds of D0 dense (hidden 50, {epochs} epochs): batched "
+          f"{t_batch:.3f} s, per-seed loop {t_loop:.3f} s -> {t_loop / t_batch:.1f}x faster "
+          f"(target >= 10x; max |diff| {err:.1e})")
+
+
+def bench_flops(seeds: int, hidden: int, epochs: int, n: int) -> None:
+    a = np.random.default_rng(0).normal(size=(n, n))
+    peak = 2 * n**3 / best(lambda: a @ a) / 1e9
+    with single_threaded_blas():
+        peak1 = 2 * n**3 / best(lambda: a @ a) / 1e9
+    ds = ms.CompositionalDataset(6, 2, 3, 1, 1)                     # X 198×64, Y 66×64
+    net = arch.dense()
+    init = initial_weights(ds, net, hidden=hidden, init_std=1e-3, seeds=seeds)
+    simulate(ds, net, lr=0.005, epochs=1, init=init)
+    t_sim = best(lambda: simulate(ds, net, lr=0.005, epochs=epochs, init=init), 1)
+    n_in, n_out = ds.X.shape[0], ds.Y.shape[0]
+    # per seed and epoch: W2 W1, W Σx, W2ᵀ R, R W1ᵀ, mode projections
+    flops = 2 * (n_out * hidden * n_in * 3 + n_out * n_in * n_in + n_out * n_in * 3)
+    rate = flops * seeds * (epochs + 1) / t_sim / 1e9
+    print(f"[4] large sweep ({seeds} seeds, hidden {hidden}, X {n_in}x64, {epochs} epochs): "
+          f"{rate:.1f} GFLOP/s vs {n}x{n} matmul {peak:.1f} GFLOP/s (all BLAS threads) -> "
+          f"{100 * rate / peak:.0f}%; vs one-thread matmul {peak1:.1f} GFLOP/s -> "
+          f"{100 * rate / peak1:.0f}% (aim >= 30%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    q = args.quick
+    bench_trajectories(10**5 if q else 10**6)
+    bench_observables(10**5 if q else 10**6)
+    bench_simulate(20 if q else 100, 100 if q else 300)
+    bench_flops(50 if q else 200, 64 if q else 256, 10 if q else 30, 1024 if q else 2048)
+
+
+if __name__ == "__main__":
+    main()
