@@ -29,9 +29,12 @@ import numpy as np
 
 #: Default tolerances and what they bound.
 TOLERANCES = {
-    # max over time of |simulation − theory| / fixed point, per mode (small-init theory assumes
-    # balanced, aligned weights; random small weights align during the plateau)
-    "mode_rel": 0.05,
+    # max over time of |simulation − theory| / fixed point, per mode. The theory is the
+    # gradient flow of balanced, aligned weights; gradient descent with steps of 1/τ and random
+    # small weights delays each sigmoid by a few per cent of its half-rise time (≈ s/(2τ) from
+    # the step alone), and near the steepest point, slope a*·s/(2τ), a delay δt shows as an
+    # amplitude error a*·s·δt/(2τ): about 7 % of a* for π1 of D0 at lr 0.005. Hence 10 %.
+    "mode_rel": 0.10,
     # |t½(simulation) − t½(theory)| / t½(theory), per mode
     "half_rise_rel": 0.05,
     # |final quadrant norm, simulation − theory|
@@ -109,14 +112,17 @@ def compare(prediction: Any, simulation: Any, *, dataset: Any = None,
             fixed_points: Mapping[str, float] | None = None,
             converged: Mapping[str, float] | None = None,
             tolerances: Mapping[str, float] | None = None,
-            check_trajectories: bool = True) -> Comparison:
+            check_trajectories: bool = True, own_end: bool = False,
+            judge_end_points: bool = True) -> Comparison:
     """Compare a theory prediction with a simulation (see the module docstring).
 
     ``fixed_points`` {key: a*} gives each mode's end value (default: the prediction's last
     value); ``converged`` {quadrant: norm} the theory's end point (default: the prediction's
     last quadrant norms). ``check_trajectories=False`` keeps the trajectory numbers but judges
     only end points (e.g. for a non-linear network, whose trajectories the linear theory does
-    not claim to describe).
+    not claim to describe). ``own_end=True`` measures the simulation's half-rise time against
+    half of its *own* final value (for non-linear networks, whose end point differs);
+    ``judge_end_points=False`` reports the final quadrant norms without verdicts.
     """
     tol = {**TOLERANCES, **(tolerances or {})}
     t_sim = np.asarray(simulation.t, dtype=float)
@@ -141,7 +147,8 @@ def compare(prediction: Any, simulation: Any, *, dataset: Any = None,
         scale = abs(end) if end else 1.0
         modes[key] = {"max_abs": float(err.max()), "rel": float(err.max() / scale),
                       "final_abs": float(err[-1]), "end": end}
-        t_th, t_si = half_rise_time(t_sim, p, end), half_rise_time(t_sim, s, end)
+        t_th = half_rise_time(t_sim, p, end)
+        t_si = half_rise_time(t_sim, s, float(s[-1]) if own_end else end)
         rises[key] = {"theory": t_th, "simulation": t_si,
                       "rel": float(abs(t_si - t_th) / t_th) if t_th > 0 else float("nan")}
         if check_trajectories:
@@ -162,8 +169,9 @@ def compare(prediction: Any, simulation: Any, *, dataset: Any = None,
         s_final = float(seed_mean(simulation.quadrant_norms[q])[-1])
         quads[q] = {"theory": float(value), "simulation": s_final,
                     "abs": abs(s_final - float(value))}
-        verdicts[f"end point {q}"] = _verdict(quads[q]["abs"], tol["quadrant_abs"],
-                                              f"|final ‖{q}‖ sim − theory|")
+        if judge_end_points:
+            verdicts[f"end point {q}"] = _verdict(quads[q]["abs"], tol["quadrant_abs"],
+                                                  f"|final ‖{q}‖ sim − theory|")
 
     system = systematicity(simulation, dataset)
     return Comparison(modes, rises, quads, system, verdicts, tol)

@@ -93,14 +93,18 @@ def losses_figure(prediction: Any, simulation: Any, path: str, title: str = "") 
 
 
 def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "") -> str:
-    """Held-out compositional error over time, one curve per network (mean ± std)."""
+    """Held-out compositional error over time, one curve per network (mean ± std).
+
+    ``t`` is one time axis for all curves or a dict ``{name: t}``.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, values in curves.items():
         m, s = _mean_std(values)
-        ax.plot(np.asarray(t, dtype=float), m, label=name)
+        times = np.asarray(t[name] if isinstance(t, Mapping) else t, dtype=float)
+        ax.plot(times, m, label=name)
         if s is not None:
-            ax.fill_between(np.asarray(t, dtype=float), m - s, m + s, alpha=0.2, lw=0)
+            ax.fill_between(times, m - s, m + s, alpha=0.2, lw=0)
     ax.set_title(title or "compositional error on held-out objects")
     ax.set_xlabel("t (epochs of full-batch GD)")
     ax.set_ylabel("summed squared error on Oy, mean over held-out objects")
@@ -138,7 +142,7 @@ def cmnist_figure(summary: Mapping[str, Any], path: str) -> str:
         ax.plot(t, m, color=colours.get(arch), label=arch)
         ax.fill_between(t, m - s, m + s, color=colours.get(arch), alpha=0.15, lw=0)
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_title("systematic generalisation gap (held-out − seen, compositional)")
+    ax.set_title("gap: held-out − seen (compositional)")
     ax.set_xlabel("epoch")
     ax.legend(fontsize=7)
     return _save(fig, path)

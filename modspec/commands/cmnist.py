@@ -111,11 +111,14 @@ def report(summary: dict) -> str:
         lines.append(f"  {arch:5s} systematic generalisation gap (held-out − seen "
                      f"compositional) {_pm(a['gap'])}")
     v = summary["verdict"]
-    if "metric" in v:
-        lines.append(f"claim: {v['claim']} — {v['status'].upper()} "
-                     f"(dense − split {v['metric']}: {v['dense_minus_split_mean']:.4f} ± "
-                     f"{v['dense_minus_split_sem']:.4f} sem over {v['n_seeds']} seeds; "
-                     f"{v['rule']})")
+    if "gap" in v:
+        for name in ("gap", "error"):
+            m = v[name]
+            lines.append(f"  dense − split {m['metric']}: {m['dense_minus_split_mean']:.4f} ± "
+                         f"{m['dense_minus_split_sem']:.4f} (sem, {m['n_seeds']} seeds) → "
+                         f"{m['status']}")
+        lines.append(f"claim: {v['claim']} — {v['status'].upper()} ({v['rule']}; overall "
+                     "holds only when both metrics hold)")
     else:
         lines.append(f"claim: {v['claim']} — {v['status']} ({v['reason']})")
     return "\n".join(lines)

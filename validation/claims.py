@@ -1,0 +1,357 @@
+"""The four claims of theory.md §4.5, each checked by theory and by trained networks.
+
+1. Dense, shallow and output-split networks converge to ``W* = Σyx Σx⁺``: not systematic
+   (``‖Gx→Oy‖ > 0``) and a non-zero compositional error on held-out objects.
+2. A perfectly segregated network converges to ``W[Ox→Oy] = S`` with ``W[Gx→Oy] = 0`` and
+   generalises to held-out objects with zero compositional error (the training subset's ``Ox``
+   covariance has full rank).
+3. Imperfect segregation (the leaky network: a trainable path ``Gx → Oy``) learns a non-zero
+   ``Gx→Oy`` map.
+4. Depth changes the order and timing of learning (deep sigmoids ordered by ``s``; the shallow
+   network's rates set by ``λ`` only), not the end point (depths 1, 2, 3 reach the same ``W*``).
+
+:func:`run_claims` trains the networks (PyTorch, :func:`~modspec.validation.train.train`) on a
+dataset of the family (default D0), once on every object and once with ``heldout`` objects left
+out, derives and compiles the theory (:func:`modspec.derive`, :func:`modspec.compile`), compares
+(:func:`~modspec.validation.compare.compare`) and gives each claim a verdict built from
+individual checks, each with its number and its stated tolerance.
+
+Linear networks are held to the theory quantitatively. For non-linear (ReLU/tanh) networks the
+linear theory is a reference, not a promise: their observables are functional (mean Jacobians),
+the deviation of their mode trajectories from the linear theory is *reported*, and the claims
+are judged qualitatively (``Gx→Oy`` non-zero for dense/split/leaky and exactly zero for
+segregated; held-out compositional error of segregated below dense).
+
+Time is in epochs of full-batch gradient descent, ``τ = 1/(P_train·lr)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from modspec.theory.architectures import architecture
+from modspec.theory.dataset import CompositionalDataset
+
+from .compare import TOLERANCES, Comparison, compare, systematicity, verdict
+from .train import Training, train
+
+#: Tolerances of the claims (beyond :data:`modspec.validation.compare.TOLERANCES`).
+CLAIM_TOLERANCES = {
+    **TOLERANCES,
+    # a norm the theory says is clearly non-zero must exceed this
+    "nonzero": 1e-2,
+    # ‖W[Ox→Oy] − S‖ of the segregated network at the end
+    "rule_abs": 5e-3,
+    # |held-out compositional error, simulation − theory|
+    "heldout_abs": 1e-2,
+    # a held-out compositional error the theory says is exactly zero
+    "heldout_zero": 1e-4,
+    # |t½(π1)/t½(π2) − 1| of the shallow network (equal λ ⇒ equal rates)
+    "shallow_rate": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class ClaimsConfig:
+    """Settings of the claim experiments (defaults: linear networks on D0).
+
+    ``lr``/``epochs``/``init_std`` for depth-2 and shallow runs (lr 0.005: τ = 25 epochs on D0,
+    so the discrete steps follow the gradient flow to ~s/(2τ) ≈ 2.5 %); ``deep_*`` for the
+    depth-3 run (a deeper network needs a larger initialisation to leave its plateau in
+    reasonable time). ``heldout``: objects left out of training in the held-out runs.
+    """
+
+    nonlinearity: str | None = None
+    bias: bool = False
+    seeds: int = 3
+    seed: int = 0
+    hidden: int = 50
+    lr: float = 0.005
+    epochs: int = 2400
+    init_std: float = 2e-4
+    shallow_epochs: int = 800
+    deep_depth: int = 3
+    deep_lr: float = 0.02
+    deep_epochs: int = 3000
+    deep_init_std: float = 5e-3
+    heldout: tuple[int, ...] = (2, 5)
+    device: str = "auto"
+    dtype: str = "float64"
+    record_every: int = 1
+    tolerances: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def linear(self) -> bool:
+        return self.nonlinearity in (None, "linear")
+
+
+#: Non-linear defaults: ReLU, hidden 50, small initialisation; more epochs (ReLU units pass
+#: gradient for about half of the inputs, so learning is about twice as slow).
+RELU = ClaimsConfig(nonlinearity="relu", epochs=5000, record_every=10)
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One trained network, its theory prediction (or None) and the comparison."""
+
+    name: str
+    training: Training
+    prediction: Any
+    comparison: Comparison | None
+    theory: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimsReport:
+    """Verdicts per claim (``claims[n] = {"title", "passed", "checks": {...}}``) and runs."""
+
+    claims: dict[int, dict[str, Any]]
+    runs: dict[str, Run]
+    config: ClaimsConfig
+
+    @property
+    def passed(self) -> bool:
+        return all(c["passed"] for c in self.claims.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        runs = {}
+        for name, r in self.runs.items():
+            runs[name] = {"comparison": r.comparison.as_dict() if r.comparison else None,
+                          "systematicity": systematicity(r.training, None) | (
+                              r.comparison.systematicity if r.comparison else {}),
+                          "theory": r.theory}
+        cfg = {k: (list(v) if isinstance(v, tuple) else v)
+               for k, v in self.config.__dict__.items()}
+        return {"config": cfg, "passed": self.passed,
+                "claims": {str(k): v for k, v in self.claims.items()}, "runs": runs}
+
+    def text(self) -> str:
+        """A plain-text report: each claim, its verdict and every check with its number."""
+        kind = self.config.nonlinearity or "linear"
+        lines = [f"Claims of theory.md §4.5 — {kind} networks, {self.config.seeds} seeds"]
+        for n, c in self.claims.items():
+            lines.append(f"claim {n}: {c['title']} — {'PASS' if c['passed'] else 'FAIL'}")
+            for name, v in c["checks"].items():
+                mark = "ok " if v["passed"] else "BAD"
+                lines.append(f"  [{mark}] {name}: {v['value']:.6g} {v['test']} "
+                             f"{v['tolerance']:.3g}  ({v['what']})")
+            for name, value in c.get("numbers", {}).items():
+                lines.append(f"        {name}: {value}")
+        return "\n".join(lines)
+
+
+def _fmt(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _fmt(v) for k, v in x.items()}
+    if isinstance(x, (float, np.floating)):
+        return float(f"{float(x):.6g}")
+    return x
+
+
+def run_claims(dataset: CompositionalDataset | None = None,
+               config: ClaimsConfig | None = None,
+               progress: Callable[[str], None] | None = None) -> ClaimsReport:
+    """Train, predict and compare for the four claims; see the module docstring."""
+    import modspec as ms
+    from modspec.numerics.predict import compile as compile_theory
+    from modspec.theory.heldout import heldout as heldout_theory
+
+    ds = dataset or CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
+    cfg = config or ClaimsConfig()
+    tol = {**CLAIM_TOLERANCES, **cfg.tolerances}
+    P = int(ds.P)
+    train_objects = [j for j in range(P) if j not in set(cfg.heldout)]
+    say = progress or (lambda _line: None)
+    runs: dict[str, Run] = {}
+
+    def run(name: str, arch: str, depth: int = 2, held: bool = False, lr: float | None = None,
+            epochs: int | None = None, init_std: float | None = None,
+            linear_only: bool = False) -> Run:
+        net = architecture(arch, depth)
+        nonlin = None if linear_only else cfg.nonlinearity
+        lr_, ep = lr or cfg.lr, epochs or cfg.epochs
+        say(f"training {name} ({nonlin or 'linear'}, {ep} epochs)")
+        tr = train(ds, net, device=cfg.device, dtype=cfg.dtype, lr=lr_, epochs=ep,
+                   hidden=cfg.hidden, init_std=init_std or cfg.init_std, seeds=cfg.seeds,
+                   seed=cfg.seed, train_objects=train_objects if held else None,
+                   nonlinearity=nonlin, bias=cfg.bias and not linear_only,
+                   record_every=cfg.record_every)
+        theory: dict[str, Any] = {}
+        pred = comp = None
+        th = ms.derive(ds, net)
+        if held:
+            if not (net.coupled and depth > 1):
+                h = heldout_theory(ds, net, train_objects)
+                theory["heldout_compositional_error"] = float(h.compositional_error)
+                theory["ox_covariance_full_rank"] = bool(h.full_rank)
+        else:
+            f = compile_theory(th)
+            a0 = {k: max(float(np.mean(v)), 1e-12) for k, v in tr.a0.items()}
+            if net.coupled:
+                a0 = float(np.mean(list(a0.values())))
+            pred = f(tr.t, lr=lr_, a0=a0, hidden=cfg.hidden, seed=cfg.seed)
+            fixed = {k: float(m.fixed_point) for k, m in th.modes.items()} \
+                if not net.coupled else None
+            conv = ({k: float(v) for k, v in th.converged["quadrant_norms"].items()}
+                    if not net.coupled else None)
+            theory["converged_quadrant_norms"] = conv
+            theory["systematic"] = th.converged.get("systematic")
+            theory["s"] = {k: float(m.s) for k, m in th.modes.items()}
+            comp = compare(pred, tr, dataset=ds, fixed_points=fixed, converged=conv,
+                           tolerances=tol,
+                           check_trajectories=(nonlin is None and depth <= 2
+                                               and not net.coupled),
+                           own_end=nonlin is not None, judge_end_points=nonlin is None)
+        r = Run(name, tr, pred, comp, theory)
+        runs[name] = r
+        return r
+
+    linear = cfg.linear
+    dense = run("dense", "dense")
+    split = run("split", "split")
+    seg = run("segregated", "segregated")
+    leaky = run("leaky", "leaky")
+    shallow = run("shallow", "shallow", 1, epochs=cfg.shallow_epochs, linear_only=True) \
+        if linear else None
+    deep = run(f"dense-depth{cfg.deep_depth}", "dense", cfg.deep_depth, lr=cfg.deep_lr,
+               epochs=cfg.deep_epochs, init_std=cfg.deep_init_std)
+    held = {a: run(f"{a}/heldout", a, held=True) for a in ("dense", "split", "segregated")}
+    if linear:
+        held["shallow"] = run("shallow/heldout", "shallow", 1, held=True,
+                              epochs=cfg.shallow_epochs, linear_only=True)
+
+    def final(r: Run, q: str) -> float:
+        return float(np.mean(r.training.quadrant_norms[q][:, -1]))
+
+    def held_err(r: Run) -> float:
+        return float(np.mean(r.training.heldout["compositional_error"][:, -1]))
+
+    claims: dict[int, dict[str, Any]] = {}
+
+    # ---- claim 1
+    checks, numbers = {}, {}
+    for r in filter(None, (dense, shallow, split)):
+        if linear:
+            for k, v in r.comparison.verdicts.items():
+                checks[f"{r.name}: {k}"] = v
+        checks[f"{r.name}: not systematic"] = verdict(
+            final(r, "Gx->Oy"), tol["nonzero"], "final ‖Gx→Oy‖ (theory: > 0)", below=False)
+        numbers[f"{r.name} final quadrant norms"] = _fmt(
+            {q: final(r, q) for q in r.training.quadrant_norms})
+        if r.theory.get("converged_quadrant_norms"):
+            numbers[f"{r.name} theory W* quadrant norms"] = _fmt(
+                r.theory["converged_quadrant_norms"])
+    for a in ("dense", "shallow", "split"):
+        if a not in held:
+            continue
+        h = held[a]
+        th_err = h.theory.get("heldout_compositional_error")
+        if linear and th_err is not None:
+            checks[f"{a}: held-out error = theory"] = verdict(
+                abs(held_err(h) - th_err), tol["heldout_abs"],
+                f"|held-out compositional error sim − theory| (theory {th_err:.4g})")
+        checks[f"{a}: held-out error > 0"] = verdict(
+            held_err(h), tol["nonzero"], "held-out compositional error", below=False)
+    claims[1] = {"title": "dense, shallow and output-split networks converge to W* "
+                          "(not systematic)", "checks": checks, "numbers": numbers}
+
+    # ---- claim 2
+    checks, numbers = {}, {}
+    if linear:
+        for k, v in seg.comparison.verdicts.items():
+            checks[f"segregated: {k}"] = v
+    checks["segregated: Gx->Oy = 0"] = verdict(final(seg, "Gx->Oy"), tol["zero"],
+                                               "final ‖Gx→Oy‖ (theory: exactly 0)")
+    rule = seg.comparison.systematicity.get("rule_error", float("nan"))
+    h = held["segregated"]
+    if linear:
+        checks["segregated: W[Ox->Oy] = S"] = verdict(rule, tol["rule_abs"], "‖W[Ox→Oy] − S‖")
+        checks["segregated: zero held-out error"] = verdict(
+            held_err(h), tol["heldout_zero"],
+            f"held-out compositional error (theory "
+            f"{h.theory.get('heldout_compositional_error', float('nan')):.3g})")
+    checks["segregated generalises better than dense"] = verdict(
+        held_err(held["dense"]) - held_err(h), 0.0,
+        "held-out compositional error dense − segregated", below=False)
+    numbers["segregated rule error ‖W[Ox→Oy] − S‖"] = _fmt(rule)
+    numbers["held-out compositional error (dense, split, segregated)"] = _fmt(
+        {a: held_err(held[a]) for a in ("dense", "split", "segregated")})
+    numbers["held-out objects"] = list(cfg.heldout)
+    numbers["training Ox covariance full rank"] = h.theory.get("ox_covariance_full_rank")
+    claims[2] = {"title": "segregation converges to S and generalises to held-out objects",
+                 "checks": checks, "numbers": numbers}
+
+    # ---- claim 3
+    checks, numbers = {}, {}
+    checks["leaky: Gx->Oy > 0"] = verdict(final(leaky, "Gx->Oy"), tol["nonzero"],
+                                          "final ‖Gx→Oy‖ of the leaky network", below=False)
+    numbers["leaky final quadrant norms"] = _fmt(
+        {q: final(leaky, q) for q in leaky.training.quadrant_norms})
+    if leaky.prediction is not None and linear:
+        numbers["leaky integrated matrix flow (theory) at the end"] = _fmt(
+            {q: float(np.asarray(v)[-1]) for q, v in leaky.prediction.quadrant_norms.items()})
+    claims[3] = {"title": "imperfect segregation learns a non-zero Gx→Oy map",
+                 "checks": checks, "numbers": numbers}
+
+    # ---- claim 4
+    checks, numbers = {}, {}
+    for r in (dense, deep):
+        s = r.theory["s"]
+        order = sorted(s, key=lambda k: -s[k])
+        # a mode that never reaches half its end value counts as unresolved (fails)
+        t_half = {k: r.comparison.half_rise[k]["simulation"] for k in order}
+        steps = [t_half[b] - t_half[a] for a, b in zip(order, order[1:], strict=False)]
+        smallest = min(steps) if steps and all(np.isfinite(steps)) else -1.0
+        checks[f"{r.name}: sigmoids ordered by s"] = verdict(
+            smallest, 0.0, "min over consecutive modes (by decreasing s) of the t½ difference"
+            + ("" if linear else "; t½ = half of the network's own end value"), below=False)
+        numbers[f"{r.name} half-rise epochs (simulation / theory)"] = _fmt(
+            {k: (r.comparison.half_rise[k]["simulation"], r.comparison.half_rise[k]["theory"])
+             for k in order})
+    if shallow is not None:
+        hr = shallow.comparison.half_rise
+        ratio = hr["pi1"]["simulation"] / hr["pi2"]["simulation"]
+        checks["shallow: rate set by λ only"] = verdict(
+            abs(ratio - 1), tol["shallow_rate"],
+            "|t½(π1)/t½(π2) − 1| (equal λ, s differ by 3×)")
+    ends = [r for r in (shallow, dense, deep) if r is not None]
+    if linear:
+        conv = dense.theory["converged_quadrant_norms"]
+        for r in ends:
+            worst = max(abs(final(r, q) - conv[q]) for q in conv)
+            checks[f"{r.name}: same end point W*"] = verdict(
+                worst, tol["quadrant_abs"], "max over quadrants |final norm − W*|")
+    numbers["final quadrant norms by depth"] = _fmt(
+        {r.name: {q: final(r, q) for q in r.training.quadrant_norms} for r in ends})
+    claims[4] = {"title": "depth changes the order and timing of learning, not the end point",
+                 "checks": checks, "numbers": numbers}
+
+    # ---- non-linear: deviation from the linear theory (reported)
+    if not linear:
+        dev = {}
+        for r in (dense, split, seg, deep):
+            dev[r.name] = {k: {"max_abs": v["max_abs"], "rel": v["rel"],
+                               "t_half_sim": r.comparison.half_rise[k]["simulation"],
+                               "t_half_theory": r.comparison.half_rise[k]["theory"]}
+                           for k, v in r.comparison.modes.items()}
+        claims[1]["numbers"]["deviation of functional mode trajectories from linear theory"] = \
+            _fmt(dev)
+
+    for c in claims.values():
+        c["passed"] = all(v["passed"] for v in c["checks"].values())
+    return ClaimsReport(claims, runs, cfg)
+
+
+def quick(config: ClaimsConfig, factor: int = 4) -> ClaimsConfig:
+    """A faster variant: ``factor``× the learning rates, ``1/factor`` of the epochs.
+
+    Keeps end points and orderings; trajectories then carry a larger discretisation error
+    (≈ s/(2τ) with τ = 1/(P·lr)), so use it for qualitative checks.
+    """
+    return replace(config, lr=config.lr * factor, epochs=config.epochs // factor,
+                   shallow_epochs=max(1, config.shallow_epochs // factor),
+                   deep_lr=config.deep_lr * 2, deep_epochs=config.deep_epochs // 2)
