@@ -223,7 +223,7 @@ def module_spectrum(
         first = group[0]
         cx = {b: first.gram[b] for b in inputs}
         cy = {b: first.gram[b] for b in outputs}
-        cxt, cyt = sp.Add(*cx.values()), sp.Add(*cy.values())
+        cxt, cyt = _chop(sp.Add(*cx.values())), _chop(sp.Add(*cy.values()))
         rank = sp.Add(*[a.rank for a in group])
         if sp.simplify(cxt) == 0 or (rank.is_number and rank == 0):
             continue
@@ -264,6 +264,13 @@ def _equal(a: sp.Expr, b: sp.Expr) -> bool:
             return diff == 0
         return abs(complex(diff)) <= 1e-12 * max(1.0, abs(complex(a)), abs(complex(b)))
     return sp.simplify(diff) == 0
+
+
+def _chop(expr: sp.Expr, tol: float = 1e-12) -> sp.Expr:
+    """Round-off of numerically diagonalised data (``±1e-16`` on an empty block) to 0."""
+    if isinstance(expr, sp.Float) and abs(float(expr)) <= tol:
+        return sp.Integer(0)
+    return expr
 
 
 def _clean(expr: sp.Expr) -> sp.Expr:

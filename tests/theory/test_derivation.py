@@ -10,6 +10,7 @@ from modspec.theory import architectures as arch
 from modspec.theory import symbols as sy
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.derivation import derive, network_map
+from modspec.theory.errors import ModspecError
 
 t, tau, a0 = sy.t, sy.tau, sy.a0
 D0_NORMS = [0.7273, 0.4454, 0.4454, 1.3195]
@@ -159,3 +160,32 @@ def test_observables_equal_block_norms_and_losses_of_the_map_for_any_strengths(n
         rows = slice(*ds.output_blocks[block])
         per_sample = np.sum(err[rows] ** 2) / ds.P
         assert abs(float(th.observables["loss"][name_].subs(subs)) - per_sample) < 1e-10
+
+
+def test_custom_network_with_a_pure_rule_module_is_systematic(d0):
+    net = arch.Network((arch.Module(("Ox",), ("Oy",), 2, "rule"),
+                        arch.Module(("Ox", "Gx"), ("Gy",), 1, "memory")))
+    th = derive(d0, net)
+    assert not th.coupled and th.converged["systematic"] is True
+    assert set(th.trajectories) == {"rule:pi1", "memory:pi1+pi2", "memory:pi3"}
+    W = th.converged_map()
+    np.testing.assert_allclose(W[:1, :3], d0.selection, atol=1e-12)
+    np.testing.assert_allclose(W[1:], (d0.Y @ np.linalg.pinv(d0.X))[1:], atol=1e-12)
+
+
+def test_general_data_derive_gives_the_minimum_norm_map():
+    from modspec.theory.dataset import Dataset
+
+    X = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 2]])
+    ds = Dataset(X, np.ones((1, 4)))
+    th = derive(ds, arch.Network((arch.Module(("x",), ("y",), 2, "m"),)))
+    np.testing.assert_allclose(th.converged_map(), ds.Y @ np.linalg.pinv(ds.X), atol=1e-12)
+    (traj,) = th.trajectories.values()
+    assert abs(float(traj.subs({t: 0, a0: 0.25, tau: 1})) - 0.25) < 1e-12
+
+
+def test_bad_network_is_rejected_with_a_clear_error(d0):
+    with pytest.raises(ModspecError, match="written by no module"):
+        derive(d0, arch.Network((arch.Module(("Ox",), ("Oy",), 2, "A"),)))
+    with pytest.raises(ModspecError, match="network"):
+        derive(d0, "dense")
