@@ -1,0 +1,46 @@
+"""``modspec validate``: comparison JSON, figures, verdicts; user errors are one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modspec.cli import main
+
+pytest.importorskip("torch")
+
+
+def test_validate_segregated_on_a_subset_matches_its_heldout_theory(tmp_path, capsys):
+    out = tmp_path / "seg"
+    code = main(["validate", "--arch", "segregated", "--lr", "0.02", "--epochs", "600",
+                 "--seeds", "2", "--device", "cpu", "--train-objects", "0,1,2,3,4,5",
+                 "--strict", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    result = json.loads((out / "comparison.json").read_text())
+    assert result["passed"] is True
+    assert result["verdicts"]["systematicity as theory"]["value"] == 0.0
+    assert result["heldout_theory"]["compositional_error"] == 0.0
+    assert result["systematicity"]["heldout_compositional_error"] < 1e-8
+    for name in ("modes", "quadrants", "losses", "heldout"):
+        assert (out / f"{name}.png").stat().st_size > 0
+    training = json.loads((out / "training.json").read_text())
+    assert training["heldout"]["objects"] == [6, 7]
+
+
+def test_validate_dense_relu_reports_functional_gx_to_oy(tmp_path, capsys):
+    code = main(["validate", "--arch", "dense", "--nonlinearity", "relu", "--lr", "0.02",
+                 "--epochs", "400", "--seeds", "1", "--init-std", "0.01", "--device", "cpu",
+                 "--no-figures", "--out", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "comparison.json").read_text())
+    assert result["nonlinearity"] == "relu"
+    assert result["systematicity"]["Gx->Oy"] > 0.01
+    assert not any(k.startswith("end point") for k in result["verdicts"])
+
+
+def test_validate_bad_train_objects_is_one_line_exit_2(tmp_path, capsys):
+    code = main(["validate", "--train-objects", "a,b", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--train-objects" in err and len(err.strip().splitlines()) == 1
