@@ -47,7 +47,9 @@ class CMNISTConfig:
 
     ``init``: "small" (N(0, 0.01²), the reference), "default" (PyTorch's) or a standard
     deviation. ``seeds`` network seeds ``seed, seed+1, …``. ``holdout``: fraction of digit
-    tuples never seen in training (0 = original protocol).
+    tuples never seen in training (0 = original protocol). ``workers`` > 1 trains that many
+    networks at once in separate processes (each with ``threads`` torch threads); results do
+    not depend on it.
     """
 
     source: str = "digits"
@@ -68,10 +70,11 @@ class CMNISTConfig:
     eval_every: int = 1
     eval_train: int = 1_000
     threads: int | None = None
+    workers: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch", "seeds", "eval_every", "eval_train"):
+        for name in ("epochs", "batch", "seeds", "eval_every", "eval_train", "workers"):
             value = getattr(self, name)
             low = 0 if name == "epochs" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -85,7 +88,7 @@ class CMNISTConfig:
     def run_key(self) -> str:
         """Hash of the settings that change one seed's result (not seeds, device, threads)."""
         d = asdict(self)
-        for k in ("seeds", "seed", "device", "threads", "archs", "extra"):
+        for k in ("seeds", "seed", "device", "threads", "workers", "archs", "extra"):
             d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[
             :16]
@@ -166,6 +169,17 @@ def train_one(data: CompositionalMNIST, arch: str, seed: int, config: CMNISTConf
             "wall_s": time.time() - start, "device": dev}
 
 
+def _job(data: CompositionalMNIST, arch: str, seed: int, config: CMNISTConfig,
+         verbose: bool) -> dict[str, Any]:
+    """One network in a worker process (progress lines go to stderr)."""
+    import sys
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return train_one(data, arch, seed, config, say if verbose else None)
+
+
 def seed_path(out_dir: str, arch: str, seed: int) -> str:
     return os.path.join(out_dir, "seeds", f"{arch}-seed{seed}.json")
 
@@ -182,18 +196,39 @@ def run(config: CMNISTConfig, out_dir: str,
     data = build(config.source, config.positions, config.n_train, config.n_test,
                  config.holdout, config.r, config.data_seed)
     key = config.run_key()
-    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in config.archs}
-    for seed in range(config.seed, config.seed + config.seeds):
-        for arch in config.archs:
-            path = seed_path(out_dir, arch, seed)
-            result = _load(path, key)
-            if result is None:
-                result = train_one(data, arch, seed, config, progress)
-                result["run_key"] = key
-                _atomic_write(path, result)
-            elif progress:
-                progress(f"{arch} seed {seed}: reused {path}")
-            runs[arch].append(result)
+    jobs = [(seed, arch) for seed in range(config.seed, config.seed + config.seeds)
+            for arch in config.archs]
+    done: dict[tuple[int, str], dict[str, Any]] = {}
+    for seed, arch in jobs:
+        result = _load(seed_path(out_dir, arch, seed), key)
+        if result is not None:
+            done[(seed, arch)] = result
+            if progress:
+                progress(f"{arch} seed {seed}: reused {seed_path(out_dir, arch, seed)}")
+    pending = [j for j in jobs if j not in done]
+
+    def finish(seed: int, arch: str, result: dict[str, Any]) -> None:
+        result["run_key"] = key
+        _atomic_write(seed_path(out_dir, arch, seed), result)  # saved as soon as it is done
+        done[(seed, arch)] = result
+
+    if config.workers > 1 and len(pending) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx) as pool:
+            futures = {pool.submit(_job, data, arch, seed, config, progress is not None):
+                       (seed, arch) for seed, arch in pending}
+            for fut in as_completed(futures):
+                seed, arch = futures[fut]
+                finish(seed, arch, fut.result())
+    else:
+        for seed, arch in pending:
+            finish(seed, arch, train_one(data, arch, seed, config, progress))
+    runs: dict[str, list[dict[str, Any]]] = {
+        a: [done[(s, a)] for s in range(config.seed, config.seed + config.seeds)]
+        for a in config.archs}
     summary = summarise(runs, config, data)
     _atomic_write(os.path.join(out_dir, "summary.json"), summary)
     return summary
