@@ -194,6 +194,28 @@ def systematicity(simulation: Any, dataset: Any = None) -> dict[str, float]:
     return out
 
 
+def flow_prediction(dataset: Any, network: Any, training: Any) -> Any:
+    """The exact matrix gradient flow integrated from the training's own initial weights.
+
+    The theory of a coupled network (modules sharing an output block) has no mode-wise closed
+    form and its end point depends on the initial weights, so it is compared seed by seed with
+    the flow from the same start (:func:`modspec.numerics.integrate.integrate_flow`). Returns
+    a prediction-like object: ``t`` and {key: (T,)} means over seeds.
+    """
+    from types import SimpleNamespace
+
+    from modspec.numerics.integrate import integrate_flow
+
+    train_objects = getattr(training, "train_objects", None)
+    flow = integrate_flow(dataset, network, training.t, training.lr, training.init,
+                          None if train_objects is None else list(train_objects))
+    return SimpleNamespace(
+        t=np.asarray(training.t, dtype=float),
+        modes={k: v.mean(axis=0) for k, v in flow.modes.items()},
+        quadrant_norms={k: v.mean(axis=0) for k, v in flow.quadrant_norms.items()},
+        loss={k: v.mean(axis=0) for k, v in flow.loss.items()})
+
+
 def _verdict(value: float, tolerance: float, what: str, below: bool = True) -> dict[str, Any]:
     ok = bool(value <= tolerance) if below else bool(value > tolerance)
     return {"passed": ok, "value": float(value), "tolerance": float(tolerance),

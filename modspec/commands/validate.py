@@ -87,15 +87,19 @@ def _single(args: argparse.Namespace, ds, nonlin) -> int:
                seed=args.seed, train_objects=train_objects, nonlinearity=nonlin,
                bias=args.bias)
     th = ms.derive(ds, net)
-    f = compile_theory(th)
     a0 = {k: max(float(np.mean(v)), 1e-12) for k, v in tr.a0.items()}
-    if net.coupled:
-        a0 = float(np.mean(list(a0.values())))
-    pred = f(tr.t, lr=lr, a0=a0, hidden=args.hidden, seed=args.seed)
+    if net.coupled:  # no closed form: the exact matrix flow from the same initial weights
+        from modspec.validation.compare import flow_prediction
+
+        pred = flow_prediction(ds, net, tr)
+    else:
+        pred = compile_theory(th)(tr.t, lr=lr, a0=a0)
     fixed = None if net.coupled else {k: float(m.fixed_point) for k, m in th.modes.items()}
     conv = None if net.coupled else {k: float(v)
                                      for k, v in th.converged["quadrant_norms"].items()}
     full_data = train_objects is None or len(train_objects) == int(ds.P)
+    if net.coupled:
+        conv = {q: float(v[-1]) for q, v in pred.quadrant_norms.items()}
     held_theory = None
     if not full_data and not (net.coupled and net.depth > 1):
         from modspec.theory.heldout import heldout
@@ -103,7 +107,7 @@ def _single(args: argparse.Namespace, ds, nonlin) -> int:
         # trained on a subset: the end point is the converged map of that subset
         held_theory = heldout(ds, net, train_objects).as_dict()
         conv = held_theory["quadrant_norms"]
-    elif not full_data:
+    elif not full_data and not net.coupled:
         conv = None
     linear_theory = nonlin is None
     comp = compare(pred, tr, dataset=ds, fixed_points=fixed,
