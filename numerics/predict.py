@@ -25,6 +25,11 @@ Under the hood:
   exact matrix gradient flow (:func:`~.integrate.integrate_flow`) from small random weights
   whose effective initial strength is ``a0`` (``init_std = sqrt(2·a0/hidden)``).
 
+``f(t, ..., time="discrete")`` predicts gradient descent itself at integer epochs ``t``: each
+mode follows the exact per-epoch map of :mod:`modspec.theory.discrete` (iterated by
+:mod:`.discrete`), which at a finite learning rate lags the flow; coupled networks run matrix
+gradient descent from the same small start.
+
 ``compile(expr)`` of a plain SymPy expression (or a dict of them) gives a
 :class:`CompiledExpression` called with keyword arguments named after its symbols.
 """
@@ -178,12 +183,25 @@ class Predictor:
         return values
 
     def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
-                 seed: int = 0, **params: Any) -> Prediction:
+                 seed: int = 0, time: str = "continuous", **params: Any) -> Prediction:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
-        ``a0`` (number, array, or dict ``{mode key: value}``); dataset parameters by name."""
+        ``a0`` (number, array, or dict ``{mode key: value}``); dataset parameters by name.
+
+        ``time="continuous"`` (default): the gradient flow (closed forms / integrated ODEs).
+        ``time="discrete"``: gradient descent epoch by epoch — the exact per-epoch map of each
+        balanced mode (:mod:`.discrete`), or for coupled networks matrix gradient descent
+        itself; ``t`` must then be integer epochs ≥ 0.
+        """
         if lr is None:
             raise bad("lr", None, "is required (τ = 1/(P·lr) sets the time scale)")
-        t = _times(t)
+        if time not in ("continuous", "discrete"):
+            raise bad("time", time, "must be 'continuous' or 'discrete'")
+        if time == "discrete":
+            from .discrete import epochs
+
+            t = epochs(t)
+        else:
+            t = _times(t)
         lr = _positive("lr", lr)
         values = self._dataset_values(dict(params))
         a0s = {k: _positive(f"a0[{k}]", a0[k] if isinstance(a0, Mapping) else a0)
@@ -193,7 +211,7 @@ class Predictor:
             missing = [k for k in self.keys if k not in a0]
             raise bad("a0", sorted(a0), f"needs a value for every mode key; missing {missing}")
         if self.coupled:
-            return self._coupled(t, lr, a0s, hidden, seed)
+            return self._coupled(t, lr, a0s, hidden, seed, time)
         P = np.asarray(float(self._P) if not self._P.free_symbols
                        else 2.0 ** values[sy.nx], dtype=float)
         tau = 1.0 / (P * lr)
@@ -206,13 +224,17 @@ class Predictor:
 
         shape = batch + t.shape
         modes: dict[str, np.ndarray] = {}
-        if self.trajectory_code is not None:
+        if time == "discrete":
+            from .discrete import predict_modes
+
+            modes = predict_modes(self, t, tau, a0s, values, batch)
+        elif self.trajectory_code is not None:
             out = self.trajectory_code(
                 t, lift(tau), *[lift(a0s[k]) for k in self._closed],
                 *[lift(values[s]) for s in self.params])
             for k, v in zip(self._closed, out, strict=True):
                 modes[k] = np.broadcast_to(v, shape)
-        if self._open:
+        if self._open and time == "continuous":
             consts = self.mode_code.as_dict(*[np.broadcast_to(values[s], batch)
                                               for s in self.params])
             from .integrate import integrate_modes
@@ -238,10 +260,11 @@ class Predictor:
                 target = quads if group == "quadrant_norms" else loss
                 target[key] = np.broadcast_to(v, shape).astype(float)
         return Prediction(t, modes, quads, loss,
-                          {"lr": lr, "tau": tau, **{s.name: v for s, v in values.items()}})
+                          {"lr": lr, "tau": tau, "time": time,
+                           **{s.name: v for s, v in values.items()}})
 
     def _coupled(self, t: np.ndarray, lr: np.ndarray, a0s: dict[str, np.ndarray],
-                 hidden: int, seed: int) -> Prediction:
+                 hidden: int, seed: int, time: str = "continuous") -> Prediction:
         from .integrate import integrate_flow
         from .simulate import initial_weights
 
@@ -255,6 +278,13 @@ class Predictor:
         a0 = float(next(iter(a0s.values())))
         init_std = float(np.sqrt(2 * a0 / hidden))
         init = initial_weights(self.dataset, self.network, hidden, init_std, 1, seed)
+        if time == "discrete":  # exact discrete dynamics = matrix gradient descent
+            from .discrete import coupled_gd
+
+            gd = coupled_gd(self.dataset, self.network, t, float(lr), init)
+            return Prediction(t, gd["modes"], gd["quadrant_norms"], gd["loss"],
+                              {"lr": lr, "init_std": init_std, "hidden": hidden,
+                               "seed": seed, "time": time})
         traj = integrate_flow(self.dataset, self.network, t, float(lr), init)
         return Prediction(t, {k: v[0] for k, v in traj.modes.items()},
                           {k: v[0] for k, v in traj.quadrant_norms.items()},

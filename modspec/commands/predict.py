@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, default=50,
                    help="hidden width, coupled networks only (integrated matrix flow)")
     p.add_argument("--seed", type=int, default=0, help="seed, coupled networks only")
+    p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
+                   help="continuous: the gradient flow (closed forms); discrete: gradient "
+                        "descent epoch by epoch at this lr (exact per-epoch mode map)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=run)
 
@@ -46,7 +49,7 @@ def prediction(args: argparse.Namespace) -> Any:
     dataset, network = dataset_from(args), network_from(args)
     f = compile(derive(dataset, network))
     return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
-             hidden=args.hidden, seed=args.seed)
+             hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
 
 
 def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
