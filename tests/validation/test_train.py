@@ -138,3 +138,15 @@ def test_import_modspec_and_validation_modules_does_not_import_torch():
             "modspec.validation.cmnist_run, modspec.validation.figures, modspec.cli; "
             "modspec.cli.build_parser(); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_float64_training_matches_numpy_simulator_within_1e_8():
+    net = A.split()
+    init = initial_weights(D0, net, hidden=20, init_std=0.05, seeds=2, seed=3)
+    sim = simulate(D0, net, lr=0.02, epochs=120, init=init)
+    tor = train(D0, net, device="cuda", dtype="float64", lr=0.02, epochs=120, init=init)
+    assert tor.meta["device"] == "cuda"
+    for k in sim.modes:
+        assert np.max(np.abs(sim.modes[k] - tor.modes[k])) < 1e-8
