@@ -107,7 +107,7 @@ def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = ""
             ax.fill_between(times, m - s, m + s, alpha=0.2, lw=0)
     ax.set_title(title or "compositional error on held-out objects")
     ax.set_xlabel("t (epochs of full-batch GD)")
-    ax.set_ylabel("summed squared error on Oy, mean over held-out objects")
+    ax.set_ylabel("Oy squared error per held-out object")
     ax.legend(fontsize=8)
     return _save(fig, path)
 
