@@ -69,7 +69,8 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
     at once). Returns ``a`` of shape ``B + t.shape``. Starts from the balanced layer strength
     ``c0 = a0^{1/L}``. Above the learning-rate limit of
     :func:`modspec.theory.discrete.stability_limit` the iteration may diverge (``inf``/``nan``,
-    no warning) or settle on a cycle: that is what gradient descent does too.
+    no warning) or settle on a cycle: that is what gradient descent does too. Cost: ``max(t)``
+    vectorised steps (about 1e5 steps per second on this machine for small batches).
     """
     t = epochs(t)
     s, lam, a0, tau = np.broadcast_arrays(*[np.asarray(v, dtype=float)
@@ -79,6 +80,8 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
     if np.any(~(tau > 0)):
         raise bad("tau", float(np.min(tau)), "must be > 0 (epochs)")
     batch = s.shape
+    if t.size == 0:
+        return np.empty((*batch, *t.shape))
     steps, inverse = np.unique(t.astype(np.int64), return_inverse=True)
     h = layer_map_code(depth).func
     L = int(depth)
