@@ -194,21 +194,35 @@ def systematicity(simulation: Any, dataset: Any = None) -> dict[str, float]:
     return out
 
 
-def flow_prediction(dataset: Any, network: Any, training: Any) -> Any:
-    """The exact matrix gradient flow integrated from the training's own initial weights.
+def flow_prediction(dataset: Any, network: Any, training: Any,
+                    time: str = "continuous") -> Any:
+    """The exact matrix dynamics from the training's own initial weights.
 
     The theory of a coupled network (modules sharing an output block) has no mode-wise closed
     form and its end point depends on the initial weights, so it is compared seed by seed with
-    the flow from the same start (:func:`modspec.numerics.integrate.integrate_flow`). Returns
-    a prediction-like object: ``t`` and {key: (T,)} means over seeds.
+    the exact dynamics from the same start: the gradient flow
+    (:func:`modspec.numerics.integrate.integrate_flow`) for ``time="continuous"``, or matrix
+    gradient descent (:func:`modspec.numerics.simulate.simulate`) for ``time="discrete"``.
+    Returns a prediction-like object: ``t`` and {key: (T,)} means over seeds.
     """
     from types import SimpleNamespace
 
-    from modspec.numerics.integrate import integrate_flow
-
     train_objects = getattr(training, "train_objects", None)
-    flow = integrate_flow(dataset, network, training.t, training.lr, training.init,
-                          None if train_objects is None else list(train_objects))
+    objects = None if train_objects is None else list(train_objects)
+    if time == "discrete":
+        from modspec.numerics.simulate import simulate
+
+        t = np.asarray(training.t, dtype=float)
+        flow = simulate(dataset, network, training.lr, int(t[-1]), init=training.init,
+                        train_objects=objects)
+        idx = t.astype(int)
+        flow = SimpleNamespace(**{name: {k: v[:, idx] for k, v in getattr(flow, name).items()}
+                                  for name in ("modes", "quadrant_norms", "loss")})
+    else:
+        from modspec.numerics.integrate import integrate_flow
+
+        flow = integrate_flow(dataset, network, training.t, training.lr, training.init,
+                              objects)
     return SimpleNamespace(
         t=np.asarray(training.t, dtype=float),
         modes={k: v.mean(axis=0) for k, v in flow.modes.items()},

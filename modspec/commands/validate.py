@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--backend", choices=("torch", "numpy"), default="torch")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    g.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
+                   help="theory to compare with: the gradient flow (default) or gradient "
+                        "descent epoch by epoch (exact at any lr)")
     p.add_argument("--claims", action="store_true",
                    help="run the four claims of theory.md §4.5 instead of one architecture")
     p.add_argument("--heldout", default="2,5",
@@ -91,9 +94,9 @@ def _single(args: argparse.Namespace, ds, nonlin) -> int:
     if net.coupled:  # no closed form: the exact matrix flow from the same initial weights
         from modspec.validation.compare import flow_prediction
 
-        pred = flow_prediction(ds, net, tr)
+        pred = flow_prediction(ds, net, tr, args.time)
     else:
-        pred = compile_theory(th)(tr.t, lr=lr, a0=a0)
+        pred = compile_theory(th)(tr.t, lr=lr, a0=a0, time=args.time)
     fixed = None if net.coupled else {k: float(m.fixed_point) for k, m in th.modes.items()}
     conv = None if net.coupled else {k: float(v)
                                      for k, v in th.converged["quadrant_norms"].items()}
@@ -171,7 +174,8 @@ def _claims(args: argparse.Namespace, ds, nonlin) -> int:
     base = RELU if nonlin == "relu" else ClaimsConfig(nonlinearity=nonlin)
     changes = {"seeds": args.seeds, "seed": args.seed, "hidden": args.hidden,
                "init_std": args.init_std, "device": args.device, "dtype": args.dtype,
-               "bias": args.bias, "heldout": tuple(_objects(args.heldout, "--heldout") or ())}
+               "bias": args.bias, "heldout": tuple(_objects(args.heldout, "--heldout") or ()),
+               "time": args.time}
     if args.lr:
         changes["lr"] = args.lr
     if args.epochs:

@@ -64,3 +64,12 @@ def test_relu_networks_keep_the_qualitative_claims_small_version():
 def test_relu_claims_full_configuration():
     rep = run_claims(config=replace(RELU, device="cpu"))
     assert rep.claims[1]["passed"] and rep.claims[2]["passed"] and rep.claims[3]["passed"]
+
+
+def test_linear_claims_against_discrete_time_theory_at_a_large_step():
+    """4× the learning rate (τ = 6.25 epochs): the flow lags GD, the discrete theory does not."""
+    rep = run_claims(config=replace(quick(ClaimsConfig(seeds=2, device="cpu")),
+                                    time="discrete"))
+    assert rep.passed, rep.text()
+    assert rep.runs["dense"].comparison.modes["pi1"]["rel"] < 0.01
+    assert rep.claims[3]["checks"]["leaky: Gx->Oy = exact dynamics"]["value"] < 1e-8
