@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -105,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModspecError as exc:
         print(f"modspec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`modspec derive | head`): stop quietly, like SIGPIPE would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"modspec {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -14,6 +14,17 @@ settings.register_profile("dev", max_examples=60, deadline=None,
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run ``@pytest.mark.slow`` experiments only with MODSPEC_SLOW=1 (their small versions
+    always run)."""
+    if os.environ.get("MODSPEC_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow experiment: set MODSPEC_SLOW=1 to run the full version")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def d0():
     """The reference dataset D0 of theory.md §2."""

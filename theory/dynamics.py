@@ -115,6 +115,7 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
     return min(forms, key=sp.count_ops)
 
 
+@functools.cache
 def half_rise_time(depth: int) -> sp.Expr | None:
     """Time at which ``a(t)`` reaches half its fixed point ``s/(2λ)`` (from ``a0`` below it)."""
     sol = mode_solution(depth)

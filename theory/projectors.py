@@ -235,8 +235,11 @@ def joint_sample_space(ds: Dataset, exact: bool = False, tol: float = 1e-9) -> S
             spaces = _refine_numeric(spaces, G, tol * scale)
         atoms = []
         for n, Q in enumerate(spaces):
-            gram = {k: sp.Float(float(np.mean(np.einsum("pi,pq,qi->i", Q, G, Q))))
-                    for k, G in grams.items()}
+            gram = {}
+            for k, G in grams.items():
+                value = float(np.mean(np.einsum("pi,pq,qi->i", Q, G, Q)))
+                # round-off on a block that vanishes on this atom is exactly zero
+                gram[k] = sp.Integer(0) if abs(value) <= tol * scale else sp.Float(value)
             atoms.append(Atom(f"g{n + 1}", sp.Integer(Q.shape[1]), gram, Q, True))
     atoms = _merge_equal(atoms, tol=0 if exact else tol)
     return SampleSpace(P=sp.Integer(P), atoms=tuple(atoms),
