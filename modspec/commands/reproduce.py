@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="PyTorch device for the training parts")
+    p.add_argument("--source", default="digits",
+                   help="Compositional MNIST images: digits (scikit-learn's bundled 8×8 digits, "
+                        "default) or idx:DIR (MNIST IDX files)")
     p.add_argument("--parts", nargs="+", default=None, metavar="PART",
                    help="run only these parts (default all)")
     p.set_defaults(func=run)
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from modspec.validation.study import run_study
 
     parts = run_study(Path(args.out), quick=args.quick, seed=args.seed, quiet=args.quiet,
-                      device=args.device, parts=args.parts, derivation_tex=derivation_tex)
+                      device=args.device, parts=args.parts, source=args.source,
+                      derivation_tex=derivation_tex)
     claims = [c for p in parts for c in p.claims]
     passed = sum(c.passed for c in claims)
     if not args.quiet:

@@ -44,3 +44,23 @@ def test_a_different_configuration_does_not_reuse_finished_parts(tmp_path, monke
     monkeypatch.setitem(study.PARTS, "spectrum", lambda ctx: calls.append(1) or original(ctx))
     run_study(tmp_path, quiet=True, seed=1, parts=["spectrum"])
     assert calls == [1]
+
+
+def test_dynamics_torch_and_rank_parts_pass_their_claims_on_d0(tmp_path):
+    """The small (quick) versions of three study parts: every claim in them holds."""
+    parts = run_study(tmp_path, quick=True, quiet=True, device="cpu",
+                      parts=["dynamics", "torch", "rank"])
+    failing = [(p.name, c.name, c.detail) for p in parts for c in p.claims if not c.passed]
+    assert failing == []
+    names = {c.name for p in parts for c in p.claims}
+    assert "dense: discrete-time theory follows GD mode strengths" in names
+    assert (tmp_path / "dynamics_dense_modes.pdf").exists()
+
+
+def test_unknown_part_is_refused(tmp_path):
+    import pytest
+
+    import modspec as ms
+
+    with pytest.raises(ms.ModspecError, match="parts="):
+        run_study(tmp_path, quiet=True, parts=["nope"])
