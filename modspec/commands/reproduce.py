@@ -30,12 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def derivation_tex() -> str:
-    """LaTeX of the D0 dense derivation (a complete fragment for amsmath)."""
-    from modspec.theory.architectures import dense
+    """A complete LaTeX document (amsmath): the symbolic derivation for every architecture."""
+    from modspec.theory.architectures import PRESETS, architecture
     from modspec.theory.dataset import CompositionalDataset
     from modspec.theory.derivation import derive
+    from modspec.theory.latex import latex_document
 
-    return derive(CompositionalDataset.symbolic(), dense()).to_latex()
+    sym = CompositionalDataset.symbolic()
+    sections = []
+    for name in PRESETS:
+        th = derive(sym, architecture(name))
+        sections.append(f"\\section*{{Architecture: {name}}}\n{th.to_latex()}")
+    return latex_document("\n\n".join(sections))
 
 
 def run(args: argparse.Namespace) -> int:
