@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -329,17 +330,7 @@ def _load(path: str, key: str) -> dict[str, Any] | None:
 
 
 def _atomic_write(path: str, payload: Any) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=1, default=_json_default)
-    os.replace(tmp, path)
+    """Write ``payload`` as JSON atomically (a finished seed is never half-written)."""
+    from .report import atomic_write_text, jsonable
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value)}")
+    atomic_write_text(Path(path), json.dumps(jsonable(payload), indent=1))

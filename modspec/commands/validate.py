@@ -181,9 +181,11 @@ def _claims(args: argparse.Namespace, ds, nonlin) -> int:
     if args.epochs:
         changes["epochs"] = args.epochs
     cfg = replace(base, **changes)
+    from modspec.validation.report import jsonable
+
     report = run_claims(ds, cfg, progress=lambda line: print(line, flush=True))
     with open(os.path.join(args.out, "claims.json"), "w") as fh:
-        json.dump(report.as_dict(), fh, indent=1, default=_json_default)
+        json.dump(jsonable(report.as_dict()), fh, indent=1)
     text = report.text()
     with open(os.path.join(args.out, "claims.txt"), "w") as fh:
         fh.write(text + "\n")
@@ -203,13 +205,3 @@ def _claims(args: argparse.Namespace, ds, nonlin) -> int:
             figures.heldout_figure(held, times, os.path.join(args.out, "heldout.png"))
     print(text)
     return 1 if args.strict and not report.passed else 0
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
