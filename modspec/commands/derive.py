@@ -29,8 +29,10 @@ from typing import Any
 from modspec.commands.options import (
     add_architecture_options,
     add_dataset_options,
+    add_objects_option,
     dataset_from,
     network_from,
+    parse_objects,
     write_json,
 )
 from modspec.theory.errors import bad
@@ -49,29 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_architecture_options(p)
     p.add_argument("--symbolic", action="store_true",
                    help="derive for symbolic nx ny kx ky rx ry (dataset options ignored)")
-    p.add_argument("--train-objects", nargs="+", default=None, metavar="J",
-                   help="train on these objects only (integers in [0, 2**nx), spaces or "
-                        "commas) and report the held-out compositional error")
+    add_objects_option(p, help="train on these objects only (integers in [0, 2**nx), spaces "
+                               "or commas) and report the held-out compositional error")
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
     p.add_argument("--no-cache", action="store_true",
                    help="derive again instead of reading the on-disk cache")
     p.set_defaults(func=run)
-
-
-def parse_objects(values: Any) -> list[int] | None:
-    """``["0,1", "4"]`` → ``[0, 1, 4]``."""
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    out = []
-    for item in values:
-        for part in str(item).replace(",", " ").split():
-            try:
-                out.append(int(part))
-            except ValueError:
-                raise bad("--train-objects", part, "must be integers (object indices)") from None
-    return out
 
 
 # ----------------------------------------------------------------------------- payload

@@ -50,3 +50,28 @@ def write_json(payload: Any, stream: Any = None) -> None:
     """Print ``payload`` as indented JSON."""
     json.dump(payload, stream or sys.stdout, indent=2)
     (stream or sys.stdout).write("\n")
+
+
+def add_objects_option(parser: Any, name: str = "--train-objects", default: Any = None,
+                       help: str = "objects to train on, by index (spaces or commas: "
+                                   "0 1 2 4 7 or 0,1,2,4,7); the rest are held out") -> None:
+    """An option that takes a list of object indices, written with spaces or commas."""
+    parser.add_argument(name, nargs="+", default=default, metavar="J", help=help)
+
+
+def parse_objects(values: Any, option: str = "--train-objects") -> list[int] | None:
+    """``["0,1", "4"]`` (or ``"0,1 4"``) → ``[0, 1, 4]``; ``None`` stays ``None``."""
+    from modspec.theory.errors import bad
+
+    if values is None:
+        return None
+    if isinstance(values, (str, int)):
+        values = [values]
+    out = []
+    for item in values:
+        for part in str(item).replace(",", " ").split():
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise bad(option, part, "must be integers (object indices)") from None
+    return out

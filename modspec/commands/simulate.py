@@ -8,19 +8,13 @@ from typing import Any
 from modspec.commands.options import (
     add_architecture_options,
     add_dataset_options,
+    add_objects_option,
     dataset_from,
     network_from,
+    parse_objects,
     write_json,
 )
 from modspec.theory.errors import ModspecError, bad
-
-
-def _objects(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--train-objects={text!r} is invalid: must be comma-separated integers") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-std", type=float, default=2e-4, help="std of initial weights")
     p.add_argument("--seeds", type=int, default=1, help="independent initialisations")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
-    p.add_argument("--train-objects", type=_objects, default=None,
-                   help="comma-separated objects (columns) to train on; the rest are held out")
+    add_objects_option(p)
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch backend only")
@@ -49,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def simulation(args: argparse.Namespace) -> Any:
     dataset, network = dataset_from(args), network_from(args)
     kw = dict(lr=args.lr, epochs=args.epochs, hidden=args.hidden, init_std=args.init_std,
-              seeds=args.seeds, seed=args.seed, train_objects=args.train_objects)
+              seeds=args.seeds, seed=args.seed, train_objects=parse_objects(args.train_objects))
     if args.backend == "numpy":
         from modspec.numerics.simulate import simulate
 

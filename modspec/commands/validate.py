@@ -16,7 +16,14 @@ import os
 
 import numpy as np
 
-from .options import add_architecture_options, add_dataset_options, dataset_from, network_from
+from .options import (
+    add_architecture_options,
+    add_dataset_options,
+    add_objects_option,
+    dataset_from,
+    network_from,
+    parse_objects,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--init-std", type=float, default=2e-4, help="initial weight std")
     g.add_argument("--seeds", type=int, default=3, help="independent networks")
     g.add_argument("--seed", type=int, default=0, help="first seed")
-    g.add_argument("--train-objects", default=None,
-                   help="comma-separated objects to train on (the rest are held out)")
+    add_objects_option(g)
     g.add_argument("--nonlinearity", choices=("linear", "relu", "tanh"), default="linear")
     g.add_argument("--bias", action="store_true", help="biases in every layer")
     g.add_argument("--backend", choices=("torch", "numpy"), default="torch")
@@ -46,23 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "descent epoch by epoch (exact at any lr)")
     p.add_argument("--claims", action="store_true",
                    help="run the four claims of theory.md §4.5 instead of one architecture")
-    p.add_argument("--heldout", default="2,5",
-                   help="objects held out in the --claims held-out runs (default 2,5)")
+    add_objects_option(p, "--heldout", default=["2,5"],
+                       help="objects held out in the --claims held-out runs (default 2,5)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--strict", action="store_true", help="exit 1 when a verdict fails")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
-
-
-def _objects(text: str | None, option: str) -> list[int] | None:
-    from modspec.theory.errors import bad
-
-    if text is None:
-        return None
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise bad(option, text, "must be comma-separated object indices") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +79,7 @@ def _single(args: argparse.Namespace, ds, nonlin) -> int:
     net = network_from(args)
     lr = args.lr or 0.005
     epochs = args.epochs or 2400
-    train_objects = _objects(args.train_objects, "--train-objects")
+    train_objects = parse_objects(args.train_objects, "--train-objects")
     tr = train(ds, net, backend=args.backend, device=args.device, dtype=args.dtype, lr=lr,
                epochs=epochs, hidden=args.hidden, init_std=args.init_std, seeds=args.seeds,
                seed=args.seed, train_objects=train_objects, nonlinearity=nonlin,
@@ -174,7 +169,7 @@ def _claims(args: argparse.Namespace, ds, nonlin) -> int:
     base = RELU if nonlin == "relu" else ClaimsConfig(nonlinearity=nonlin)
     changes = {"seeds": args.seeds, "seed": args.seed, "hidden": args.hidden,
                "init_std": args.init_std, "device": args.device, "dtype": args.dtype,
-               "bias": args.bias, "heldout": tuple(_objects(args.heldout, "--heldout") or ()),
+               "bias": args.bias, "heldout": tuple(parse_objects(args.heldout, "--heldout") or ()),
                "time": args.time}
     if args.lr:
         changes["lr"] = args.lr
