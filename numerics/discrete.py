@@ -75,8 +75,12 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
     t = epochs(t)
     s, lam, a0, tau = np.broadcast_arrays(*[np.asarray(v, dtype=float)
                                             for v in (s, lam, a0, tau)])
-    if np.any(~(a0 > 0)):
-        raise bad("a0", float(np.min(a0)), "must be > 0 (the initial mode strength)")
+    L = int(depth)
+    # depth 1: the map is affine in a, any finite start works; deeper maps start from the
+    # balanced layer strength c0 = a0^(1/L), which needs a0 > 0
+    if (L > 1 and np.any(~(a0 > 0))) or not np.all(np.isfinite(a0)):
+        raise bad("a0", float(np.min(a0)), "must be > 0 (the initial mode strength)"
+                  if L > 1 else "must be finite")
     if np.any(~(tau > 0)):
         raise bad("tau", float(np.min(tau)), "must be > 0 (epochs)")
     batch = s.shape
@@ -84,8 +88,7 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
         return np.empty((*batch, *t.shape))
     steps, inverse = np.unique(t.astype(np.int64), return_inverse=True)
     h = layer_map_code(depth).func
-    L = int(depth)
-    c = a0 ** (1.0 / L)
+    c = a0 if L == 1 else a0 ** (1.0 / L)
     out = np.empty((steps.size, *batch))
     j = 0
     with np.errstate(over="ignore", invalid="ignore"):

@@ -110,6 +110,7 @@ class Predictor:
         self.network = th.network
         self.coupled = bool(th.coupled)
         self.keys = list(th.strengths)
+        self._depth = {key: md.module.depth for md in th.modules for key in md.keys.values()}
         self.symbolic = bool(getattr(th.dataset, "is_symbolic", False))
         free: set[sp.Symbol] = set()
         for e in th.trajectories.values():
@@ -182,6 +183,17 @@ class Predictor:
             values[sym] = np.asarray(kw[sym.name], dtype=float)
         return values
 
+    def _check_a0(self, key: str, value: Any) -> np.ndarray:
+        """A shallow mode's a(t) is linear in a0, so any finite start is allowed (a random
+        initial map projects onto a mode with either sign); deeper modes and coupled
+        networks need a0 > 0 (the sigmoid grows from a positive seed)."""
+        if not self.coupled and self._depth.get(key) == 1:
+            arr = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(arr)):
+                raise bad(f"a0[{key}]", value, "must be finite")
+            return arr
+        return _positive(f"a0[{key}]", value)
+
     def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
                  seed: int = 0, time: str = "continuous", **params: Any) -> Prediction:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
@@ -204,12 +216,11 @@ class Predictor:
             t = _times(t)
         lr = _positive("lr", lr)
         values = self._dataset_values(dict(params))
-        a0s = {k: _positive(f"a0[{k}]", a0[k] if isinstance(a0, Mapping) else a0)
-               for k in self.keys} if not isinstance(a0, Mapping) or \
-            all(k in a0 for k in self.keys) else None
-        if a0s is None:
+        if isinstance(a0, Mapping) and not all(k in a0 for k in self.keys):
             missing = [k for k in self.keys if k not in a0]
             raise bad("a0", sorted(a0), f"needs a value for every mode key; missing {missing}")
+        a0s = {k: self._check_a0(k, a0[k] if isinstance(a0, Mapping) else a0)
+               for k in self.keys}
         if self.coupled:
             return self._coupled(t, lr, a0s, hidden, seed, time)
         P = np.asarray(float(self._P) if not self._P.free_symbols

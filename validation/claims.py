@@ -200,7 +200,7 @@ def run_claims(dataset: CompositionalDataset | None = None,
                 theory["heldout_compositional_error"] = float(h.compositional_error)
                 theory["ox_covariance_full_rank"] = bool(h.full_rank)
         else:
-            a0 = {k: max(float(np.mean(v)), 1e-12) for k, v in tr.a0.items()}
+            a0 = {k: float(np.mean(v)) for k, v in tr.a0.items()}
             if net.coupled:  # no closed form: exact matrix flow from the same initial weights
                 pred = flow_prediction(ds, net, tr, cfg.time) if nonlin is None \
                     else None

@@ -221,9 +221,7 @@ def part_dynamics(ctx: Context) -> Part:
             shown = flow
         else:
             f = compile_theory(th)
-            # a shallow map's initial projection is a tiny number of either sign; the
-            # closed forms take a0 > 0, and 1e-12 versus ±1e-6 is invisible at these scales
-            a0 = {k: max(float(np.mean(v)), 1e-12) for k, v in sim.a0.items()}
+            a0 = {k: float(np.mean(v)) for k, v in sim.a0.items()}
             cont = f(t, lr=lr, a0=a0)
             disc = f(t.astype(int), lr=lr, a0=a0, time="discrete")
             conv = {k: float(v) for k, v in th.converged["quadrant_norms"].items()}

@@ -130,3 +130,21 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train_objects" in err[0]
     assert main(["predict", "--lr", "0", "--epochs", "3"]) == 2
+
+
+def test_shallow_modes_accept_a_start_of_either_sign_and_deep_modes_refuse_it():
+    """A shallow mode is linear in a0 (a random initial map projects with either sign); the
+    continuous and discrete predictions agree with the closed form from a negative start."""
+    import modspec as ms
+
+    ds = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
+    f = ms.compile(ms.derive(ds, ms.architectures.shallow()))
+    t = np.arange(50)
+    cont = f(t, lr=0.005, a0=-1e-3).modes["pi1"]
+    disc = f(t, lr=0.005, a0=-1e-3, time="discrete").modes["pi1"]
+    tau, s, lam = 1 / (8 * 0.005), np.sqrt(11 * 9) / 8, 11 / 8
+    np.testing.assert_allclose(cont, s / lam + (-1e-3 - s / lam) * np.exp(-lam * t / tau))
+    np.testing.assert_allclose(disc, s / lam + (-1e-3 - s / lam) * (1 - lam / tau) ** t)
+    deep = ms.compile(ms.derive(ds, ms.architectures.dense()))
+    with pytest.raises(ms.ModspecError, match=r"a0\[pi1\]"):
+        deep(t, lr=0.02, a0=-1e-3)
