@@ -65,31 +65,32 @@ def _panel(ax: Any, prediction: Any, simulation: Any, field: str, keys: Sequence
     ax.legend(fontsize=7)
 
 
-def modes_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
-    """Mode strengths a(t): theory dashed, simulation solid (mean ± std over seeds)."""
+def _curves_figure(field: str, default_title: str, ylabel: str, prediction: Any,
+                   simulation: Any, path: str, title: str) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    _panel(ax, prediction, simulation, "modes", None, title or "mode strengths",
-           "a (projection on analytic singular vectors)")
+    _panel(ax, prediction, simulation, field, None, title or default_title, ylabel)
     return _save(fig, path)
+
+
+def modes_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+    """Mode strengths a(t): theory dashed, simulation solid (mean ± std over seeds)."""
+    return _curves_figure("modes", "mode strengths",
+                          "a (projection on analytic singular vectors)", prediction, simulation,
+                          path, title)
 
 
 def quadrants_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
     """Quadrant norms ‖W[i→o]‖_F (functional for non-linear networks)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    _panel(ax, prediction, simulation, "quadrant_norms", None, title or "quadrant norms",
-           "Frobenius norm")
-    return _save(fig, path)
+    return _curves_figure("quadrant_norms", "quadrant norms", "Frobenius norm", prediction,
+                          simulation, path, title)
 
 
 def losses_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
     """Block losses: compositional (Oy rows) and non-compositional (Gy rows), per sample."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    _panel(ax, prediction, simulation, "loss", None, title or "block losses",
-           "loss per sample (summed over the block's units)")
-    return _save(fig, path)
+    return _curves_figure("loss", "block losses",
+                          "loss per sample (summed over the block's units)", prediction,
+                          simulation, path, title)
 
 
 def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "") -> str:
