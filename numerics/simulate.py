@@ -98,8 +98,12 @@ class Observer:
         self.record_held = self.held.size > 0 and self.oy is not None
         self.loss_blocks = {b: LOSS_NAMES.get(b, b) for b in dataset.output_blocks}
         self.out_spans = {b: slice(*span) for b, span in dataset.output_blocks.items()}
-        self.projections = [(ml, np.stack([p.ravel() for p in ml.projections.values()], axis=1))
-                            for ml in lay.modules]
+        # a module may have no mode at all (it writes an empty block, or reads inputs that
+        # carry no correlation with its outputs): its projection matrix then has no column
+        self.projections = [
+            (ml, np.stack([p.ravel() for p in ml.projections.values()], axis=1)
+             if ml.projections else np.zeros((ml.dims[-1] * ml.dims[0], 0)))
+            for ml in lay.modules]
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
                  ) -> dict[str, Any]:

@@ -167,3 +167,21 @@ def test_bad_input_names_the_parameter(kw, param):
 def test_symbolic_dataset_is_rejected():
     with pytest.raises(ModspecError, match="dataset"):
         simulate(ms.CompositionalDataset.symbolic(), arch.dense(), lr=0.02, epochs=2)
+
+
+@pytest.mark.parametrize("params, arch", [
+    ({"ky": 0}, "split"),          # module B writes an empty Gy block
+    ({"kx": 0}, "segregated"),     # module B reads an empty Gx block
+    ({"r": 0}, "leaky"),           # identity blocks of zeros: module B has no mode
+])
+def test_modules_without_modes_are_simulated_and_predicted(params, arch):
+    """A module with no mode still trains (its map just stays near its start); the recorded
+    quantities of the other modules are unaffected."""
+    ds = ms.CompositionalDataset(**{"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1, **params})
+    net = ms.architectures.architecture(arch)
+    sim = simulate(ds, net, lr=0.02, epochs=300, seeds=2)
+    assert "A:pi1" in sim.modes
+    np.testing.assert_allclose(sim.modes["A:pi1"][:, -1], 1.0 if arch != "split" else
+                               float(ms.derive(ds, net).modes["A:pi1"].fixed_point), atol=2e-2)
+    pred = ms.compile(ms.derive(ds, net))(np.arange(0, 301, 50), lr=0.02)
+    assert np.all(np.isfinite(pred.quadrant_norms["Ox->Oy"]))
