@@ -30,11 +30,10 @@ import numpy as np
 import sympy as sp
 
 from modspec.theory.architectures import Module, Network
-from modspec.theory.converged import module_spectra
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.observables import QUADRANTS, quadrant_name
-from modspec.theory.spectrum import Spectrum
+from modspec.theory.spectrum import Spectrum, module_spectra
 
 from .codegen import Generated, generate
 

@@ -46,7 +46,7 @@ from .observables import (
     rule_error_sq,
 )
 from .projectors import SampleSpace, sample_space
-from .spectrum import Mode, Spectrum, module_spectrum
+from .spectrum import Mode, Spectrum, module_spectra
 
 LOSS_NORMALISATION = ("per sample: mean over samples of the summed squared error over the "
                       "block's output units")
@@ -167,7 +167,6 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         raise bad("network", type(network).__name__, "must be a modspec Network")
     steps: list[str] = []
     space = sample_space(dataset)
-    network.check(space.input_blocks, space.output_blocks)
     coupled = network.coupled
     steps.append("loss: L = 1/2 sum over samples of ||y - y_hat||^2, y_hat = sum of the "
                  f"modules' outputs ({len(network.modules)} module(s))")
@@ -186,8 +185,8 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     modules: list[ModuleDerivation] = []
     strengths: dict[str, sp.Symbol] = {}
     trajectories: dict[str, sp.Expr | None] = {}
-    for module in network.modules:
-        spec = module_spectrum(space, dataset, module.inputs, module.outputs, name=module.name)
+    for module, spec in zip(network.modules, module_spectra(dataset, network, space),
+                            strict=True):
         keys = {m.label: mode_key(network, module, m.label) for m in spec.modes}
         sol = None if coupled else solution(module.depth, cache=cache)
         md = ModuleDerivation(module, spec, dynamics.mode_ode(module.depth), sol,
@@ -219,7 +218,7 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         observables = _observables(space, spectra, symbols)
         steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
                      f"losses {LOSS_NORMALISATION}")
-        conv = _converged(space, spectra, observables)
+        conv = _converged(space, spectra)
         steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
                      "each module's minimum-norm map Sigma_yx Sigma_x^+")
     return Derivation(dataset, network, space, coupled, tuple(modules), strengths,
@@ -270,8 +269,7 @@ def _observables(space: SampleSpace, spectra: list[Spectrum],
     return out
 
 
-def _converged(space: SampleSpace, spectra: list[Spectrum],
-               observables: Mapping[str, Any]) -> dict[str, Any]:
+def _converged(space: SampleSpace, spectra: list[Spectrum]) -> dict[str, Any]:
     fixed = [converged_strengths(spec) for spec in spectra]
     conv: dict[str, Any] = {"coupled": False, "closed_form": True}
     if not _has_family_blocks(space):

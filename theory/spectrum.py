@@ -27,6 +27,7 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as sy
+from .architectures import Network
 from .dataset import CompositionalDataset, Dataset, block_rows
 from .errors import ModspecError, bad
 from .projectors import Atom, SampleSpace, sample_space
@@ -223,7 +224,7 @@ def module_spectrum(
         first = group[0]
         cx = {b: first.gram[b] for b in inputs}
         cy = {b: first.gram[b] for b in outputs}
-        cxt, cyt = _chop(sp.Add(*cx.values())), _chop(sp.Add(*cy.values()))
+        cxt, cyt = sp.Add(*cx.values()), sp.Add(*cy.values())
         rank = sp.Add(*[a.rank for a in group])
         if sp.simplify(cxt) == 0 or (rank.is_number and rank == 0):
             continue
@@ -256,6 +257,15 @@ def module_spectrum(
                     name or default)
 
 
+def module_spectra(dataset: CompositionalDataset | Dataset, network: Network,
+                   space: SampleSpace | None = None) -> list[Spectrum]:
+    """The spectrum of every module of ``network`` (theory.md §3.3), checked blocks first."""
+    space = space or sample_space(dataset)
+    network.check(space.input_blocks, space.output_blocks)
+    return [module_spectrum(space, dataset, m.inputs, m.outputs, name=m.name)
+            for m in network.modules]
+
+
 # ------------------------------------------------------------------------ helpers
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:
     diff = sp.sympify(a) - sp.sympify(b)
@@ -264,13 +274,6 @@ def _equal(a: sp.Expr, b: sp.Expr) -> bool:
             return diff == 0
         return abs(complex(diff)) <= 1e-12 * max(1.0, abs(complex(a)), abs(complex(b)))
     return sp.simplify(diff) == 0
-
-
-def _chop(expr: sp.Expr, tol: float = 1e-12) -> sp.Expr:
-    """Round-off of numerically diagonalised data (``±1e-16`` on an empty block) to 0."""
-    if isinstance(expr, sp.Float) and abs(float(expr)) <= tol:
-        return sp.Integer(0)
-    return expr
 
 
 def _clean(expr: sp.Expr) -> sp.Expr:
