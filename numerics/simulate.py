@@ -128,6 +128,32 @@ class Observer:
         return out
 
 
+#: The recorded quantities of a run, each ``{key: (seeds, T)}``.
+RECORDED = ("modes", "quadrant_norms", "loss")
+
+
+def seed_statistic(run: Any, reduce: Any) -> dict[str, dict[str, np.ndarray]]:
+    """``reduce`` (``np.mean``, ``np.std``) over the seed axis of every recorded quantity of a
+    simulation or a training run."""
+    return {k: {n: reduce(v, axis=0) for n, v in getattr(run, k).items()} for k in RECORDED}
+
+
+def simulate_payload(run: Any) -> dict[str, Any]:
+    """The JSON contract of ``modspec simulate`` (design.md): means over seeds, ``std`` and,
+    with held-out objects, the final held-out compositional error."""
+    mean, std = seed_statistic(run, np.mean), seed_statistic(run, np.std)
+    out: dict[str, Any] = {"t": run.t.tolist()}
+    for k in RECORDED:
+        out[k] = {n: v.tolist() for n, v in mean[k].items()}
+    out["std"] = {k: {n: v.tolist() for n, v in std[k].items()} for k in RECORDED}
+    if run.heldout is not None:
+        out["heldout"] = {
+            "compositional_error": float(np.mean(run.heldout["compositional_error"][:, -1])),
+            "objects": [int(i) for i in run.heldout["objects"]],
+        }
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Simulation:
     """Recorded gradient descent; arrays are ``(seeds, T)`` with ``T = epochs + 1``.
@@ -153,27 +179,15 @@ class Simulation:
 
     def mean(self) -> dict[str, dict[str, np.ndarray]]:
         """Means over seeds: ``{"modes": {...}, "quadrant_norms": {...}, "loss": {...}}``."""
-        return {k: {n: v.mean(axis=0) for n, v in getattr(self, k).items()}
-                for k in ("modes", "quadrant_norms", "loss")}
+        return seed_statistic(self, np.mean)
 
     def std(self) -> dict[str, dict[str, np.ndarray]]:
         """Standard deviations over seeds (0 for one seed), same keys as :meth:`mean`."""
-        return {k: {n: v.std(axis=0) for n, v in getattr(self, k).items()}
-                for k in ("modes", "quadrant_norms", "loss")}
+        return seed_statistic(self, np.std)
 
     def payload(self) -> dict[str, Any]:
         """The JSON contract of ``modspec simulate`` (design.md) as plain Python."""
-        mean, std = self.mean(), self.std()
-        out: dict[str, Any] = {"t": self.t.tolist()}
-        for k in ("modes", "quadrant_norms", "loss"):
-            out[k] = {n: v.tolist() for n, v in mean[k].items()}
-        out["std"] = {k: {n: v.tolist() for n, v in std[k].items()} for k in std}
-        if self.heldout is not None:
-            out["heldout"] = {
-                "compositional_error": float(np.mean(self.heldout["compositional_error"][:, -1])),
-                "objects": [int(i) for i in self.heldout["objects"]],
-            }
-        return out
+        return simulate_payload(self)
 
     def to_json(self, **kwargs: Any) -> str:
         """:meth:`payload` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""

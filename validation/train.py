@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from modspec.numerics.simulate import seed_statistic, simulate_payload
 from modspec.theory.architectures import Network
-from modspec.theory.converged import module_spectra
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.errors import ModspecError, bad
+from modspec.theory.spectrum import module_spectra
 
 from .functional import (
     check_nonlinearity,
@@ -85,27 +86,15 @@ class Training:
 
     def mean(self) -> dict[str, dict[str, np.ndarray]]:
         """Mean over seeds of modes, quadrant norms and losses."""
-        return {name: {k: v.mean(axis=0) for k, v in getattr(self, name).items()}
-                for name in ("modes", "quadrant_norms", "loss")}
+        return seed_statistic(self, np.mean)
 
     def std(self) -> dict[str, dict[str, np.ndarray]]:
         """Standard deviation over seeds of modes, quadrant norms and losses."""
-        return {name: {k: v.std(axis=0) for k, v in getattr(self, name).items()}
-                for name in ("modes", "quadrant_norms", "loss")}
+        return seed_statistic(self, np.std)
 
     def payload(self) -> dict[str, Any]:
         """The ``simulate`` JSON contract of design.md (means, ``std``, ``heldout``) + meta."""
-        mean, std = self.mean(), self.std()
-        out: dict[str, Any] = {"t": self.t.tolist()}
-        for name in ("modes", "quadrant_norms", "loss"):
-            out[name] = {k: v.tolist() for k, v in mean[name].items()}
-        out["std"] = {name: {k: v.tolist() for k, v in std[name].items()}
-                      for name in ("modes", "quadrant_norms", "loss")}
-        if self.heldout is not None:
-            out["heldout"] = {
-                "compositional_error": float(np.mean(self.heldout["compositional_error"][:, -1])),
-                "objects": [int(j) for j in self.heldout["objects"]],
-            }
+        out = simulate_payload(self)
         out["meta"] = {k: v for k, v in self.meta.items()
                        if isinstance(v, (str, int, float, bool, type(None), list))}
         return out
