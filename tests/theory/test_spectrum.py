@@ -171,3 +171,16 @@ def test_spectrum_latex_names_every_mode():
     assert tex.startswith("\\begin{align*}") and tex.count("\\\\") == 2
     for k in ("\\pi_1", "\\pi_2", "\\pi_3"):
         assert k in tex
+
+
+@pytest.mark.parametrize("ds", [ms.CompositionalDataset(nx=3, ny=2, kx=2, ky=1, rx=0.5, ry=2),
+                                ms.CompositionalDataset(nx=2, ny=1, kx=0, ky=3, r=1)])
+def test_block_gram_matrices_are_the_atom_coefficients_on_their_projectors(ds):
+    """Each block's Gram matrix X_Bᵀ X_B equals Σ_g c_B(g) Π_g (the projector algebra)."""
+    from modspec.theory.projectors import sample_space
+
+    space = sample_space(ds)
+    for side, blocks in ((ds.X, ds.input_blocks), (ds.Y, ds.output_blocks)):
+        for name, (a, b) in blocks.items():
+            np.testing.assert_allclose(space.gram_matrix(name), side[a:b].T @ side[a:b],
+                                       atol=1e-12)
