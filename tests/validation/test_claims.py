@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import numpy as np
@@ -60,7 +59,6 @@ def test_relu_networks_keep_the_qualitative_claims_small_version():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MODSPEC_SLOW"), reason="set MODSPEC_SLOW=1 to run")
 def test_relu_claims_full_configuration():
     rep = run_claims(config=replace(RELU, device="cpu"))
     assert rep.claims[1]["passed"] and rep.claims[2]["passed"] and rep.claims[3]["passed"]
