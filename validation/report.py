@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -59,17 +61,13 @@ class Part:
 
 def jsonable(value: Any) -> Any:
     """Convert NumPy / SymPy values into plain JSON types (recursively)."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if np is not None and isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray):
         return jsonable(value.tolist())
-    if np is not None and isinstance(value, np.generic):
+    if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (str, int, float, bool)) or value is None:
         if isinstance(value, float) and value != value:

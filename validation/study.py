@@ -225,8 +225,7 @@ def part_dynamics(ctx: Context) -> Part:
             cont = f(t, lr=lr, a0=a0)
             disc = f(t.astype(int), lr=lr, a0=a0, time="discrete")
             conv = {k: float(v) for k, v in th.converged["quadrant_norms"].items()}
-            fixed = {k: float(m.fixed_point) for md in th.modules for m in md.spectrum.modes
-                     for k in [md.keys[m.label]]}
+            fixed = {k: float(m.fixed_point) for k, m in th.modes.items()}
             c_cont = compare(cont, sim, dataset=ds, fixed_points=fixed, converged=conv)
             c_disc = compare(disc, sim, dataset=ds, fixed_points=fixed, converged=conv)
             numbers["continuous"] = c_cont.as_dict()
