@@ -19,18 +19,11 @@ without failing. The cache never raises.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
-ENV = "MODSPEC_CACHE_DIR"
+from modspec.theory.cache import atomic_write_text, cache_dir
+
 _HEADER = "# modspec-cache key={key} sha256={digest}\n"
-
-
-def cache_dir() -> Path:
-    """The cache folder: ``$MODSPEC_CACHE_DIR`` or ``~/.cache/modspec``."""
-    env = os.environ.get(ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "modspec"
 
 
 def content_key(*parts: str) -> str:
@@ -69,21 +62,7 @@ def write(kind: str, key: str, body: str, suffix: str = ".py") -> Path | None:
     """Store ``body`` under ``key`` atomically; returns the path, or ``None`` if unwritable."""
     path = entry_path(kind, key, suffix)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(_HEADER.format(key=key, digest=_digest(body)))
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write_text(path, _HEADER.format(key=key, digest=_digest(body)) + body)
     except OSError:
         return None
     return path
