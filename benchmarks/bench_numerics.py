@@ -7,7 +7,9 @@
 3. ``simulate`` of 100 seeds of D0 dense (hidden 50, 300 epochs) vs a straightforward
    per-seed NumPy loop (target: at least 10× faster);
 4. the batched simulator's achieved GFLOP/s on a large sweep as a fraction of this machine's
-   large-matmul GFLOP/s measured in the same run (aim: ≥ 30%).
+   large-matmul GFLOP/s measured in the same run (aim: ≥ 30%);
+5. depth-3 modes (no elementary ``a(t)``): the inverted implicit solution ``t(a)`` vs
+   ``solve_ivp`` of the mode ODE, both for 8 starts at the same times, and vs ``np.exp``.
 
     python benchmarks/bench_numerics.py [--quick]
 """
@@ -133,6 +135,24 @@ def bench_flops(seeds: int, hidden: int, epochs: int, n: int) -> None:
           f"{100 * rate / peak1:.0f}% (aim >= 30%)")
 
 
+def bench_implicit(n: int) -> None:
+    from modspec.numerics.implicit import mode_strengths
+    from modspec.numerics.integrate import integrate_modes
+
+    s, lam, tau = 1.24373, 1.375, 6.25
+    a0 = np.geomspace(1e-6, 1e-1, 8)[:, None]
+    t = np.linspace(0, 2000, n)
+    mode_strengths(3, t[:10], s, lam, a0, tau)                       # code generation
+    t_exp = best(lambda: np.exp(-t))
+    t_inv = best(lambda: mode_strengths(3, t, s, lam, a0, tau), repeat=2)
+    t_ode = best(lambda: integrate_modes(3, t, s, lam, a0, tau, method="Radau"), repeat=1)
+    diff = np.max(np.abs(mode_strengths(3, t, s, lam, a0, tau)
+                         / integrate_modes(3, t, s, lam, a0, tau, method="Radau") - 1))
+    print(f"[5] depth-3 modes, 8 starts x {n:.0e} times: inverted t(a) {t_inv * 1e3:.0f} ms, "
+          f"solve_ivp (Radau, dense output) {t_ode * 1e3:.0f} ms -> {t_ode / t_inv:.1f}x faster;"
+          f" {t_inv / t_exp / 8:.1f}x np.exp per trajectory (max rel diff {diff:.1e})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -142,6 +162,7 @@ def main() -> None:
     bench_observables(10**5 if q else 10**6)
     bench_simulate(20 if q else 100, 100 if q else 300)
     bench_flops(50 if q else 200, 64 if q else 256, 10 if q else 30, 1024 if q else 2048)
+    bench_implicit(10**4 if q else 10**5)
 
 
 if __name__ == "__main__":

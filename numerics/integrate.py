@@ -7,7 +7,8 @@ Two systems, both with generated right-hand sides and Jacobians:
   right-hand side and its derivative ``∂f/∂a`` are SymPy expressions compiled by
   :mod:`modspec.numerics.codegen`. Many modes / parameter sets are integrated at once as one
   diagonal system (the Jacobian is a sparse diagonal). For L ≤ 2 this reproduces the closed
-  forms (relative 1e-8); for L > 2 it *is* the prediction.
+  forms (relative 1e-8); for L > 2 it is the independent check of the inverted implicit
+  solution that the predictor uses (:mod:`modspec.numerics.implicit`).
 * **The exact matrix gradient flow** (:func:`integrate_flow`) of any network, including
   coupled ones (leaky) where modules share an output block and no closed form exists:
   ``τ dW_i/dt = ∂/∂W_i tr(M_m G_mᵀ)`` (see :mod:`modspec.numerics.flow`). The Jacobian is

@@ -18,8 +18,10 @@ Under the hood:
 * closed-form trajectories (depth ≤ 2) are rewritten by :func:`~.stable.stable_form` (no
   overflow, NaN or cancellation for t up to 1e7 epochs and a0 down to 1e-300) and compiled,
   all modes in one generated function with common subexpressions shared;
-* modes without a closed form (depth > 2) are integrated numerically
-  (:func:`~.integrate.integrate_modes`);
+* modes without an elementary ``a(t)`` (depth > 2) come from their elementary implicit
+  solution ``t(a)``, inverted by safeguarded Newton iterations (:mod:`.implicit`); the
+  numerical integration of the mode ODE (:func:`~.integrate.integrate_modes`) agrees with it
+  to the integrator's tolerance and is kept as the independent check;
 * the observables are exact SymPy expressions in the mode strengths, compiled once;
 * coupled networks (leaky) have no mode-wise closed form: their predictor integrates the
   exact matrix gradient flow (:func:`~.integrate.integrate_flow`) from small random weights
@@ -248,18 +250,12 @@ class Predictor:
         if self._open and time == "continuous":
             consts = self.mode_code.as_dict(*[np.broadcast_to(values[s], batch)
                                               for s in self.params])
-            from .integrate import integrate_modes
+            from .implicit import mode_strengths
 
-            flat_t = t.ravel()
-            order = np.argsort(flat_t)
             for k in self._open:
-                s = np.broadcast_to(consts[f"s:{k}"], batch)
-                lam = np.broadcast_to(consts[f"lam:{k}"], batch)
-                a = integrate_modes(self.depths[k], flat_t[order], s, lam,
-                                    np.broadcast_to(a0s[k], batch), np.broadcast_to(tau, batch))
-                res = np.empty_like(a)
-                res[..., order] = a
-                modes[k] = res.reshape(shape)
+                modes[k] = np.broadcast_to(mode_strengths(
+                    self.depths[k], t, consts[f"s:{k}"], consts[f"lam:{k}"], a0s[k], tau),
+                    shape)
         modes = {k: modes[k] for k in self.keys}
         quads: dict[str, np.ndarray] = {}
         loss: dict[str, np.ndarray] = {}

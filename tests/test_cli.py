@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import modspec as ms
 from modspec.cli import main
 from modspec.theory import symbols as sy
 
@@ -131,9 +132,22 @@ def test_derive_leaky_says_coupled_claims_no_closed_form_and_learns_gx_to_oy(cap
 
 def test_derive_deep_dense_has_no_closed_form_but_the_same_end_point(capsys):
     payload = _derive_json(capsys, "--arch", "dense", "--depth", "3")
-    assert payload["dynamics"]["dense"]["closed_form"] is None
-    assert "4/3" in payload["dynamics"]["dense"]["mode_ode"]
+    dyn = payload["dynamics"]["dense"]
+    assert dyn["closed_form"] is None
+    assert "4/3" in dyn["mode_ode"]
     np.testing.assert_allclose(_norms(payload), [0.7273, 0.4454, 0.4454, 1.3195], atol=5e-5)
+    implicit = sy.parse(dyn["implicit"])                 # t(a): zero at a = a0, atan present
+    assert implicit.has(sp.atan) and sp.simplify(implicit.subs(sy.a, sy.a0)) == 0
+    # half-rise time from the JSON = where the predictor reaches half the fixed point
+    pr = ms.compile(ms.derive(ms.CompositionalDataset(3, 1, 3, 1, 1),
+                              ms.architectures.dense(3)))
+    for mode in payload["modules"][0]["modes"]:
+        t_half = float(sy.parse(dyn["half_rise"][mode["label"]]).subs({sy.tau: 6.25,
+                                                                        sy.a0: 1e-3}))
+        a = pr([t_half], lr=0.02, a0=1e-3).modes[mode["label"]][0]
+        assert a == pytest.approx(mode["fixed_point"] / 2, rel=1e-10)
+    code, out, _ = run_cli(capsys, "derive", "--arch", "dense", "--depth", "3")
+    assert "implicit solution" in out and "half-rise time of pi3 (epochs)" in out
 
 
 def test_derive_train_objects_reports_held_out_error(capsys):

@@ -14,7 +14,9 @@
    :mod:`modspec.theory.spectrum`): with ``W_m = U diag(a) Vᵀ`` every mode strength obeys
    ``τ da/dt = L a^(2−2/L) (s − λ a)`` for a module of depth L.
 4. **Solutions.** Closed forms ``a(t)`` by separation of variables for L ≤ 2 (checked by
-   substitution), fixed points and their stability (:mod:`modspec.theory.dynamics`).
+   substitution); for L > 2 the elementary implicit solution ``t(a)`` (checked by
+   differentiation); half-rise times for every depth; fixed points and their stability
+   (:mod:`modspec.theory.dynamics`).
 5. **Observables.** Quadrant norms, block losses and the systematicity report as exact
    SymPy expressions in the mode-strength symbols (:mod:`modspec.theory.observables`); at the
    fixed points they give the converged map ``W*``.
@@ -59,8 +61,9 @@ class ModuleDerivation:
     ``spectrum`` holds the module's modes (from its own covariances); ``mode_ode`` is
     ``τ da/dt = f(a)`` for its depth; ``solution`` the closed form ``a(t)`` in the symbols
     ``t, tau, a0, s, lambda`` (``None`` for depth > 2, or when the module is coupled to
-    another); ``fixed_points`` the roots of ``f`` with their stability; ``keys`` maps each
-    mode label to its result key (``"pi1"`` or ``"A:pi1"``).
+    another); ``implicit`` the elementary implicit solution ``t(a)`` in ``a, a0, tau, s,
+    lambda`` for depth > 2 (``None`` otherwise); ``fixed_points`` the roots of ``f`` with their
+    stability; ``keys`` maps each mode label to its result key (``"pi1"`` or ``"A:pi1"``).
     """
 
     module: Module
@@ -69,6 +72,7 @@ class ModuleDerivation:
     solution: sp.Expr | None
     fixed_points: tuple[dynamics.FixedPoint, ...]
     keys: dict[str, str]
+    implicit: sp.Expr | None = None
 
     @property
     def name(self) -> str:
@@ -110,6 +114,17 @@ class Derivation:
     @property
     def symbolic(self) -> bool:
         return bool(getattr(self.dataset, "is_symbolic", False))
+
+    @property
+    def half_rise_times(self) -> dict[str, sp.Expr]:
+        """Result key → time (epochs) at which the mode reaches half its fixed point from
+        ``a0`` (symbols ``tau``, ``a0`` and the dataset's), for every depth
+        (:func:`dynamics.half_rise_time`); empty for coupled networks."""
+        if self.coupled:
+            return {}
+        return {md.keys[m.label]: dynamics.half_rise_time(md.module.depth).subs(
+                    {sy.s: m.s, sy.lam: m.lam}, simultaneous=True)
+                for md in self.modules for m in md.spectrum.modes}
 
     def module(self, name: str) -> ModuleDerivation:
         for md in self.modules:
@@ -189,8 +204,10 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
                             strict=True):
         keys = {m.label: mode_key(network, module, m.label) for m in spec.modes}
         sol = None if coupled else solution(module.depth, cache=cache)
+        implicit = (dynamics.mode_time(module.depth) if sol is None and not coupled
+                    else None)
         md = ModuleDerivation(module, spec, dynamics.mode_ode(module.depth), sol,
-                              dynamics.fixed_points(module.depth), keys)
+                              dynamics.fixed_points(module.depth), keys, implicit)
         modules.append(md)
         steps.append(f"module {module.name} ({module.label}, depth {module.depth}): "
                      f"{len(spec.modes)} mode(s) {[m.label for m in spec.modes]}"
@@ -203,7 +220,8 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         if not coupled:
             steps.append(f"module {module.name}: " + (
                 f"closed form a(t) = {sol} (checked by substitution)" if sol is not None else
-                f"depth {module.depth}: no elementary closed form; integrate the mode ODE"))
+                f"depth {module.depth}: a(t) is not elementary; the implicit solution "
+                f"t(a) = {implicit} is (checked by differentiation)"))
 
     observables: dict[str, Any] = {}
     conv: dict[str, Any]

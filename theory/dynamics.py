@@ -11,8 +11,19 @@ t and τ are in epochs of full-batch gradient descent, ``τ = 1 / (P · lr)``.
 The ODE is separable, ``t = τ ∫_{a0}^{a} da' / f(a')``. When ``τ / f`` is rational in ``a``
 (depth 1 and 2) SymPy integrates it by partial fractions and solves for ``a`` — giving, for
 example, the deep sigmoid ``a0 s e^{2st/τ} / (a0 λ e^{2st/τ} − a0 λ + s)``; every solution is
-checked by substitution into the ODE and the initial condition. Otherwise (L > 2) there is no
-elementary closed form and the ODE is integrated numerically (:mod:`modspec.numerics`).
+checked by substitution into the ODE and the initial condition.
+
+For L > 2 ``a(t)`` is not elementary, but ``t(a)`` is (:func:`mode_time`). With the per-layer
+strength scaled to its fixed point, ``a = (s/λ) w^L``, the integrand becomes rational in ``w``::
+
+    t(a) = (τ/s) (s/λ)^((2−L)/L) · [G_L(w) − G_L(w0)],   G_L(w) = ∫ dw / (w^(L−1) (1 − w^L))
+
+and SymPy integrates ``G_L`` by partial fractions into logarithms and arctangents (depth 3:
+``G_3 = −1/w − ln|1 − w|/3 + ln(w² + w + 1)/6 − atan((2w + 1)/√3)/√3``). The implicit solution
+is checked by differentiation, and :mod:`modspec.numerics` inverts it to predict ``a(t)``.
+It gives the half-rise time of every depth in closed form; from a small start
+(``a0 → 0``) it is ``τ/(2s) · ln(s/(λ a0))`` for L = 2 and ``τ / ((L − 2) s a0^((L−2)/L))``
+for L > 2 — set by ``s`` alone (:func:`half_rise_leading`).
 
 Fixed points are the roots of the right-hand side; stability is the sign of its derivative.
 """
@@ -29,6 +40,8 @@ from .architectures import _check_depth
 
 #: The mode strength as a positive symbol, used while separating variables.
 _a = sp.Symbol("a", positive=True)
+#: The per-layer strength relative to its fixed point, ``a = (s/λ) w^L``.
+w = sp.Symbol("w", positive=True)
 
 
 def mode_rhs(depth: int, a: sp.Expr = sy.a) -> sp.Expr:
@@ -85,8 +98,9 @@ def mode_solution(depth: int) -> sp.Expr | None:
     """Closed-form ``a(t)`` with ``a(0) = a0``, derived by separation of variables.
 
     Returns ``None`` when ``τ/f(a)`` is not rational in ``a`` (depth > 2: no elementary
-    closed form). The result is in the canonical symbols ``t, tau, a0, s, lambda`` and has been
-    verified by substitution into the ODE and at t = 0.
+    ``a(t)``; see :func:`mode_time` for the implicit solution). The result is in the
+    canonical symbols ``t, tau, a0, s, lambda`` and has been verified by substitution into
+    the ODE and at t = 0.
     """
     L = _check_depth(depth)
     integrand = sp.together(sy.tau / mode_rhs(L, _a))
@@ -116,10 +130,128 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
 
 
 @functools.cache
-def half_rise_time(depth: int) -> sp.Expr | None:
-    """Time at which ``a(t)`` reaches half its fixed point ``s/(2λ)`` (from ``a0`` below it)."""
+def scaled_time(depth: int, cache: bool = True) -> sp.Expr:
+    """``G_L(w) = ∫ dw / (w^(L−1) (1 − w^L))``, real for ``w > 0, w ≠ 1``, in the symbol
+    :data:`w`.
+
+    SymPy's antiderivative of the rational integrand may contain ``log(x)`` with ``x < 0`` on
+    ``0 < w < 1``; it is replaced by ``log|x|``, which has the same derivative, so one real
+    expression serves starts below (``w0 < 1``) and above (``w0 > 1``) the fixed point. A
+    derived antiderivative is checked by symbolic differentiation; one read from the disk
+    cache (:mod:`modspec.theory.cache`; deriving it takes seconds at depth 5) is checked by
+    comparing its derivative with the integrand at points on both sides of ``w = 1``.
+    """
+    L = _check_depth(depth)
+    integrand = scaled_rate(L)
+    key = {"what": "scaled_time", "depth": L}
+    if cache:
+        from . import cache as disk
+
+        hit = disk.load_expr(key)
+        if hit is not None and _derivative_matches(hit, integrand):
+            return hit
+    G = sp.integrate(sp.apart(integrand, w), w)
+    if G.has(sp.Integral) or sp.simplify(sp.diff(G, w) - integrand) != 0:
+        raise RuntimeError(f"no elementary antiderivative found for depth {L}")
+    G = G.replace(sp.log, lambda x: sp.log(sp.Abs(x)))
+    if cache:
+        disk.store_expr(key, G)
+    return G
+
+
+def _derivative_matches(G: sp.Expr, integrand: sp.Expr) -> bool:
+    """``dG/dw`` equals ``integrand`` to 1e-12 (relative) at points in (0, 1) and (1, 3)."""
+    try:
+        dG, f = (sp.lambdify(w, e, "math") for e in (sp.diff(G, w), integrand))
+        return all(abs(dG(x) - f(x)) <= 1e-12 * abs(f(x)) for x in (0.1, 0.37, 0.8, 1.3, 2.6))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+
+
+def scaled_rate(depth: int) -> sp.Expr:
+    """``dG_L/dw = 1 / (w^(L−1) (1 − w^L))`` — the integrand of :func:`scaled_time`."""
+    L = _check_depth(depth)
+    return 1 / (w ** (L - 1) * (1 - w ** L))
+
+
+def time_scale(depth: int) -> sp.Expr:
+    """``(τ/s) (s/λ)^((2−L)/L)``: the factor turning ``G_L`` differences into epochs."""
+    L = _check_depth(depth)
+    return sy.tau / sy.s * (sy.s / sy.lam) ** sp.Rational(2 - L, L)
+
+
+def scaled_strength(depth: int, a: sp.Expr) -> sp.Expr:
+    """``w = (λ a / s)^(1/L)``: the per-layer strength relative to its fixed point."""
+    L = _check_depth(depth)
+    return (sy.lam * a / sy.s) ** sp.Rational(1, L)
+
+
+@functools.cache
+def mode_time(depth: int) -> sp.Expr:
+    """Implicit solution ``t(a)`` (epochs) of ``τ da/dt = f(a)`` with ``a(0) = a0``, any depth.
+
+    ``t = (τ/s) (s/λ)^((2−L)/L) [G_L(w) − G_L(w0)]`` with ``w = (λ a/s)^(1/L)`` (module
+    docstring), in the symbols ``a, a0, tau, s, lambda``; valid while ``a`` lies between
+    ``a0`` and the fixed point ``s/λ``. Checked by :func:`check_time`.
+    """
+    L = _check_depth(depth)
+    G = scaled_time(L)
+    expr = time_scale(L) * (G.subs(w, scaled_strength(L, _a))
+                            - G.subs(w, scaled_strength(L, sy.a0)))
+    expr = expr.xreplace({_a: sy.a})
+    if not check_time(expr, L):
+        raise RuntimeError(f"the depth-{L} implicit solution failed its check")
+    return expr
+
+
+def check_time(expr: sp.Expr, depth: int) -> bool:
+    """True when ``dt/da = τ / f(a)`` identically and ``t(a0) = 0``.
+
+    The derivative is compared in the scaled variable (``a = (s/λ) w^L``, a bijection of
+    ``w > 0``): ``dt/dw = τ/f(a(w)) · da/dw``, where the fractional powers cancel. ``log|x|``
+    and ``log x`` have the same derivative, so the absolute values are dropped first (one
+    branch, no piecewise derivative).
+    """
+    L = _check_depth(depth)
+    a_w = sy.s / sy.lam * w ** L
+    e = expr.replace(sp.Abs, lambda x: x).subs(sy.a, a_w)
+    residual = sp.diff(e, w) - sy.tau / mode_rhs(L, a_w) * sp.diff(a_w, w)
+    return (sp.simplify(residual) == 0
+            and sp.simplify(expr.subs(sy.a, sy.a0)) == 0)
+
+
+@functools.cache
+def half_rise_time(depth: int) -> sp.Expr:
+    """Time at which ``a(t)`` reaches half its fixed point ``s/(2λ)`` (from ``a0`` below it).
+
+    From the closed form for L ≤ 2; from the implicit solution :func:`mode_time` (an
+    explicit expression in ``a0``) for deeper modes.
+    """
     sol = mode_solution(depth)
-    if sol is None:
-        return None
-    roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
-    return sp.simplify(roots[0]) if roots else None
+    if sol is not None:
+        roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
+        if roots:
+            return sp.simplify(roots[0])
+    L = _check_depth(depth)
+    G = scaled_time(L)
+    return time_scale(L) * (sp.nsimplify(G.subs(w, sp.Rational(1, 2) ** sp.Rational(1, L)))
+                            - G.subs(w, scaled_strength(L, sy.a0)))
+
+
+@functools.cache
+def half_rise_leading(depth: int) -> sp.Expr:
+    """Leading behaviour of :func:`half_rise_time` for a small start (``a0 → 0``), derived:
+    ``τ ln(2)/λ`` (L = 1), ``τ/(2s) ln(s/(λ a0))`` (L = 2), ``τ/((L−2) s a0^((L−2)/L))``
+    (L > 2). The limit of the ratio to this form is checked to be 1."""
+    L = _check_depth(depth)
+    exact = half_rise_time(L)
+    if L == 1:
+        lead = sp.limit(exact, sy.a0, 0)
+    elif L == 2:
+        lead = sy.tau / (2 * sy.s) * sp.log(sy.s / (sy.lam * sy.a0))
+    else:
+        p = sp.Rational(L - 2, L)
+        lead = sp.limit(exact * sy.a0 ** p, sy.a0, 0) / sy.a0 ** p
+    if sp.limit(exact / lead, sy.a0, 0) != 1:
+        raise RuntimeError(f"depth {L}: the small-start form is not the leading term")
+    return lead if L == 2 else sp.simplify(lead)

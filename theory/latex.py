@@ -4,7 +4,8 @@
 blocks (amsmath only), one per step, each opened by a labelled row:
 
 1. loss, 2. matrix gradient flow, 3. modes of every module, 4. mode ODEs,
-5. closed-form solutions, 6. fixed points and stability, 7. observables, 8. converged map.
+5. solutions (closed forms; implicit t(a) beyond depth 2), 6. fixed points and stability,
+7. observables, 8. converged map.
 
 A coupled network stops after step 2 with a statement that the modules couple and that the
 flow is integrated numerically. :func:`latex_document` wraps a fragment in a minimal
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from . import dynamics
 from . import symbols as sy
 from .spectrum import mode_tex
 
@@ -101,12 +103,24 @@ def derivation_latex(th: Derivation, notebook: bool = False) -> str:
     rows = []
     for md in th.modules:
         rows.append(rf"&\text{{module {text(md.name)}:}}")
-        if md.solution is None:
-            rows.append(r"&\text{no elementary closed form (depth } "
-                        rf"{md.module.depth}\text{{): integrate the mode ODE}}")
-        else:
+        L = md.module.depth
+        if md.solution is not None:
             rows.append(rf"a(t) &= {tex(md.solution)}, \qquad a(0) = {tex(sy.a0)}")
-    blocks.append(_block("Step 5 (closed-form solutions, checked by substitution)", rows))
+        elif md.implicit is not None:
+            w, w0 = sp.Symbol("w"), sp.Symbol("w_0")
+            G = sp.Function(f"G_{L}")
+            rows.append(rf"t(a) &= {tex(dynamics.time_scale(L))}"
+                        rf"\left[{tex(G(w))} - {tex(G(w0))}\right], \qquad "
+                        rf"w = {tex(dynamics.scaled_strength(L, sy.a))}, \ "
+                        rf"w_0 = {tex(dynamics.scaled_strength(L, sy.a0))}")
+            rows.append(rf"{tex(G(w))} &= {tex(dynamics.scaled_time(L).xreplace({dynamics.w: w}))}")
+        else:
+            rows.append(r"&\text{coupled modules: integrate the matrix flow}")
+            continue
+        rows.append(rf"t_{{1/2}} &\simeq {tex(dynamics.half_rise_leading(L))}"
+                    r"\quad (a_0 \to 0)")
+    blocks.append(_block("Step 5 (solutions: closed forms checked by substitution, implicit "
+                         "t(a) by differentiation)", rows))
 
     rows = []
     for md in th.modules:

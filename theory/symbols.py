@@ -14,6 +14,8 @@ expressions produced by different parts of the library combine and compare:
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 nx = sp.Symbol("nx", integer=True, positive=True)
@@ -40,5 +42,8 @@ LOCALS["lam"] = lam
 
 
 def parse(text: str) -> sp.Expr:
-    """Read an expression printed by modspec back into the canonical symbols."""
-    return sp.sympify(text, locals=LOCALS)
+    """Read an expression printed by modspec back into the canonical symbols.
+
+    ``lambda`` (how SymPy prints :data:`lam`) is a Python keyword that ``sympify`` cannot
+    parse, so the word is read as ``lam`` first."""
+    return sp.sympify(re.sub(r"\blambda\b", "lam", text), locals=LOCALS)

@@ -7,13 +7,19 @@ JSON contract (design.md)::
                   "modes": [{"label", "s", "lambda", "multiplicity", "fixed_point"}]}],
      "converged": {"quadrant_norms": {"Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy"},
                    "systematic": bool, "report": {...}, "method": str},
-     "dynamics": {module: {"mode_ode", "closed_form", "matrix_odes": [...]}},
+     "dynamics": {module: {"mode_ode", "closed_form", "implicit", "half_rise": {label: str},
+                           "matrix_odes": [...]}},
      "heldout": {...}}                      # only with --train-objects
 
 With ``--symbolic`` expressions are strings that ``sympy.sympify`` reads (symbols
-``nx ny kx ky rx ry``). For a *coupled* network (modules sharing an output block) the derivation
-claims no closed form: each module's modes are those of its own covariances, with
-``fixed_point`` null, and ``W*`` comes from integrating the exact matrix flow
+``nx ny kx ky rx ry``). ``implicit`` is the implicit solution ``t(a)`` of a module deeper than
+2 (no elementary ``a(t)``) in ``a a0 tau s lambda``, and ``half_rise`` the time (epochs) at
+which each mode reaches half its fixed point, in ``tau a0`` (and the dataset symbols); strings
+that name ``lambda`` are read with :func:`modspec.theory.symbols.parse`.
+
+For a *coupled* network (modules sharing an output block) the derivation claims no closed
+form: each module's modes are those of its own covariances, with ``fixed_point`` null, and
+``W*`` comes from integrating the exact matrix flow
 (:func:`modspec.numerics.integrate.converged_map`), or, for depth 1, from the exact
 minimum-parameter-norm map of :mod:`modspec.theory.matrix_flow`.
 
@@ -82,6 +88,7 @@ def derivation_payload(dataset: Any, network: Any, train_objects: list[int] | No
     conv, mult = _conv(symbolic), _mult(symbolic)
     modules = []
     dynamics = {}
+    half = th.half_rise_times
     for md in th.modules:
         modes = [{"label": m.label, "s": conv(m.s), "lambda": conv(m.lam),
                   "multiplicity": mult(m.multiplicity),
@@ -93,6 +100,9 @@ def derivation_payload(dataset: Any, network: Any, train_objects: list[int] | No
         dynamics[md.name] = {
             "mode_ode": None if th.coupled else str(md.mode_ode),
             "closed_form": None if md.solution is None else str(md.solution),
+            "implicit": None if md.implicit is None else str(md.implicit),
+            "half_rise": {m.label: str(half[md.keys[m.label]]) for m in md.spectrum.modes
+                          if md.keys[m.label] in half},
             "matrix_odes": [str(eq) for eq in th.matrix_odes[md.name]],
         }
     payload: dict[str, Any] = {"dataset": dataset.describe(), "architecture": network.name,
@@ -184,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     # dataset; invalid options are never stored (rendering raises first).
     raw = ("symbolic" if args.symbolic else
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
-    key = {"command": "derive", "dataset": raw, "network": _describe(network),
+    key = {"command": "derive", "payload": 2, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}
     text = None if args.no_cache else cache.load(key)
     if not isinstance(text, str):
@@ -238,8 +248,13 @@ def text_report(payload: dict[str, Any]) -> str:
             lines.append(f"  {eq}")
         if dyn["mode_ode"]:
             lines.append(f"  mode ODE: {dyn['mode_ode']}")
-            lines.append("  closed form: " + (dyn["closed_form"] or
-                                               "none (integrate the mode ODE numerically)"))
+            if dyn["closed_form"]:
+                lines.append(f"  closed form: {dyn['closed_form']}")
+            else:
+                lines.append(f"  implicit solution (a(t) is not elementary): "
+                             f"t = {dyn['implicit']}")
+            for label, t_half in dyn["half_rise"].items():
+                lines.append(f"  half-rise time of {label} (epochs): {t_half}")
         for mode in m["modes"]:
             fp = mode["fixed_point"]
             lines.append(f"  {mode['label']:<10} s = {mode['s']}  lambda = {mode['lambda']}  "

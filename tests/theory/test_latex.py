@@ -14,7 +14,7 @@ from modspec.theory.latex import latex_document
 
 PDFLATEX = shutil.which("pdflatex")
 STEPS = ("Step 1 (loss)", "Step 2 (matrix gradient flow", "Step 3 (modes", "Step 4 (mode ODEs",
-         "Step 5 (closed-form solutions", "Step 6 (fixed points", "Step 7 (observables",
+         "Step 5 (solutions", "Step 6 (fixed points", "Step 7 (observables",
          "Step 8 (converged map")
 
 
@@ -38,6 +38,9 @@ def test_fragment_has_every_labelled_step_in_balanced_align_blocks(derivations):
         if th.coupled:
             assert "couple" in tex and "Step 5" not in tex
         assert th._repr_latex_().startswith("$$")
+    deep = derivations["dense3_symbolic"].to_latex()     # depth 3: implicit t(a), t½
+    assert r"t(a) &=" in deep and r"G_{3}{\left(w \right)} &=" in deep
+    assert r"\operatorname{atan}" in deep and r"t_{1/2} &\simeq" in deep
 
 
 @pytest.mark.skipif(PDFLATEX is None, reason="no pdflatex on this machine: LaTeX compile "
