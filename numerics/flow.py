@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -106,9 +106,25 @@ def check_hidden(hidden: Any) -> int:
 
 
 def layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: int = 50) -> Layout:
-    """Indices, layer shapes and analytic mode projections of every module."""
+    """Indices, layer shapes and analytic mode projections of every module.
+
+    Pure in its arguments, and its spectra come from SymPy (~20 ms for D0): a layout of a
+    family dataset (compared by value) is kept for the process and shared — treat it as
+    read-only. General datasets (compared by identity) are laid out on every call."""
     check_numeric(dataset)
     hidden = check_hidden(hidden)
+    if isinstance(dataset, CompositionalDataset):
+        return _cached_layout(dataset, network, hidden)
+    return _layout(dataset, network, hidden)
+
+
+@lru_cache(maxsize=16)
+def _cached_layout(dataset: CompositionalDataset | Dataset, network: Network,
+                   hidden: int) -> Layout:
+    return _layout(dataset, network, hidden)
+
+
+def _layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: int) -> Layout:
     spectra = module_spectra(dataset, network)
     mods = []
     for module, spec in zip(network.modules, spectra, strict=True):
