@@ -69,20 +69,17 @@ def mode_strengths(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> n
     shape = np.broadcast_shapes(w0.shape, t.shape)
     w0, rate, fixed, t = (np.broadcast_to(v, shape) for v in (w0, rate, fixed, t))
     fn = scaled_time_functions(L)
-    below = w0 < 1
-    above = w0 > 1
-    w = np.ones(shape)
-    for side in (below, above):
+    w = np.ones(shape)                                   # w0 = 1: a stays at s/λ
+    for side, below in ((w0 < 1, True), (w0 > 1, False)):
         if np.any(side):
-            w[side] = _solve(fn, w0[side], rate[side] * t[side], below=side is below,
-                             concave=side is below and L >= 2)
+            w[side] = _solve(fn, w0[side], rate[side] * t[side], below, L)
     a = np.asarray(fixed * w ** L)
     a[t == 0] = np.broadcast_to(a0[lift], shape)[t == 0]
     return a
 
 
 def _solve(fn: Generated, w0: np.ndarray, dG: np.ndarray, below: bool,
-           concave: bool) -> np.ndarray:
+           depth: int) -> np.ndarray:
     """Solve ``G(w) = G(w0) + dG`` (``dG ≥ 0``) for ``w`` between ``w0`` and 1.
 
     In the solver's variable ``x``, ``G`` is increasing; it is concave for starts below the
@@ -112,6 +109,7 @@ def _solve(fn: Generated, w0: np.ndarray, dG: np.ndarray, below: bool,
     hi = np.full_like(lo, X_END)
     target = fn(w0)[0] + dG
     beyond = target >= fn(w_of(hi))[0]
+    concave = below and depth >= 2
     x = np.where(beyond, hi, lo if concave else hi)
     active = ~beyond
     for _ in range(MAX_ITER):

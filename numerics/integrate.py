@@ -52,6 +52,7 @@ from .flow import (
     tau_of,
     total_map,
 )
+from .simulate import Observer, Recorded, initial_weights
 
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
@@ -190,16 +191,9 @@ def flow_system(dataset: Any, network: Network, lr: float, hidden: int = 50,
 
 
 @dataclass(frozen=True, eq=False)
-class FlowTrajectory:
+class FlowTrajectory(Recorded):
     """The integrated matrix flow at times ``t`` (epochs): same records as a simulation,
     arrays ``(seeds, T)``; ``weights`` at the last time."""
-
-    t: np.ndarray
-    modes: dict[str, np.ndarray]
-    quadrant_norms: dict[str, np.ndarray]
-    loss: dict[str, np.ndarray]
-    heldout: dict[str, Any] | None
-    weights: list[list[np.ndarray]]
 
 
 def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
@@ -211,8 +205,6 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
     ``init`` is a weight structure of :func:`modspec.numerics.simulate.initial_weights`
     (every seed is integrated separately). Implicit methods use the generated Jacobian.
     """
-    from .simulate import Observer
-
     t = np.atleast_1d(np.asarray(t, dtype=float))
     if t.ndim != 1 or np.any(np.diff(t) < 0) or np.any(t < 0):
         raise bad("t", "array", "must be a 1-D non-decreasing array of times ≥ 0 (epochs)")
@@ -256,8 +248,6 @@ def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: 
     stretches until every layer's velocity is below ``gtol`` (in units of 1/τ). Works for
     every architecture; for coupled ones (leaky) it is the only route to ``W*``.
     """
-    from .simulate import initial_weights
-
     init = initial_weights(dataset, network, hidden, init_std, seeds=1, seed=seed)
     P = len(covariances(dataset, train_objects).objects)
     system = flow_system(dataset, network, 1.0 / P, hidden, train_objects)  # τ = 1

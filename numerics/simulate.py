@@ -155,14 +155,10 @@ def simulate_payload(run: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, eq=False)
-class Simulation:
-    """Recorded gradient descent; arrays are ``(seeds, T)`` with ``T = epochs + 1``.
-
-    ``t`` is in epochs (0 … epochs); ``tau = 1/(P·lr)`` with P the number of training
-    objects. ``a0[key]`` (seeds,) is each mode's effective initial strength (see
-    :func:`effective_a0`). ``weights`` are the final weights, ``init`` the initial ones
-    (list over modules of list over layers of ``(seeds, out, in)``).
-    """
+class Recorded:
+    """What a run of the learning dynamics records: arrays ``(seeds, T)`` at times ``t``
+    (epochs) of the mode strengths, quadrant norms and block losses, held-out errors (or
+    ``None``) and the weights at the last time."""
 
     t: np.ndarray
     modes: dict[str, np.ndarray]
@@ -170,12 +166,6 @@ class Simulation:
     loss: dict[str, np.ndarray]
     heldout: dict[str, Any] | None
     weights: list[list[np.ndarray]]
-    init: list[list[np.ndarray]] = field(repr=False)
-    a0: dict[str, np.ndarray] = field(repr=False)
-    lr: float = 0.0
-    tau: float = 0.0
-    train_objects: np.ndarray | None = None
-    layout: Layout | None = field(default=None, repr=False)
 
     def mean(self) -> dict[str, dict[str, np.ndarray]]:
         """Means over seeds: ``{"modes": {...}, "quadrant_norms": {...}, "loss": {...}}``."""
@@ -184,6 +174,24 @@ class Simulation:
     def std(self) -> dict[str, dict[str, np.ndarray]]:
         """Standard deviations over seeds (0 for one seed), same keys as :meth:`mean`."""
         return seed_statistic(self, np.std)
+
+
+@dataclass(frozen=True, eq=False)
+class Simulation(Recorded):
+    """Recorded gradient descent; arrays are ``(seeds, T)`` with ``T = epochs + 1``.
+
+    ``t`` is in epochs (0 … epochs); ``tau = 1/(P·lr)`` with P the number of training
+    objects. ``a0[key]`` (seeds,) is each mode's effective initial strength (see
+    :func:`effective_a0`). ``weights`` are the final weights, ``init`` the initial ones
+    (list over modules of list over layers of ``(seeds, out, in)``).
+    """
+
+    init: list[list[np.ndarray]] = field(repr=False)
+    a0: dict[str, np.ndarray] = field(repr=False)
+    lr: float = 0.0
+    tau: float = 0.0
+    train_objects: np.ndarray | None = None
+    layout: Layout | None = field(default=None, repr=False)
 
     def payload(self) -> dict[str, Any]:
         """The JSON contract of ``modspec simulate`` (design.md) as plain Python."""

@@ -120,3 +120,17 @@ def load_expr(key: Any) -> Any:
 
 def store_expr(key: Any, expr: Any) -> bool:
     return store(key, expr_to_text(expr))
+
+
+def cached_expr(key: Any, compute: Any, valid: Any, use_cache: bool = True) -> Any:
+    """``compute()`` through the disk cache: a stored expression is returned only when
+    ``valid(expr)`` holds (a stale, corrupt or wrong entry is recomputed and overwritten);
+    with ``use_cache=False`` the cache is neither read nor written."""
+    if use_cache:
+        hit = load_expr(key)
+        if hit is not None and valid(hit):
+            return hit
+    expr = compute()
+    if use_cache:
+        store_expr(key, expr)
+    return expr

@@ -203,7 +203,7 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     for module, spec in zip(network.modules, module_spectra(dataset, network, space),
                             strict=True):
         keys = {m.label: mode_key(network, module, m.label) for m in spec.modes}
-        sol = None if coupled else solution(module.depth, cache=cache)
+        sol = None if coupled else dynamics.mode_solution(module.depth, cache=cache)
         implicit = (dynamics.mode_time(module.depth) if sol is None and not coupled
                     else None)
         md = ModuleDerivation(module, spec, dynamics.mode_ode(module.depth), sol,
@@ -241,27 +241,6 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
                      "each module's minimum-norm map Sigma_yx Sigma_x^+")
     return Derivation(dataset, network, space, coupled, tuple(modules), strengths,
                       trajectories, observables, conv, odes, steps)
-
-
-def solution(depth: int, cache: bool = True) -> sp.Expr | None:
-    """The closed-form mode solution of :func:`dynamics.mode_solution`, via the disk cache.
-
-    A cached expression is accepted only if it still satisfies its ODE and initial condition
-    (:func:`dynamics.check_solution`); otherwise it is recomputed and rewritten.
-    """
-    if depth > 2:
-        return None
-    if not cache:
-        return dynamics.mode_solution(depth)
-    from . import cache as disk
-
-    key = {"what": "mode_solution", "depth": depth}
-    hit = disk.load_expr(key)
-    if hit is not None and dynamics.check_solution(hit, depth):
-        return hit
-    sol = dynamics.mode_solution(depth)
-    disk.store_expr(key, sol)
-    return sol
 
 
 # ------------------------------------------------------------------ observables

@@ -94,18 +94,29 @@ def fixed_points(depth: int) -> tuple[FixedPoint, ...]:
 
 
 @functools.cache
-def mode_solution(depth: int) -> sp.Expr | None:
+def mode_solution(depth: int, cache: bool = True) -> sp.Expr | None:
     """Closed-form ``a(t)`` with ``a(0) = a0``, derived by separation of variables.
 
     Returns ``None`` when ``τ/f(a)`` is not rational in ``a`` (depth > 2: no elementary
     ``a(t)``; see :func:`mode_time` for the implicit solution). The result is in the
     canonical symbols ``t, tau, a0, s, lambda`` and has been verified by substitution into
-    the ODE and at t = 0.
+    the ODE and at t = 0. Deriving it takes seconds, so it goes through the disk cache of
+    :mod:`modspec.theory.cache` (``cache=False`` skips it); a stored expression is accepted
+    only if it passes the same substitution check.
     """
     L = _check_depth(depth)
     integrand = sp.together(sy.tau / mode_rhs(L, _a))
     if not integrand.is_rational_function(_a):
         return None
+    from . import cache as disk
+
+    return disk.cached_expr({"what": "mode_solution", "depth": L},
+                            lambda: _separate(integrand, L),
+                            lambda e: check_solution(e, L), use_cache=cache)
+
+
+def _separate(integrand: sp.Expr, L: int) -> sp.Expr:
+    """Integrate ``τ/f`` by partial fractions and solve ``t(a) = t`` for ``a``."""
     F = sp.integrate(sp.apart(integrand, _a), _a)
     candidates = sp.solve(sp.Eq(F - F.subs(_a, sy.a0), sy.t), _a)
     for cand in candidates:
@@ -143,20 +154,16 @@ def scaled_time(depth: int, cache: bool = True) -> sp.Expr:
     """
     L = _check_depth(depth)
     integrand = scaled_rate(L)
-    key = {"what": "scaled_time", "depth": L}
-    if cache:
-        from . import cache as disk
+    from . import cache as disk
 
-        hit = disk.load_expr(key)
-        if hit is not None and _derivative_matches(hit, integrand):
-            return hit
-    G = sp.integrate(sp.apart(integrand, w), w)
-    if G.has(sp.Integral) or sp.simplify(sp.diff(G, w) - integrand) != 0:
-        raise RuntimeError(f"no elementary antiderivative found for depth {L}")
-    G = G.replace(sp.log, lambda x: sp.log(sp.Abs(x)))
-    if cache:
-        disk.store_expr(key, G)
-    return G
+    def derive() -> sp.Expr:
+        G = sp.integrate(sp.apart(integrand, w), w)
+        if G.has(sp.Integral) or sp.simplify(sp.diff(G, w) - integrand) != 0:
+            raise RuntimeError(f"no elementary antiderivative found for depth {L}")
+        return G.replace(sp.log, lambda x: sp.log(sp.Abs(x)))
+
+    return disk.cached_expr({"what": "scaled_time", "depth": L}, derive,
+                            lambda G: _derivative_matches(G, integrand), use_cache=cache)
 
 
 def _derivative_matches(G: sp.Expr, integrand: sp.Expr) -> bool:
@@ -247,8 +254,12 @@ def half_rise_leading(depth: int) -> sp.Expr:
     exact = half_rise_time(L)
     if L == 1:
         lead = sp.limit(exact, sy.a0, 0)
-    elif L == 2:
-        lead = sy.tau / (2 * sy.s) * sp.log(sy.s / (sy.lam * sy.a0))
+    elif L == 2:   # c ln a0 + C: the coefficient of the log, then the constant
+        c = sp.limit(exact / sp.log(sy.a0), sy.a0, 0)
+        C = sp.limit(sp.expand_log(exact - c * sp.log(sy.a0), force=True), sy.a0, 0)
+        lead = sp.factor_terms(sp.expand_log(c * sp.log(sy.a0) + C, force=True))
+        lead = lead.replace(lambda e: e.is_Add and e.has(sp.log),
+                            lambda e: sp.logcombine(e, force=True))
     else:
         p = sp.Rational(L - 2, L)
         lead = sp.limit(exact * sy.a0 ** p, sy.a0, 0) / sy.a0 ** p
