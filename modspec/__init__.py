@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 from modspec._version import __version__
+from modspec.theory.endpoints import register_coupled_end_point as _register_end_point
 
 #: Public name -> module that defines it. Resolved on first access (PEP 562), so that
 #: ``import modspec`` and the command line's warm paths do not pay for SymPy/SciPy imports.
@@ -35,6 +36,18 @@ _LAZY = {
 }
 
 __all__ = ["__version__", *_LAZY]
+
+
+def _integrated_end_point(dataset: Any, network: Any, train_objects: Any = None) -> Any:
+    """The numerics layer's integrator of deep coupled flows, imported when first used."""
+    from modspec.numerics.integrate import end_point
+
+    return end_point(dataset, network, train_objects)
+
+
+# The front door wires the layers: the theory layer states coupled end points, the numerics
+# layer integrates them (theory never imports numerics).
+_register_end_point(_integrated_end_point)
 
 
 def __getattr__(name: str) -> Any:

@@ -7,10 +7,15 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.stable` — overflow- and cancellation-free forms of the closed-form trajectories;
 * :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`;
 * :mod:`.flow`, :mod:`.integrate` — the exact matrix gradient flow, ``solve_ivp``;
-* :mod:`.simulate` — exact full-batch gradient descent, batched over seeds.
+* :mod:`.simulate` — exact full-batch gradient descent, batched over seeds;
+* :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in
+  time (theory, simulation, training, flow);
+* :mod:`.expectation` — the theory of a recorded run: which solution applies, from which
+  start, with which end point.
 """
 
-from .predict import Prediction, Predictor, compile
-from .simulate import Simulation, initial_weights, simulate
+from .predict import Predictor, compile
+from .record import Trajectory
+from .simulate import initial_weights, simulate
 
-__all__ = ["Prediction", "Predictor", "Simulation", "compile", "initial_weights", "simulate"]
+__all__ = ["Predictor", "Trajectory", "compile", "initial_weights", "simulate"]

@@ -11,10 +11,9 @@ generated map (:mod:`modspec.numerics.codegen`; polynomial in ``c``, so no fract
 and no sign issues) for a whole batch of parameter sets and modes at once: ``max(t)`` steps,
 each one vectorised NumPy call, cost ``O(epochs)``.
 
-:func:`predict_modes` serves :class:`~modspec.numerics.predict.Predictor` calls with
+:class:`~modspec.numerics.predict.DiscreteMaps` serves predictor calls with
 ``time="discrete"``; for coupled networks (leaky) the exact discrete dynamics is matrix
-gradient descent itself, run by :func:`~modspec.numerics.simulate.simulate` from the same
-small random start the continuous coupled predictor integrates from.
+gradient descent itself (:class:`~modspec.numerics.predict.CoupledDynamics`).
 
 Time is an integer number of epochs of full-batch gradient descent.
 """
@@ -25,13 +24,14 @@ import functools
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
 from modspec.theory import discrete as theory
 from modspec.theory import symbols as sy
 from modspec.theory.errors import bad
 
 from .codegen import Generated, generate
+
+__all__ = ["epochs", "iterate_modes", "layer_map_code"]
 
 _UNITS = {"tau": "epochs, tau = 1/(P*lr)", "c": "layer strength along the mode, a = c**L"}
 
@@ -101,44 +101,3 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
             c = h(c, s, lam, tau)[0]
     res = out[inverse.reshape(t.shape)]                    # t.shape + B
     return np.moveaxis(res, tuple(range(t.ndim)), tuple(range(len(batch), res.ndim)))
-
-
-def _constants(predictor: Any) -> Generated:
-    """Generated ``s`` and ``λ`` of every mode of a predictor, in its dataset parameters."""
-    exprs: dict[str, sp.Expr] = {}
-    for key, mode in predictor.th.modes.items():
-        exprs[f"s:{key}"] = sp.sympify(mode.s)
-        exprs[f"lam:{key}"] = sp.sympify(mode.lam)
-    return generate(exprs, predictor.params, name="mode_constants_all",
-                    description="s and lambda of every mode (discrete-time predictions).")
-
-
-def predict_modes(predictor: Any, t: np.ndarray, tau: np.ndarray, a0s: dict[str, np.ndarray],
-                  values: dict[sp.Symbol, np.ndarray], batch: tuple[int, ...]
-                  ) -> dict[str, np.ndarray]:
-    """Discrete-time mode strengths ``{key: B + t.shape}`` for a decoupled predictor."""
-    consts = _constants(predictor).as_dict(*[np.broadcast_to(values[p], batch)
-                                             for p in predictor.params])
-    modes = {}
-    for key in predictor.keys:
-        s = np.broadcast_to(consts[f"s:{key}"], batch)
-        lam = np.broadcast_to(consts[f"lam:{key}"], batch)
-        modes[key] = iterate_modes(predictor.depths[key], t, s, lam,
-                                   np.broadcast_to(a0s[key], batch),
-                                   np.broadcast_to(tau, batch))
-    return modes
-
-
-def coupled_gd(dataset: Any, network: Any, t: np.ndarray, lr: float, init: Any
-               ) -> dict[str, dict[str, np.ndarray]]:
-    """Exact matrix gradient descent of a coupled network, read at integer epochs ``t``.
-
-    Returns ``{"modes", "quadrant_norms", "loss"}`` of arrays shaped like ``t`` (one seed).
-    """
-    from .simulate import simulate
-
-    t = epochs(t)
-    sim = simulate(dataset, network, lr, int(t.max()), init=init)
-    idx = t.astype(np.int64)
-    return {group: {k: v[0][idx] for k, v in getattr(sim, group).items()}
-            for group in ("modes", "quadrant_norms", "loss")}

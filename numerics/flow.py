@@ -31,7 +31,9 @@ import sympy as sp
 
 from modspec.theory.architectures import Module, Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
+from modspec.theory.derivation import mode_key
 from modspec.theory.errors import ModspecError, bad
+from modspec.theory.heldout import check_objects
 from modspec.theory.observables import QUADRANTS, quadrant_name
 from modspec.theory.spectrum import Spectrum, module_spectra
 
@@ -89,11 +91,6 @@ class Layout:
         return [k for m in self.modules for k in m.keys.values()]
 
 
-def mode_key(network: Network, module: Module, label: str) -> str:
-    """Result key of a mode: the label for one module, ``"<module>:<label>"`` otherwise."""
-    return label if len(network.modules) == 1 else f"{module.name}:{label}"
-
-
 def check_numeric(dataset: Any) -> None:
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "simulation and integration need numeric parameters")
@@ -139,11 +136,13 @@ def _layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: i
         mods.append(ModuleLayout(module, ins, outs, dims, spec, keys, proj))
     X = np.asarray(dataset.X)
     Y = np.asarray(dataset.Y)
-    quads = {}
-    for inp, out in QUADRANTS:
-        if inp in dataset.input_blocks and out in dataset.output_blocks:
-            quads[quadrant_name(inp, out)] = (slice(*dataset.output_blocks[out]),
-                                              slice(*dataset.input_blocks[inp]))
+    # every (input block, output block) pair, the family's quadrants first in their order
+    order = [quadrant_name(i, o) for i, o in QUADRANTS]
+    pairs = sorted(((i, o) for o in dataset.output_blocks for i in dataset.input_blocks),
+                   key=lambda p: order.index(quadrant_name(*p)) if quadrant_name(*p) in order
+                   else len(order))
+    quads = {quadrant_name(i, o): (slice(*dataset.output_blocks[o]),
+                                   slice(*dataset.input_blocks[i])) for i, o in pairs}
     return Layout(dataset, network, hidden, tuple(mods), X.shape[0], Y.shape[0], quads)
 
 
@@ -218,26 +217,10 @@ class Covariances:
     objects: np.ndarray
 
 
-def check_objects(dataset: Any, objects: Any) -> np.ndarray:
-    """Validate a list of training objects (column indices)."""
-    P = int(dataset.P)
-    if objects is None:
-        return np.arange(P)
-    try:
-        arr = np.asarray(objects)
-        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise bad("train_objects", objects, f"must be a non-empty list of integers in [0, {P})")\
-            from None
-    if np.any(arr < 0) or np.any(arr >= P) or len(set(arr.tolist())) != arr.size:
-        raise bad("train_objects", objects, f"must be distinct integers in [0, {P})")
-    return np.sort(arr)
-
-
 def covariances(dataset: Any, objects: Any = None) -> Covariances:
     """Input and input–output covariances averaged over the training objects."""
-    objects = check_objects(dataset, objects)
+    P = int(dataset.P)
+    objects = np.arange(P) if objects is None else np.asarray(check_objects(objects, P))
     X = np.asarray(dataset.X, dtype=float)[:, objects]
     Y = np.asarray(dataset.Y, dtype=float)[:, objects]
     P = X.shape[1]

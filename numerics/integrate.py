@@ -52,7 +52,8 @@ from .flow import (
     tau_of,
     total_map,
 )
-from .simulate import Observer, Recorded, initial_weights
+from .record import HeldoutCurve, Trajectory, stack_records
+from .simulate import Observer, initial_weights
 
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
@@ -190,20 +191,16 @@ def flow_system(dataset: Any, network: Network, lr: float, hidden: int = 50,
     return FlowSystem(lay, tau_of(cov.P, lr), cov, size)
 
 
-@dataclass(frozen=True, eq=False)
-class FlowTrajectory(Recorded):
-    """The integrated matrix flow at times ``t`` (epochs): same records as a simulation,
-    arrays ``(seeds, T)``; ``weights`` at the last time."""
-
-
 def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
                    init: Sequence[Sequence[np.ndarray]], train_objects: Sequence[int] | None = None,
                    method: str = "DOP853", rtol: float = 1e-10,
-                   atol: float = 1e-14) -> FlowTrajectory:
+                   atol: float = 1e-14) -> Trajectory:
     """Integrate ``τ dW_i/dt = ∂/∂W_i tr(M_m G_mᵀ)`` from ``init`` and record at times ``t``.
 
     ``init`` is a weight structure of :func:`modspec.numerics.simulate.initial_weights`
     (every seed is integrated separately). Implicit methods use the generated Jacobian.
+    Returns a :class:`~modspec.numerics.record.Trajectory` (``kind="flow"``,
+    ``time="continuous"``, arrays ``(seeds, T)``, the final weights and map).
     """
     t = np.atleast_1d(np.asarray(t, dtype=float))
     if t.ndim != 1 or np.any(np.diff(t) < 0) or np.any(t < 0):
@@ -228,14 +225,17 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
         W = total_map(lay, maps)
         records.append(obs(maps, W, residual(W, system.cov)))
         finals.append(sol.y[:, -1])
-    stacked = {k: {n: np.stack([r[k][n] for r in records]) for n in records[0][k]}
-               for k in ("modes", "quadrant_norms", "loss")}
+    stacked = stack_records(records)
     heldout = None
     if obs.record_held:
-        heldout = {"compositional_error": np.stack([r["heldout"] for r in records]),
-                   "objects": obs.held}
-    return FlowTrajectory(t, stacked["modes"], stacked["quadrant_norms"], stacked["loss"],
-                          heldout, _unpack(lay, np.stack(finals)))
+        heldout = HeldoutCurve(compositional_error=np.stack([r["heldout"] for r in records]),
+                               objects=obs.held)
+    weights = _unpack(lay, np.stack(finals))
+    final = total_map(lay, module_maps(lay, weights))
+    return Trajectory(t, heldout=heldout, seed_axis=True, kind="flow", time="continuous",
+                      lr=float(lr), tau=system.tau, train_objects=None if train_objects is None
+                      else system.cov.objects, init=init, weights=weights, final_map=final,
+                      **stacked)
 
 
 def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
@@ -267,3 +267,13 @@ def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: 
         span *= 2
     lay = system.layout
     return total_map(lay, module_maps(lay, system.weights(y)))[0]
+
+
+def end_point(dataset: Any, network: Network, train_objects: Sequence[int] | None = None
+              ) -> tuple[np.ndarray, str]:
+    """:func:`converged_map` from the standard start (``N(0, 1e-3²)``, seed 0) with a sentence
+    saying how it was obtained: the solver modspec registers for the theory layer's coupled
+    end points (:mod:`modspec.theory.endpoints`)."""
+    W = converged_map(dataset, network, init_std=1e-3, seed=0, train_objects=train_objects)
+    return W, ("integrated: exact coupled matrix flow from N(0, 1e-3^2) weights, seed 0, "
+               "until the velocity is below 1e-10/tau")

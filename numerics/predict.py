@@ -38,50 +38,32 @@ gradient descent from the same small start.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from modspec.theory import symbols as sy
+from modspec.theory.derivation import Derivation
 from modspec.theory.errors import ModspecError, bad
 
 from .codegen import Generated, generate
+from .record import Trajectory
 from .stable import stable_form
+
+__all__ = ["ClosedForms", "CompiledExpression", "CoupledDynamics", "DiscreteMaps",
+           "ImplicitSolutions", "ModeConstants", "Observables", "Predictor", "compile"]
 
 _DATASET = {"nx": sy.nx, "ny": sy.ny, "kx": sy.kx, "ky": sy.ky, "rx": sy.rx, "ry": sy.ry}
 _UNITS = {"t": "epochs of full-batch GD", "tau": "epochs, tau = 1/(P*lr)",
           "a0": "initial mode strength"}
 
-
-def _tolist(value: Any) -> Any:
-    arr = np.asarray(value)
-    return arr.tolist()
-
-
-@dataclass(frozen=True, eq=False)
-class Prediction:
-    """Predicted trajectories; arrays have shape ``B + T`` (batch of parameters, times)."""
-
-    t: np.ndarray
-    modes: dict[str, np.ndarray]
-    quadrant_norms: dict[str, np.ndarray]
-    loss: dict[str, np.ndarray]
-    params: dict[str, Any]
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON contract of ``modspec predict`` (design.md) as plain Python."""
-        return {"t": _tolist(self.t),
-                "modes": {k: _tolist(v) for k, v in self.modes.items()},
-                "quadrant_norms": {k: _tolist(v) for k, v in self.quadrant_norms.items()},
-                "loss": {k: _tolist(v) for k, v in self.loss.items()}}
-
-    def to_json(self, **kwargs: Any) -> str:
-        """:meth:`payload` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
-        return json.dumps(self.payload(), **kwargs)
+#: Mode strengths by key, each broadcast to ``B + t.shape``.
+Strengths = dict[str, np.ndarray]
+#: Dataset parameter symbol → its values (broadcast to the batch shape B).
+Values = dict[sp.Symbol, np.ndarray]
 
 
 def _times(t: Any) -> np.ndarray:
@@ -103,17 +85,172 @@ def _positive(name: str, value: Any) -> np.ndarray:
     return arr
 
 
-class Predictor:
-    """A compiled derivation; see the module docstring. Call ``f(t, lr=..., a0=..., **params)``."""
+def _lift(x: np.ndarray, batch: tuple[int, ...], t_ndim: int) -> np.ndarray:
+    """``x`` broadcast to the batch shape with singleton axes for the times appended."""
+    return np.broadcast_to(x, batch)[(..., *(None,) * t_ndim)]
 
-    def __init__(self, th: Any, backend: str = "numpy", use_cache: bool = True) -> None:
+
+# ----------------------------------------------------------------------- strategies
+class ModeConstants:
+    """``s`` and ``λ`` of the given modes as generated functions of the dataset parameters."""
+
+    def __init__(self, th: Derivation, keys: list[str], params: list[sp.Symbol],
+                 use_cache: bool = True) -> None:
+        modes = th.modes
+        exprs = {}
+        for k in keys:
+            exprs[f"s:{k}"] = sp.sympify(modes[k].s)
+            exprs[f"lam:{k}"] = sp.sympify(modes[k].lam)
+        self.keys, self.params = keys, params
+        self.code = generate(exprs, params, name="mode_constants", use_cache=use_cache,
+                             description="s and lambda of the modes, in the dataset "
+                                         "parameters.")
+
+    def __call__(self, values: Values, batch: tuple[int, ...]
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = self.code.as_dict(*[np.broadcast_to(values[p], batch) for p in self.params])
+        return {k: (np.broadcast_to(out[f"s:{k}"], batch), np.broadcast_to(out[f"lam:{k}"], batch))
+                for k in self.keys}
+
+
+class ClosedForms:
+    """The stable closed forms ``a(t)`` of modes of depth ≤ 2 (:func:`~.stable.stable_form`),
+    all modes in one generated function with common subexpressions shared."""
+
+    def __init__(self, th: Derivation, keys: list[str], params: list[sp.Symbol],
+                 backend: str = "numpy", use_cache: bool = True) -> None:
+        starts = {k: sp.Symbol(f"a0_{i}", positive=True) for i, k in enumerate(keys)}
+        exprs = {k: stable_form(th.trajectories[k]).xreplace({sy.a0: starts[k]}) for k in keys}
+        self.keys, self.params = keys, params
+        self.code = generate(
+            exprs, [sy.t, sy.tau, *starts.values(), *params], name="trajectories",
+            backend=backend, use_cache=use_cache, units=_UNITS,
+            description=f"Mode strengths a(t) of the {th.network.name} network "
+                        f"({', '.join(keys)}), stable closed forms.")
+
+    def __call__(self, t: np.ndarray, tau: np.ndarray, a0s: Mapping[str, np.ndarray],
+                 values: Values, batch: tuple[int, ...]) -> Strengths:
+        def lift(x: np.ndarray) -> np.ndarray:
+            return _lift(x, batch, t.ndim)
+
+        out = self.code(t, lift(tau), *[lift(a0s[k]) for k in self.keys],
+                        *[lift(values[p]) for p in self.params])
+        return {k: np.broadcast_to(v, batch + t.shape)
+                for k, v in zip(self.keys, out, strict=True)}
+
+
+class ImplicitSolutions:
+    """Modes deeper than 2: the elementary implicit solution ``t(a)`` inverted by safeguarded
+    Newton iterations (:func:`~.implicit.mode_strengths`)."""
+
+    def __init__(self, constants: ModeConstants, depths: Mapping[str, int]) -> None:
+        self.constants, self.depths = constants, depths
+
+    def __call__(self, t: np.ndarray, tau: np.ndarray, a0s: Mapping[str, np.ndarray],
+                 values: Values, batch: tuple[int, ...]) -> Strengths:
+        from .implicit import mode_strengths
+
+        consts = self.constants(values, batch)
+        return {k: np.broadcast_to(mode_strengths(self.depths[k], t, s, lam, a0s[k], tau),
+                                   batch + t.shape)
+                for k, (s, lam) in consts.items()}
+
+
+class DiscreteMaps:
+    """Gradient descent itself: the exact per-epoch map of each balanced mode
+    (:func:`~.discrete.iterate_modes`); ``t`` are integer epochs."""
+
+    def __init__(self, constants: ModeConstants, depths: Mapping[str, int]) -> None:
+        self.constants, self.depths = constants, depths
+
+    def __call__(self, t: np.ndarray, tau: np.ndarray, a0s: Mapping[str, np.ndarray],
+                 values: Values, batch: tuple[int, ...]) -> Strengths:
+        from .discrete import iterate_modes
+
+        consts = self.constants(values, batch)
+        return {k: iterate_modes(self.depths[k], t, s, lam, np.broadcast_to(a0s[k], batch),
+                                 np.broadcast_to(tau, batch))
+                for k, (s, lam) in consts.items()}
+
+
+class Observables:
+    """Quadrant norms and block losses (per sample: the mean over samples of the summed
+    squared error over a block's units) as one generated function of the mode strengths."""
+
+    def __init__(self, th: Derivation, keys: list[str], params: list[sp.Symbol],
+                 backend: str = "numpy", use_cache: bool = True) -> None:
+        exprs = {f"{group}:{name}": sp.sympify(e)
+                 for group in ("quadrant_norms", "loss")
+                 for name, e in th.observables.get(group, {}).items()}
+        self.keys, self.params = keys, params
+        self.code: Generated | None = None
+        if exprs:
+            self.code = generate(
+                exprs, [th.strengths[k] for k in keys] + params, name="observables",
+                backend=backend, use_cache=use_cache,
+                description=f"Quadrant norms and block losses (per sample: mean over samples "
+                            f"of the summed squared error over a block's units) of the "
+                            f"{th.network.name} network in its mode strengths.")
+
+    def __call__(self, modes: Strengths, values: Values, batch: tuple[int, ...],
+                 t_ndim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        quads: dict[str, np.ndarray] = {}
+        loss: dict[str, np.ndarray] = {}
+        if self.code is None:
+            return quads, loss
+        shape = batch + next(iter(modes.values())).shape[len(batch):]
+        out = self.code.as_dict(*[modes[k] for k in self.keys],
+                                *[_lift(values[p], batch, t_ndim) for p in self.params])
+        for name, v in out.items():
+            group, key = name.split(":", 1)
+            (quads if group == "quadrant_norms" else loss)[key] = \
+                np.broadcast_to(v, shape).astype(float)
+        return quads, loss
+
+
+class CoupledDynamics:
+    """Networks whose modules share an output block (leaky): no mode-wise solution, so the
+    exact matrix dynamics is run from small random weights whose effective initial strength
+    is ``a0`` (``init_std = sqrt(2·a0/hidden)``): the gradient flow
+    (:func:`~.integrate.integrate_flow`) in continuous time, matrix gradient descent
+    (:func:`~.simulate.simulate`) in discrete time."""
+
+    def __init__(self, th: Derivation) -> None:
+        self.dataset, self.network = th.dataset, th.network
+
+    def __call__(self, t: np.ndarray, lr: float, a0: float, hidden: int, seed: int,
+                 time: str) -> Trajectory:
+        from .integrate import integrate_flow
+        from .simulate import initial_weights, simulate
+
+        init_std = float(np.sqrt(2 * a0 / hidden))
+        init = initial_weights(self.dataset, self.network, hidden, init_std, 1, seed)
+        if time == "discrete":
+            run = simulate(self.dataset, self.network, lr, int(t.max()), init=init).at(t)
+        else:
+            run = integrate_flow(self.dataset, self.network, t, lr, init)
+        return run.averaged()
+
+
+# ----------------------------------------------------------------------- the front
+class Predictor:
+    """A compiled derivation; see the module docstring. Call ``f(t, lr=..., a0=..., **params)``.
+
+    Built once from a :class:`~modspec.theory.derivation.Derivation`; each strategy (closed
+    forms, implicit solutions, discrete maps, coupled dynamics, observables) is a small
+    compiled object of its own, built when first needed.
+    """
+
+    def __init__(self, th: Derivation, backend: str = "numpy", use_cache: bool = True) -> None:
         self.th = th
         self.dataset = th.dataset
         self.network = th.network
         self.coupled = bool(th.coupled)
         self.keys = list(th.strengths)
-        self._depth = {key: md.module.depth for md in th.modules for key in md.keys.values()}
+        self.depths = {md.keys[m.label]: md.module.depth
+                       for md in th.modules for m in md.spectrum.modes}
         self.symbolic = bool(getattr(th.dataset, "is_symbolic", False))
+        self._backend, self._use_cache = backend, use_cache
         free: set[sp.Symbol] = set()
         for e in th.trajectories.values():
             if e is not None:
@@ -121,52 +258,36 @@ class Predictor:
         for group in ("quadrant_norms", "loss"):
             for e in th.observables.get(group, {}).values():
                 free |= sp.sympify(e).free_symbols
-        for md in th.modules:
-            for m in md.spectrum.modes:
-                free |= sp.sympify(m.s).free_symbols | sp.sympify(m.lam).free_symbols
+        for m in th.modes.values():
+            free |= sp.sympify(m.s).free_symbols | sp.sympify(m.lam).free_symbols
         self.params = [s for s in _DATASET.values() if s in free]
-        P = th.dataset.P
-        self._P = sp.sympify(P)
-        self._closed = {k: e for k, e in th.trajectories.items() if e is not None}
-        self._open = [k for k, e in th.trajectories.items() if e is None]
-        self._a0 = {k: sp.Symbol(f"a0_{i}", positive=True) for i, k in enumerate(self.keys)}
-        self.trajectory_code: Generated | None = None
-        if self._closed and not self.coupled:
-            exprs = {k: stable_form(e).xreplace({sy.a0: self._a0[k]})
-                     for k, e in self._closed.items()}
-            args = [sy.t, sy.tau, *[self._a0[k] for k in self._closed], *self.params]
-            self.trajectory_code = generate(
-                exprs, args, name="trajectories", backend=backend, use_cache=use_cache,
-                units=_UNITS,
-                description=f"Mode strengths a(t) of the {th.network.name} network "
-                            f"({', '.join(self._closed)}), stable closed forms.")
-        self.mode_code: Generated | None = None
-        if self._open and not self.coupled:
-            modes = th.modes
-            exprs = {}
-            for k in self._open:
-                exprs[f"s:{k}"] = sp.sympify(modes[k].s)
-                exprs[f"lam:{k}"] = sp.sympify(modes[k].lam)
-            self.mode_code = generate(exprs, self.params, name="mode_constants",
-                                      use_cache=use_cache,
-                                      description="s and lambda of modes without closed form.")
-        self.observable_code: Generated | None = None
-        obs = {}
-        for group in ("quadrant_norms", "loss"):
-            for name, e in th.observables.get(group, {}).items():
-                obs[f"{group}:{name}"] = sp.sympify(e)
-        if obs:
-            args = [th.strengths[k] for k in self.keys] + self.params
-            self.observable_code = generate(
-                obs, args, name="observables", backend=backend, use_cache=use_cache,
-                description=f"Quadrant norms and block losses (per sample: mean over samples "
-                            f"of the summed squared error over a block's units) of the "
-                            f"{th.network.name} network in its mode strengths.")
-        self.depths = {md.keys[m.label]: md.module.depth
-                       for md in th.modules for m in md.spectrum.modes}
+        self._P = sp.sympify(th.dataset.P)
+        self._closed_keys = [k for k, e in th.trajectories.items() if e is not None]
+        self._open_keys = [k for k, e in th.trajectories.items() if e is None]
+        self.closed_forms = (ClosedForms(th, self._closed_keys, self.params, backend, use_cache)
+                             if self._closed_keys and not self.coupled else None)
+        self.observables = Observables(th, self.keys, self.params, backend, use_cache)
+
+    # ------------------------------------------------------------ lazily built strategies
+    @cached_property
+    def constants(self) -> ModeConstants:
+        return ModeConstants(self.th, self.keys, self.params, self._use_cache)
+
+    @cached_property
+    def implicit(self) -> ImplicitSolutions:
+        open_keys = ModeConstants(self.th, self._open_keys, self.params, self._use_cache)
+        return ImplicitSolutions(open_keys, self.depths)
+
+    @cached_property
+    def discrete(self) -> DiscreteMaps:
+        return DiscreteMaps(self.constants, self.depths)
+
+    @cached_property
+    def coupled_dynamics(self) -> CoupledDynamics:
+        return CoupledDynamics(self.th)
 
     # ----------------------------------------------------------------- evaluation
-    def _dataset_values(self, kw: dict[str, Any]) -> dict[sp.Symbol, np.ndarray]:
+    def _dataset_values(self, kw: dict[str, Any]) -> Values:
         if "r" in kw:
             r = kw.pop("r")
             kw.setdefault("rx", r)
@@ -189,7 +310,7 @@ class Predictor:
         """A shallow mode's a(t) is linear in a0, so any finite start is allowed (a random
         initial map projects onto a mode with either sign); deeper modes and coupled
         networks need a0 > 0 (the sigmoid grows from a positive seed)."""
-        if not self.coupled and self._depth.get(key) == 1:
+        if not self.coupled and self.depths.get(key) == 1:
             arr = np.asarray(value, dtype=float)
             if not np.all(np.isfinite(arr)):
                 raise bad(f"a0[{key}]", value, "must be finite")
@@ -197,14 +318,15 @@ class Predictor:
         return _positive(f"a0[{key}]", value)
 
     def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
-                 seed: int = 0, time: str = "continuous", **params: Any) -> Prediction:
+                 seed: int = 0, time: str = "continuous", **params: Any) -> Trajectory:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
         ``a0`` (number, array, or dict ``{mode key: value}``); dataset parameters by name.
 
-        ``time="continuous"`` (default): the gradient flow (closed forms / integrated ODEs).
-        ``time="discrete"``: gradient descent epoch by epoch — the exact per-epoch map of each
-        balanced mode (:mod:`.discrete`), or for coupled networks matrix gradient descent
-        itself; ``t`` must then be integer epochs ≥ 0.
+        ``time="continuous"`` (default): the gradient flow (closed forms, implicit
+        solutions). ``time="discrete"``: gradient descent epoch by epoch — the exact
+        per-epoch map of each balanced mode, or for coupled networks matrix gradient descent
+        itself; ``t`` must then be integer epochs ≥ 0. Returns a
+        :class:`~modspec.numerics.record.Trajectory` (``kind="theory"``, arrays ``B + T``).
         """
         if lr is None:
             raise bad("lr", None, "is required (τ = 1/(P·lr) sets the time scale)")
@@ -230,51 +352,21 @@ class Predictor:
         tau = 1.0 / (P * lr)
         batch = np.broadcast_shapes(tau.shape, *[a.shape for a in a0s.values()],
                                     *[v.shape for v in values.values()])
-        extra = (None,) * t.ndim
-
-        def lift(x: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(x, batch)[(..., *extra)]
-
-        shape = batch + t.shape
-        modes: dict[str, np.ndarray] = {}
+        modes: Strengths = {}
         if time == "discrete":
-            from .discrete import predict_modes
-
-            modes = predict_modes(self, t, tau, a0s, values, batch)
-        elif self.trajectory_code is not None:
-            out = self.trajectory_code(
-                t, lift(tau), *[lift(a0s[k]) for k in self._closed],
-                *[lift(values[s]) for s in self.params])
-            for k, v in zip(self._closed, out, strict=True):
-                modes[k] = np.broadcast_to(v, shape)
-        if self._open and time == "continuous":
-            consts = self.mode_code.as_dict(*[np.broadcast_to(values[s], batch)
-                                              for s in self.params])
-            from .implicit import mode_strengths
-
-            for k in self._open:
-                modes[k] = np.broadcast_to(mode_strengths(
-                    self.depths[k], t, consts[f"s:{k}"], consts[f"lam:{k}"], a0s[k], tau),
-                    shape)
+            modes = self.discrete(t, tau, a0s, values, batch)
+        else:
+            if self.closed_forms is not None:
+                modes.update(self.closed_forms(t, tau, a0s, values, batch))
+            if self._open_keys:
+                modes.update(self.implicit(t, tau, a0s, values, batch))
         modes = {k: modes[k] for k in self.keys}
-        quads: dict[str, np.ndarray] = {}
-        loss: dict[str, np.ndarray] = {}
-        if self.observable_code is not None:
-            out = self.observable_code.as_dict(*[modes[k] for k in self.keys],
-                                               *[lift(values[s]) for s in self.params])
-            for name, v in out.items():
-                group, key = name.split(":", 1)
-                target = quads if group == "quadrant_norms" else loss
-                target[key] = np.broadcast_to(v, shape).astype(float)
-        return Prediction(t, modes, quads, loss,
-                          {"lr": lr, "tau": tau, "time": time,
-                           **{s.name: v for s, v in values.items()}})
+        quads, loss = self.observables(modes, values, batch, t.ndim)
+        return Trajectory(t, modes, quads, loss, seed_axis=False, kind="theory", time=time,
+                          lr=lr, tau=tau, meta={s.name: v for s, v in values.items()})
 
     def _coupled(self, t: np.ndarray, lr: np.ndarray, a0s: dict[str, np.ndarray],
-                 hidden: int, seed: int, time: str = "continuous") -> Prediction:
-        from .integrate import integrate_flow
-        from .simulate import initial_weights
-
+                 hidden: int, seed: int, time: str) -> Trajectory:
         if lr.ndim or any(a.ndim for a in a0s.values()):
             raise bad("lr", lr.tolist(), "a coupled network is integrated for one lr and one a0")
         if len({float(a) for a in a0s.values()}) != 1:
@@ -283,20 +375,11 @@ class Predictor:
         if t.ndim != 1 or np.any(np.diff(t) < 0):
             raise bad("t", "array", "must be 1-D and non-decreasing for a coupled network")
         a0 = float(next(iter(a0s.values())))
-        init_std = float(np.sqrt(2 * a0 / hidden))
-        init = initial_weights(self.dataset, self.network, hidden, init_std, 1, seed)
-        if time == "discrete":  # exact discrete dynamics = matrix gradient descent
-            from .discrete import coupled_gd
-
-            gd = coupled_gd(self.dataset, self.network, t, float(lr), init)
-            return Prediction(t, gd["modes"], gd["quadrant_norms"], gd["loss"],
-                              {"lr": lr, "init_std": init_std, "hidden": hidden,
-                               "seed": seed, "time": time})
-        traj = integrate_flow(self.dataset, self.network, t, float(lr), init)
-        return Prediction(t, {k: v[0] for k, v in traj.modes.items()},
-                          {k: v[0] for k, v in traj.quadrant_norms.items()},
-                          {k: v[0] for k, v in traj.loss.items()},
-                          {"lr": lr, "init_std": init_std, "hidden": hidden, "seed": seed})
+        run = self.coupled_dynamics(t, float(lr), a0, hidden, seed, time)
+        return Trajectory(t, run.modes, run.quadrant_norms, run.loss, seed_axis=False,
+                          kind="theory", time=time, lr=lr, tau=run.tau,
+                          meta={"init_std": float(np.sqrt(2 * a0 / hidden)), "hidden": hidden,
+                                "seed": seed})
 
 
 class CompiledExpression:

@@ -26,10 +26,8 @@ Recorded at every epoch t = 0 … epochs (before the update of epoch t+1):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,9 +48,9 @@ from .flow import (
     tau_of,
     total_map,
 )
+from .record import HeldoutCurve, Trajectory, loss_name
 
-LOSS_NAMES = {"Oy": "compositional", "Gy": "noncompositional"}
-
+__all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
 def _check_positive(name: str, value: Any, integer: bool = False,
                     allow_zero: bool = False) -> Any:
@@ -96,7 +94,7 @@ class Observer:
         self.held = np.setdiff1d(np.arange(int(dataset.P)), cov.objects)
         self.oy = slice(*dataset.output_blocks["Oy"]) if "Oy" in dataset.output_blocks else None
         self.record_held = self.held.size > 0 and self.oy is not None
-        self.loss_blocks = {b: LOSS_NAMES.get(b, b) for b in dataset.output_blocks}
+        self.loss_blocks = {b: loss_name(b) for b in dataset.output_blocks}
         self.out_spans = {b: slice(*span) for b, span in dataset.output_blocks.items()}
         # a module may have no mode at all (it writes an empty block, or reads inputs that
         # carry no correlation with its outputs): its projection matrix then has no column
@@ -105,17 +103,27 @@ class Observer:
              if ml.projections else np.zeros((ml.dims[-1] * ml.dims[0], 0)))
             for ml in lay.modules]
 
-    def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
-                 ) -> dict[str, Any]:
-        """``maps``, ``W``, ``R`` stacked over a leading batch axis; values are (batch,)."""
-        n = W.shape[0]
+    def modes(self, maps: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Mode strengths ``mean diag(Uᵀ M V)`` of module maps stacked over a leading axis
+        (for a non-linear module, its mean Jacobian), each ``(batch,)``."""
+        n = maps[0].shape[0]
         modes = {}
         for (ml, proj), M in zip(self.projections, maps, strict=True):
             vals = M.reshape(n, -1) @ proj
             for j, key in enumerate(ml.projections):
                 modes[key] = vals[:, j]
-        quads = {q: np.sqrt(np.sum(W[:, rows, cols] ** 2, axis=(-2, -1)))
-                 for q, (rows, cols) in self.lay.quadrants.items()}
+        return modes
+
+    def quadrant_norms(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        """Frobenius norms of the quadrants of total maps ``W`` (batch, outputs, inputs)."""
+        return {q: np.sqrt(np.sum(W[:, rows, cols] ** 2, axis=(-2, -1)))
+                for q, (rows, cols) in self.lay.quadrants.items()}
+
+    def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
+                 ) -> dict[str, Any]:
+        """``maps``, ``W``, ``R`` stacked over a leading batch axis; values are (batch,)."""
+        modes = self.modes(maps)
+        quads = self.quadrant_norms(W)
         losses = {}
         for b, name in self.loss_blocks.items():
             rows = self.out_spans[b]
@@ -126,80 +134,6 @@ class Observer:
             err = self.Y[self.oy][:, self.held] - W[:, self.oy] @ self.X[:, self.held]
             out["heldout"] = np.sum(err**2, axis=-2).mean(axis=-1)
         return out
-
-
-#: The recorded quantities of a run, each ``{key: (seeds, T)}``.
-RECORDED = ("modes", "quadrant_norms", "loss")
-
-
-def seed_statistic(run: Any, reduce: Any) -> dict[str, dict[str, np.ndarray]]:
-    """``reduce`` (``np.mean``, ``np.std``) over the seed axis of every recorded quantity of a
-    simulation or a training run."""
-    return {k: {n: reduce(v, axis=0) for n, v in getattr(run, k).items()} for k in RECORDED}
-
-
-def simulate_payload(run: Any) -> dict[str, Any]:
-    """The JSON contract of ``modspec simulate`` (design.md): means over seeds, ``std`` and,
-    with held-out objects, the final held-out compositional error."""
-    mean, std = seed_statistic(run, np.mean), seed_statistic(run, np.std)
-    out: dict[str, Any] = {"t": run.t.tolist()}
-    for k in RECORDED:
-        out[k] = {n: v.tolist() for n, v in mean[k].items()}
-    out["std"] = {k: {n: v.tolist() for n, v in std[k].items()} for k in RECORDED}
-    if run.heldout is not None:
-        out["heldout"] = {
-            "compositional_error": float(np.mean(run.heldout["compositional_error"][:, -1])),
-            "objects": [int(i) for i in run.heldout["objects"]],
-        }
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class Recorded:
-    """What a run of the learning dynamics records: arrays ``(seeds, T)`` at times ``t``
-    (epochs) of the mode strengths, quadrant norms and block losses, held-out errors (or
-    ``None``) and the weights at the last time."""
-
-    t: np.ndarray
-    modes: dict[str, np.ndarray]
-    quadrant_norms: dict[str, np.ndarray]
-    loss: dict[str, np.ndarray]
-    heldout: dict[str, Any] | None
-    weights: list[list[np.ndarray]]
-
-    def mean(self) -> dict[str, dict[str, np.ndarray]]:
-        """Means over seeds: ``{"modes": {...}, "quadrant_norms": {...}, "loss": {...}}``."""
-        return seed_statistic(self, np.mean)
-
-    def std(self) -> dict[str, dict[str, np.ndarray]]:
-        """Standard deviations over seeds (0 for one seed), same keys as :meth:`mean`."""
-        return seed_statistic(self, np.std)
-
-
-@dataclass(frozen=True, eq=False)
-class Simulation(Recorded):
-    """Recorded gradient descent; arrays are ``(seeds, T)`` with ``T = epochs + 1``.
-
-    ``t`` is in epochs (0 … epochs); ``tau = 1/(P·lr)`` with P the number of training
-    objects. ``a0[key]`` (seeds,) is each mode's effective initial strength (see
-    :func:`effective_a0`). ``weights`` are the final weights, ``init`` the initial ones
-    (list over modules of list over layers of ``(seeds, out, in)``).
-    """
-
-    init: list[list[np.ndarray]] = field(repr=False)
-    a0: dict[str, np.ndarray] = field(repr=False)
-    lr: float = 0.0
-    tau: float = 0.0
-    train_objects: np.ndarray | None = None
-    layout: Layout | None = field(default=None, repr=False)
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON contract of ``modspec simulate`` (design.md) as plain Python."""
-        return simulate_payload(self)
-
-    def to_json(self, **kwargs: Any) -> str:
-        """:meth:`payload` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
-        return json.dumps(self.payload(), **kwargs)
 
 
 def effective_a0(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
@@ -250,22 +184,30 @@ def single_threaded_blas() -> Iterator[None]:
 def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int = 50,
              init_std: float = 2e-4, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
-             init: Sequence[Sequence[np.ndarray]] | None = None) -> Simulation:
+             init: Sequence[Sequence[np.ndarray]] | None = None,
+             record_every: int = 1) -> Trajectory:
     """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
 
     ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
     (its shapes decide). ``train_objects`` lists the objects (columns) trained on; the others
     are held out. Time is in epochs; ``τ = 1/(P·lr)`` with P the number of training objects.
+    Observables are recorded every ``record_every`` epochs and at the last one.
+
+    Returns a :class:`~modspec.numerics.record.Trajectory` (``kind="simulation"``, arrays
+    ``(seeds, T)``) carrying ``lr``, ``tau``, the initial and final weights, each mode's
+    effective initial strength ``a0[key]`` (seeds,) (see :func:`effective_a0`) and the final
+    total map.
     """
     with single_threaded_blas():
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                         train_objects, init)
+                         train_objects, init, record_every)
 
 
 def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
-              init: Sequence[Sequence[np.ndarray]] | None) -> Simulation:
+              init: Sequence[Sequence[np.ndarray]] | None, record_every: int) -> Trajectory:
     epochs = _check_positive("epochs", epochs, integer=True, allow_zero=True)
+    record_every = _check_positive("record_every", record_every, integer=True)
     if init is None:
         init = initial_weights(dataset, network, hidden, init_std, seeds, seed)
         lay = layout(dataset, network, hidden)
@@ -277,29 +219,30 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     cov = covariances(dataset, train_objects)
     tau = tau_of(cov.P, lr)
     n_seeds = init[0][0].shape[0]
-    T = epochs + 1
+    record_at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
+    T = len(record_at)
 
     obs = Observer(lay, cov, dataset)
-    modes = {k: np.empty((n_seeds, T)) for k in lay.keys}
-    quads = {q: np.empty((n_seeds, T)) for q in lay.quadrants}
-    losses = {name: np.empty((n_seeds, T)) for name in obs.loss_blocks.values()}
+    records = {"modes": {k: np.empty((n_seeds, T)) for k in lay.keys},
+               "quadrant_norms": {q: np.empty((n_seeds, T)) for q in lay.quadrants},
+               "loss": {loss_name(b): np.empty((n_seeds, T)) for b in dataset.output_blocks}}
     held_err = np.empty((n_seeds, T)) if obs.record_held else None
 
     weights = [[w.copy() for w in layers] for layers in init]
     a0 = effective_a0(lay, weights)
-    for step in range(T):
+    slot = 0
+    for step in range(epochs + 1):
         maps = module_maps(lay, weights)
         W = total_map(lay, maps)
         R = residual(W, cov)
-        rec = obs(maps, W, R)
-        for k, v in rec["modes"].items():
-            modes[k][:, step] = v
-        for k, v in rec["quadrant_norms"].items():
-            quads[k][:, step] = v
-        for k, v in rec["loss"].items():
-            losses[k][:, step] = v
-        if held_err is not None:
-            held_err[:, step] = rec["heldout"]
+        if step == record_at[slot]:
+            rec = obs(maps, W, R)
+            for group, values in records.items():
+                for k, v in rec[group].items():
+                    values[k][:, slot] = v
+            if held_err is not None:
+                held_err[:, slot] = rec["heldout"]
+            slot += 1
         if step == epochs:
             break
         # ---- one epoch: simultaneous update of every layer
@@ -307,8 +250,9 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         for layers, g in zip(weights, grads, strict=True):
             for w, d in zip(layers, g, strict=True):
                 w += d / tau
-    held = obs.held
-    heldout = ({"compositional_error": held_err, "objects": held} if obs.record_held else None)
-    return Simulation(np.arange(T, dtype=float), modes, quads, losses, heldout, weights,
-                      init, a0, float(lr), tau, None if train_objects is None else cov.objects,
-                      lay)
+    heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
+               if held_err is not None else None)
+    return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
+                      kind="simulation", time="discrete", lr=float(lr), tau=tau,
+                      train_objects=None if train_objects is None else cov.objects,
+                      init=init, weights=weights, a0=a0, final_map=W, **records)

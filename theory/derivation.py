@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from .observables import (
     QUADRANTS,
     converged_strengths,
     loss_expressions,
+    map_summary,
     network_quadrant_norms,
     quadrant_name,
     rule_error_sq,
@@ -87,10 +89,9 @@ class Derivation:
     form ``a(t)`` of that mode (``s`` and ``λ`` substituted; ``None`` without a closed form);
     ``observables`` holds ``quadrant_norms`` and ``loss`` as expressions in the strength symbols
     (and, for the Ox/Gx/Oy/Gy blocks, ``systematicity``); absent for coupled networks.
-    ``converged`` describes ``W*``: ``quadrant_norms``, ``systematic``, ``report``
-    (``‖W[Gx→Oy]‖``, ``‖W[Ox→Oy] − S‖``, ``‖W[Ox→Gy]‖``) and ``blocks`` (for each quadrant,
-    ``{atom: c}`` with ``W*[i→o] = Σ_g c_g · Y_o Π_g X_iᵀ``); for coupled networks only
-    ``coupled: True`` and a note (the map is obtained by integrating ``matrix_odes``).
+    ``closed_form_end`` is what the derivation found in closed form about ``W*`` (empty
+    apart from ``coupled``/``closed_form`` flags for coupled networks); :attr:`converged` is
+    the converged map's description for every network.
     """
 
     dataset: CompositionalDataset | Dataset
@@ -101,11 +102,34 @@ class Derivation:
     strengths: dict[str, sp.Symbol]
     trajectories: dict[str, sp.Expr | None]
     observables: dict[str, Any]
-    converged: dict[str, Any]
+    closed_form_end: dict[str, Any]
     matrix_odes: dict[str, list[sp.Eq]]
     steps: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ views
+    @cached_property
+    def converged(self) -> dict[str, Any]:
+        """The converged map ``W*`` and how it was obtained.
+
+        ``quadrant_norms``, ``systematic``, ``report`` (``‖W[Gx→Oy]‖``, ``‖W[Ox→Oy] − S‖``,
+        ``‖W[Ox→Gy]‖``), ``method``; for decoupled networks exact expressions (symbolic or
+        numeric) and ``blocks`` (for each quadrant ``{atom: c}`` with
+        ``W*[i→o] = Σ_g c_g · Y_o Π_g X_iᵀ``). A coupled network has no mode-wise closed form:
+        its ``W*`` is the exact minimum-parameter-norm map at depth 1
+        (:func:`~modspec.theory.matrix_flow.minimum_norm_map`), and deeper the end point of
+        the integrated matrix flow (:mod:`modspec.theory.endpoints`), numbers in both cases
+        (``map`` holds the matrix); ``quadrant_norms`` is ``None`` for a symbolic dataset.
+        """
+        if not self.coupled:
+            return self.closed_form_end
+        out = dict(self.closed_form_end)
+        if self.symbolic or not _has_family_blocks(self.space):
+            return out | {"quadrant_norms": None, "systematic": None,
+                          "method": "none: a coupled network's W* needs a numeric dataset "
+                                    "with the blocks Ox, Gx, Oy, Gy"}
+        W, method = coupled_map(self.dataset, self.network)
+        return out | map_summary(self.dataset, W) | {"method": method, "map": W}
+
     @property
     def modes(self) -> dict[str, Mode]:
         """Result key → :class:`Mode` over all modules."""
@@ -227,8 +251,8 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     conv: dict[str, Any]
     if coupled:
         conv = {"coupled": True, "closed_form": False,
-                "note": "modules share an output block; W* is obtained by integrating the "
-                        "exact coupled matrix flow (matrix_odes)"}
+                "note": "modules share an output block: the dynamics couple and no closed "
+                        "form is claimed; W* comes from the exact coupled matrix flow"}
     else:
         spectra = [md.spectrum for md in modules]
         symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
@@ -268,7 +292,8 @@ def _observables(space: SampleSpace, spectra: list[Spectrum],
 
 def _converged(space: SampleSpace, spectra: list[Spectrum]) -> dict[str, Any]:
     fixed = [converged_strengths(spec) for spec in spectra]
-    conv: dict[str, Any] = {"coupled": False, "closed_form": True}
+    conv: dict[str, Any] = {"coupled": False, "closed_form": True,
+                            "method": "closed form: every mode at its fixed point s/lambda"}
     if not _has_family_blocks(space):
         return conv
     norms = network_quadrant_norms(spectra, fixed)
@@ -304,6 +329,20 @@ def map_blocks(space: SampleSpace, spectra: list[Spectrum],
         coeff = {g: c for g, c in coeff.items() if g in touched}
         blocks[quadrant_name(inp, out)] = coeff
     return blocks
+
+
+def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,
+                train_objects: Any = None) -> tuple[np.ndarray, str]:
+    """``W*`` of a coupled network (trained on ``train_objects``, default all) and how it was
+    obtained: exact at depth 1 (minimum parameter norm), else the registered integrator of
+    the exact matrix flow (:func:`~modspec.theory.endpoints.coupled_end_point`)."""
+    from .endpoints import coupled_end_point
+    from .matrix_flow import minimum_norm_map
+
+    if all(m.depth == 1 for m in network.modules):
+        return (minimum_norm_map(dataset, network, train_objects),
+                "exact: minimum-parameter-norm map (depth-1 flow from zero)")
+    return coupled_end_point(dataset, network, train_objects)
 
 
 def network_map(th: Derivation, values: Mapping[str, float]) -> np.ndarray:

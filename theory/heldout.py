@@ -61,6 +61,7 @@ class Heldout:
     quadrant_norms: dict[str, Any]
     exact: bool
     rule_in_span: bool | None = None
+    method: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (design.md's ``heldout`` contract plus details)."""
@@ -75,29 +76,39 @@ class Heldout:
 
 
 def check_objects(objects: Iterable[Any], P: int) -> tuple[int, ...]:
-    """Validate a training subset: distinct integers in ``[0, P)``, at least one."""
+    """The one check of a training subset: distinct integers in ``[0, P)``, at least one;
+    returned sorted. (Booleans and non-integral numbers are refused, not rounded.)"""
+    import numbers
+
     try:
-        chosen = tuple(int(o) for o in objects)
-    except (TypeError, ValueError):
-        raise bad("train_objects", objects, f"must be integers in [0, {P})") from None
+        items = list(objects)
+    except TypeError:
+        raise bad("train_objects", objects, f"must be a list of integers in [0, {P})") from None
+    if any(isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in items):
+        raise bad("train_objects", items, f"must be integers in [0, {P})")
+    chosen = tuple(int(o) for o in items)
     if not chosen or len(set(chosen)) != len(chosen) or any(o < 0 or o >= P for o in chosen):
-        raise bad("train_objects", list(chosen), f"must be distinct integers in [0, {P})")
+        raise bad("train_objects", list(chosen),
+                  f"must be a non-empty list of distinct integers in [0, {P})")
     return tuple(sorted(chosen))
 
 
 def heldout_map(dataset: CompositionalDataset | Dataset, network: Network,
-                train_objects: Iterable[int], exact: bool | None = None) -> Any:
-    """The converged total map of ``network`` trained on ``train_objects`` only."""
+                train_objects: Iterable[int], exact: bool | None = None) -> tuple[Any, str]:
+    """The converged total map of ``network`` trained on ``train_objects`` only, and how it
+    was obtained: the minimum-norm map, or for a deep coupled network (no closed form) the
+    end point of its integrated matrix flow (:func:`~.derivation.coupled_map`)."""
+    from .derivation import coupled_map
+
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("held-out objects need a numeric dataset")
     P = int(dataset.P)
     objs = check_objects(train_objects, P)
     if network.coupled and any(m.depth > 1 for m in network.modules):
-        raise ModspecError(
-            f"architecture {network.name!r} is coupled and deep: its converged map on a "
-            "subset has no closed form; integrate the matrix flow (modspec.numerics)")
+        return coupled_map(dataset, network, objs)
     exact = P <= EXACT_MAX_P if exact is None else exact
-    return minimum_norm_map(dataset, network, objs, exact=exact)
+    return (minimum_norm_map(dataset, network, objs, exact=exact),
+            "exact: minimum-norm map on the training objects")
 
 
 def heldout(dataset: CompositionalDataset | Dataset, network: Network,
@@ -105,15 +116,15 @@ def heldout(dataset: CompositionalDataset | Dataset, network: Network,
             W: Any = None) -> Heldout:
     """Train on ``train_objects`` (converged map) and measure the held-out compositional error.
 
-    ``W`` may be supplied (e.g. from numerical integration of a deep coupled network); it is
-    then only evaluated.
+    ``W`` may be supplied (a map obtained elsewhere); it is then only evaluated.
     """
     P = int(dataset.P)
     objs = check_objects(train_objects, P)
     if not {"Ox", "Gx"} <= set(dataset.input_blocks) or "Oy" not in dataset.output_blocks:
         raise ModspecError("held-out errors need the blocks Ox, Gx and Oy")
+    method = "given map"
     if W is None:
-        W = heldout_map(dataset, network, objs, exact)
+        W, method = heldout_map(dataset, network, objs, exact)
     is_exact = isinstance(W, sp.MatrixBase)
     held = tuple(j for j in range(P) if j not in objs)
     X, Y = np.asarray(dataset.X), np.asarray(dataset.Y)
@@ -146,4 +157,4 @@ def heldout(dataset: CompositionalDataset | Dataset, network: Network,
         block = W[o0:o1, i0:i1]
         norms[f"{q[0]}->{q[1]}"] = (sp.sqrt(sp.nsimplify(sum(v**2 for v in block)))
                                     if is_exact else float(np.linalg.norm(block)))
-    return Heldout(objs, held, W, tuple(errors), mean, full, norms, is_exact, in_span)
+    return Heldout(objs, held, W, tuple(errors), mean, full, norms, is_exact, in_span, method)

@@ -21,7 +21,9 @@ These are exact identities in the mode strengths ``a``, valid for symbolic param
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .projectors import SampleSpace
@@ -130,3 +132,38 @@ def loss_expressions(space: SampleSpace, spectra: Sequence[Spectrum],
         trace = output_trace([(a.rank, a.gram[block]) for a in space.atoms], space.P)
         out[name] = block_loss(trace, spectra, strengths, block)
     return out
+
+
+# ------------------------------------------------------------------ numeric maps
+#: Norms below this count as zero when a numerically obtained map is judged systematic.
+NUMERIC_ZERO = 1e-6
+
+
+def map_quadrant_norms(dataset: Any, W: Any) -> dict[str, float]:
+    """Frobenius norms of the quadrants ``Ox->Oy`` … of a numeric total map ``W`` (rows as
+    ``Y``, columns as ``X``) of a dataset with the blocks ``Ox, Gx`` / ``Oy, Gy``."""
+    W = np.asarray(W, dtype=float)
+    norms = {}
+    for inp, out in QUADRANTS:
+        (i0, i1), (o0, o1) = dataset.input_blocks[inp], dataset.output_blocks[out]
+        norms[quadrant_name(inp, out)] = float(np.linalg.norm(W[..., o0:o1, i0:i1]))
+    return norms
+
+
+def rule_error(dataset: Any, W: Any) -> np.ndarray:
+    """``‖W[Ox→Oy] − S‖_F`` of a numeric map (per leading batch index), ``S`` the dataset's
+    compositional rule (its output-feature selection)."""
+    (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
+    W = np.asarray(W, dtype=float)
+    return np.sqrt(((W[..., o0:o1, i0:i1] - dataset.selection) ** 2).sum(axis=(-1, -2)))
+
+
+def map_summary(dataset: Any, W: Any) -> dict[str, Any]:
+    """Quadrant norms and the systematicity report of a numeric total map: ``systematic``
+    when ``‖W[Gx→Oy]‖`` and ``‖W[Ox→Oy] − S‖`` are below :data:`NUMERIC_ZERO`."""
+    norms = map_quadrant_norms(dataset, W)
+    rule = float(rule_error(dataset, W))
+    return {"quadrant_norms": norms,
+            "systematic": bool(norms["Gx->Oy"] < NUMERIC_ZERO and rule < NUMERIC_ZERO),
+            "report": {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule,
+                       "Ox->Gy": norms["Ox->Gy"]}}

@@ -1,20 +1,47 @@
 """modspec.validation — training real networks (PyTorch, CPU or GPU) and comparing with theory.
 
 PyTorch is imported lazily, inside the functions that need it, so importing this package does
-not import torch.
+not import torch; the names below are resolved on first access, so importing one light
+submodule (say :mod:`.cmnist_presets`) imports nothing else.
 
 * :func:`train` — full-batch GD of any architecture (linear, ReLU, tanh; CPU/CUDA);
-* :func:`compare` — theory vs simulation: mode-aligned errors, half-rise times, verdicts;
-* :func:`run_claims` — the four claims of theory.md §4.5 by trained networks;
+* :func:`validate`, :func:`assess` — the pipeline: train, the theory of that run, compare
+  (:mod:`.pipeline`);
+* :func:`compare` — theory vs measurement: mode-aligned errors, half-rise times, verdicts;
+* :func:`run_claims` — the four claims of docs/theory/learning-dynamics.md by trained networks;
 * :func:`build_cmnist`, :func:`run_cmnist` — Compositional MNIST and dense/split CNNs.
 """
 
-from .claims import ClaimsConfig, run_claims
-from .cmnist import build as build_cmnist
-from .cmnist_run import CMNISTConfig
-from .cmnist_run import run as run_cmnist
-from .compare import compare
-from .train import Training, train
+from __future__ import annotations
 
-__all__ = ["CMNISTConfig", "ClaimsConfig", "Training", "build_cmnist", "compare", "run_claims",
-           "run_cmnist", "train"]
+import importlib
+from typing import Any
+
+#: Public name -> (submodule, attribute).
+_LAZY = {
+    "Assessment": ("pipeline", "Assessment"),
+    "CMNISTConfig": ("cmnist_run", "CMNISTConfig"),
+    "ClaimsConfig": ("claims", "ClaimsConfig"),
+    "assess": ("pipeline", "assess"),
+    "build_cmnist": ("cmnist", "build"),
+    "compare": ("compare", "compare"),
+    "run_claims": ("claims", "run_claims"),
+    "run_cmnist": ("cmnist_run", "run"),
+    "train": ("train", "train"),
+    "validate": ("pipeline", "validate"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modspec.validation' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

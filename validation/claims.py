@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -37,30 +36,11 @@ import numpy as np
 from modspec.theory.architectures import architecture
 from modspec.theory.dataset import CompositionalDataset
 
-from .compare import (
-    TOLERANCES,
-    Comparison,
-    compare,
-    flow_prediction,
-    systematicity,
-    verdict,
-)
-from .train import Training, train
+from .compare import check, systematicity
+from .pipeline import CHECK_TOLERANCES, Assessment, validate
 
-#: Tolerances of the claims (beyond :data:`modspec.validation.compare.TOLERANCES`).
-CLAIM_TOLERANCES = {
-    **TOLERANCES,
-    # a norm the theory says is clearly non-zero must exceed this
-    "nonzero": 1e-2,
-    # ‖W[Ox→Oy] − S‖ of the segregated network at the end
-    "rule_abs": 5e-3,
-    # |held-out compositional error, simulation − theory|
-    "heldout_abs": 1e-2,
-    # a held-out compositional error the theory says is exactly zero
-    "heldout_zero": 1e-4,
-    # |t½(π1)/t½(π2) − 1| of the shallow network (equal λ ⇒ equal rates)
-    "shallow_rate": 0.05,
-}
+__all__ = ["RELU", "ClaimsConfig", "ClaimsReport", "quick", "run_claims", "theory_numbers",
+           "write_claims"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +51,8 @@ class ClaimsConfig:
     so the discrete steps follow the gradient flow to ~s/(2τ) ≈ 2.5 %); ``deep_*`` for the
     depth-3 run (a deeper network needs a larger initialisation to leave its plateau in
     reasonable time). ``heldout``: objects left out of training in the held-out runs.
-    ``time``: the theory compared with, "continuous" (the gradient flow of theory.md §4.2)
-    or "discrete" (gradient descent epoch by epoch, exact at any lr).
+    ``time``: the theory compared with, "discrete" (gradient descent epoch by epoch, exact
+    at any lr: the default) or "continuous" (the gradient flow, docs/theory/dynamics.md).
     """
 
     nonlinearity: str | None = None
@@ -92,7 +72,7 @@ class ClaimsConfig:
     device: str = "auto"
     dtype: str = "float64"
     record_every: int = 1
-    time: str = "continuous"
+    time: str = "discrete"
     tolerances: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -106,22 +86,11 @@ RELU = ClaimsConfig(nonlinearity="relu", epochs=5000, record_every=10)
 
 
 @dataclass(frozen=True, eq=False)
-class Run:
-    """One trained network, its theory prediction (or None) and the comparison."""
-
-    name: str
-    training: Training
-    prediction: Any
-    comparison: Comparison | None
-    theory: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, eq=False)
 class ClaimsReport:
     """Verdicts per claim (``claims[n] = {"title", "passed", "checks": {...}}``) and runs."""
 
     claims: dict[int, dict[str, Any]]
-    runs: dict[str, Run]
+    runs: dict[str, Assessment]
     config: ClaimsConfig
 
     @property
@@ -131,10 +100,9 @@ class ClaimsReport:
     def as_dict(self) -> dict[str, Any]:
         runs = {}
         for name, r in self.runs.items():
-            runs[name] = {"comparison": r.comparison.as_dict() if r.comparison else None,
-                          "systematicity": systematicity(r.training, None) | (
-                              r.comparison.systematicity if r.comparison else {}),
-                          "theory": r.theory}
+            runs[name] = {"comparison": r.comparison.as_dict(),
+                          "systematicity": systematicity(r.run) | r.comparison.systematicity,
+                          "theory": theory_numbers(r)}
         cfg = {k: (list(v) if isinstance(v, tuple) else v)
                for k, v in self.config.__dict__.items()}
         return {"config": cfg, "passed": self.passed,
@@ -155,6 +123,21 @@ class ClaimsReport:
         return "\n".join(lines)
 
 
+def theory_numbers(r: Assessment) -> dict[str, Any]:
+    """The theory's numbers of one run of the claims: the held-out error (and whether the
+    training subset's ``Ox`` covariance is full rank) for a run on a subset; otherwise the
+    converged quadrant norms (decoupled networks), whether ``W*`` is systematic and each
+    mode's ``s``."""
+    exp = r.expectation
+    if not exp.full_data:
+        return {"heldout_compositional_error": exp.heldout_error,
+                "ox_covariance_full_rank": exp.heldout["ox_covariance_full_rank"]}
+    th = r.derivation
+    return {"converged_quadrant_norms": None if th.coupled else exp.end_point,
+            "systematic": exp.systematic,
+            "s": {k: float(m.s) for k, m in th.modes.items()}}
+
+
 def _fmt(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: _fmt(v) for k, v in x.items()}
@@ -167,60 +150,26 @@ def run_claims(dataset: CompositionalDataset | None = None,
                config: ClaimsConfig | None = None,
                progress: Callable[[str], None] | None = None) -> ClaimsReport:
     """Train, predict and compare for the four claims; see the module docstring."""
-    import modspec as ms
-    from modspec.numerics.predict import compile as compile_theory
-    from modspec.theory.heldout import heldout as heldout_theory
-
     ds = dataset or CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
     cfg = config or ClaimsConfig()
-    tol = {**CLAIM_TOLERANCES, **cfg.tolerances}
+    tol = {**CHECK_TOLERANCES, **cfg.tolerances}
     P = int(ds.P)
     train_objects = [j for j in range(P) if j not in set(cfg.heldout)]
     say = progress or (lambda _line: None)
-    runs: dict[str, Run] = {}
+    runs: dict[str, Assessment] = {}
 
     def run(name: str, arch: str, depth: int = 2, held: bool = False, lr: float | None = None,
             epochs: int | None = None, init_std: float | None = None,
-            linear_only: bool = False) -> Run:
-        net = architecture(arch, depth)
+            linear_only: bool = False) -> Assessment:
         nonlin = None if linear_only else cfg.nonlinearity
-        lr_, ep = lr or cfg.lr, epochs or cfg.epochs
+        ep = epochs or cfg.epochs
         say(f"training {name} ({nonlin or 'linear'}, {ep} epochs)")
-        tr = train(ds, net, device=cfg.device, dtype=cfg.dtype, lr=lr_, epochs=ep,
-                   hidden=cfg.hidden, init_std=init_std or cfg.init_std, seeds=cfg.seeds,
-                   seed=cfg.seed, train_objects=train_objects if held else None,
-                   nonlinearity=nonlin, bias=cfg.bias and not linear_only,
-                   record_every=cfg.record_every)
-        theory: dict[str, Any] = {}
-        pred = comp = None
-        th = ms.derive(ds, net)
-        if held:
-            if not (net.coupled and depth > 1):
-                h = heldout_theory(ds, net, train_objects)
-                theory["heldout_compositional_error"] = float(h.compositional_error)
-                theory["ox_covariance_full_rank"] = bool(h.full_rank)
-        else:
-            a0 = {k: float(np.mean(v)) for k, v in tr.a0.items()}
-            if net.coupled:  # no closed form: exact matrix flow from the same initial weights
-                pred = flow_prediction(ds, net, tr, cfg.time) if nonlin is None \
-                    else None
-            else:
-                pred = compile_theory(th)(tr.t, lr=lr_, a0=a0, time=cfg.time)
-            fixed = {k: float(m.fixed_point) for k, m in th.modes.items()} \
-                if not net.coupled else None
-            conv = ({k: float(v) for k, v in th.converged["quadrant_norms"].items()}
-                    if not net.coupled else None)
-            theory["converged_quadrant_norms"] = conv
-            theory["systematic"] = th.converged.get("systematic")
-            theory["s"] = {k: float(m.s) for k, m in th.modes.items()}
-            if pred is None:  # a non-linear coupled network: no linear theory to run
-                pred = SimpleNamespace(t=tr.t, modes={}, quadrant_norms={}, loss={})
-            comp = compare(pred, tr, dataset=ds, fixed_points=fixed, converged=conv,
-                           tolerances=tol,
-                           check_trajectories=(nonlin is None and depth <= 2
-                                               and not net.coupled),
-                           own_end=nonlin is not None, judge_end_points=nonlin is None)
-        r = Run(name, tr, pred, comp, theory)
+        r = validate(ds, architecture(arch, depth), time=cfg.time, tolerances=tol,
+                     device=cfg.device, dtype=cfg.dtype, lr=lr or cfg.lr, epochs=ep,
+                     hidden=cfg.hidden, init_std=init_std or cfg.init_std, seeds=cfg.seeds,
+                     seed=cfg.seed, train_objects=train_objects if held else None,
+                     nonlinearity=nonlin, bias=cfg.bias and not linear_only,
+                     record_every=cfg.record_every)
         runs[name] = r
         return r
 
@@ -238,11 +187,11 @@ def run_claims(dataset: CompositionalDataset | None = None,
         held["shallow"] = run("shallow/heldout", "shallow", 1, held=True,
                               epochs=cfg.shallow_epochs, linear_only=True)
 
-    def final(r: Run, q: str) -> float:
-        return float(np.mean(r.training.quadrant_norms[q][:, -1]))
+    def final(r: Assessment, q: str) -> float:
+        return r.run.final("quadrant_norms", q)
 
-    def held_err(r: Run) -> float:
-        return float(np.mean(r.training.heldout["compositional_error"][:, -1]))
+    def held_err(r: Assessment) -> float:
+        return float(r.run.final_heldout())
 
     claims: dict[int, dict[str, Any]] = {}
 
@@ -252,23 +201,23 @@ def run_claims(dataset: CompositionalDataset | None = None,
         if linear:
             for k, v in r.comparison.verdicts.items():
                 checks[f"{r.name}: {k}"] = v
-        checks[f"{r.name}: not systematic"] = verdict(
+        checks[f"{r.name}: not systematic"] = check(
             final(r, "Gx->Oy"), tol["nonzero"], "final ‖Gx→Oy‖ (theory: > 0)", below=False)
         numbers[f"{r.name} final quadrant norms"] = _fmt(
-            {q: final(r, q) for q in r.training.quadrant_norms})
-        if r.theory.get("converged_quadrant_norms"):
+            {q: final(r, q) for q in r.run.quadrant_norms})
+        if theory_numbers(r).get("converged_quadrant_norms"):
             numbers[f"{r.name} theory W* quadrant norms"] = _fmt(
-                r.theory["converged_quadrant_norms"])
+                theory_numbers(r)["converged_quadrant_norms"])
     for a in ("dense", "shallow", "split"):
         if a not in held:
             continue
         h = held[a]
-        th_err = h.theory.get("heldout_compositional_error")
+        th_err = theory_numbers(h).get("heldout_compositional_error")
         if linear and th_err is not None:
-            checks[f"{a}: held-out error = theory"] = verdict(
+            checks[f"{a}: held-out error = theory"] = check(
                 abs(held_err(h) - th_err), tol["heldout_abs"],
                 f"|held-out compositional error sim − theory| (theory {th_err:.4g})")
-        checks[f"{a}: held-out error > 0"] = verdict(
+        checks[f"{a}: held-out error > 0"] = check(
             held_err(h), tol["nonzero"], "held-out compositional error", below=False)
     claims[1] = {"title": "dense, shallow and output-split networks converge to W* "
                           "(not systematic)", "checks": checks, "numbers": numbers}
@@ -278,39 +227,39 @@ def run_claims(dataset: CompositionalDataset | None = None,
     if linear:
         for k, v in seg.comparison.verdicts.items():
             checks[f"segregated: {k}"] = v
-    checks["segregated: Gx->Oy = 0"] = verdict(final(seg, "Gx->Oy"), tol["zero"],
+    checks["segregated: Gx->Oy = 0"] = check(final(seg, "Gx->Oy"), tol["zero"],
                                                "final ‖Gx→Oy‖ (theory: exactly 0)")
     rule = seg.comparison.systematicity.get("rule_error", float("nan"))
     h = held["segregated"]
     if linear:
-        checks["segregated: W[Ox->Oy] = S"] = verdict(rule, tol["rule_abs"], "‖W[Ox→Oy] − S‖")
-        checks["segregated: zero held-out error"] = verdict(
+        checks["segregated: W[Ox->Oy] = S"] = check(rule, tol["rule_abs"], "‖W[Ox→Oy] − S‖")
+        checks["segregated: zero held-out error"] = check(
             held_err(h), tol["heldout_zero"],
             f"held-out compositional error (theory "
-            f"{h.theory.get('heldout_compositional_error', float('nan')):.3g})")
-    checks["segregated generalises better than dense"] = verdict(
+            f"{theory_numbers(h).get('heldout_compositional_error', float('nan')):.3g})")
+    checks["segregated generalises better than dense"] = check(
         held_err(held["dense"]) - held_err(h), 0.0,
         "held-out compositional error dense − segregated", below=False)
     numbers["segregated rule error ‖W[Ox→Oy] − S‖"] = _fmt(rule)
     numbers["held-out compositional error (dense, split, segregated)"] = _fmt(
         {a: held_err(held[a]) for a in ("dense", "split", "segregated")})
     numbers["held-out objects"] = list(cfg.heldout)
-    numbers["training Ox covariance full rank"] = h.theory.get("ox_covariance_full_rank")
+    numbers["training Ox covariance full rank"] = theory_numbers(h).get("ox_covariance_full_rank")
     claims[2] = {"title": "segregation converges to S and generalises to held-out objects",
                  "checks": checks, "numbers": numbers}
 
     # ---- claim 3
     checks, numbers = {}, {}
-    checks["leaky: Gx->Oy > 0"] = verdict(final(leaky, "Gx->Oy"), tol["nonzero"],
+    checks["leaky: Gx->Oy > 0"] = check(final(leaky, "Gx->Oy"), tol["nonzero"],
                                           "final ‖Gx→Oy‖ of the leaky network", below=False)
     numbers["leaky final quadrant norms"] = _fmt(
-        {q: final(leaky, q) for q in leaky.training.quadrant_norms})
+        {q: final(leaky, q) for q in leaky.run.quadrant_norms})
     if linear:
         flow_end = {q: float(np.asarray(v)[-1])
-                    for q, v in leaky.prediction.quadrant_norms.items()}
+                    for q, v in leaky.theory.quadrant_norms.items()}
         numbers[f"leaky: exact {cfg.time} matrix dynamics from the same start, at the end"] = \
             _fmt(flow_end)
-        checks["leaky: Gx->Oy = exact dynamics"] = verdict(
+        checks["leaky: Gx->Oy = exact dynamics"] = check(
             abs(final(leaky, "Gx->Oy") - flow_end["Gx->Oy"]), tol["quadrant_abs"],
             f"|final ‖Gx→Oy‖ sim − exact {cfg.time} dynamics from the same start|")
     claims[3] = {"title": "imperfect segregation learns a non-zero Gx→Oy map",
@@ -319,13 +268,13 @@ def run_claims(dataset: CompositionalDataset | None = None,
     # ---- claim 4
     checks, numbers = {}, {}
     for r in (dense, deep):
-        s = r.theory["s"]
+        s = theory_numbers(r)["s"]
         order = sorted(s, key=lambda k: -s[k])
         # a mode that never reaches half its end value counts as unresolved (fails)
         t_half = {k: r.comparison.half_rise[k]["simulation"] for k in order}
         steps = [t_half[b] - t_half[a] for a, b in zip(order, order[1:], strict=False)]
         smallest = min(steps) if steps and all(np.isfinite(steps)) else -1.0
-        checks[f"{r.name}: sigmoids ordered by s"] = verdict(
+        checks[f"{r.name}: sigmoids ordered by s"] = check(
             smallest, 0.0, "min over consecutive modes (by decreasing s) of the t½ difference"
             + ("" if linear else "; t½ = half of the network's own end value"), below=False)
         numbers[f"{r.name} half-rise epochs (simulation / theory)"] = _fmt(
@@ -334,18 +283,18 @@ def run_claims(dataset: CompositionalDataset | None = None,
     if shallow is not None:
         hr = shallow.comparison.half_rise
         ratio = hr["pi1"]["simulation"] / hr["pi2"]["simulation"]
-        checks["shallow: rate set by λ only"] = verdict(
+        checks["shallow: rate set by λ only"] = check(
             abs(ratio - 1), tol["shallow_rate"],
             "|t½(π1)/t½(π2) − 1| (equal λ, s differ by 3×)")
     ends = [r for r in (shallow, dense, deep) if r is not None]
     if linear:
-        conv = dense.theory["converged_quadrant_norms"]
+        conv = theory_numbers(dense)["converged_quadrant_norms"]
         for r in ends:
             worst = max(abs(final(r, q) - conv[q]) for q in conv)
-            checks[f"{r.name}: same end point W*"] = verdict(
+            checks[f"{r.name}: same end point W*"] = check(
                 worst, tol["quadrant_abs"], "max over quadrants |final norm − W*|")
     numbers["final quadrant norms by depth"] = _fmt(
-        {r.name: {q: final(r, q) for q in r.training.quadrant_norms} for r in ends})
+        {r.name: {q: final(r, q) for q in r.run.quadrant_norms} for r in ends})
     claims[4] = {"title": "depth changes the order and timing of learning, not the end point",
                  "checks": checks, "numbers": numbers}
 
@@ -374,3 +323,33 @@ def quick(config: ClaimsConfig, factor: int = 4) -> ClaimsConfig:
     return replace(config, lr=config.lr * factor, epochs=config.epochs // factor,
                    shallow_epochs=max(1, config.shallow_epochs // factor),
                    deep_lr=config.deep_lr * 2, deep_epochs=config.deep_epochs // 2)
+
+
+def write_claims(report: ClaimsReport, out: str, figures: bool = True) -> None:
+    """Write ``claims.json``, ``claims.txt`` and, with ``figures``, the mode, quadrant and
+    loss figures of every run with a theory trajectory and one held-out figure, into ``out``."""
+    import json
+    import os
+
+    from modspec.theory.cache import atomic_write_text
+
+    from .report import jsonable
+
+    atomic_write_text(os.path.join(out, "claims.json"),
+                      json.dumps(jsonable(report.as_dict()), indent=1))
+    atomic_write_text(os.path.join(out, "claims.txt"), report.text() + "\n")
+    if not figures:
+        return
+    from . import figures as fig
+
+    for name, r in report.runs.items():
+        if not r.theory.modes and not r.theory.quadrant_norms:
+            continue
+        stem = os.path.join(out, name.replace("/", "-"))
+        fig.modes_figure(r.theory, r.run, stem + "-modes.png", name)
+        fig.quadrants_figure(r.theory, r.run, stem + "-quadrants.png", name)
+        fig.losses_figure(r.theory, r.run, stem + "-losses.png", name)
+    held = {n.split("/")[0]: r.run for n, r in report.runs.items() if r.run.heldout is not None}
+    if held:
+        fig.heldout_figure({n: r.heldout["compositional_error"] for n, r in held.items()},
+                           {n: r.t for n, r in held.items()}, os.path.join(out, "heldout.png"))

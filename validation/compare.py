@@ -1,7 +1,8 @@
 """Theory against simulation: mode-aligned errors, half-rise times, end points, verdicts.
 
-``compare(prediction, simulation)`` pairs each mode key of the theory with the same key of a
-simulated or trained network (mode strengths are projections on the *analytic* singular
+``compare(theory, measured)`` takes two :class:`~modspec.numerics.record.Trajectory` records
+and pairs each mode key of the theory with the same key of a simulated or trained network
+(mode strengths are projections on the *analytic* singular
 vectors, so keys pair without any matching) and reports, with time in epochs:
 
 * ``modes[key]``: ``max_abs`` = max over t of |mean-over-seeds simulation − theory|,
@@ -15,8 +16,10 @@ vectors, so keys pair without any matching) and reports, with time in epochs:
 * ``verdicts``: one per check, each ``{"passed", "value", "tolerance", "what"}`` with the
   tolerance it was judged by (defaults in :data:`TOLERANCES`, overridable).
 
-The prediction's arrays are (T,) (a batch of predictions is not compared); when its times
-differ from the simulation's, it is interpolated onto them.
+The theory's arrays are (T,) (a batch of predictions is not compared); when its times
+differ from the measurement's, it is interpolated onto them. Which theory a run is compared
+with is decided by :func:`modspec.numerics.expectation.expect`; :mod:`.pipeline` chains
+them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from modspec.numerics.record import Trajectory
+from modspec.theory.observables import rule_error
+
+__all__ = ["TOLERANCES", "Comparison", "check", "compare", "measured_half_rise",
+           "systematicity"]
 
 #: Default tolerances and what they bound.
 TOLERANCES = {
@@ -66,16 +75,11 @@ class Comparison:
                 "passed": self.passed}
 
 
-def seed_mean(values: Any) -> np.ndarray:
-    """Mean over seeds of a (seeds, T) array; a (T,) array is returned as is."""
-    a = np.asarray(values, dtype=float)
-    return a.mean(axis=0) if a.ndim == 2 else a
+def measured_half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
+    """First time the curve ``a`` reaches ``target/2`` (linear interpolation), NaN if never.
 
-
-def half_rise_time(t: np.ndarray, a: np.ndarray, target: float) -> float:
-    """First time ``a`` reaches ``target/2`` (linear interpolation), NaN if never.
-
-    Assumes ``a`` starts below ``target/2`` (small initialisation).
+    Assumes ``a`` starts below ``target/2`` (small initialisation). (The theory's half-rise
+    time in closed form is :attr:`modspec.theory.derivation.Derivation.half_rise_times`.)
     """
     half = target / 2
     above = np.flatnonzero(a >= half)
@@ -88,36 +92,16 @@ def half_rise_time(t: np.ndarray, a: np.ndarray, target: float) -> float:
     return float(t0 + (half - a0) * (t1 - t0) / (a1 - a0))
 
 
-def final_map(simulation: Any) -> np.ndarray | None:
-    """The final total map (seeds, outputs, inputs) of a simulation, when it can be rebuilt."""
-    full = getattr(simulation, "final_map", None)
-    if full is not None:
-        return np.asarray(full)
-    lay = getattr(simulation, "layout", None)
-    if lay is None:
-        return None
-    from modspec.numerics.flow import module_maps, total_map
-
-    return total_map(lay, module_maps(lay, simulation.weights))
-
-
-def rule_error(W: np.ndarray, dataset: Any) -> np.ndarray:
-    """``‖W[Ox→Oy] − S‖_F`` per seed for the family (``S`` the output-feature selection)."""
-    oy, ox = dataset.output_blocks["Oy"], dataset.input_blocks["Ox"]
-    return np.sqrt(((W[..., oy[0]:oy[1], ox[0]:ox[1]] - dataset.selection) ** 2)
-                   .sum(axis=(-1, -2)))
-
-
-def compare(prediction: Any, simulation: Any, *, dataset: Any = None,
+def compare(theory: Trajectory, measured: Trajectory, *, dataset: Any = None,
             fixed_points: Mapping[str, float] | None = None,
             converged: Mapping[str, float] | None = None,
             tolerances: Mapping[str, float] | None = None,
             check_trajectories: bool = True, own_end: bool = False,
             judge_end_points: bool = True) -> Comparison:
-    """Compare a theory prediction with a simulation (see the module docstring).
+    """Compare the theory of a run with its measurement (see the module docstring).
 
-    ``fixed_points`` {key: a*} gives each mode's end value (default: the prediction's last
-    value); ``converged`` {quadrant: norm} the theory's end point (default: the prediction's
+    ``fixed_points`` {key: a*} gives each mode's end value (default: the theory's last
+    value); ``converged`` {quadrant: norm} the theory's end point (default: the theory's
     last quadrant norms). ``check_trajectories=False`` keeps the trajectory numbers but judges
     only end points (e.g. for a non-linear network, whose trajectories the linear theory does
     not claim to describe). ``own_end=True`` measures the simulation's half-rise time against
@@ -125,117 +109,75 @@ def compare(prediction: Any, simulation: Any, *, dataset: Any = None,
     ``judge_end_points=False`` reports the final quadrant norms without verdicts.
     """
     tol = {**TOLERANCES, **(tolerances or {})}
-    t_sim = np.asarray(simulation.t, dtype=float)
+    t_sim = np.asarray(measured.t, dtype=float)
+    sim = measured.averaged()
 
     def on_sim_times(values: Any) -> np.ndarray:
         v = np.asarray(values, dtype=float)
         if v.ndim != 1:
             raise ValueError("compare() needs one prediction: arrays of shape (T,)")
-        t_pr = np.asarray(prediction.t, dtype=float)
+        t_pr = np.asarray(theory.t, dtype=float)
         if t_pr.shape == t_sim.shape and np.allclose(t_pr, t_sim):
             return v
         return np.interp(t_sim, t_pr, v)
 
     modes, rises, verdicts = {}, {}, {}
-    for key, pred in (prediction.modes or {}).items():
-        if key not in simulation.modes:
+    for key, pred in theory.modes.items():
+        if key not in sim.modes:
             continue
         p = on_sim_times(pred)
-        s = seed_mean(simulation.modes[key])
+        s = np.asarray(sim.modes[key], dtype=float)
         end = float(fixed_points[key]) if fixed_points and key in fixed_points else float(p[-1])
         err = np.abs(s - p)
         scale = abs(end) if end else 1.0
         modes[key] = {"max_abs": float(err.max()), "rel": float(err.max() / scale),
                       "final_abs": float(err[-1]), "end": end}
-        t_th = half_rise_time(t_sim, p, end)
-        t_si = half_rise_time(t_sim, s, float(s[-1]) if own_end else end)
+        t_th = measured_half_rise(t_sim, p, end)
+        t_si = measured_half_rise(t_sim, s, float(s[-1]) if own_end else end)
         rises[key] = {"theory": t_th, "simulation": t_si,
                       "rel": float(abs(t_si - t_th) / t_th) if t_th > 0 else float("nan")}
         if check_trajectories:
-            verdicts[f"trajectory {key}"] = _verdict(
+            verdicts[f"trajectory {key}"] = check(
                 modes[key]["rel"], tol["mode_rel"],
                 f"max_t |a_sim − a_theory| / a* for mode {key}")
             if np.isfinite(t_th) and t_th > 0:
-                verdicts[f"half-rise {key}"] = _verdict(
+                verdicts[f"half-rise {key}"] = check(
                     rises[key]["rel"], tol["half_rise_rel"],
                     f"|t½ sim − t½ theory| / t½ theory for mode {key}")
 
     quads = {}
     target = dict(converged) if converged else {
-        q: float(on_sim_times(v)[-1]) for q, v in (prediction.quadrant_norms or {}).items()}
+        q: float(on_sim_times(v)[-1]) for q, v in theory.quadrant_norms.items()}
     for q, value in target.items():
-        if q not in simulation.quadrant_norms:
+        if q not in sim.quadrant_norms:
             continue
-        s_final = float(seed_mean(simulation.quadrant_norms[q])[-1])
+        s_final = float(sim.quadrant_norms[q][-1])
         quads[q] = {"theory": float(value), "simulation": s_final,
                     "abs": abs(s_final - float(value))}
         if judge_end_points:
-            verdicts[f"end point {q}"] = _verdict(quads[q]["abs"], tol["quadrant_abs"],
+            verdicts[f"end point {q}"] = check(quads[q]["abs"], tol["quadrant_abs"],
                                                   f"|final ‖{q}‖ sim − theory|")
 
-    system = systematicity(simulation, dataset)
+    system = systematicity(measured, dataset)
     return Comparison(modes, rises, quads, system, verdicts, tol)
 
 
-def systematicity(simulation: Any, dataset: Any = None) -> dict[str, float]:
-    """Final ``‖Gx→Oy‖``, ``‖Ox→Gy‖`` (mean over seeds) and ``‖Ox→Oy − S‖`` when known."""
-    out = {}
-    for q in ("Gx->Oy", "Ox->Gy"):
-        if q in simulation.quadrant_norms:
-            out[q] = float(seed_mean(simulation.quadrant_norms[q])[-1])
-    if dataset is not None and hasattr(dataset, "selection"):
-        W = final_map(simulation)
-        if W is not None:
-            out["rule_error"] = float(np.mean(rule_error(W, dataset)))
-    held = getattr(simulation, "heldout", None)
+def systematicity(measured: Trajectory, dataset: Any = None) -> dict[str, float]:
+    """Final ``‖Gx→Oy‖``, ``‖Ox→Gy‖`` (mean over seeds), ``‖Ox→Oy − S‖`` when the dataset
+    and the final map are known, and the final held-out compositional error when recorded."""
+    out = {q: measured.final("quadrant_norms", q)
+           for q in ("Gx->Oy", "Ox->Gy") if q in measured.quadrant_norms}
+    if dataset is not None and hasattr(dataset, "selection") and measured.final_map is not None:
+        out["rule_error"] = float(np.mean(rule_error(dataset, measured.final_map)))
+    held = measured.final_heldout()
     if held is not None:
-        out["heldout_compositional_error"] = float(
-            np.mean(np.asarray(held["compositional_error"])[..., -1]))
+        out["heldout_compositional_error"] = held
     return out
 
 
-def flow_prediction(dataset: Any, network: Any, training: Any,
-                    time: str = "continuous") -> Any:
-    """The exact matrix dynamics from the training's own initial weights.
-
-    The theory of a coupled network (modules sharing an output block) has no mode-wise closed
-    form and its end point depends on the initial weights, so it is compared seed by seed with
-    the exact dynamics from the same start: the gradient flow
-    (:func:`modspec.numerics.integrate.integrate_flow`) for ``time="continuous"``, or matrix
-    gradient descent (:func:`modspec.numerics.simulate.simulate`) for ``time="discrete"``.
-    Returns a prediction-like object: ``t`` and {key: (T,)} means over seeds.
-    """
-    from types import SimpleNamespace
-
-    train_objects = getattr(training, "train_objects", None)
-    objects = None if train_objects is None else list(train_objects)
-    if time == "discrete":
-        from modspec.numerics.simulate import simulate
-
-        t = np.asarray(training.t, dtype=float)
-        flow = simulate(dataset, network, training.lr, int(t[-1]), init=training.init,
-                        train_objects=objects)
-        idx = t.astype(int)
-        flow = SimpleNamespace(**{name: {k: v[:, idx] for k, v in getattr(flow, name).items()}
-                                  for name in ("modes", "quadrant_norms", "loss")})
-    else:
-        from modspec.numerics.integrate import integrate_flow
-
-        flow = integrate_flow(dataset, network, training.t, training.lr, training.init,
-                              objects)
-    return SimpleNamespace(
-        t=np.asarray(training.t, dtype=float),
-        modes={k: v.mean(axis=0) for k, v in flow.modes.items()},
-        quadrant_norms={k: v.mean(axis=0) for k, v in flow.quadrant_norms.items()},
-        loss={k: v.mean(axis=0) for k, v in flow.loss.items()})
-
-
-def _verdict(value: float, tolerance: float, what: str, below: bool = True) -> dict[str, Any]:
+def check(value: float, tolerance: float, what: str, below: bool = True) -> dict[str, Any]:
+    """One check of a comparison: passes when ``value ≤ tolerance`` (or ``> tolerance`` when
+    not ``below``); ``{"passed", "value", "tolerance", "test", "what"}``."""
     ok = bool(value <= tolerance) if below else bool(value > tolerance)
     return {"passed": ok, "value": float(value), "tolerance": float(tolerance),
             "test": "≤" if below else ">", "what": what}
-
-
-def verdict(value: float, tolerance: float, what: str, below: bool = True) -> dict[str, Any]:
-    """A verdict dict: passes when ``value ≤ tolerance`` (or ``> tolerance`` if not below)."""
-    return _verdict(value, tolerance, what, below)

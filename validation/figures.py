@@ -1,9 +1,8 @@
 """Figures (matplotlib, Agg backend, no TeX): theory dashed, simulation solid.
 
-Inputs are duck-typed: a *prediction* has ``t`` and ``{key: (T,)}`` dictionaries ``modes``,
-``quadrant_norms``, ``loss``; a *simulation* (NumPy simulator or :func:`train`) has the same
-with ``(seeds, T)`` arrays, drawn as the mean over seeds with a ±1 std band. Times are epochs
-of full-batch gradient descent. Losses are per sample (mean over samples of the summed squared
+Curves come as :class:`~modspec.numerics.record.Trajectory` records: the *theory* (no seed
+axis) dashed, the *measured* run (NumPy simulator or PyTorch training, ``(seeds, T)``) solid as
+the mean over seeds with a ±1 std band. Times are epochs of full-batch gradient descent. Losses are per sample (mean over samples of the summed squared
 error over the block's units). Each function writes one PNG and returns its path.
 """
 
@@ -14,6 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from modspec.numerics.record import Trajectory
+
+__all__ = ["cmnist_figure", "heldout_figure", "losses_figure", "modes_figure",
+           "quadrants_figure"]
 
 
 def _pyplot() -> Any:
@@ -41,23 +45,23 @@ def _save(fig: Any, path: str) -> str:
     return path
 
 
-def _panel(ax: Any, prediction: Any, simulation: Any, field: str, keys: Sequence[str] | None,
-           title: str, ylabel: str) -> None:
-    sim = getattr(simulation, field, None) or {}
-    pred = getattr(prediction, field, None) or {} if prediction is not None else {}
+def _panel(ax: Any, theory: Trajectory | None, measured: Trajectory, field: str,
+           keys: Sequence[str] | None, title: str, ylabel: str) -> None:
+    sim = getattr(measured, field)
+    pred = getattr(theory, field) if theory is not None else {}
     keys = list(keys or dict.fromkeys([*sim, *pred]))
     colours = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     for n, key in enumerate(keys):
         c = colours[n % len(colours)]
         if key in sim:
             m, s = _mean_std(sim[key])
-            t = np.asarray(simulation.t, dtype=float)
+            t = np.asarray(measured.t, dtype=float)
             ax.plot(t, m, "-", color=c, label=f"{key} (simulation)")
             if s is not None and np.any(s > 0):
                 ax.fill_between(t, m - s, m + s, color=c, alpha=0.2, lw=0)
         if key in pred and pred[key] is not None:
             m, _ = _mean_std(pred[key])
-            ax.plot(np.asarray(prediction.t, dtype=float), m, "--", color=c, lw=1.6,
+            ax.plot(np.asarray(theory.t, dtype=float), m, "--", color=c, lw=1.6,
                     label=f"{key} (theory)")
     ax.set_title(title)
     ax.set_xlabel("t (epochs of full-batch GD)")
@@ -65,32 +69,35 @@ def _panel(ax: Any, prediction: Any, simulation: Any, field: str, keys: Sequence
     ax.legend(fontsize=7)
 
 
-def _curves_figure(field: str, default_title: str, ylabel: str, prediction: Any,
-                   simulation: Any, path: str, title: str) -> str:
+def _curves_figure(field: str, default_title: str, ylabel: str, theory: Trajectory | None,
+                   measured: Trajectory, path: str, title: str) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    _panel(ax, prediction, simulation, field, None, title or default_title, ylabel)
+    _panel(ax, theory, measured, field, None, title or default_title, ylabel)
     return _save(fig, path)
 
 
-def modes_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+def modes_figure(theory: Trajectory | None, measured: Trajectory, path: str,
+                 title: str = "") -> str:
     """Mode strengths a(t): theory dashed, simulation solid (mean ± std over seeds)."""
     return _curves_figure("modes", "mode strengths",
-                          "a (projection on analytic singular vectors)", prediction, simulation,
+                          "a (projection on analytic singular vectors)", theory, measured,
                           path, title)
 
 
-def quadrants_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+def quadrants_figure(theory: Trajectory | None, measured: Trajectory, path: str,
+                     title: str = "") -> str:
     """Quadrant norms ‖W[i→o]‖_F (functional for non-linear networks)."""
-    return _curves_figure("quadrant_norms", "quadrant norms", "Frobenius norm", prediction,
-                          simulation, path, title)
+    return _curves_figure("quadrant_norms", "quadrant norms", "Frobenius norm", theory,
+                          measured, path, title)
 
 
-def losses_figure(prediction: Any, simulation: Any, path: str, title: str = "") -> str:
+def losses_figure(theory: Trajectory | None, measured: Trajectory, path: str,
+                  title: str = "") -> str:
     """Block losses: compositional (Oy rows) and non-compositional (Gy rows), per sample."""
     return _curves_figure("loss", "block losses",
-                          "loss per sample (summed over the block's units)", prediction,
-                          simulation, path, title)
+                          "loss per sample (summed over the block's units)", theory,
+                          measured, path, title)
 
 
 def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "") -> str:

@@ -182,35 +182,31 @@ DYNAMICS = {"dense": (0.02, 300), "shallow": (0.005, 600), "split": (0.02, 300),
 
 
 def part_dynamics(ctx: Context) -> Part:
-    """Closed forms (continuous), the per-epoch map (discrete) and the exact matrix flow
-    (coupled networks) against batched NumPy gradient descent on D0, every architecture."""
-    from modspec.numerics.predict import compile as compile_theory
+    """The theory of each run — closed forms (continuous), the per-epoch map (discrete), the
+    exact matrix flow (coupled networks) — against batched NumPy gradient descent on D0."""
     from modspec.numerics.simulate import simulate
-    from modspec.theory.derivation import derive
     from modspec.validation import figures
-    from modspec.validation.compare import compare, flow_prediction
+    from modspec.validation.pipeline import assess
 
     ds = ctx.dataset
     seeds = 3 if ctx.quick else 10
     part = Part("dynamics", "Learning dynamics: theory against NumPy gradient descent (D0)")
     part.text = (f"Hidden width 50, initial weights N(0, (2e-4)²), {seeds} seeds, full-batch "
-                 "gradient descent (theory.md §4.1). Dashed: continuous-time closed forms "
-                 "(gradient flow); solid: simulation, mean ± std over seeds. The discrete-time "
-                 "prediction iterates the exact per-epoch map of each mode; coupled networks "
-                 "(leaky) are compared with the exact matrix gradient flow from the same "
-                 "initial weights. Time in epochs.")
+                 "gradient descent (docs/theory/learning-dynamics.md). Dashed: "
+                 "continuous-time closed forms (gradient flow); solid: simulation, mean ± std "
+                 "over seeds. The discrete-time prediction iterates the exact per-epoch map of "
+                 "each mode; coupled networks (leaky) are compared with the exact matrix "
+                 "gradient flow from the same initial weights. Time in epochs.")
     for name, (lr, epochs) in DYNAMICS.items():
         net = arch.architecture(name)
         sim = simulate(ds, net, lr=lr, epochs=epochs, hidden=50, init_std=2e-4, seeds=seeds,
                        seed=ctx.seed)
-        t = sim.t
         th = derive(ds, net)
         numbers: dict[str, Any] = {"lr": lr, "epochs": epochs, "tau": sim.tau}
+        cont = assess(th, sim, time="continuous")
         if net.coupled:
-            flow = flow_prediction(ds, net, sim)
-            comp = compare(flow, sim, dataset=ds, check_trajectories=False)
-            gx_oy = comp.quadrant_norms["Gx->Oy"]
-            numbers["flow_vs_gd"] = comp.as_dict()
+            gx_oy = cont.comparison.quadrant_norms["Gx->Oy"]
+            numbers["flow_vs_gd"] = cont.comparison.as_dict()
             rel = abs(gx_oy["simulation"] - gx_oy["theory"]) / gx_oy["theory"]
             part.claims.append(Claim(
                 "leaky: exact matrix flow predicts GD's final ‖Gx→Oy‖", gx_oy["theory"],
@@ -218,16 +214,9 @@ def part_dynamics(ctx: Context) -> Part:
             part.claims.append(Claim(
                 "leaky (imperfect segregation) learns a non-zero Gx→Oy map", "> 0.01",
                 gx_oy["simulation"], "> 0.01", gx_oy["simulation"] > 0.01))
-            shown = flow
         else:
-            f = compile_theory(th)
-            a0 = {k: float(np.mean(v)) for k, v in sim.a0.items()}
-            cont = f(t, lr=lr, a0=a0)
-            disc = f(t.astype(int), lr=lr, a0=a0, time="discrete")
-            conv = {k: float(v) for k, v in th.converged["quadrant_norms"].items()}
-            fixed = {k: float(m.fixed_point) for k, m in th.modes.items()}
-            c_cont = compare(cont, sim, dataset=ds, fixed_points=fixed, converged=conv)
-            c_disc = compare(disc, sim, dataset=ds, fixed_points=fixed, converged=conv)
+            c_cont = cont.comparison
+            c_disc = assess(th, sim, time="discrete").comparison
             numbers["continuous"] = c_cont.as_dict()
             numbers["discrete"] = c_disc.as_dict()
             th_half = [c_cont.half_rise[k]["theory"] for k in c_cont.half_rise]
@@ -244,14 +233,15 @@ def part_dynamics(ctx: Context) -> Part:
                 round(disc_err, 4), "absolute 0.05, every mode", disc_err <= 0.05,
                 f"continuous closed forms: largest error {cont_err:.3f} (the flow runs ahead "
                 "of finite-step GD; see docs/theory/dynamics.md)"))
+            conv = cont.expectation.end_point
             end = max(v["abs"] for v in c_cont.quadrant_norms.values())
             part.claims.append(Claim(
                 f"{name}: final quadrant norms reach W*",
                 [round(conv[k], 4) for k in conv],
                 [round(c_cont.quadrant_norms[k]["simulation"], 4) for k in conv],
                 "absolute 0.01", end <= 0.01, f"largest difference {end:.2g}"))
-            shown = cont
         part.numbers[name] = numbers
+        shown = cont.theory
         part.figures += _figures(ctx, f"dynamics_{name}_modes", figures.modes_figure, shown,
                                  sim, title=f"{name}: mode strengths (lr {lr})")
         part.figures += _figures(ctx, f"dynamics_{name}_quadrants", figures.quadrants_figure,

@@ -29,78 +29,22 @@ What is recorded (arrays of shape (seeds, T) at the epochs ``t``):
 
 from __future__ import annotations
 
-import json
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from modspec.numerics.simulate import seed_statistic, simulate_payload
+from modspec.numerics.flow import check_weights, covariances, layout
+from modspec.numerics.record import HeldoutCurve, Trajectory, Weights, loss_name
+from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.errors import ModspecError, bad
-from modspec.theory.spectrum import module_spectra
 
-from .functional import (
-    check_nonlinearity,
-    mlp_forward,
-    mlp_mean_jacobian,
-    mode_strength,
-    quadrant_norms,
-)
+from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
-LOSS_BLOCKS = {"Oy": "compositional", "Gy": "noncompositional"}
-
-Weights = list[list[np.ndarray]]
-
-
-@dataclass(frozen=True, eq=False)
-class Training:
-    """Result of :func:`train`, with the fields of the NumPy simulator's ``Simulation``.
-
-    ``t`` (T,) epochs; ``modes``, ``quadrant_norms``, ``loss``: {key: (seeds, T)};
-    ``heldout``: None or {"compositional_error": (seeds, T), "objects": array};
-    ``weights``/``init``: per module, per layer, (seeds, out, in) float64; ``a0[key]`` (seeds,)
-    each mode's effective initial strength (as the simulator defines it); ``lr``; ``tau =
-    1/(P_train·lr)``; ``train_objects`` (None when all objects train); ``biases`` as
-    ``weights`` (None without biases); ``meta``: the settings; ``final_map`` (seeds, outputs,
-    inputs): the network's final map (mean Jacobian when non-linear).
-    """
-
-    t: np.ndarray
-    modes: dict[str, np.ndarray]
-    quadrant_norms: dict[str, np.ndarray]
-    loss: dict[str, np.ndarray]
-    heldout: dict[str, Any] | None
-    weights: Weights
-    init: Weights
-    a0: dict[str, np.ndarray] = field(default_factory=dict)
-    lr: float = 0.0
-    tau: float = 0.0
-    train_objects: np.ndarray | None = None
-    biases: Weights | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    final_map: np.ndarray | None = field(default=None, repr=False)
-
-    def mean(self) -> dict[str, dict[str, np.ndarray]]:
-        """Mean over seeds of modes, quadrant norms and losses."""
-        return seed_statistic(self, np.mean)
-
-    def std(self) -> dict[str, dict[str, np.ndarray]]:
-        """Standard deviation over seeds of modes, quadrant norms and losses."""
-        return seed_statistic(self, np.std)
-
-    def payload(self) -> dict[str, Any]:
-        """The ``simulate`` JSON contract of design.md (means, ``std``, ``heldout``) + meta."""
-        out = simulate_payload(self)
-        out["meta"] = {k: v for k, v in self.meta.items()
-                       if isinstance(v, (str, int, float, bool, type(None), list))}
-        return out
-
-    def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.payload(), **kwargs)
+__all__ = ["resolve_device", "resolve_dtype", "train"]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -126,62 +70,8 @@ def resolve_dtype(dtype: str) -> Any:
     return table[dtype]
 
 
-def check_train_objects(train_objects: Sequence[int] | None, P: int) -> np.ndarray:
-    """Sorted distinct object indices in [0, P); all objects when None."""
-    if train_objects is None:
-        return np.arange(P)
-    objs = list(train_objects)
-    if not objs or any(isinstance(j, bool) or not isinstance(j, numbers.Integral)
-                       or not 0 <= j < P for j in objs) or len(set(objs)) != len(objs):
-        raise bad("train_objects", train_objects,
-                  f"must be a non-empty list of distinct object indices in [0, {P})")
-    return np.array(sorted(int(j) for j in objs))
-
-
-def module_rows(blocks: dict[str, tuple[int, int]], names: Sequence[str]) -> np.ndarray:
-    """Row indices of the blocks ``names`` concatenated in that order."""
-    return np.concatenate([np.arange(*blocks[b]) for b in names])
-
-
-def layer_shapes(n_in: int, n_out: int, depth: int, hidden: int) -> list[tuple[int, int]]:
-    """(out, in) of each layer of a module: depth 1 is one map; hidden layers have ``hidden``."""
-    if depth == 1:
-        return [(n_out, n_in)]
-    return [(hidden, n_in)] + [(hidden, hidden)] * (depth - 2) + [(n_out, hidden)]
-
-
-def default_init(dataset: CompositionalDataset | Dataset, network: Network, hidden: int,
-                 init_std: float, seeds: int, seed: int) -> Weights:
-    """Initial weights: the NumPy simulator's ``initial_weights`` when available.
-
-    Fallback (same structure): i.i.d. N(0, init_std²) from ``numpy.random.default_rng(seed)``,
-    drawn module by module, layer by layer, each layer as one (seeds, out, in) array.
-    """
-    try:
-        from modspec.numerics.simulate import initial_weights
-    except ImportError:
-        initial_weights = None
-    if initial_weights is not None:
-        return initial_weights(dataset, network, hidden=hidden, init_std=init_std, seeds=seeds,
-                               seed=seed)
-    rng = np.random.default_rng(seed)
-    out = []
-    for m in network.modules:
-        n_in = len(module_rows(dataset.input_blocks, m.inputs))
-        n_out = len(module_rows(dataset.output_blocks, m.outputs))
-        out.append([rng.normal(0.0, init_std, (seeds, *shape))
-                    for shape in layer_shapes(n_in, n_out, m.depth, hidden)])
-    return out
-
-
-def _check_init(init: Weights, shapes: list[list[tuple[int, int]]], seeds: int) -> None:
-    if len(init) != len(shapes):
-        raise bad("init", f"{len(init)} modules", f"must give {len(shapes)} modules")
-    for k, (layers, want) in enumerate(zip(init, shapes, strict=True)):
-        got = [tuple(np.shape(w)) for w in layers]
-        expected = [(seeds, *s) for s in want]
-        if got != expected:
-            raise bad(f"init[{k}]", got, f"must have layer shapes {expected}")
+def _rows(index: slice | np.ndarray, n: int) -> np.ndarray:
+    return np.arange(n)[index]
 
 
 # --------------------------------------------------------------------------- training
@@ -204,7 +94,7 @@ def train(
     bias: bool = False,
     record_every: int = 1,
     threads: int | None = 1,
-) -> Training:
+) -> Trajectory:
     """Train ``seeds`` copies of ``network`` on ``dataset`` by full-batch gradient descent.
 
     ``lr`` is η of ``θ ← θ − η ∂L/∂θ`` with ``L = ½ Σ_{train} ‖y − ŷ‖²``, so the theory's time
@@ -233,7 +123,7 @@ def train(
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
     if backend == "numpy":
         return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                              train_objects, init, nonlinearity, bias)
+                              train_objects, init, nonlinearity, bias, record_every)
 
     import torch
 
@@ -251,36 +141,35 @@ def train(
 def _train_torch(dataset: Any, network: Network, dev: str, dtype: str, lr: float, epochs: int,
                  hidden: int, init_std: float, seeds: int, seed: int, train_objects: Any,
                  init: Weights | None, nonlinearity: str | None, bias: bool,
-                 record_every: int) -> Training:
+                 record_every: int) -> Trajectory:
     import torch
 
     tdt = resolve_dtype(dtype)
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
-    P = X.shape[1]
-    train_idx = check_train_objects(train_objects, P)
-    held_idx = np.setdiff1d(np.arange(P), train_idx)
+    cov = covariances(dataset, train_objects)
+    train_idx = cov.objects
+    held_idx = np.setdiff1d(np.arange(X.shape[1]), train_idx)
 
     if init is not None:  # its shapes decide seeds and hidden width (as in the simulator)
         seeds = int(np.shape(init[0][0])[0])
-        deep = [(k, m) for k, m in enumerate(network.modules) if m.depth > 1]
+        deep = [k for k, m in enumerate(network.modules) if m.depth > 1]
         if deep:
-            hidden = int(np.shape(init[deep[0][0]][0])[1])
+            hidden = int(np.shape(init[deep[0]][0])[1])
+    lay = layout(dataset, network, hidden)
+    init = check_weights(lay, init if init is not None else
+                         initial_weights(dataset, network, hidden, init_std, seeds, seed))
     mods = network.modules
-    in_rows = [module_rows(dataset.input_blocks, m.inputs) for m in mods]
-    out_rows = [module_rows(dataset.output_blocks, m.outputs) for m in mods]
-    shapes = [layer_shapes(len(i), len(o), m.depth, hidden)
-              for m, i, o in zip(mods, in_rows, out_rows, strict=True)]
-    if init is None:
-        init = default_init(dataset, network, hidden, init_std, seeds, seed)
-    _check_init(init, shapes, seeds)
+    in_rows = [_rows(ml.inputs, X.shape[0]) for ml in lay.modules]
+    out_rows = [_rows(ml.outputs, Y.shape[0]) for ml in lay.modules]
 
     def tensor(a: Any) -> Any:
         return torch.as_tensor(np.asarray(a, dtype=float), dtype=tdt, device=dev)
 
     weights = [[tensor(w).clone().requires_grad_(True) for w in layers] for layers in init]
-    biases = ([[torch.zeros(seeds, s[0], 1, dtype=tdt, device=dev, requires_grad=True)
-                for s in layer] for layer in shapes] if bias else None)
+    biases = ([[torch.zeros(seeds, ml.dims[i + 1], 1, dtype=tdt, device=dev,
+                            requires_grad=True) for i in range(ml.depth)]
+               for ml in lay.modules] if bias else None)
     params = [w for layers in weights for w in layers] + (
         [b for layers in biases for b in layers] if biases else [])
 
@@ -288,17 +177,6 @@ def _train_torch(dataset: Any, network: Network, dev: str, dtype: str, lr: float
     x_mod = [Xt[torch.as_tensor(r, device=dev)] for r in in_rows]
     out_index = [torch.as_tensor(r, device=dev) for r in out_rows]
     train_t = torch.as_tensor(train_idx, device=dev)
-
-    # Read-out: analytic singular vectors of each module (full dataset).
-    spectra = module_spectra(dataset, network)
-    keys_modes = []
-    proj = []
-    for k, (m, spec) in enumerate(zip(mods, spectra, strict=True)):
-        for mode in spec.modes:
-            if mode.U is None or mode.V is None:
-                continue
-            keys_modes.append(mode.label if len(mods) == 1 else f"{m.name}:{mode.label}")
-            proj.append((k, mode.U, mode.V))
 
     def forward() -> Any:
         yhat = torch.zeros(seeds, *Yt.shape, dtype=tdt, device=dev)
@@ -337,63 +215,49 @@ def _train_torch(dataset: Any, network: Network, dev: str, dtype: str, lr: float
                 p -= lr * g
 
     err2 = torch.stack(err_rec).cpu().numpy().astype(float)  # (T, seeds, rows, P)
-    maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]
-    sq_blocks = {LOSS_BLOCKS.get(b, b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2)
-                 for b, (a, c) in dataset.output_blocks.items()}
-    held_curve = None
+    maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]  # (T, seeds, o, i)
+    losses = {loss_name(b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2).T.copy()
+              for b, (a, c) in dataset.output_blocks.items()}
+    heldout = None
     if held_idx.size and "Oy" in dataset.output_blocks:
         a, c = dataset.output_blocks["Oy"]
-        held_curve = err2[:, :, a:c][..., held_idx].sum(axis=2).mean(axis=2)
+        heldout = HeldoutCurve(
+            compositional_error=err2[:, :, a:c][..., held_idx].sum(axis=2).mean(axis=2).T.copy(),
+            objects=held_idx)
 
-    # Observables from the recorded maps.
+    # Observables of the recorded maps (mean Jacobians when non-linear), as the simulator's.
     full = np.zeros((T, seeds, Y.shape[0], X.shape[0]))
     for k in range(len(mods)):
         full[:, :, out_rows[k][:, None], in_rows[k][None, :]] += maps[k]
-    quads = {q: v.T.copy() for q, v in
-             quadrant_norms(full, dataset.input_blocks, dataset.output_blocks).items()}
-    modes = {key: mode_strength(maps[k], U, V).T.copy()
-             for key, (k, U, V) in zip(keys_modes, proj, strict=True)}
-    heldout = None
-    if held_curve is not None:
-        heldout = {"compositional_error": held_curve.T.copy(), "objects": held_idx}
+    obs = Observer(lay, cov, dataset)
+    flat = [m.reshape(T * seeds, *m.shape[2:]) for m in maps]
+    modes = {key: v.reshape(T, seeds).T.copy() for key, v in obs.modes(flat).items()}
+    quads = {q: v.reshape(T, seeds).T.copy() for q, v in
+             obs.quadrant_norms(full.reshape(T * seeds, *full.shape[2:])).items()}
 
     def to_np(ts: list[list[Any]]) -> Weights:
         return [[t.detach().cpu().numpy().astype(float) for t in layers] for layers in ts]
 
+    tau = 1.0 / (train_idx.size * lr)
     meta = {"backend": "torch", "device": dev, "dtype": dtype, "lr": float(lr),
             "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
             "seeds": int(seeds), "seed": int(seed), "nonlinearity": nonlinearity or "linear",
-            "bias": bool(bias), "P_train": int(train_idx.size),
-            "tau": 1.0 / (train_idx.size * lr), "architecture": network.name,
-            "train_objects": train_idx.tolist()}
-    init_np = [[np.asarray(w, dtype=float) for w in ls] for ls in init]
-    return Training(np.array(record_at, dtype=float), modes, quads,
-                    {k: v.T.copy() for k, v in sq_blocks.items()}, heldout,
-                    to_np(weights), init_np, _effective_a0(dataset, network, hidden, init_np),
-                    float(lr), meta["tau"], None if train_objects is None else train_idx,
-                    to_np(biases) if biases else None, meta, full[-1].copy())
-
-
-def _effective_a0(dataset: Any, network: Network, hidden: int, init: Weights
-                  ) -> dict[str, np.ndarray]:
-    """Each mode's effective initial strength, as the NumPy simulator defines it."""
-    try:
-        from modspec.numerics.flow import layout
-        from modspec.numerics.simulate import effective_a0
-    except ImportError:
-        return {}
-    return effective_a0(layout(dataset, network, hidden), init)
+            "bias": bool(bias), "P_train": int(train_idx.size), "tau": tau,
+            "architecture": network.name, "train_objects": train_idx.tolist()}
+    return Trajectory(np.array(record_at, dtype=float), modes, quads, losses, heldout,
+                      seed_axis=True, kind="training", time="discrete", lr=float(lr), tau=tau,
+                      train_objects=None if train_objects is None else train_idx, init=init,
+                      weights=to_np(weights), a0=effective_a0(lay, init),
+                      final_map=full[-1].copy(), biases=to_np(biases) if biases else None,
+                      meta=meta)
 
 
 def _numpy_backend(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
                    init_std: float, seeds: int, seed: int, train_objects: Any, init: Any,
-                   nonlinearity: str | None, bias: bool) -> Any:
+                   nonlinearity: str | None, bias: bool, record_every: int) -> Trajectory:
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
                   "use backend='torch' for non-linear networks or biases")
-    try:
-        from modspec.numerics.simulate import simulate
-    except ImportError as exc:
-        raise ModspecError("backend='numpy' needs modspec.numerics.simulate") from exc
     return simulate(dataset, network, lr=lr, epochs=epochs, hidden=hidden, init_std=init_std,
-                    seeds=seeds, seed=seed, train_objects=train_objects, init=init)
+                    seeds=seeds, seed=seed, train_objects=train_objects, init=init,
+                    record_every=record_every)

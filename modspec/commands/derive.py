@@ -43,10 +43,6 @@ from modspec.commands.options import (
 )
 from modspec.theory.errors import bad
 
-QUADS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
-#: Norms below this count as zero when judging a numerically converged map systematic.
-NUMERIC_ZERO = 1e-6
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("derive", help="derive modes, dynamics and the converged map",
@@ -109,79 +105,30 @@ def derivation_payload(dataset: Any, network: Any, train_objects: list[int] | No
                                "coupled": th.coupled, "modules": modules,
                                "converged": _converged(th), "dynamics": dynamics}
     if th.coupled:
-        payload["note"] = ("modules share an output block: the dynamics couple and no closed "
-                           "form is claimed; W* comes from the exact coupled matrix flow")
+        payload["note"] = th.converged["note"]
     if train_objects is not None:
         payload["heldout"] = _heldout(dataset, network, train_objects)
     return payload
 
 
 def _converged(th: Any) -> dict[str, Any]:
+    c = th.converged
+    if c.get("quadrant_norms") is None:
+        return {"quadrant_norms": None, "systematic": None, "method": c["method"]}
     conv = _conv(th.symbolic)
-    if not th.coupled:
-        c = th.converged
-        if "quadrant_norms" not in c:
-            return {"quadrant_norms": None, "systematic": None, "method": "closed form"}
-        return {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
-                "systematic": c["systematic"],
-                "report": {k: conv(v) for k, v in c["report"].items()},
-                "method": "closed form: every mode at its fixed point s/lambda"}
-    if th.symbolic:
-        return {"quadrant_norms": None, "systematic": None,
-                "method": "none: a coupled network's W* needs numbers (drop --symbolic)"}
-    W, method = coupled_converged_map(th.dataset, th.network)
-    return map_summary(th.dataset, W) | {"method": method}
-
-
-def coupled_converged_map(dataset: Any, network: Any, train_objects: Any = None
-                          ) -> tuple[Any, str]:
-    """``W*`` of a coupled network and how it was obtained.
-
-    Depth 1: the exact minimum-parameter-norm map (theory). Deeper: the numerics layer's
-    integration of the exact matrix flow from small seeded weights.
-    """
-    if all(m.depth == 1 for m in network.modules):
-        from modspec.theory.matrix_flow import minimum_norm_map
-
-        return (minimum_norm_map(dataset, network, train_objects),
-                "exact: minimum-parameter-norm map (depth-1 flow from zero)")
-    from modspec.numerics.integrate import converged_map
-
-    W = converged_map(dataset, network, init_std=1e-3, seed=0, train_objects=train_objects)
-    return W, ("integrated: exact coupled matrix flow from N(0, 1e-3^2) weights, seed 0, "
-               "until the velocity is below 1e-10/tau")
-
-
-def map_summary(dataset: Any, W: Any) -> dict[str, Any]:
-    """Quadrant norms and the systematicity report of a numeric total map."""
-    import numpy as np
-
-    W = np.asarray(W, dtype=float)
-    norms = {}
-    for q in QUADS:
-        i, o = q.split("->")
-        (i0, i1), (o0, o1) = dataset.input_blocks[i], dataset.output_blocks[o]
-        norms[q] = float(np.linalg.norm(W[o0:o1, i0:i1]))
-    (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
-    rule = float(np.linalg.norm(W[o0:o1, i0:i1] - dataset.selection))
-    return {"quadrant_norms": norms,
-            "systematic": bool(norms["Gx->Oy"] < NUMERIC_ZERO and rule < NUMERIC_ZERO),
-            "report": {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule,
-                       "Ox->Gy": norms["Ox->Gy"]}}
+    return {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
+            "systematic": c["systematic"],
+            "report": {k: conv(v) for k, v in c["report"].items()},
+            "method": c["method"]}
 
 
 def _heldout(dataset: Any, network: Any, objects: list[int]) -> dict[str, Any]:
-    from modspec.theory.heldout import check_objects, heldout
+    from modspec.theory.heldout import heldout
 
     if dataset.is_symbolic:
         raise bad("--train-objects", objects, "needs a numeric dataset (drop --symbolic)")
-    objs = check_objects(objects, int(dataset.P))
-    W = None
-    method = "exact: minimum-norm map on the training objects"
-    if network.coupled and any(m.depth > 1 for m in network.modules):
-        W, method = coupled_converged_map(dataset, network, objs)
-    h = heldout(dataset, network, objs, W=W)
-    return h.as_dict() | {"method": method}
+    h = heldout(dataset, network, objects)
+    return h.as_dict() | {"method": h.method}
 
 
 # ------------------------------------------------------------------------------ output

@@ -91,7 +91,7 @@ def test_start_is_a0_and_long_runs_reach_the_fixed_point():
     for k, mode in TH.modes.items():
         assert pr.modes[k][0] == pytest.approx(7e-7, rel=1e-13)
         assert pr.modes[k][1] == pytest.approx(float(mode.fixed_point), rel=1e-12)
-    assert pr.params["time"] == "discrete"
+    assert pr.time == "discrete" and pr.kind == "theory"
 
 
 def _tau_min(depth):

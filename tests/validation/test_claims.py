@@ -28,13 +28,22 @@ def test_linear_claims_1_to_4_pass_on_d0_with_their_numbers(linear_report):
                                [0.7273, 0.4454, 0.4454, 1.3195], atol=2e-3)
     held = rep.claims[2]["numbers"]["held-out compositional error (dense, split, segregated)"]
     assert held["segregated"] < 1e-8 < 0.1 < held["dense"]
-    # oracle (theory.md §4.2): a(t½) = a*/2  ⇔  t½ = τ/(2s) · ln(a*/a0 − 1), τ = 1/(P·lr) = 25
+    # oracle (the flow's closed form): a(t½) = a*/2  ⇔  t½ = τ/(2s) · ln(a*/a0 − 1), τ = 25.
+    # The default theory is gradient descent's own (discrete time), which lags the flow by
+    # a few per cent of t½ at this step; the flow's lag is reported beside it.
     dense = rep.runs["dense"]
-    a0 = float(np.mean(dense.training.a0["pi1"]))
+    a0 = float(np.mean(dense.run.a0["pi1"]))
     s, a_star = 1.24373, 0.90453
     oracle = 25 / (2 * s) * np.log(a_star / a0 - 1)
-    assert dense.comparison.half_rise["pi1"]["theory"] == pytest.approx(oracle, rel=1e-4)
-    assert dense.comparison.half_rise["pi1"]["simulation"] == pytest.approx(oracle, rel=0.05)
+    t_half = dense.comparison.half_rise["pi1"]
+    assert dense.expectation.time == "discrete" and dense.expectation.flow_lag["pi1"] > 0
+    assert oracle < t_half["theory"] < oracle * 1.05
+    assert t_half["simulation"] == pytest.approx(t_half["theory"], rel=0.01)
+    flow = run_claims(config=ClaimsConfig(seeds=1, device="cpu", time="continuous"))
+    a0 = float(np.mean(flow.runs["dense"].run.a0["pi1"]))
+    oracle = 25 / (2 * s) * np.log(a_star / a0 - 1)
+    assert flow.runs["dense"].comparison.half_rise["pi1"]["theory"] == pytest.approx(oracle,
+                                                                                   rel=1e-4)
     assert "claim 4" in rep.text() and rep.passed
 
 

@@ -1,0 +1,172 @@
+"""The theory of one recorded run: which solution applies, from which start, to which end.
+
+Given a derivation (dataset and network) and a recorded run (a
+:class:`~modspec.numerics.record.Trajectory` of a simulation or a training run: its times,
+learning rate, initial weights and training objects), :func:`expect` gives what the theory
+predicts for *that* run:
+
+* **decoupled networks trained on every object** — each mode from the run's own effective
+  initial strength (:func:`start_strengths`), in the chosen time:
+  ``time="discrete"`` (the default) — gradient descent itself, the exact per-epoch map of
+  each mode (docs/theory/dynamics.md), the theory of what was run;
+  ``time="continuous"`` — the gradient flow: closed forms (depth ≤ 2) or the inverted
+  implicit solution (depth > 2). In discrete time the flow is computed too, and how far it
+  runs ahead of gradient descent (``flow_lag``) is reported beside the prediction: at a
+  finite learning rate that lag is physics, not an error;
+  end point ``W*`` and each mode's fixed point ``s/λ``;
+* **coupled networks** (modules sharing an output block) — no mode-wise solution: the exact
+  matrix dynamics from the run's own initial weights (matrix gradient descent in discrete
+  time, the integrated gradient flow in continuous time); its end is the end point;
+* **runs on a subset of objects** — the converged map of that subset
+  (:func:`modspec.theory.heldout.heldout`) as end point, with its held-out compositional
+  error; the mode trajectories of the full dataset do not describe such a run, so none is
+  given (except for coupled networks, whose exact dynamics already uses the subset).
+
+The one start policy: a mode's ``a0`` is its effective initial strength averaged over seeds
+(:func:`~modspec.numerics.simulate.effective_a0`), floored at :data:`A0_FLOOR` for modes of
+depth ≥ 2 (their sigmoids grow from a positive seed; depth-1 modes take any sign).
+
+Times are epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from modspec.theory.derivation import Derivation
+from modspec.theory.errors import bad
+from modspec.theory.observables import map_summary
+
+from .record import Trajectory
+
+__all__ = ["A0_FLOOR", "Expectation", "expect", "start_strengths"]
+
+#: Smallest initial strength given to a mode of depth ≥ 2.
+A0_FLOOR = 1e-12
+
+TIMES = ("continuous", "discrete")
+
+
+@dataclass(frozen=True, eq=False)
+class Expectation:
+    """What the theory predicts for one run (see the module docstring).
+
+    ``trajectory``: the theory at the run's times (no seed axis; an empty record when no
+    trajectory applies); ``method``: which solution was used; ``fixed_points`` {mode: a*};
+    ``end_point`` {quadrant: ‖W*‖} the expected final quadrant norms; ``systematic`` whether
+    ``W*`` is systematic; ``heldout_error`` the theory's held-out compositional error (runs on
+    a subset); ``a0`` the starts used; ``flow_lag`` {mode: max_t |a_flow − a_discrete|} in
+    discrete time; ``heldout`` the full held-out summary (``Heldout.as_dict()``).
+    """
+
+    trajectory: Trajectory
+    method: str
+    time: str
+    fixed_points: dict[str, float] | None = None
+    end_point: dict[str, float] | None = None
+    systematic: bool | None = None
+    heldout_error: float | None = None
+    heldout: dict | None = None
+    a0: dict[str, float] = field(default_factory=dict)
+    flow_lag: dict[str, float] | None = None
+
+    @property
+    def full_data(self) -> bool:
+        return self.heldout is None
+
+
+def start_strengths(th: Derivation, run: Trajectory) -> dict[str, float]:
+    """The one start policy: each mode's effective initial strength, mean over seeds, floored
+    at :data:`A0_FLOOR` for modes of depth ≥ 2."""
+    depth = {md.keys[m.label]: md.module.depth for md in th.modules for m in md.spectrum.modes}
+    out = {}
+    for key, value in run.a0.items():
+        a0 = float(np.mean(value))
+        out[key] = a0 if depth.get(key, 2) == 1 else max(a0, A0_FLOOR)
+    return out
+
+
+def _subset(th: Derivation, run: Trajectory) -> list[int] | None:
+    objects = run.train_objects
+    if objects is None or len(objects) == int(th.dataset.P):
+        return None
+    return [int(j) for j in objects]
+
+
+def expect(th: Derivation, run: Trajectory, time: str = "discrete",
+           linear: bool = True) -> Expectation:
+    """The theory of ``run`` (a recorded simulation or training of ``th.network`` on
+    ``th.dataset``); see the module docstring. ``linear=False`` marks a non-linear network:
+    the linear theory is then only a reference, and a coupled one gets no trajectory (the
+    exact linear dynamics from its weights would describe another network)."""
+    from modspec.theory.heldout import heldout
+
+    if time not in TIMES:
+        raise bad("time", time, "must be 'continuous' or 'discrete'")
+    net, ds = th.network, th.dataset
+    subset = _subset(th, run)
+    t = np.asarray(run.t, dtype=float)
+    a0 = start_strengths(th, run)
+    held = None
+    if subset is not None:
+        h = heldout(ds, net, subset)
+        held = h.as_dict() | {"method": h.method}
+
+    if th.coupled:
+        if not linear or run.init is None:
+            trajectory = Trajectory.empty(t, time=time)
+            method = "none: no linear theory for a non-linear coupled network"
+        else:
+            trajectory = _coupled(th, run, time)
+            method = ("exact matrix gradient descent from the run's initial weights"
+                      if time == "discrete" else
+                      "exact matrix gradient flow from the run's initial weights")
+        end = ({q: float(v[-1]) for q, v in trajectory.quadrant_norms.items()}
+               if trajectory.quadrant_norms else None)
+        systematic = (map_summary(ds, trajectory.final_map)["systematic"]
+                      if trajectory.final_map is not None else False)
+        return Expectation(trajectory, method, time, None, end, systematic,
+                           None if held is None else held["compositional_error"], held, a0)
+
+    fixed = {k: float(m.fixed_point) for k, m in th.modes.items()}
+    conv = th.converged
+    systematic = conv.get("systematic")
+    if held is not None:
+        return Expectation(Trajectory.empty(t, time=time), held["method"], time, fixed,
+                           held["quadrant_norms"], systematic, held["compositional_error"],
+                           held, a0)
+    from .predict import compile as compile_theory
+
+    f = compile_theory(th)
+    trajectory = f(t, lr=run.lr, a0=a0, time=time)
+    lag = None
+    if time == "discrete":
+        flow = f(t, lr=run.lr, a0=a0, time="continuous")
+        lag = {k: float(np.max(np.abs(flow.modes[k] - trajectory.modes[k])))
+               for k in trajectory.modes}
+        method = "exact per-epoch map of each mode (gradient descent)"
+    else:
+        deep = any(md.module.depth > 2 for md in th.modules)
+        method = "implicit solution t(a), inverted" if deep else "closed form a(t)"
+    end = ({k: float(v) for k, v in conv["quadrant_norms"].items()}
+           if conv.get("quadrant_norms") else None)
+    return Expectation(trajectory, method, time, fixed, end, systematic, None, None, a0, lag)
+
+
+def _coupled(th: Derivation, run: Trajectory, time: str) -> Trajectory:
+    """The exact matrix dynamics of a coupled network from the run's own initial weights,
+    seed by seed, then averaged over seeds."""
+    objects = None if run.train_objects is None else [int(j) for j in run.train_objects]
+    t = np.asarray(run.t, dtype=float)
+    if time == "discrete":
+        from .simulate import simulate
+
+        exact = simulate(th.dataset, th.network, run.lr, int(t[-1]), init=run.init,
+                         train_objects=objects).at(t)
+    else:
+        from .integrate import integrate_flow
+
+        exact = integrate_flow(th.dataset, th.network, t, run.lr, run.init, objects)
+    return exact.averaged()

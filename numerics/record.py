@@ -1,0 +1,179 @@
+"""One record for everything that unfolds in time: theory, simulation, training, flow.
+
+A :class:`Trajectory` holds, at the times ``t`` (epochs of full-batch gradient descent,
+``τ = 1/(P·lr)`` with P the number of training objects):
+
+* ``modes[key]`` — mode strengths, read on the *analytic* singular vectors of each module
+  (``mean diag(Uᵀ M V)``), so theory and measurement pair by key without any matching;
+* ``quadrant_norms[q]`` — Frobenius norms of the blocks ``Ox->Oy`` … of the network's map;
+* ``loss[name]`` — per sample: the mean over training samples of the summed squared error
+  over the output block's units (:data:`LOSS_NAMES` names the blocks' losses);
+* ``heldout`` — when objects were held out: the mean over held-out objects of the summed
+  squared error on the ``Oy`` rows, as a curve, and which objects.
+
+Every array has the times on its last axis. A *measured* record (``seed_axis=True``: a
+simulation, a training run, an integrated flow from random starts) has one leading axis of
+seeds, ``(seeds, T)``; a *predicted* record has none, or a leading batch of parameter sets
+``B + (T,)`` when a predictor was evaluated for many parameters at once.
+
+What produced the record is said by ``kind`` (``"theory"``, ``"simulation"``, ``"training"``,
+``"flow"``) and ``time`` (``"continuous"``: the gradient flow; ``"discrete"``: gradient
+descent epoch by epoch). The run's settings travel with it (``lr``, ``tau``,
+``train_objects``, the initial and final ``weights``, each mode's effective start ``a0``, the
+network's ``final_map``), so the theory of a run can be computed from the record alone
+(:func:`modspec.numerics.expectation.expect`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypedDict
+
+import numpy as np
+
+__all__ = ["GROUPS", "LOSS_NAMES", "HeldoutCurve", "Trajectory", "Weights", "loss_name",
+           "stack_records"]
+
+#: The observables recorded over time, in the order of the JSON contract.
+GROUPS = ("modes", "quadrant_norms", "loss")
+
+#: Output block → the name of its loss (other blocks keep their own name).
+LOSS_NAMES = {"Oy": "compositional", "Gy": "noncompositional"}
+
+#: Weights of a network: a list over modules of a list over layers of ``(seeds, out, in)``.
+Weights = list[list[np.ndarray]]
+
+
+def loss_name(block: str) -> str:
+    """The name under which the loss of output block ``block`` is recorded."""
+    return LOSS_NAMES.get(block, block)
+
+
+class HeldoutCurve(TypedDict):
+    """Compositional error on held-out objects: ``compositional_error`` shaped like the other
+    records (``(seeds, T)``), ``objects`` the held-out object indices."""
+
+    compositional_error: np.ndarray
+    objects: np.ndarray
+
+
+def _plain(value: Any) -> Any:
+    return np.asarray(value).tolist()
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Observables over time; see the module docstring for fields, shapes and units."""
+
+    t: np.ndarray
+    modes: dict[str, np.ndarray]
+    quadrant_norms: dict[str, np.ndarray]
+    loss: dict[str, np.ndarray]
+    heldout: HeldoutCurve | None = None
+    seed_axis: bool = True
+    kind: str = "simulation"
+    time: str = "discrete"
+    lr: Any = None
+    tau: Any = None
+    train_objects: np.ndarray | None = None
+    init: Weights | None = field(default=None, repr=False)
+    weights: Weights | None = field(default=None, repr=False)
+    a0: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    final_map: np.ndarray | None = field(default=None, repr=False)
+    biases: Weights | None = field(default=None, repr=False)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ statistics
+    def _reduce(self, reduce: Callable[..., np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        return {g: {k: reduce(np.asarray(v)) for k, v in getattr(self, g).items()}
+                for g in GROUPS}
+
+    def mean(self) -> dict[str, dict[str, np.ndarray]]:
+        """Means over seeds, ``{"modes": {...}, "quadrant_norms": {...}, "loss": {...}}``
+        (the arrays themselves for a record without a seed axis)."""
+        if not self.seed_axis:
+            return self._reduce(lambda v: v)
+        return self._reduce(lambda v: v.mean(axis=0))
+
+    def std(self) -> dict[str, dict[str, np.ndarray]]:
+        """Standard deviations over seeds (zeros without a seed axis), keys as :meth:`mean`."""
+        if not self.seed_axis:
+            return self._reduce(np.zeros_like)
+        return self._reduce(lambda v: v.std(axis=0))
+
+    def averaged(self) -> Trajectory:
+        """The same record with every array replaced by its mean over seeds (no seed axis)."""
+        if not self.seed_axis:
+            return self
+        mean = self.mean()
+        held = None
+        if self.heldout is not None:
+            held = HeldoutCurve(
+                compositional_error=np.asarray(self.heldout["compositional_error"]).mean(0),
+                objects=self.heldout["objects"])
+        return replace(self, seed_axis=False, heldout=held, **mean)
+
+    def at(self, epochs: Any) -> Trajectory:
+        """The record restricted to the recorded times that are in ``epochs``."""
+        index = np.flatnonzero(np.isin(self.t, np.asarray(epochs, dtype=float)))
+        pick = {g: {k: np.asarray(v)[..., index] for k, v in getattr(self, g).items()}
+                for g in GROUPS}
+        held = None
+        if self.heldout is not None:
+            held = HeldoutCurve(
+                compositional_error=np.asarray(self.heldout["compositional_error"])[..., index],
+                objects=self.heldout["objects"])
+        return replace(self, t=self.t[index], heldout=held, **pick)
+
+    def final(self, group: str, key: str) -> float:
+        """The last value of one observable, averaged over seeds."""
+        return float(np.mean(np.asarray(getattr(self, group)[key])[..., -1]))
+
+    def final_heldout(self) -> float | None:
+        """The last held-out compositional error, averaged over seeds (None without one)."""
+        if self.heldout is None:
+            return None
+        return float(np.mean(np.asarray(self.heldout["compositional_error"])[..., -1]))
+
+    # ------------------------------------------------------------------------ JSON
+    def payload(self) -> dict[str, Any]:
+        """The JSON contract of ``modspec predict`` / ``modspec simulate`` as plain Python.
+
+        ``{"t", "modes", "quadrant_norms", "loss"}``; a measured record gives means over
+        seeds there and adds ``"std"`` (same keys) and, with held-out objects,
+        ``"heldout": {"compositional_error": float, "objects": [...]}`` (the last epoch's
+        mean over seeds); ``meta`` (the settings of a training run) when present.
+        """
+        mean = self.mean()
+        out: dict[str, Any] = {"t": _plain(self.t)}
+        for g in GROUPS:
+            out[g] = {k: _plain(v) for k, v in mean[g].items()}
+        if self.seed_axis:
+            std = self.std()
+            out["std"] = {g: {k: _plain(v) for k, v in std[g].items()} for g in GROUPS}
+        if self.heldout is not None:
+            out["heldout"] = {"compositional_error": self.final_heldout(),
+                              "objects": [int(i) for i in self.heldout["objects"]]}
+        if self.meta:
+            out["meta"] = {k: v for k, v in self.meta.items()
+                           if isinstance(v, (str, int, float, bool, type(None), list))}
+        return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`payload` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
+        return json.dumps(self.payload(), **kwargs)
+
+    @classmethod
+    def empty(cls, t: Any, kind: str = "theory", time: str = "discrete") -> Trajectory:
+        """A record with no observables at the times ``t`` (no theory applies)."""
+        return cls(np.asarray(t, dtype=float), {}, {}, {}, seed_axis=False, kind=kind,
+                   time=time)
+
+
+def stack_records(records: list[Mapping[str, Mapping[str, np.ndarray]]]
+                  ) -> dict[str, dict[str, np.ndarray]]:
+    """Stack per-seed observations ``[{group: {key: (T,)}}]`` into
+    ``{group: {key: (seeds, T)}}``."""
+    return {g: {k: np.stack([r[g][k] for r in records]) for k in records[0][g]} for g in GROUPS}

@@ -1,0 +1,190 @@
+"""Train → derive → the theory of that run → compare: the validation pipeline, once.
+
+:func:`assess` judges a recorded run (a NumPy simulation or a PyTorch training, a
+:class:`~modspec.numerics.record.Trajectory`) against the theory of that very run
+(:func:`modspec.numerics.expectation.expect`: which solution, from which start, to which end)
+with one comparison policy:
+
+* gradient descent is compared with the theory of gradient descent: ``time="discrete"`` by
+  default (the exact per-epoch map); the gradient flow's lag behind it is reported beside the
+  comparison (``expectation.flow_lag``), not judged. ``time="continuous"`` compares with the
+  flow itself (closed forms), which at a finite learning rate runs ahead of gradient descent
+  (docs/theory/dynamics.md);
+* trajectories are judged for linear networks of depth ≤ 2 trained on every object with a
+  mode-wise theory (decoupled); otherwise only end points (a run on a subset is judged against
+  the converged map of that subset; a coupled network against its exact dynamics from the
+  same start);
+* a non-linear network is measured functionally (mean Jacobians): the linear theory is its
+  reference, not a promise — deviations are reported, end points are not judged, half-rise
+  times are measured against the network's own end value.
+
+:func:`validate` trains and assesses one network (``modspec validate``, the claims and the
+study are each a few calls to it or to :func:`assess`); :func:`theory_checks` adds the
+checks ``modspec validate`` reports beyond the comparison: systematicity as the theory says,
+and the held-out error against its theory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modspec.numerics.expectation import Expectation, expect
+from modspec.numerics.record import Trajectory
+from modspec.theory.architectures import Network
+from modspec.theory.derivation import Derivation, derive
+
+from .compare import TOLERANCES, Comparison, check, compare
+
+__all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "payload", "summary", "theory_checks",
+           "validate", "write_outputs"]
+
+#: Tolerances of the checks beyond the comparison's (:data:`~.compare.TOLERANCES`).
+CHECK_TOLERANCES = {
+    **TOLERANCES,
+    # a norm the theory says is clearly non-zero must exceed this
+    "nonzero": 1e-2,
+    # ‖W[Ox→Oy] − S‖ of the segregated network at the end
+    "rule_abs": 5e-3,
+    # |held-out compositional error, simulation − theory|
+    "heldout_abs": 1e-2,
+    # a held-out compositional error the theory says is exactly zero
+    "heldout_zero": 1e-4,
+    # |t½(π1)/t½(π2) − 1| of the shallow network (equal λ ⇒ equal rates)
+    "shallow_rate": 0.05,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Assessment:
+    """A run, the derivation and expectation of its theory, and their comparison."""
+
+    derivation: Derivation
+    run: Trajectory
+    expectation: Expectation
+    comparison: Comparison
+
+    @property
+    def theory(self) -> Trajectory:
+        """The theory's trajectory at the run's times."""
+        return self.expectation.trajectory
+
+    @property
+    def passed(self) -> bool:
+        return self.comparison.passed
+
+
+def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: bool = True,
+           tolerances: Mapping[str, float] | None = None) -> Assessment:
+    """Compare ``run`` with the theory of that run (see the module docstring)."""
+    exp = expect(th, run, time, linear)
+    judge_trajectories = (linear and exp.full_data and not th.coupled
+                          and max(m.depth for m in th.network.modules) <= 2)
+    comp = compare(exp.trajectory, run, dataset=th.dataset, fixed_points=exp.fixed_points,
+                   converged=exp.end_point,
+                   tolerances={**CHECK_TOLERANCES, **(tolerances or {})},
+                   check_trajectories=judge_trajectories, own_end=not linear,
+                   judge_end_points=linear)
+    return Assessment(th, run, exp, comp)
+
+
+def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """Systematicity as the theory says (``‖Gx→Oy‖`` zero or clearly not) and, for a linear
+    run on a subset, the held-out compositional error against the theory's."""
+    tol = {**CHECK_TOLERANCES, **(tolerances or {})}
+    exp, comp = assessment.expectation, assessment.comparison
+    out = {}
+    if exp.systematic is not None and "Gx->Oy" in comp.systematicity:
+        gx = comp.systematicity["Gx->Oy"]
+        out["systematicity as theory"] = (
+            check(gx, tol["zero"], "final ‖Gx→Oy‖ (theory: systematic, 0)")
+            if exp.systematic else
+            check(gx, tol["nonzero"], "final ‖Gx→Oy‖ (theory: not systematic)", below=False))
+    measured = assessment.run.final_heldout()
+    linear = assessment.run.meta.get("nonlinearity", "linear") == "linear"
+    if exp.heldout_error is not None and measured is not None and linear:
+        out["held-out error"] = check(abs(measured - exp.heldout_error), tol["heldout_abs"],
+                                      "|held-out compositional error sim − theory|")
+    return out
+
+
+def validate(dataset: Any, network: Network, *, time: str = "discrete",
+             tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
+    """Train ``network`` on ``dataset`` (:func:`modspec.validation.train.train` with the
+    keyword arguments ``training``), derive its theory and assess the run against it."""
+    from .train import train
+
+    run = train(dataset, network, **training)
+    linear = training.get("nonlinearity") in (None, "linear")
+    return assess(derive(dataset, network), run, time=time, linear=linear,
+                  tolerances=tolerances)
+
+
+# ----------------------------------------------------------------------- outputs
+def payload(assessment: Assessment) -> dict[str, Any]:
+    """``comparison.json`` of ``modspec validate``: the comparison (modes, half-rise times,
+    quadrant norms, systematicity, verdicts, tolerances, passed) with the architecture, the
+    non-linearity, ``tau_epochs``, the theory used (``time``, ``method``, the flow's lag in
+    discrete time) and, for a run on a subset, ``heldout_theory``."""
+    exp, run = assessment.expectation, assessment.run
+    out = assessment.comparison.as_dict()
+    out["architecture"] = assessment.derivation.network.name
+    out["nonlinearity"] = run.meta.get("nonlinearity", "linear")
+    out["tau_epochs"] = float(run.tau)
+    out["theory"] = {"time": exp.time, "method": exp.method, "a0": exp.a0,
+                     "flow_lag": exp.flow_lag}
+    if exp.heldout is not None:
+        out["heldout_theory"] = exp.heldout
+    return out
+
+
+def write_outputs(assessment: Assessment, out: str, figures: bool = True) -> None:
+    """Write ``comparison.json`` (:func:`payload`), ``training.json`` (the run's record) and,
+    with ``figures``, ``modes.png``, ``quadrants.png``, ``losses.png`` (and ``heldout.png``
+    for a run with held-out objects) into the folder ``out``."""
+    import json
+    import os
+
+    from modspec.theory.cache import atomic_write_text
+
+    from .report import jsonable
+
+    run = assessment.run
+    atomic_write_text(os.path.join(out, "comparison.json"),
+                      json.dumps(jsonable(payload(assessment)), indent=2))
+    atomic_write_text(os.path.join(out, "training.json"), run.to_json())
+    if figures:
+        from . import figures as fig
+
+        name = assessment.derivation.network.name
+        title = f"{name} ({run.meta.get('nonlinearity', 'linear')}), lr {run.lr}"
+        theory = assessment.theory
+        fig.modes_figure(theory, run, os.path.join(out, "modes.png"), title)
+        fig.quadrants_figure(theory, run, os.path.join(out, "quadrants.png"), title)
+        fig.losses_figure(theory, run, os.path.join(out, "losses.png"), title)
+        if run.heldout is not None:
+            fig.heldout_figure({name: run.heldout["compositional_error"]}, run.t,
+                               os.path.join(out, "heldout.png"), title)
+
+
+def summary(assessment: Assessment) -> str:
+    """The lines ``modspec validate`` prints: every check with its value and tolerance, the
+    systematicity numbers and, in discrete time, the flow's lag (reported, not judged)."""
+    comp, exp = assessment.comparison, assessment.expectation
+    name = assessment.derivation.network.name
+    kind = assessment.run.meta.get("nonlinearity", "linear")
+    passed = sum(v["passed"] for v in comp.verdicts.values())
+    lines = [f"{name} ({kind}): {passed}/{len(comp.verdicts)} checks passed "
+             f"(theory: {exp.time} time, {exp.method})"]
+    for key, v in comp.verdicts.items():
+        lines.append(f"  [{'ok ' if v['passed'] else 'BAD'}] {key}: {v['value']:.6g} "
+                     f"{v['test']} {v['tolerance']:.3g}")
+    for key, value in comp.systematicity.items():
+        lines.append(f"  {key}: {value:.6g}")
+    if exp.flow_lag:
+        lag = ", ".join(f"{k} {v:.3g}" for k, v in exp.flow_lag.items())
+        lines.append(f"  gradient flow ahead of gradient descent (max |Δa|, reported, not "
+                     f"judged): {lag}")
+    return "\n".join(lines)
