@@ -125,8 +125,9 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
                       "exact matrix gradient flow from the run's initial weights")
         end = ({q: float(v[-1]) for q, v in trajectory.quadrant_norms.items()}
                if trajectory.quadrant_norms else None)
-        systematic = (map_summary(ds, trajectory.final_map)["systematic"]
-                      if trajectory.final_map is not None else False)
+        final = trajectory.final_map
+        systematic = (map_summary(ds, np.mean(final, axis=0) if final.ndim == 3 else final)
+                      ["systematic"] if final is not None else False)
         return Expectation(trajectory, method, time, None, end, systematic,
                            None if held is None else held["compositional_error"], held, a0)
 

@@ -21,7 +21,7 @@ directions). Time is in epochs of full-batch gradient descent, ``τ = 1/(P·lr)`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from modspec.theory.architectures import Module, Network
-from modspec.theory.dataset import CompositionalDataset, Dataset
+from modspec.theory.dataset import CompositionalDataset, Dataset, block_index
 from modspec.theory.derivation import mode_key
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.heldout import check_objects
@@ -40,12 +40,14 @@ from modspec.theory.spectrum import Spectrum, module_spectra
 from .codegen import Generated, generate
 
 
-def _index(spans: Sequence[tuple[int, int]]) -> slice | np.ndarray:
-    """Rows of the concatenated spans; a slice when they are contiguous (no copy)."""
-    spans = [(int(a), int(b)) for a, b in spans]
-    if all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1)):
-        return slice(spans[0][0], spans[-1][1])
-    return np.concatenate([np.arange(a, b) for a, b in spans])
+def _index(spans: Mapping[str, tuple[int, int]], names: Sequence[str]) -> slice | np.ndarray:
+    """Rows of the blocks ``names``; a slice when they are contiguous (no copy)."""
+    rows = block_index(spans, names)
+    if rows.size == 0:
+        return slice(0, 0)
+    if np.all(np.diff(rows) == 1):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def _size(index: slice | np.ndarray) -> int:
@@ -125,8 +127,8 @@ def _layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: i
     spectra = module_spectra(dataset, network)
     mods = []
     for module, spec in zip(network.modules, spectra, strict=True):
-        ins = _index([dataset.input_blocks[b] for b in module.inputs])
-        outs = _index([dataset.output_blocks[b] for b in module.outputs])
+        ins = _index(dataset.input_blocks, module.inputs)
+        outs = _index(dataset.output_blocks, module.outputs)
         dims = (_size(ins),) + (hidden,) * (module.depth - 1) + (_size(outs),)
         keys, proj = {}, {}
         for mode in spec.modes:

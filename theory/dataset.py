@@ -20,6 +20,7 @@ all-symbolic family in the canonical symbols of :mod:`modspec.theory.symbols`.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,3 +315,10 @@ def block_rows(matrix: Any, span: Span) -> Any:
     """Rows ``span`` of ``matrix`` (NumPy array or SymPy matrix)."""
     a, b = span
     return matrix[a:b, :]
+
+
+def block_index(spans: Mapping[str, Span], names: Iterable[str]) -> np.ndarray:
+    """Row indices of the blocks ``names`` (looked up in ``spans``, e.g. a dataset's
+    ``input_blocks``), concatenated in that order: how a module's inputs or outputs sit in
+    ``X`` or ``Y``."""
+    return np.concatenate([np.arange(*spans[b]) for b in names])

@@ -38,7 +38,7 @@ import sympy as sp
 from . import dynamics
 from . import symbols as sy
 from .architectures import Module, Network
-from .dataset import CompositionalDataset, Dataset
+from .dataset import CompositionalDataset, Dataset, block_index
 from .errors import ModspecError, bad
 from .observables import (
     QUADRANTS,
@@ -103,10 +103,18 @@ class Derivation:
     trajectories: dict[str, sp.Expr | None]
     observables: dict[str, Any]
     closed_form_end: dict[str, Any]
-    matrix_odes: dict[str, list[sp.Eq]]
     steps: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ views
+    @cached_property
+    def matrix_odes(self) -> dict[str, list[sp.Eq]]:
+        """The exact matrix flow ``τ dW_i/dt = …`` of every module in the covariances, derived
+        by SymPy matrix calculus (:func:`~modspec.theory.matrix_flow.matrix_odes`; about a
+        second, so derived when first asked for)."""
+        from .matrix_flow import matrix_odes
+
+        return matrix_odes(self.network, self.dataset)
+
     @cached_property
     def converged(self) -> dict[str, Any]:
         """The converged map ``W*`` and how it was obtained.
@@ -200,8 +208,6 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     on-disk cache of :mod:`modspec.theory.cache` when present and re-verified by substitution
     into their ODE; results are identical either way.
     """
-    from .matrix_flow import matrix_odes
-
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
     steps: list[str] = []
@@ -209,7 +215,6 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     coupled = network.coupled
     steps.append("loss: L = 1/2 sum over samples of ||y - y_hat||^2, y_hat = sum of the "
                  f"modules' outputs ({len(network.modules)} module(s))")
-    odes = matrix_odes(network, dataset)
     steps.append("matrix flow: tau dW_i/dt = -(1/P) dL/dW_i by SymPy matrix calculus, "
                  "rewritten in Sigma_x = X X^T/P, Sigma_yx = Y X^T/P")
     if coupled:
@@ -264,7 +269,7 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
                      "each module's minimum-norm map Sigma_yx Sigma_x^+")
     return Derivation(dataset, network, space, coupled, tuple(modules), strengths,
-                      trajectories, observables, conv, odes, steps)
+                      trajectories, observables, conv, steps)
 
 
 # ------------------------------------------------------------------ observables
@@ -354,8 +359,8 @@ def network_map(th: Derivation, values: Mapping[str, float]) -> np.ndarray:
     n_out, n_in = np.asarray(ds.Y).shape[0], np.asarray(ds.X).shape[0]
     W = np.zeros((n_out, n_in))
     for md in th.modules:
-        rows = np.concatenate([np.arange(*ds.output_blocks[b]) for b in md.module.outputs])
-        cols = np.concatenate([np.arange(*ds.input_blocks[b]) for b in md.module.inputs])
+        rows = block_index(ds.output_blocks, md.module.outputs)
+        cols = block_index(ds.input_blocks, md.module.inputs)
         for m in md.spectrum.modes:
             W[np.ix_(rows, cols)] += values[md.keys[m.label]] * m.U @ m.V.T
     return W

@@ -22,7 +22,7 @@ which we rewrite in the covariances ``Σx^{m,m'} = X_m X_{m'}ᵀ/P`` and
   cross-covariances ``Σx^{m,m'}`` of different modules' inputs — the exact coupled system,
   integrated numerically (no closed form is claimed).
 
-:func:`covariances` gives the numeric matrices for a dataset and :func:`evaluate` evaluates a
+:func:`covariance_values` gives the numeric matrices for a dataset and :func:`evaluate` evaluates a
 right-hand side with NumPy (``@`` for products), so a numerical integrator can use exactly the
 derived equations. :func:`shallow_converged_map` gives the exact end point of a depth-1 network
 (coupled or not) from zero initialisation: the minimum-parameter-norm least-squares map.
@@ -39,7 +39,7 @@ import sympy as sp
 
 from . import symbols as sy
 from .architectures import Module, Network
-from .dataset import CompositionalDataset, Dataset
+from .dataset import CompositionalDataset, Dataset, block_index
 from .errors import ModspecError
 
 _P = sp.Symbol("P", positive=True, integer=True)
@@ -223,8 +223,8 @@ def _stack(matrix: np.ndarray, spans: Mapping[str, tuple[int, int]], blocks: Any
     return np.vstack([matrix[spans[b][0]:spans[b][1]] for b in blocks])
 
 
-def covariances(flow: MatrixFlow, dataset: CompositionalDataset | Dataset
-                ) -> dict[str, np.ndarray]:
+def covariance_values(flow: MatrixFlow, dataset: CompositionalDataset | Dataset
+                      ) -> dict[str, np.ndarray]:
     """Numeric values of every covariance symbol of ``flow`` for ``dataset`` (float64)."""
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
@@ -300,8 +300,8 @@ def minimum_norm_map(dataset: CompositionalDataset | Dataset, network: Network,
         X, Y = X[:, cols], Y[:, cols]
     count = np.zeros((Y.shape[0], X.shape[0]))
     for m in network.modules:
-        rows = np.concatenate([np.arange(*dataset.output_blocks[b]) for b in m.outputs])
-        cols = np.concatenate([np.arange(*dataset.input_blocks[b]) for b in m.inputs])
+        rows = block_index(dataset.output_blocks, m.outputs)
+        cols = block_index(dataset.input_blocks, m.inputs)
         count[np.ix_(rows, cols)] += 1
     W = sp.zeros(*count.shape) if exact else np.zeros(count.shape)
     patterns: dict[bytes, list[int]] = {}

@@ -2,7 +2,8 @@
 
 Curves come as :class:`~modspec.numerics.record.Trajectory` records: the *theory* (no seed
 axis) dashed, the *measured* run (NumPy simulator or PyTorch training, ``(seeds, T)``) solid as
-the mean over seeds with a ±1 std band. Times are epochs of full-batch gradient descent. Losses are per sample (mean over samples of the summed squared
+the mean over seeds with a ±1 std band. Times are epochs of full-batch gradient descent.
+Losses are per sample (mean over samples of the summed squared
 error over the block's units). Each function writes one PNG and returns its path.
 """
 
@@ -37,11 +38,25 @@ def _mean_std(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return a, None
 
 
+def _figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure and its axes drawn by Agg directly (no pyplot: faster, no global state)."""
+    import matplotlib
+
+    matplotlib.rcParams["text.usetex"] = False
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
 def _save(fig: Any, path: str) -> str:
+    import sys
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    if "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot is released there
+        sys.modules["matplotlib.pyplot"].close(fig)
     return path
 
 
@@ -50,7 +65,9 @@ def _panel(ax: Any, theory: Trajectory | None, measured: Trajectory, field: str,
     sim = getattr(measured, field)
     pred = getattr(theory, field) if theory is not None else {}
     keys = list(keys or dict.fromkeys([*sim, *pred]))
-    colours = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    import matplotlib
+
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for n, key in enumerate(keys):
         c = colours[n % len(colours)]
         if key in sim:
@@ -71,8 +88,7 @@ def _panel(ax: Any, theory: Trajectory | None, measured: Trajectory, field: str,
 
 def _curves_figure(field: str, default_title: str, ylabel: str, theory: Trajectory | None,
                    measured: Trajectory, path: str, title: str) -> str:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure((6, 4))
     _panel(ax, theory, measured, field, None, title or default_title, ylabel)
     return _save(fig, path)
 
@@ -105,8 +121,7 @@ def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = ""
 
     ``t`` is one time axis for all curves or a dict ``{name: t}``.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure((6, 4))
     for name, values in curves.items():
         m, s = _mean_std(values)
         times = np.asarray(t[name] if isinstance(t, Mapping) else t, dtype=float)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from modspec.theory import architectures as arch
-from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.dataset import CompositionalDataset, block_index
 from modspec.theory.derivation import derive
 from modspec.theory.errors import ModspecError
 from modspec.theory.observables import QUADRANTS, quadrant_name
@@ -121,8 +121,8 @@ def _numpy_converged(ds: CompositionalDataset, network: arch.Network) -> np.ndar
     X, Y = ds.X, ds.Y
     W = np.zeros((Y.shape[0], X.shape[0]))
     for module in network.modules:
-        rows = np.concatenate([np.arange(*ds.output_blocks[b]) for b in module.outputs])
-        cols = np.concatenate([np.arange(*ds.input_blocks[b]) for b in module.inputs])
+        rows = block_index(ds.output_blocks, module.outputs)
+        cols = block_index(ds.input_blocks, module.inputs)
         W[np.ix_(rows, cols)] += Y[rows] @ np.linalg.pinv(X[cols])
     return W
 

@@ -14,7 +14,7 @@ from modspec.commands.options import (
     parse_objects,
     write_json,
 )
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import ModspecError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,15 +48,12 @@ def simulation(args: argparse.Namespace) -> Any:
 
         return simulate(dataset, network, **kw)
     try:
-        from modspec.validation.train import train
+        import torch  # noqa: F401
     except ImportError as exc:
         raise ModspecError("--backend torch needs the validation extra "
                            "(pip install 'modspec[validation]')") from exc
-    if args.device == "cuda":
-        import torch
+    from modspec.validation.train import train
 
-        if not torch.cuda.is_available():
-            raise bad("device", "cuda", "no CUDA device is available; use auto or cpu")
     return train(dataset, network, backend="torch", device=args.device, **kw)
 
 

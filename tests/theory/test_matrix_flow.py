@@ -8,7 +8,7 @@ import sympy as sp
 
 from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
-from modspec.theory.matrix_flow import covariances, evaluate, matrix_flow
+from modspec.theory.matrix_flow import covariance_values, evaluate, matrix_flow
 
 D = CompositionalDataset(nx=2, ny=1, kx=1, ky=1, r=sp.Rational(3, 2))
 
@@ -61,7 +61,7 @@ def test_derived_flow_is_minus_the_loss_gradient_over_P(net):
     flow = matrix_flow(net, D)
     rng = np.random.default_rng(0)
     env = _random_weights(flow, D, hidden=3, rng=rng)
-    env.update(covariances(flow, D))
+    env.update(covariance_values(flow, D))
     P, eps = D.P, 1e-6
     for name, rhs in flow.rhs.items():
         got = evaluate(rhs, env)

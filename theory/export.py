@@ -1,0 +1,178 @@
+"""A derivation exported as the JSON contract, a plain-text report or LaTeX.
+
+What ``modspec derive`` prints, reachable from Python:
+
+    payload(th)                       # the JSON contract (plain Python)
+    render(th, fmt="json"|"text"|"latex")
+
+JSON contract::
+
+    {"dataset": {...}, "architecture": str, "coupled": bool,
+     "modules": [{"name", "inputs", "outputs", "depth",
+                  "modes": [{"label", "s", "lambda", "multiplicity", "fixed_point"}]}],
+     "converged": {"quadrant_norms": {"Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy"},
+                   "systematic": bool, "report": {...}, "method": str},
+     "dynamics": {module: {"mode_ode", "closed_form", "implicit", "half_rise": {label: str},
+                           "matrix_odes": [...]}},
+     "heldout": {...}}                      # only with train_objects
+
+For a symbolic dataset, expressions are strings in the symbols ``nx ny kx ky rx ry``.
+``implicit`` is the implicit solution ``t(a)`` of a module deeper than 2 (no elementary
+``a(t)``), ``half_rise`` the time (epochs) at which each mode reaches half its fixed point.
+For a *coupled* network (modules sharing an output block) no closed form is claimed: each
+module's modes are those of its own covariances, with ``fixed_point`` null, and ``W*`` is
+:attr:`~modspec.theory.derivation.Derivation.converged` (exact at depth 1, the integrated
+matrix flow deeper).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from .derivation import Derivation
+from .errors import bad
+
+__all__ = ["latex_report", "payload", "render", "text_report"]
+
+
+def _conv(symbolic: bool):
+    def conv(e: Any) -> Any:
+        if e is None:
+            return None
+        return str(e) if symbolic else float(e)
+    return conv
+
+
+def _mult(symbolic: bool):
+    return (lambda e: str(e)) if symbolic else (lambda e: int(e))
+
+
+def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str, Any]:
+    """The JSON contract of ``modspec derive`` (see the module docstring)."""
+    symbolic = th.symbolic
+    conv, mult = _conv(symbolic), _mult(symbolic)
+    modules = []
+    dynamics = {}
+    half = th.half_rise_times
+    for md in th.modules:
+        modes = [{"label": m.label, "s": conv(m.s), "lambda": conv(m.lam),
+                  "multiplicity": mult(m.multiplicity),
+                  "fixed_point": None if th.coupled else conv(m.fixed_point)}
+                 for m in md.spectrum.modes]
+        modules.append({"name": md.name, "inputs": list(md.module.inputs),
+                        "outputs": list(md.module.outputs), "depth": md.module.depth,
+                        "modes": modes})
+        dynamics[md.name] = {
+            "mode_ode": None if th.coupled else str(md.mode_ode),
+            "closed_form": None if md.solution is None else str(md.solution),
+            "implicit": None if md.implicit is None else str(md.implicit),
+            "half_rise": {m.label: str(half[md.keys[m.label]]) for m in md.spectrum.modes
+                          if md.keys[m.label] in half},
+            "matrix_odes": [str(eq) for eq in th.matrix_odes[md.name]],
+        }
+    out: dict[str, Any] = {"dataset": th.dataset.describe(), "architecture": th.network.name,
+                           "coupled": th.coupled, "modules": modules,
+                           "converged": _converged(th), "dynamics": dynamics}
+    if th.coupled:
+        out["note"] = th.converged["note"]
+    if train_objects is not None:
+        out["heldout"] = _heldout(th, train_objects)
+    return out
+
+
+def _converged(th: Derivation) -> dict[str, Any]:
+    c = th.converged
+    if c.get("quadrant_norms") is None:
+        return {"quadrant_norms": None, "systematic": None, "method": c["method"]}
+    conv = _conv(th.symbolic)
+    return {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
+            "systematic": c["systematic"],
+            "report": {k: conv(v) for k, v in c["report"].items()},
+            "method": c["method"]}
+
+
+def _heldout(th: Derivation, objects: list[int]) -> dict[str, Any]:
+    from .heldout import heldout
+
+    if th.symbolic:
+        raise bad("train_objects", objects, "needs a numeric dataset (drop --symbolic)")
+    h = heldout(th.dataset, th.network, objects)
+    return h.as_dict() | {"method": h.method}
+
+
+def render(th: Derivation, train_objects: list[int] | None = None, fmt: str = "text") -> str:
+    """What ``modspec derive`` prints, in ``fmt`` (``json``, ``latex`` or ``text``)."""
+    data = payload(th, train_objects)
+    if fmt == "json":
+        buf = io.StringIO()
+        json.dump(data, buf, indent=2)
+        return buf.getvalue()
+    if fmt == "latex":
+        return latex_report(th, data)
+    if fmt == "text":
+        return text_report(data)
+    raise bad("format", fmt, "must be text, json or latex")
+
+
+def text_report(payload: dict[str, Any]) -> str:
+    """The plain-text report of ``modspec derive`` from its JSON :func:`payload`."""
+    lines = [f"dataset {payload['dataset']}", f"architecture {payload['architecture']}"]
+    if payload.get("coupled"):
+        lines.append("coupled: " + payload["note"])
+    else:
+        lines.append("decoupled: modules write disjoint output blocks and learn independently")
+    for m in payload["modules"]:
+        dyn = payload["dynamics"][m["name"]]
+        lines.append(f"module {m['name']}: {'+'.join(m['inputs'])} -> "
+                     f"{'+'.join(m['outputs'])}, depth {m['depth']}")
+        for eq in dyn["matrix_odes"]:
+            lines.append(f"  {eq}")
+        if dyn["mode_ode"]:
+            lines.append(f"  mode ODE: {dyn['mode_ode']}")
+            if dyn["closed_form"]:
+                lines.append(f"  closed form: {dyn['closed_form']}")
+            else:
+                lines.append(f"  implicit solution (a(t) is not elementary): "
+                             f"t = {dyn['implicit']}")
+            for label, t_half in dyn["half_rise"].items():
+                lines.append(f"  half-rise time of {label} (epochs): {t_half}")
+        for mode in m["modes"]:
+            fp = mode["fixed_point"]
+            lines.append(f"  {mode['label']:<10} s = {mode['s']}  lambda = {mode['lambda']}  "
+                         f"x{mode['multiplicity']}  fixed point = "
+                         f"{'n/a (coupled)' if fp is None else fp}")
+    conv = payload["converged"]
+    lines.append(f"converged map ({conv['method']}):")
+    for k, v in (conv["quadrant_norms"] or {}).items():
+        lines.append(f"  {k:<7} {v}")
+    if conv.get("report"):
+        lines.append(f"  ||W[Ox->Oy] - S|| = {conv['report']['rule_error']}")
+    lines.append(f"systematic: {conv['systematic']}")
+    if "heldout" in payload:
+        h = payload["heldout"]
+        lines.append(f"held-out objects {h['objects']}: compositional error "
+                     f"{h['compositional_error']:.6g} (train objects' Ox covariance full rank: "
+                     f"{h['ox_covariance_full_rank']})")
+    return "\n".join(lines)
+
+
+def latex_report(th: Derivation, payload: dict[str, Any]) -> str:
+    """The derivation fragment, plus the numerically obtained W* of a coupled network and the
+    held-out error when asked for."""
+    from .latex import text
+
+    parts = [th.to_latex()]
+    conv = payload["converged"]
+    if th.coupled and conv.get("quadrant_norms"):
+        rows = [rf"\lVert W^*_{{\mathrm{{{k.split('->')[0]}}}\to\mathrm{{{k.split('->')[1]}}}}}"
+                rf" \rVert &= {v:.6g}" for k, v in conv["quadrant_norms"].items()]
+        parts.append("\\begin{align*}\n&\\text{" + text(f"Converged map ({conv['method']})")
+                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    if "heldout" in payload:
+        h = payload["heldout"]
+        parts.append("\\begin{align*}\n&\\text{" + text(f"Held-out objects {h['objects']}")
+                     + "} \\\\\n" + rf"\mathcal{{E}}_{{\text{{held-out}}}} &= "
+                     rf"{h['compositional_error']:.6g}" + "\n\\end{align*}")
+    return "\n\n".join(parts)
