@@ -20,9 +20,21 @@ def test_every_python_package_in_the_tree_is_listed_in_pyproject():
     assert found <= listed, f"missing from pyproject packages: {sorted(found - listed)}"
 
 
-def test_layers_are_not_importable_as_top_level_names():
-    import importlib.util
+def test_layers_are_not_importable_as_top_level_names(tmp_path):
+    """Installed modspec maps theory/ numerics/ validation/ under ``modspec.``; a fresh
+    interpreter started outside the checkout (so the checkout is not on ``sys.path``) must not
+    find them as top-level packages, whatever the checkout's folder is called."""
+    import json
+    import subprocess
+    import sys
 
-    for name in ("theory", "numerics", "validation"):
-        spec = importlib.util.find_spec(name)
-        assert spec is None or "modspec" not in str(spec.origin), name
+    code = ("import importlib.util, json; print(json.dumps({n: getattr(importlib.util."
+            "find_spec(n), 'origin', None) for n in ('theory', 'numerics', 'validation')}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, check=True, env={"PATH": "/usr/bin:/bin"})
+    origins = json.loads(out.stdout)
+    for name, origin in origins.items():
+        assert origin is None or pathlib.Path(origin).resolve().parent != ROOT / name, name
+    import modspec.theory
+
+    assert pathlib.Path(modspec.theory.__file__).resolve().parent == ROOT / "theory"
