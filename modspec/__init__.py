@@ -32,7 +32,7 @@ _LAZY = {
     "derive": "modspec.theory",
     "ModspecError": "modspec.theory",
     "Spectrum": "modspec.theory",
-    "spectrum": "modspec.theory.spectrum",   # the function (the submodule has its name)
+    "spectrum": "modspec.theory",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -35,7 +35,7 @@ from modspec.theory.derivation import mode_key
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.heldout import check_objects
 from modspec.theory.observables import QUADRANTS, quadrant_name
-from modspec.theory.spectrum import Spectrum, module_spectra
+from modspec.theory.spectra import Spectrum, module_spectra
 
 from .codegen import Generated, generate
 

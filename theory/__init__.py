@@ -9,9 +9,8 @@ import importlib
 from typing import Any
 
 #: Public name -> submodule (resolved on first access, PEP 562: importing one light submodule
-#: such as ``modspec.theory.errors`` does not import SymPy). Note: once the submodule
-#: ``modspec.theory.spectrum`` is imported, the attribute ``modspec.theory.spectrum`` is that
-#: submodule; the function is ``modspec.spectrum`` (or ``modspec.theory.spectrum.spectrum``).
+#: such as ``modspec.theory.errors`` does not import SymPy). The function ``spectrum`` lives
+#: in the module ``spectra``, so the two names never shadow each other.
 _LAZY = {
     "CompositionalDataset": "dataset",
     "Dataset": "dataset",
@@ -20,9 +19,9 @@ _LAZY = {
     "Module": "architectures",
     "Network": "architectures",
     "ModspecError": "errors",
-    "Mode": "spectrum",
-    "Spectrum": "spectrum",
-    "spectrum": "spectrum",
+    "Mode": "spectra",
+    "Spectrum": "spectra",
+    "spectrum": "spectra",
 }
 
 __all__ = ["architectures", *_LAZY]

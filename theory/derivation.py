@@ -11,7 +11,7 @@
    independently; modules that share an output block are *coupled* (their errors mix), and
    the derivation stops at the exact coupled matrix flow (no closed form is claimed).
 3. **Modes.** Each decoupled module's covariances share singular vectors (projector algebra,
-   :mod:`modspec.theory.spectrum`): with ``W_m = U diag(a) Vᵀ`` every mode strength obeys
+   :mod:`modspec.theory.spectra`): with ``W_m = U diag(a) Vᵀ`` every mode strength obeys
    ``τ da/dt = L a^(2−2/L) (s − λ a)`` for a module of depth L.
 4. **Solutions.** Closed forms ``a(t)`` by separation of variables for L ≤ 2 (checked by
    substitution); for L > 2 the elementary implicit solution ``t(a)`` (checked by
@@ -50,7 +50,7 @@ from .observables import (
     rule_error_sq,
 )
 from .projectors import SampleSpace, sample_space
-from .spectrum import Mode, Spectrum, module_spectra
+from .spectra import Mode, Spectrum, module_spectra
 
 LOSS_NORMALISATION = ("per sample: mean over samples of the summed squared error over the "
                       "block's output units")

@@ -19,8 +19,9 @@ from .errors import ModspecError
 
 __all__ = ["CoupledEndPoint", "coupled_end_point", "register_coupled_end_point"]
 
-#: ``solver(dataset, network, train_objects) -> (W, method)``: the total map (rows as ``Y``,
-#: columns as ``X``) at the end of the exact flow, and a sentence saying how it was found.
+#: ``solver(dataset, network, train_objects) -> (W, method)``: the total maps (rows as ``Y``,
+#: columns as ``X``) at the end of the exact flow from one or several starts (then stacked
+#: ``(starts, outputs, inputs)``), and a sentence saying how they were found.
 CoupledEndPoint = Callable[[Any, Any, Any], tuple[Any, str]]
 
 _solvers: list[CoupledEndPoint] = []

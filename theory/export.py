@@ -11,7 +11,8 @@ JSON contract::
      "modules": [{"name", "inputs", "outputs", "depth",
                   "modes": [{"label", "s", "lambda", "multiplicity", "fixed_point"}]}],
      "converged": {"quadrant_norms": {"Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy"},
-                   "systematic": bool, "report": {...}, "method": str},
+                   "systematic": bool, "report": {...}, "method": str,
+                   "quadrant_norms_std": {...}, "starts": int},   # std: coupled, deep
      "dynamics": {module: {"mode_ode", "closed_form", "implicit", "half_rise": {label: str},
                            "matrix_odes": [...]}},
      "heldout": {...}}                      # only with train_objects
@@ -87,10 +88,14 @@ def _converged(th: Derivation) -> dict[str, Any]:
     if c.get("quadrant_norms") is None:
         return {"quadrant_norms": None, "systematic": None, "method": c["method"]}
     conv = _conv(th.symbolic)
-    return {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
-            "systematic": c["systematic"],
-            "report": {k: conv(v) for k, v in c["report"].items()},
-            "method": c["method"]}
+    out = {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
+           "systematic": c["systematic"],
+           "report": {k: conv(v) for k, v in c["report"].items()},
+           "method": c["method"]}
+    if "quadrant_norms_std" in c:  # a coupled network's end point over several starts
+        out["quadrant_norms_std"] = c["quadrant_norms_std"]
+        out["starts"] = c["starts"]
+    return out
 
 
 def _heldout(th: Derivation, objects: list[int]) -> dict[str, Any]:
@@ -145,8 +150,10 @@ def text_report(payload: dict[str, Any]) -> str:
                          f"{'n/a (coupled)' if fp is None else fp}")
     conv = payload["converged"]
     lines.append(f"converged map ({conv['method']}):")
+    std = conv.get("quadrant_norms_std", {})
     for k, v in (conv["quadrant_norms"] or {}).items():
-        lines.append(f"  {k:<7} {v}")
+        lines.append(f"  {k:<7} {v}" + (f" ± {std[k]:.3g} (std over {conv['starts']} starts)"
+                                         if k in std else ""))
     if conv.get("report"):
         lines.append(f"  ||W[Ox->Oy] - S|| = {conv['report']['rule_error']}")
     lines.append(f"systematic: {conv['systematic']}")

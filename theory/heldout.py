@@ -35,6 +35,7 @@ from .architectures import Network
 from .dataset import CompositionalDataset, Dataset
 from .errors import ModspecError, bad
 from .matrix_flow import minimum_norm_map
+from .observables import map_summary
 
 EXACT_MAX_P = 16
 
@@ -116,7 +117,9 @@ def heldout(dataset: CompositionalDataset | Dataset, network: Network,
             W: Any = None) -> Heldout:
     """Train on ``train_objects`` (converged map) and measure the held-out compositional error.
 
-    ``W`` may be supplied (a map obtained elsewhere); it is then only evaluated.
+    ``W`` may be supplied (a map obtained elsewhere); it is then only evaluated. A stack of
+    maps ``(starts, outputs, inputs)`` (a deep coupled network from several starts) gives
+    errors and norms averaged over the stack.
     """
     P = int(dataset.P)
     objs = check_objects(train_objects, P)
@@ -136,9 +139,9 @@ def heldout(dataset: CompositionalDataset | Dataset, network: Network,
             y = sp.Matrix(Y[oy[0]:oy[1], j].tolist()).applyfunc(sp.nsimplify)
             r = W[oy[0]:oy[1], :] * x - y
             errors.append(sp.nsimplify(sp.simplify((r.T * r)[0, 0])))
-        else:
-            r = np.asarray(W)[oy[0]:oy[1]] @ X[:, j] - Y[oy[0]:oy[1], j]
-            errors.append(float(r @ r))
+        else:  # one map, or the mean error over a stack of maps (several starts)
+            r = np.asarray(W)[..., oy[0]:oy[1], :] @ X[:, j] - Y[oy[0]:oy[1], j]
+            errors.append(float(np.mean(np.sum(r**2, axis=-1))))
     if held:
         mean = (sp.Add(*errors) / len(held)) if is_exact else float(np.mean(errors))
     else:
@@ -151,10 +154,12 @@ def heldout(dataset: CompositionalDataset | Dataset, network: Network,
         S = dataset.selection
         in_span = bool(np.linalg.matrix_rank(np.hstack([omega, S.T]))
                        == np.linalg.matrix_rank(omega))
-    norms = {}
-    for q in (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy")):
-        (i0, i1), (o0, o1) = dataset.input_blocks[q[0]], dataset.output_blocks[q[1]]
-        block = W[o0:o1, i0:i1]
-        norms[f"{q[0]}->{q[1]}"] = (sp.sqrt(sp.nsimplify(sum(v**2 for v in block)))
-                                    if is_exact else float(np.linalg.norm(block)))
+    if is_exact:
+        norms = {}
+        for q in (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy")):
+            (i0, i1), (o0, o1) = dataset.input_blocks[q[0]], dataset.output_blocks[q[1]]
+            block = W[o0:o1, i0:i1]
+            norms[f"{q[0]}->{q[1]}"] = sp.sqrt(sp.nsimplify(sum(v**2 for v in block)))
+    else:
+        norms = map_summary(dataset, W)["quadrant_norms"]
     return Heldout(objs, held, W, tuple(errors), mean, full, norms, is_exact, in_span, method)

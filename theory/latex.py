@@ -20,7 +20,7 @@ import sympy as sp
 
 from . import dynamics
 from . import symbols as sy
-from .spectrum import mode_tex
+from .spectra import mode_tex
 
 if TYPE_CHECKING:
     from .derivation import Derivation

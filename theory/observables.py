@@ -27,7 +27,7 @@ import numpy as np
 import sympy as sp
 
 from .projectors import SampleSpace
-from .spectrum import Mode, Spectrum
+from .spectra import Mode, Spectrum
 
 QUADRANTS = (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy"))
 
@@ -139,14 +139,16 @@ def loss_expressions(space: SampleSpace, spectra: Sequence[Spectrum],
 NUMERIC_ZERO = 1e-6
 
 
-def map_quadrant_norms(dataset: Any, W: Any) -> dict[str, float]:
+def map_quadrant_norms(dataset: Any, W: Any) -> dict[str, Any]:
     """Frobenius norms of the quadrants ``Ox->Oy`` … of a numeric total map ``W`` (rows as
-    ``Y``, columns as ``X``) of a dataset with the blocks ``Ox, Gx`` / ``Oy, Gy``."""
+    ``Y``, columns as ``X``) of a dataset with the blocks ``Ox, Gx`` / ``Oy, Gy``: floats for
+    one map, arrays over the leading axes for a stack of maps."""
     W = np.asarray(W, dtype=float)
     norms = {}
     for inp, out in QUADRANTS:
         (i0, i1), (o0, o1) = dataset.input_blocks[inp], dataset.output_blocks[out]
-        norms[quadrant_name(inp, out)] = float(np.linalg.norm(W[..., o0:o1, i0:i1]))
+        value = np.sqrt(np.sum(W[..., o0:o1, i0:i1] ** 2, axis=(-2, -1)))
+        norms[quadrant_name(inp, out)] = float(value) if W.ndim == 2 else value
     return norms
 
 
@@ -160,10 +162,20 @@ def rule_error(dataset: Any, W: Any) -> np.ndarray:
 
 def map_summary(dataset: Any, W: Any) -> dict[str, Any]:
     """Quadrant norms and the systematicity report of a numeric total map: ``systematic``
-    when ``‖W[Gx→Oy]‖`` and ``‖W[Ox→Oy] − S‖`` are below :data:`NUMERIC_ZERO`."""
+    when ``‖W[Gx→Oy]‖`` and ``‖W[Ox→Oy] − S‖`` are below :data:`NUMERIC_ZERO`.
+
+    For a stack of maps ``(starts, outputs, inputs)`` (one network from several starts) the
+    numbers are means over the stack, ``quadrant_norms_std`` their standard deviations,
+    ``starts`` the stack's size, and ``systematic`` holds when it holds for every start."""
+    W = np.asarray(W, dtype=float)
     norms = map_quadrant_norms(dataset, W)
-    rule = float(rule_error(dataset, W))
-    return {"quadrant_norms": norms,
-            "systematic": bool(norms["Gx->Oy"] < NUMERIC_ZERO and rule < NUMERIC_ZERO),
-            "report": {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule,
-                       "Ox->Gy": norms["Ox->Gy"]}}
+    rule = rule_error(dataset, W)
+    zero = (np.asarray(norms["Gx->Oy"]) < NUMERIC_ZERO) & (rule < NUMERIC_ZERO)
+    mean = {q: float(np.mean(v)) for q, v in norms.items()}
+    out = {"quadrant_norms": mean, "systematic": bool(np.all(zero)),
+           "report": {"Gx->Oy": mean["Gx->Oy"], "rule_error": float(np.mean(rule)),
+                      "Ox->Gy": mean["Ox->Gy"]}}
+    if W.ndim == 3:
+        out["quadrant_norms_std"] = {q: float(np.std(v)) for q, v in norms.items()}
+        out["starts"] = int(W.shape[0])
+    return out

@@ -187,6 +187,9 @@ def run_claims(dataset: CompositionalDataset | None = None,
         held["shallow"] = run("shallow/heldout", "shallow", 1, held=True,
                               epochs=cfg.shallow_epochs, linear_only=True)
 
+    def name(r: Assessment) -> str:
+        return next(k for k, v in runs.items() if v is r)
+
     def final(r: Assessment, q: str) -> float:
         return r.run.final("quadrant_norms", q)
 
@@ -200,13 +203,13 @@ def run_claims(dataset: CompositionalDataset | None = None,
     for r in filter(None, (dense, shallow, split)):
         if linear:
             for k, v in r.comparison.verdicts.items():
-                checks[f"{r.name}: {k}"] = v
-        checks[f"{r.name}: not systematic"] = check(
+                checks[f"{name(r)}: {k}"] = v
+        checks[f"{name(r)}: not systematic"] = check(
             final(r, "Gx->Oy"), tol["nonzero"], "final ‖Gx→Oy‖ (theory: > 0)", below=False)
-        numbers[f"{r.name} final quadrant norms"] = _fmt(
+        numbers[f"{name(r)} final quadrant norms"] = _fmt(
             {q: final(r, q) for q in r.run.quadrant_norms})
         if theory_numbers(r).get("converged_quadrant_norms"):
-            numbers[f"{r.name} theory W* quadrant norms"] = _fmt(
+            numbers[f"{name(r)} theory W* quadrant norms"] = _fmt(
                 theory_numbers(r)["converged_quadrant_norms"])
     for a in ("dense", "shallow", "split"):
         if a not in held:
@@ -274,10 +277,10 @@ def run_claims(dataset: CompositionalDataset | None = None,
         t_half = {k: r.comparison.half_rise[k]["simulation"] for k in order}
         steps = [t_half[b] - t_half[a] for a, b in zip(order, order[1:], strict=False)]
         smallest = min(steps) if steps and all(np.isfinite(steps)) else -1.0
-        checks[f"{r.name}: sigmoids ordered by s"] = check(
+        checks[f"{name(r)}: sigmoids ordered by s"] = check(
             smallest, 0.0, "min over consecutive modes (by decreasing s) of the t½ difference"
             + ("" if linear else "; t½ = half of the network's own end value"), below=False)
-        numbers[f"{r.name} half-rise epochs (simulation / theory)"] = _fmt(
+        numbers[f"{name(r)} half-rise epochs (simulation / theory)"] = _fmt(
             {k: (r.comparison.half_rise[k]["simulation"], r.comparison.half_rise[k]["theory"])
              for k in order})
     if shallow is not None:
@@ -291,7 +294,7 @@ def run_claims(dataset: CompositionalDataset | None = None,
         conv = theory_numbers(dense)["converged_quadrant_norms"]
         for r in ends:
             worst = max(abs(final(r, q) - conv[q]) for q in conv)
-            checks[f"{r.name}: same end point W*"] = check(
+            checks[f"{name(r)}: same end point W*"] = check(
                 worst, tol["quadrant_abs"], "max over quadrants |final norm − W*|")
     numbers["final quadrant norms by depth"] = _fmt(
         {r.name: {q: final(r, q) for q in r.run.quadrant_norms} for r in ends})

@@ -24,7 +24,7 @@ from modspec.theory.dataset import CompositionalDataset, block_index
 from modspec.theory.derivation import derive
 from modspec.theory.errors import ModspecError
 from modspec.theory.observables import QUADRANTS, quadrant_name
-from modspec.theory.spectrum import spectrum
+from modspec.theory.spectra import spectrum
 from modspec.validation.report import (
     Claim,
     Part,

@@ -82,11 +82,26 @@ def test_shallow_leaky_converges_to_the_minimum_parameter_norm_map():
     assert np.linalg.norm(W[:1, 3:]) > 0.4
 
 
-def test_deep_coupled_held_out_map_is_refused_with_a_clear_error():
-    with pytest.raises(ModspecError, match="integrate"):
-        heldout(D0, arch.leaky(2), TRAIN)
-    with pytest.raises(ModspecError, match="train_objects"):
-        heldout(D0, arch.dense(), [0, 0, 9])
+def test_deep_coupled_held_out_map_comes_from_the_integrated_flow_over_several_starts():
+    import modspec  # noqa: F401  (the front door registers the flow integrator)
+    from modspec.numerics.integrate import END_POINT_SEEDS, converged_map
+
+    h = heldout(D0, arch.leaky(2), TRAIN)
+    assert "integrated" in h.method and h.W.shape[0] == END_POINT_SEEDS
+    W0 = converged_map(D0, arch.leaky(2), init_std=1e-3, seed=0, train_objects=TRAIN)
+    np.testing.assert_allclose(h.W[0], W0, atol=1e-12)
+    oy = D0.output_blocks["Oy"]
+    held = [j for j in range(D0.P) if j not in TRAIN]
+    errors = [np.mean([np.sum((W[oy[0]:oy[1]] @ D0.X[:, j] - D0.Y[oy[0]:oy[1], j]) ** 2)
+                       for W in h.W]) for j in held]
+    assert h.compositional_error == pytest.approx(np.mean(errors), rel=1e-12)
+    assert h.compositional_error > 1e-3      # a path Gx -> Oy exists: not systematic
+
+
+def test_bad_training_subsets_are_refused_with_a_clear_error():
+    for objects in ([0, 0, 9], [], [True, 2], [1.5, 2]):
+        with pytest.raises(ModspecError, match="train_objects"):
+            heldout(D0, arch.dense(), objects)
 
 
 # ------------------------------------------------------------------------------ rank view
