@@ -119,8 +119,9 @@ def _check_private(path: Path) -> None:
     st = path.stat()
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(path)
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None and st.st_uid != getuid():
+    if os.name != "posix":  # no POSIX owner and mode bits to check
+        return
+    if st.st_uid != os.getuid():
         raise bad("cache folder", str(path),
                   f"must belong to you (it belongs to user id {st.st_uid}), since generated "
                   f"code is imported from it; set {ENV} to a folder of your own")
@@ -171,8 +172,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a new temporary file in the same folder (created
     on demand), flushed to disk, then ``os.replace``. A reader never sees a half-written file.
 
-    The file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask: 0644
-    under umask 022).
+    The file gets the mode a plain ``open(path, "w")`` gives a new file (0666 less the umask:
+    0644 under umask 022), not the 0600 of :func:`tempfile.mkstemp`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
