@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -160,8 +159,8 @@ def load(key: Any) -> Any | None:
         with open(where / f"{khash}.json", encoding="utf-8") as fh:
             entry = json.load(fh)
         if (not isinstance(entry, dict) or entry.get("schema") != SCHEMA
-                or entry.get("key") != khash or not isinstance(entry.get("sha256"), str)
-                or not hmac.compare_digest(entry["sha256"], _checksum(khash, entry["value"]))):
+                or entry.get("key") != khash
+                or entry.get("sha256") != _checksum(khash, entry["value"])):
             return None
         return entry["value"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):

@@ -72,7 +72,8 @@ def test_cache_entry_is_written_and_corrupt_or_stale_entries_are_regenerated():
     path = cache.entry_path("codegen", g1.key)
     assert path.exists() and not g1.from_cache
     assert cache.read("codegen", g1.key) == g1.source
-    for damage in ("garbage", path.read_text().replace("return", "retrun")):
+    for damage in ("garbage", "# modspec-cache key=é sha256=ü\nx = 1\n",
+                   path.read_text().replace("return", "retrun")):
         codegen._memory.pop(g1.key, None)
         path.write_text(damage)                       # corrupt / stale body
         g2 = generate(expr, [sy.s, c], name="cached")

@@ -77,7 +77,8 @@ def test_an_edited_value_fails_its_checksum_and_is_regenerated(private):
     entry = json.loads(_entry(KEY).read_text())
     assert entry["sha256"] and entry["key"] == cache.key_hash(KEY)
     wrong = to_tree(2 * sy.a0)
-    for edit in ({"value": wrong}, {"key": cache.key_hash({"other": 1})}, {"sha256": "0" * 64}):
+    for edit in ({"value": wrong}, {"key": cache.key_hash({"other": 1})}, {"sha256": "0" * 64},
+                 {"sha256": "é"}, {"sha256": None}):
         _entry(KEY).write_text(json.dumps(entry | edit))
         assert cache.load(KEY) is None                       # a miss, not the edited value
         assert solution(1) == right                          # regenerated ...
