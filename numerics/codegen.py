@@ -13,8 +13,11 @@ source
   which on stacked inputs becomes a tensor product that can try to allocate tens of GiB.)
 * prints ``1 − e^z`` helpers of :mod:`modspec.numerics.stable` as ``-numpy.expm1(z)``.
 
-Generated source is stored in the content-hashed cache of :mod:`modspec.numerics.cache`; a
-second process that needs the same function reads it back instead of regenerating it. An
+Generated source is stored in the checksummed cache of :mod:`modspec.numerics.cache`; a
+second process that needs the same function reads it back instead of regenerating it. Only a
+body whose SHA-256 matches the one recorded with it, in a cache folder no one else can write,
+is imported; anything else is regenerated (and inside :func:`modspec.theory.cache.disabled`
+the disk is not touched). An
 optional ``symengine`` backend (``backend="symengine"``, scalar expressions only) uses
 symengine's ``Lambdify`` with CSE when symengine is installed.
 """
@@ -242,6 +245,8 @@ def generate(outputs: Mapping[str, Any], args: Sequence[Any], *, name: str = "f"
     MatrixSymbols they depend on, in call order (every free symbol must be listed).
     ``units`` maps argument names to a unit string for the docstring (e.g. ``"epochs"``).
     ``backend="symengine"`` compiles scalar expressions with symengine (not cached on disk).
+    With ``use_cache=False`` (or inside :func:`modspec.theory.cache.disabled`) the disk cache
+    is neither read nor written.
     """
     if backend not in ("numpy", "symengine"):
         raise bad("backend", backend, "must be 'numpy' or 'symengine'")

@@ -2,8 +2,9 @@
 
 Parses the options, derives (:func:`modspec.theory.derivation.derive`) and prints
 :func:`modspec.theory.export.render` in the chosen format; the JSON contract is documented
-there and in docs/cli.md. Results are cached on disk (content-hashed,
-:mod:`modspec.theory.cache`): a warm call prints the stored answer without deriving again.
+there and in docs/cli.md. Results are cached on disk (checksummed,
+:mod:`modspec.theory.cache`): a warm call prints the stored answer without deriving again;
+``--no-cache`` neither reads nor writes any cache entry.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                "or commas) and report the held-out compositional error")
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
     p.add_argument("--no-cache", action="store_true",
-                   help="derive again instead of reading the on-disk cache")
+                   help="derive again, neither reading nor writing the on-disk cache")
     p.set_defaults(func=run)
 
 
@@ -50,13 +51,20 @@ def run(args: argparse.Namespace) -> int:
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
     key = {"command": "derive", "payload": 3, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}
-    text = None if args.no_cache else cache.load(key)
-    if not isinstance(text, str):
+
+    def answer() -> str:
         from modspec.theory.derivation import derive
         from modspec.theory.export import render
 
-        text = render(derive(_dataset(args), network), objects, args.format).rstrip("\n")
-        if not args.no_cache:
+        return render(derive(_dataset(args), network), objects, args.format).rstrip("\n")
+
+    if args.no_cache:  # neither read nor written: this answer, nor the derivation's caches
+        with cache.disabled():
+            text = answer()
+    else:
+        text = cache.load(key)
+        if not isinstance(text, str):
+            text = answer()
             cache.store(key, text)
     print(text)
     return 0

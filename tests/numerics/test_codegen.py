@@ -1,4 +1,5 @@
-"""Code generation: readable source, CSE, batch-safe matrix code, cache, backends."""
+"""Code generation: readable source, CSE, batch-safe matrix code, a cache whose code is only
+imported when it is intact and private, backends."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from modspec.numerics import cache
+from modspec.numerics import cache, codegen
 from modspec.numerics.codegen import generate, symengine_available
+from modspec.theory import cache as disk
 from modspec.theory import symbols as sy
 from modspec.theory.errors import ModspecError
 
@@ -70,9 +72,8 @@ def test_cache_entry_is_written_and_corrupt_or_stale_entries_are_regenerated():
     path = cache.entry_path("codegen", g1.key)
     assert path.exists() and not g1.from_cache
     assert cache.read("codegen", g1.key) == g1.source
-    from modspec.numerics import codegen
-
-    for damage in ("garbage", path.read_text().replace("return", "retrun")):
+    for damage in ("garbage", "# modspec-cache key=é sha256=ü\nx = 1\n",
+                   path.read_text().replace("return", "retrun")):
         codegen._memory.pop(g1.key, None)
         path.write_text(damage)                       # corrupt / stale body
         g2 = generate(expr, [sy.s, c], name="cached")
@@ -84,6 +85,58 @@ def test_cache_entry_is_written_and_corrupt_or_stale_entries_are_regenerated():
     cache.write("codegen", g1.key, "this is not python(")
     g3 = generate(expr, [sy.s, c], name="cached")
     assert g3(1.0, 5.0)[0] == 5.0
+
+
+def _payload_module(g, pwned):
+    """The generated source of ``g`` with a line that would create ``pwned`` if imported."""
+    return f"open({str(pwned)!r}, 'w').close()\n" + g.source
+
+
+def test_an_edited_generated_module_fails_its_checksum_and_is_never_imported(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setenv(disk.ENV, str(tmp_path / "cache"))
+    pwned = tmp_path / "PWNED"
+    c = _unique("edit")
+    g1 = generate({"f": 3 * c}, [c], name="edited")
+    path = cache.entry_path("codegen", g1.key)
+    header = path.read_text().partition("\n")[0]
+    assert header.startswith(f"# modspec-cache key={g1.key} sha256=")
+    path.write_text(header + "\n" + _payload_module(g1, pwned))    # body edited, header kept
+    codegen._memory.pop(g1.key, None)
+    g2 = generate({"f": 3 * c}, [c], name="edited")
+    assert not pwned.exists() and not g2.from_cache and g2(2.0)[0] == 6.0
+    assert cache.read("codegen", g1.key) == g1.source                 # regenerated on disk
+    # an intact entry stored under another key is not taken either
+    other = cache.content_key("another key")
+    path.write_text(path.read_text().replace(g1.key, other, 1))
+    assert cache.read("codegen", g1.key) is None
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_generated_code_in_a_folder_others_can_write_is_refused_not_imported(tmp_path,
+                                                                             monkeypatch, depth):
+    monkeypatch.setenv(disk.ENV, str(tmp_path / "cache"))
+    pwned = tmp_path / "PWNED"
+    c = _unique("shared")
+    g1 = generate({"f": 3 * c}, [c], name="shared")
+    cache.write("codegen", g1.key, _payload_module(g1, pwned))        # a valid checksum
+    codegen._memory.pop(g1.key, None)
+    folder = cache.entry_path("codegen", g1.key).parents[2 - depth]   # root, codegen/, xx/
+    folder.chmod(0o777)
+    with pytest.raises(ModspecError, match="not be writable by group or others") as err:
+        generate({"f": 3 * c}, [c], name="shared")
+    assert str(folder) in str(err.value) and "\n" not in str(err.value)
+    assert not pwned.exists()
+
+
+def test_disabled_cache_generates_without_touching_the_disk(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    monkeypatch.setenv(disk.ENV, str(root))
+    c = _unique("off")
+    with disk.disabled():
+        g = generate({"f": c + 1}, [c], name="off")
+    assert g(1.0)[0] == 2.0 and not g.from_cache
+    assert not root.exists()
 
 
 def test_second_process_reads_generated_code_from_the_cache(tmp_path):
