@@ -28,6 +28,8 @@ __all__ = [
     "add_objects_option",
     "dataset_from",
     "device",
+    "SEED",
+    "check_objects_option",
     "integer",
     "network_from",
     "number",
@@ -85,6 +87,10 @@ def number(low: float | None = None, *, strict: bool = False) -> Callable[[str],
 
     parse.__name__ = "number"
     return parse
+
+
+#: Seeds: NumPy takes any, PyTorch's generators 64 bits; modspec adds small offsets to them.
+SEED = integer(0, 2**32 - 1)
 
 
 def device(text: str) -> str:
@@ -216,3 +222,17 @@ def objects_within(values: Any, option: str, P: int, *, proper: bool = False) ->
             or any(o < 0 or o >= P for o in objects) or (proper and len(objects) >= P)):
         raise bad(option, ",".join(map(str, objects)), allowed)
     return objects
+
+
+def check_objects_option(args: argparse.Namespace, option: str = "--train-objects", *,
+                         proper: bool = False) -> list[int] | None:
+    """The objects of ``option`` checked against the dataset the options name, before any work.
+
+    See :func:`objects_within`; a symbolic dataset (``--symbolic``) has no objects to choose.
+    """
+    values = getattr(args, option.lstrip("-").replace("-", "_"))
+    if values is None:
+        return None
+    if getattr(args, "symbolic", False):
+        raise bad(option, " ".join(map(str, values)), "needs a numeric dataset (drop --symbolic)")
+    return objects_within(values, option, int(dataset_from(args).P), proper=proper)
