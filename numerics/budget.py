@@ -7,13 +7,16 @@ at every recorded epoch::
     bytes ≈ 8 · S · (4 · Σ_layers out·in + 3 · n_out·n_in) + 8 · S · n_series · (T + 1)
 
 with ``T = epochs // record_every + 1`` recorded times and ``n_series`` the recorded curves
-(4 quadrant norms, 2 losses, the held-out error and at most ``min(in, out)`` modes per
-module). A prediction holds ``epochs + 1`` values of at least 8 curves (times, one mode, four
-quadrant norms, two losses), each as a float64, a Python float in the payload and JSON text.
+(4 quadrant norms, 2 losses and one mode per module: a module records at least one mode, most
+record a few). A prediction holds ``epochs + 1`` values of at least 8 curves (times, one mode,
+four quadrant norms, two losses), each as a float64, a Python float in the payload and JSON
+text.
 
-These are lower bounds of the true need, so a refused request could never have run; the
-check compares them with the memory available now (``MemAvailable`` of ``/proc/meminfo``, or
-the physical memory where that file does not exist) and names the size it would need.
+These estimates count only what a run cannot do without (the peak traced by ``tracemalloc``
+is within a factor of two of them; the tests check it), so a refused request would not have
+fit; the check compares them with the memory available now (``MemAvailable`` of
+``/proc/meminfo``, or the physical memory where that file does not exist) and names the size
+the request needs.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def _whole(*values: Any) -> bool:
 
 def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: int,
                    record_every: int = 1) -> int:
-    """Lower bound of the bytes a run of gradient descent holds (module docstring).
+    """Bytes a run of gradient descent cannot do without (module docstring).
 
     Returns 0 for requests the caller's own checks refuse (symbolic dataset, sizes that are
     not whole numbers), so those keep their own messages.
@@ -85,19 +88,19 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
     ins, outs = dataset.input_blocks, dataset.output_blocks
     n_in = max(end for _, end in ins.values())
     n_out = max(end for _, end in outs.values())
-    params, series = 0, 7
+    params, series = 0, 6
     for module in network.modules:
         m_in = sum(ins[b][1] - ins[b][0] for b in module.inputs if b in ins)
         m_out = sum(outs[b][1] - outs[b][0] for b in module.outputs if b in outs)
         dims = [m_in] + [hidden] * (module.depth - 1) + [m_out]
         params += sum(a * b for a, b in zip(dims, dims[1:], strict=False))
-        series += min(m_in, m_out)
+        series += 1
     recorded = epochs // record_every + 2
     return FLOAT * seeds * (4 * params + 3 * n_in * n_out + series * recorded)
 
 
 def prediction_bytes(epochs: int) -> int:
-    """Lower bound of the bytes of a prediction at epochs ``0 … epochs`` (module docstring)."""
+    """Bytes a prediction at epochs ``0 … epochs`` cannot do without (module docstring)."""
     if not _whole(epochs):
         return 0
     return PREDICTED_VALUE * PREDICTED_SERIES * (epochs + 1)
