@@ -117,7 +117,7 @@ CASES = {
 @pytest.fixture(autouse=True)
 def _fixed_memory_and_private_cache(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(budget, "available_bytes", lambda: MEMORY)
-    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
 
 
 def run_cli(capsys, *argv):
