@@ -1,10 +1,10 @@
 """Memory budget: refuse a request whose arrays cannot fit before allocating any of them.
 
-A run of gradient descent holds, for ``S`` seeds, its weights (a few copies: the start, the
-current weights, their gradients and the module maps) and a recording of every tracked series
+A run of gradient descent holds, for ``S`` seeds, its weights (three copies: the start, the
+current weights and their gradients), a few total maps and a recording of every tracked series
 at every recorded epoch::
 
-    bytes ≈ 8 · S · (4 · Σ_layers out·in + 3 · n_out·n_in) + 8 · S · n_series · (T + 1)
+    bytes ≈ 8 · S · (3 · Σ_layers out·in + 3 · n_out·n_in) + 8 · S · n_series · (T + 1)
 
 with ``T = epochs // record_every + 1`` recorded times and ``n_series`` the recorded curves
 (4 quadrant norms, 2 losses and one mode per module: a module records at least one mode, most
@@ -12,11 +12,11 @@ record a few). A prediction holds ``epochs + 1`` values of at least 8 curves (ti
 four quadrant norms, two losses), each as a float64, a Python float in the payload and JSON
 text.
 
-These estimates count only what a run cannot do without (the peak traced by ``tracemalloc``
-is within a factor of two of them; the tests check it), so a refused request would not have
-fit; the check compares them with the memory available now (``MemAvailable`` of
-``/proc/meminfo``, or the physical memory where that file does not exist) and names the size
-the request needs.
+These estimates count what a run cannot do without: the peak that ``tracemalloc`` traces
+during a simulation lies between them and twice them (the tests check it), so a refused
+request would not have fit. The check compares them with the memory available now
+(``MemAvailable`` of ``/proc/meminfo``, or the physical memory where that file does not exist)
+and names the size the request needs.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def check_memory(nbytes: int, request: str) -> None:
     """Raise a ModspecError naming ``request`` when ``nbytes`` exceed the available memory."""
     free = available_bytes()
     if free is not None and nbytes > free:
-        raise ModspecError(f"{request} is invalid: needs at least {format_bytes(nbytes)} of "
+        raise ModspecError(f"{request} is invalid: needs about {format_bytes(nbytes)} of "
                            f"memory, more than the {format_bytes(free)} available; ask for "
                            "less")
 
@@ -96,7 +96,7 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
         params += sum(a * b for a, b in zip(dims, dims[1:], strict=False))
         series += 1
     recorded = epochs // record_every + 2
-    return FLOAT * seeds * (4 * params + 3 * n_in * n_out + series * recorded)
+    return FLOAT * seeds * (3 * params + 3 * n_in * n_out + series * recorded)
 
 
 def prediction_bytes(epochs: int) -> int:
