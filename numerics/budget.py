@@ -7,10 +7,10 @@ at every recorded epoch::
     bytes ≈ 8 · S · (3 · Σ_layers out·in + 3 · n_out·n_in) + 8 · S · n_series · (T + 1)
 
 with ``T = epochs // record_every + 1`` recorded times and ``n_series`` the recorded curves
-(4 quadrant norms, 2 losses and one mode per module: a module records at least one mode, most
-record a few). A prediction holds ``epochs + 1`` values of at least 8 curves (times, one mode,
-four quadrant norms, two losses), each as a float64, a Python float in the payload and JSON
-text.
+(4 quadrant norms, 2 losses and one mode per module: most modules record a few modes, a
+module without modes none). A prediction holds ``epochs + 1`` values of at least 8 curves
+(times, one mode, four quadrant norms, two losses), each as a float64, a Python float in the
+payload and JSON text.
 
 These estimates count what a run cannot do without: the peak that ``tracemalloc`` traces
 during a simulation lies between them and twice them (the tests check it), so a refused

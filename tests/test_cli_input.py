@@ -111,6 +111,10 @@ CASES = {
     "reproduce --seed x": (("reproduce", "--seed", "x"), "--seed"),
     "reproduce --parts nope": (("reproduce", "--parts", "spectrum", "nope"), "--parts"),
     "reproduce --device tpu": (("reproduce", "--device", "tpu"), "--device"),
+    "reproduce --source mnist": (("reproduce", "--source", "mnist"), "--source"),
+    "reproduce --source idx:missing": (("reproduce", "--source", "idx:/no/such/folder"),
+                                       "--source"),
+    "reproduce --source empty": (("reproduce", "--source", ""), "--source"),
 }
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "add_objects_option",
     "dataset_from",
     "device",
+    "image_source",
     "SEED",
     "check_objects_option",
     "integer",
@@ -99,6 +100,18 @@ def device(text: str) -> str:
     if text in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit()):
         return text
     raise _invalid(text, "must be auto, cpu, cuda or cuda:N")
+
+
+def image_source(text: str) -> str:
+    """An argparse type: Compositional MNIST images, ``digits`` or ``idx:DIR`` (a folder).
+
+    Only the form is checked here; the files in the folder are read (and checked) by the run.
+    """
+    if text == "digits":
+        return text
+    if text.startswith("idx:") and Path(text[4:]).expanduser().is_dir():
+        return text
+    raise _invalid(text, "must be digits or idx:DIR with DIR an existing folder")
 
 
 def output_folder(text: str) -> str:

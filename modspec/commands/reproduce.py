@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from modspec.commands.options import SEED, output_folder
+from modspec.commands.options import SEED, image_source, output_folder
 from modspec.theory.errors import bad
 
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="PyTorch device for the training parts")
-    p.add_argument("--source", default="digits",
+    p.add_argument("--source", type=image_source, default="digits",
                    help="Compositional MNIST images: digits (scikit-learn's bundled 8×8 digits, "
                         "default) or idx:DIR (MNIST IDX files)")
     p.add_argument("--parts", nargs="+", default=None, metavar="PART",
