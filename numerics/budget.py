@@ -99,8 +99,15 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
     return FLOAT * seeds * (3 * params + 3 * n_in * n_out + series * recorded)
 
 
-def prediction_bytes(epochs: int) -> int:
-    """Bytes a prediction at epochs ``0 … epochs`` cannot do without (module docstring)."""
+def prediction_bytes(epochs: int, dataset: Any = None, network: Any = None,
+                     hidden: int = 1) -> int:
+    """Bytes a prediction at epochs ``0 … epochs`` cannot do without (module docstring).
+
+    A coupled ``network`` has no closed form: its prediction integrates the matrix flow of one
+    network ``hidden`` units wide, whose weights count as one seed of :func:`training_bytes`.
+    """
     if not _whole(epochs):
         return 0
-    return PREDICTED_VALUE * PREDICTED_SERIES * (epochs + 1)
+    flow = (training_bytes(dataset, network, hidden, 1, 0)
+            if network is not None and network.coupled else 0)
+    return PREDICTED_VALUE * PREDICTED_SERIES * (epochs + 1) + flow

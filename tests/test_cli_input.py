@@ -65,6 +65,8 @@ CASES = {
     "predict --a0 nan": ((*PREDICT, "--a0", "nan"), "--a0"),
     "predict --a0 -inf": ((*PREDICT, "--a0", "-inf"), "--a0"),
     "predict --hidden 0": ((*PREDICT, "--arch", "leaky", "--hidden", "0"), "--hidden"),
+    "predict --hidden 1e20": ((*PREDICT, "--arch", "leaky", "--hidden", "1" + "0" * 20),
+                              "--hidden=100000000000000000000"),
     "predict --seed -1": ((*PREDICT, "--seed", "-1"), "--seed"),
     "predict --seed 2**64": ((*PREDICT, "--seed", str(2**64)), "--seed"),
     "predict --time soon": ((*PREDICT, "--time", "soon"), "--time"),

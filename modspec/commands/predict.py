@@ -71,7 +71,9 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
 def run(args: argparse.Namespace) -> int:
     from modspec.numerics.budget import check_memory, prediction_bytes
 
-    check_memory(prediction_bytes(args.epochs), f"--epochs={args.epochs}")
+    network = network_from(args)
+    check_memory(prediction_bytes(args.epochs, dataset_from(args), network, args.hidden),
+                 f"--epochs={args.epochs}" + (f", --hidden={args.hidden}" * network.coupled))
     payload = prediction(args).payload()
     if args.format == "csv":
         write_csv(payload)

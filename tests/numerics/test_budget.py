@@ -67,6 +67,14 @@ def test_check_memory_names_the_request_and_the_size_it_needs(monkeypatch):
     check_memory(2**80, "epochs=7")
 
 
+def test_a_coupled_prediction_counts_its_integrated_flow_and_a_decoupled_one_does_not():
+    leaky, dense = architecture("leaky"), architecture("dense")
+    base = budget.prediction_bytes(100)
+    assert budget.prediction_bytes(100, D0, dense, hidden=10**9) == base
+    assert budget.prediction_bytes(100, D0, leaky, hidden=50) == base + training_bytes(
+        D0, leaky, 50, 1, 0)
+
+
 def test_available_bytes_is_a_positive_count():
     free = budget.available_bytes()
     assert free is None or free > 0
