@@ -254,6 +254,12 @@ def test_json_output_is_strict_json_or_nothing(bad):
                                                                                           1e308]}}
 
 
+def test_derive_json_never_prints_infinity(capsys):
+    code, out, err = run_cli(capsys, "derive", "--r", "1e300", "--format", "json", "--no-cache")
+    assert_one_line_refusal(code, out, err, "")
+    assert "Infinity" not in out + err.replace("NaN or Infinity", "")
+
+
 def test_overflowing_prediction_is_refused_instead_of_printing_infinity(capsys):
     import warnings
 

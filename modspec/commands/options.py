@@ -8,7 +8,6 @@ the value and what is allowed, and exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modspec.theory.architectures import PRESETS, Network, architecture
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import bad
 
 if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or read caches
     from modspec.theory.dataset import CompositionalDataset
@@ -186,12 +185,9 @@ def write_json(payload: Any, stream: Any = None) -> None:
     JSON has no NaN or Infinity: a payload holding one is refused with a ModspecError (one
     line, exit status 2) before anything is written, instead of printing invalid JSON.
     """
-    try:
-        text = json.dumps(payload, indent=2, allow_nan=False)
-    except ValueError:
-        raise ModspecError("the result holds NaN or Infinity, which JSON cannot represent: "
-                           "the options are outside the range where the numbers are finite; "
-                           "nothing was written") from None
+    from modspec.theory.export import strict_json
+
+    text = strict_json(payload)
     out = stream or sys.stdout
     out.write(text + "\n")
 
