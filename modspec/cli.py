@@ -135,7 +135,7 @@ def with_config(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     command_parser = _subparser(parser, command)
     if command_parser is None:
         return argv
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = OneLineParser(prog=f"modspec {command}", add_help=False)
     pre.add_argument("--config")
     path = pre.parse_known_args(argv[index + 1:])[0].config
     if path is None:
@@ -149,13 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        argv = with_config(argv, parser)
-    except ModspecError as exc:
+        args = parser.parse_args(with_config(argv, parser))
+    except ModspecError as exc:  # a --config file that cannot be used
         command = next((a for a in argv if not a.startswith("-")), "")
         print(f"modspec {command}: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad option (one line, status 2)
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     if not getattr(args, "func", None):

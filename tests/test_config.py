@@ -186,6 +186,13 @@ def test_a_config_that_is_not_utf8_toml_is_one_line(content, tmp_path, capsys):
     assert err.count("\n") == 1 and "--config" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv", [["--config"], ["--config="], ["--config", ""]])
+def test_a_missing_or_empty_config_path_is_one_line(argv, capsys):
+    assert main(["derive", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("modspec derive: error:") and "--config" in err
+
+
 def test_a_folder_as_config_is_one_line(tmp_path, capsys):
     assert main(["derive", "--config", str(tmp_path)]) == 2
     err = capsys.readouterr().err
