@@ -197,3 +197,14 @@ def test_a_folder_as_config_is_one_line(tmp_path, capsys):
     assert main(["derive", "--config", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--config" in err and "cannot read" in err
+
+
+@pytest.mark.parametrize("line", ["lr = 0", "epochs = 0", 'device = "gpu"', "seeds = -1",
+                                  'heldout = [99]\nclaims = true'])
+def test_a_bad_file_value_stops_validate_before_its_output_folder_exists(line, tmp_path, capsys):
+    out = tmp_path / "results"
+    path = _toml(tmp_path, f"out = {json.dumps(str(out))}\n[validate]\n{line}\n")
+    assert main(["validate", "--config", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and line.split()[0] in err
+    assert not out.exists()
