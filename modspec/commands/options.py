@@ -143,7 +143,7 @@ def output_folder(text: str) -> str:
 # -------------------------------------------------------------- option groups
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """``--nx --ny --kx --ky --r --rx --ry`` (defaults: the reference dataset D0)."""
-    g = parser.add_argument_group("dataset (docs/theory/spectrum.md; defaults give D0)")
+    g = parser.add_argument_group("dataset (docs/theory/dataset.md; defaults give D0)")
     g.add_argument("--nx", type=integer(1), default=3, help="compositional input features (≥ 1)")
     g.add_argument("--ny", type=integer(0), default=1,
                    help="compositional output features (0 ≤ ny ≤ nx)")

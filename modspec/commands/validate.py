@@ -3,7 +3,7 @@
 Without ``--claims``: train one architecture (PyTorch by default, or the NumPy simulator),
 derive and compile its theory, compare (mode-aligned errors, half-rise times, end points,
 systematicity, held-out error) and write ``comparison.json``, ``training.json`` and figures
-to ``--out``. With ``--claims``: the four claims of docs/tutorials/validate.md (``claims.json``,
+to ``--out``. With ``--claims``: the four claims of docs/theory/dataset.md (``claims.json``,
 ``claims.txt`` and figures of every run). Times are epochs of full-batch gradient descent,
 ``τ = 1/(P_train·lr)``. Exit status 1 with ``--strict`` when a verdict fails.
 """
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "validate", help="theory vs trained networks: metrics, figures, verdicts",
         description="Train networks (PyTorch or NumPy) and compare them with the derived "
-                    "theory; --claims runs the four claims of docs/tutorials/validate.md.")
+                    "theory; --claims runs the four claims of docs/theory/dataset.md.")
     add_dataset_options(p)
     add_architecture_options(p)
     g = p.add_argument_group("training")
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "exact at any lr; the flow's lag is reported beside it) or the "
                         "gradient flow (closed forms)")
     p.add_argument("--claims", action="store_true",
-                   help="run the four claims of docs/tutorials/validate.md instead of one "
+                   help="run the four claims of docs/theory/dataset.md instead of one "
                         "architecture")
     add_objects_option(p, "--heldout", default=["2,5"],
                        help="objects held out in the --claims held-out runs (default 2,5)")
