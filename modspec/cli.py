@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module under :mod:`modspec.commands` and exposes
 ``register(subparsers)`` (adds its parser, sets ``func``). User errors print one line on
-stderr and exit with status 2; internal bugs stay tracebacks.
+stderr and exit with status 2, before any work starts (option values, including those from a
+``--config`` file, are checked by the parser's types); internal bugs stay tracebacks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from modspec._version import __version__
-from modspec.theory.errors import ModspecError
+from modspec.theory.errors import ModspecError, bad
+
+__all__ = ["COMMANDS", "OneLineParser", "build_parser", "config_tokens", "main", "with_config"]
 
 #: Sub-command modules, in help order. A module that fails to import (an optional extra is
 #: missing) is simply not offered.
@@ -50,58 +53,113 @@ def build_parser() -> argparse.ArgumentParser:
         command_parser.add_argument(
             "--config", metavar="FILE", default=None,
             help="TOML file of option values (tables [dataset], [architecture] and "
-                 "[<command>], or top-level keys); options given on the line win")
+                 "[<command>], or top-level keys; true gives a flag, a list a list option), "
+                 "checked as on the command line; options given on the line win")
     return parser
 
 
-def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return action.choices[command]
-    raise KeyError(command)
+            return action.choices.get(command)
+    return None
 
 
-def load_config(path: str, command: str, allowed: set[str]) -> dict[str, Any]:
-    """Option defaults from a TOML file: keys are option names (``-`` or ``_``)."""
+def _read_toml(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except OSError as exc:
-        reason = exc.strerror
-        raise ModspecError(f"--config={path!r} is invalid: cannot read it ({reason})") from None
+        raise bad("--config", path, f"cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise bad("--config", path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
     except tomllib.TOMLDecodeError as exc:
-        raise ModspecError(f"--config={path!r} is invalid: not TOML ({exc})") from None
+        raise bad("--config", path, f"not TOML ({exc})") from None
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float))
+
+
+def config_tokens(path: str, command: str, parser: argparse.ArgumentParser) -> list[str]:
+    """The options of a TOML file as command-line tokens for ``parser``.
+
+    Keys are option names (``train-objects`` or ``train_objects``), top level or in the tables
+    ``[dataset]``, ``[architecture]`` and ``[<command>]`` (other tables are left to other
+    commands). A boolean gives a flag (``symbolic = true`` is ``--symbolic``; false leaves it
+    off), a list gives the values of a list option, anything else one value. The tokens are
+    parsed by the same parser as the command line, so a value from the file is checked exactly
+    as the same value typed there, required options may come from the file, and options on the
+    command line, parsed after them, win.
+    """
     flat: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in _read_toml(path).items():
         if isinstance(value, dict):
             if key in ("dataset", "architecture", command):
                 flat.update(value)
         else:
             flat[key] = value
-    out = {}
+    actions = {a.dest: a for a in parser._actions
+               if a.option_strings and a.dest not in ("help", "config")}
+    tokens: list[str] = []
     for key, value in flat.items():
-        dest = key.replace("-", "_")
-        if dest not in allowed or dest in ("config", "func", "command"):
-            options = ", ".join(sorted(allowed - {"config", "func", "help"}))
-            raise ModspecError(f"config key {key!r} in {path} is invalid: must be an option "
-                               f"of 'modspec {command}' ({options})")
-        out[dest] = value
-    return out
+        action = actions.get(key.replace("-", "_"))
+        where = f"config key {key!r} = {value!r} in {path} is invalid"
+        if action is None:
+            options = ", ".join(sorted(a.option_strings[-1] for a in actions.values()))
+            raise ModspecError(f"{where}: not an option of 'modspec {command}' ({options})")
+        option = max(action.option_strings, key=len)
+        if action.nargs == 0:                       # a flag: store_true and friends
+            if not isinstance(value, bool):
+                raise ModspecError(f"{where}: {option} is a flag: must be true or false")
+            tokens += [option] if value else []
+        elif action.nargs in ("+", "*"):
+            items = value if isinstance(value, list) else [value]
+            if not all(_scalar(v) for v in items):
+                raise ModspecError(f"{where}: {option} takes a list of plain values")
+            tokens += [option, *(str(v) for v in items)]
+        else:
+            if not _scalar(value):
+                raise ModspecError(f"{where}: {option} takes one value")
+            tokens.append(f"{option}={value}")
+    return tokens
+
+
+def with_config(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``argv`` with the options of its ``--config`` file inserted after the command name."""
+    index = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if index is None:
+        return argv
+    command = argv[index]
+    command_parser = _subparser(parser, command)
+    if command_parser is None:
+        return argv
+    pre = OneLineParser(prog=f"modspec {command}", add_help=False)
+    pre.add_argument("--config")
+    path = pre.parse_known_args(argv[index + 1:])[0].config
+    if path is None:
+        return argv
+    return [*argv[:index + 1], *config_tokens(path, command, command_parser),
+            *argv[index + 1:]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(with_config(argv, parser))
+    except ModspecError as exc:  # a --config file that cannot be used
+        command = next((a for a in argv if not a.startswith("-")), "")
+        print(f"modspec {command}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help, --version, or a bad option (one line, status 2)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
-        if args.config:
-            command_parser = _subparser(parser, args.command)
-            allowed = {a.dest for a in command_parser._actions}
-            command_parser.set_defaults(**load_config(args.config, args.command, allowed))
-            args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except ModspecError as exc:
         print(f"modspec {args.command}: error: {exc}", file=sys.stderr)

@@ -35,6 +35,7 @@ import numpy as np
 from modspec.theory.architectures import Network
 from modspec.theory.errors import bad
 
+from .budget import check_memory, training_bytes
 from .flow import (
     Covariances,
     Layout,
@@ -198,6 +199,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     effective initial strength ``a0[key]`` (seeds,) (see :func:`effective_a0`) and the final
     total map.
     """
+    check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
+                 f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     with single_threaded_blas():
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
                          train_objects, init, record_every)

@@ -157,7 +157,7 @@ def test_derive_train_objects_reports_held_out_error(capsys):
     assert seg["heldout"]["compositional_error"] == 0
     assert dense["heldout"]["compositional_error"] > 0.1
     code, _, err = run_cli(capsys, "derive", "--train-objects", "0", "9")
-    assert code == 2 and "train_objects" in err and err.count("\n") == 1
+    assert code == 2 and "--train-objects" in err and err.count("\n") == 1
 
 
 def test_derive_warm_cache_gives_the_same_answer_and_survives_corruption(capsys, tmp_path,

@@ -28,14 +28,13 @@ matrix flow deeper).
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from .derivation import Derivation
-from .errors import bad
+from .errors import ModspecError, bad
 
-__all__ = ["latex_report", "payload", "render", "text_report"]
+__all__ = ["latex_report", "payload", "render", "strict_json", "text_report"]
 
 
 def _conv(symbolic: bool):
@@ -107,13 +106,22 @@ def _heldout(th: Derivation, objects: list[int]) -> dict[str, Any]:
     return h.as_dict() | {"method": h.method}
 
 
+def strict_json(data: Any) -> str:
+    """``data`` as indented, strict JSON: JSON has no NaN or Infinity, so a value that is not
+    finite is refused (ModspecError, one line at the command line) instead of printed."""
+    try:
+        return json.dumps(data, indent=2, allow_nan=False)
+    except ValueError:
+        raise ModspecError("the result holds NaN or Infinity, which JSON cannot represent: the "
+                           "options are outside the range where the numbers are finite; "
+                           "nothing was written") from None
+
+
 def render(th: Derivation, train_objects: list[int] | None = None, fmt: str = "text") -> str:
     """What ``modspec derive`` prints, in ``fmt`` (``json``, ``latex`` or ``text``)."""
     data = payload(th, train_objects)
     if fmt == "json":
-        buf = io.StringIO()
-        json.dump(data, buf, indent=2)
-        return buf.getvalue()
+        return strict_json(data)
     if fmt == "latex":
         return latex_report(th, data)
     if fmt == "text":

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.record import HeldoutCurve, Trajectory, Weights, loss_name
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
@@ -118,6 +119,8 @@ def train(
     if not (isinstance(init_std, numbers.Real) and init_std >= 0):
         raise bad("init_std", init_std, "must be a number ≥ 0")
     nonlinearity = check_nonlinearity(nonlinearity)
+    check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
+                 f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("training needs a numeric dataset; substitute numbers for the symbols")
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))

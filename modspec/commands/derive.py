@@ -16,6 +16,7 @@ from modspec.commands.options import (
     add_architecture_options,
     add_dataset_options,
     add_objects_option,
+    check_objects_option,
     dataset_from,
     network_from,
     parse_objects,
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("derive", help="derive modes, dynamics and the converged map",
                        description="Derive the matrix flow, the modes, closed-form dynamics, "
                                    "fixed points and the converged map W* of an architecture "
-                                   "(theory.md §3–4); one entry per module.")
+                                   "(docs/theory/learning-dynamics.md); one entry per "
+                                   "module.")
     add_dataset_options(p)
     add_architecture_options(p)
     p.add_argument("--symbolic", action="store_true",
@@ -41,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------------------ output
 def run(args: argparse.Namespace) -> int:
+    check_objects_option(args)
     network = network_from(args)
     objects = parse_objects(args.train_objects)
     from modspec.theory import cache

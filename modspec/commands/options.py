@@ -1,28 +1,160 @@
-"""Options shared by sub-commands: the dataset and the architecture."""
+"""Options shared by sub-commands, and the argparse types that check every value.
+
+Every value is checked when the command line (or a ``--config`` file, whose values are parsed
+by the same parser) is read, before any work starts: a bad value is one line naming the option,
+the value and what is allowed, and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modspec.theory.architectures import PRESETS, Network, architecture
+from modspec.theory.errors import bad
 
 if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or read caches
     from modspec.theory.dataset import CompositionalDataset
 
+__all__ = [
+    "add_architecture_options",
+    "add_dataset_options",
+    "add_objects_option",
+    "dataset_from",
+    "device",
+    "image_source",
+    "SEED",
+    "check_objects_option",
+    "integer",
+    "network_from",
+    "number",
+    "objects_within",
+    "output_folder",
+    "parse_objects",
+    "write_json",
+]
 
+
+# ------------------------------------------------------------------ value types
+def _invalid(text: str, allowed: str) -> argparse.ArgumentTypeError:
+    """argparse prefixes ``argument --option:``, so the line names option, value and range."""
+    return argparse.ArgumentTypeError(f"{text!r} is invalid: {allowed}")
+
+
+def integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number ``low ≤ n`` (``≤ high`` when given)."""
+    allowed = (f"must be an integer ≥ {low}" if high is None
+               else f"must be an integer in [{low}, {high}]")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # also digit strings too long for int()
+            raise _invalid(text, allowed) from None
+        if value < low or (high is not None and value > high):
+            raise _invalid(text, allowed)
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def number(low: float | None = None, *, strict: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite real number, ``> low`` (strict) or ``≥ low`` when given.
+
+    NaN and ±inf (also ``1e999``, which reads as inf) are refused: no option of modspec means
+    anything at an infinite value.
+    """
+    if low is None:
+        allowed = "must be a finite number"
+    else:
+        allowed = f"must be a finite number {'>' if strict else '≥'} {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise _invalid(text, allowed) from None
+        if not math.isfinite(value) or (
+                low is not None and (value <= low if strict else value < low)):
+            raise _invalid(text, allowed)
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+#: Seeds: NumPy takes any, PyTorch's generators 64 bits; modspec adds small offsets to them.
+SEED = integer(0, 2**32 - 1)
+
+
+def device(text: str) -> str:
+    """An argparse type: a PyTorch device, ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    name, _, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit()):
+        return text
+    raise _invalid(text, "must be auto, cpu, cuda or cuda:N")
+
+
+def image_source(text: str) -> str:
+    """An argparse type: Compositional MNIST images, ``digits`` or ``idx:DIR`` (a folder).
+
+    Only the form is checked here; the files in the folder are read (and checked) by the run.
+    """
+    if text == "digits":
+        return text
+    if text.startswith("idx:") and Path(text[4:]).expanduser().is_dir():
+        return text
+    raise _invalid(text, "must be digits or idx:DIR with DIR an existing folder")
+
+
+def output_folder(text: str) -> str:
+    """An argparse type: a folder the command can write its results in.
+
+    The folder may exist (results are added to it) or not (it is created later, with its
+    parents); either way the check runs before any work, so a bad path is refused at once
+    instead of after training: an empty path, an existing file (or a file on the way), or a
+    place this process cannot write in. Nothing is created; a probe file is written and
+    removed in the folder (or its nearest existing parent).
+    """
+    if not text.strip():
+        raise _invalid(text, "must be a folder path (it is empty)")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise _invalid(text, "must be a folder; it is an existing file")
+    parent = path.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise _invalid(text, f"must be a folder path; {str(parent)!r} on the way is a file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".modspec-probe-"):
+            pass
+    except OSError as exc:
+        raise _invalid(text, f"cannot write in {str(parent)!r} ({exc.strerror})") from None
+    return text
+
+
+# -------------------------------------------------------------- option groups
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """``--nx --ny --kx --ky --r --rx --ry`` (defaults: the reference dataset D0)."""
-    g = parser.add_argument_group("dataset (theory.md §2; defaults give D0)")
-    g.add_argument("--nx", type=int, default=3, help="compositional input features (≥ 1)")
-    g.add_argument("--ny", type=int, default=1, help="compositional output features (≤ nx)")
-    g.add_argument("--kx", type=int, default=3, help="identity repeats in the input (≥ 0)")
-    g.add_argument("--ky", type=int, default=1, help="identity repeats in the output (≥ 0)")
-    g.add_argument("--r", type=float, default=1.0, help="identity scale (≥ 0)")
-    g.add_argument("--rx", type=float, default=None, help="input identity scale (default r)")
-    g.add_argument("--ry", type=float, default=None, help="output identity scale (default r)")
+    g = parser.add_argument_group("dataset (docs/theory/dataset.md; defaults give D0)")
+    g.add_argument("--nx", type=integer(1), default=3, help="compositional input features (≥ 1)")
+    g.add_argument("--ny", type=integer(0), default=1,
+                   help="compositional output features (0 ≤ ny ≤ nx)")
+    g.add_argument("--kx", type=integer(0), default=3, help="identity repeats in the input (≥ 0)")
+    g.add_argument("--ky", type=integer(0), default=1,
+                   help="identity repeats in the output (≥ 0)")
+    g.add_argument("--r", type=number(0), default=1.0, help="identity scale (≥ 0)")
+    g.add_argument("--rx", type=number(0), default=None,
+                   help="input identity scale (≥ 0, default r)")
+    g.add_argument("--ry", type=number(0), default=None,
+                   help="output identity scale (≥ 0, default r)")
 
 
 def add_architecture_options(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +162,8 @@ def add_architecture_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("architecture")
     g.add_argument("--arch", choices=sorted(PRESETS), default="dense",
                    help="modular architecture (default dense)")
-    g.add_argument("--depth", type=int, default=2, help="layers per module (default 2)")
+    g.add_argument("--depth", type=integer(1), default=2,
+                   help="layers per module (≥ 1, default 2)")
 
 
 def dataset_from(args: argparse.Namespace) -> CompositionalDataset:
@@ -47,9 +180,16 @@ def network_from(args: argparse.Namespace) -> Network:
 
 
 def write_json(payload: Any, stream: Any = None) -> None:
-    """Print ``payload`` as indented JSON."""
-    json.dump(payload, stream or sys.stdout, indent=2)
-    (stream or sys.stdout).write("\n")
+    """Print ``payload`` as indented, strict JSON.
+
+    JSON has no NaN or Infinity: a payload holding one is refused with a ModspecError (one
+    line, exit status 2) before anything is written, instead of printing invalid JSON.
+    """
+    from modspec.theory.export import strict_json
+
+    text = strict_json(payload)
+    out = stream or sys.stdout
+    out.write(text + "\n")
 
 
 def add_objects_option(parser: Any, name: str = "--train-objects", default: Any = None,
@@ -61,8 +201,6 @@ def add_objects_option(parser: Any, name: str = "--train-objects", default: Any 
 
 def parse_objects(values: Any, option: str = "--train-objects") -> list[int] | None:
     """``["0,1", "4"]`` (or ``"0,1 4"``) → ``[0, 1, 4]``; ``None`` stays ``None``."""
-    from modspec.theory.errors import bad
-
     if values is None:
         return None
     if isinstance(values, (str, int)):
@@ -75,3 +213,35 @@ def parse_objects(values: Any, option: str = "--train-objects") -> list[int] | N
             except ValueError:
                 raise bad(option, part, "must be integers (object indices)") from None
     return out
+
+
+def objects_within(values: Any, option: str, P: int, *, proper: bool = False) -> list[int] | None:
+    """:func:`parse_objects`, checked against the dataset's ``P`` objects before any work.
+
+    The objects must be distinct integers in ``[0, P)``, at least one; ``proper`` also asks
+    for fewer than ``P`` (a held-out set must leave objects to train on).
+    """
+    objects = parse_objects(values, option)
+    if objects is None:
+        return None
+    allowed = f"must be distinct integers in [0, {P})"
+    if proper:
+        allowed += f", fewer than {P}"
+    if (not objects or len(set(objects)) != len(objects)
+            or any(o < 0 or o >= P for o in objects) or (proper and len(objects) >= P)):
+        raise bad(option, ",".join(map(str, objects)), allowed)
+    return objects
+
+
+def check_objects_option(args: argparse.Namespace, option: str = "--train-objects", *,
+                         proper: bool = False) -> list[int] | None:
+    """The objects of ``option`` checked against the dataset the options name, before any work.
+
+    See :func:`objects_within`; a symbolic dataset (``--symbolic``) has no objects to choose.
+    """
+    values = getattr(args, option.lstrip("-").replace("-", "_"))
+    if values is None:
+        return None
+    if getattr(args, "symbolic", False):
+        raise bad(option, " ".join(map(str, values)), "needs a numeric dataset (drop --symbolic)")
+    return objects_within(values, option, int(dataset_from(args).P), proper=proper)

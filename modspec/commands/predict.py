@@ -10,10 +10,13 @@ from typing import Any
 import numpy as np
 
 from modspec.commands.options import (
+    SEED,
     add_architecture_options,
     add_dataset_options,
     dataset_from,
+    integer,
     network_from,
+    number,
     write_json,
 )
 from modspec.theory.errors import bad
@@ -22,17 +25,19 @@ from modspec.theory.errors import bad
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict mode strengths, quadrant norms and losses",
                        description="Compile the derivation of an architecture and evaluate "
-                                   "its learning curves at epochs 0..EPOCHS (theory.md §4). "
+                                   "its learning curves at epochs 0..EPOCHS "
+                                   "(docs/theory/dynamics.md). "
                                    "Time is in epochs of full-batch GD, tau = 1/(P*lr).")
     add_dataset_options(p)
     add_architecture_options(p)
-    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
-    p.add_argument("--epochs", type=int, required=True, help="last epoch (≥ 0)")
-    p.add_argument("--a0", type=float, default=1e-6,
-                   help="initial mode strength of every mode (default 1e-6)")
-    p.add_argument("--hidden", type=int, default=50,
-                   help="hidden width, coupled networks only (integrated matrix flow)")
-    p.add_argument("--seed", type=int, default=0, help="seed, coupled networks only")
+    p.add_argument("--lr", type=number(0, strict=True), required=True,
+                   help="learning rate (> 0)")
+    p.add_argument("--epochs", type=integer(0), required=True, help="last epoch (≥ 0)")
+    p.add_argument("--a0", type=number(), default=1e-6,
+                   help="initial mode strength of every mode (finite; default 1e-6)")
+    p.add_argument("--hidden", type=integer(1), default=50,
+                   help="hidden width (≥ 1), coupled networks only (integrated matrix flow)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed, coupled networks only")
     p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
                    help="continuous: the gradient flow (closed forms); discrete: gradient "
                         "descent epoch by epoch at this lr (exact per-epoch mode map)")
@@ -64,6 +69,11 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modspec.numerics.budget import check_memory, prediction_bytes
+
+    network = network_from(args)
+    check_memory(prediction_bytes(args.epochs, dataset_from(args), network, args.hidden),
+                 f"--epochs={args.epochs}" + (f", --hidden={args.hidden}" * network.coupled))
     payload = prediction(args).payload()
     if args.format == "csv":
         write_csv(payload)

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection, Sequence
 from pathlib import Path
+
+from modspec.commands.options import SEED, image_source, output_folder
+from modspec.theory.errors import bad
+
+
+def check_parts(parts: Sequence[str] | None, known: Collection[str]) -> None:
+    """Refuse unknown part names before any work (``None``: every part)."""
+    unknown = [p for p in parts or () if p not in known]
+    if unknown:
+        raise bad("--parts", " ".join(unknown), f"must be among {', '.join(known)}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,14 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "MNIST — and write figures (PNG, PDF), results.json, report.md, a "
                     "self-contained report.html and derivation.tex. Finished parts are saved as "
                     "they complete; rerunning the same command resumes.")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", type=output_folder, required=True,
+                   help="output folder (created if needed; must be writable)")
     p.add_argument("--quick", action="store_true",
                    help="the small configuration (about 10 minutes on 2 CPU cores)")
-    p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="base random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="PyTorch device for the training parts")
-    p.add_argument("--source", default="digits",
+    p.add_argument("--source", type=image_source, default="digits",
                    help="Compositional MNIST images: digits (scikit-learn's bundled 8×8 digits, "
                         "default) or idx:DIR (MNIST IDX files)")
     p.add_argument("--parts", nargs="+", default=None, metavar="PART",
@@ -45,7 +57,9 @@ def derivation_tex() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.study import run_study
+    from modspec.validation.study import PARTS, run_study
+
+    check_parts(args.parts, PARTS)
 
     parts = run_study(Path(args.out), quick=args.quick, seed=args.seed, quiet=args.quiet,
                       device=args.device, parts=args.parts, source=args.source,

@@ -6,11 +6,15 @@ import argparse
 from typing import Any
 
 from modspec.commands.options import (
+    SEED,
     add_architecture_options,
     add_dataset_options,
     add_objects_option,
+    check_objects_option,
     dataset_from,
+    integer,
     network_from,
+    number,
     parse_objects,
     write_json,
 )
@@ -19,18 +23,24 @@ from modspec.theory.errors import ModspecError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="train linear networks by exact gradient descent",
-                       description="Full-batch gradient descent (theory.md §4.1), batched over "
+                       description="Full-batch gradient descent (docs/theory/dynamics.md), "
+                                   "batched over "
                                    "seeds; records mode strengths on the analytic singular "
                                    "vectors, quadrant norms, losses and held-out errors. Time "
                                    "is in epochs, tau = 1/(P*lr) with P the training objects.")
     add_dataset_options(p)
     add_architecture_options(p)
-    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
-    p.add_argument("--epochs", type=int, required=True, help="epochs of full-batch GD (≥ 0)")
-    p.add_argument("--hidden", type=int, default=50, help="hidden units per module layer")
-    p.add_argument("--init-std", type=float, default=2e-4, help="std of initial weights")
-    p.add_argument("--seeds", type=int, default=1, help="independent initialisations")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--lr", type=number(0, strict=True), required=True,
+                   help="learning rate (> 0)")
+    p.add_argument("--epochs", type=integer(0), required=True,
+                   help="epochs of full-batch GD (≥ 0)")
+    p.add_argument("--hidden", type=integer(1), default=50,
+                   help="hidden units per module layer (≥ 1)")
+    p.add_argument("--init-std", type=number(0), default=2e-4,
+                   help="std of initial weights (≥ 0)")
+    p.add_argument("--seeds", type=integer(1), default=1, help="independent initialisations")
+    p.add_argument("--seed", type=SEED, default=0,
+                   help="random seed (same seed, same numbers)")
     add_objects_option(p)
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -58,5 +68,6 @@ def simulation(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_objects_option(args)
     write_json(simulation(args).payload())
     return 0

@@ -3,7 +3,7 @@
 Without ``--claims``: train one architecture (PyTorch by default, or the NumPy simulator),
 derive and compile its theory, compare (mode-aligned errors, half-rise times, end points,
 systematicity, held-out error) and write ``comparison.json``, ``training.json`` and figures
-to ``--out``. With ``--claims``: the four claims of theory.md §4.5 (``claims.json``,
+to ``--out``. With ``--claims``: the four claims of docs/theory/dataset.md (``claims.json``,
 ``claims.txt`` and figures of every run). Times are epochs of full-batch gradient descent,
 ``τ = 1/(P_train·lr)``. Exit status 1 with ``--strict`` when a verdict fails.
 """
@@ -15,11 +15,17 @@ import os
 from typing import Any
 
 from .options import (
+    SEED,
     add_architecture_options,
     add_dataset_options,
     add_objects_option,
+    check_objects_option,
     dataset_from,
+    device,
+    integer,
     network_from,
+    number,
+    output_folder,
     parse_objects,
 )
 
@@ -28,38 +34,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "validate", help="theory vs trained networks: metrics, figures, verdicts",
         description="Train networks (PyTorch or NumPy) and compare them with the derived "
-                    "theory; --claims runs the four claims of theory.md §4.5.")
+                    "theory; --claims runs the four claims of docs/theory/dataset.md.")
     add_dataset_options(p)
     add_architecture_options(p)
     g = p.add_argument_group("training")
-    g.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 0.005: τ = 25 epochs on D0)")
-    g.add_argument("--epochs", type=int, default=None, help="epochs (default 2400)")
-    g.add_argument("--hidden", type=int, default=50, help="hidden units per layer")
-    g.add_argument("--init-std", type=float, default=2e-4, help="initial weight std")
-    g.add_argument("--seeds", type=int, default=3, help="independent networks")
-    g.add_argument("--seed", type=int, default=0, help="first seed")
+    g.add_argument("--lr", type=number(0, strict=True), default=None,
+                   help="learning rate (> 0; default 0.005: τ = 25 epochs on D0)")
+    g.add_argument("--epochs", type=integer(1), default=None, help="epochs (≥ 1; default 2400)")
+    g.add_argument("--hidden", type=integer(1), default=50, help="hidden units per layer (≥ 1)")
+    g.add_argument("--init-std", type=number(0), default=2e-4, help="initial weight std (≥ 0)")
+    g.add_argument("--seeds", type=integer(1), default=3, help="independent networks (≥ 1)")
+    g.add_argument("--seed", type=SEED, default=0, help="first seed")
     add_objects_option(g)
     g.add_argument("--nonlinearity", choices=("linear", "relu", "tanh"), default="linear")
     g.add_argument("--bias", action="store_true", help="biases in every layer")
     g.add_argument("--backend", choices=("torch", "numpy"), default="torch")
-    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    g.add_argument("--device", type=device, default="auto",
+                   help="auto (CUDA when present), cpu, cuda or cuda:N")
     g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     g.add_argument("--time", choices=("discrete", "continuous"), default="discrete",
                    help="theory to compare with: gradient descent epoch by epoch (default: "
                         "exact at any lr; the flow's lag is reported beside it) or the "
                         "gradient flow (closed forms)")
     p.add_argument("--claims", action="store_true",
-                   help="run the four claims of theory.md §4.5 instead of one architecture")
+                   help="run the four claims of docs/theory/dataset.md instead of one "
+                        "architecture")
     add_objects_option(p, "--heldout", default=["2,5"],
                        help="objects held out in the --claims held-out runs (default 2,5)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--strict", action="store_true", help="exit 1 when a verdict fails")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", type=output_folder, required=True,
+                   help="output folder (created if needed; must be writable)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_objects_option(args)
+    if args.claims:
+        check_objects_option(args, "--heldout", proper=True)
     ds = dataset_from(args)
     os.makedirs(args.out, exist_ok=True)
     nonlin = None if args.nonlinearity == "linear" else args.nonlinearity

@@ -128,7 +128,7 @@ def test_simulate_cli_json_contract(capsys):
 def test_cli_bad_input_is_one_line_and_exit_2(capsys):
     assert main(["simulate", "--lr", "0.02", "--epochs", "3", "--train-objects", "0,99"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "train_objects" in err[0]
+    assert len(err) == 1 and "--train-objects" in err[0]
     assert main(["predict", "--lr", "0", "--epochs", "3"]) == 2
 
 

@@ -1,0 +1,113 @@
+"""Memory budget: refuse a request whose arrays cannot fit before allocating any of them.
+
+A run of gradient descent holds, for ``S`` seeds, its weights (three copies: the start, the
+current weights and their gradients), a few total maps and a recording of every tracked series
+at every recorded epoch::
+
+    bytes ≈ 8 · S · (3 · Σ_layers out·in + 3 · n_out·n_in) + 8 · S · n_series · (T + 1)
+
+with ``T = epochs // record_every + 1`` recorded times and ``n_series`` the recorded curves
+(4 quadrant norms, 2 losses and one mode per module: most modules record a few modes, a
+module without modes none). A prediction holds ``epochs + 1`` values of at least 8 curves
+(times, one mode, four quadrant norms, two losses), each as a float64, a Python float in the
+payload and JSON text.
+
+These estimates count what a run cannot do without: the peak that ``tracemalloc`` traces
+during a simulation lies between them and twice them (the tests check it), so a refused
+request would not have fit. The check compares them with the memory available now
+(``MemAvailable`` of ``/proc/meminfo``, or the physical memory where that file does not exist)
+and names the size the request needs.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Any
+
+from modspec.theory.errors import ModspecError
+
+__all__ = ["available_bytes", "check_memory", "format_bytes", "prediction_bytes",
+           "training_bytes"]
+
+FLOAT = 8
+#: Bytes per predicted value: float64 array + Python float in a list (32) + JSON text (~20).
+PREDICTED_VALUE = FLOAT + 32 + 20
+#: Curves of every prediction: times, at least one mode, four quadrant norms, two losses.
+PREDICTED_SERIES = 8
+
+
+def available_bytes() -> int | None:
+    """Memory this process can still allocate, in bytes (None when it cannot be told)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` → ``'1.5 KiB'`` (binary units up to YiB, then powers of ten of YiB)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"):
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} YiB"
+
+
+def check_memory(nbytes: int, request: str) -> None:
+    """Raise a ModspecError naming ``request`` when ``nbytes`` exceed the available memory."""
+    free = available_bytes()
+    if free is not None and nbytes > free:
+        raise ModspecError(f"{request} is invalid: needs about {format_bytes(nbytes)} of "
+                           f"memory, more than the {format_bytes(free)} available; ask for "
+                           "less")
+
+
+def _whole(*values: Any) -> bool:
+    return all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+               for v in values)
+
+
+def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: int,
+                   record_every: int = 1) -> int:
+    """Bytes a run of gradient descent cannot do without (module docstring).
+
+    Returns 0 for requests the caller's own checks refuse (symbolic dataset, sizes that are
+    not whole numbers), so those keep their own messages.
+    """
+    if (getattr(dataset, "is_symbolic", False) or not _whole(hidden, seeds, epochs)
+            or not _whole(record_every) or record_every < 1):
+        return 0
+    ins, outs = dataset.input_blocks, dataset.output_blocks
+    n_in = max(end for _, end in ins.values())
+    n_out = max(end for _, end in outs.values())
+    params, series = 0, 6
+    for module in network.modules:
+        m_in = sum(ins[b][1] - ins[b][0] for b in module.inputs if b in ins)
+        m_out = sum(outs[b][1] - outs[b][0] for b in module.outputs if b in outs)
+        dims = [m_in] + [hidden] * (module.depth - 1) + [m_out]
+        params += sum(a * b for a, b in zip(dims, dims[1:], strict=False))
+        series += 1
+    recorded = epochs // record_every + 2
+    return FLOAT * seeds * (3 * params + 3 * n_in * n_out + series * recorded)
+
+
+def prediction_bytes(epochs: int, dataset: Any = None, network: Any = None,
+                     hidden: int = 1) -> int:
+    """Bytes a prediction at epochs ``0 … epochs`` cannot do without (module docstring).
+
+    A coupled ``network`` has no closed form: its prediction integrates the matrix flow of one
+    network ``hidden`` units wide, whose weights count as one seed of :func:`training_bytes`.
+    """
+    if not _whole(epochs):
+        return 0
+    flow = (training_bytes(dataset, network, hidden, 1, 0)
+            if network is not None and network.coupled else 0)
+    return PREDICTED_VALUE * PREDICTED_SERIES * (epochs + 1) + flow
