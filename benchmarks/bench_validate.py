@@ -104,7 +104,7 @@ def split_of_time(out: str) -> dict[str, float]:
         t0 = time.perf_counter()
         import modspec as ms
         from modspec.validation.pipeline import assess, theory_checks, write_outputs
-        from modspec.validation.train import train
+        from modspec.validation.training import train
         import torch
         t1 = time.perf_counter()
         ds = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)

@@ -41,6 +41,9 @@ from modspec.theory.errors import bad
 
 from . import cache
 
+__all__ = ["CODEGEN_VERSION", "Generated", "MatrixNumPyPrinter", "cache_key", "generate",
+           "python_name", "render", "symengine_available"]
+
 #: Bump when the generated source changes shape: old cache entries then go stale.
 CODEGEN_VERSION = "1"
 

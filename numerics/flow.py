@@ -2,7 +2,8 @@
 
 A network sums the maps of its modules. Module m reads the input rows ``in_m`` and writes the
 output rows ``out_m``; its map is ``M_m = W_L ⋯ W_1`` (depth L; L = 1 is a single matrix).
-With ``W`` the total map, the per-sample loss (theory.md §4.1) is, in covariance form,
+With ``W`` the total map, the per-sample loss (docs/theory/learning-dynamics.md, §1) is, in
+covariance form,
 
     ℓ(W) = ½ tr Σy − tr(Σyx Wᵀ) + ½ tr(W Σx Wᵀ),       ∂ℓ/∂W = −(Σyx − W Σx) = −R
 
@@ -38,6 +39,10 @@ from modspec.theory.observables import QUADRANTS, quadrant_name
 from modspec.theory.spectra import Spectrum, module_spectra
 
 from .codegen import Generated, generate
+
+__all__ = ["Covariances", "Layout", "ModuleLayout", "block", "check_hidden", "check_numeric",
+           "check_weights", "covariances", "gradients", "layer_symbols", "layout",
+           "module_gradient", "module_maps", "module_tangent", "residual", "tau_of", "total_map"]
 
 
 def _index(spans: Mapping[str, tuple[int, int]], names: Sequence[str]) -> slice | np.ndarray:

@@ -32,6 +32,8 @@ from modspec.theory.errors import bad
 
 from .codegen import Generated, generate
 
+__all__ = ["MAX_ITER", "X_END", "mode_strengths", "scaled_time_functions"]
+
 #: The end of the search interval: ``1 − w = e^−36 ≈ 2.3e−16`` is still distinct from 1.
 X_END = 36.0
 #: Newton iterations allowed (bisection alone would need ~60 for full precision).

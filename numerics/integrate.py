@@ -55,6 +55,9 @@ from .flow import (
 from .record import HeldoutCurve, Trajectory, stack_records
 from .simulate import Observer, initial_weights
 
+__all__ = ["CHUNK", "END_POINT_SEEDS", "FlowSystem", "IMPLICIT", "REST", "converged_map",
+           "end_point", "flow_system", "integrate_flow", "integrate_modes", "mode_functions"]
+
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
 

@@ -1,8 +1,8 @@
 """Exact full-batch gradient descent of modular linear networks, batched over seeds.
 
-theory.md §4.1 in covariance form: with ``R = Σyx − W Σx`` (``W`` the network's total map,
-covariances averaged over the training objects) one epoch updates every layer of every module
-simultaneously,
+Gradient descent in covariance form (docs/theory/learning-dynamics.md, §1): with
+``R = Σyx − W Σx`` (``W`` the network's total map, covariances averaged over the training
+objects) one epoch updates every layer of every module simultaneously,
 
     W_i ← W_i + (1/τ) ∂/∂W_i tr(M_m G_mᵀ),      G_m = R[out_m, in_m],   τ = 1/(P·lr)
 

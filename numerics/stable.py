@@ -31,6 +31,8 @@ import sympy as sp
 
 from modspec.theory import symbols as sy
 
+__all__ = ["OneMinusExp", "stable_form", "unstable"]
+
 
 class OneMinusExp(sp.Function):
     """``1 − e^z``, printed for NumPy as ``-numpy.expm1(z)`` (accurate for small ``z``)."""

@@ -24,10 +24,10 @@ _LAZY = {
     "ClaimsConfig": ("claims", "ClaimsConfig"),
     "assess": ("pipeline", "assess"),
     "build_cmnist": ("cmnist", "build"),
-    "compare": ("compare", "compare"),
+    "compare": ("comparison", "compare"),
     "run_claims": ("claims", "run_claims"),
     "run_cmnist": ("cmnist_run", "run"),
-    "train": ("train", "train"),
+    "train": ("training", "train"),
     "validate": ("pipeline", "validate"),
 }
 

@@ -1,4 +1,4 @@
-"""The four claims of theory.md §4.5, each checked by theory and by trained networks.
+"""The four claims of docs/theory/dataset.md, each checked by theory and by trained networks.
 
 1. Dense, shallow and output-split networks converge to ``W* = Σyx Σx⁺``: not systematic
    (``‖Gx→Oy‖ > 0``) and a non-zero compositional error on held-out objects.
@@ -10,10 +10,10 @@
 4. Depth changes the order and timing of learning (deep sigmoids ordered by ``s``; the shallow
    network's rates set by ``λ`` only), not the end point (depths 1, 2, 3 reach the same ``W*``).
 
-:func:`run_claims` trains the networks (PyTorch, :func:`~modspec.validation.train.train`) on a
+:func:`run_claims` trains the networks (PyTorch, :func:`~modspec.validation.training.train`) on a
 dataset of the family (default D0), once on every object and once with ``heldout`` objects left
 out, derives and compiles the theory (:func:`modspec.derive`, :func:`modspec.compile`), compares
-(:func:`~modspec.validation.compare.compare`) and gives each claim a verdict built from
+(:func:`~modspec.validation.comparison.compare`) and gives each claim a verdict built from
 individual checks, each with its number and its stated tolerance.
 
 Linear networks are held to the theory quantitatively. For non-linear (ReLU/tanh) networks the
@@ -36,7 +36,7 @@ import numpy as np
 from modspec.theory.architectures import architecture
 from modspec.theory.dataset import CompositionalDataset
 
-from .compare import check, systematicity
+from .comparison import check, systematicity
 from .pipeline import CHECK_TOLERANCES, Assessment, validate
 
 __all__ = ["RELU", "ClaimsConfig", "ClaimsReport", "quick", "run_claims", "theory_numbers",
@@ -111,7 +111,7 @@ class ClaimsReport:
     def text(self) -> str:
         """A plain-text report: each claim, its verdict and every check with its number."""
         kind = self.config.nonlinearity or "linear"
-        lines = [f"Claims of theory.md §4.5 — {kind} networks, {self.config.seeds} seeds"]
+        lines = [f"Claims of docs/theory/dataset.md — {kind} networks, {self.config.seeds} seeds"]
         for n, c in self.claims.items():
             lines.append(f"claim {n}: {c['title']} — {'PASS' if c['passed'] else 'FAIL'}")
             for name, v in c["checks"].items():
@@ -297,7 +297,7 @@ def run_claims(dataset: CompositionalDataset | None = None,
             checks[f"{name(r)}: same end point W*"] = check(
                 worst, tol["quadrant_abs"], "max over quadrants |final norm − W*|")
     numbers["final quadrant norms by depth"] = _fmt(
-        {r.name: {q: final(r, q) for q in r.run.quadrant_norms} for r in ends})
+        {name(r): {q: final(r, q) for q in r.run.quadrant_norms} for r in ends})
     claims[4] = {"title": "depth changes the order and timing of learning, not the end point",
                  "checks": checks, "numbers": numbers}
 
@@ -305,7 +305,7 @@ def run_claims(dataset: CompositionalDataset | None = None,
     if not linear:
         dev = {}
         for r in (dense, split, seg, deep):
-            dev[r.name] = {k: {"max_abs": v["max_abs"], "rel": v["rel"],
+            dev[name(r)] = {k: {"max_abs": v["max_abs"], "rel": v["rel"],
                                "t_half_sim": r.comparison.half_rise[k]["simulation"],
                                "t_half_theory": r.comparison.half_rise[k]["theory"]}
                            for k, v in r.comparison.modes.items()}

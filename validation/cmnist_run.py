@@ -118,7 +118,7 @@ def train_one(data: CompositionalMNIST, arch: str, seed: int, config: CMNISTConf
     """Train one network; returns ``{"epochs": [...], "errors": {split: {part: [...]}}, ...}``."""
     import torch
 
-    from .train import resolve_device
+    from .training import resolve_device
 
     dev = resolve_device(config.device)
     if config.threads:

@@ -1,4 +1,4 @@
-"""Dense and split CNNs for Compositional MNIST (theory.md §5).
+"""Dense and split CNNs for Compositional MNIST (docs/theory/cmnist.md).
 
 The original study (28×84 images, three MNIST digits):
 

@@ -1,4 +1,4 @@
-"""Functional read-outs of a trained network: maps, quadrant norms and mode strengths.
+"""Functional maps of a trained network: the weight product, or the mean Jacobian.
 
 For a linear module the map is the product of its weights, ``M = W_L ⋯ W_1``. A non-linear
 module has no single matrix, so we measure it *functionally*: its map is the mean input–output
@@ -10,23 +10,23 @@ with ``D_l(x) = diag σ'(pre-activation of layer l)``. For a linear module this 
 weight product, so the same observables apply to both, and the quadrant ``Gx→Oy`` is defined
 for any network (it is exactly zero when no path joins ``Gx`` to ``Oy``).
 
-Observables of a map (theory.md §4.3–4.5):
-
-* quadrant norm ``‖M[i→o]‖_F`` for input block ``i`` and output block ``o``;
-* mode strength ``a = mean diag(Uᵀ M V)`` over the mode's multiplicity, projecting on the
-  *analytic* singular vectors (never a re-sorted SVD), so theory and training stay paired.
+The observables of such maps (quadrant norms ``‖M[i→o]‖_F`` and mode strengths
+``a = mean diag(Uᵀ M V)`` on the *analytic* singular vectors) are read exactly as for the
+NumPy simulator, by :class:`modspec.numerics.simulate.Observer`
+(docs/theory/learning-dynamics.md, §5).
 
 PyTorch is imported lazily, inside the functions that need it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from modspec.theory.errors import bad
+
+__all__ = ["NONLINEARITIES", "activation", "autograd_mean_jacobian", "check_nonlinearity",
+           "derivative", "mlp_forward", "mlp_mean_jacobian"]
 
 NONLINEARITIES = (None, "linear", "relu", "tanh")
 
@@ -116,25 +116,3 @@ def autograd_mean_jacobian(fn: Callable[[Any], Any], x: Any) -> Any:
 
     jac = torch.func.vmap(torch.func.jacrev(fn))(x.T)  # (samples, out, in)
     return jac.mean(dim=0)
-
-
-def quadrant_norms(full_map: np.ndarray, input_blocks: Mapping[str, tuple[int, int]],
-                   output_blocks: Mapping[str, tuple[int, int]]) -> dict[str, np.ndarray]:
-    """Frobenius norms of every block of ``full_map`` (..., outputs, inputs).
-
-    Keys are ``"<in>-><out>"``; for the family they come in theory.md's order ``Ox->Oy``,
-    ``Gx->Oy``, ``Ox->Gy``, ``Gx->Gy``.
-    """
-    out = {}
-    for o, (a, b) in output_blocks.items():
-        for i, (c, d) in input_blocks.items():
-            block = full_map[..., a:b, c:d]
-            out[f"{i}->{o}"] = np.sqrt((block**2).sum(axis=(-1, -2)))
-    order = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
-    ranked = sorted(out, key=lambda k: order.index(k) if k in order else len(order))
-    return {k: out[k] for k in ranked}
-
-
-def mode_strength(module_map: np.ndarray, U: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """``mean diag(Uᵀ M V)`` over the mode's multiplicity, for ``M`` of shape (..., out, in)."""
-    return np.einsum("om,...oi,im->...", U, module_map, V) / U.shape[1]

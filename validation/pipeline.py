@@ -35,12 +35,12 @@ from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
 from modspec.theory.derivation import Derivation, derive
 
-from .compare import TOLERANCES, Comparison, check, compare
+from .comparison import TOLERANCES, Comparison, check, compare
 
 __all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "payload", "summary", "theory_checks",
            "validate", "write_outputs"]
 
-#: Tolerances of the checks beyond the comparison's (:data:`~.compare.TOLERANCES`).
+#: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
 CHECK_TOLERANCES = {
     **TOLERANCES,
     # a norm the theory says is clearly non-zero must exceed this
@@ -112,9 +112,9 @@ def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None
 
 def validate(dataset: Any, network: Network, *, time: str = "discrete",
              tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
-    """Train ``network`` on ``dataset`` (:func:`modspec.validation.train.train` with the
+    """Train ``network`` on ``dataset`` (:func:`modspec.validation.training.train` with the
     keyword arguments ``training``), derive its theory and assess the run against it."""
-    from .train import train
+    from .training import train
 
     run = train(dataset, network, **training)
     linear = training.get("nonlinearity") in (None, "linear")

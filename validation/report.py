@@ -19,6 +19,9 @@ import numpy as np
 
 from modspec.theory.cache import atomic_write_text
 
+__all__ = ["Claim", "Part", "claims_of", "jsonable", "write_html", "write_markdown",
+           "write_results"]
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -23,7 +23,7 @@ from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset, block_index
 from modspec.theory.derivation import derive
 from modspec.theory.errors import ModspecError
-from modspec.theory.observables import QUADRANTS, quadrant_name
+from modspec.theory.observables import QUADRANTS, map_quadrant_norms, quadrant_name
 from modspec.theory.spectra import spectrum
 from modspec.validation.report import (
     Claim,
@@ -34,6 +34,10 @@ from modspec.validation.report import (
     write_markdown,
     write_results,
 )
+
+__all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_claims_linear",
+           "part_claims_relu", "part_cmnist", "part_converged", "part_dynamics", "part_rank",
+           "part_spectrum", "part_torch", "run_study"]
 
 D0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
 DECOUPLED = ("dense", "shallow", "split", "segregated")
@@ -87,7 +91,7 @@ def part_spectrum(ctx: Context) -> Part:
     ev = np.sort(np.linalg.eigvalsh(X @ X.T / P))[::-1]
     derived_sv = spec.singular_values()
     derived_ev = spec.input_variances()
-    part = Part("spectrum", "Spectrum of D0 (theory.md §3)")
+    part = Part("spectrum", "Spectrum of D0 (docs/theory/spectrum.md)")
     part.numbers = {"modes": spec.as_dict(), "numpy_singular_values": sv[: len(derived_sv)],
                     "numpy_sigma_x_eigenvalues": ev[: len(derived_sv)]}
     err_sv = float(np.max(np.abs(derived_sv - sv[: len(derived_sv)]) / derived_sv))
@@ -130,18 +134,14 @@ def _numpy_converged(ds: CompositionalDataset, network: arch.Network) -> np.ndar
 def part_converged(ctx: Context) -> Part:
     """Converged maps of the decoupled architectures: derived norms against numpy."""
     ds = ctx.dataset
-    part = Part("converged", "Converged maps and systematicity (theory.md §4.4–4.5)")
+    part = Part("converged",
+                "Converged maps and systematicity (docs/theory/learning-dynamics.md, §6)")
     table = {}
     for name in DECOUPLED:
         net = arch.architecture(name)
         conv = derive(ds, net).converged
         derived = {k: float(v) for k, v in conv["quadrant_norms"].items()}
-        W = _numpy_converged(ds, net)
-        measured = {}
-        for inp, out in QUADRANTS:
-            r = slice(*ds.output_blocks[out])
-            c = slice(*ds.input_blocks[inp])
-            measured[quadrant_name(inp, out)] = float(np.linalg.norm(W[r, c]))
+        measured = map_quadrant_norms(ds, _numpy_converged(ds, net))
         table[name] = {"derived": derived, "numpy": measured, "systematic": conv["systematic"],
                        "rule_error": float(conv["report"]["rule_error"])}
         err = max(abs(derived[k] - measured[k]) for k in derived)
@@ -255,7 +255,7 @@ def part_dynamics(ctx: Context) -> Part:
 def part_torch(ctx: Context) -> Part:
     """PyTorch training equals the NumPy simulator (float64, same initial weights)."""
     from modspec.numerics.simulate import initial_weights, simulate
-    from modspec.validation.train import train
+    from modspec.validation.training import train
 
     ds = ctx.dataset
     part = Part("torch", f"PyTorch (device {ctx.device}) against the NumPy simulator")
@@ -287,7 +287,7 @@ def _claims_rows(part: Part, report: Any, label: str) -> None:
 
 
 def part_claims_linear(ctx: Context) -> Part:
-    """The four claims of theory.md §4.5 by trained linear PyTorch networks."""
+    """The four claims of docs/theory/dataset.md by trained linear PyTorch networks."""
     from dataclasses import replace
 
     from modspec.validation.claims import ClaimsConfig, quick, run_claims

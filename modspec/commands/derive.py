@@ -22,6 +22,8 @@ from modspec.commands.options import (
     parse_objects,
 )
 
+__all__ = ["register", "run"]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("derive", help="derive modes, dynamics and the converged map",

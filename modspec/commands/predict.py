@@ -21,6 +21,8 @@ from modspec.commands.options import (
 )
 from modspec.theory.errors import bad
 
+__all__ = ["prediction", "register", "run", "write_csv"]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict mode strengths, quadrant norms and losses",

@@ -9,6 +9,8 @@ from pathlib import Path
 from modspec.commands.options import SEED, image_source, output_folder
 from modspec.theory.errors import bad
 
+__all__ = ["check_parts", "derivation_tex", "register", "run"]
+
 
 def check_parts(parts: Sequence[str] | None, known: Collection[str]) -> None:
     """Refuse unknown part names before any work (``None``: every part)."""

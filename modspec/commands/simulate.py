@@ -20,6 +20,8 @@ from modspec.commands.options import (
 )
 from modspec.theory.errors import ModspecError
 
+__all__ = ["register", "run", "simulation"]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="train linear networks by exact gradient descent",
@@ -62,7 +64,7 @@ def simulation(args: argparse.Namespace) -> Any:
     except ImportError as exc:
         raise ModspecError("--backend torch needs the validation extra "
                            "(pip install 'modspec[validation]')") from exc
-    from modspec.validation.train import train
+    from modspec.validation.training import train
 
     return train(dataset, network, backend="torch", device=args.device, **kw)
 

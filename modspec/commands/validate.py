@@ -29,6 +29,8 @@ from .options import (
     parse_objects,
 )
 
+__all__ = ["register", "run"]
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(

@@ -52,7 +52,7 @@ def test_mkdocs_site_builds_strictly_with_api_reference(tmp_path):
     for name in modules:
         html = site / "api" / (name.replace(".", "/") + ".html")
         assert html.is_file(), html
-    spectrum = (site / "api" / "modspec" / "theory" / "spectrum.html").read_text()
+    spectrum = (site / "api" / "modspec" / "theory" / "spectra.html").read_text()
     assert "module_spectrum" in spectrum
 
 

@@ -21,7 +21,7 @@ from modspec.validation.functional import (  # noqa: E402
     mlp_forward,
     mlp_mean_jacobian,
 )
-from modspec.validation.train import train  # noqa: E402
+from modspec.validation.training import train  # noqa: E402
 
 D0 = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
 
@@ -132,7 +132,7 @@ def test_cuda_requested_without_cuda_is_a_user_error(monkeypatch):
 
 
 def test_import_modspec_and_validation_modules_does_not_import_torch():
-    code = ("import sys, modspec, modspec.validation.train, modspec.validation.compare, "
+    code = ("import sys, modspec, modspec.validation.training, modspec.validation.comparison, "
             "modspec.validation.cmnist, modspec.validation.cnn, modspec.validation.claims, "
             "modspec.validation.cmnist_run, modspec.validation.figures, modspec.cli; "
             "modspec.cli.build_parser(); assert 'torch' not in sys.modules")

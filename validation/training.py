@@ -10,7 +10,7 @@ Training is full-batch gradient descent on the summed squared error over the tra
 
     L = ½ Σ_{p ∈ train} ‖y_p − ŷ_p‖²,        θ ← θ − η ∂L/∂θ   (all parameters at once),
 
-which for a linear network is the covariance-form update of theory.md §4.1 with
+which for a linear network is the covariance-form update (docs/theory/learning-dynamics.md, §1) with
 ``τ = 1/(P_train η)``: one update is one epoch, and times are in epochs. With float64 and the
 same initial weights a linear network therefore follows the NumPy simulator to rounding error.
 

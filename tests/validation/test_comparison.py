@@ -8,7 +8,7 @@ import pytest
 import modspec as ms
 from modspec.numerics.record import Trajectory
 from modspec.theory.observables import rule_error
-from modspec.validation.compare import compare, measured_half_rise
+from modspec.validation.comparison import compare, measured_half_rise
 
 
 def _sigmoid(t, t_half, a_star=1.0, rate=0.05):
