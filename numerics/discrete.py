@@ -11,7 +11,7 @@ generated map (:mod:`modspec.numerics.codegen`; polynomial in ``c``, so no fract
 and no sign issues) for a whole batch of parameter sets and modes at once: ``max(t)`` steps,
 each one vectorised NumPy call, cost ``O(epochs)``.
 
-:class:`~modspec.numerics.predict.DiscreteMaps` serves predictor calls with
+:class:`~modspec.numerics.predict.ModeSolutions` serves predictor calls with
 ``time="discrete"``; for coupled networks (leaky) the exact discrete dynamics is matrix
 gradient descent itself (:class:`~modspec.numerics.predict.CoupledDynamics`).
 

@@ -38,7 +38,7 @@ gradient descent from the same small start.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -53,8 +53,8 @@ from .codegen import Generated, generate
 from .record import Trajectory
 from .stable import stable_form
 
-__all__ = ["ClosedForms", "CompiledExpression", "CoupledDynamics", "DiscreteMaps",
-           "ImplicitSolutions", "ModeConstants", "Observables", "Predictor", "compile"]
+__all__ = ["ClosedForms", "CompiledExpression", "CoupledDynamics", "ModeConstants",
+           "ModeSolutions", "Observables", "Predictor", "compile"]
 
 _DATASET = {"nx": sy.nx, "ny": sy.ny, "kx": sy.kx, "ky": sy.ky, "rx": sy.rx, "ry": sy.ry}
 _UNITS = {"t": "epochs of full-batch GD", "tau": "epochs, tau = 1/(P*lr)",
@@ -139,37 +139,22 @@ class ClosedForms:
                 for k, v in zip(self.keys, out, strict=True)}
 
 
-class ImplicitSolutions:
-    """Modes deeper than 2: the elementary implicit solution ``t(a)`` inverted by safeguarded
-    Newton iterations (:func:`~.implicit.mode_strengths`)."""
+class ModeSolutions:
+    """Each mode by a per-mode solver ``solve(depth, t, s, λ, a0, τ) -> B + t.shape`` fed with
+    the compiled constants: the inverted implicit solution ``t(a)`` for depths > 2 in
+    continuous time (:func:`~.implicit.mode_strengths`), or gradient descent itself, the exact
+    per-epoch map of each balanced mode (:func:`~.discrete.iterate_modes`, integer epochs)."""
 
-    def __init__(self, constants: ModeConstants, depths: Mapping[str, int]) -> None:
-        self.constants, self.depths = constants, depths
-
-    def __call__(self, t: np.ndarray, tau: np.ndarray, a0s: Mapping[str, np.ndarray],
-                 values: Values, batch: tuple[int, ...]) -> Strengths:
-        from .implicit import mode_strengths
-
-        consts = self.constants(values, batch)
-        return {k: np.broadcast_to(mode_strengths(self.depths[k], t, s, lam, a0s[k], tau),
-                                   batch + t.shape)
-                for k, (s, lam) in consts.items()}
-
-
-class DiscreteMaps:
-    """Gradient descent itself: the exact per-epoch map of each balanced mode
-    (:func:`~.discrete.iterate_modes`); ``t`` are integer epochs."""
-
-    def __init__(self, constants: ModeConstants, depths: Mapping[str, int]) -> None:
-        self.constants, self.depths = constants, depths
+    def __init__(self, constants: ModeConstants, depths: Mapping[str, int],
+                 solve: Callable[..., np.ndarray]) -> None:
+        self.constants, self.depths, self.solve = constants, depths, solve
 
     def __call__(self, t: np.ndarray, tau: np.ndarray, a0s: Mapping[str, np.ndarray],
                  values: Values, batch: tuple[int, ...]) -> Strengths:
-        from .discrete import iterate_modes
-
         consts = self.constants(values, batch)
-        return {k: iterate_modes(self.depths[k], t, s, lam, np.broadcast_to(a0s[k], batch),
-                                 np.broadcast_to(tau, batch))
+        return {k: np.broadcast_to(self.solve(self.depths[k], t, s, lam,
+                                              np.broadcast_to(a0s[k], batch),
+                                              np.broadcast_to(tau, batch)), batch + t.shape)
                 for k, (s, lam) in consts.items()}
 
 
@@ -274,13 +259,17 @@ class Predictor:
         return ModeConstants(self.th, self.keys, self.params, self._use_cache)
 
     @cached_property
-    def implicit(self) -> ImplicitSolutions:
+    def implicit(self) -> ModeSolutions:
+        from .implicit import mode_strengths
+
         open_keys = ModeConstants(self.th, self._open_keys, self.params, self._use_cache)
-        return ImplicitSolutions(open_keys, self.depths)
+        return ModeSolutions(open_keys, self.depths, mode_strengths)
 
     @cached_property
-    def discrete(self) -> DiscreteMaps:
-        return DiscreteMaps(self.constants, self.depths)
+    def discrete(self) -> ModeSolutions:
+        from .discrete import iterate_modes
+
+        return ModeSolutions(self.constants, self.depths, iterate_modes)
 
     @cached_property
     def coupled_dynamics(self) -> CoupledDynamics:

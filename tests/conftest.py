@@ -25,6 +25,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _session_cache(tmp_path_factory, monkeypatch):
+    """Every test derives and compiles into one cache folder of the test session (warm after
+    its first use, never the user's own cache); a test that studies the cache sets its own."""
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
+
+
+@pytest.fixture
+def run_cli():
+    """``run_cli(capsys, *argv) -> (exit status, stdout, stderr)`` of the command line."""
+    from modspec.cli import main
+
+    def run(capsys, *argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
 @pytest.fixture
 def d0():
     """The reference dataset D0 of theory.md §2."""

@@ -15,19 +15,7 @@ from modspec.cli import main
 from modspec.theory import symbols as sy
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    """Commands that cache (derive) write under the test session's temporary directory."""
-    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_derive_json_follows_the_contract_for_d0(capsys):
+def test_derive_json_follows_the_contract_for_d0(run_cli, capsys):
     code, out, _ = run_cli(capsys, "derive", "--format", "json")
     assert code == 0
     payload = json.loads(out)
@@ -44,7 +32,7 @@ def test_derive_json_follows_the_contract_for_d0(capsys):
     assert payload["converged"]["systematic"] is False
 
 
-def test_derive_symbolic_json_reads_back_with_sympify(capsys):
+def test_derive_symbolic_json_reads_back_with_sympify(run_cli, capsys):
     code, out, _ = run_cli(capsys, "derive", "--symbolic", "--format", "json")
     assert code == 0
     modes = json.loads(out)["modules"][0]["modes"]
@@ -55,7 +43,7 @@ def test_derive_symbolic_json_reads_back_with_sympify(capsys):
     assert sp.simplify(sy.parse(modes[2]["multiplicity"]) - (2**sy.nx - sy.nx)) == 0
 
 
-def test_derive_rejects_ny_above_nx_with_one_line_and_status_2(capsys):
+def test_derive_rejects_ny_above_nx_with_one_line_and_status_2(run_cli, capsys):
     code, out, err = run_cli(capsys, "derive", "--nx", "3", "--ny", "5")
     assert code == 2
     assert err.count("\n") == 1 and "ny" in err and out == ""
@@ -83,7 +71,7 @@ def test_importing_modspec_does_not_import_torch():
     assert proc.stdout.strip() == "False"
 
 
-def test_derive_latex_and_text_formats(capsys):
+def test_derive_latex_and_text_formats(run_cli, capsys):
     code, out, _ = run_cli(capsys, "derive", "--format", "latex", "--symbolic")
     assert code == 0 and out.count("\\begin{align*}") == 8 and "Step 8" in out
     code, out, _ = run_cli(capsys, "derive")
@@ -91,9 +79,10 @@ def test_derive_latex_and_text_formats(capsys):
 
 
 def _derive_json(capsys, *argv):
-    code, out, err = run_cli(capsys, "derive", "--format", "json", *argv)
-    assert code == 0, err
-    return json.loads(out)
+    code = main(["derive", "--format", "json", *argv])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return json.loads(out.out)
 
 
 def _norms(payload):
@@ -117,7 +106,7 @@ def test_derive_segregated_is_systematic_with_the_exact_rule(capsys):
     assert payload["converged"]["report"]["rule_error"] == 0
 
 
-def test_derive_leaky_says_coupled_claims_no_closed_form_and_learns_gx_to_oy(capsys):
+def test_derive_leaky_says_coupled_claims_no_closed_form_and_learns_gx_to_oy(run_cli, capsys):
     for depth in ("1", "2"):
         payload = _derive_json(capsys, "--arch", "leaky", "--depth", depth)
         assert payload["coupled"] is True and "couple" in payload["note"]
@@ -130,7 +119,7 @@ def test_derive_leaky_says_coupled_claims_no_closed_form_and_learns_gx_to_oy(cap
     assert code == 0 and "coupled" in out and "closed form:" not in out
 
 
-def test_derive_deep_dense_has_no_closed_form_but_the_same_end_point(capsys):
+def test_derive_deep_dense_has_no_closed_form_but_the_same_end_point(run_cli, capsys):
     payload = _derive_json(capsys, "--arch", "dense", "--depth", "3")
     dyn = payload["dynamics"]["dense"]
     assert dyn["closed_form"] is None
@@ -150,7 +139,7 @@ def test_derive_deep_dense_has_no_closed_form_but_the_same_end_point(capsys):
     assert "implicit solution" in out and "half-rise time of pi3 (epochs)" in out
 
 
-def test_derive_train_objects_reports_held_out_error(capsys):
+def test_derive_train_objects_reports_held_out_error(run_cli, capsys):
     seg = _derive_json(capsys, "--arch", "segregated", "--train-objects", "0,1,2", "4", "7")
     dense = _derive_json(capsys, "--arch", "dense", "--train-objects", "0", "1", "2", "4", "7")
     assert seg["heldout"]["objects"] == [3, 5, 6] == dense["heldout"]["objects"]
@@ -160,7 +149,7 @@ def test_derive_train_objects_reports_held_out_error(capsys):
     assert code == 2 and "--train-objects" in err and err.count("\n") == 1
 
 
-def test_derive_warm_cache_gives_the_same_answer_and_survives_corruption(capsys, tmp_path,
+def test_derive_warm_cache_gives_the_same_answer_and_survives_corruption(run_cli, capsys, tmp_path,
                                                                          monkeypatch):
     monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path))
     cold = run_cli(capsys, "derive", "--arch", "split", "--format", "json")

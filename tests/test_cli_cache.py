@@ -9,17 +9,11 @@ import subprocess
 import sys
 import textwrap
 
-from modspec.cli import main
 from modspec.theory import cache
 
 
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_a_tampered_derive_answer_is_regenerated_not_printed(capsys, tmp_path, monkeypatch):
+def test_a_tampered_derive_answer_is_regenerated_not_printed(run_cli, capsys, tmp_path,
+                                                             monkeypatch):
     monkeypatch.setenv(cache.ENV, str(tmp_path))
     cold = run_cli(capsys, "derive", "--arch", "shallow")
     assert cold[0] == 0 and "systematic" in cold[1]
@@ -31,7 +25,7 @@ def test_a_tampered_derive_answer_is_regenerated_not_printed(capsys, tmp_path, m
     assert json.loads(entry.read_text()) == stored                 # overwritten
 
 
-def test_derive_refuses_a_cache_folder_others_can_write_in_one_line(capsys, tmp_path,
+def test_derive_refuses_a_cache_folder_others_can_write_in_one_line(run_cli, capsys, tmp_path,
                                                                     monkeypatch):
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from modspec.cli import main
 from modspec.commands.options import integer, number, output_folder, write_json
 from modspec.numerics import budget
 from modspec.theory.errors import ModspecError
@@ -121,15 +120,9 @@ CASES = {
 
 
 @pytest.fixture(autouse=True)
-def _fixed_memory_and_private_cache(monkeypatch, tmp_path_factory):
+def _fixed_memory(monkeypatch):
     monkeypatch.setattr(budget, "available_bytes", lambda: MEMORY)
-    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
 
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def assert_one_line_refusal(code, out, err, names):
@@ -141,8 +134,8 @@ def assert_one_line_refusal(code, out, err, names):
 
 
 @pytest.mark.parametrize("argv, names", list(CASES.values()), ids=list(CASES))
-def test_bad_option_is_one_line_naming_it_with_status_2_before_any_work(argv, names, capsys,
-                                                                       tmp_path):
+def test_bad_option_is_one_line_naming_it_with_status_2_before_any_work(run_cli, argv, names,
+                                                                       capsys, tmp_path):
     out_dir = tmp_path / "never-created"
     if argv[0] in ("validate", "reproduce") and names != "--out":
         argv = (*argv, "--out", str(out_dir))
@@ -154,8 +147,8 @@ def test_bad_option_is_one_line_naming_it_with_status_2_before_any_work(argv, na
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_validate_refuses_training_that_cannot_fit_in_memory_before_training(backend, capsys,
-                                                                             tmp_path):
+def test_validate_refuses_training_that_cannot_fit_in_memory_before_training(run_cli, backend,
+                                                                             capsys, tmp_path):
     pytest.importorskip("torch")
     start = time.perf_counter()
     code, out, err = run_cli(capsys, "validate", "--backend", backend, "--epochs", "2000000000",
@@ -189,7 +182,7 @@ WRITERS = {"validate": ("validate",), "reproduce": ("reproduce",)}
 
 @pytest.mark.parametrize("kind", BAD_FOLDER_KINDS)
 @pytest.mark.parametrize("command", sorted(WRITERS))
-def test_bad_output_folder_is_refused_before_any_work(command, kind, tmp_path, capsys):
+def test_bad_output_folder_is_refused_before_any_work(run_cli, command, kind, tmp_path, capsys):
     path = _read_only(tmp_path) if kind == "read-only" else _bad_folders(tmp_path)[kind]
     before = sorted(tmp_path.rglob("*"))
     code, out, err = run_cli(capsys, *WRITERS[command], "--out", path)
@@ -254,13 +247,13 @@ def test_json_output_is_strict_json_or_nothing(bad):
                                                                                           1e308]}}
 
 
-def test_derive_json_never_prints_infinity(capsys):
+def test_derive_json_never_prints_infinity(run_cli, capsys):
     code, out, err = run_cli(capsys, "derive", "--r", "1e300", "--format", "json", "--no-cache")
     assert_one_line_refusal(code, out, err, "")
     assert "Infinity" not in out + err.replace("NaN or Infinity", "")
 
 
-def test_overflowing_prediction_is_refused_instead_of_printing_infinity(capsys):
+def test_overflowing_prediction_is_refused_instead_of_printing_infinity(run_cli, capsys):
     import warnings
 
     with warnings.catch_warnings():

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from modspec.theory import architectures as arch
-from modspec.theory.dataset import CompositionalDataset, block_index
+from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.derivation import derive
 from modspec.theory.errors import ModspecError
+from modspec.theory.matrix_flow import minimum_norm_map
 from modspec.theory.observables import QUADRANTS, map_quadrant_norms, quadrant_name
 from modspec.theory.spectra import spectrum
 from modspec.validation.report import (
@@ -120,17 +121,6 @@ def part_spectrum(ctx: Context) -> Part:
     return part
 
 
-def _numpy_converged(ds: CompositionalDataset, network: arch.Network) -> np.ndarray:
-    """The converged map computed directly: each module's ``Y_m X_m⁺`` (min-norm)."""
-    X, Y = ds.X, ds.Y
-    W = np.zeros((Y.shape[0], X.shape[0]))
-    for module in network.modules:
-        rows = block_index(ds.output_blocks, module.outputs)
-        cols = block_index(ds.input_blocks, module.inputs)
-        W[np.ix_(rows, cols)] += Y[rows] @ np.linalg.pinv(X[cols])
-    return W
-
-
 def part_converged(ctx: Context) -> Part:
     """Converged maps of the decoupled architectures: derived norms against numpy."""
     ds = ctx.dataset
@@ -141,7 +131,7 @@ def part_converged(ctx: Context) -> Part:
         net = arch.architecture(name)
         conv = derive(ds, net).converged
         derived = {k: float(v) for k, v in conv["quadrant_norms"].items()}
-        measured = map_quadrant_norms(ds, _numpy_converged(ds, net))
+        measured = map_quadrant_norms(ds, minimum_norm_map(ds, net))
         table[name] = {"derived": derived, "numpy": measured, "systematic": conv["systematic"],
                        "rule_error": float(conv["report"]["rule_error"])}
         err = max(abs(derived[k] - measured[k]) for k in derived)
@@ -286,40 +276,42 @@ def _claims_rows(part: Part, report: Any, label: str) -> None:
             "; ".join(failing) if failing else f"all {len(checks)} checks pass"))
 
 
+def _claims_part(name: str, title: str, label: str, config: Any, text: str) -> Part:
+    from modspec.validation.claims import run_claims
+
+    report = run_claims(config=config)
+    part = Part(name, title)
+    part.text = text
+    part.numbers = report.as_dict()
+    _claims_rows(part, report, label)
+    return part
+
+
 def part_claims_linear(ctx: Context) -> Part:
     """The four claims of docs/theory/dataset.md by trained linear PyTorch networks."""
-    from dataclasses import replace
-
-    from modspec.validation.claims import ClaimsConfig, quick, run_claims
+    from modspec.validation.claims import ClaimsConfig, quick
 
     base = ClaimsConfig(device=ctx.device, seed=ctx.seed)
-    config = replace(quick(base), time="discrete") if ctx.quick else base
-    report = run_claims(config=config)
-    part = Part("claims_linear", "Claims 1–4 with linear networks (PyTorch)")
-    part.text = (f"lr {config.lr}, {config.epochs} epochs, {config.seeds} seeds, objects "
-                 f"{list(config.heldout)} held out in the held-out runs; theory in "
-                 f"{config.time} time.")
-    part.numbers = report.as_dict()
-    _claims_rows(part, report, "linear")
-    return part
+    config = quick(base) if ctx.quick else base
+    return _claims_part(
+        "claims_linear", "Claims 1–4 with linear networks (PyTorch)", "linear", config,
+        f"lr {config.lr}, {config.epochs} epochs, {config.seeds} seeds, objects "
+        f"{list(config.heldout)} held out in the held-out runs; theory in {config.time} time.")
 
 
 def part_claims_relu(ctx: Context) -> Part:
     """The claims for ReLU networks; the linear theory is the reference, not a promise."""
     from dataclasses import replace
 
-    from modspec.validation.claims import RELU, quick, run_claims
+    from modspec.validation.claims import RELU, quick
 
     config = replace(quick(RELU) if ctx.quick else RELU, device=ctx.device, seed=ctx.seed)
-    report = run_claims(config=config)
-    part = Part("claims_relu", "ReLU networks (hidden 50, small initialisation)")
-    part.text = ("Quadrant norms of ReLU networks are functional: Frobenius norms of the mean "
-                 "input–output Jacobian blocks. The deviation of their mode trajectories from "
-                 "the linear theory is reported in results.json; a failing verdict here is a "
-                 "measured difference between ReLU and linear networks.")
-    part.numbers = report.as_dict()
-    _claims_rows(part, report, "ReLU")
-    return part
+    return _claims_part(
+        "claims_relu", "ReLU networks (hidden 50, small initialisation)", "ReLU", config,
+        "Quadrant norms of ReLU networks are functional: Frobenius norms of the mean "
+        "input–output Jacobian blocks. The deviation of their mode trajectories from the "
+        "linear theory is reported in results.json; a failing verdict here is a measured "
+        "difference between ReLU and linear networks.")
 
 
 def part_rank(ctx: Context) -> Part:

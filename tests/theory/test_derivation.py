@@ -17,11 +17,6 @@ D0_NORMS = [0.7273, 0.4454, 0.4454, 1.3195]
 QUADS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
-
-
 @pytest.fixture(scope="module")
 def d0():
     return CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
