@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from modspec.numerics.record import Trajectory
+from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.observables import rule_error
 
 __all__ = ["TOLERANCES", "Comparison", "check", "compare", "measured_half_rise",
@@ -93,7 +94,8 @@ def measured_half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
     return float(t0 + (half - a0) * (t1 - t0) / (a1 - a0))
 
 
-def compare(theory: Trajectory, measured: Trajectory, *, dataset: Any = None,
+def compare(theory: Trajectory, measured: Trajectory, *,
+            dataset: CompositionalDataset | Dataset | None = None,
             fixed_points: Mapping[str, float] | None = None,
             converged: Mapping[str, float] | None = None,
             tolerances: Mapping[str, float] | None = None,
@@ -163,7 +165,8 @@ def compare(theory: Trajectory, measured: Trajectory, *, dataset: Any = None,
     return Comparison(modes, rises, quads, system, verdicts, tol)
 
 
-def systematicity(measured: Trajectory, dataset: Any = None) -> dict[str, float]:
+def systematicity(measured: Trajectory, dataset: CompositionalDataset | Dataset | None = None
+                  ) -> dict[str, float]:
     """Final ``‖Gx→Oy‖``, ``‖Ox→Gy‖`` (mean over seeds), ``‖Ox→Oy − S‖`` when the dataset
     and the final map are known, and the final held-out compositional error when recorded."""
     out = {q: measured.final("quadrant_norms", q)

@@ -33,6 +33,7 @@ from typing import Any
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
+from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.derivation import Derivation, derive
 
 from .comparison import TOLERANCES, Comparison, check, compare
@@ -110,7 +111,8 @@ def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None
     return out
 
 
-def validate(dataset: Any, network: Network, *, time: str = "discrete",
+def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
+             time: str = "discrete",
              tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
     """Train ``network`` on ``dataset`` (:func:`modspec.validation.training.train` with the
     keyword arguments ``training``), derive its theory and assess the run against it."""

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from modspec.validation.report import (
     write_markdown,
     write_results,
 )
+
+if TYPE_CHECKING:  # the claims module imports the training code: only when a part runs
+    from modspec.validation.claims import ClaimsConfig, ClaimsReport
 
 __all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_claims_linear",
            "part_claims_relu", "part_cmnist", "part_converged", "part_dynamics", "part_rank",
@@ -264,7 +267,7 @@ def part_torch(ctx: Context) -> Part:
     return part
 
 
-def _claims_rows(part: Part, report: Any, label: str) -> None:
+def _claims_rows(part: Part, report: ClaimsReport, label: str) -> None:
     for n, c in report.claims.items():
         checks = c["checks"]
         failing = [f"{k}: {v['value']:.4g} (needs {v['test']} {v['tolerance']:.3g})"
@@ -276,7 +279,7 @@ def _claims_rows(part: Part, report: Any, label: str) -> None:
             "; ".join(failing) if failing else f"all {len(checks)} checks pass"))
 
 
-def _claims_part(name: str, title: str, label: str, config: Any, text: str) -> Part:
+def _claims_part(name: str, title: str, label: str, config: ClaimsConfig, text: str) -> Part:
     from modspec.validation.claims import run_claims
 
     report = run_claims(config=config)

@@ -141,9 +141,9 @@ def train(
         torch.set_num_threads(previous)
 
 
-def _train_torch(dataset: Any, network: Network, dev: str, dtype: str, lr: float, epochs: int,
-                 hidden: int, init_std: float, seeds: int, seed: int, train_objects: Any,
-                 init: Weights | None, nonlinearity: str | None, bias: bool,
+def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev: str,
+                 dtype: str, lr: float, epochs: int, hidden: int, init_std: float, seeds: int,
+                 seed: int, train_objects: Sequence[int] | None, init: Weights | None, nonlinearity: str | None, bias: bool,
                  record_every: int) -> Trajectory:
     import torch
 
@@ -255,8 +255,9 @@ def _train_torch(dataset: Any, network: Network, dev: str, dtype: str, lr: float
                       meta=meta)
 
 
-def _numpy_backend(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
-                   init_std: float, seeds: int, seed: int, train_objects: Any, init: Any,
+def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr: float,
+                   epochs: int, hidden: int, init_std: float, seeds: int, seed: int,
+                   train_objects: Sequence[int] | None, init: Weights | None,
                    nonlinearity: str | None, bias: bool, record_every: int) -> Trajectory:
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
