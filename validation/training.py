@@ -143,8 +143,8 @@ def train(
 
 def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev: str,
                  dtype: str, lr: float, epochs: int, hidden: int, init_std: float, seeds: int,
-                 seed: int, train_objects: Sequence[int] | None, init: Weights | None, nonlinearity: str | None, bias: bool,
-                 record_every: int) -> Trajectory:
+                 seed: int, train_objects: Sequence[int] | None, init: Weights | None,
+                 nonlinearity: str | None, bias: bool, record_every: int) -> Trajectory:
     import torch
 
     tdt = resolve_dtype(dtype)
