@@ -135,3 +135,12 @@ def test_small_start_half_rise_is_set_by_s_alone_beyond_depth_two(depth):
 def test_small_start_half_rise_of_shallow_and_two_layer_modes():
     assert sp.simplify(dyn.half_rise_leading(2) - tau / (2 * s) * sp.log(s / (lam * a0))) == 0
     assert sp.simplify(dyn.half_rise_leading(1) - tau * sp.log(2) / lam) == 0
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_stored_solution_is_accepted_only_if_it_solves_the_ode_at_sample_points(depth):
+    right = dyn.mode_solution(depth, cache=False)
+    assert dyn.solves_at_points(right, depth)
+    for wrong in (right * (1 + sp.Rational(1, 10**7)), right + sy.t * sp.Rational(1, 1000),
+                  right.subs(sy.s, 2 * sy.s), sp.Symbol("x") * right):
+        assert not dyn.solves_at_points(wrong, depth)
