@@ -143,17 +143,25 @@ def main() -> None:
             subprocess.run([*exe, "validate", "--arch", arch, "--seeds", "1", "--epochs", "1",
                             "--no-figures", "--out", os.path.join(tmp, "warm")], check=True,
                            stdout=subprocess.DEVNULL)
-        ours, base = [], []
+        ours: dict[str, list[float]] = {"torch": [], "numpy": []}
+        base = []
         for _ in range(args.repeat):
-            ours.append(sum(timed([*exe, "validate", "--arch", a, "--seeds", "10", "--out",
-                                   os.path.join(tmp, a)]) for a in ARCHS))
+            for backend, times in ours.items():
+                times.append(sum(timed([*exe, "validate", "--arch", a, "--seeds", "10",
+                                        "--backend", backend, "--out", os.path.join(tmp, a)])
+                                 for a in ARCHS))
             base.append(sum(timed([sys.executable, script, a, tmp]) for a in ARCHS))
-        o, b = min(ours), min(base)
+        b = min(base)
         print("three architectures (dense, split, shallow), warm, fresh process each:")
-        print(f"  modspec validate, 10 seeds, verdicts, JSON, figures: {o:6.2f} s "
-              f"({o / len(ARCHS):.2f} s per architecture)")
-        print(f"  baseline scripts, 1 seed, figures only:             {b:6.2f} s")
-        print(f"  ratio modspec / baseline: {o / b:.2f}")
+        print(f"  baseline scripts, 1 seed, figures only:                    {b:6.2f} s")
+        for backend, times in ours.items():
+            o = min(times)
+            print(f"  modspec validate --backend {backend:<5}, 10 seeds, verdicts: {o:6.2f} s "
+                  f"({o / len(ARCHS):.2f} s per architecture; ratio to baseline {o / b:.2f})")
+        imports = timed([sys.executable, "-c", "import sympy, matplotlib.figure"])
+        torch_import = timed([sys.executable, "-c", "import torch"])
+        print(f"  floor of a fresh process: import sympy + matplotlib {imports:.2f} s, "
+              f"import torch {torch_import:.2f} s")
         helps = [timed([*exe, "--help"]) for _ in range(3)]
         print(f"modspec --help: {min(helps):.3f} s")
         print("split of one validate call (dense, 10 seeds, fresh process):")

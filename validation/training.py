@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -102,14 +103,16 @@ def train(
     constant is ``τ = 1/(P_train · lr)`` and ``epochs`` is the number of updates (time in
     epochs). ``init`` (per module, per layer, (seeds, out, in)) defaults to the NumPy
     simulator's initial weights for ``seed``; when given, its shapes decide ``seeds`` and
-    ``hidden``. Biases start at zero. ``backend="numpy"`` runs the
-    NumPy simulator instead (linear networks only). Measurements every ``record_every`` epochs
-    and at the end. ``threads``: torch CPU threads while training (default 1: these small
-    full-batch problems run fastest on one thread, especially on a shared machine; None leaves
-    torch's setting); restored afterwards. See the module docstring for what is recorded.
+    ``hidden``. Biases start at zero. ``backend="numpy"`` runs the NumPy simulator instead
+    (linear networks without biases only: the same updates, equal to PyTorch in float64 to
+    rounding error, without importing PyTorch); ``backend="auto"`` picks it for such networks
+    unless a CUDA device is asked for, and PyTorch otherwise. Measurements every
+    ``record_every`` epochs and at the end. ``threads``: torch CPU threads while training
+    (default 1: these small full-batch problems run fastest on one thread, especially on a
+    shared machine; None leaves torch's setting); restored afterwards. See the module docstring for what is recorded.
     """
-    if backend not in ("torch", "numpy"):
-        raise bad("backend", backend, "must be torch or numpy")
+    if backend not in ("auto", "torch", "numpy"):
+        raise bad("backend", backend, "must be auto, torch or numpy")
     for name, value, low in (("epochs", epochs, 0), ("hidden", hidden, 1), ("seeds", seeds, 1),
                              ("record_every", record_every, 1)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
@@ -124,6 +127,9 @@ def train(
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("training needs a numeric dataset; substitute numbers for the symbols")
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
+    if backend == "auto":
+        backend = ("numpy" if nonlinearity is None and not bias
+                   and not str(device).startswith("cuda") else "torch")
     if backend == "numpy":
         return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
                               train_objects, init, nonlinearity, bias, record_every)
@@ -262,6 +268,12 @@ def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
                   "use backend='torch' for non-linear networks or biases")
-    return simulate(dataset, network, lr=lr, epochs=epochs, hidden=hidden, init_std=init_std,
-                    seeds=seeds, seed=seed, train_objects=train_objects, init=init,
-                    record_every=record_every)
+    run = simulate(dataset, network, lr=lr, epochs=epochs, hidden=hidden, init_std=init_std,
+                   seeds=seeds, seed=seed, train_objects=train_objects, init=init,
+                   record_every=record_every)
+    meta = {"backend": "numpy", "device": "cpu", "dtype": "float64", "lr": float(lr),
+            "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
+            "seeds": int(run.init[0][0].shape[0]), "seed": int(seed), "nonlinearity": "linear",
+            "bias": False, "P_train": int(round(1 / (run.tau * lr))), "tau": run.tau,
+            "architecture": network.name}
+    return replace(run, meta=meta)

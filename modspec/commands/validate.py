@@ -50,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_objects_option(g)
     g.add_argument("--nonlinearity", choices=("linear", "relu", "tanh"), default="linear")
     g.add_argument("--bias", action="store_true", help="biases in every layer")
-    g.add_argument("--backend", choices=("torch", "numpy"), default="torch")
+    g.add_argument("--backend", choices=("auto", "torch", "numpy"), default="auto",
+                   help="auto (default): the exact NumPy simulator for linear networks without "
+                        "biases (equal to PyTorch float64 to rounding error), PyTorch otherwise "
+                        "or when --device cuda")
     g.add_argument("--device", type=device, default="auto",
                    help="auto (CUDA when present), cpu, cuda or cuda:N")
     g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
