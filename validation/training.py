@@ -109,7 +109,8 @@ def train(
     unless a CUDA device is asked for, and PyTorch otherwise. Measurements every
     ``record_every`` epochs and at the end. ``threads``: torch CPU threads while training
     (default 1: these small full-batch problems run fastest on one thread, especially on a
-    shared machine; None leaves torch's setting); restored afterwards. See the module docstring for what is recorded.
+    shared machine; None leaves torch's setting); restored afterwards. See the module
+    docstring for what is recorded.
     """
     if backend not in ("auto", "torch", "numpy"):
         raise bad("backend", backend, "must be auto, torch or numpy")
