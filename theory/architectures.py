@@ -32,9 +32,17 @@ INPUT_BLOCKS = ("Ox", "Gx")
 OUTPUT_BLOCKS = ("Oy", "Gy")
 
 
+#: Deepest module whose mode dynamics are derived: SymPy's partial fractions of
+#: ``1/(w^(L−1)(1 − w^L))`` (the implicit solution, :mod:`modspec.theory.dynamics`) take
+#: seconds up to depth 6 and fail or run for minutes beyond (depth 7 and 9 fail, 11 and 100 run
+#: for minutes), so deeper modules are refused before any work starts.
+MAX_DEPTH = 6
+
+
 def _check_depth(depth: Any) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
-        raise bad("depth", depth, "must be an integer ≥ 1")
+    if (isinstance(depth, bool) or not isinstance(depth, numbers.Integral)
+            or not 1 <= depth <= MAX_DEPTH):
+        raise bad("depth", depth, f"must be an integer in [1, {MAX_DEPTH}]")
     return int(depth)
 
 

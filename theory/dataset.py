@@ -19,9 +19,11 @@ all-symbolic family in the canonical symbols of :mod:`modspec.theory.symbols`.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -33,38 +35,68 @@ from .errors import ModspecError, bad
 #: Largest number of matrix entries (X and Y together) that :attr:`X`/:attr:`Y` will build.
 MAX_ENTRIES = 50_000_000
 
+#: Every numeric result of the family is a product or ratio of at most four of the quantities
+#: ``P = 2**nx``, ``kx``, ``ky``, ``kx·rx²`` and ``ky·ry²`` (e.g. ``m·a*² = P·cy/cx``). Keeping
+#: each non-zero one within ``2**±MAX_LOG2`` keeps every result a finite, non-zero float64
+#: (whose normal range is ``2**±1022``); in particular ``nx ≤ MAX_LOG2``.
+MAX_LOG2 = 255
+
+__all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_rows"]
+
 Span = tuple[int, int]
 
 
 def _is_symbolic(value: Any) -> bool:
-    return isinstance(value, sp.Basic) and not value.is_number
+    return isinstance(value, sp.Expr) and not value.is_number
 
 
-def _check_size(name: str, value: Any, minimum: int) -> Any:
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_, sp.logic.boolalg.Boolean))
+
+
+def _check_size(name: str, value: Any, minimum: int, maximum: int) -> Any:
+    top = f"2**{maximum.bit_length() - 1}" if maximum > 2**64 else str(maximum)
+    allowed = f"must be an integer in [{minimum}, {top}]"
     if _is_symbolic(value):
         return value
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, sp.Integer)):
-        if isinstance(value, (numbers.Real, sp.Number)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise bad(name, value, f"must be an integer ≥ {minimum}")
+    if _is_bool(value) or not isinstance(value, (numbers.Real, sp.Number)):
+        raise bad(name, value, allowed)
+    if not isinstance(value, (numbers.Integral, sp.Integer)):
+        as_float = float(value)
+        if not (np.isfinite(as_float) and as_float.is_integer()):
+            raise bad(name, value, allowed)
     value = int(value)
-    if value < minimum:
-        raise bad(name, value, f"must be an integer ≥ {minimum}")
+    if not minimum <= value <= maximum:
+        raise bad(name, value, allowed)
     return value
 
 
 def _check_scale(name: str, value: Any) -> Any:
+    allowed = "must be a real number ≥ 0"
     if _is_symbolic(value):
         return value
-    try:
-        number = sp.nsimplify(value) if isinstance(value, sp.Basic) else value
-        as_float = float(number)
-    except (TypeError, ValueError):
-        raise bad(name, value, "must be a real number ≥ 0") from None
-    if not np.isfinite(as_float) or as_float < 0:
-        raise bad(name, value, "must be a real number ≥ 0")
+    numeric = isinstance(value, numbers.Real) or (isinstance(value, sp.Expr)
+                                                  and bool(value.is_extended_real))
+    if _is_bool(value) or not numeric:
+        raise bad(name, value, allowed)
+    if not np.isfinite(float(value)) or value < 0:
+        raise bad(name, value, allowed)
     return value
+
+
+def _log2(value: Any) -> float:
+    """``log2`` of a positive real, exactly for huge integers and fractions."""
+    if isinstance(value, sp.Basic) and not value.is_Rational:
+        return float(sp.log(value, 2).evalf())
+    q = Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Basic) else Fraction(value)
+    return math.log2(q.numerator) - math.log2(q.denominator)
+
+
+def _sci(value: Any) -> str:
+    """``3e+600``-style text for a positive real of any size (float64 may not hold it)."""
+    exponent = _log2(value) * math.log10(2)
+    whole = math.floor(exponent)
+    return f"{10 ** (exponent - whole):.3g}e{whole:+d}"
 
 
 @dataclass(frozen=True)
@@ -73,14 +105,16 @@ class CompositionalDataset:
 
     Parameters
     ----------
-    nx : int ≥ 1
+    nx : int, 1 ≤ nx ≤ 255
         Compositional input features; ``P = 2**nx`` objects.
     ny : int, 0 ≤ ny ≤ nx
         Compositional output features (rows of Ωx copied to the output).
-    kx, ky : int ≥ 0
+    kx, ky : int, 0 ≤ k ≤ 2**255
         Repeats of the identity block in input and output.
     r : real ≥ 0
-        Identity scale, used for both sides unless ``rx``/``ry`` are given.
+        Identity scale, used for both sides unless ``rx``/``ry`` are given. Non-zero
+        ``kx·rx²`` and ``ky·ry²`` must lie within ``2**±255`` (:data:`MAX_LOG2`), so that every
+        numeric result is a finite, non-zero float64.
     rx, ry : real ≥ 0, optional
         Separate input and output identity scales.
     output_features : tuple of distinct ints in [0, nx), optional
@@ -99,26 +133,46 @@ class CompositionalDataset:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "nx", _check_size("nx", self.nx, 1))
-        set_(self, "ny", _check_size("ny", self.ny, 0))
-        set_(self, "kx", _check_size("kx", self.kx, 0))
-        set_(self, "ky", _check_size("ky", self.ky, 0))
+        top = 2**MAX_LOG2
+        set_(self, "nx", _check_size("nx", self.nx, 1, MAX_LOG2))
+        set_(self, "ny", _check_size("ny", self.ny, 0, MAX_LOG2))
+        set_(self, "kx", _check_size("kx", self.kx, 0, top))
+        set_(self, "ky", _check_size("ky", self.ky, 0, top))
         set_(self, "r", _check_scale("r", self.r))
-        set_(self, "rx", _check_scale("rx", self.r if self.rx is None else self.rx))
-        set_(self, "ry", _check_scale("ry", self.r if self.ry is None else self.ry))
+        scale_names = {"rx": "r" if self.rx is None else "rx",
+                       "ry": "r" if self.ry is None else "ry"}
+        set_(self, "rx", _check_scale(scale_names["rx"], self.r if self.rx is None else self.rx))
+        set_(self, "ry", _check_scale(scale_names["ry"], self.r if self.ry is None else self.ry))
         if not _is_symbolic(self.nx) and not _is_symbolic(self.ny) and self.ny > self.nx:
             raise bad("ny", self.ny, f"must satisfy 0 ≤ ny ≤ nx = {self.nx}")
         if self.output_features is not None:
             if _is_symbolic(self.nx) or _is_symbolic(self.ny):
                 raise bad("output_features", self.output_features,
                           "needs numeric nx and ny")
-            feats = tuple(int(i) for i in self.output_features)
-            if len(feats) != self.ny or len(set(feats)) != len(feats) or any(
-                i < 0 or i >= self.nx for i in feats
-            ):
-                raise bad("output_features", self.output_features,
-                          f"must be {self.ny} distinct integers in [0, {self.nx})")
+            allowed = f"must be {self.ny} distinct integers in [0, {self.nx})"
+            try:
+                feats = tuple(_check_size("output_features", i, 0, self.nx - 1)
+                              for i in self.output_features)
+            except (TypeError, ModspecError):
+                raise bad("output_features", self.output_features, allowed) from None
+            if len(feats) != self.ny or len(set(feats)) != len(feats):
+                raise bad("output_features", self.output_features, allowed)
             set_(self, "output_features", feats)
+        self._check_representable(scale_names)
+
+    def _check_representable(self, scale_names: dict[str, str]) -> None:
+        """Refuse scales whose results overflow or underflow float64 (see :data:`MAX_LOG2`)."""
+        for side, k in (("rx", self.kx), ("ry", self.ky)):
+            r = getattr(self, side)
+            if _is_symbolic(k) or _is_symbolic(r) or k == 0 or r == 0:
+                continue
+            magnitude = _log2(k) + 2 * _log2(r)
+            if abs(magnitude) > MAX_LOG2:
+                k_name = "k" + side[1]
+                raise bad(scale_names[side], r,
+                          f"{k_name}·{side}² = {_sci(sp.Integer(k) * sp.Rational(r) ** 2)} "
+                          f"must lie within 2**±{MAX_LOG2} (about 1e±77) so that "
+                          "every result is a finite, non-zero float64")
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -183,13 +237,20 @@ class CompositionalDataset:
                 "first, or use the symbolic route (modspec.spectrum) which needs no arrays"
             )
 
+    @property
+    def fits(self) -> bool:
+        """True when ``X`` and ``Y`` are numeric and small enough to build (:data:`MAX_ENTRIES`)."""
+        if self.is_symbolic:
+            return False
+        return (self.shape_x[0] + self.shape_y[0]) * self.P <= MAX_ENTRIES
+
     def _require_fits(self) -> None:
         self._require_numeric("materialising X and Y")
-        entries = (self.shape_x[0] + self.shape_y[0]) * self.P
-        if entries > MAX_ENTRIES:
+        if not self.fits:
+            entries = (self.shape_x[0] + self.shape_y[0]) * self.P
             raise ModspecError(
-                f"nx={self.nx} gives X of shape {self.shape_x} and Y of shape {self.shape_y} "
-                f"({entries:.3g} entries > {MAX_ENTRIES:.0e}): too large to materialise; "
+                f"nx={self.nx}, kx={self.kx}, ky={self.ky} give X and Y with {_sci(entries)} "
+                f"entries (> {MAX_ENTRIES:.0e}): too large to materialise; "
                 "use the symbolic route (modspec.spectrum / modspec.derive), whose cost does "
                 "not depend on the size"
             )

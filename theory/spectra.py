@@ -19,6 +19,7 @@ input–output correlation: it is *silent* (no mode). Zero ``s`` means no mode.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -299,16 +300,30 @@ def _exists(rank: sp.Expr, cxcy: sp.Expr, always_present: bool) -> sp.Basic:
 
 
 def _substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
-    mapping: dict[sp.Symbol, sp.Expr] = {}
+    """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
+    parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
+    given: dict[str, Any] = {}
     for key, value in {**(values or {}), **kw}.items():
         name = key.name if isinstance(key, sp.Symbol) else str(key)
-        value = sp.nsimplify(value) if not isinstance(value, sp.Basic) else value
-        if name == "r":
-            mapping[sy.rx] = mapping[sy.ry] = value
-        elif name in sy.LOCALS:
-            mapping[sy.LOCALS[name]] = value
-        else:
+        if name not in sy.LOCALS:
             raise bad("parameter", name, "must be one of nx, ny, kx, ky, rx, ry, r")
+        given[name] = value
+    sizes = {k: given[k] for k in ("nx", "ny", "kx", "ky") if k in given}
+    scales = {k: given.get(k, None if "r" in given else getattr(sy, k)) for k in ("rx", "ry")}
+    base = {k: v for k, v in CompositionalDataset.symbolic().params.items()
+            if k not in ("rx", "ry")}
+    checked = CompositionalDataset(**(base | sizes), r=given.get("r", sy.r),
+                                   **scales).sympy_params
+    names = [*sizes, *(k for k in ("rx", "ry") if k in given or "r" in given)]
+    mapping: dict[sp.Symbol, sp.Expr] = {getattr(sy, k): checked[getattr(sy, k)]
+                                         for k in names}
+    for name, value in given.items():
+        if name in ("nx", "ny", "kx", "ky", "rx", "ry", "r"):
+            continue
+        if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
+            raise bad(name, value, "must be a real number or a SymPy expression")
+        mapping[sy.LOCALS[name]] = sp.nsimplify(value) if not isinstance(value, sp.Basic) \
+            else value
     return mapping
 
 
