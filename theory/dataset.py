@@ -41,7 +41,7 @@ MAX_ENTRIES = 50_000_000
 #: (whose normal range is ``2**±1022``); in particular ``nx ≤ MAX_LOG2``.
 MAX_LOG2 = 255
 
-__all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_rows"]
+__all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_rows", "exact"]
 
 Span = tuple[int, int]
 
@@ -82,6 +82,16 @@ def _check_scale(name: str, value: Any) -> Any:
     if not np.isfinite(float(value)) or value < 0:
         raise bad(name, value, allowed)
     return value
+
+
+def exact(value: Any) -> sp.Expr:
+    """A number as an exact SymPy number: floats as the decimal they print as (``0.1`` →
+    ``1/10``), so that results do not depend on binary round-off; SymPy objects unchanged."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    return sp.Rational(repr(float(value)))
 
 
 def _log2(value: Any) -> float:
@@ -195,8 +205,7 @@ class CompositionalDataset:
     @property
     def sympy_params(self) -> dict[sp.Symbol, sp.Expr]:
         """Substitution map canonical symbol → this dataset's value (exact SymPy numbers)."""
-        return {getattr(sy, k): sp.nsimplify(v) if not isinstance(v, sp.Basic) else v
-                for k, v in self.params.items()}
+        return {getattr(sy, k): exact(v) for k, v in self.params.items()}
 
     @property
     def P(self) -> Any:

@@ -48,6 +48,7 @@ from .observables import (
     network_quadrant_norms,
     quadrant_name,
     rule_error_sq,
+    where_exists,
 )
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, Spectrum, module_spectra
@@ -326,7 +327,8 @@ def map_blocks(space: SampleSpace, spectra: list[Spectrum],
             for m in spec.modes:
                 if inp not in m.cx or out not in m.cy:
                     continue
-                c = sp.simplify(a[m.label] / sp.sqrt(m.cx_total * m.cy_total))
+                c = where_exists(m, sp.simplify(a[m.label] / sp.sqrt(m.cx_total
+                                                                      * m.cy_total)))
                 for atom in m.atoms:
                     coeff[atom] = coeff.get(atom, sp.Integer(0)) + c
         touched = {g.label for g in space.atoms

@@ -17,7 +17,9 @@ JSON contract::
                            "matrix_odes": [...]}},
      "heldout": {...}}                      # only with train_objects
 
-For a symbolic dataset, expressions are strings in the symbols ``nx ny kx ky rx ry``.
+For a symbolic dataset, expressions are strings in the symbols ``nx ny kx ky rx ry`` that plain
+``sympy.sympify`` reads (:func:`~modspec.theory.symbols.to_text`: λ is written ``lam``, ``Wᵀ``
+``transpose(W)``; :func:`~modspec.theory.symbols.parse` reads them into the canonical symbols).
 ``implicit`` is the implicit solution ``t(a)`` of a module deeper than 2 (no elementary
 ``a(t)``), ``half_rise`` the time (epochs) at which each mode reaches half its fixed point.
 For a *coupled* network (modules sharing an output block) no closed form is claimed: each
@@ -33,6 +35,7 @@ from typing import Any
 
 from .derivation import Derivation
 from .errors import ModspecError, bad
+from .symbols import to_text
 
 __all__ = ["latex_report", "payload", "render", "strict_json", "text_report"]
 
@@ -41,12 +44,12 @@ def _conv(symbolic: bool):
     def conv(e: Any) -> Any:
         if e is None:
             return None
-        return str(e) if symbolic else float(e)
+        return to_text(e) if symbolic else float(e)
     return conv
 
 
 def _mult(symbolic: bool):
-    return (lambda e: str(e)) if symbolic else (lambda e: int(e))
+    return to_text if symbolic else int
 
 
 def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str, Any]:
@@ -65,12 +68,12 @@ def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str,
                         "outputs": list(md.module.outputs), "depth": md.module.depth,
                         "modes": modes})
         dynamics[md.name] = {
-            "mode_ode": None if th.coupled else str(md.mode_ode),
-            "closed_form": None if md.solution is None else str(md.solution),
-            "implicit": None if md.implicit is None else str(md.implicit),
-            "half_rise": {m.label: str(half[md.keys[m.label]]) for m in md.spectrum.modes
+            "mode_ode": None if th.coupled else to_text(md.mode_ode),
+            "closed_form": None if md.solution is None else to_text(md.solution),
+            "implicit": None if md.implicit is None else to_text(md.implicit),
+            "half_rise": {m.label: to_text(half[md.keys[m.label]]) for m in md.spectrum.modes
                           if md.keys[m.label] in half},
-            "matrix_odes": [str(eq) for eq in th.matrix_odes[md.name]],
+            "matrix_odes": [to_text(eq) for eq in th.matrix_odes[md.name]],
         }
     out: dict[str, Any] = {"dataset": th.dataset.describe(), "architecture": th.network.name,
                            "coupled": th.coupled, "modules": modules,

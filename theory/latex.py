@@ -58,7 +58,7 @@ def derivation_latex(th: Derivation, notebook: bool = False) -> str:
     names = {sym: f"a_{{{key_tex(key)}}}" for key, sym in th.strengths.items()}
 
     def tex(e: object) -> str:
-        return sp.latex(e, symbol_names=names)
+        return sy.to_latex(e, names)
 
     blocks: list[str] = []
     n = len(th.network.modules)

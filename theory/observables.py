@@ -16,6 +16,13 @@ selection S of theory.md §2), so
 over modes with ``cx_Ox > 0`` (each atom contributes where the module touches the quadrant;
 the rule also has atoms no module drives, which add ``m · cy_Oy / cx_Ox``).
 These are exact identities in the mode strengths ``a``, valid for symbolic parameters.
+
+A mode of a symbolic spectrum exists only where its condition holds (``kx > 0``, ``rx > 0``,
+…; :attr:`Mode.condition`); elsewhere its ratios such as ``cy/cx`` are ``0/0``. Every mode's
+term therefore enters as ``Piecewise((term, condition), (0, True))`` (:func:`where_exists`),
+(the rank condition is not needed: terms carry the multiplicity as a factor), so an
+observable substituted at any valid point, degenerate corners such as ``kx·rx = 0``
+included, equals the observable of the numeric data there.
 """
 
 from __future__ import annotations
@@ -29,7 +36,46 @@ import sympy as sp
 from .projectors import SampleSpace
 from .spectra import Mode, Spectrum
 
+__all__ = ["QUADRANTS", "quadrant_name", "where_exists", "tidy", "quadrant_norm_sq",
+           "converged_strengths", "network_quadrant_norms", "rule_error_sq", "output_trace",
+           "block_loss", "loss_expressions"]
+
 QUADRANTS = (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy"))
+
+
+def where_exists(mode: Mode, term: sp.Expr) -> sp.Expr:
+    """``term`` where ``mode``'s Gram coefficients are positive, 0 elsewhere.
+
+    Terms are proportional to the multiplicity, so the condition on the rank is not needed;
+    the others (``kx > 0``, ``rx > 0``, …) keep ratios such as ``cy/cx`` away from ``0/0``.
+    Numeric modes always exist: their term is returned as it is.
+    """
+    rank_positive = sp.Gt(mode.multiplicity, 0)
+    condition = sp.And(*[c for c in sp.And.make_args(mode.condition) if c != rank_positive])
+    if condition == sp.true:
+        return term
+    return sp.Piecewise((term, condition), (0, True))
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """Simplify a sum of :func:`where_exists` terms without multiplying out its cases: the
+    terms are grouped by condition and each group is simplified on its own (a global
+    ``simplify`` would fold them into one ``Piecewise`` with a case per combination)."""
+    expr = sp.sympify(expr)
+    if not expr.has(sp.Piecewise):
+        return sp.simplify(expr)
+    plain = sp.Integer(0)
+    groups: dict[sp.Basic, sp.Expr] = {}
+    for term in sp.Add.make_args(sp.expand(expr, deep=False, mul=True, power_exp=False,
+                                           power_base=False, log=False, multinomial=False)):
+        pieces = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Piecewise)]
+        if len(pieces) == 1 and len(pieces[0].args) == 2 and pieces[0].args[1].expr == 0:
+            inner, cond = pieces[0].args[0]
+            groups[cond] = groups.get(cond, sp.Integer(0)) + term.subs(pieces[0], inner)
+        else:
+            plain += term
+    return sp.simplify(plain) + sp.Add(*[sp.Piecewise((sp.simplify(g), c), (0, True))
+                                         for c, g in groups.items()])
 
 
 def quadrant_name(inp: str, out: str) -> str:
@@ -45,7 +91,8 @@ def quadrant_norm_sq(modes: Sequence[Mode], strengths: Mapping[str, sp.Expr],
         if inp not in m.cx or out not in m.cy:
             continue
         a = strengths[m.label]
-        total += m.multiplicity * a**2 * (m.cy[out] / m.cy_total) * (m.cx[inp] / m.cx_total)
+        total += where_exists(m, m.multiplicity * a**2 * (m.cy[out] / m.cy_total)
+                              * (m.cx[inp] / m.cx_total))
     return total
 
 
@@ -82,20 +129,24 @@ def rule_error_sq(spectra: Sequence[Spectrum], strengths: Sequence[Mapping[str, 
         for m in spec.modes:
             if "Ox" in m.cx and "Oy" in m.cy:
                 for atom in m.atoms:
-                    coeff[atom] += a[m.label] / sp.sqrt(m.cx_total * m.cy_total)
+                    coeff[atom] += where_exists(m, a[m.label] / sp.sqrt(m.cx_total
+                                                                        * m.cy_total))
     total = sp.Integer(0)
     for label, (rank, cy_o, cx_o) in rule_atoms.items():
         if sp.simplify(cy_o * cx_o) == 0:
             continue
         total += rank * cy_o * cx_o * (coeff[label] - 1 / cx_o) ** 2
-    return sp.simplify(total)
+    return tidy(total)
 
 
 def _simplify_sqrt(sq: sp.Expr) -> sp.Expr:
-    sq = sp.simplify(sq)
+    sq = tidy(sq)
+    if isinstance(sq, sp.Piecewise) and len(sq.args) == 2 and sq.args[1].expr == 0:
+        (inner, cond), _ = sq.args
+        return sp.Piecewise((_simplify_sqrt(inner), cond), (0, True))
     root = sp.sqrt(sq)
-    if root.is_number:
-        return sp.nsimplify(root) if not root.has(sp.Float) else root
+    if root.has(sp.Float) or sq.has(sp.Piecewise):
+        return root
     return min((root, sp.simplify(root), sp.sqrt(sp.factor(sq))), key=sp.count_ops)
 
 
@@ -119,7 +170,8 @@ def block_loss(trace_y: sp.Expr, spectra: Sequence[Spectrum],
             if out not in m.cy:
                 continue
             x = a[m.label]
-            total -= m.multiplicity * (m.cy[out] / m.cy_total) * (2 * m.s * x - m.lam * x**2)
+            total -= where_exists(m, m.multiplicity * (m.cy[out] / m.cy_total)
+                                  * (2 * m.s * x - m.lam * x**2))
     return total
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .dataset import CompositionalDataset, Dataset, block_rows
+from .dataset import CompositionalDataset, Dataset, block_rows, exact
 from .errors import ModspecError
 
 
@@ -112,9 +112,9 @@ def family_blocks(ds: CompositionalDataset) -> dict[str, WalshRows | IdentityRow
     """The row structure of the family (theory.md §2) in terms of Walsh atoms."""
     return {
         "Ox": WalshRows(("pi1", "pi2")),
-        "Gx": IdentityRows(ds.kx, ds.rx),
+        "Gx": IdentityRows(exact(ds.kx), exact(ds.rx)),
         "Oy": WalshRows(("pi1",)),
-        "Gy": IdentityRows(ds.ky, ds.ry),
+        "Gy": IdentityRows(exact(ds.ky), exact(ds.ry)),
     }
 
 
@@ -132,16 +132,15 @@ def walsh_matrix(nx: int) -> np.ndarray:
 def family_sample_space(ds: CompositionalDataset) -> SampleSpace:
     """The three Walsh atoms of the family and every block's Gram coefficients on them.
 
-    Works for symbolic and numeric parameters alike; bases are attached when numeric and small
-    enough to materialise.
+    Works for symbolic and numeric parameters alike, at a cost independent of the size; bases
+    are attached when numeric and small enough to materialise (:attr:`CompositionalDataset.fits`).
     """
     P = sp.sympify(ds.P)
     nx, ny = sp.sympify(ds.nx), sp.sympify(ds.ny)
     ranks = {"pi1": ny, "pi2": nx - ny, "pi3": P - nx}
     blocks = family_blocks(ds)
     bases: dict[str, np.ndarray | None] = {k: None for k in ranks}
-    if not ds.is_symbolic:
-        ds._require_fits()
+    if ds.fits:
         H = walsh_matrix(ds.nx) / np.sqrt(ds.P)
         out = [1 << f for f in ds.features]
         other = [1 << f for f in range(ds.nx) if f not in ds.features]

@@ -29,9 +29,10 @@ import sympy as sp
 
 from . import symbols as sy
 from .architectures import Network
-from .dataset import CompositionalDataset, Dataset, block_rows
+from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows, exact
 from .errors import ModspecError, bad
 from .projectors import Atom, SampleSpace, sample_space
+from .symbols import to_latex as tex
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,19 +111,26 @@ class Spectrum:
                         self.inputs, self.outputs, sp.sympify(self.n_inputs).subs(mapping),
                         sp.sympify(self.n_outputs).subs(mapping), bool(free), self.name)
 
+    def distinct_singular_values(self) -> list[tuple[float, int]]:
+        """``(s, multiplicity)`` for every non-zero singular value of Σyx, descending
+        (numeric spectra); no list as long as P is built, whatever the size."""
+        self._require_numeric()
+        return sorted(((float(m.s), int(m.multiplicity)) for m in self.modes), reverse=True)
+
+    def distinct_input_variances(self) -> list[tuple[float, int]]:
+        """``(λ, multiplicity)`` for every eigenvalue of Σx, zero included, descending."""
+        self._require_numeric()
+        pairs = [(float(m.lam), int(m.multiplicity)) for m in (*self.modes, *self.silent)]
+        zeros = int(self.n_inputs) - sum(k for _, k in pairs)
+        return sorted(pairs + ([(0.0, zeros)] if zeros else []), reverse=True)
+
     def singular_values(self) -> np.ndarray:
         """Non-zero singular values of Σyx with multiplicity, descending (numeric spectra)."""
-        self._require_numeric()
-        vals = [float(m.s) for m in self.modes for _ in range(int(m.multiplicity))]
-        return np.array(sorted(vals, reverse=True))
+        return _expand(self.distinct_singular_values(), "singular_values")
 
     def input_variances(self) -> np.ndarray:
         """All eigenvalues of Σx (zeros included), descending (numeric spectra)."""
-        self._require_numeric()
-        vals = [float(m.lam) for m in (*self.modes, *self.silent)
-                for _ in range(int(m.multiplicity))]
-        vals += [0.0] * (int(self.n_inputs) - len(vals))
-        return np.array(sorted(vals, reverse=True))
+        return _expand(self.distinct_input_variances(), "input_variances")
 
     def sigma_yx(self) -> np.ndarray:
         """``Σ_modes s U Vᵀ`` rebuilt from the analytic singular vectors."""
@@ -160,8 +168,8 @@ class Spectrum:
     def as_dict(self, as_strings: bool | None = None) -> list[dict[str, Any]]:
         """JSON-friendly modes: numbers as floats, or expressions as strings when symbolic."""
         strings = self.symbolic if as_strings is None else as_strings
-        conv = (lambda e: str(e)) if strings else (lambda e: float(e))
-        mult = (lambda e: str(e)) if strings else (lambda e: int(e))
+        conv = sy.to_text if strings else float
+        mult = sy.to_text if strings else int
         return [{"label": m.label, "s": conv(m.s), "lambda": conv(m.lam),
                  "multiplicity": mult(m.multiplicity), "fixed_point": conv(m.fixed_point)}
                 for m in self.modes]
@@ -215,8 +223,9 @@ def module_spectrum(
         else:
             groups.append([atom])
 
-    x_full = np.asarray(dataset.X) if not symbolic else None
-    y_full = np.asarray(dataset.Y) if not symbolic else None
+    vectors = not symbolic and all(a.basis is not None for a in space.atoms)
+    x_full = np.asarray(dataset.X) if vectors else None
+    y_full = np.asarray(dataset.Y) if vectors else None
     in_spans = [dataset.input_blocks[b] for b in inputs]
     out_spans = [dataset.output_blocks[b] for b in outputs]
 
@@ -235,7 +244,7 @@ def module_spectrum(
         always = all(a.always_present for a in group)
         cond = _exists(rank, cxt * cyt, always) if symbolic else sp.true
         U = V = None
-        if not symbolic and all(a.basis is not None for a in group):
+        if vectors:
             G = np.hstack([a.basis for a in group])
             Xm = np.vstack([block_rows(x_full, sp_) for sp_ in in_spans])
             Ym = np.vstack([block_rows(y_full, sp_) for sp_ in out_spans])
@@ -268,6 +277,16 @@ def module_spectra(dataset: CompositionalDataset | Dataset, network: Network,
 
 
 # ------------------------------------------------------------------------ helpers
+def _expand(pairs: list[tuple[float, int]], what: str) -> np.ndarray:
+    """Values repeated by their multiplicities, refused beyond :data:`MAX_ENTRIES`."""
+    total = sum(k for _, k in pairs)
+    if total > MAX_ENTRIES:
+        raise ModspecError(
+            f"{what} would list {total:.3g} values (> {MAX_ENTRIES:.0e}); use "
+            f"distinct_{what}() for (value, multiplicity) pairs")
+    return np.repeat([v for v, _ in pairs], [k for _, k in pairs]).astype(float)
+
+
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:
     diff = sp.sympify(a) - sp.sympify(b)
     if diff.is_number:
@@ -280,8 +299,8 @@ def _equal(a: sp.Expr, b: sp.Expr) -> bool:
 def _clean(expr: sp.Expr) -> sp.Expr:
     """Put a square-root expression in the compact forms of theory.md §3.2."""
     expr = sp.powsimp(sp.powdenest(expr, force=False))
-    if expr.is_number:
-        return sp.nsimplify(expr) if expr.is_Float is False else expr
+    if expr.has(sp.Float):   # general data: floats from a numerical diagonalisation
+        return expr
     candidates = [expr, sp.factor(expr), sp.simplify(expr)]
     return min(candidates, key=sp.count_ops)
 
@@ -322,8 +341,7 @@ def _substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> di
             continue
         if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
             raise bad(name, value, "must be a real number or a SymPy expression")
-        mapping[sy.LOCALS[name]] = sp.nsimplify(value) if not isinstance(value, sp.Basic) \
-            else value
+        mapping[sy.LOCALS[name]] = exact(value)
     return mapping
 
 
@@ -356,11 +374,11 @@ def spectrum_latex(spec: Spectrum, env: str = "align*") -> str:
     rows = []
     for m in spec.modes:
         k = mode_tex(m.label)
-        row = (rf"s_{{{k}}} &= {sp.latex(m.s)} & \lambda_{{{k}}} &= {sp.latex(m.lam)} & "
-               rf"m_{{{k}}} &= {sp.latex(m.multiplicity)} & a^*_{{{k}}} &= "
-               rf"{sp.latex(m.fixed_point)}")
+        row = (rf"s_{{{k}}} &= {tex(m.s)} & \lambda_{{{k}}} &= {tex(m.lam)} & "
+               rf"m_{{{k}}} &= {tex(m.multiplicity)} & a^*_{{{k}}} &= "
+               rf"{tex(m.fixed_point)}")
         if m.condition is not sp.true:
-            row += rf" && \text{{if }} {sp.latex(m.condition)}"
+            row += rf" && \text{{if }} {tex(m.condition)}"
         rows.append(row)
     body = " \\\\\n".join(rows) if rows else r"&\text{no modes}"
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"

@@ -8,15 +8,22 @@ expressions produced by different parts of the library combine and compare:
 * time ``t`` and time constant ``tau`` are in epochs of full-batch gradient descent,
   ``tau = 1 / (P * lr)``; ``a0`` is the initial mode strength.
 
-``sympy.sympify`` of a printed expression reads back the same symbols when given
-:data:`LOCALS`.
+Two printers write expressions for people and files:
+
+* :func:`to_text` — text that plain ``sympy.sympify`` reads back (``lam`` for λ, since
+  ``lambda`` is a Python keyword; ``transpose(W)`` for ``Wᵀ``); :func:`parse` reads it into
+  these very symbols;
+* :func:`to_latex` — LaTeX in the paper's notation (``n_x``, ``k_x``, ``r_x``, ``\\lambda``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 nx = sp.Symbol("nx", integer=True, positive=True)
 ny = sp.Symbol("ny", integer=True, nonnegative=True)
@@ -41,9 +48,41 @@ LOCALS: dict[str, sp.Symbol] = {
 LOCALS["lam"] = lam
 
 
-def parse(text: str) -> sp.Expr:
-    """Read an expression printed by modspec back into the canonical symbols.
+__all__ = ["nx", "ny", "kx", "ky", "rx", "ry", "r", "t", "tau", "a0", "lr", "s", "lam", "a",
+           "DATASET_SYMBOLS", "LOCALS", "LATEX_NAMES", "to_text", "to_latex", "parse"]
 
-    ``lambda`` (how SymPy prints :data:`lam`) is a Python keyword that ``sympify`` cannot
+#: LaTeX of the canonical symbols in the paper's notation.
+LATEX_NAMES: dict[sp.Symbol, str] = {nx: "n_x", ny: "n_y", kx: "k_x", ky: "k_y", rx: "r_x",
+                                     ry: "r_y", a0: "a_0", lam: r"\lambda", tau: r"\tau",
+                                     lr: r"\eta"}
+
+
+class _TextPrinter(StrPrinter):
+    """``str`` with ``lam`` for the symbol ``lambda`` and ``transpose(W)`` for ``W.T``."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return "lam" if expr.name == "lambda" else super()._print_Symbol(expr)
+
+    def _print_Transpose(self, expr: Any) -> str:
+        return f"transpose({self._print(expr.arg)})"
+
+
+def to_text(expr: Any) -> str:
+    """Text of a SymPy object that plain ``sympy.sympify`` reads back (:func:`parse` reads
+    it into the canonical symbols, with their assumptions)."""
+    return _TextPrinter().doprint(expr)
+
+
+def to_latex(expr: Any, names: Mapping[sp.Symbol, str] | None = None, **options: Any) -> str:
+    """LaTeX in the paper's notation (:data:`LATEX_NAMES`, plus ``names`` for other symbols),
+    e.g. ``2^{- n_x} k_x r_x^{2}``."""
+    return sp.latex(expr, symbol_names={**LATEX_NAMES, **(names or {})}, **options)
+
+
+def parse(text: str) -> sp.Expr:
+    """Read an expression printed by modspec (:func:`to_text` or ``str``) back into the
+    canonical symbols.
+
+    ``lambda`` (how ``str`` prints :data:`lam`) is a Python keyword that ``sympify`` cannot
     parse, so the word is read as ``lam`` first."""
     return sp.sympify(re.sub(r"\blambda\b", "lam", text), locals=LOCALS)
