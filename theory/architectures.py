@@ -28,6 +28,9 @@ from typing import Any
 
 from .errors import ModspecError, bad
 
+__all__ = ["INPUT_BLOCKS", "OUTPUT_BLOCKS", "MAX_DEPTH", "check_blocks", "Module", "Network",
+           "shallow", "dense", "split", "segregated", "leaky", "PRESETS", "architecture"]
+
 INPUT_BLOCKS = ("Ox", "Gx")
 OUTPUT_BLOCKS = ("Oy", "Gy")
 
@@ -46,6 +49,14 @@ def _check_depth(depth: Any) -> int:
     return int(depth)
 
 
+def check_blocks(name: str, value: Any) -> tuple[str, ...]:
+    """A block name or a sequence of block names, as a tuple of strings."""
+    blocks = (value,) if isinstance(value, str) else value
+    if not isinstance(blocks, Sequence) or not all(isinstance(b, str) for b in blocks):
+        raise bad(name, value, "must be a block name or a sequence of block names")
+    return tuple(blocks)
+
+
 @dataclass(frozen=True)
 class Module:
     """A linear module ``[inputs] → [outputs]`` with ``depth`` weight matrices."""
@@ -56,8 +67,10 @@ class Module:
     name: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", tuple(self.inputs))
-        object.__setattr__(self, "outputs", tuple(self.outputs))
+        object.__setattr__(self, "inputs", check_blocks("inputs", self.inputs))
+        object.__setattr__(self, "outputs", check_blocks("outputs", self.outputs))
+        if not isinstance(self.name, str):
+            raise bad("name", self.name, "must be a string")
         object.__setattr__(self, "depth", _check_depth(self.depth))
         if not self.inputs:
             raise bad("inputs", self.inputs, "a module must read at least one block")
@@ -80,7 +93,13 @@ class Network:
     name: str = "custom"
 
     def __post_init__(self) -> None:
-        mods = tuple(self.modules)
+        if isinstance(self.modules, Module):
+            mods: tuple[Module, ...] = (self.modules,)
+        elif isinstance(self.modules, Sequence) and all(isinstance(m, Module)
+                                                        for m in self.modules):
+            mods = tuple(self.modules)
+        else:
+            raise bad("modules", self.modules, "must be a sequence of Module")
         if not mods:
             raise bad("modules", mods, "a network needs at least one module")
         names = [m.name for m in mods]

@@ -336,7 +336,14 @@ class Dataset:
             value = getattr(self, name)
             if isinstance(value, sp.MatrixBase):
                 continue
-            arr = np.asarray(value, dtype=float)
+            try:
+                arr = np.asarray(value)
+                if np.iscomplexobj(arr):
+                    raise TypeError("complex")
+                arr = arr.astype(float)
+            except (TypeError, ValueError):
+                raise bad(name, type(value).__name__,
+                          "must be a real 2-D array (features × samples)") from None
             if arr.ndim != 2 or 0 in arr.shape:
                 raise bad(name, getattr(arr, "shape", value),
                           "must be a non-empty 2-D array (features × samples)")
@@ -349,7 +356,11 @@ class Dataset:
         for name, side, default in (("input_blocks", self.X, "x"),
                                     ("output_blocks", self.Y, "y")):
             blocks = getattr(self, name) or {default: (0, side.shape[0])}
-            blocks = {str(k): (int(a), int(b)) for k, (a, b) in blocks.items()}
+            try:
+                blocks = {str(k): (int(a), int(b)) for k, (a, b) in dict(blocks).items()}
+            except (TypeError, ValueError):
+                raise bad(name, blocks, "must map block names to row ranges (start, stop)"
+                          ) from None
             edge = 0
             for _key, (a, b) in blocks.items():
                 if a != edge or b < a:

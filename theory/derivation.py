@@ -168,6 +168,9 @@ class Derivation:
     def converged_map(self) -> np.ndarray:
         """The converged map ``W*`` (rows as ``Y``, columns as ``X``) of a numeric decoupled
         network, assembled from the analytic singular vectors at the fixed points."""
+        if self.symbolic:
+            raise ModspecError("converged_map needs a numeric dataset: substitute numbers "
+                               "(W* of a symbolic dataset is in Derivation.converged)")
         if self.coupled:
             raise ModspecError(
                 f"architecture {self.network.name!r} is coupled: W* has no mode-wise closed "

@@ -270,4 +270,7 @@ def sample_space(ds: CompositionalDataset | Dataset, exact: bool = False) -> Sam
     """Atoms of any dataset: the Walsh route for the family, joint diagonalisation otherwise."""
     if isinstance(ds, CompositionalDataset):
         return family_sample_space(ds)
+    if not isinstance(ds, Dataset):
+        raise ModspecError(f"dataset={type(ds).__name__} is invalid: must be a "
+                           "CompositionalDataset or a Dataset")
     return joint_sample_space(ds, exact=exact)

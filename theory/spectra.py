@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as sy
-from .architectures import Network
+from .architectures import Network, check_blocks
 from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows, exact
 from .errors import ModspecError, bad
 from .projectors import Atom, SampleSpace, sample_space
@@ -155,7 +155,8 @@ class Spectrum:
     def _require_vectors(self) -> None:
         self._require_numeric()
         if any(m.V is None for m in (*self.modes, *self.silent)):
-            raise ModspecError("singular vectors exist only for spectra of numeric datasets")
+            raise ModspecError("singular vectors exist only for spectra of numeric datasets small "
+                               "enough to materialise (CompositionalDataset.fits)")
 
     # ------------------------------------------------------------------- display
     def to_latex(self) -> str:
@@ -202,8 +203,8 @@ def module_spectrum(
     name: str | None = None,
 ) -> Spectrum:
     """The modes of one module from an already computed sample space."""
-    inputs = tuple(space.input_blocks if inputs is None else inputs)
-    outputs = tuple(space.output_blocks if outputs is None else outputs)
+    inputs = space.input_blocks if inputs is None else check_blocks("inputs", inputs)
+    outputs = space.output_blocks if outputs is None else check_blocks("outputs", outputs)
     for label, chosen, allowed in (("inputs", inputs, space.input_blocks),
                                    ("outputs", outputs, space.output_blocks)):
         if not chosen:
@@ -321,6 +322,8 @@ def _exists(rank: sp.Expr, cxcy: sp.Expr, always_present: bool) -> sp.Basic:
 def _substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
     """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
     parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
+    if values is not None and not isinstance(values, Mapping):
+        raise bad("values", values, "must be a mapping of parameter names to numbers")
     given: dict[str, Any] = {}
     for key, value in {**(values or {}), **kw}.items():
         name = key.name if isinstance(key, sp.Symbol) else str(key)
