@@ -52,9 +52,9 @@ __all__ = ["nx", "ny", "kx", "ky", "rx", "ry", "r", "t", "tau", "a0", "lr", "s",
            "DATASET_SYMBOLS", "LOCALS", "LATEX_NAMES", "to_text", "to_latex", "parse"]
 
 #: LaTeX of the canonical symbols in the paper's notation.
-LATEX_NAMES: dict[sp.Symbol, str] = {nx: "n_x", ny: "n_y", kx: "k_x", ky: "k_y", rx: "r_x",
-                                     ry: "r_y", a0: "a_0", lam: r"\lambda", tau: r"\tau",
-                                     lr: r"\eta"}
+LATEX_NAMES: dict[sp.Symbol, str] = {
+    nx: "n_{x}", ny: "n_{y}", kx: "k_{x}", ky: "k_{y}", rx: "r_{x}", ry: "r_{y}", a0: "a_{0}",
+    lam: r"\lambda", tau: r"\tau", lr: r"\eta"}
 
 
 class _TextPrinter(StrPrinter):
@@ -75,7 +75,7 @@ def to_text(expr: Any) -> str:
 
 def to_latex(expr: Any, names: Mapping[sp.Symbol, str] | None = None, **options: Any) -> str:
     """LaTeX in the paper's notation (:data:`LATEX_NAMES`, plus ``names`` for other symbols),
-    e.g. ``2^{- n_x} k_x r_x^{2}``."""
+    e.g. ``2^{- n_{x}} k_{x} r_{x}^{2}``."""
     return sp.latex(expr, symbol_names={**LATEX_NAMES, **(names or {})}, **options)
 
 
