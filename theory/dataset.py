@@ -253,7 +253,8 @@ class CompositionalDataset:
             return False
         return (self.shape_x[0] + self.shape_y[0]) * self.P <= MAX_ENTRIES
 
-    def _require_fits(self) -> None:
+    def require_fits(self) -> None:
+        """Raise :class:`ModspecError` unless ``X`` and ``Y`` can be built (:attr:`fits`)."""
         self._require_numeric("materialising X and Y")
         if not self.fits:
             entries = (self.shape_x[0] + self.shape_y[0]) * self.P
@@ -267,7 +268,7 @@ class CompositionalDataset:
     @property
     def omega_x(self) -> np.ndarray:
         """Ωx: ``nx × P`` sign patterns, ``Ωx[i, j] = (−1)^(bit i of j)``."""
-        self._require_fits()
+        self.require_fits()
         j = np.arange(self.P)
         bits = (j[None, :] >> np.arange(self.nx)[:, None]) & 1
         return (1 - 2 * bits).astype(float)
@@ -283,14 +284,14 @@ class CompositionalDataset:
     @property
     def X(self) -> np.ndarray:
         """Input matrix ``[Ωx; Γx]`` (features × samples)."""
-        self._require_fits()
+        self.require_fits()
         gamma = np.tile(float(self.rx) * np.eye(self.P), (self.kx, 1))
         return np.vstack([self.omega_x, gamma])
 
     @property
     def Y(self) -> np.ndarray:
         """Output matrix ``[Ωy; Γy]`` (features × samples)."""
-        self._require_fits()
+        self.require_fits()
         gamma = np.tile(float(self.ry) * np.eye(self.P), (self.ky, 1))
         return np.vstack([self.omega_x[list(self.features)], gamma])
 

@@ -349,6 +349,8 @@ def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,
     from .endpoints import coupled_end_point
     from .matrix_flow import minimum_norm_map
 
+    if isinstance(dataset, CompositionalDataset):
+        dataset.require_fits()   # both routes work on the arrays X and Y
     if all(m.depth == 1 for m in network.modules):
         return (minimum_norm_map(dataset, network, train_objects),
                 "exact: minimum-parameter-norm map (depth-1 flow from zero)")

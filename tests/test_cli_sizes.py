@@ -1,0 +1,87 @@
+"""``modspec derive`` at any size: bad sizes and scales are one line and status 2 before any
+work; a numeric size answers through the Walsh atoms as fast as the smallest; output is
+strict JSON that plain ``sympy.sympify`` reads."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import sympy as sp
+
+from modspec.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("argv, param", [
+    (["--nx", "1000000"], "nx"), (["--nx", "10000000000"], "nx"), (["--depth", "100"], "depth"),
+    (["--r", "1e300"], "r"), (["--rx", "1e-300"], "rx"), (["--ry", "1e200"], "ry"),
+    (["--kx", str(10**90)], "kx"), (["--ny", "-1"], "ny"),
+])
+def test_derive_refuses_bad_sizes_and_scales_with_one_line_and_status_2(capsys, argv, param):
+    start = time.perf_counter()
+    code, out, err = run_cli(capsys, "derive", "--no-cache", *argv)
+    assert time.perf_counter() - start < 2.0
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"{param}=" in err and "Traceback" not in err
+
+
+def _strict(text):
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_derive_at_nx_16_answers_within_three_times_nx_3(capsys):
+    run_cli(capsys, "derive", "--no-cache", "--nx", "3", "--format", "json")   # imports, caches
+    times = {}
+    for nx in ("3", "16"):
+        start = time.perf_counter()
+        code, out, _ = run_cli(capsys, "derive", "--no-cache", "--nx", nx, "--format", "json")
+        times[nx] = time.perf_counter() - start
+        assert code == 0
+    assert times["16"] < 3 * times["3"], times
+    modes = _strict(out)["modules"][0]["modes"]
+    assert [m["multiplicity"] for m in modes] == [1, 15, 2**16 - 16]
+
+
+def test_derive_at_the_largest_size_is_strict_json_with_finite_numbers(capsys):
+    code, out, _ = run_cli(capsys, "derive", "--no-cache", "--nx", "255", "--format", "json")
+    assert code == 0
+    payload = _strict(out)
+    assert payload["modules"][0]["modes"][2]["multiplicity"] == 2**255 - 255
+    assert 0 < payload["modules"][0]["modes"][2]["s"] < 1e-70
+
+
+def _strings(obj):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key not in ("dataset", "label", "name", "architecture", "method", "note",
+                           "inputs", "outputs"):
+                yield from _strings(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _strings(value)
+    elif isinstance(obj, str):
+        yield obj
+
+
+@pytest.mark.parametrize("depth", ["1", "2", "3"])
+def test_every_symbolic_string_of_derive_json_reads_back_with_plain_sympify(capsys, depth):
+    code, out, _ = run_cli(capsys, "derive", "--symbolic", "--depth", depth, "--format", "json")
+    assert code == 0
+    texts = list(_strings(_strict(out)))
+    assert len(texts) >= 15
+    for text in texts:
+        sp.sympify(text)
