@@ -48,13 +48,20 @@ def where_exists(mode: Mode, term: sp.Expr) -> sp.Expr:
 
     Terms are proportional to the multiplicity, so the condition on the rank is not needed;
     the others (``kx > 0``, ``rx > 0``, …) keep ratios such as ``cy/cx`` away from ``0/0``.
-    Numeric modes always exist: their term is returned as it is.
+    A term whose denominator is positive everywhere is finite and vanishes with the mode by
+    itself: it is returned as it is, as are the terms of numeric modes (which always exist).
     """
     rank_positive = sp.Gt(mode.multiplicity, 0)
     condition = sp.And(*[c for c in sp.And.make_args(mode.condition) if c != rank_positive])
-    if condition == sp.true:
+    if condition == sp.true or _positive(sp.fraction(sp.together(term))[1]):
         return term
     return sp.Piecewise((term, condition), (0, True))
+
+
+def _positive(denominator: sp.Expr) -> bool:
+    """True when every factor of ``denominator`` is positive for all valid parameters (then
+    the term is finite everywhere and needs no condition)."""
+    return all(f.is_positive for f in sp.Mul.make_args(sp.factor(denominator)))
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
