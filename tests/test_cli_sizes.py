@@ -85,3 +85,14 @@ def test_every_symbolic_string_of_derive_json_reads_back_with_plain_sympify(caps
     assert len(texts) >= 15
     for text in texts:
         sp.sympify(text)
+
+
+def test_symbolic_derive_json_states_its_domain_and_where_each_mode_exists(capsys):
+    code, out, _ = run_cli(capsys, "derive", "--symbolic", "--format", "json")
+    assert code == 0
+    validity = _strict(out)["validity"]
+    d0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "rx": 1, "ry": 1}
+    assert all(sp.sympify(rel).subs(d0) for rel in validity["domain"])
+    assert not sp.And(*map(sp.sympify, validity["domain"])).subs(d0 | {"nx": 256})
+    exists = {k: bool(sp.sympify(c).subs(d0 | {"kx": 0})) for k, c in validity["modes"].items()}
+    assert exists == {"pi1": True, "pi2": True, "pi3": False}

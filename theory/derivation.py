@@ -38,7 +38,7 @@ import sympy as sp
 from . import dynamics
 from . import symbols as sy
 from .architectures import Module, Network
-from .dataset import CompositionalDataset, Dataset, block_index
+from .dataset import MAX_LOG2, CompositionalDataset, Dataset, block_index
 from .errors import ModspecError, bad
 from .observables import (
     QUADRANTS,
@@ -188,6 +188,26 @@ class Derivation:
         from .latex import derivation_latex
 
         return derivation_latex(self, notebook=True)
+
+
+# --------------------------------------------------------------------- validity
+#: Where the symbolic results hold: the family's parameter domain, as relations that plain
+#: ``sympy.sympify`` reads.
+DOMAIN = ("nx >= 1", f"nx <= {MAX_LOG2}", "ny >= 0", "ny <= nx", "kx >= 0",
+          f"kx <= 2**{MAX_LOG2}", "ky >= 0", f"ky <= 2**{MAX_LOG2}", "rx >= 0", "ry >= 0")
+
+
+def validity(th: Derivation) -> dict[str, Any]:
+    """The range of validity of a symbolic derivation, as text :func:`sympy.sympify` reads.
+
+    ``domain``: the parameter values the expressions hold for (sizes are integers, and non-zero
+    ``kx·rx²``, ``ky·ry²`` lie within ``2**±255``, :data:`modspec.theory.dataset.MAX_LOG2`);
+    ``modes``: for each mode key, where the mode exists. The observables hold on the whole
+    domain: a term that would be ``0/0`` where its mode vanishes carries that mode's condition
+    (``Piecewise``), so substituting a point gives the value of the numeric data there.
+    """
+    return {"domain": list(DOMAIN),
+            "modes": {key: sy.to_text(m.condition) for key, m in th.modes.items()}}
 
 
 # -------------------------------------------------------------------------- keys

@@ -15,7 +15,8 @@ JSON contract::
                    "quadrant_norms_std": {...}, "starts": int},   # std: coupled, deep
      "dynamics": {module: {"mode_ode", "closed_form", "implicit", "half_rise": {label: str},
                            "matrix_odes": [...]}},
-     "heldout": {...}}                      # only with train_objects
+     "heldout": {...},                      # only with train_objects
+     "validity": {"domain": [...], "modes": {key: condition}}}   # only for symbolic data
 
 For a symbolic dataset, expressions are strings in the symbols ``nx ny kx ky rx ry`` that plain
 ``sympy.sympify`` reads (:func:`~modspec.theory.symbols.to_text`: λ is written ``lam``, ``Wᵀ``
@@ -33,7 +34,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .derivation import Derivation
+from .derivation import Derivation, validity
 from .errors import ModspecError, bad
 from .symbols import to_text
 
@@ -78,6 +79,8 @@ def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str,
     out: dict[str, Any] = {"dataset": th.dataset.describe(), "architecture": th.network.name,
                            "coupled": th.coupled, "modules": modules,
                            "converged": _converged(th), "dynamics": dynamics}
+    if symbolic:
+        out["validity"] = validity(th)
     if th.coupled:
         out["note"] = th.converged["note"]
     if train_objects is not None:
