@@ -26,11 +26,6 @@ from modspec.theory.observables import QUADRANTS
 DECOUPLED = ("dense", "split", "segregated")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("MODSPEC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "modspec-cache"))
-
-
 @functools.cache
 def symbolic(name: str, depth: int = 2):
     return derive(CompositionalDataset.symbolic(), arch.architecture(name, depth))
