@@ -13,7 +13,7 @@ Two printers write expressions for people and files:
 * :func:`to_text` — text that plain ``sympy.sympify`` reads back (``lam`` for λ, since
   ``lambda`` is a Python keyword; ``transpose(W)`` for ``Wᵀ``); :func:`parse` reads it into
   these very symbols;
-* :func:`to_latex` — LaTeX in the paper's notation (``n_x``, ``k_x``, ``r_x``, ``\\lambda``).
+* :func:`to_latex` — LaTeX in the paper's notation (``n_{x}``, ``k_{x}``, ``r_{x}``, ``\\lambda``).
 """
 
 from __future__ import annotations
