@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from modspec.theory import dynamics
-from modspec.theory.architectures import _check_depth
+from modspec.theory.architectures import check_depth
 from modspec.theory.errors import bad
 
 from .codegen import Generated, generate
@@ -43,7 +43,7 @@ MAX_ITER = 200
 @cache
 def scaled_time_functions(depth: int) -> Generated:
     """Generated ``(G_L(w), G_L'(w))`` of :func:`modspec.theory.dynamics.scaled_time`."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     return generate({"G": dynamics.scaled_time(L), "dG": dynamics.scaled_rate(L)},
                     [dynamics.w], name="scaled_time",
                     description=f"G_{L}(w) = integral of dw / (w^{L - 1} (1 - w^{L})) and its "
@@ -56,7 +56,7 @@ def mode_strengths(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> n
     ``s``, ``lam``, ``a0`` and ``tau`` (epochs) broadcast to a batch shape B; ``t`` (epochs,
     any shape, ≥ 0) is appended: the result has shape ``B + t.shape``.
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     t = np.asarray(t, dtype=float)
     if np.any(t < 0) or not np.all(np.isfinite(t)):
         raise bad("t", "array", "must hold finite times ≥ 0 (epochs)")

@@ -42,7 +42,8 @@ OUTPUT_BLOCKS = ("Oy", "Gy")
 MAX_DEPTH = 6
 
 
-def _check_depth(depth: Any) -> int:
+def check_depth(depth: Any) -> int:
+    """The depth of a module: an integer in ``[1, MAX_DEPTH]`` (``ModspecError`` otherwise)."""
     if (isinstance(depth, bool) or not isinstance(depth, numbers.Integral)
             or not 1 <= depth <= MAX_DEPTH):
         raise bad("depth", depth, f"must be an integer in [1, {MAX_DEPTH}]")
@@ -71,7 +72,7 @@ class Module:
         object.__setattr__(self, "outputs", check_blocks("outputs", self.outputs))
         if not isinstance(self.name, str):
             raise bad("name", self.name, "must be a string")
-        object.__setattr__(self, "depth", _check_depth(self.depth))
+        object.__setattr__(self, "depth", check_depth(self.depth))
         if not self.inputs:
             raise bad("inputs", self.inputs, "a module must read at least one block")
         if not self.outputs:

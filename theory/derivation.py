@@ -53,6 +53,9 @@ from .observables import (
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, Spectrum, module_spectra
 
+__all__ = ["DOMAIN", "Derivation", "LOSS_NORMALISATION", "ModuleDerivation", "coupled_map",
+           "derive", "map_blocks", "mode_key", "network_map", "strength_symbol", "validity"]
+
 LOSS_NORMALISATION = ("per sample: mean over samples of the summed squared error over the "
                       "block's output units")
 

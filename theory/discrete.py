@@ -78,7 +78,11 @@ import sympy as sp
 
 from . import dynamics
 from . import symbols as sy
-from .architectures import _check_depth
+from .architectures import check_depth
+
+__all__ = ["MapFixedPoint", "StabilityLimit", "c", "continuous_limit", "discrete_solution",
+           "fixed_points", "flow_limit", "lag_order", "layer_map", "layer_updates", "mode_map", "n",
+           "restricted_loss", "stability_limit"]
 
 #: Epoch counter of the discrete dynamics (an integer ≥ 0).
 n = sp.Symbol("n", integer=True, nonnegative=True)
@@ -98,7 +102,7 @@ _sigma = sp.Symbol("sigma", positive=True)  # spectator mode's singular value
 def restricted_loss(depth: int) -> tuple[tuple[sp.Symbol, ...], sp.Expr]:
     """Layer strengths ``(c_1, …, c_L)`` and the per-sample loss restricted to one aligned mode,
     ``E = ½ λ (Π c_i)² − s Π c_i`` (up to a constant)."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     cs = sp.symbols(f"c1:{L + 1}", positive=True)
     prod = sp.Mul(*cs)
     return cs, sy.lam * prod**2 / 2 - sy.s * prod
@@ -115,7 +119,7 @@ def layer_updates(depth: int) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Expr, ...
     vanish, the mode's update does not involve the spectator ``(μ, σ, d_i)``, and it equals
     the gradient step on :func:`restricted_loss`.
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     layers = [sp.Matrix(2, 2, sp.symbols(f"w{i}_0:2_0:2", real=True)) for i in range(1, L + 1)]
     W = sp.eye(2)
     for Wi in layers:
@@ -161,7 +165,7 @@ def layer_map(depth: int) -> sp.Expr:
 def mode_map(depth: int) -> sp.Expr:
     """``g(a) = h(a^{1/L})^L``: the mode strength after one epoch, in the positive symbol
     :data:`a` (L = 1: ``a + (s − λa)/τ``; L = 2: ``a (1 + (s − λa)/τ)²``)."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     g = layer_map(L).xreplace({c: a ** sp.Rational(1, L)}) ** L
     return sp.factor(sp.powsimp(sp.expand_power_base(g, force=True), force=True))
 
@@ -196,7 +200,7 @@ def fixed_points(depth: int) -> tuple[MapFixedPoint, ...]:
     ``g(a) − a ≈ a^{2−2/L} s/τ > 0`` just above it. ``a* = s/λ`` is stable exactly when
     ``τ > τ_min`` (:func:`stability_limit`).
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     h, g = layer_map(L), mode_map(L)
     roots = sp.solve(sp.Eq(h, c), c)
     values = sorted({sp.simplify(r**L) for r in roots}, key=sp.default_sort_key)
@@ -267,7 +271,7 @@ def discrete_solution(depth: int) -> sp.Expr | None:
     Depth ≥ 2: the map is a polynomial of degree ≥ 3 in the layer strength (no closed form
     in general; rsolve solves linear recursions only): ``None``.
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     if L > 1:
         return None
     seq = sp.Function("a")
@@ -309,7 +313,7 @@ def lag_order(depth: int) -> sp.Expr:
     Uses the flow's Taylor series ``a(1) = a + f/τ + f f'/(2τ²) + …`` with ``f`` the mode ODE's
     right-hand side; the map's own second-order term differs (it steps the layers, not ``a``).
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     f = dynamics.mode_rhs(L, a)
     x = sp.Symbol("x", positive=True)   # x = 1/τ
     g = mode_map(L).xreplace({sy.tau: 1 / x})

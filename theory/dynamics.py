@@ -36,7 +36,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from . import symbols as sy
-from .architectures import _check_depth
+from .architectures import check_depth
+
+__all__ = ["FixedPoint", "check_solution", "check_time", "fixed_points", "half_rise_leading",
+           "half_rise_time", "mode_ode", "mode_rhs", "mode_solution", "mode_time", "scaled_rate",
+           "scaled_strength", "scaled_time", "solves_at_points", "time_scale", "w"]
 
 #: The mode strength as a positive symbol, used while separating variables.
 _a = sp.Symbol("a", positive=True)
@@ -46,7 +50,7 @@ w = sp.Symbol("w", positive=True)
 
 def mode_rhs(depth: int, a: sp.Expr = sy.a) -> sp.Expr:
     """``f(a)`` in ``τ da/dt = f(a) = L a^(2−2/L) (s − λ a)`` for depth L."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     return sp.Integer(L) * a ** (2 - sp.Rational(2, L)) * (sy.s - sy.lam * a)
 
 
@@ -105,7 +109,7 @@ def mode_solution(depth: int, cache: bool = True) -> sp.Expr | None:
     by the cache) is accepted only if it solves the ODE at sample points
     (:func:`solves_at_points`, milliseconds, where the symbolic check takes most of a second).
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     integrand = sp.together(sy.tau / mode_rhs(L, _a))
     if not integrand.is_rational_function(_a):
         return None
@@ -174,7 +178,7 @@ def scaled_time(depth: int, cache: bool = True) -> sp.Expr:
     cache (:mod:`modspec.theory.cache`; deriving it takes seconds at depth 5) is checked by
     comparing its derivative with the integrand at points on both sides of ``w = 1``.
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     integrand = scaled_rate(L)
     from . import cache as disk
 
@@ -199,19 +203,19 @@ def _derivative_matches(G: sp.Expr, integrand: sp.Expr) -> bool:
 
 def scaled_rate(depth: int) -> sp.Expr:
     """``dG_L/dw = 1 / (w^(L−1) (1 − w^L))`` — the integrand of :func:`scaled_time`."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     return 1 / (w ** (L - 1) * (1 - w ** L))
 
 
 def time_scale(depth: int) -> sp.Expr:
     """``(τ/s) (s/λ)^((2−L)/L)``: the factor turning ``G_L`` differences into epochs."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     return sy.tau / sy.s * (sy.s / sy.lam) ** sp.Rational(2 - L, L)
 
 
 def scaled_strength(depth: int, a: sp.Expr) -> sp.Expr:
     """``w = (λ a / s)^(1/L)``: the per-layer strength relative to its fixed point."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     return (sy.lam * a / sy.s) ** sp.Rational(1, L)
 
 
@@ -223,7 +227,7 @@ def mode_time(depth: int) -> sp.Expr:
     docstring), in the symbols ``a, a0, tau, s, lambda``; valid while ``a`` lies between
     ``a0`` and the fixed point ``s/λ``. Checked by :func:`check_time`.
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     G = scaled_time(L)
     expr = time_scale(L) * (G.subs(w, scaled_strength(L, _a))
                             - G.subs(w, scaled_strength(L, sy.a0)))
@@ -241,7 +245,7 @@ def check_time(expr: sp.Expr, depth: int) -> bool:
     and ``log x`` have the same derivative, so the absolute values are dropped first (one
     branch, no piecewise derivative).
     """
-    L = _check_depth(depth)
+    L = check_depth(depth)
     a_w = sy.s / sy.lam * w ** L
     e = expr.replace(sp.Abs, lambda x: x).subs(sy.a, a_w)
     residual = sp.diff(e, w) - sy.tau / mode_rhs(L, a_w) * sp.diff(a_w, w)
@@ -261,7 +265,7 @@ def half_rise_time(depth: int) -> sp.Expr:
         roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
         if roots:
             return sp.simplify(roots[0])
-    L = _check_depth(depth)
+    L = check_depth(depth)
     G = scaled_time(L)
     return time_scale(L) * (sp.nsimplify(G.subs(w, sp.Rational(1, 2) ** sp.Rational(1, L)))
                             - G.subs(w, scaled_strength(L, sy.a0)))
@@ -272,7 +276,7 @@ def half_rise_leading(depth: int) -> sp.Expr:
     """Leading behaviour of :func:`half_rise_time` for a small start (``a0 → 0``), derived:
     ``τ ln(2)/λ`` (L = 1), ``τ/(2s) ln(s/(λ a0))`` (L = 2), ``τ/((L−2) s a0^((L−2)/L))``
     (L > 2). The limit of the ratio to this form is checked to be 1."""
-    L = _check_depth(depth)
+    L = check_depth(depth)
     exact = half_rise_time(L)
     if L == 1:
         lead = sp.limit(exact, sy.a0, 0)

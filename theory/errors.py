@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["ModspecError", "bad"]
+
 
 class ModspecError(ValueError):
     """A user error: the message names the parameter, the value given and what is allowed.

@@ -37,6 +37,8 @@ from .errors import ModspecError, bad
 from .matrix_flow import minimum_norm_map
 from .observables import map_summary
 
+__all__ = ["EXACT_MAX_P", "Heldout", "check_objects", "heldout", "heldout_map"]
+
 EXACT_MAX_P = 16
 
 

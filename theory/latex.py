@@ -25,6 +25,8 @@ from .spectra import mode_tex
 if TYPE_CHECKING:
     from .derivation import Derivation
 
+__all__ = ["derivation_latex", "key_tex", "latex_document", "text"]
+
 _ESCAPE = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#",
            "$": r"\$", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
 

@@ -42,6 +42,9 @@ from .architectures import Module, Network
 from .dataset import CompositionalDataset, Dataset, block_index
 from .errors import ModspecError
 
+__all__ = ["MatrixFlow", "covariance_values", "evaluate", "matrix_flow", "matrix_odes",
+           "minimum_norm_map", "shallow_converged_map"]
+
 _P = sp.Symbol("P", positive=True, integer=True)
 
 

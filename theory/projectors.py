@@ -43,6 +43,9 @@ import sympy as sp
 from .dataset import CompositionalDataset, Dataset, block_rows, exact
 from .errors import ModspecError
 
+__all__ = ["Atom", "IdentityRows", "SampleSpace", "WalshRows", "family_blocks",
+           "family_sample_space", "joint_sample_space", "sample_space", "walsh_matrix"]
+
 
 @dataclass(frozen=True, eq=False)
 class Atom:

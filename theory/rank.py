@@ -23,6 +23,9 @@ import numpy as np
 
 from .errors import ModspecError, bad
 
+__all__ = ["MAX_SUBSETS", "full_rank_count", "full_rank_probability", "rank_table",
+           "sampled_full_rank_probability", "sign_patterns"]
+
 #: Largest number of subsets :func:`full_rank_probability` enumerates for one j.
 MAX_SUBSETS = 2_000_000
 

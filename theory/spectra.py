@@ -34,6 +34,9 @@ from .errors import ModspecError, bad
 from .projectors import Atom, SampleSpace, sample_space
 from .symbols import to_latex as tex
 
+__all__ = ["Mode", "Spectrum", "mode_tex", "module_spectra", "module_spectrum", "spectrum",
+           "spectrum_latex"]
+
 
 @dataclass(frozen=True, eq=False)
 class Mode:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modspec.theory.architectures import PRESETS, Network, architecture
+from modspec.theory.architectures import MAX_DEPTH, PRESETS, Network, architecture
 from modspec.theory.errors import bad
 
 if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or read caches
@@ -162,8 +162,8 @@ def add_architecture_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("architecture")
     g.add_argument("--arch", choices=sorted(PRESETS), default="dense",
                    help="modular architecture (default dense)")
-    g.add_argument("--depth", type=integer(1), default=2,
-                   help="layers per module (≥ 1, default 2)")
+    g.add_argument("--depth", type=integer(1, MAX_DEPTH), default=2,
+                   help=f"layers per module (1 … {MAX_DEPTH}, default 2)")
 
 
 def dataset_from(args: argparse.Namespace) -> CompositionalDataset:
