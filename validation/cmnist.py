@@ -1,4 +1,4 @@
-"""Compositional MNIST (theory.md §5): digit images side by side, two kinds of target.
+"""Compositional MNIST (docs/theory/cmnist.md): digit images side by side, two kinds of target.
 
 An example is ``positions`` digit images concatenated horizontally (the original study: three
 MNIST digits, a 28×84 image). Its target has two parts:
@@ -30,7 +30,9 @@ digit from the right pool. Everything is deterministic under ``seed``.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,32 +123,44 @@ def tuple_number(digits: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------ sources
 def read_idx(path: str) -> np.ndarray:
-    """Read one IDX file (unsigned bytes; gzipped or not, detected by content)."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    """Read one IDX file (unsigned bytes; gzipped or not, detected by content).
+
+    Anything that is not a whole, consistent IDX file — unreadable, a folder, a truncated or
+    corrupt gzip stream, a short header, sizes that disagree with the data — is a one-line
+    :class:`ModspecError` naming the file.
+    """
+    if not os.path.isfile(path):
+        raise ModspecError(f"{path} is not an IDX file (not a regular file)")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ModspecError(f"{path} cannot be read ({exc.strerror})") from None
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ModspecError(f"{path} is a truncated or corrupt gzip file ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ModspecError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim)]
     start = 4 + 4 * ndim
-    count = int(np.prod(dims)) if dims else 0
+    if ndim == 0 or len(raw) < start:
+        raise ModspecError(f"{path}: IDX header is truncated or has no dimensions "
+                           f"({len(raw)} bytes, {ndim} dimensions)")
+    dims = [int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim)]
+    count = math.prod(dims)  # Python integers: sizes cannot overflow
     if len(raw) - start != count:
-        raise ModspecError(f"{path}: header says {dims} ({count} bytes) but holds "
-                           f"{len(raw) - start} bytes")
+        raise ModspecError(f"{path}: IDX header says {dims} ({count} bytes) but the file "
+                           f"holds {len(raw) - start} bytes of data")
     return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
 
 
 def _find(directory: str, stem: str) -> str:
-    for name in (stem, stem + ".gz"):
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path
     alt = stem.replace("-idx", ".idx")  # some mirrors use dots
-    for name in (alt, alt + ".gz"):
+    for name in (stem, stem + ".gz", alt, alt + ".gz"):
         path = os.path.join(directory, name)
-        if os.path.exists(path):
+        if os.path.lexists(path):
             return path
     raise bad("source", f"idx:{directory}", f"directory must contain {stem} (or {stem}.gz)")
 
@@ -181,6 +195,12 @@ def load_source(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
                                    f"labels {lab.shape}")
             if lab.size and lab.max() > 9:
                 raise ModspecError(f"IDX {part} labels must be digits 0–9")
+            if im.shape[0] == 0:
+                raise ModspecError(f"IDX {part} files hold no images")
+        if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+            raise ModspecError(f"IDX test images are {arrays['test_images'].shape[1:]} but "
+                               f"training images are {arrays['train_images'].shape[1:]}; "
+                               "they must have the same size")
         scale = np.float32(1 / 255)
         return (arrays["train_images"].astype(np.float32) * scale,
                 arrays["train_labels"].astype(int),
@@ -201,13 +221,13 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
     """
     if isinstance(positions, bool) or not isinstance(positions, int) or not 1 <= positions <= 4:
         raise bad("positions", positions, "must be an integer in 1..4")
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise bad(name, value, "must be an integer ≥ 1")
+    for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise bad(name, value, f"must be an integer ≥ {low}")
     if not 0.0 <= float(holdout) <= 0.5:
         raise bad("holdout", holdout, "must be a fraction of digit tuples in [0, 0.5]")
-    if not float(r) > 0:
-        raise bad("r", r, "must be > 0")
+    if not (math.isfinite(float(r)) and float(r) > 0):
+        raise bad("r", r, "must be a finite number > 0")
     tr_im, tr_lab, te_im, te_lab = load_source(source, seed)
     rng = np.random.default_rng([seed, 2])
 

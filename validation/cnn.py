@@ -21,6 +21,7 @@ PyTorch is imported lazily, inside the functions.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -85,18 +86,25 @@ def build_cnn(arch: str, image_shape: tuple[int, int], positions: int) -> Any:
     return Split()
 
 
+def check_init(init: str | float) -> float | None:
+    """The standard deviation ``init`` asks for (None for PyTorch's default), or one line."""
+    if init == "default":
+        return None
+    if init == "small":
+        return 0.01
+    if isinstance(init, numbers.Real) and not isinstance(init, bool) \
+            and math.isfinite(init) and init > 0:
+        return float(init)
+    raise bad("init", init, "must be default, small or a finite standard deviation > 0")
+
+
 def initialise(model: Any, init: str | float) -> None:
     """Apply ``init``: "default" (PyTorch's), "small" (N(0, 0.01²)) or a standard deviation."""
     import torch
 
-    if init == "default":
+    std = check_init(init)
+    if std is None:
         return
-    if init == "small":
-        std = 0.01
-    elif isinstance(init, numbers.Real) and not isinstance(init, bool) and init > 0:
-        std = float(init)
-    else:
-        raise bad("init", init, "must be default, small or a positive standard deviation")
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, std)
@@ -109,7 +117,6 @@ def parse_init(text: str) -> str | float:
     try:
         value = float(text)
     except ValueError:
-        raise bad("init", text, "must be default, small or a positive number") from None
-    if not value > 0:
-        raise bad("init", text, "must be default, small or a positive number")
+        raise bad("init", text, "must be default, small or a finite number > 0") from None
+    check_init(value)
     return value

@@ -169,3 +169,30 @@ def cmnist_figure(summary: Mapping[str, Any], path: str) -> str:
     ax.set_xlabel("epoch")
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def cmnist_claim_figure(summary: Mapping[str, Any], path: str) -> str:
+    """The claim over time: paired difference dense − split of each verdict metric against
+    epochs, mean ± 2 sem over seeds; the claim holds where the band is above 0."""
+    plt = _pyplot()
+    over = summary["over_time"]
+    t = np.asarray(over["epochs"], dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, name in zip(axes, ("error", "gap"), strict=True):
+        m = over[name]
+        mean = np.array(m["mean"], dtype=float)
+        sem = np.array([np.nan if v is None else v for v in m["sem"]], dtype=float)
+        ax.plot(t, mean, color="tab:purple", label="dense − split (mean)")
+        ax.fill_between(t, mean - 2 * sem, mean + 2 * sem, color="tab:purple", alpha=0.2,
+                        lw=0, label="± 2 sem")
+        ax.axhline(0, color="k", lw=0.5)
+        if m["holds_from"] is not None:
+            ax.axvline(m["holds_from"], color="tab:green", ls="--",
+                       label=f"holds from epoch {m['holds_from']}")
+        stopped = summary.get("convergence", {}).get("stopped_epoch")
+        if stopped is not None:
+            ax.axvline(stopped, color="0.5", ls=":", label=f"stopped (epoch {stopped})")
+        ax.set_title(f"dense − split: {m['metric']}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    return _save(fig, path)

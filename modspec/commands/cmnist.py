@@ -1,10 +1,13 @@
-"""``modspec cmnist``: dense vs split CNNs on Compositional MNIST (theory.md §5).
+"""``modspec cmnist``: dense vs split CNNs on Compositional MNIST (docs/theory/cmnist.md).
 
 Defaults are the reference protocol of the original study (three positions, 20,000 training
-examples, SGD lr 2e-3, batch 16, 300 epochs, N(0, 0.01²) initialisation); the digits source
-replaces MNIST offline. ``--quick`` selects a configuration that finishes in minutes on two
-CPU cores (see QUICK); any option given explicitly overrides it. Each finished seed is saved
-under ``OUT/seeds/`` and reused by a rerun with the same settings.
+examples, SGD lr 2e-3, batch 16, at most 300 epochs, N(0, 0.01²) initialisation); the digits
+source replaces MNIST offline. Training stops once every network's training error has
+plateaued (the rule of :mod:`modspec.validation.cmnist_run`). ``--quick`` selects a
+configuration that finishes in minutes on two CPU cores (see QUICK); any option given
+explicitly overrides it. Progress is checkpointed at every evaluation (Ctrl-C loses at most one
+evaluation interval; a rerun continues), and the finished networks are saved under
+``OUT/seeds/`` and reused by a rerun with the same settings.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="digits (scikit-learn's bundled 8×8 digits, default) or idx:DIR "
                         "(MNIST IDX files, gzipped or not)")
     p.add_argument("--quick", action="store_true",
-                   help="the quick CPU configuration (positions 2, 2000 images, default init, "
-                        "100 epochs, holdout 0.2)")
+                   help="the quick CPU configuration (" + _describe(QUICK) + ")")
     p.add_argument("--positions", type=int, help="digits per image (reference 3)")
     p.add_argument("--n-train", type=int, help="training examples (reference 20000)")
     p.add_argument("--n-test", type=int, help="test examples per test split (reference 3333)")
@@ -36,18 +38,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--r", type=float, default=10.0, help="identity target scale (default 10)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset")
     p.add_argument("--arch", choices=("dense", "split", "both"), default="both")
-    p.add_argument("--epochs", type=int, help="epochs of SGD (reference 300)")
+    p.add_argument("--epochs", type=int,
+                   help="cap on the epochs of SGD (reference 300); training stops earlier "
+                        "once every network has plateaued")
+    p.add_argument("--plateau-window", type=int,
+                   help="convergence rule: window in epochs (default 20)")
+    p.add_argument("--plateau-tol", type=float,
+                   help="convergence rule: largest fall of a normalised training error over "
+                        "the window (default 0.01)")
     p.add_argument("--lr", type=float, help="SGD learning rate (reference 2e-3)")
     p.add_argument("--batch", type=int, help="mini-batch size (reference 16)")
     p.add_argument("--init", help="small (N(0, 0.01²), reference), default (PyTorch) or a std")
-    p.add_argument("--seeds", type=int, help="network seeds (default 3)")
+    p.add_argument("--seeds", type=int, help="network seeds, trained together (default 3)")
     p.add_argument("--seed", type=int, default=0, help="first network seed")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--eval-every", type=int, help="epochs between evaluations")
     p.add_argument("--eval-train", type=int, help="training examples used to measure errors")
-    p.add_argument("--threads", type=int, help="torch CPU threads per network")
-    p.add_argument("--workers", type=int,
-                   help="networks trained at once in separate processes (quick: 2)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--out", required=True, help="output directory")
@@ -59,7 +66,7 @@ def config_from(args: argparse.Namespace):
     from modspec.validation.cnn import parse_init
 
     base = dict(QUICK if args.quick else REFERENCE)
-    for name in base:
+    for name in (*base, "plateau_window", "plateau_tol"):
         value = getattr(args, name, None)
         if value is not None:
             base[name] = value
@@ -70,17 +77,26 @@ def config_from(args: argparse.Namespace):
                         seed=args.seed, device=args.device, **base)
 
 
+def _describe(preset: dict) -> str:
+    return (f"positions {preset['positions']}, {preset['n_train']} images, init "
+            f"{preset['init']}, holdout {preset['holdout']}, {preset['seeds']} seeds, at most "
+            f"{preset['epochs']} epochs")
+
+
 def run(args: argparse.Namespace) -> int:
+    from modspec.validation.cmnist_run import check_out
     from modspec.validation.cmnist_run import run as run_experiment
 
     config = config_from(args)
-    os.makedirs(args.out, exist_ok=True)
+    check_out(args.out)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_experiment(config, args.out, progress)
     if not args.no_figures:
-        from modspec.validation.figures import cmnist_figure
+        from modspec.validation.figures import cmnist_claim_figure, cmnist_figure
 
         cmnist_figure(summary, os.path.join(args.out, "cmnist.png"))
+        if "dense" in summary["archs"] and "split" in summary["archs"]:
+            cmnist_claim_figure(summary, os.path.join(args.out, "cmnist_claim.png"))
     print(report(summary))
     with open(os.path.join(args.out, "report.txt"), "w") as fh:
         fh.write(report(summary) + "\n")
@@ -88,13 +104,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(summary: dict) -> str:
-    """Plain-text table of final errors (mean ± std over seeds), gaps and the verdict."""
+    """Plain text: convergence, final errors (mean ± std over seeds), gaps, the verdict at the
+    last evaluation and since when the claim holds."""
+    conv = summary["convergence"]
     lines = [f"Compositional MNIST ({summary['data']['source']}, "
              f"{summary['data']['positions']} positions, {summary['data']['n_train']} training "
              f"examples, holdout {summary['data']['holdout']}, "
-             f"{summary['config']['epochs']} epochs, init {summary['config']['init']})",
-             "normalised errors at the end (mean ± std over seeds); compositional /positions, "
-             "non-compositional /r²"]
+             f"{len(summary['archs'][next(iter(summary['archs']))]['seeds'])} seeds, "
+             f"init {summary['config']['init']})",
+             f"convergence rule: {conv['rule']}"]
+    for arch, epoch in conv["converged_epoch"].items():
+        lines.append(f"  {arch:5s} converged at epoch {epoch}" if epoch is not None else
+                     f"  {arch:5s} NOT converged by the cap ({conv['stopped_epoch']} epochs)")
+    lines.append(f"stopped at epoch {conv['stopped_epoch']}; normalised errors there (mean ± "
+                 "std over seeds); compositional /positions, non-compositional /r²")
     for arch, a in summary["archs"].items():
         for split in ("train", "seen", "heldout"):
             f = a["final"][split]
@@ -106,11 +129,21 @@ def report(summary: dict) -> str:
     if "gap" in v:
         for name in ("gap", "error"):
             m = v[name]
+            sem = m["dense_minus_split_sem"]
             lines.append(f"  dense − split {m['metric']}: {m['dense_minus_split_mean']:.4f} ± "
-                         f"{m['dense_minus_split_sem']:.4f} (sem, {m['n_seeds']} seeds) → "
-                         f"{m['status']}")
-        lines.append(f"claim: {v['claim']} — {v['status'].upper()} ({v['rule']}; overall "
-                     "holds only when both metrics hold)")
+                         f"{'n/a' if sem is None else f'{sem:.4f}'} (sem, {m['n_seeds']} "
+                         f"seeds) → {m['status']}")
+        lines.append(f"claim at epoch {conv['stopped_epoch']}: {v['claim']} — "
+                     f"{v['status'].upper()} ({v['rule']}; overall holds only when both "
+                     "metrics hold)")
+        o = summary["over_time"]
+
+        def since(epoch: int | None) -> str:
+            return f"from epoch {epoch} on" if epoch is not None else "not at the end"
+
+        lines.append(f"claim over time (holds at every evaluation from): gap "
+                     f"{since(o['gap']['holds_from'])}, error {since(o['error']['holds_from'])}, "
+                     f"both {since(o['holds_from'])}")
     else:
         lines.append(f"claim: {v['claim']} — {v['status']} ({v['reason']})")
     return "\n".join(lines)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from modspec.cli import main
 from modspec.theory.errors import ModspecError
@@ -116,14 +122,16 @@ def test_kernels_scale_with_the_image_and_cnn_outputs_have_the_target_width():
     assert kernel_sizes((2, 2)) == [(1, 1)] * 3  # never below 1×1
 
 
-def test_cmnist_smoke_run_saves_each_seed_and_resumes(tmp_path, monkeypatch):
+TINY = {"positions": 2, "n_train": 48, "n_test": 12, "holdout": 0.2, "batch": 16,
+        "init": "default", "eval_train": 24, "threads": 1, "device": "cpu"}
+
+
+def test_cmnist_smoke_run_saves_each_seed_and_reuses_a_finished_run(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from modspec.validation import cmnist_run
     from modspec.validation.cmnist_run import CMNISTConfig, run
 
-    cfg = CMNISTConfig(positions=2, n_train=48, n_test=12, holdout=0.2, epochs=2, batch=16,
-                       init="default", seeds=2, eval_every=1, eval_train=24, threads=1,
-                       device="cpu")
+    cfg = CMNISTConfig(epochs=2, seeds=2, eval_every=1, plateau_window=1, **TINY)
     summary = run(cfg, str(tmp_path))
     for arch in ("dense", "split"):
         a = summary["archs"][arch]
@@ -136,15 +144,222 @@ def test_cmnist_smoke_run_saves_each_seed_and_resumes(tmp_path, monkeypatch):
             - a["final"]["seen"]["compositional"]["mean"])
         assert os.path.exists(tmp_path / "seeds" / f"{arch}-seed1.json")
     assert summary["verdict"]["status"] in {"holds", "fails", "mixed", "inconclusive"}
+    assert summary["convergence"]["stopped_epoch"] == 2
+    assert not (tmp_path / "checkpoint.npz").exists()
 
     def boom(*args, **kwargs):
-        raise AssertionError("a finished seed was trained again")
+        raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(cmnist_run, "train_one", boom)
+    monkeypatch.setattr(cmnist_run, "_train", boom)
     again = run(cfg, str(tmp_path))
     assert again["archs"]["dense"]["gap_per_seed"] == summary["archs"]["dense"]["gap_per_seed"]
     with open(tmp_path / "summary.json") as fh:
         assert json.load(fh)["data"]["positions"] == 2
+
+
+def test_seeds_trained_together_equal_seeds_trained_one_at_a_time():
+    torch = pytest.importorskip("torch")
+    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup, data_tensors
+
+    cfg = CMNISTConfig(epochs=2, seeds=3, **TINY)
+    data = build("digits", 2, 48, 12, 0.2, 10.0, 0)
+    tensors = data_tensors(data, cfg, "cpu")
+    torch.set_num_threads(1)
+    for arch in ("dense", "split"):
+        together = SeedGroup(tensors, arch, [0, 1, 2], cfg, "cpu", data.image_shape, 2)
+        alone = [SeedGroup(tensors, arch, [s], cfg, "cpu", data.image_shape, 2)
+                 for s in (0, 1, 2)]
+        for g in (together, *alone):
+            for epoch in (1, 2):
+                g.train_epoch(epoch)
+            g.evaluate(2)
+        for k, one in enumerate(alone):
+            for split in ("train", "seen", "heldout"):
+                for part in ("compositional", "noncompositional"):
+                    assert together.curves[split][part][k] == pytest.approx(
+                        one.curves[split][part][0], rel=1e-4)
+        # and the seeds differ from each other (they are not one network three times)
+        assert together.curves["train"]["compositional"][0] != pytest.approx(
+            together.curves["train"]["compositional"][1], rel=1e-4)
+
+
+@given(start=st.floats(0.5, 2.0), rate=st.floats(0.02, 0.5), window=st.sampled_from([5, 10, 20]),
+       tol=st.floats(1e-3, 0.1))
+@example(start=1.0, rate=0.1, window=10, tol=0.01)
+def test_plateau_rule_holds_first_where_the_windowed_fall_drops_below_tol(start, rate, window,
+                                                                          tol):
+    from modspec.validation.cmnist_run import plateau_epoch
+
+    epochs = list(range(0, 400, 5))
+    curve = [start * np.exp(-rate * t) for t in epochs]
+    got = plateau_epoch(epochs, {"compositional": curve, "noncompositional": curve}, window, tol)
+    expected = next((t for i, t in enumerate(epochs) if t >= window
+                     and curve[epochs.index(t - window)] - curve[i] < tol
+                     and curve[i] <= start / 2), None)
+    assert got == expected
+    if got is not None:  # the error has learned and its fall over the window is small
+        i = epochs.index(got)
+        assert curve[i] <= start / 2
+        assert curve[epochs.index(got - window)] - curve[i] < tol
+
+
+def test_an_initial_plateau_or_one_part_still_learning_is_not_convergence():
+    from modspec.validation.cmnist_run import plateau_epoch
+
+    epochs = list(range(0, 101, 5))
+    flat = [1.0] * len(epochs)                      # the plateau of a small initialisation
+    learned = [1.0] + [0.01] * (len(epochs) - 1)
+    falling = [1.0 - 0.009 * t for t in epochs]     # still falling 0.18 per 20 epochs
+    assert plateau_epoch(epochs, {"c": flat, "n": flat}, 20, 0.01) is None
+    assert plateau_epoch(epochs, {"c": learned, "n": falling}, 20, 0.01) is None
+    # the first window that starts after the drop: epochs 5 → 25
+    assert plateau_epoch(epochs, {"c": learned, "n": learned}, 20, 0.01) == 25
+    assert plateau_epoch(epochs, {"c": learned, "n": [float("nan")] * len(epochs)}, 20,
+                         0.01) is None
+
+
+def test_training_stops_once_every_network_has_plateaued_and_reports_each_epoch(tmp_path):
+    pytest.importorskip("torch")
+    from modspec.validation.cmnist_run import CMNISTConfig, plateau_epoch, run
+
+    cfg = CMNISTConfig(**{**TINY, "positions": 1, "holdout": 0.0, "eval_train": 48},
+                       archs=("dense",), epochs=60, lr=0.01, seeds=2, eval_every=1,
+                       plateau_window=2, plateau_tol=0.05)
+    summary = run(cfg, str(tmp_path))
+    conv = summary["convergence"]
+    a = summary["archs"]["dense"]
+    assert conv["all_converged"] and conv["stopped_epoch"] < 60
+    assert a["curves"]["epochs"][-1] == conv["stopped_epoch"]
+    assert conv["converged_epoch"]["dense"] == max(a["converged_epoch_per_seed"])
+    for seed in (0, 1):   # each network's convergence epoch is where its own rule first held
+        with open(tmp_path / "seeds" / f"dense-seed{seed}.json") as fh:
+            saved = json.load(fh)
+        train = {p: saved["errors"]["train"][p] for p in ("compositional", "noncompositional")}
+        assert saved["converged_epoch"] == plateau_epoch(saved["epochs"], train, 2, 0.05)
+    assert summary["verdict"]["status"] == "not tested"
+
+
+def _runs(diffs_gap, diffs_err, seeds=5):
+    """Synthetic runs whose paired differences dense − split are the given curves."""
+    rng = np.random.default_rng(0)
+    runs = {"dense": [], "split": []}
+    for _ in range(seeds):
+        noise = rng.normal(0, 0.01, len(diffs_gap))
+        seen_s = np.full(len(diffs_gap), 0.3)
+        held_s = seen_s + 0.2
+        held_d = held_s + np.asarray(diffs_err) + noise
+        seen_d = held_d - (held_s - seen_s) - np.asarray(diffs_gap)
+        for arch, seen, held in (("dense", seen_d, held_d), ("split", seen_s, held_s)):
+            runs[arch].append({"epochs": list(range(0, 5 * len(diffs_gap), 5)),
+                               "errors": {"seen": {"compositional": list(seen)},
+                                          "heldout": {"compositional": list(held)}}})
+    return runs
+
+
+def test_claim_over_time_finds_the_epoch_from_which_it_holds():
+    from modspec.validation.cmnist_run import claim_over_time
+
+    rising = [0.0] * 4 + [0.2] * 6          # dense − split > 0 from the fifth evaluation on
+    over = claim_over_time(_runs(rising, rising), heldout=True)
+    assert over["error"]["holds_from"] == over["gap"]["holds_from"] == 20
+    assert over["holds_from"] == 20
+    assert over["error"]["status"][-1] == "holds" and len(over["error"]["sem"]) == 10
+    never = claim_over_time(_runs(rising, [-0.2] * 10), heldout=True)
+    assert never["error"]["holds_from"] is None and never["holds_from"] is None
+    assert never["error"]["status"][-1] == "fails"
+    gone = claim_over_time(_runs([0.2] * 9 + [0.0], rising), heldout=True)  # lost at the end
+    assert gone["gap"]["holds_from"] is None
+
+
+def test_one_seed_gives_an_inconclusive_verdict_and_strict_json():
+    from modspec.validation.cmnist_run import claim_over_time, verdict
+
+    archs = {a: {"gap_per_seed": [0.1], "heldout_compositional_per_seed": [0.5],
+                 "seen_compositional_per_seed": [0.4]} for a in ("dense", "split")}
+    v = verdict(archs, heldout=True)
+    assert v["status"] == "inconclusive" and v["gap"]["dense_minus_split_sem"] is None
+    over = claim_over_time(_runs([0.2] * 3, [0.2] * 3, seeds=1), heldout=True)
+    json.dumps({"v": v, "over": over}, allow_nan=False)   # no Infinity, no NaN
+    assert over["holds_from"] is None
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+    pytest.importorskip("torch")
+    from modspec.validation.cmnist_run import CMNISTConfig, run
+
+    cfg = CMNISTConfig(epochs=4, seeds=2, eval_every=1, plateau_window=1, **TINY)
+    whole = run(cfg, str(tmp_path / "whole"))
+
+    def stop_at_epoch_2(line):
+        if line.startswith("epoch 2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, str(tmp_path / "cut"), stop_at_epoch_2)
+    assert (tmp_path / "cut" / "checkpoint.npz").exists()
+    messages = []
+    resumed = run(cfg, str(tmp_path / "cut"), messages.append)
+    assert any("resumed" in m and "epoch 2" in m for m in messages)
+    assert not any(m.startswith("epoch 1/") for m in messages)
+    for arch in ("dense", "split"):
+        a, b = resumed["archs"][arch]["curves"], whole["archs"][arch]["curves"]
+        assert a["epochs"] == b["epochs"] == [0, 1, 2, 3, 4]
+        for name in ("train/compositional", "heldout/noncompositional", "gap"):
+            np.testing.assert_allclose(a[name]["mean"], b[name]["mean"], rtol=1e-6)
+
+
+def test_a_damaged_checkpoint_is_ignored_and_training_starts_afresh(tmp_path):
+    pytest.importorskip("torch")
+    from modspec.validation.cmnist_run import CMNISTConfig, run
+
+    cfg = CMNISTConfig(epochs=1, seeds=1, eval_every=1, plateau_window=1, **TINY)
+    (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 not a zip")
+    messages = []
+    summary = run(cfg, str(tmp_path), messages.append)
+    assert summary["convergence"]["stopped_epoch"] == 1
+    assert not any("resumed" in m for m in messages)
+
+
+def test_ctrl_c_stops_a_run_within_seconds_and_keeps_its_progress(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "modspec", "cmnist", "--positions", "1", "--n-train", "64",
+           "--n-test", "8", "--seeds", "2", "--epochs", "100000", "--eval-every", "1",
+           "--plateau-window", "1", "--init", "default", "--threads", "1", "--device", "cpu",
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.npz").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and took < 5, (took, err)
+    assert err.strip().splitlines()[-1] == "modspec cmnist: interrupted"
+    with np.load(out / "checkpoint.npz", allow_pickle=False) as z:
+        assert int(z["epoch"]) >= 1
+        assert z["dense/curves/train/compositional"].shape == (2, int(z["epoch"]) + 1)
+
+
+def test_diverging_sgd_stops_with_the_epoch_and_writes_no_result(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    code = main(["cmnist", "--positions", "1", "--n-train", "32", "--n-test", "8", "--seeds",
+                 "1", "--epochs", "5", "--lr", "1e6", "--device", "cpu", "--quiet",
+                 "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "lr=1000000.0" in captured.err and "diverged" in captured.err
+    assert "epoch 1" in captured.err
+    assert not (out / "summary.json").exists() and not list((out / "seeds").iterdir())
 
 
 def test_cmnist_command_writes_report_and_figure(tmp_path, capsys):
@@ -155,7 +370,10 @@ def test_cmnist_command_writes_report_and_figure(tmp_path, capsys):
                  "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    assert "systematic generalisation gap" in text and "claim:" in text
+    assert "systematic generalisation gap" in text and "claim at epoch 1:" in text
+    assert "NOT converged by the cap (1 epochs)" in text
+    assert "claim over time (holds at every evaluation from): gap not at the end" in text
+    assert (out / "cmnist_claim.png").stat().st_size > 0
     assert (out / "cmnist.png").stat().st_size > 0
     assert (out / "report.txt").exists()
 
@@ -164,3 +382,101 @@ def test_cmnist_command_bad_source_is_one_line_exit_2(tmp_path, capsys):
     code = main(["cmnist", "--source", "nowhere", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "source" in err and len(err.strip().splitlines()) == 1
+
+
+def _damage(idx_dir, case):
+    """Damage one IDX file of a valid folder in the way ``case`` names."""
+    train_images = idx_dir / "train-images-idx3-ubyte.gz"
+    if case == "truncated gzip":
+        train_images.write_bytes(train_images.read_bytes()[:200])
+    elif case == "corrupt gzip":
+        raw = bytearray(train_images.read_bytes())
+        raw[20:40] = b"\xff" * 20
+        train_images.write_bytes(bytes(raw))
+    elif case == "folder for a file":
+        os.remove(idx_dir / "t10k-images-idx3-ubyte")
+        (idx_dir / "t10k-images-idx3-ubyte").mkdir()
+    elif case == "header without data":
+        (idx_dir / "t10k-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (40, 28, 28)))
+    elif case == "short header":
+        (idx_dir / "t10k-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3, 0, 0]))
+    elif case == "sizes that overflow":
+        big = (2**32 - 1).to_bytes(4, "big")
+        (idx_dir / "t10k-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + big * 3
+                                                          + b"\x00" * 64)
+    elif case == "test images of another size":
+        images = np.random.default_rng(1).integers(0, 256, (40, 20, 20))
+        _write_idx(idx_dir / "t10k-images-idx3-ubyte", images, gz=False)
+    else:  # pragma: no cover
+        raise ValueError(case)
+
+
+@pytest.mark.parametrize("case", ["truncated gzip", "corrupt gzip", "folder for a file",
+                                  "header without data", "short header", "sizes that overflow",
+                                  "test images of another size"])
+def test_damaged_mnist_idx_input_is_one_line_exit_2_before_any_work(idx_dir, tmp_path, case,
+                                                                      capsys):
+    _damage(idx_dir, case)
+    out = tmp_path / "out"
+    code = main(["cmnist", "--source", f"idx:{idx_dir}", "--positions", "1", "--n-train", "8",
+                 "--n-test", "4", "--seeds", "1", "--epochs", "1", "--device", "cpu",
+                 "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and "idx" in err.lower()
+    assert not list((out / "seeds").iterdir()) and not (out / "summary.json").exists()
+
+
+@pytest.mark.parametrize("option, value, name", [
+    ("--data-seed", "-1", "data_seed"), ("--seed", "-2", "seed"), ("--lr", "inf", "lr"),
+    ("--lr", "nan", "lr"), ("--lr", "0", "lr"), ("--init", "inf", "init"),
+    ("--threads", "0", "threads"), ("--r", "inf", "r"), ("--epochs", "-1", "epochs"),
+    ("--plateau-window", "7", "plateau_window"), ("--plateau-tol", "nan", "plateau_tol"),
+    ("--device", "tpu", "device")])
+def test_unchecked_cmnist_options_are_one_line_exit_2_before_any_work(tmp_path, capsys, option,
+                                                                       value, name):
+    out = tmp_path / "out"
+    code = main(["cmnist", "--quick", option, value, "--eval-every", "5", "--quiet",
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{name}=" in err
+    assert not out.exists() or not list(out.rglob("*.json"))
+
+
+def test_unusable_output_folders_are_one_line_exit_2_before_training(tmp_path, capsys,
+                                                                      monkeypatch):
+    from modspec.validation import cmnist_run
+
+    def never(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(cmnist_run, "_train", never)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    cases = [str(a_file), "", str(a_file / "below")]
+    for out in cases:
+        code = main(["cmnist", "--quick", "--quiet", "--out", out])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "out=" in err, (out, err)
+
+    def read_only(*args, **kwargs):   # what a folder without write permission answers
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cmnist_run.tempfile, "TemporaryFile", read_only)
+    code = main(["cmnist", "--quick", "--quiet", "--out", str(tmp_path / "ro")])
+    err = capsys.readouterr().err
+    assert code == 2 and "out=" in err and "Permission denied" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a read-only folder")
+def test_a_read_only_output_folder_is_refused(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        code = main(["cmnist", "--quick", "--quiet", "--out", str(ro)])
+    finally:
+        ro.chmod(0o700)
+    assert code == 2 and "out=" in capsys.readouterr().err
