@@ -480,3 +480,25 @@ def test_a_read_only_output_folder_is_refused(tmp_path, capsys):
     finally:
         ro.chmod(0o700)
     assert code == 2 and "out=" in capsys.readouterr().err
+
+
+def test_study_part_reports_convergence_verdict_epoch_and_claim_over_time(tmp_path,
+                                                                           monkeypatch):
+    pytest.importorskip("torch")
+    from modspec.validation import cmnist_presets
+    from modspec.validation.report import write_results
+    from modspec.validation.study import Context, part_cmnist
+
+    tiny = {**cmnist_presets.QUICK, "n_train": 48, "n_test": 12, "epochs": 2, "seeds": 2,
+            "eval_every": 1, "eval_train": 24, "plateau_window": 1}
+    monkeypatch.setattr(cmnist_presets, "QUICK", tiny)
+    part = part_cmnist(Context(tmp_path, quick=True, seed=0, quiet=True, device="cpu"))
+    names = [c.name for c in part.claims]
+    assert names[0] == "CMNIST: every network's training error plateaued before the cap"
+    assert names[1].endswith("(at epoch 2)")
+    assert set(part.numbers["convergence"]["converged_epoch"]) == {"dense", "split"}
+    assert part.numbers["over_time"]["epochs"] == [0, 1, 2]
+    assert "holds_from_epoch" in part.numbers
+    assert {"cmnist.png", "cmnist_claim.png", "cmnist_claim.pdf"} <= set(part.figures)
+    results = json.loads(write_results(tmp_path, [part], {}).read_text())
+    assert "holds_from_epoch" in results["parts"]["cmnist"]["numbers"]
