@@ -204,7 +204,6 @@ class SeedGroup:
         self.params = {name: torch.stack([dict(m.named_parameters())[name].detach()
                                           for m in models]).to(device).requires_grad_()
                        for name, _ in models[0].named_parameters()}
-        self.opt = torch.optim.SGD(list(self.params.values()), lr=config.lr)
         self.gens = [torch.Generator().manual_seed(s) for s in self.seeds]
         self.epochs: list[int] = []
         self.curves = {s: {p: [[] for _ in self.seeds] for p in PARTS} for s in SPLITS}
@@ -226,15 +225,17 @@ class SeedGroup:
 
         x_tr, y_tr = self.data["train"]
         n, b = x_tr.shape[0], self.config.batch
+        params = list(self.params.values())
         perms = torch.stack([torch.randperm(n, generator=g) for g in self.gens]).to(self.device)
         total = torch.zeros(len(self.seeds), device=self.device)
         for a in range(0, n, b):
             idx = perms[:, a:a + b]
             out = self.forward(self.params, x_tr[idx])
             per_seed = ((out - y_tr[idx]) ** 2).sum(dim=-1).mean(dim=-1)
-            self.opt.zero_grad(set_to_none=True)
-            per_seed.sum().backward()
-            self.opt.step()
+            grads = torch.autograd.grad(per_seed.sum(), params)
+            with torch.no_grad():   # plain SGD (the update of torch.optim.SGD, no momentum)
+                for p, g in zip(params, grads, strict=True):
+                    p.add_(g, alpha=-self.config.lr)
             total += per_seed.detach()
         finite = torch.isfinite(total).cpu().numpy()
         if not finite.all():
