@@ -372,8 +372,18 @@ def _train(config: CMNISTConfig, data: CompositionalMNIST, key: str, out: Path, 
            say: Callable[[str], None]) -> dict[tuple[int, str], dict[str, Any]]:
     import torch
 
+    threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
+    try:
+        return _train_groups(config, data, key, out, dev, say)
+    finally:
+        torch.set_num_threads(threads)   # the caller's setting, for whatever runs next
+
+
+def _train_groups(config: CMNISTConfig, data: CompositionalMNIST, key: str, out: Path,
+                  dev: str, say: Callable[[str], None]
+                  ) -> dict[tuple[int, str], dict[str, Any]]:
     tensors = data_tensors(data, config, dev)
     groups = {a: SeedGroup(tensors, a, config.seed_list, config, dev, data.image_shape,
                            data.positions) for a in config.archs}
