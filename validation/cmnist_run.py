@@ -30,9 +30,11 @@ epoch ``t``. The network has plateaued at ``t`` when, for both parts ``E``,
 with window ``W = plateau_window`` epochs and tolerance ``δ = plateau_tol`` (defaults 20 epochs
 and 0.01): over the last W epochs the error fell by less than 1 % of an untrained network's, and
 the network has learned (the second condition keeps the initial plateau of a small
-initialisation from counting). Training stops at the first evaluation at which every network
-(every seed of both architectures) has plateaued, or at the cap ``epochs``; each network's
-convergence epoch is the first evaluation at which its rule held.
+initialisation from counting). A network's convergence epoch is the first evaluation at which
+its rule held; training stops at the first evaluation by which every network (every seed of
+both architectures) has converged, or at the cap ``epochs``. (Once a network is on its plateau
+the noise of SGD makes the rule come and go from one evaluation to the next, so "held once" is
+the convergence epoch, not "holds now".)
 
 Long runs never lose finished work: the whole training state (stacked weights, each seed's
 random-generator state, the evaluation history) is written atomically to ``OUT/checkpoint.npz``
@@ -405,7 +407,7 @@ def _train_groups(config: CMNISTConfig, data: CompositionalMNIST, key: str, out:
             g.evaluate(0)
     start = time.perf_counter() - wall
     converged = _converged(groups, config)
-    while epoch < config.epochs and not all(v is not None and v[1] for v in converged.values()):
+    while epoch < config.epochs and None in converged.values():
         epoch += 1
         for g in groups.values():
             g.train_epoch(epoch)
@@ -417,15 +419,15 @@ def _train_groups(config: CMNISTConfig, data: CompositionalMNIST, key: str, out:
         _save_checkpoint(out / CHECKPOINT, groups, key, epoch, time.perf_counter() - start)
         train = {a: np.mean([g.curves["train"]["compositional"][k][-1]
                              for k in range(len(g.seeds))]) for a, g in groups.items()}
-        n_done = sum(v is not None and v[1] for v in converged.values())
+        n_done = sum(v is not None for v in converged.values())
         say(f"epoch {epoch}/{config.epochs}: compositional train error "
             + ", ".join(f"{a} {v:.3f}" for a, v in train.items())
-            + f"; plateaued {n_done}/{len(converged)}")
+            + f"; converged {n_done}/{len(converged)}")
     wall = time.perf_counter() - start
     results = {}
     for a, g in groups.items():
         for k, s in enumerate(g.seeds):
-            first = converged[(s, a)][0] if converged[(s, a)] else None
+            first = converged[(s, a)]
             results[(s, a)] = {
                 "arch": a, "seed": s, "epochs": g.epochs, "run_key": key,
                 "errors": {sp: {p: g.curves[sp][p][k] for p in PARTS} for sp in SPLITS},
@@ -434,18 +436,12 @@ def _train_groups(config: CMNISTConfig, data: CompositionalMNIST, key: str, out:
     return results
 
 
-def _converged(groups: Mapping[str, SeedGroup],
-               config: CMNISTConfig) -> dict[tuple[int, str], tuple[int, bool] | None]:
-    """Per network: (first epoch the rule held, whether it holds at the last evaluation)."""
-    out: dict[tuple[int, str], tuple[int, bool] | None] = {}
-    for a, g in groups.items():
-        for k, s in enumerate(g.seeds):
-            train = g.train_curves(k)
-            first = plateau_epoch(g.epochs, train, config.plateau_window, config.plateau_tol)
-            out[(s, a)] = None if first is None else (
-                first, plateaued(g.epochs, train, len(g.epochs) - 1, config.plateau_window,
-                                 config.plateau_tol))
-    return out
+def _converged(groups: Mapping[str, SeedGroup], config: CMNISTConfig
+               ) -> dict[tuple[int, str], int | None]:
+    """Per network: the first evaluation epoch at which its rule held (None: not yet)."""
+    return {(s, a): plateau_epoch(g.epochs, g.train_curves(k), config.plateau_window,
+                                  config.plateau_tol)
+            for a, g in groups.items() for k, s in enumerate(g.seeds)}
 
 
 def _save_checkpoint(path: Path, groups: Mapping[str, SeedGroup], key: str, epoch: int,
@@ -510,10 +506,11 @@ def summarise(runs: dict[str, list[dict[str, Any]]], config: CMNISTConfig,
         }
     stopped = max(a["stopped_epoch"] for a in out["archs"].values())
     out["convergence"] = {
-        "rule": f"both normalised training errors fell by less than {config.plateau_tol} over "
-                f"the last {config.plateau_window} epochs and are at most half their initial "
-                f"value; training stops when every network satisfies it (cap {config.epochs} "
-                "epochs)",
+        "rule": f"a network has converged at the first evaluation at which both its "
+                f"normalised training errors fell by less than {config.plateau_tol} over the "
+                f"last {config.plateau_window} epochs and are at most half their initial "
+                "value; training stops once every network has converged (cap "
+                f"{config.epochs} epochs)",
         "stopped_epoch": stopped,
         "all_converged": all(a["converged_epoch"] is not None for a in out["archs"].values()),
         "converged_epoch": {a: v["converged_epoch"] for a, v in out["archs"].items()}}

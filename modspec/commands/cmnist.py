@@ -116,8 +116,9 @@ def report(summary: dict) -> str:
     for arch, epoch in conv["converged_epoch"].items():
         lines.append(f"  {arch:5s} converged at epoch {epoch}" if epoch is not None else
                      f"  {arch:5s} NOT converged by the cap ({conv['stopped_epoch']} epochs)")
-    lines.append(f"stopped at epoch {conv['stopped_epoch']}; normalised errors there (mean ± "
-                 "std over seeds); compositional /positions, non-compositional /r²")
+    why = "every network converged" if conv["all_converged"] else "the cap"
+    lines.append(f"stopped at epoch {conv['stopped_epoch']} ({why}); normalised errors there "
+                 "(mean ± std over seeds); compositional /positions, non-compositional /r²")
     for arch, a in summary["archs"].items():
         for split in ("train", "seen", "heldout"):
             f = a["final"][split]
