@@ -10,6 +10,7 @@ error over the block's units). Each function writes one PNG and returns its path
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -192,7 +193,7 @@ def cmnist_claim_figure(summary: Mapping[str, Any], path: str) -> str:
         stopped = summary.get("convergence", {}).get("stopped_epoch")
         if stopped is not None:
             ax.axvline(stopped, color="0.5", ls=":", label=f"stopped (epoch {stopped})")
-        ax.set_title(f"dense − split: {m['metric']}", fontsize=9)
+        ax.set_title(textwrap.fill(f"dense − split: {m['metric']}", 60), fontsize=9)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
     return _save(fig, path)
