@@ -33,7 +33,7 @@ def main() -> None:
     from modspec.validation.cmnist import build
     from modspec.validation.cmnist_presets import QUICK, REFERENCE
     from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup, data_tensors
-    from modspec.validation.train import resolve_device
+    from modspec.validation.training import resolve_device
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

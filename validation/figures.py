@@ -18,8 +18,8 @@ import numpy as np
 
 from modspec.numerics.record import Trajectory
 
-__all__ = ["cmnist_figure", "heldout_figure", "losses_figure", "modes_figure",
-           "quadrants_figure"]
+__all__ = ["cmnist_claim_figure", "cmnist_figure", "heldout_figure", "losses_figure",
+           "modes_figure", "quadrants_figure"]
 
 
 def _pyplot() -> Any:

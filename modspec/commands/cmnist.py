@@ -16,7 +16,10 @@ import argparse
 import os
 import sys
 
-from modspec.validation.cmnist_presets import QUICK, REFERENCE  # noqa: E402
+from modspec.commands.options import SEED, device, image_source, integer, number, output_folder
+from modspec.validation.cmnist_presets import QUICK, REFERENCE
+
+__all__ = ["config_from", "register", "report", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,39 +28,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train dense and split CNNs on Compositional MNIST; report normalised "
                     "compositional and non-compositional errors on train, seen-combination "
                     "test and held-out-combination test, mean ± std over seeds, figures.")
-    p.add_argument("--source", default="digits",
+    p.add_argument("--source", type=image_source, default="digits",
                    help="digits (scikit-learn's bundled 8×8 digits, default) or idx:DIR "
                         "(MNIST IDX files, gzipped or not)")
     p.add_argument("--quick", action="store_true",
                    help="the quick CPU configuration (" + _describe(QUICK) + ")")
-    p.add_argument("--positions", type=int, help="digits per image (reference 3)")
-    p.add_argument("--n-train", type=int, help="training examples (reference 20000)")
-    p.add_argument("--n-test", type=int, help="test examples per test split (reference 3333)")
-    p.add_argument("--holdout", type=float,
+    p.add_argument("--positions", type=integer(1, 4), help="digits per image (reference 3)")
+    p.add_argument("--n-train", type=integer(1), help="training examples (reference 20000)")
+    p.add_argument("--n-test", type=integer(1),
+                   help="test examples per test split (reference 3333)")
+    p.add_argument("--holdout", type=number(0),
                    help="fraction of digit tuples never seen in training (0 = original)")
-    p.add_argument("--r", type=float, default=10.0, help="identity target scale (default 10)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset")
+    p.add_argument("--r", type=number(0, strict=True), default=10.0,
+                   help="identity target scale (default 10)")
+    p.add_argument("--data-seed", type=SEED, default=0, help="seed of the dataset")
     p.add_argument("--arch", choices=("dense", "split", "both"), default="both")
-    p.add_argument("--epochs", type=int,
+    p.add_argument("--epochs", type=integer(0),
                    help="cap on the epochs of SGD (reference 300); training stops earlier "
                         "once every network has plateaued")
-    p.add_argument("--plateau-window", type=int,
+    p.add_argument("--plateau-window", type=integer(1),
                    help="convergence rule: window in epochs (default 20)")
-    p.add_argument("--plateau-tol", type=float,
+    p.add_argument("--plateau-tol", type=number(0, strict=True),
                    help="convergence rule: largest fall of a normalised training error over "
                         "the window (default 0.01)")
-    p.add_argument("--lr", type=float, help="SGD learning rate (reference 2e-3)")
-    p.add_argument("--batch", type=int, help="mini-batch size (reference 16)")
+    p.add_argument("--lr", type=number(0, strict=True), help="SGD learning rate (reference 2e-3)")
+    p.add_argument("--batch", type=integer(1), help="mini-batch size (reference 16)")
     p.add_argument("--init", help="small (N(0, 0.01²), reference), default (PyTorch) or a std")
-    p.add_argument("--seeds", type=int, help="network seeds, trained together (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="first network seed")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--eval-every", type=int, help="epochs between evaluations")
-    p.add_argument("--eval-train", type=int, help="training examples used to measure errors")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--seeds", type=integer(1), help="network seeds, trained together (default 3)")
+    p.add_argument("--seed", type=SEED, default=0, help="first network seed")
+    p.add_argument("--device", type=device, default="auto",
+                   help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--eval-every", type=integer(1), help="epochs between evaluations")
+    p.add_argument("--eval-train", type=integer(1), help="training examples used to measure errors")
+    p.add_argument("--threads", type=integer(1), help="torch CPU threads (default: torch's)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", type=output_folder, required=True,
+                   help="output folder (created if needed; must be writable)")
     p.set_defaults(func=run)
 
 
