@@ -239,7 +239,11 @@ class SeedGroup:
                 for p, g in zip(params, grads, strict=True):
                     p.add_(g, alpha=-self.config.lr)
             total += per_seed.detach()
-        finite = torch.isfinite(total).cpu().numpy()
+        self._check_finite(total.cpu().numpy(), epoch)
+
+    def _check_finite(self, losses: np.ndarray, epoch: int) -> None:
+        """Stop, naming the seed and the epoch, when a seed's training loss is not finite."""
+        finite = np.isfinite(losses)
         if not finite.all():
             s = self.seeds[int(np.flatnonzero(~finite)[0])]
             raise bad("lr", self.config.lr,
@@ -265,6 +269,8 @@ class SeedGroup:
                     non += err[..., n_comp:].sum(dim=(1, 2)).double()
                 values = {"compositional": (comp / max(n, 1) / self.positions).cpu().numpy(),
                           "noncompositional": (non / max(n, 1) / r**2).cpu().numpy()}
+                if split == "train":
+                    self._check_finite(np.minimum(*values.values()), epoch)
                 for part, v in values.items():
                     for k in range(len(self.seeds)):
                         self.curves[split][part][k].append(float(v[k]) if n else float("nan"))

@@ -506,3 +506,17 @@ def test_study_part_reports_convergence_verdict_epoch_and_claim_over_time(tmp_pa
     assert {"cmnist.png", "cmnist_claim.png", "cmnist_claim.pdf"} <= set(part.figures)
     results = json.loads(write_results(tmp_path, [part], {}).read_text())
     assert "holds_from_epoch" in results["parts"]["cmnist"]["numbers"]
+
+
+def test_weights_gone_infinite_are_reported_at_the_evaluation_not_written_as_errors():
+    torch = pytest.importorskip("torch")
+    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup, data_tensors
+
+    cfg = CMNISTConfig(epochs=1, seeds=2, **TINY)
+    data = build("digits", 2, 48, 12, 0.2, 10.0, 0)
+    group = SeedGroup(data_tensors(data, cfg, "cpu"), "split", [0, 1], cfg, "cpu",
+                      data.image_shape, 2)
+    with torch.no_grad():
+        next(iter(group.params.values()))[1].fill_(float("inf"))   # seed 1 only
+    with pytest.raises(ModspecError, match=r"split network \(seed 1\) is not finite at epoch 7"):
+        group.evaluate(7)
