@@ -3,7 +3,7 @@
 A :class:`Module` is a linear network of ``depth`` weight matrices (``depth = 1`` is a shallow
 map ``W``; ``depth = 2`` is ``W2 W1``) from the concatenation of its input blocks to the
 concatenation of its output blocks. A :class:`Network` sums the outputs of its modules. The
-presets are the architectures of the paper (theory.md §4.4–4.5):
+presets are the architectures of the paper (docs/theory/dataset.md):
 
 =============  ==============================================  ==========================
 preset         modules                                         systematic at convergence

@@ -1,4 +1,4 @@
-"""Datasets: the compositional family of theory.md §2 and general arrays a user brings.
+"""Datasets: the compositional family (docs/theory/dataset.md) and general arrays a user brings.
 
 Data are stored as columns (features × samples). A dataset names its row blocks: input blocks
 ``Ox`` (compositional features) and ``Gx`` (identity), output blocks ``Oy`` and ``Gy``. Modules of
@@ -111,7 +111,7 @@ def _sci(value: Any) -> str:
 
 @dataclass(frozen=True)
 class CompositionalDataset:
-    """The dataset family of theory.md §2: compositional features plus identity structure.
+    """The dataset family of docs/theory/dataset.md: compositional features plus identity structure.
 
     Parameters
     ----------
@@ -324,7 +324,7 @@ class Dataset:
     ``input_blocks`` and ``output_blocks`` map block names to row ranges ``(start, stop)``; they
     must tile the rows of ``X`` and ``Y`` in order. By default all of ``X`` is one block ``x``
     and all of ``Y`` one block ``y``. Use the names ``Ox``, ``Gx``, ``Oy``, ``Gy`` to get the
-    systematicity observables of theory.md §4.5.
+    systematicity observables of docs/theory/dataset.md.
     """
 
     X: Any

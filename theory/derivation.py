@@ -1,6 +1,6 @@
 """The derivation of a network's learning dynamics, from dataset and architecture to observables.
 
-:func:`derive` chains the steps of theory.md §3–4 for any architecture built from
+:func:`derive` chains the steps of docs/theory/learning-dynamics.md for any architecture built from
 :class:`~modspec.theory.architectures.Module` s:
 
 1. **Loss and matrix flow.** ``L = ½ Σ_samples ‖y − ŷ‖²`` with ``ŷ`` the sum of the modules'

@@ -2,8 +2,8 @@
 
 The closed forms of :mod:`modspec.theory.dynamics` solve the gradient *flow*
 ``τ da/dt = f(a)``. Gradient descent takes finite steps: one epoch is one update of
-theory.md §4.1 with step ``1/τ`` (``τ = 1/(P·lr)``, P = number of samples). For a balanced,
-aligned mode that update is an exact scalar map, derived here with SymPy.
+docs/theory/learning-dynamics.md §1 with step ``1/τ`` (``τ = 1/(P·lr)``, P = number of samples). For
+a balanced, aligned mode that update is an exact scalar map, derived here with SymPy.
 
 Derivation (what :func:`layer_updates`, :func:`layer_map` and :func:`mode_map` compute)
 ------------------------------------------------------------------------------------------
@@ -14,7 +14,7 @@ Derivation (what :func:`layer_updates`, :func:`layer_map` and :func:`mode_map` c
        E = ½ tr(W Σx Wᵀ) − tr(Wᵀ Σyx) + const,      so   W_i ← W_i − (1/τ) ∂E/∂W_i.
 
 2. *Aligned basis.* Write ``Σyx = U S Vᵀ``, ``Σx = V Λ Vᵀ`` (shared right singular vectors,
-   theory.md §3.1) and ``W_i = R_i D_i R_{i−1}ᵀ`` with orthonormal ``R_0 = V``, ``R_L = U``
+   docs/theory/spectrum.md) and ``W_i = R_i D_i R_{i−1}ᵀ`` with orthonormal ``R_0 = V``, ``R_L = U``
    and hidden bases ``R_i``. E is invariant under these rotations and the gradient is
    covariant, so the update may be computed on ``D_i`` with ``Σx = diag(λ, μ)``,
    ``Σyx = diag(s, σ)``: the mode of interest and one spectator mode. :func:`layer_updates`

@@ -1,7 +1,7 @@
 """Mode dynamics: the scalar gradient-flow ODE of one mode and its closed-form solution.
 
-theory.md §4.2. For balanced, aligned, small initial weights, a module of depth L whose map is
-``W = U diag(a) Vᵀ`` learns each mode independently:
+docs/theory/learning-dynamics.md §2–3. For balanced, aligned, small initial weights, a module of
+depth L whose map is ``W = U diag(a) Vᵀ`` learns each mode independently:
 
     τ da/dt = L · a^(2 − 2/L) · (s − λ a)        (L = 1: τ da/dt = s − λ a;
                                                   L = 2: τ da/dt = 2 a (s − λ a))

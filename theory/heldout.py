@@ -1,7 +1,7 @@
 """Held-out objects: the converged map trained on a subset, and its compositional error.
 
-theory.md §4.5. Train on the objects (columns) ``T``; hold out the rest. From small
-initialisation every decoupled module converges to its minimum-norm map on the training data,
+docs/theory/learning-dynamics.md §8. Train on the objects (columns) ``T``; hold out the rest. From
+small initialisation every decoupled module converges to its minimum-norm map on the training data,
 ``W_m = Y_{m,T} X_{m,T}⁺`` (the part of its first layer outside the span of the training data
 never moves), and so does a depth-1 network of coupled modules (minimum *parameter* norm,
 :func:`modspec.theory.matrix_flow.minimum_norm_map`). Deep coupled networks are integrated
@@ -67,7 +67,7 @@ class Heldout:
     method: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary (design.md's ``heldout`` contract plus details)."""
+        """JSON-friendly summary (the ``heldout`` entry of ``modspec derive`` JSON, and details)."""
         return {"compositional_error": float(self.compositional_error),
                 "objects": list(self.heldout_objects),
                 "train_objects": list(self.train_objects),

@@ -1,7 +1,7 @@
 """Matrix gradient flow of every module, derived from the loss with SymPy matrix calculus.
 
-theory.md §4.1. Module m of depth L maps its input stack ``X_m`` (its input blocks'
-rows of ``X``, in the module's order) through ``W_{m,L} ⋯ W_{m,1}``. The network's output on
+docs/theory/learning-dynamics.md §1. Module m of depth L maps its input stack ``X_m`` (its input
+blocks' rows of ``X``, in the module's order) through ``W_{m,L} ⋯ W_{m,1}``. The network's output on
 block o is the sum of the contributions of the modules that write o, and
 
     L = ½ Σ_o tr(E_oᵀ E_o),     E_o = Y_o − Σ_{m writes o} W_{m,L}^{(o)} W_{m,L−1} ⋯ W_{m,1} X_m

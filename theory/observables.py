@@ -1,4 +1,4 @@
-"""Block observables of a map given by its mode strengths (theory.md §4.3–4.5).
+"""Block observables of a map given by its mode strengths (docs/theory/learning-dynamics.md §5–6).
 
 Write ``W = Σ_modes a · U Vᵀ`` with ``V = X g / sqrt(cx)``, ``U = Y g / sqrt(cy)`` on each atom
 g. Because every block Gram matrix is diagonal on the atoms, cross terms vanish and for any
@@ -9,7 +9,7 @@ input block ``i`` and output block ``o``
 
 The compositional rule is the least-squares map from ``Ox`` to ``Oy``,
 ``S = Y_Oy X_Oxᵀ (X_Ox X_Oxᵀ)⁻¹ = Σ_g Y_Oy g gᵀ X_Oxᵀ / cx_Ox(g)`` (for the family, the row
-selection S of theory.md §2), so
+selection S of docs/theory/dataset.md), so
 
     ‖W[Ox→Oy] − S‖² = Σ_modes m · cy_Oy · cx_Ox · (a / sqrt(cx cy) − 1 / cx_Ox)²
 

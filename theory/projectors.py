@@ -1,7 +1,7 @@
 """Projector algebra in sample space: Gram matrices as coefficients on orthogonal projectors.
 
-theory.md §3.1. For data ``X`` (features × P samples) split into row blocks ``X_B``, each block
-has a P×P Gram matrix ``G_B = X_Bᵀ X_B``. When all block Gram matrices commute they are
+docs/theory/spectrum.md. For data ``X`` (features × P samples) split into row blocks ``X_B``, each
+block has a P×P Gram matrix ``G_B = X_Bᵀ X_B``. When all block Gram matrices commute they are
 simultaneously diagonal: sample space splits into orthogonal *atoms* Π_g (joint eigenspaces)
 and
 
@@ -112,7 +112,7 @@ class IdentityRows:
 
 
 def family_blocks(ds: CompositionalDataset) -> dict[str, WalshRows | IdentityRows]:
-    """The row structure of the family (theory.md §2) in terms of Walsh atoms."""
+    """The row structure of the family (docs/theory/dataset.md) in terms of Walsh atoms."""
     return {
         "Ox": WalshRows(("pi1", "pi2")),
         "Gx": IdentityRows(exact(ds.kx), exact(ds.rx)),
@@ -197,7 +197,7 @@ def _commute_check(grams: dict[str, np.ndarray]) -> None:
                 raise ModspecError(
                     f"blocks {a!r} and {b!r}: their sample-space Gram matrices do not commute "
                     f"(relative error {err / scale:.2e}), so Σx and Σyx share no mode basis and "
-                    "the dynamics do not decouple into modes (theory.md §3.1)"
+                    "the dynamics do not decouple into modes (docs/theory/spectrum.md)"
                 )
 
 

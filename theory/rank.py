@@ -1,8 +1,8 @@
 """The rank view of systematicity: how many objects identify the compositional rule?
 
-theory.md §4.5. A segregated module ``Ox → Oy`` trained on a subset T of objects recovers the
-rule ``S`` exactly when the subset's ``Ox`` covariance ``Ωx_T Ωx_Tᵀ / |T|`` has full rank
-``nx`` (:mod:`modspec.theory.heldout`). The identity structure, of rank ``P``, needs every
+docs/theory/learning-dynamics.md §9. A segregated module ``Ox → Oy`` trained on a subset T of
+objects recovers the rule ``S`` exactly when the subset's ``Ox`` covariance ``Ωx_T Ωx_Tᵀ / |T|`` has
+full rank ``nx`` (:mod:`modspec.theory.heldout`). The identity structure, of rank ``P``, needs every
 object. So the question "how likely is a random subset of j objects to suffice?" is
 
     p(j) = #{T ⊂ objects : |T| = j, rank Ωx_T = nx} / C(P, j)

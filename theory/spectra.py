@@ -1,6 +1,6 @@
 """The spectrum of a module: modes of Σyx and Σx derived from the projector algebra.
 
-theory.md §3.1–3.3. A module reads input blocks ``I`` and writes output blocks ``O``. On each
+docs/theory/spectrum.md. A module reads input blocks ``I`` and writes output blocks ``O``. On each
 atom g of sample space (see :mod:`modspec.theory.projectors`)
 
     cx(g) = Σ_{B∈I} c_B(g),      cy(g) = Σ_{B∈O} c_B(g)
@@ -273,7 +273,8 @@ def module_spectrum(
 
 def module_spectra(dataset: CompositionalDataset | Dataset, network: Network,
                    space: SampleSpace | None = None) -> list[Spectrum]:
-    """The spectrum of every module of ``network`` (theory.md §3.3), checked blocks first."""
+    """The spectrum of every module of ``network`` (docs/theory/spectrum.md), checked blocks
+    first."""
     space = space or sample_space(dataset)
     network.check(space.input_blocks, space.output_blocks)
     return [module_spectrum(space, dataset, m.inputs, m.outputs, name=m.name)
@@ -301,7 +302,7 @@ def _equal(a: sp.Expr, b: sp.Expr) -> bool:
 
 
 def _clean(expr: sp.Expr) -> sp.Expr:
-    """Put a square-root expression in the compact forms of theory.md §3.2."""
+    """Put a square-root expression in the compact forms of docs/theory/spectrum.md."""
     expr = sp.powsimp(sp.powdenest(expr, force=False))
     if expr.has(sp.Float):   # general data: floats from a numerical diagonalisation
         return expr

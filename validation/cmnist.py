@@ -40,6 +40,9 @@ import numpy as np
 
 from modspec.theory.errors import ModspecError, bad
 
+__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "load_source", "read_idx",
+           "targets", "tuple_number"]
+
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",

@@ -27,6 +27,9 @@ from typing import Any
 
 from modspec.theory.errors import bad
 
+__all__ = ["ARCHS", "BASE_KERNELS", "BASE_SIZE", "build_cnn", "check_init", "conv_stack",
+           "initialise", "kernel_sizes", "parse_init"]
+
 BASE_KERNELS = (9, 7, 5)
 BASE_SIZE = 28
 ARCHS = ("dense", "split")

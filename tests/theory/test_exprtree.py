@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from modspec.theory import dynamics
@@ -65,6 +65,9 @@ def _combine(children):
 @example(sp.Integer(0))
 @example(-sy.s / sy.lam)
 def test_any_expression_of_the_stored_kinds_round_trips_exactly(expr):
+    # SymPy may evaluate a combination into a kind the cache never stores (atan(zoo) is an
+    # AccumBounds interval): such an expression is refused at store time, not round-tripped
+    assume(not expr.has(sp.AccumBounds))
     assert round_trip(expr) == expr
 
 
