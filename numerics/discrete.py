@@ -27,11 +27,12 @@ import numpy as np
 
 from modspec.theory import discrete as theory
 from modspec.theory import symbols as sy
-from modspec.theory.errors import bad
+from modspec.theory.errors import ModspecError, bad
 
 from .codegen import Generated, generate
 
-__all__ = ["epochs", "iterate_modes", "layer_map_code"]
+__all__ = ["divergence_error", "epochs", "iterate_modes", "layer_map_code",
+           "learning_rate_limit"]
 
 _UNITS = {"tau": "epochs, tau = 1/(P*lr)", "c": "layer strength along the mode, a = c**L"}
 
@@ -101,3 +102,19 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
             c = h(c, s, lam, tau)[0]
     res = out[inverse.reshape(t.shape)]                    # t.shape + B
     return np.moveaxis(res, tuple(range(t.ndim)), tuple(range(len(batch), res.ndim)))
+
+
+def learning_rate_limit(modes: Any, P: int) -> float:
+    """The largest learning rate at which every mode's fixed point is stable under gradient
+    descent: the minimum over ``modes`` (pairs ``(depth, s, λ)``) of the derived limit
+    :func:`modspec.theory.discrete.stability_limit` (L = 2: ``lr < 1/(P s)``), with P the
+    number of training samples."""
+    limits = [float(theory.stability_limit(depth).lr_max.subs(
+        {theory.P: P, sy.s: float(s), sy.lam: float(lam)})) for depth, s, lam in modes]
+    return min(limits) if limits else float("inf")
+
+
+def divergence_error(lr: float, epoch: int, limit: float) -> ModspecError:
+    """The one-line error of gradient descent that diverged at ``epoch``."""
+    return bad("lr", lr, f"gradient descent diverged (non-finite weights at epoch {epoch}); "
+               f"the derived stability limit of this network on these data is lr < {limit:.4g}")

@@ -344,6 +344,7 @@ class Predictor:
         modes: Strengths = {}
         if time == "discrete":
             modes = self.discrete(t, tau, a0s, values, batch)
+            self._check_finite(modes, t, lr, values, batch)
         else:
             if self.closed_forms is not None:
                 modes.update(self.closed_forms(t, tau, a0s, values, batch))
@@ -353,6 +354,22 @@ class Predictor:
         quads, loss = self.observables(modes, values, batch, t.ndim)
         return Trajectory(t, modes, quads, loss, seed_axis=False, kind="theory", time=time,
                           lr=lr, tau=tau, meta={s.name: v for s, v in values.items()})
+
+    def _check_finite(self, modes: Strengths, t: np.ndarray, lr: np.ndarray, values: Values,
+                      batch: tuple[int, ...]) -> None:
+        """Gradient descent beyond its stability limit overflows: say where, and the limit."""
+        bad_modes = {k: v for k, v in modes.items() if not np.all(np.isfinite(v))}
+        if not bad_modes:
+            return
+        from .discrete import divergence_error, learning_rate_limit
+
+        epoch = min(int(t.ravel()[np.flatnonzero(~np.isfinite(v).reshape(-1, t.size)
+                                                 .any(axis=0))[0]]) for v in bad_modes.values())
+        consts = self.constants(values, batch)
+        P = float(self._P) if not self._P.free_symbols else float(2.0 ** values[sy.nx].min())
+        limit = learning_rate_limit([(self.depths[k], float(np.min(s)), float(np.min(lam)))
+                                     for k, (s, lam) in consts.items()], int(P))
+        raise divergence_error(float(np.max(lr)), epoch, limit)
 
     def _coupled(self, t: np.ndarray, lr: np.ndarray, a0s: dict[str, np.ndarray],
                  hidden: int, seed: int, time: str) -> Trajectory:

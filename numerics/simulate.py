@@ -137,6 +137,13 @@ class Observer:
         return out
 
 
+def _diverged(lay: Layout, P: int, lr: float, epoch: int) -> Exception:
+    from .discrete import divergence_error, learning_rate_limit
+
+    modes = [(ml.depth, m.s, m.lam) for ml in lay.modules for m in ml.spectrum.modes]
+    return divergence_error(lr, epoch, learning_rate_limit(modes, P))
+
+
 def effective_a0(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
     """Each mode's initial strength as the closed forms see it (mean over its multiplicity).
 
@@ -194,6 +201,10 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     are held out. Time is in epochs; ``τ = 1/(P·lr)`` with P the number of training objects.
     Observables are recorded every ``record_every`` epochs and at the last one.
 
+    Gradient descent that diverges (weights overflow: ``lr`` beyond the stability limit
+    derived in :func:`modspec.theory.discrete.stability_limit`) stops with a
+    ``ModspecError`` saying at which epoch and what the limit is.
+
     Returns a :class:`~modspec.numerics.record.Trajectory` (``kind="simulation"``, arrays
     ``(seeds, T)``) carrying ``lr``, ``tau``, the initial and final weights, each mode's
     effective initial strength ``a0[key]`` (seeds,) (see :func:`effective_a0`) and the final
@@ -201,7 +212,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     """
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
                  f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
-    with single_threaded_blas():
+    # overflow of a diverging run is detected (one line naming the derived lr limit), not warned
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
                          train_objects, init, record_every)
 
@@ -238,6 +250,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         maps = module_maps(lay, weights)
         W = total_map(lay, maps)
         R = residual(W, cov)
+        if not np.isfinite(R).all():
+            raise _diverged(lay, cov.P, lr, step)
         if step == record_at[slot]:
             rec = obs(maps, W, R)
             for group, values in records.items():
