@@ -22,6 +22,8 @@ from modspec.theory.endpoints import register_coupled_end_point as _register_end
 _LAZY = {
     "compile": "modspec.numerics",
     "simulate": "modspec.numerics",
+    "load_sweep": "modspec.validation.sweeps",
+    "sweep": "modspec.validation.sweeps",
     "CompositionalDataset": "modspec.theory",
     "Dataset": "modspec.theory",
     "Derivation": "modspec.theory",

@@ -1,0 +1,250 @@
+"""The grid of a sweep: a TOML file read into a list of small, picklable point specifications.
+
+A grid file has two tables (docs/tutorials/sweep.md)::
+
+    [dataset]
+    family = "compositional"
+    nx = 3
+    ny = 1
+    kx = [0, 1, 2, 3]        # a list is swept
+    ky = 1
+    r = [0.5, 1.0, 2.0]      # or rx / ry separately
+
+    [run]
+    arch = ["dense", "segregated"]
+    depth = 2
+    lr = 0.02
+    epochs = 400
+    hidden = 50
+    init_std = 2e-4
+    seeds = 5                # independent initialisations per point (mean and std over them)
+    seed = 0                 # the random seed of the first one
+    compute = ["theory", "simulate"]
+
+Any value written as a list is swept; the grid is the product of the lists, in the order
+the keys are written (the last one varies fastest). ``compute`` is the one list that is not
+swept: it says what every point computes, a subset of ``theory``, ``simulate``, ``train``.
+Optional ``[run]`` keys: ``train_objects`` (how many objects to train on, drawn without
+replacement from the point's ``seed``; the others are held out), ``record_every`` (record the
+simulated observables every k-th epoch; default ``max(1, epochs // 200)``) and ``a0`` (the
+theory's initial mode strength; default: the expected effective start of the random weights,
+:func:`expected_a0`).
+
+The whole grid is checked before any work: an unknown key, an empty list, a value of the
+wrong kind, or one invalid point inside a valid-looking grid (``ny > nx``) is one
+:class:`~modspec.theory.errors.ModspecError` line naming the parameter, the value and the
+point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from modspec.theory.architectures import PRESETS, Network, architecture
+from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.errors import ModspecError, bad
+
+__all__ = ["COMPUTE", "DATASET_KEYS", "RUN_KEYS", "Point", "expected_a0", "grid_points",
+           "read_grid"]
+
+#: What a point can compute.
+COMPUTE = ("theory", "simulate", "train")
+#: Keys of ``[dataset]`` (family ``compositional``) with their defaults (the dataset D0).
+DATASET_KEYS: dict[str, Any] = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1.0,
+                                "rx": None, "ry": None}
+#: Keys of ``[run]`` with their defaults (``compute`` is required).
+RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": None,
+                            "hidden": 50, "init_std": 2e-4, "seeds": 1, "seed": 0,
+                            "train_objects": None, "record_every": None, "a0": None,
+                            "compute": None}
+#: Floor of a deep mode's start (the house's one start policy, numerics.expectation).
+A0_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a grid: a compositional dataset, a network, a run, what to compute.
+
+    Plain numbers and strings only, so it pickles small and hashes stably (:attr:`key`).
+    ``rx``/``ry`` are resolved (``r`` when not given); ``train_objects`` is a count or None.
+    """
+
+    nx: int
+    ny: int
+    kx: int
+    ky: int
+    rx: float
+    ry: float
+    arch: str
+    depth: int
+    lr: float
+    epochs: int
+    hidden: int
+    init_std: float
+    seeds: int
+    seed: int
+    train_objects: int | None
+    record_every: int
+    a0: float | None
+    compute: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """SHA-256 of the point's full specification (canonical JSON)."""
+        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as a flat dict (``compute`` joined by ``+``), the store's columns."""
+        out = asdict(self)
+        out["compute"] = "+".join(self.compute)
+        return out
+
+    def dataset(self) -> CompositionalDataset:
+        return CompositionalDataset(nx=self.nx, ny=self.ny, kx=self.kx, ky=self.ky,
+                                    rx=self.rx, ry=self.ry)
+
+    def network(self) -> Network:
+        return architecture(self.arch, self.depth)
+
+    def objects(self) -> list[int] | None:
+        """The training objects: ``train_objects`` of the ``2**nx`` drawn with ``seed``
+        (sorted), or None for all."""
+        if self.train_objects is None:
+            return None
+        import numpy as np
+
+        rng = np.random.default_rng(self.seed)
+        return sorted(int(j) for j in rng.choice(2**self.nx, self.train_objects,
+                                                 replace=False))
+
+
+def expected_a0(depth: int, hidden: int, init_std: float) -> float:
+    """Expected effective initial strength of a mode of a module of ``depth`` layers whose
+    weights are drawn ``N(0, init_std²)`` with ``hidden`` units per hidden layer.
+
+    With ``σ = init_std``, ``h = hidden`` (see :func:`modspec.numerics.simulate.effective_a0`
+    for the effective starts): depth 1, ``E[uᵀWv] = 0``; depth 2, ``E|W1 v + W2ᵀ u|²/4 =
+    h σ²/2`` (the relation ``init_std = sqrt(2·a0/hidden)`` of the coupled predictor); depth
+    L > 2, ``(E c²)^{L/2} = (h σ²)^{L/2}``. Deep modes are floored at ``1e-12``.
+    """
+    if depth == 1:
+        return 0.0
+    if depth == 2:
+        value = hidden * init_std**2 / 2
+    else:
+        value = (hidden * init_std**2) ** (depth / 2)
+    return max(value, A0_FLOOR)
+
+
+# ------------------------------------------------------------------------ reading
+def read_grid(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The ``[dataset]`` and ``[run]`` tables of a grid file (one-line errors otherwise)."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise bad("GRID", str(path), f"cannot read it ({exc.strerror})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise bad("GRID", str(path), f"not a TOML file ({exc})") from None
+    return data
+
+
+def _kind_ok(key: str, value: Any) -> str | None:
+    """What is wrong with one value of ``key`` (None when it is fine)."""
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if key in ("nx", "hidden", "seeds", "epochs", "depth", "ny", "kx", "ky", "seed",
+               "train_objects", "record_every"):
+        low = 1 if key in ("nx", "hidden", "seeds", "depth", "train_objects",
+                           "record_every") else 0
+        if not whole or value < low:
+            return f"must be an integer ≥ {low}"
+        if key == "seed" and value > 2**32 - 1:
+            return "must be an integer in [0, 2**32 - 1]"
+        if key == "nx" and value > 12:
+            return "must be an integer in [1, 12] (2**nx objects)"
+    elif key in ("r", "rx", "ry", "init_std", "lr", "a0"):
+        if not real or not math.isfinite(value) or value < 0 or (key == "lr" and value == 0):
+            return "must be a finite number " + ("> 0" if key == "lr" else "≥ 0")
+    elif key == "arch" and value not in PRESETS:
+        return f"must be one of {', '.join(sorted(PRESETS))}"
+    return None
+
+
+def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
+    """Every point of a grid (the parsed TOML), checked; see the module docstring."""
+    unknown_tables = set(grid) - {"dataset", "run"}
+    if unknown_tables:
+        name = sorted(unknown_tables)[0]
+        raise ModspecError(f"{where}: table or key [{name}] is invalid: a grid has the "
+                           "tables [dataset] and [run]")
+    dataset = dict(grid.get("dataset", {}))
+    run = dict(grid.get("run", {}))
+    if not isinstance(grid.get("dataset", {}), dict) or not isinstance(grid.get("run"), dict):
+        raise ModspecError(f"{where}: [dataset] and [run] must be tables; [run] is required")
+    family = dataset.pop("family", "compositional")
+    if family != "compositional":
+        raise bad("dataset.family", family, "must be 'compositional'")
+    for table, allowed, values in (("dataset", DATASET_KEYS, dataset), ("run", RUN_KEYS, run)):
+        for key in values:
+            if key not in allowed:
+                raise bad(f"{table}.{key}", values[key],
+                          f"not a key of [{table}] (allowed: {', '.join(allowed)})")
+    compute = run.pop("compute", None)
+    items = compute if isinstance(compute, list) else [compute]
+    if not items or any(c not in COMPUTE for c in items) or len(set(items)) != len(items):
+        raise bad("run.compute", compute,
+                  f"must be a non-empty list of distinct values from {', '.join(COMPUTE)}")
+    for key in ("lr", "epochs"):
+        if key not in run:
+            raise bad(f"run.{key}", None, "is required")
+    axes: dict[str, list[Any]] = {}
+    for table, values in (("dataset", dataset), ("run", run)):
+        for key, value in values.items():
+            options = value if isinstance(value, list) else [value]
+            if not options:
+                raise bad(f"{table}.{key}", value, "an empty list sweeps nothing: give values")
+            for v in options:
+                problem = _kind_ok(key, v)
+                if problem:
+                    raise bad(f"{table}.{key}", v, problem)
+            axes[key] = options
+    points = []
+    for combo in itertools.product(*axes.values()):
+        values = {**DATASET_KEYS, **RUN_KEYS, **dict(zip(axes, combo, strict=True))}
+        points.append(_point(values, tuple(items)))
+    return points
+
+
+def _point(v: dict[str, Any], compute: tuple[str, ...]) -> Point:
+    r = float(v["r"])
+    rx = float(r if v["rx"] is None else v["rx"])
+    ry = float(r if v["ry"] is None else v["ry"])
+    epochs = int(v["epochs"])
+    record_every = v["record_every"] or max(1, epochs // 200)
+    point = Point(nx=v["nx"], ny=v["ny"], kx=v["kx"], ky=v["ky"], rx=rx, ry=ry,
+                  arch=v["arch"], depth=v["depth"], lr=float(v["lr"]), epochs=epochs,
+                  hidden=v["hidden"], init_std=float(v["init_std"]), seeds=v["seeds"],
+                  seed=v["seed"], train_objects=v["train_objects"],
+                  record_every=int(record_every),
+                  a0=None if v["a0"] is None else float(v["a0"]), compute=compute)
+    label = ", ".join(f"{f.name}={getattr(point, f.name)!r}" for f in fields(point)
+                      if f.name in ("nx", "ny", "kx", "ky", "rx", "ry", "arch", "depth",
+                                    "train_objects"))
+    try:
+        point.dataset()
+        point.network()
+        if point.train_objects is not None and point.train_objects > 2**point.nx:
+            raise bad("train_objects", point.train_objects,
+                      f"must be at most the 2**nx = {2**point.nx} objects")
+    except ModspecError as exc:
+        raise ModspecError(f"{exc} (at the grid point {label})") from None
+    return point

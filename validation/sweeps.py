@@ -1,0 +1,436 @@
+"""Sweeps: many points of a grid, computed in bundles by an executor, stored as they finish.
+
+:func:`sweep` reads a grid (:mod:`.sweep_grid`), skips the points its store already holds
+(:mod:`.sweep_store`), cuts the rest into bundles and hands them to an executor: in-process,
+a local process pool (the default) or an existing Dask distributed cluster. A task is the
+plain importable function :func:`run_bundle` of a list of :class:`~.sweep_grid.Point` (small,
+picklable), run with BLAS on one thread; only the driver writes the store.
+
+What a point computes (``compute``), as columns of its row (times in epochs of full-batch
+gradient descent, ``τ = 1/(P·lr)``):
+
+* ``theory`` — the compiled predictor of the derivation, in discrete time (gradient descent
+  at the point's ``lr``, the exact per-epoch map of each mode) from ``a0``
+  (:func:`~.sweep_grid.expected_a0` unless given): ``theory.<q>`` the quadrant norms,
+  ``theory.<mode>`` the mode strengths and ``theory.loss.<name>`` the losses at the last
+  epoch; ``theory.end.<q>`` the converged map's quadrant norms (as ``modspec derive``);
+  ``theory.half_rise.<mode>`` the gradient flow's half-rise epoch from ``a0``. For decoupled
+  networks on a generic dataset (``kx, ky ≥ 1``, ``rx, ry > 0``, ``1 ≤ ny < nx``) the
+  symbolic family is derived once per network and its compiled predictor evaluated in one
+  batch over all points of a bundle; other points (coupled networks, degenerate datasets,
+  training subsets) are derived one by one. A point trained on a subset of objects has the
+  subset's converged map as ``theory.end.<q>`` and its held-out error ``theory.heldout``.
+* ``simulate`` — :func:`modspec.numerics.simulate.simulate`, all seeds in one batch,
+  recording every ``record_every`` epochs: ``simulate.<obs>`` the mean over seeds at the last
+  epoch and ``simulate.<obs>.std`` the standard deviation; ``simulate.half_rise.<mode>`` the
+  first epoch the seed-mean strength reaches half its last recorded value;
+  ``simulate.heldout`` the held-out compositional error when objects are held out.
+* ``train`` — the same from :func:`modspec.validation.training.train` (PyTorch, CPU).
+
+Phase diagrams of a store: :func:`plot`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modspec.numerics.record import Trajectory
+from modspec.numerics.simulate import simulate, single_threaded_blas
+from modspec.theory.architectures import architecture
+from modspec.theory.errors import ModspecError, bad
+
+from .comparison import measured_half_rise
+from .sweep_grid import Point, expected_a0, grid_points, read_grid
+from .sweep_store import load_sweep, open_store
+
+__all__ = ["EXECUTORS", "SweepResult", "bundles", "load_sweep", "plot", "run_bundle", "sweep"]
+
+#: The executors: in this process, a local process pool, a Dask distributed cluster.
+EXECUTORS = ("inline", "pool", "dask")
+
+
+# ------------------------------------------------------------------------ the task
+def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
+    """The rows of a bundle of points (see the module docstring), BLAS on one thread."""
+    with single_threaded_blas():
+        rows = [{"key": p.key, **p.params()} for p in points]
+        todo = [i for i, p in enumerate(points) if "theory" in p.compute]
+        for i, values in zip(todo, theory_values([points[i] for i in todo]), strict=True):
+            rows[i].update(values)
+        for i, p in enumerate(points):
+            if "simulate" in p.compute:
+                rows[i].update(measured_values("simulate", _simulate(p)))
+            if "train" in p.compute:
+                rows[i].update(measured_values("train", _train(p)))
+    return rows
+
+
+def _simulate(p: Point) -> Trajectory:
+    return simulate(p.dataset(), p.network(), lr=p.lr, epochs=p.epochs, hidden=p.hidden,
+                    init_std=p.init_std, seeds=p.seeds, seed=p.seed,
+                    train_objects=p.objects(), record_every=p.record_every)
+
+
+def _train(p: Point) -> Trajectory:
+    from .training import train
+
+    run = train(p.dataset(), p.network(), backend="torch", device="cpu", lr=p.lr,
+                epochs=p.epochs, hidden=p.hidden, init_std=p.init_std, seeds=p.seeds,
+                seed=p.seed, train_objects=p.objects())
+    return run
+
+
+def measured_values(prefix: str, run: Trajectory) -> dict[str, float]:
+    """Last-epoch means and standard deviations over seeds of a measured record, and the
+    half-rise epoch of each mode's seed mean (half its last value)."""
+    mean, std = run.mean(), run.std()
+    out: dict[str, float] = {}
+    for group, label in (("quadrant_norms", ""), ("modes", ""), ("loss", "loss.")):
+        for key, values in mean[group].items():
+            out[f"{prefix}.{label}{key}"] = float(values[-1])
+            out[f"{prefix}.{label}{key}.std"] = float(std[group][key][-1])
+    for key, values in mean["modes"].items():
+        out[f"{prefix}.half_rise.{key}"] = measured_half_rise(run.t, values, float(values[-1]))
+    if run.heldout is not None:
+        held = np.asarray(run.heldout["compositional_error"])[:, -1]
+        out[f"{prefix}.heldout"] = float(held.mean())
+        out[f"{prefix}.heldout.std"] = float(held.std())
+    return out
+
+
+# --------------------------------------------------------------------------- theory
+def _generic(p: Point) -> bool:
+    """A point where the symbolic family's spectrum holds: no block vanishes."""
+    return p.kx >= 1 and p.ky >= 1 and p.rx > 0 and p.ry > 0 and 1 <= p.ny < p.nx
+
+
+@lru_cache(maxsize=16)
+def _family(arch: str, depth: int) -> tuple[Any, Any, dict[str, Any]]:
+    """The symbolic family's predictor, compiled end norms and half-rise times (per process)."""
+    from modspec.numerics.predict import compile
+    from modspec.theory.dataset import CompositionalDataset
+    from modspec.theory.derivation import derive
+
+    th = derive(CompositionalDataset.symbolic(), architecture(arch, depth))
+    rises = {k: compile(e) for k, e in th.half_rise_times.items()}
+    return compile(th), compile(th.converged["quadrant_norms"]), rises
+
+
+def _a0s(p: Point, depths: dict[str, int]) -> dict[str, float]:
+    return {k: expected_a0(d, p.hidden, p.init_std) if p.a0 is None else p.a0
+            for k, d in depths.items()}
+
+
+def _last(run: Trajectory, index: Any = ...) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for group, label in (("quadrant_norms", ""), ("modes", ""), ("loss", "loss.")):
+        for key, values in getattr(run, group).items():
+            out[f"theory.{label}{key}"] = np.asarray(values)[index, -1]
+    return out
+
+
+def theory_values(points: Sequence[Point]) -> list[dict[str, float]]:
+    """The theory columns of each point (see the module docstring)."""
+    out: list[dict[str, float]] = [{} for _ in points]
+    batches: dict[tuple[str, int, int], list[int]] = {}
+    for i, p in enumerate(points):
+        if _generic(p) and p.train_objects is None and not p.network().coupled:
+            batches.setdefault((p.arch, p.depth, p.epochs), []).append(i)
+        else:
+            out[i] = _theory_one(p)
+    for (arch, depth, epochs), index in batches.items():
+        group = [points[i] for i in index]
+        for i, values in zip(index, _theory_batch(arch, depth, epochs, group), strict=True):
+            out[i] = values
+    return out
+
+
+def _theory_batch(arch: str, depth: int, epochs: int, points: list[Point]
+                  ) -> list[dict[str, float]]:
+    f, ends, rises = _family(arch, depth)
+    data = {name: np.array([getattr(p, name) for p in points], dtype=float)
+            for name in ("nx", "ny", "kx", "ky", "rx", "ry")}
+    lr = np.array([p.lr for p in points])
+    a0s = {k: np.array([_a0s(p, f.depths)[k] for p in points]) for k in f.keys}
+    run = f([epochs], lr=lr, a0=a0s, time="discrete", **data)
+    columns = _last(run)
+    used = {name: data[name] for name in ends.names}
+    columns |= {f"theory.end.{q}": v for q, v in ends(**used).items()}
+    tau = 1.0 / (2.0 ** data["nx"] * lr)
+    for key, rise in rises.items():
+        args = {"tau": tau, "a0": a0s[key], **data}
+        columns[f"theory.half_rise.{key}"] = rise(**{n: args[n] for n in rise.names})
+    return [{k: float(np.broadcast_to(v, lr.shape)[i]) for k, v in columns.items()}
+            for i in range(len(points))]
+
+
+def _theory_one(p: Point) -> dict[str, float]:
+    from modspec.numerics.predict import compile
+    from modspec.theory import symbols as sy
+    from modspec.theory.derivation import derive
+    from modspec.theory.heldout import heldout
+
+    dataset, network = p.dataset(), p.network()
+    if p.train_objects is not None:
+        held = heldout(dataset, network, p.objects(), exact=False)
+        out = {f"theory.end.{q}": float(v) for q, v in held.quadrant_norms.items()}
+        return out | {"theory.heldout": float(held.compositional_error)}
+    th = derive(dataset, network)
+    f = compile(th)
+    a0s = _a0s(p, f.depths) if not network.coupled else \
+        expected_a0(p.depth, p.hidden, p.init_std) if p.a0 is None else p.a0
+    run = f([p.epochs], lr=p.lr, a0=a0s, time="discrete", hidden=p.hidden, seed=p.seed)
+    out = {k: float(v) for k, v in _last(run).items()}
+    norms = th.converged.get("quadrant_norms") or {}
+    out |= {f"theory.end.{q}": float(v) for q, v in norms.items()}
+    tau = 1.0 / (2.0**p.nx * p.lr)
+    for key, rise in th.half_rise_times.items():
+        value = complex(rise.subs({sy.tau: tau, sy.a0: a0s[key]}).evalf())
+        out[f"theory.half_rise.{key}"] = value.real if value.imag == 0 else math.nan
+    return out
+
+
+# ------------------------------------------------------------------------ executors
+def bundles(points: Sequence[Point], workers: int) -> list[list[Point]]:
+    """Points cut into bundles: about four per worker (so a slow one does not hold the rest
+    back), at most 256 points of theory or 8 of simulation/training each (so progress and
+    resumption stay fine-grained), each from one network and epoch count (one batch)."""
+    order = sorted(points, key=lambda p: (p.arch, p.depth, p.epochs))
+    heavy = any(("simulate" in p.compute or "train" in p.compute) for p in points)
+    size = max(1, min(8 if heavy else 256, math.ceil(len(order) / (4 * max(workers, 1)))))
+    out: list[list[Point]] = []
+    for p in order:
+        if out and len(out[-1]) < size and (out[-1][0].arch, out[-1][0].depth,
+                                            out[-1][0].epochs) == (p.arch, p.depth, p.epochs):
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return out
+
+
+def _ignore_interrupt() -> None:
+    """Pool workers leave Ctrl-C to the driver, which stops the sweep."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _inline(work: list[list[Point]]) -> Iterator[list[dict[str, Any]]]:
+    for bundle in work:
+        yield run_bundle(bundle)
+
+
+def _pool(work: list[list[Point]], workers: int) -> Iterator[list[dict[str, Any]]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_ignore_interrupt)
+    try:
+        futures = [pool.submit(run_bundle, bundle) for bundle in work]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def modspec_version() -> str:
+    """The modspec version of the process that runs this (asked of every Dask worker)."""
+    from modspec._version import __version__
+
+    return __version__
+
+
+def connect(address: str, timeout: float = 10.0) -> Any:
+    """A Dask client of the scheduler at ``address``, its workers checked: Python packages as
+    the client's (``get_versions(check=True)``) and the same modspec version."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise bad("--scheduler", address,
+                  "needs Dask (pip install 'modspec[dask]')") from None
+    try:
+        client = Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise bad("--scheduler", address, f"cannot connect ({reason})") from None
+    try:
+        client.get_versions(check=True)
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError:
+            raise bad("--scheduler", address, "has no workers") from None
+        versions = client.run(modspec_version)
+        mine = modspec_version()
+        other = {w: v for w, v in versions.items() if v != mine}
+        if other:
+            worker, version = next(iter(other.items()))
+            raise bad("--scheduler", address,
+                      f"worker {worker} runs modspec {version}, this client {mine}")
+    except ValueError as exc:           # get_versions(check=True): mismatched packages
+        client.close()
+        if isinstance(exc, ModspecError):
+            raise
+        raise bad("--scheduler", address,
+                  f"versions differ ({str(exc).splitlines()[0]})") from None
+    return client
+
+
+def _dask(work: list[list[Point]], client: Any) -> Iterator[list[dict[str, Any]]]:
+    from distributed import as_completed
+
+    try:
+        futures = [client.submit(run_bundle, bundle, pure=False) for bundle in work]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------- driver
+@dataclass(frozen=True)
+class SweepResult:
+    """How a sweep went: ``points`` in the grid, ``skipped`` already in the store,
+    ``computed`` now, the ``store`` path."""
+
+    points: int
+    skipped: int
+    computed: int
+    store: Path
+
+
+def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | None = None,
+          scheduler: str | None = None, progress: bool = False) -> SweepResult:
+    """Compute every point of ``grid`` (a grid file or its parsed tables) not yet in the store
+    ``out``, appending a row per point as it finishes.
+
+    ``workers``: 0 runs in this process, N a local pool of N processes (default: the CPU
+    count); ``scheduler`` (``tcp://HOST:PORT``) submits the bundles to that Dask cluster
+    instead. The whole grid is checked before any work. Interrupted (Ctrl-C, a kill), the
+    store keeps every finished point and the same call resumes.
+    """
+    points = grid_points(read_grid(grid) if not isinstance(grid, dict) else grid,
+                         where=str(grid) if not isinstance(grid, dict) else "grid")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise bad("workers", workers, "must be an integer ≥ 0 (0: in this process)")
+    if scheduler is not None and not str(scheduler).startswith(("tcp://", "tls://")):
+        raise bad("--scheduler", scheduler, "must be an address tcp://HOST:PORT")
+    client = connect(scheduler) if scheduler is not None else None
+    with open_store(out) as store:
+        todo = list({p.key: p for p in points if p.key not in store.done}.values())
+        skipped = len(points) - len(todo)
+        work = bundles(todo, 1 if scheduler else workers)
+        if client is not None:
+            results: Iterable[list[dict[str, Any]]] = _dask(work, client)
+        elif workers == 0:
+            results = _inline(work)
+        else:
+            results = _pool(work, min(workers, len(work)) or 1)
+        from tqdm import tqdm
+
+        with tqdm(total=len(points), initial=skipped, unit="point", file=sys.stderr,
+                  disable=not progress, smoothing=0.1) as bar:
+            for rows in results:
+                for row in rows:
+                    store.append(row)
+                bar.update(len(rows))
+    return SweepResult(len(points), skipped, len(todo), Path(out))
+
+
+# ----------------------------------------------------------------------------- plots
+def plot(store: Any, x: str, value: str, y: str | None = None,
+         out: str | Path | None = None) -> Any:
+    """A phase diagram of a store (a path or :func:`load_sweep`'s DataFrame).
+
+    One parameter ``x``: the theory ``theory.<value>`` as lines over ``x`` and the simulation
+    (or training) ``simulate.<value>`` as points with error bars (± std over seeds), one
+    curve per combination of the other swept parameters. Two, ``x`` and ``y``: the theory as
+    a colour surface over the (x, y) grid (the simulation when no theory was computed), the
+    measured points on it as circles coloured on the same scale. Returns the
+    :class:`matplotlib.figure.Figure`; ``out`` (``.png`` or ``.pdf``) saves it.
+    """
+    from matplotlib.figure import Figure
+
+    df = load_sweep(store) if not hasattr(store, "columns") else store
+    if out is not None and Path(out).suffix.lower() not in (".png", ".pdf"):
+        raise bad("--out", str(out), "must end in .png or .pdf")
+    for name in (x, y):
+        if name is not None and name not in df.columns:
+            raise bad("--x" if name == x else "--y", name,
+                      f"must be a parameter of the sweep ({', '.join(_parameters(df))})")
+    kinds = [k for k in ("theory", "simulate", "train") if f"{k}.{value}" in df.columns]
+    if not kinds:
+        observables = sorted({c.split(".", 1)[1].removesuffix(".std") for c in df.columns
+                              if c.startswith(("theory.", "simulate.", "train."))})
+        raise bad("--value", value, f"must be an observable of the sweep "
+                                    f"({', '.join(observables)})")
+    fig = Figure(figsize=(6.0, 4.2))
+    ax = fig.subplots()
+    if y is None:
+        _curves(ax, df, x, value, kinds)
+    else:
+        _surface(fig, ax, df, x, y, value, kinds)
+    ax.set_xlabel(x)
+    if y is not None:
+        ax.set_ylabel(y)
+    fig.tight_layout()
+    if out is not None:
+        fig.savefig(out, dpi=120)
+    return fig
+
+
+def _parameters(df: Any) -> list[str]:
+    return [c for c in df.columns if c != "key" and "." not in c]
+
+
+def _swept(df: Any, skip: Iterable[str]) -> list[str]:
+    return [c for c in _parameters(df)
+            if c not in skip and df[c].astype(str).nunique() > 1]
+
+
+def _curves(ax: Any, df: Any, x: str, value: str, kinds: list[str]) -> None:
+    others = _swept(df, [x])
+    groups = df.groupby(others, sort=True) if others else [((), df)]
+    for n, (label, part) in enumerate(groups):
+        part = part.sort_values(x)
+        name = ", ".join(f"{k}={v}" for k, v in zip(others, np.atleast_1d(label), strict=False))
+        colour = f"C{n % 10}"
+        if "theory" in kinds:
+            ax.plot(part[x], part[f"theory.{value}"], "-", color=colour,
+                    label=f"theory {name}".strip())
+        for kind, marker in (("simulate", "o"), ("train", "s")):
+            if kind in kinds:
+                err = part.get(f"{kind}.{value}.std")
+                ax.errorbar(part[x], part[f"{kind}.{value}"], yerr=err, fmt=marker,
+                            color=colour, ms=4, capsize=2, label=f"{kind} {name}".strip())
+    ax.set_ylabel(value)
+    ax.legend(fontsize="small")
+
+
+def _surface(fig: Any, ax: Any, df: Any, x: str, y: str, value: str,
+             kinds: list[str]) -> None:
+    surface = kinds[0]
+    table = df.pivot_table(index=y, columns=x, values=f"{surface}.{value}", aggfunc="mean")
+    lo = np.nanmin([np.nanmin(df[f"{k}.{value}"]) for k in kinds])
+    hi = np.nanmax([np.nanmax(df[f"{k}.{value}"]) for k in kinds])
+    mesh = ax.pcolormesh(table.columns.astype(float), table.index.astype(float),
+                         table.to_numpy(dtype=float), shading="nearest", vmin=lo, vmax=hi)
+    fig.colorbar(mesh, ax=ax, label=f"{surface}.{value}")
+    for kind in kinds[1:]:
+        ax.scatter(df[x], df[y], c=df[f"{kind}.{value}"], vmin=lo, vmax=hi,
+                   edgecolors="k", s=40, label=kind)
+    if len(kinds) > 1:
+        ax.legend(fontsize="small")
+    ax.set_title(f"{value}: {surface} surface" + (", measured points" if len(kinds) > 1
+                                                   else ""))
