@@ -23,7 +23,7 @@ __all__ = ["COMMANDS", "OneLineParser", "build_parser", "config_tokens", "main",
 
 #: Sub-command modules, in help order. A module that fails to import (an optional extra is
 #: missing) is simply not offered.
-COMMANDS = ("derive", "predict", "simulate", "validate", "cmnist", "reproduce")
+COMMANDS = ("derive", "predict", "simulate", "validate", "sweep", "cmnist", "reproduce")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -250,7 +250,7 @@ def modspec_version() -> str:
     return __version__
 
 
-def connect(address: str, timeout: float = 10.0) -> Any:
+def connect(address: str, timeout: float = 5.0) -> Any:
     """A Dask client of the scheduler at ``address``, its workers checked: Python packages as
     the client's (``get_versions(check=True)``) and the same modspec version."""
     try:

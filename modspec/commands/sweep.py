@@ -1,0 +1,97 @@
+"""``modspec sweep``: a grid of runs, stored point by point; phase diagrams of the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from modspec.commands.options import integer, output_folder
+
+__all__ = ["register", "run", "scheduler_address", "store_file"]
+
+#: Parameters of a grid point (the columns a phase diagram can put on an axis).
+PARAMETERS = ("nx", "ny", "kx", "ky", "rx", "ry", "arch", "depth", "lr", "epochs", "hidden",
+              "init_std", "seeds", "seed", "train_objects", "record_every", "a0")
+
+
+def store_file(text: str) -> str:
+    """An argparse type: a file the sweep can append its rows to (checked before any work)."""
+    path = Path(text).expanduser()
+    if not text.strip() or path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid: must be a file path (the store), not a folder")
+    output_folder(str(path.parent))
+    return text
+
+
+def figure_file(text: str) -> str:
+    """An argparse type: a figure file ending in .png or .pdf in a writable folder."""
+    path = Path(text).expanduser()
+    if path.suffix.lower() not in (".png", ".pdf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: must end in .png or .pdf")
+    output_folder(str(path.parent))
+    return text
+
+
+def scheduler_address(text: str) -> str:
+    """An argparse type: a Dask scheduler address ``tcp://HOST:PORT``."""
+    scheme, _, rest = text.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls") or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: must be tcp://HOST:PORT")
+    return text
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a grid of theory, simulation and training points",
+        description="Compute every point of a grid file (TOML tables [dataset] and [run]; a "
+                    "list is swept, the grid is the product; docs/tutorials/sweep.md) and "
+                    "append one row per finished point to STORE (JSON lines, pandas: "
+                    "read_json(STORE, lines=True)). Points already in STORE are skipped, so "
+                    "an interrupted sweep resumes by running the same command. With --plot, "
+                    "also draws a phase diagram of the store.")
+    p.add_argument("grid", metavar="GRID", help="grid file (TOML)")
+    p.add_argument("--out", type=store_file, required=True, metavar="STORE",
+                   help="the result store (JSON lines; created, or resumed)")
+    p.add_argument("--workers", type=integer(0), default=None,
+                   help="local worker processes (default: the CPU count; 0: in this process)")
+    p.add_argument("--scheduler", type=scheduler_address, default=None, metavar="ADDR",
+                   help="a Dask scheduler tcp://HOST:PORT to run the points on "
+                        "(pip install 'modspec[dask]'; docs/dask.md)")
+    g = p.add_argument_group("phase diagram")
+    g.add_argument("--plot", type=figure_file, default=None, metavar="FIGURE",
+                   help="draw the store into FIGURE (.png or .pdf) once the sweep is done")
+    g.add_argument("--x", choices=PARAMETERS, default=None, help="parameter on the x axis")
+    g.add_argument("--y", choices=PARAMETERS, default=None,
+                   help="parameter on the y axis (a surface; default: curves over --x)")
+    g.add_argument("--value", default=None, metavar="OBS",
+                   help="observable: a quadrant (Gx->Oy), a mode, loss.<name>, "
+                        "half_rise.<mode>, end.<quadrant>, heldout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modspec.theory.errors import bad
+    from modspec.validation.sweep_store import read_rows
+    from modspec.validation.sweeps import plot, sweep
+
+    if args.plot is not None and (args.x is None or args.value is None):
+        raise bad("--plot", args.plot, "needs --x and --value")
+    if args.plot is None and (args.x or args.y or args.value):
+        raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
+    try:
+        result = sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
+                       progress=True)
+    except KeyboardInterrupt:
+        stored = len(read_rows(args.out))
+        print(f"modspec sweep: interrupted; {stored} points are stored in {args.out}. "
+              "Run the same command again to compute the rest.", file=sys.stderr)
+        return 130
+    print(f"{result.points} points: {result.computed} computed, {result.skipped} already "
+          f"in {args.out}", file=sys.stderr)
+    if args.plot is not None:
+        plot(args.out, args.x, args.value, y=args.y, out=args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0

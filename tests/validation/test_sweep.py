@@ -1,0 +1,273 @@
+"""Sweeps: the grid is checked whole, rows equal direct runs, a killed sweep resumes exactly,
+a Dask cluster gives the local rows, phase diagrams are drawn."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import modspec as ms
+from modspec.theory.errors import ModspecError
+from modspec.validation.sweep_grid import expected_a0, grid_points
+from modspec.validation.sweep_store import open_store, read_rows
+from modspec.validation.sweeps import bundles, run_bundle, sweep
+
+QUADRANTS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
+
+
+def grid(dataset=None, **run):
+    return {"dataset": {"family": "compositional", **(dataset or {})},
+            "run": {"lr": 0.05, "epochs": 60, "seeds": 2, "compute": ["theory"], **run}}
+
+
+# ------------------------------------------------------------------------------ grid
+def test_grid_is_the_product_of_the_listed_values_last_key_fastest():
+    points = grid_points(grid({"kx": [0, 2], "r": [0.5, 1.0, 2.0]}, arch=["dense", "split"]))
+    assert len(points) == 12
+    assert [(p.kx, p.rx, p.arch) for p in points[:3]] == [
+        (0, 0.5, "dense"), (0, 0.5, "split"), (0, 1.0, "dense")]
+    assert len({p.key for p in points}) == 12
+    assert all(p.rx == p.ry for p in points)
+
+
+@pytest.mark.parametrize("bad_grid, names", [
+    (grid({"kz": 1}), "dataset.kz"),
+    (grid({"kx": []}), "dataset.kx"),
+    (grid(compute=["theory", "fly"]), "run.compute"),
+    (grid({"family": "cmnist"}), "dataset.family"),
+    (grid(lr=[0.1, -1.0]), "run.lr"),
+    (grid(epochs=2.5), "run.epochs"),
+    (grid({"nx": 2, "ny": [1, 3]}), "ny=3"),
+])
+def test_bad_grid_is_one_error_naming_the_parameter(bad_grid, names):
+    with pytest.raises(ModspecError) as info:
+        grid_points(bad_grid)
+    message = str(info.value)
+    assert names in message and "\n" not in message
+
+
+def test_invalid_point_inside_a_valid_grid_is_refused_before_any_work(tmp_path, run_cli,
+                                                                      capsys):
+    (tmp_path / "g.toml").write_text('[dataset]\nnx = [3, 2]\nny = [1, 3]\n'
+                                     '[run]\nlr = 0.1\nepochs = 5\ncompute = ["simulate"]\n')
+    code, out, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"),
+                             "--out", str(tmp_path / "s.jsonl"), "--workers", "0")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "ny=3" in err and "nx=3, ny=3" not in err
+    assert "at the grid point nx=2, ny=3" in err
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_unreachable_scheduler_is_one_line_and_status_2(tmp_path, run_cli, capsys):
+    (tmp_path / "g.toml").write_text('[run]\nlr = 0.1\nepochs = 5\ncompute = ["theory"]\n')
+    code, _, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"), "--out",
+                           str(tmp_path / "s.jsonl"), "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2 and err.count("\n") == 1 and "--scheduler" in err
+
+
+def test_expected_a0_is_the_mean_effective_start_of_random_weights():
+    from modspec.numerics.flow import layout
+    from modspec.numerics.simulate import effective_a0, initial_weights
+
+    d0, net = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1), ms.architectures.dense(2)
+    a0 = effective_a0(layout(d0, net, 50), initial_weights(d0, net, 50, 2e-3, 400, 1))
+    for key, values in a0.items():
+        assert np.mean(values) == pytest.approx(expected_a0(2, 50, 2e-3), rel=0.05), key
+
+
+# ------------------------------------------------------------------------ rows
+def test_theory_rows_equal_direct_derive_and_discrete_prediction():
+    """Batched (symbolic family) and one-by-one (degenerate, coupled) points alike."""
+    points = grid_points(grid({"nx": 3, "ny": [1, 3], "kx": [0, 2], "r": [0.5, 1.5]},
+                              arch=["dense", "segregated", "leaky"], epochs=40))
+    sample = [points[i] for i in (0, 3, 5, 6, 9, 12, 15, 17, 20, 23)]
+    rows = run_bundle(sample)
+    for p, row in zip(sample, rows, strict=True):
+        th = ms.derive(p.dataset(), p.network())
+        f = ms.compile(th)
+        a0 = expected_a0(p.depth, p.hidden, p.init_std)
+        pr = f([p.epochs], lr=p.lr, a0=a0, time="discrete", hidden=p.hidden, seed=p.seed)
+        for q in QUADRANTS:
+            assert row[f"theory.{q}"] == pytest.approx(pr.final("quadrant_norms", q),
+                                                       rel=1e-9, abs=1e-12), (p, q)
+            assert row[f"theory.end.{q}"] == pytest.approx(
+                float(th.converged["quadrant_norms"][q]), rel=1e-9, abs=1e-12), (p, q)
+        for key in f.keys:
+            assert row[f"theory.{key}"] == pytest.approx(pr.final("modes", key),
+                                                         rel=1e-9, abs=1e-12)
+
+
+def test_simulation_rows_equal_direct_simulate_mean_and_std_over_seeds():
+    points = grid_points(grid({"kx": [1, 3]}, arch=["dense", "split"], seeds=3, seed=7,
+                              compute=["simulate"], record_every=5))
+    rows = run_bundle(points)
+    for p, row in zip(points, rows, strict=True):
+        run = ms.simulate(p.dataset(), p.network(), lr=p.lr, epochs=p.epochs, seeds=3, seed=7)
+        for q in QUADRANTS:
+            values = run.quadrant_norms[q][:, -1]
+            assert row[f"simulate.{q}"] == pytest.approx(values.mean(), rel=1e-12)
+            assert row[f"simulate.{q}.std"] == pytest.approx(values.std(), rel=1e-9,
+                                                             abs=1e-15)
+        assert "theory.Gx->Oy" not in row
+
+
+def test_held_out_points_carry_the_held_out_error_of_theory_and_simulation():
+    points = grid_points(grid(train_objects=[4, 8], compute=["theory", "simulate"],
+                              epochs=400, lr=0.1))
+    rows = run_bundle(points)
+    few, all_ = rows
+    assert few["simulate.heldout"] > 0 and "simulate.heldout" not in all_
+    assert few["theory.heldout"] == pytest.approx(few["simulate.heldout"], rel=0.05)
+
+
+# ------------------------------------------------------------------------- store
+def test_store_loads_in_one_line_with_parameter_and_result_columns(tmp_path):
+    out = tmp_path / "s.jsonl"
+    result = sweep(grid({"kx": [1, 2, 3]}, compute=["theory", "simulate"]), out, workers=0)
+    assert (result.points, result.computed, result.skipped) == (3, 3, 0)
+    import pandas as pd
+
+    df = pd.read_json(out, lines=True)
+    assert len(df) == 3 and sorted(df["kx"]) == [1, 2, 3]
+    for column in ("nx", "rx", "arch", "theory.Gx->Oy", "simulate.Gx->Oy",
+                   "simulate.Gx->Oy.std", "theory.half_rise.pi1", "simulate.half_rise.pi1"):
+        assert column in df.columns, column
+    assert ms.load_sweep(out).equals(pd.DataFrame(read_rows(out)))
+    again = sweep(grid({"kx": [1, 2, 3, 4]}, compute=["theory", "simulate"]), out, workers=0)
+    assert (again.computed, again.skipped) == (1, 3)
+    assert len(read_rows(out)) == 4
+
+
+def test_a_row_cut_short_is_dropped_and_no_key_is_written_twice(tmp_path):
+    out = tmp_path / "s.jsonl"
+    rows = run_bundle(grid_points(grid({"kx": [1, 2]})))
+    out.write_text(json.dumps(rows[0]) + "\n" + json.dumps(rows[1])[:25])
+    assert [r["key"] for r in read_rows(out)] == [rows[0]["key"]]
+    with open_store(out) as store:
+        store.append(rows[0])
+        store.append(rows[1])
+        store.append(rows[1])
+    assert [r["key"] for r in read_rows(out)] == [rows[0]["key"], rows[1]["key"]]
+    assert out.read_bytes().endswith(b"\n")
+
+
+def test_killed_sweep_resumes_with_exactly_one_row_per_point(tmp_path):
+    (tmp_path / "g.toml").write_text(
+        '[dataset]\nkx = [1, 2, 3, 4]\nr = [0.5, 1.0, 1.5, 2.0]\n'
+        '[run]\nlr = 0.05\nepochs = 300\nseeds = 4\nhidden = 40\n'
+        'compute = ["simulate"]\n')
+    out = tmp_path / "s.jsonl"
+    command = [sys.executable, "-m", "modspec", "sweep", str(tmp_path / "g.toml"),
+               "--out", str(out), "--workers", "0"]
+    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(read_rows(out)) == 0:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    before = len(read_rows(out))
+    assert 0 < before < 16, before
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"{16 - before} computed, {before} already" in result.stderr
+    keys = [r["key"] for r in read_rows(out)]
+    assert len(keys) == 16 and len(set(keys)) == 16
+
+
+# ---------------------------------------------------------------------- executors
+def test_bundles_hold_one_network_and_cover_every_point_once():
+    points = grid_points(grid({"kx": [1, 2, 3]}, arch=["dense", "split"], epochs=[5, 9]))
+    work = bundles(points, workers=2)
+    assert sorted(p.key for b in work for p in b) == sorted(p.key for p in points)
+    assert all(len({(p.arch, p.epochs) for p in b}) == 1 for b in work)
+
+
+def test_local_pool_gives_the_rows_of_the_in_process_run(tmp_path):
+    g = grid({"kx": [1, 3]}, arch=["dense", "segregated"], compute=["theory", "simulate"])
+    sweep(g, tmp_path / "a.jsonl", workers=0)
+    sweep(g, tmp_path / "b.jsonl", workers=2)
+    a = {r["key"]: r for r in read_rows(tmp_path / "a.jsonl")}
+    b = {r["key"]: r for r in read_rows(tmp_path / "b.jsonl")}
+    assert a == b and len(a) == 4
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real Dask cluster: ``dask scheduler`` and two ``dask worker`` processes on
+    127.0.0.1, torn down after the test."""
+    pytest.importorskip("distributed")
+    bindir = Path(sys.executable).parent
+    info = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                 "--host", "127.0.0.1", "--no-dashboard"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_dask_cluster_gives_the_rows_of_the_local_run(tmp_path, dask_cluster, run_cli, capsys):
+    (tmp_path / "g.toml").write_text(
+        '[dataset]\nkx = [1, 3]\nr = [0.5, 1.0]\n'
+        '[run]\narch = ["dense", "segregated"]\nlr = 0.05\nepochs = 50\nseeds = 2\n'
+        'compute = ["theory", "simulate"]\n')
+    code, _, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"), "--out",
+                           str(tmp_path / "dask.jsonl"), "--scheduler", dask_cluster)
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"), "--out",
+                           str(tmp_path / "local.jsonl"), "--workers", "0")
+    assert code == 0, err
+    remote = {r["key"]: r for r in read_rows(tmp_path / "dask.jsonl")}
+    local = {r["key"]: r for r in read_rows(tmp_path / "local.jsonl")}
+    assert len(remote) == 8 and remote == local
+
+
+# -------------------------------------------------------------------------- plots
+def test_phase_diagrams_are_written_as_png_and_pdf(tmp_path, run_cli, capsys):
+    (tmp_path / "g.toml").write_text(
+        '[dataset]\nkx = [1, 2, 3]\nr = [0.5, 1.0]\n'
+        '[run]\nlr = 0.05\nepochs = 40\nseeds = 2\ncompute = ["theory", "simulate"]\n')
+    store = tmp_path / "s.jsonl"
+    code, _, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"), "--out", str(store),
+                           "--workers", "0", "--plot", str(tmp_path / "curve.png"),
+                           "--x", "kx", "--value", "Gx->Oy")
+    assert code == 0, err
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = ms.validation.sweeps.plot(store, "kx", "Gx->Oy", y="rx", out=tmp_path / "map.pdf")
+    assert (tmp_path / "map.pdf").read_bytes()[:5] == b"%PDF-"
+    assert len(fig.axes) == 2                      # the surface and its colour bar
+    curves = ms.validation.sweeps.plot(store, "kx", "Gx->Oy")
+    assert len(curves.axes[0].lines) >= 2          # one theory line per r
+    with pytest.raises(ModspecError, match="--value"):
+        ms.validation.sweeps.plot(store, "kx", "Gx->Zz")
