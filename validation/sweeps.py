@@ -68,10 +68,12 @@ def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
         for i, values in zip(todo, theory_values([points[i] for i in todo]), strict=True):
             rows[i].update(values)
         for i, p in enumerate(points):
-            if "simulate" in p.compute:
-                rows[i].update(measured_values("simulate", _simulate(p)))
-            if "train" in p.compute:
-                rows[i].update(measured_values("train", _train(p)))
+            for kind, produce in (("simulate", _simulate), ("train", _train)):
+                if kind in p.compute:
+                    try:
+                        rows[i].update(measured_values(kind, produce(p)))
+                    except ModspecError as exc:     # e.g. gradient descent diverges here
+                        rows[i][f"{kind}.error"] = str(exc)
     return rows
 
 
@@ -139,20 +141,33 @@ def _last(run: Trajectory, index: Any = ...) -> dict[str, Any]:
     return out
 
 
-def theory_values(points: Sequence[Point]) -> list[dict[str, float]]:
+def theory_values(points: Sequence[Point]) -> list[dict[str, Any]]:
     """The theory columns of each point (see the module docstring)."""
-    out: list[dict[str, float]] = [{} for _ in points]
+    out: list[dict[str, Any]] = [{} for _ in points]
     batches: dict[tuple[str, int, int], list[int]] = {}
     for i, p in enumerate(points):
         if _generic(p) and p.train_objects is None and not p.network().coupled:
             batches.setdefault((p.arch, p.depth, p.epochs), []).append(i)
         else:
-            out[i] = _theory_one(p)
+            out[i] = _theory_caught(p)
     for (arch, depth, epochs), index in batches.items():
         group = [points[i] for i in index]
-        for i, values in zip(index, _theory_batch(arch, depth, epochs, group), strict=True):
-            out[i] = values
+        try:
+            values = _theory_batch(arch, depth, epochs, group)
+        except ModspecError:                        # a point of the batch: one by one
+            values = [_theory_caught(p) for p in group]
+        for i, v in zip(index, values, strict=True):
+            out[i] = v
     return out
+
+
+def _theory_caught(p: Point) -> dict[str, Any]:
+    """One point's theory, or its one-line error as ``theory.error`` (e.g. gradient descent
+    diverges at this learning rate)."""
+    try:
+        return _theory_one(p)
+    except ModspecError as exc:
+        return {"theory.error": str(exc)}
 
 
 def _theory_batch(arch: str, depth: int, epochs: int, points: list[Point]

@@ -271,3 +271,13 @@ def test_phase_diagrams_are_written_as_png_and_pdf(tmp_path, run_cli, capsys):
     assert len(curves.axes[0].lines) >= 2          # one theory line per r
     with pytest.raises(ModspecError, match="--value"):
         ms.validation.sweeps.plot(store, "kx", "Gx->Zz")
+
+
+def test_a_diverging_point_stores_its_reason_and_the_sweep_goes_on(tmp_path):
+    result = sweep(grid({"kx": 3}, lr=[0.05, 5.0], compute=["theory", "simulate"]),
+                   tmp_path / "s.jsonl", workers=0)
+    assert result.computed == 2
+    rows = {r["lr"]: r for r in read_rows(tmp_path / "s.jsonl")}
+    assert "simulate.error" not in rows[0.05] and rows[0.05]["simulate.Gx->Oy"] > 0
+    assert "diverge" in rows[5.0]["simulate.error"].lower()
+    assert "theory.error" in rows[5.0] and "theory.error" not in rows[0.05]
