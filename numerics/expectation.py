@@ -24,7 +24,9 @@ predicts for *that* run:
 
 The one start policy: a mode's ``a0`` is its effective initial strength averaged over seeds
 (:func:`~modspec.numerics.simulate.effective_a0`), floored at :data:`A0_FLOOR` for modes of
-depth ≥ 2 (their sigmoids grow from a positive seed; depth-1 modes take any sign).
+depth ≥ 2 (their sigmoids grow from a positive seed; depth-1 modes take any sign). Without a
+run (a sweep's theory), the expected value of that start for weights ``N(0, init_std²)``
+(:func:`expected_a0`), floored the same way.
 
 Times are epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
 """
@@ -41,7 +43,7 @@ from modspec.theory.observables import map_summary
 
 from .record import Trajectory
 
-__all__ = ["A0_FLOOR", "Expectation", "expect", "start_strengths"]
+__all__ = ["A0_FLOOR", "Expectation", "expect", "expected_a0", "start_strengths"]
 
 #: Smallest initial strength given to a mode of depth ≥ 2.
 A0_FLOOR = 1e-12
@@ -86,6 +88,24 @@ def start_strengths(th: Derivation, run: Trajectory) -> dict[str, float]:
         a0 = float(np.mean(value))
         out[key] = a0 if depth.get(key, 2) == 1 else max(a0, A0_FLOOR)
     return out
+
+
+def expected_a0(depth: int, hidden: int, init_std: float) -> float:
+    """Expected effective initial strength of a mode of a module of ``depth`` layers whose
+    weights are drawn ``N(0, init_std²)`` with ``hidden`` units per hidden layer.
+
+    With ``σ = init_std``, ``h = hidden`` (see :func:`modspec.numerics.simulate.effective_a0`
+    for the effective starts): depth 1, ``E[uᵀWv] = 0``; depth 2, ``E|W1 v + W2ᵀ u|²/4 =
+    h σ²/2`` (the relation ``init_std = sqrt(2·a0/hidden)`` of the coupled predictor); depth
+    L > 2, ``(E c²)^{L/2} = (h σ²)^{L/2}``. Deep modes are floored at ``1e-12``.
+    """
+    if depth == 1:
+        return 0.0
+    if depth == 2:
+        value = hidden * init_std**2 / 2
+    else:
+        value = (hidden * init_std**2) ** (depth / 2)
+    return max(value, A0_FLOOR)
 
 
 def _subset(th: Derivation, run: Trajectory) -> list[int] | None:

@@ -28,7 +28,7 @@ Optional ``[run]`` keys: ``train_objects`` (how many objects to train on, drawn 
 replacement from the point's ``seed``; the others are held out), ``record_every`` (record the
 simulated observables every k-th epoch; default ``max(1, epochs // 200)``) and ``a0`` (the
 theory's initial mode strength; default: the expected effective start of the random weights,
-:func:`expected_a0`).
+:func:`modspec.numerics.expectation.expected_a0`).
 
 The whole grid is checked before any work: an unknown key, an empty list, a value of the
 wrong kind, or one invalid point inside a valid-looking grid (``ny > nx``) is one
@@ -51,7 +51,7 @@ from modspec.theory.architectures import PRESETS, Network, architecture
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["COMPUTE", "DATASET_KEYS", "RUN_KEYS", "Point", "expected_a0", "grid_points",
+__all__ = ["COMPUTE", "DATASET_KEYS", "RUN_KEYS", "Point", "grid_points",
            "read_grid"]
 
 #: What a point can compute.
@@ -64,8 +64,6 @@ RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": N
                             "hidden": 50, "init_std": 2e-4, "seeds": 1, "seed": 0,
                             "train_objects": None, "record_every": None, "a0": None,
                             "compute": None}
-#: Floor of a deep mode's start (the house's one start policy, numerics.expectation).
-A0_FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
@@ -124,24 +122,6 @@ class Point:
         rng = np.random.default_rng(self.seed)
         return sorted(int(j) for j in rng.choice(2**self.nx, self.train_objects,
                                                  replace=False))
-
-
-def expected_a0(depth: int, hidden: int, init_std: float) -> float:
-    """Expected effective initial strength of a mode of a module of ``depth`` layers whose
-    weights are drawn ``N(0, init_std²)`` with ``hidden`` units per hidden layer.
-
-    With ``σ = init_std``, ``h = hidden`` (see :func:`modspec.numerics.simulate.effective_a0`
-    for the effective starts): depth 1, ``E[uᵀWv] = 0``; depth 2, ``E|W1 v + W2ᵀ u|²/4 =
-    h σ²/2`` (the relation ``init_std = sqrt(2·a0/hidden)`` of the coupled predictor); depth
-    L > 2, ``(E c²)^{L/2} = (h σ²)^{L/2}``. Deep modes are floored at ``1e-12``.
-    """
-    if depth == 1:
-        return 0.0
-    if depth == 2:
-        value = hidden * init_std**2 / 2
-    else:
-        value = (hidden * init_std**2) ** (depth / 2)
-    return max(value, A0_FLOOR)
 
 
 # ------------------------------------------------------------------------ reading

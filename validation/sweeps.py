@@ -11,7 +11,8 @@ gradient descent, ``τ = 1/(P·lr)``):
 
 * ``theory`` — the compiled predictor of the derivation, in discrete time (gradient descent
   at the point's ``lr``, the exact per-epoch map of each mode) from ``a0``
-  (:func:`~.sweep_grid.expected_a0` unless given): ``theory.<q>`` the quadrant norms,
+  (:func:`modspec.numerics.expectation.expected_a0` unless given): ``theory.<q>`` the
+  quadrant norms,
   ``theory.<mode>`` the mode strengths and ``theory.loss.<name>`` the losses at the last
   epoch; ``theory.end.<q>`` the converged map's quadrant norms (as ``modspec derive``);
   ``theory.half_rise.<mode>`` the gradient flow's half-rise epoch from ``a0``. For decoupled
@@ -44,13 +45,14 @@ from typing import Any
 
 import numpy as np
 
+from modspec.numerics.expectation import expected_a0
 from modspec.numerics.record import Trajectory
 from modspec.numerics.simulate import simulate, single_threaded_blas
 from modspec.theory.architectures import architecture
 from modspec.theory.errors import ModspecError, bad
 
 from .comparison import measured_half_rise
-from .sweep_grid import Point, expected_a0, grid_points, read_grid
+from .sweep_grid import Point, grid_points, read_grid
 from .sweep_store import load_sweep, open_store
 
 __all__ = ["EXECUTORS", "SweepResult", "bundles", "load_sweep", "plot", "run_bundle", "sweep"]

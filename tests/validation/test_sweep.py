@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import modspec as ms
+from modspec.numerics.expectation import expected_a0
 from modspec.theory.errors import ModspecError
-from modspec.validation.sweep_grid import expected_a0, grid_points
+from modspec.validation.sweep_grid import grid_points
 from modspec.validation.sweep_store import open_store, read_rows
 from modspec.validation.sweeps import bundles, run_bundle, sweep
 
