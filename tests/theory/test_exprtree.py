@@ -49,8 +49,11 @@ def test_exact_numbers_constants_and_piecewise_round_trip(expr):
     assert round_trip(expr) == expr
 
 
+# small integers: SymPy decides signs of nested exp/log/Abs of huge numbers by evaluating them
+# to high precision, which can take minutes per example (huge exact numbers have their own
+# round-trip test above)
 _leaves = st.sampled_from([sy.s, sy.lam, sy.t, sy.tau, sy.a0, sp.pi, sp.Rational(1, 3)]) | \
-    st.integers(-10**30, 10**30).map(sp.Integer)
+    st.integers(-1000, 1000).map(sp.Integer)
 
 
 def _combine(children):
