@@ -401,9 +401,8 @@ def plot(store: Any, x: str, value: str, y: str | None = None,
     ax.set_xlabel(x)
     if y is not None:
         ax.set_ylabel(y)
-    fig.tight_layout()
     if out is not None:
-        fig.savefig(out, dpi=120)
+        fig.savefig(out, dpi=120, bbox_inches="tight")   # the saved image fits every label
     return fig
 
 
