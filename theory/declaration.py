@@ -87,7 +87,8 @@ SampleSpaceDecl = Hypercube | Tree
 # ------------------------------------------------------------------ block kinds
 @dataclass(frozen=True)
 class Features:
-    """Order-1 Walsh rows ``scale · w_{i}``: the features ``indices`` (a tuple), the first
+    """Order-1 Walsh rows ``scale · w_{i}``: the features ``indices`` (a tuple; an index listed
+    twice is two rows), the first
     ``count`` features (``count`` may be a symbol), or all n features (neither given)."""
 
     indices: tuple[int, ...] | None = None
@@ -147,13 +148,13 @@ def _check_block(name: str, block: Any, space: SampleSpaceDecl) -> Block:
     n = space.n
     top = n - 1 if not is_symbolic_value(n) else 2**MAX_LOG2
 
-    def index_list(what: str, items: Any) -> tuple[int, ...]:
-        allowed = f"must be distinct feature indices in [0, {n})"
+    def index_list(what: str, items: Any, distinct: bool = True) -> tuple[int, ...]:
+        allowed = f"must be {'distinct ' if distinct else ''}feature indices in [0, {n})"
         try:
             out = tuple(check_size(what, i, 0, top) for i in items)
         except (TypeError, ModspecError):
             raise bad(what, items, allowed) from None
-        if any(is_symbolic_value(i) for i in out) or len(set(out)) != len(out):
+        if any(is_symbolic_value(i) for i in out) or (distinct and len(set(out)) != len(out)):
             raise bad(what, items, allowed)
         return out
 
@@ -161,7 +162,7 @@ def _check_block(name: str, block: Any, space: SampleSpaceDecl) -> Block:
         if block.indices is not None and block.count is not None:
             raise bad(f"{who} count", block.count, "must not be given together with indices")
         if block.indices is not None:
-            return Features(index_list(f"{who} indices", block.indices), None, scale)
+            return Features(index_list(f"{who} indices", block.indices, False), None, scale)
         if block.count is not None:
             count = check_size(f"{who} count", block.count, 0, MAX_LOG2)
             if not is_symbolic_value(count) and not is_symbolic_value(n) and count > n:

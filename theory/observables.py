@@ -234,10 +234,15 @@ def map_quadrant_norms(dataset: Any, W: Any) -> dict[str, Any]:
 
 def rule_error(dataset: Any, W: Any) -> np.ndarray:
     """``‖W[Ox→Oy] − S‖_F`` of a numeric map (per leading batch index), ``S`` the dataset's
-    compositional rule (its output-feature selection)."""
+    compositional rule: its output-feature selection, or for any dataset with these blocks the
+    least-squares map ``S = Y_Oy X_Ox⁺`` (the same matrix for the family)."""
     (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
     W = np.asarray(W, dtype=float)
-    return np.sqrt(((W[..., o0:o1, i0:i1] - dataset.selection) ** 2).sum(axis=(-1, -2)))
+    S = getattr(dataset, "selection", None)
+    if S is None:
+        X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+        S = Y[o0:o1] @ np.linalg.pinv(X[i0:i1])
+    return np.sqrt(((W[..., o0:o1, i0:i1] - S) ** 2).sum(axis=(-1, -2)))
 
 
 def map_summary(dataset: Any, W: Any) -> dict[str, Any]:
