@@ -142,7 +142,7 @@ def _declared(spec: Mapping[str, Any]) -> DeclaredDataset:
             blocks.append((name, _BLOCK_KINDS[bkind](**kw)))
         sides[side] = tuple(blocks)
     return DeclaredDataset(space, sides["inputs"], sides["outputs"], "declared",
-                           (("space", dict(space_spec)),))
+                           tuple(spec.items()))
 
 
 FAMILIES = {"compositional": compositional, "hierarchical": hierarchical, "parity": parity}
