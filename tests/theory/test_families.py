@@ -267,3 +267,15 @@ def test_block_kinds_must_fit_the_sample_space():
         DeclaredDataset(Tree(2, 2), (("x", Features()),), (("y", TreeFeatures(0)),))
     with pytest.raises(ModspecError, match="block 'y' level"):
         DeclaredDataset(Tree(2, 2), (("x", Identity()),), (("y", TreeFeatures(2)),))
+
+
+@pytest.mark.parametrize("family", ["hierarchical", "parity"])
+def test_symbolic_family_derivation_exports_latex_with_every_block_pair(family):
+    ds = (hierarchical(3, c_, f_, r_) if family == "hierarchical"
+          else parity(sy.nx, [[0], [0, 1]], sy.kx, sy.ky, sy.r))
+    th = derive(ds, family_network("split", ds))
+    latex = th.to_latex()
+    for q in th.converged["quadrant_norms"]:
+        i, o = q.split("->")
+        assert rf"W^*_{{\mathrm{{{i}}}\to\mathrm{{{o}}}}}" in latex
+    assert latex.count(r"\begin{align*}") == latex.count(r"\end{align*}") >= 6
