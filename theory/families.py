@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sympy as sp
+
 from .architectures import Module, Network, architecture, check_depth
 from .declaration import (
     Block,
@@ -34,9 +36,10 @@ from .declaration import (
     TreeFeatures,
 )
 from .errors import ModspecError, bad
+from .spectra import Mode
 
 __all__ = ["FAMILIES", "compositional", "family_network", "from_mapping", "hierarchical",
-           "parity"]
+           "hierarchical_levels", "parity"]
 
 
 def _params(**kw: Any) -> tuple[tuple[str, Any], ...]:
@@ -87,6 +90,45 @@ def parity(nx: Any, outputs: Sequence[Sequence[int]], kx: Any = 0, ky: Any = 0,
     return DeclaredDataset(Hypercube(nx), (("Ox", Features()), ("Gx", Identity(kx, r))),
                            tuple(outs), "parity",
                            _params(nx=nx, outputs=[list(T) for T in rows], kx=kx, ky=ky, r=r))
+
+
+def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any = None,
+                        r: Any = None) -> tuple[Mode, Mode]:
+    """The dense spectrum of the hierarchical family for a symbolic number of levels D: the root
+    mode and the mode of a generic level ``g`` (the symbol ``g``, ``1 ≤ g ≤ D − 1``).
+
+    The same algebra as :func:`~modspec.theory.projectors.tree_sample_space`, with the level an
+    index: on ``Π_g`` the level-l block has coefficient ``f r_out² c^(D−1−l)`` for ``l ≥ g``, so
+    ``cy(g) = Σ_{l=g}^{D−1} f c^(D−1−l)`` (summed by SymPy), ``cx = r²`` (one-hot identity) and
+    ``rank Π_g = c^g − c^(g−1)``. Two modes whatever D: the derivation's cost does not depend
+    on the size. Defaults are the symbols ``D, c, f, r``.
+    """
+    D = sp.Symbol("D", integer=True, positive=True) if levels is None else sp.sympify(levels)
+    c = sp.Symbol("c", integer=True, positive=True) if branching is None else \
+        sp.sympify(branching)
+    f = sp.Symbol("f", integer=True, positive=True) if features is None else \
+        sp.sympify(features)
+    r = sp.Symbol("r", positive=True) if r is None else sp.sympify(r)
+    g, level = sp.Symbol("g", integer=True, positive=True), sp.Symbol("l", integer=True)
+    P = c ** (D - 1)
+    cx = r**2
+
+    def cy(h: sp.Expr) -> sp.Expr:
+        total = sp.Sum(f * c ** (D - 1 - level), (level, h, D - 1)).doit()
+        # the geometric sum's branch c = 1 does not occur (c ≥ 2)
+        return sp.simplify(total.replace(lambda e: isinstance(e, sp.Piecewise),
+                                         lambda e: e.args[-1].expr))
+
+    modes = []
+    for label, h, rank, cond in (("level0", sp.Integer(0), sp.Integer(1), sp.true),
+                                 ("level_g", g, c ** (g - 1) * sp.simplify(c**g / c ** (g - 1) - 1),
+                                  sp.And(sp.Ge(g, 1), sp.Le(g, D - 1)))):
+        cy_h = cy(h)
+        s = sp.simplify(sp.sqrt(cx * cy_h) / P)
+        lam = sp.simplify(cx / P)
+        modes.append(Mode(label, s, lam, rank, sp.simplify(s / lam), {"items": cx},
+                          {"levels": cy_h}, (label,), cond))
+    return modes[0], modes[1]
 
 
 # --------------------------------------------------------------------- from a mapping

@@ -28,6 +28,7 @@ from modspec.theory.families import (
     family_network,
     from_mapping,
     hierarchical,
+    hierarchical_levels,
     parity,
 )
 from modspec.theory.projectors import sample_space
@@ -150,6 +151,27 @@ def test_symbolic_hierarchical_atoms_do_not_depend_on_the_size():
     assert space.atoms[4].gram["level3"] == 0
     big = sample_space(hierarchical(5, 10**6, 3, 1))
     assert len(big.atoms) == 5 and big.atoms[4].rank == (10**6 - 1) * 10**18
+
+
+@FAST
+@given(levels=st.integers(1, 5), c=st.integers(2, 4), f=st.integers(1, 3), r=scales)
+def test_hierarchical_spectrum_symbolic_in_the_depth_substituted_equals_numeric(levels, c, f,
+                                                                                 r):
+    """Two modes (root and a generic level g) for every D; at each g they are level g's mode
+    of the numeric family."""
+    root, generic = hierarchical_levels()
+    syms = {x.name: x for x in generic.s.free_symbols | generic.multiplicity.free_symbols}
+    D, cs, fs, rs, g = (syms[name] for name in ("D", "c", "f", "r", "g"))
+    values = {D: levels, cs: c, fs: f, rs: sp.Rational(repr(r))}
+    num = {m.label: m for m in spectrum(hierarchical(levels, c, f, r)).modes}
+    for level in range(levels):
+        mode, at = (root, values) if level == 0 else (generic, values | {g: level})
+        want = num[f"level{level}"]
+        assert bool(mode.condition.subs(at))
+        assert float(mode.s.subs(at)) == pytest.approx(float(want.s), rel=1e-12)
+        assert float(mode.lam.subs(at)) == pytest.approx(float(want.lam), rel=1e-12)
+        assert int(mode.multiplicity.subs(at)) == int(want.multiplicity)
+    assert not bool(generic.condition.subs(values | {g: levels}))
 
 
 def test_symbolic_nx_parity_has_a_fixed_number_of_atoms():
