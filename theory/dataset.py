@@ -41,12 +41,14 @@ MAX_ENTRIES = 50_000_000
 #: (whose normal range is ``2**±1022``); in particular ``nx ≤ MAX_LOG2``.
 MAX_LOG2 = 255
 
-__all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_rows", "exact"]
+__all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_index",
+           "block_rows", "check_scale", "check_size", "exact", "is_symbolic_value"]
 
 Span = tuple[int, int]
 
 
-def _is_symbolic(value: Any) -> bool:
+def is_symbolic_value(value: Any) -> bool:
+    """True for a SymPy expression with free symbols (a size or scale left symbolic)."""
     return isinstance(value, sp.Expr) and not value.is_number
 
 
@@ -54,10 +56,12 @@ def _is_bool(value: Any) -> bool:
     return isinstance(value, (bool, np.bool_, sp.logic.boolalg.Boolean))
 
 
-def _check_size(name: str, value: Any, minimum: int, maximum: int) -> Any:
+def check_size(name: str, value: Any, minimum: int, maximum: int) -> Any:
+    """An integer parameter in ``[minimum, maximum]`` (symbols pass unchanged), else
+    :class:`ModspecError` naming ``name``."""
     top = f"2**{maximum.bit_length() - 1}" if maximum > 2**64 else str(maximum)
     allowed = f"must be an integer in [{minimum}, {top}]"
-    if _is_symbolic(value):
+    if is_symbolic_value(value):
         return value
     if _is_bool(value) or not isinstance(value, (numbers.Real, sp.Number)):
         raise bad(name, value, allowed)
@@ -71,9 +75,10 @@ def _check_size(name: str, value: Any, minimum: int, maximum: int) -> Any:
     return value
 
 
-def _check_scale(name: str, value: Any) -> Any:
+def check_scale(name: str, value: Any) -> Any:
+    """A real scale ≥ 0 (symbols pass unchanged), else :class:`ModspecError` naming ``name``."""
     allowed = "must be a real number ≥ 0"
-    if _is_symbolic(value):
+    if is_symbolic_value(value):
         return value
     numeric = isinstance(value, numbers.Real) or (isinstance(value, sp.Expr)
                                                   and bool(value.is_extended_real))
@@ -144,24 +149,24 @@ class CompositionalDataset:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         top = 2**MAX_LOG2
-        set_(self, "nx", _check_size("nx", self.nx, 1, MAX_LOG2))
-        set_(self, "ny", _check_size("ny", self.ny, 0, MAX_LOG2))
-        set_(self, "kx", _check_size("kx", self.kx, 0, top))
-        set_(self, "ky", _check_size("ky", self.ky, 0, top))
-        set_(self, "r", _check_scale("r", self.r))
+        set_(self, "nx", check_size("nx", self.nx, 1, MAX_LOG2))
+        set_(self, "ny", check_size("ny", self.ny, 0, MAX_LOG2))
+        set_(self, "kx", check_size("kx", self.kx, 0, top))
+        set_(self, "ky", check_size("ky", self.ky, 0, top))
+        set_(self, "r", check_scale("r", self.r))
         scale_names = {"rx": "r" if self.rx is None else "rx",
                        "ry": "r" if self.ry is None else "ry"}
-        set_(self, "rx", _check_scale(scale_names["rx"], self.r if self.rx is None else self.rx))
-        set_(self, "ry", _check_scale(scale_names["ry"], self.r if self.ry is None else self.ry))
-        if not _is_symbolic(self.nx) and not _is_symbolic(self.ny) and self.ny > self.nx:
+        set_(self, "rx", check_scale(scale_names["rx"], self.r if self.rx is None else self.rx))
+        set_(self, "ry", check_scale(scale_names["ry"], self.r if self.ry is None else self.ry))
+        if not is_symbolic_value(self.nx) and not is_symbolic_value(self.ny) and self.ny > self.nx:
             raise bad("ny", self.ny, f"must satisfy 0 ≤ ny ≤ nx = {self.nx}")
         if self.output_features is not None:
-            if _is_symbolic(self.nx) or _is_symbolic(self.ny):
+            if is_symbolic_value(self.nx) or is_symbolic_value(self.ny):
                 raise bad("output_features", self.output_features,
                           "needs numeric nx and ny")
             allowed = f"must be {self.ny} distinct integers in [0, {self.nx})"
             try:
-                feats = tuple(_check_size("output_features", i, 0, self.nx - 1)
+                feats = tuple(check_size("output_features", i, 0, self.nx - 1)
                               for i in self.output_features)
             except (TypeError, ModspecError):
                 raise bad("output_features", self.output_features, allowed) from None
@@ -174,7 +179,7 @@ class CompositionalDataset:
         """Refuse scales whose results overflow or underflow float64 (see :data:`MAX_LOG2`)."""
         for side, k in (("rx", self.kx), ("ry", self.ky)):
             r = getattr(self, side)
-            if _is_symbolic(k) or _is_symbolic(r) or k == 0 or r == 0:
+            if is_symbolic_value(k) or is_symbolic_value(r) or k == 0 or r == 0:
                 continue
             magnitude = _log2(k) + 2 * _log2(r)
             if abs(magnitude) > MAX_LOG2:
@@ -194,7 +199,7 @@ class CompositionalDataset:
     @property
     def is_symbolic(self) -> bool:
         """True when any parameter is a free SymPy symbol."""
-        return any(_is_symbolic(v) for v in self.params.values())
+        return any(is_symbolic_value(v) for v in self.params.values())
 
     @property
     def params(self) -> dict[str, Any]:
@@ -210,7 +215,7 @@ class CompositionalDataset:
     @property
     def P(self) -> Any:
         """Number of objects = number of samples, ``2**nx``."""
-        return 2**self.nx if not _is_symbolic(self.nx) else sp.Integer(2) ** self.nx
+        return 2**self.nx if not is_symbolic_value(self.nx) else sp.Integer(2) ** self.nx
 
     @property
     def features(self) -> tuple[int, ...]:
@@ -240,7 +245,7 @@ class CompositionalDataset:
     # ----------------------------------------------------------------- materialise
     def _require_numeric(self, what: str) -> None:
         if self.is_symbolic:
-            free = ", ".join(k for k, v in self.params.items() if _is_symbolic(v))
+            free = ", ".join(k for k, v in self.params.items() if is_symbolic_value(v))
             raise ModspecError(
                 f"{what} needs numeric parameters, but {free} are symbolic: substitute numbers "
                 "first, or use the symbolic route (modspec.spectrum) which needs no arrays"

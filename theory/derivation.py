@@ -39,9 +39,10 @@ from . import dynamics
 from . import symbols as sy
 from .architectures import Module, Network
 from .dataset import MAX_LOG2, CompositionalDataset, Dataset, block_index
+from .declaration import DeclaredDataset
 from .errors import ModspecError, bad
 from .observables import (
-    QUADRANTS,
+    block_pairs,
     converged_strengths,
     loss_expressions,
     map_summary,
@@ -310,10 +311,10 @@ def _rule_atoms(space: SampleSpace) -> dict[str, tuple[sp.Expr, sp.Expr, sp.Expr
 
 def _observables(space: SampleSpace, spectra: list[Spectrum],
                  symbols: list[Mapping[str, sp.Expr]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    pairs = block_pairs(space.input_blocks, space.output_blocks)
+    out: dict[str, Any] = {"quadrant_norms": network_quadrant_norms(spectra, symbols, pairs),
+                           "loss": loss_expressions(space, spectra, symbols)}
     if _has_family_blocks(space):
-        out["quadrant_norms"] = network_quadrant_norms(spectra, symbols)
-        out["loss"] = loss_expressions(space, spectra, symbols)
         out["systematicity"] = {
             "Gx->Oy": out["quadrant_norms"]["Gx->Oy"],
             "rule_error": sp.sqrt(rule_error_sq(spectra, symbols, _rule_atoms(space))),
@@ -326,13 +327,16 @@ def _converged(space: SampleSpace, spectra: list[Spectrum]) -> dict[str, Any]:
     fixed = [converged_strengths(spec) for spec in spectra]
     conv: dict[str, Any] = {"coupled": False, "closed_form": True,
                             "method": "closed form: every mode at its fixed point s/lambda"}
-    if not _has_family_blocks(space):
-        return conv
-    norms = network_quadrant_norms(spectra, fixed)
-    rule = sp.simplify(sp.sqrt(rule_error_sq(spectra, fixed, _rule_atoms(space))))
+    norms = network_quadrant_norms(spectra, fixed,
+                                   block_pairs(space.input_blocks, space.output_blocks))
     conv["quadrant_norms"] = norms
-    conv["report"] = {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule, "Ox->Gy": norms["Ox->Gy"]}
-    conv["systematic"] = bool(sp.simplify(norms["Gx->Oy"]) == 0 and sp.simplify(rule) == 0)
+    conv["report"], conv["systematic"] = {}, None
+    if _has_family_blocks(space):
+        rule = sp.simplify(sp.sqrt(rule_error_sq(spectra, fixed, _rule_atoms(space))))
+        conv["report"] = {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule,
+                          "Ox->Gy": norms["Ox->Gy"]}
+        conv["systematic"] = bool(sp.simplify(norms["Gx->Oy"]) == 0
+                                  and sp.simplify(rule) == 0)
     conv["blocks"] = map_blocks(space, spectra, fixed)
     return conv
 
@@ -347,7 +351,7 @@ def map_blocks(space: SampleSpace, spectra: list[Spectrum],
     Only atoms on which both blocks are non-zero are listed (the others add nothing).
     """
     blocks: dict[str, dict[str, sp.Expr]] = {}
-    for inp, out in QUADRANTS:
+    for inp, out in block_pairs(space.input_blocks, space.output_blocks):
         coeff: dict[str, sp.Expr] = {}
         for spec, a in zip(spectra, strengths, strict=True):
             for m in spec.modes:
@@ -372,7 +376,7 @@ def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,
     from .endpoints import coupled_end_point
     from .matrix_flow import minimum_norm_map
 
-    if isinstance(dataset, CompositionalDataset):
+    if isinstance(dataset, (CompositionalDataset, DeclaredDataset)):
         dataset.require_fits()   # both routes work on the arrays X and Y
     if all(m.depth == 1 for m in network.modules):
         return (minimum_norm_map(dataset, network, train_objects),

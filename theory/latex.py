@@ -142,17 +142,19 @@ def derivation_latex(th: Derivation, notebook: bool = False) -> str:
                  for name, e in obs["loss"].items()]
         rows.append(r"&\text{losses per sample: mean over samples of the summed squared "
                     r"error over the block's units}")
-        rows.append(rf"\lVert W_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= "
-                    rf"{tex(obs['systematicity']['rule_error'])}")
+        if "systematicity" in obs:   # datasets with the blocks Ox, Gx, Oy, Gy
+            rows.append(rf"\lVert W_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= "
+                        rf"{tex(obs['systematicity']['rule_error'])}")
         blocks.append(_block("Step 7 (observables in the mode strengths)", rows))
 
     conv = th.converged
     if "quadrant_norms" in conv:
         rows = [rf"\lVert W^*_{{{_quadrant_tex(q)}}} \rVert &= {tex(e)}"
                 for q, e in conv["quadrant_norms"].items()]
-        rows.append(rf"\lVert W^*_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= "
-                    rf"{tex(conv['report']['rule_error'])}")
-        rows.append(rf"&\text{{systematic: {'yes' if conv['systematic'] else 'no'}}}")
+        if conv.get("report"):   # datasets with the blocks Ox, Gx, Oy, Gy
+            rows.append(rf"\lVert W^*_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= "
+                        rf"{tex(conv['report']['rule_error'])}")
+            rows.append(rf"&\text{{systematic: {'yes' if conv['systematic'] else 'no'}}}")
         blocks.append(_block("Step 8 (converged map W* at the fixed points)", rows))
     return _finish(blocks, notebook)
 

@@ -36,11 +36,29 @@ import sympy as sp
 from .projectors import SampleSpace
 from .spectra import Mode, Spectrum
 
-__all__ = ["QUADRANTS", "quadrant_name", "where_exists", "tidy", "quadrant_norm_sq",
+__all__ = ["LOSS_NAMES", "QUADRANTS", "block_pairs", "loss_key", "quadrant_name", "where_exists",
+           "tidy", "quadrant_norm_sq",
            "converged_strengths", "network_quadrant_norms", "rule_error_sq", "output_trace",
            "block_loss", "loss_expressions"]
 
 QUADRANTS = (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy"))
+
+#: Output block → the name of its loss; other blocks' losses carry the block's name.
+LOSS_NAMES = {"Oy": "compositional", "Gy": "noncompositional"}
+
+
+def loss_key(block: str) -> str:
+    """The name of output block ``block``'s loss (``Oy`` → ``compositional``, …)."""
+    return LOSS_NAMES.get(block, block)
+
+
+def block_pairs(input_blocks: Sequence[str], output_blocks: Sequence[str]
+                ) -> tuple[tuple[str, str], ...]:
+    """Every (input block, output block) pair, the family's :data:`QUADRANTS` first in their
+    order, then the others by output block and input block."""
+    pairs = [(i, o) for o in output_blocks for i in input_blocks]
+    return tuple(sorted(pairs, key=lambda p: QUADRANTS.index(p) if p in QUADRANTS
+                        else len(QUADRANTS)))
 
 
 def where_exists(mode: Mode, term: sp.Expr) -> sp.Expr:
@@ -109,14 +127,16 @@ def converged_strengths(spec: Spectrum) -> dict[str, sp.Expr]:
 
 
 def network_quadrant_norms(spectra: Sequence[Spectrum],
-                           strengths: Sequence[Mapping[str, sp.Expr]]) -> dict[str, sp.Expr]:
-    """Frobenius norms of the four quadrants of a network of decoupled modules.
+                           strengths: Sequence[Mapping[str, sp.Expr]],
+                           pairs: Sequence[tuple[str, str]] = QUADRANTS) -> dict[str, sp.Expr]:
+    """Frobenius norms of the block pairs ``pairs`` (default the family's four quadrants) of a
+    network of decoupled modules.
 
-    Modules write disjoint output blocks, so each quadrant's squared norm is the sum of the
+    Modules write disjoint output blocks, so each block pair's squared norm is the sum of the
     modules' contributions.
     """
     out = {}
-    for inp, o in QUADRANTS:
+    for inp, o in pairs:
         sq = sp.Add(*[quadrant_norm_sq(spec.modes, a, inp, o)
                       for spec, a in zip(spectra, strengths, strict=True)])
         out[quadrant_name(inp, o)] = _simplify_sqrt(sq)
@@ -184,10 +204,11 @@ def block_loss(trace_y: sp.Expr, spectra: Sequence[Spectrum],
 
 def loss_expressions(space: SampleSpace, spectra: Sequence[Spectrum],
                      strengths: Sequence[Mapping[str, sp.Expr]]) -> dict[str, sp.Expr]:
-    """``{"compositional": loss_Oy, "noncompositional": loss_Gy}`` (per sample, summed units)."""
-    names = {"Oy": "compositional", "Gy": "noncompositional"}
+    """The loss of every output block (per sample, summed units), keyed by :func:`loss_key`:
+    ``{"compositional": loss_Oy, "noncompositional": loss_Gy, …}``."""
     out = {}
-    for block, name in names.items():
+    for block in space.output_blocks:
+        name = loss_key(block)
         trace = output_trace([(a.rank, a.gram[block]) for a in space.atoms], space.P)
         out[name] = block_loss(trace, spectra, strengths, block)
     return out
@@ -213,10 +234,15 @@ def map_quadrant_norms(dataset: Any, W: Any) -> dict[str, Any]:
 
 def rule_error(dataset: Any, W: Any) -> np.ndarray:
     """``‖W[Ox→Oy] − S‖_F`` of a numeric map (per leading batch index), ``S`` the dataset's
-    compositional rule (its output-feature selection)."""
+    compositional rule: its output-feature selection, or for any dataset with these blocks the
+    least-squares map ``S = Y_Oy X_Ox⁺`` (the same matrix for the family)."""
     (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
     W = np.asarray(W, dtype=float)
-    return np.sqrt(((W[..., o0:o1, i0:i1] - dataset.selection) ** 2).sum(axis=(-1, -2)))
+    S = getattr(dataset, "selection", None)
+    if S is None:
+        X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+        S = Y[o0:o1] @ np.linalg.pinv(X[i0:i1])
+    return np.sqrt(((W[..., o0:o1, i0:i1] - S) ** 2).sum(axis=(-1, -2)))
 
 
 def map_summary(dataset: Any, W: Any) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     # The key is built from the raw options, so a warm call needs neither SymPy nor the
     # dataset; invalid options are never stored (rendering raises first).
-    raw = ("symbolic" if args.symbolic else
+    raw = ("symbolic" if args.symbolic else args.dataset if args.dataset is not None else
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
     key = {"command": "derive", "payload": 3, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}

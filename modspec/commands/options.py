@@ -20,11 +20,13 @@ from modspec.theory.errors import bad
 
 if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or read caches
     from modspec.theory.dataset import CompositionalDataset
+    from modspec.theory.declaration import DeclaredDataset
 
 __all__ = [
     "add_architecture_options",
     "add_dataset_options",
     "add_objects_option",
+    "dataset_file",
     "dataset_from",
     "device",
     "image_source",
@@ -141,9 +143,34 @@ def output_folder(text: str) -> str:
 
 
 # -------------------------------------------------------------- option groups
+def dataset_file(text: str) -> dict[str, Any]:
+    """An argparse type: a TOML file declaring a dataset, read into a table whose key
+    ``family`` names the family (``docs/theory/families.md``); the declaration itself is
+    checked by :func:`dataset_from` before any work."""
+    import tomllib
+
+    try:
+        with open(Path(text).expanduser(), "rb") as handle:
+            spec = tomllib.load(handle)
+    except OSError as exc:
+        raise _invalid(text, f"must be a readable TOML file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _invalid(text, f"must be valid TOML ({exc})") from None
+    if "family" not in spec:
+        raise _invalid(text, "must set family = compositional, hierarchical, parity or "
+                             "declared")
+    return spec
+
+
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    """``--nx --ny --kx --ky --r --rx --ry`` (defaults: the reference dataset D0)."""
+    """``--dataset FILE.toml`` or ``--nx --ny --kx --ky --r --rx --ry`` (defaults: the
+    reference dataset D0)."""
     g = parser.add_argument_group("dataset (docs/theory/dataset.md; defaults give D0)")
+    g.add_argument("--dataset", type=dataset_file, default=None, metavar="FILE.toml",
+                   help="a dataset family declared in a TOML file: family = compositional "
+                        "(nx ny kx ky r), hierarchical (levels branching features r), parity "
+                        "(nx outputs kx ky r) or declared (space, inputs, outputs); "
+                        "see docs/theory/families.md. Overrides --nx … --ry")
     g.add_argument("--nx", type=integer(1), default=3, help="compositional input features (≥ 1)")
     g.add_argument("--ny", type=integer(0), default=1,
                    help="compositional output features (0 ≤ ny ≤ nx)")
@@ -166,8 +193,13 @@ def add_architecture_options(parser: argparse.ArgumentParser) -> None:
                    help=f"layers per module (1 … {MAX_DEPTH}, default 2)")
 
 
-def dataset_from(args: argparse.Namespace) -> CompositionalDataset:
-    """Build (and validate) the dataset named by the options."""
+def dataset_from(args: argparse.Namespace) -> CompositionalDataset | DeclaredDataset:
+    """Build (and validate) the dataset named by the options: the ``--dataset`` file's family
+    when given, else the compositional family of ``--nx … --ry``."""
+    if getattr(args, "dataset", None) is not None:
+        from modspec.theory.families import from_mapping
+
+        return from_mapping(args.dataset)
     from modspec.theory.dataset import CompositionalDataset
 
     return CompositionalDataset(nx=args.nx, ny=args.ny, kx=args.kx, ky=args.ky, r=args.r,
@@ -175,7 +207,14 @@ def dataset_from(args: argparse.Namespace) -> CompositionalDataset:
 
 
 def network_from(args: argparse.Namespace) -> Network:
-    """Build (and validate) the architecture named by the options."""
+    """Build (and validate) the architecture named by the options; with ``--dataset`` (other
+    than the compositional family) the preset addresses that dataset's blocks
+    (:func:`modspec.theory.families.family_network`)."""
+    spec = getattr(args, "dataset", None)
+    if spec is not None and spec.get("family") != "compositional":
+        from modspec.theory.families import family_network
+
+        return family_network(args.arch, dataset_from(args), args.depth)
     return architecture(args.arch, args.depth)
 
 

@@ -1,0 +1,103 @@
+"""``--dataset FILE.toml``: every command takes any family; bad declarations are one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+DECLARED = """
+family = "declared"
+space = {kind = "hypercube", n = 3}
+inputs = [{name = "x", kind = "features"},
+          {name = "id", kind = "identity", copies = 1, scale = 0.5}]
+outputs = [{name = "y", kind = "features", indices = [0]},
+           {name = "xor", kind = "parities", subsets = [[0, 1]]}]
+"""
+
+HIERARCHICAL = """
+family = "hierarchical"
+levels = 3
+branching = 2
+features = 1
+r = 1.0
+"""
+
+COMPOSITIONAL = """
+family = "compositional"
+nx = 3
+ny = 1
+kx = 3
+ky = 1
+r = 1
+"""
+
+
+def toml(tmp_path, text, name="ds.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_derive_json_of_a_declared_toml_dataset_has_the_usual_shape(tmp_path, capsys, run_cli):
+    code, out, err = run_cli(capsys, "derive", "--dataset", toml(tmp_path, DECLARED),
+                             "--format", "json", "--no-cache")
+    assert code == 0, err
+    payload = json.loads(out)
+    modes = payload["modules"][0]["modes"]
+    assert {"s", "lambda", "multiplicity", "fixed_point"} <= set(modes[0])
+    assert sorted(m["multiplicity"] for m in modes) == [1, 1]
+    assert payload["converged"]["quadrant_norms"]["x->xor"] == 0.0
+
+
+def test_compositional_toml_derives_what_the_options_derive(tmp_path, capsys, run_cli):
+    code, from_file, _ = run_cli(capsys, "derive", "--dataset",
+                                 toml(tmp_path, COMPOSITIONAL), "--format", "json")
+    code2, from_options, _ = run_cli(capsys, "derive", "--format", "json")
+    assert code == code2 == 0
+    assert json.loads(from_file)["modules"] == json.loads(from_options)["modules"]
+
+
+@pytest.mark.parametrize("command", ["predict", "simulate"])
+def test_predict_and_simulate_run_a_hierarchical_toml_dataset(tmp_path, capsys, run_cli,
+                                                              command):
+    code, out, err = run_cli(capsys, command, "--dataset", toml(tmp_path, HIERARCHICAL),
+                             "--lr", "0.05", "--epochs", "20")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert set(payload["modes"]) == {"level0", "level1", "level2"}
+    assert "items->level2" in payload["quadrant_norms"]
+
+
+def test_validate_runs_a_declared_toml_dataset(tmp_path, capsys, run_cli):
+    code, out, err = run_cli(capsys, "validate", "--dataset", toml(tmp_path, DECLARED),
+                             "--epochs", "100", "--out", str(tmp_path / "out"),
+                             "--no-figures")
+    assert code == 0, err
+    assert "checks passed" in out
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (DECLARED.replace('"parities"', '"wavelets"'), "block 'xor' kind"),
+    (DECLARED.replace("[[0, 1]]", "[[0, 7]]"), "block 'xor' subset"),
+    (DECLARED.replace("copies = 1", "copies = -1"), "block 'id' copies"),
+    ('family = "galaxy"\n', "family"),
+    ("nx = 3\n", "must set family"),
+    ("family = [\n", "valid TOML"),
+])
+def test_bad_declarations_are_one_line_and_status_2(tmp_path, capsys, run_cli, text, words):
+    with pytest.raises(SystemExit) as exit_info:
+        code, _, err = run_cli(capsys, "derive", "--dataset", toml(tmp_path, text))
+        raise SystemExit(code)
+    err = capsys.readouterr().err or err
+    assert exit_info.value.code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert any(words in line for line in lines)
+    assert "Traceback" not in err
+
+
+def test_an_output_block_no_module_writes_is_one_line(tmp_path, capsys, run_cli):
+    code, _, err = run_cli(capsys, "derive", "--dataset", toml(tmp_path, DECLARED),
+                           "--arch", "segregated")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "arch" in err

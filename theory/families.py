@@ -1,0 +1,258 @@
+"""Named dataset families as declarations, and declarations read from a mapping (TOML).
+
+Every family is a :class:`~modspec.theory.declaration.DeclaredDataset`; the projector algebra
+derives its atoms and spectra (``docs/theory/families.md``):
+
+* :func:`compositional` ``(nx, ny, kx, ky, r)``: the paper's family on the hypercube, blocks
+  ``Ox`` (all features), ``Gx`` (identity), ``Oy`` (the first ny features), ``Gy`` (identity);
+  it has the spectrum of :class:`~modspec.theory.dataset.CompositionalDataset`.
+* :func:`hierarchical` ``(levels, branching, features, r)``: a tree (Saxe, McClelland & Ganguli
+  2019); input ``items`` (one-hot item identity, scale r), outputs ``level0 … level{D−1}`` (the
+  features of every node of that level).
+* :func:`parity` ``(nx, outputs, kx, ky, r)``: the hypercube with inputs ``Ox`` (features) and
+  ``Gx`` (identity), outputs ``Oy`` (the requested single features), ``Py`` (the requested
+  products of two or more features) and ``Gy`` (identity).
+
+:func:`from_mapping` reads ``{"family": name, **parameters}``; ``family = "declared"`` takes a
+user's own sample space and blocks (schema in ``docs/theory/families.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sympy as sp
+
+from .architectures import Module, Network, architecture, check_depth
+from .declaration import (
+    Block,
+    DeclaredDataset,
+    Features,
+    Hypercube,
+    Identity,
+    Parities,
+    Tree,
+    TreeFeatures,
+)
+from .errors import ModspecError, bad
+from .spectra import Mode
+
+__all__ = ["FAMILIES", "compositional", "family_network", "from_mapping", "hierarchical",
+           "hierarchical_levels", "parity"]
+
+
+def _params(**kw: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, v) for k, v in kw.items() if v is not None)
+
+
+def compositional(nx: Any, ny: Any, kx: Any, ky: Any, r: Any = 1, rx: Any = None,
+                  ry: Any = None) -> DeclaredDataset:
+    """The compositional family as a declaration (``rx``/``ry`` default to ``r``)."""
+    rx = r if rx is None else rx
+    ry = r if ry is None else ry
+    return DeclaredDataset(
+        Hypercube(nx),
+        (("Ox", Features()), ("Gx", Identity(kx, rx))),
+        (("Oy", Features(count=ny)), ("Gy", Identity(ky, ry))),
+        "compositional", _params(nx=nx, ny=ny, kx=kx, ky=ky, rx=rx, ry=ry))
+
+
+def hierarchical(levels: int, branching: Any, features: Any = 1, r: Any = 1) -> DeclaredDataset:
+    """Items at the leaves of a tree with ``levels`` levels and ``branching`` children per node;
+    ``features`` features per node, on for every item below it; input the items' one-hot
+    identity scaled ``r``. Output block ``level{g}`` holds the features of level g."""
+    space = Tree(levels, branching)
+    outputs = tuple((f"level{g}", TreeFeatures(g, features)) for g in range(space.levels))
+    return DeclaredDataset(space, (("items", Identity(1, r)),), outputs, "hierarchical",
+                           _params(levels=levels, branching=branching, features=features, r=r))
+
+
+def parity(nx: Any, outputs: Sequence[Sequence[int]], kx: Any = 0, ky: Any = 0,
+           r: Any = 1) -> DeclaredDataset:
+    """Features and parities on the hypercube: one output row per entry of ``outputs``, a list
+    of feature indices (``[2]`` is feature 2, ``[0, 1]`` the product of features 0 and 1).
+    Single features go to block ``Oy``, products to ``Py`` (each in the order given); ``kx``,
+    ``ky`` identity copies of scale ``r`` form ``Gx`` and ``Gy``."""
+    if isinstance(outputs, (str, bytes)) or not isinstance(outputs, Sequence):
+        raise bad("outputs", outputs, "must be a list of feature-index lists")
+    rows = []
+    for T in outputs:
+        if isinstance(T, (str, bytes)) or not isinstance(T, Sequence) or not T:
+            raise bad("outputs", T, "each output must be a non-empty list of feature indices")
+        rows.append(tuple(T))
+    singles = tuple(T[0] for T in rows if len(T) == 1)
+    products = tuple(T for T in rows if len(T) > 1)
+    outs: list[tuple[str, Block]] = [("Oy", Features(singles))]
+    if products:
+        outs.append(("Py", Parities(products)))
+    outs.append(("Gy", Identity(ky, r)))
+    return DeclaredDataset(Hypercube(nx), (("Ox", Features()), ("Gx", Identity(kx, r))),
+                           tuple(outs), "parity",
+                           _params(nx=nx, outputs=[list(T) for T in rows], kx=kx, ky=ky, r=r))
+
+
+def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any = None,
+                        r: Any = None) -> tuple[Mode, Mode]:
+    """The dense spectrum of the hierarchical family for a symbolic number of levels D: the root
+    mode and the mode of a generic level ``g`` (the symbol ``g``, ``1 ≤ g ≤ D − 1``).
+
+    The same algebra as :func:`~modspec.theory.projectors.tree_sample_space`, with the level an
+    index: on ``Π_g`` the level-l block has coefficient ``f r_out² c^(D−1−l)`` for ``l ≥ g``, so
+    ``cy(g) = Σ_{l=g}^{D−1} f c^(D−1−l)`` (summed by SymPy), ``cx = r²`` (one-hot identity) and
+    ``rank Π_g = c^g − c^(g−1)``. Two modes whatever D: the derivation's cost does not depend
+    on the size. Defaults are the symbols ``D, c, f, r``.
+    """
+    D = sp.Symbol("D", integer=True, positive=True) if levels is None else sp.sympify(levels)
+    c = sp.Symbol("c", integer=True, positive=True) if branching is None else \
+        sp.sympify(branching)
+    f = sp.Symbol("f", integer=True, positive=True) if features is None else \
+        sp.sympify(features)
+    r = sp.Symbol("r", positive=True) if r is None else sp.sympify(r)
+    g, level = sp.Symbol("g", integer=True, positive=True), sp.Symbol("l", integer=True)
+    P = c ** (D - 1)
+    cx = r**2
+
+    def cy(h: sp.Expr) -> sp.Expr:
+        total = sp.Sum(f * c ** (D - 1 - level), (level, h, D - 1)).doit()
+        # the geometric sum's branch c = 1 does not occur (c ≥ 2)
+        return sp.simplify(total.replace(lambda e: isinstance(e, sp.Piecewise),
+                                         lambda e: e.args[-1].expr))
+
+    modes = []
+    for label, h, rank, cond in (("level0", sp.Integer(0), sp.Integer(1), sp.true),
+                                 ("level_g", g, c ** (g - 1) * sp.simplify(c**g / c ** (g - 1) - 1),
+                                  sp.And(sp.Ge(g, 1), sp.Le(g, D - 1)))):
+        cy_h = cy(h)
+        s = sp.simplify(sp.sqrt(cx * cy_h) / P)
+        lam = sp.simplify(cx / P)
+        modes.append(Mode(label, s, lam, rank, sp.simplify(s / lam), {"items": cx},
+                          {"levels": cy_h}, (label,), cond))
+    return modes[0], modes[1]
+
+
+# --------------------------------------------------------------------- from a mapping
+_SPACES = {"hypercube": ("n",), "tree": ("levels", "branching")}
+_BLOCK_KEYS = {"features": ("indices", "count", "scale"),
+               "parities": ("subsets", "order", "scale"),
+               "identity": ("copies", "scale"),
+               "tree": ("level", "features", "scale")}
+_BLOCK_KINDS = {"features": Features, "parities": Parities, "identity": Identity,
+                "tree": TreeFeatures}
+
+
+def _declared(spec: Mapping[str, Any]) -> DeclaredDataset:
+    """A user's declaration: ``space = {kind = "hypercube", n = 4}`` (or ``kind = "tree"``,
+    ``levels``, ``branching``), ``inputs`` and ``outputs`` lists of blocks ``{name, kind, …}``
+    with the kinds of :data:`_BLOCK_KEYS`."""
+    space_spec = spec.get("space")
+    if not isinstance(space_spec, Mapping) or space_spec.get("kind") not in _SPACES:
+        raise bad("space", space_spec, 'must be a table with kind = "hypercube" (n) or '
+                                       '"tree" (levels, branching)')
+    kind = space_spec["kind"]
+    extra = set(space_spec) - {"kind", *_SPACES[kind]}
+    if extra or not set(_SPACES[kind]) <= set(space_spec):
+        raise bad("space", dict(space_spec), f"a {kind} takes exactly {list(_SPACES[kind])}")
+    space = (Hypercube(space_spec["n"]) if kind == "hypercube"
+             else Tree(space_spec["levels"], space_spec["branching"]))
+    sides = {}
+    for side in ("inputs", "outputs"):
+        entries = spec.get(side)
+        if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
+            raise bad(side, entries, "must be a non-empty list of blocks {name, kind, ...}")
+        blocks = []
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                raise bad(side, entry, "each block must be a table {name, kind, ...}")
+            name = entry.get("name", "?")
+            bkind = entry.get("kind")
+            if bkind not in _BLOCK_KINDS:
+                raise bad(f"block {name!r} kind", bkind, f"must be one of {list(_BLOCK_KINDS)}")
+            unknown = set(entry) - {"name", "kind", *_BLOCK_KEYS[bkind]}
+            if unknown:
+                raise bad(f"block {name!r}", sorted(unknown)[0],
+                          f"a {bkind} block takes {list(_BLOCK_KEYS[bkind])}")
+            kw = {k: entry[k] for k in _BLOCK_KEYS[bkind] if k in entry}
+            for key in ("indices",):
+                if key in kw and isinstance(kw[key], list):
+                    kw[key] = tuple(kw[key])
+            if "subsets" in kw and isinstance(kw["subsets"], list):
+                kw["subsets"] = tuple(tuple(T) if isinstance(T, list) else T
+                                      for T in kw["subsets"])
+            if bkind == "tree" and "level" not in kw:
+                raise bad(f"block {name!r} level", None, "a tree block needs its level")
+            blocks.append((name, _BLOCK_KINDS[bkind](**kw)))
+        sides[side] = tuple(blocks)
+    return DeclaredDataset(space, sides["inputs"], sides["outputs"], "declared",
+                           tuple(spec.items()))
+
+
+FAMILIES = {"compositional": compositional, "hierarchical": hierarchical, "parity": parity}
+_FAMILY_KEYS = {"compositional": ("nx", "ny", "kx", "ky", "r", "rx", "ry"),
+                "hierarchical": ("levels", "branching", "features", "r"),
+                "parity": ("nx", "outputs", "kx", "ky", "r"),
+                "declared": ("space", "inputs", "outputs")}
+
+
+def from_mapping(spec: Mapping[str, Any]) -> Any:
+    """A dataset from ``{"family": name, **parameters}`` (a parsed TOML file).
+
+    ``compositional`` gives a :class:`~modspec.theory.dataset.CompositionalDataset` (every
+    existing route applies); the others a :class:`DeclaredDataset`. Unknown families and keys
+    are refused naming them.
+    """
+    if not isinstance(spec, Mapping):
+        raise bad("dataset", type(spec).__name__, "must be a table of parameters")
+    family = spec.get("family")
+    if family not in _FAMILY_KEYS:
+        raise bad("family", family, f"must be one of {list(_FAMILY_KEYS)}")
+    params = {k: v for k, v in spec.items() if k != "family"}
+    unknown = set(params) - set(_FAMILY_KEYS[family])
+    if unknown:
+        raise bad(f"{family} parameter", sorted(unknown)[0],
+                  f"must be among {list(_FAMILY_KEYS[family])}")
+    if family == "declared":
+        return _declared(params)
+    if family == "compositional":
+        from .dataset import CompositionalDataset
+
+        missing = {"nx", "ny", "kx", "ky"} - set(params)
+        if missing:
+            raise bad("compositional parameter", sorted(missing)[0], "is required")
+        return CompositionalDataset(**params)
+    try:
+        return FAMILIES[family](**params)
+    except TypeError as err:
+        raise ModspecError(f"{family}: {err}") from None
+
+
+# --------------------------------------------------------------------- architectures
+def family_network(name: str, dataset: Any, depth: int = 2) -> Network:
+    """A preset wiring for any dataset, addressing its blocks by name.
+
+    ``shallow``/``dense``: every input block to every output block. ``split``: every input
+    block to each output block, one module per output block. ``segregated``/``leaky`` need the
+    blocks ``Ox``, ``Gx``, ``Oy``, ``Gy``: ``Ox → Oy`` and ``Gx`` to the other outputs
+    (``leaky``: ``Gx`` to every output). On exactly those four blocks these are the presets of
+    :mod:`modspec.theory.architectures`.
+    """
+    ins = tuple(dataset.input_blocks)
+    outs = tuple(dataset.output_blocks)
+    if set(ins) == {"Ox", "Gx"} and set(outs) == {"Oy", "Gy"}:
+        return architecture(name, depth)
+    if name == "shallow":
+        return Network((Module(ins, outs, 1, "dense"),), "shallow")
+    depth = check_depth(depth)
+    if name == "dense":
+        return Network((Module(ins, outs, depth, "dense"),), "dense")
+    if name == "split":
+        return Network(tuple(Module(ins, (o,), depth, o) for o in outs), "split")
+    if name in ("segregated", "leaky"):
+        if not ({"Ox", "Gx"} <= set(ins) and {"Oy", "Gy"} <= set(outs)):
+            raise bad("arch", name, f"needs the blocks Ox, Gx, Oy, Gy; this dataset has inputs "
+                                    f"{list(ins)} and outputs {list(outs)} (use dense or split)")
+        others = tuple(o for o in outs if o != "Oy")
+        b_outs = outs if name == "leaky" else others
+        return Network((Module(("Ox",), ("Oy",), depth, "A"),
+                        Module(("Gx",), b_outs, depth, "B")), name)
+    return architecture(name, depth)
