@@ -35,6 +35,10 @@ _LAZY = {
     "ModspecError": "modspec.theory",
     "Spectrum": "modspec.theory",
     "spectrum": "modspec.theory",
+    "hierarchical": "modspec.theory.families",
+    "parity": "modspec.theory.families",
+    "family_network": "modspec.theory.families",
+    "dataset_from_mapping": "modspec.theory.families",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -54,7 +58,8 @@ _register_end_point(_integrated_end_point)
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        attribute = "from_mapping" if name == "dataset_from_mapping" else name
+        value = getattr(importlib.import_module(_LAZY[name]), attribute)
         globals()[name] = value
         return value
     if name in ("theory", "numerics", "validation"):

@@ -7,7 +7,8 @@ A :class:`Trajectory` holds, at the times ``t`` (epochs of full-batch gradient d
   (``mean diag(Uᵀ M V)``), so theory and measurement pair by key without any matching;
 * ``quadrant_norms[q]`` — Frobenius norms of the blocks ``Ox->Oy`` … of the network's map;
 * ``loss[name]`` — per sample: the mean over training samples of the summed squared error
-  over the output block's units (:data:`LOSS_NAMES` names the blocks' losses);
+  over the output block's units (named by
+  :func:`modspec.theory.observables.loss_key`);
 * ``heldout`` — when objects were held out: the mean over held-out objects of the summed
   squared error on the ``Oy`` rows, as a curve, and which objects.
 
@@ -33,22 +34,13 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-__all__ = ["GROUPS", "LOSS_NAMES", "HeldoutCurve", "Trajectory", "Weights", "loss_name",
-           "stack_records"]
+__all__ = ["GROUPS", "HeldoutCurve", "Trajectory", "Weights", "stack_records"]
 
 #: The observables recorded over time, in the order of the JSON contract.
 GROUPS = ("modes", "quadrant_norms", "loss")
 
-#: Output block → the name of its loss (other blocks keep their own name).
-LOSS_NAMES = {"Oy": "compositional", "Gy": "noncompositional"}
-
 #: Weights of a network: a list over modules of a list over layers of ``(seeds, out, in)``.
 Weights = list[list[np.ndarray]]
-
-
-def loss_name(block: str) -> str:
-    """The name under which the loss of output block ``block`` is recorded."""
-    return LOSS_NAMES.get(block, block)
 
 
 class HeldoutCurve(TypedDict):

@@ -34,6 +34,7 @@ import numpy as np
 
 from modspec.theory.architectures import Network
 from modspec.theory.errors import bad
+from modspec.theory.observables import loss_key
 
 from .budget import check_memory, training_bytes
 from .flow import (
@@ -49,7 +50,7 @@ from .flow import (
     tau_of,
     total_map,
 )
-from .record import HeldoutCurve, Trajectory, loss_name
+from .record import HeldoutCurve, Trajectory
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -95,7 +96,7 @@ class Observer:
         self.held = np.setdiff1d(np.arange(int(dataset.P)), cov.objects)
         self.oy = slice(*dataset.output_blocks["Oy"]) if "Oy" in dataset.output_blocks else None
         self.record_held = self.held.size > 0 and self.oy is not None
-        self.loss_blocks = {b: loss_name(b) for b in dataset.output_blocks}
+        self.loss_blocks = {b: loss_key(b) for b in dataset.output_blocks}
         self.out_spans = {b: slice(*span) for b, span in dataset.output_blocks.items()}
         # a module may have no mode at all (it writes an empty block, or reads inputs that
         # carry no correlation with its outputs): its projection matrix then has no column
@@ -240,7 +241,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     obs = Observer(lay, cov, dataset)
     records = {"modes": {k: np.empty((n_seeds, T)) for k in lay.keys},
                "quadrant_norms": {q: np.empty((n_seeds, T)) for q in lay.quadrants},
-               "loss": {loss_name(b): np.empty((n_seeds, T)) for b in dataset.output_blocks}}
+               "loss": {loss_key(b): np.empty((n_seeds, T)) for b in dataset.output_blocks}}
     held_err = np.empty((n_seeds, T)) if obs.record_held else None
 
     weights = [[w.copy() for w in layers] for layers in init]

@@ -38,11 +38,12 @@ import numpy as np
 
 from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
-from modspec.numerics.record import HeldoutCurve, Trajectory, Weights, loss_name
+from modspec.numerics.record import HeldoutCurve, Trajectory, Weights
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.errors import ModspecError, bad
+from modspec.theory.observables import loss_key
 
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
@@ -226,7 +227,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
 
     err2 = torch.stack(err_rec).cpu().numpy().astype(float)  # (T, seeds, rows, P)
     maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]  # (T, seeds, o, i)
-    losses = {loss_name(b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2).T.copy()
+    losses = {loss_key(b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2).T.copy()
               for b, (a, c) in dataset.output_blocks.items()}
     heldout = None
     if held_idx.size and "Oy" in dataset.output_blocks:
