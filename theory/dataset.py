@@ -42,7 +42,8 @@ MAX_ENTRIES = 50_000_000
 MAX_LOG2 = 255
 
 __all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_index",
-           "block_rows", "check_scale", "check_size", "exact", "is_symbolic_value"]
+           "block_rows", "check_scale", "check_size", "exact", "is_symbolic_value",
+           "materialisable"]
 
 Span = tuple[int, int]
 
@@ -254,9 +255,7 @@ class CompositionalDataset:
     @property
     def fits(self) -> bool:
         """True when ``X`` and ``Y`` are numeric and small enough to build (:data:`MAX_ENTRIES`)."""
-        if self.is_symbolic:
-            return False
-        return (self.shape_x[0] + self.shape_y[0]) * self.P <= MAX_ENTRIES
+        return materialisable(self)
 
     def require_fits(self) -> None:
         """Raise :class:`ModspecError` unless ``X`` and ``Y`` can be built (:attr:`fits`)."""
@@ -409,3 +408,11 @@ def block_index(spans: Mapping[str, Span], names: Iterable[str]) -> np.ndarray:
     ``input_blocks``), concatenated in that order: how a module's inputs or outputs sit in
     ``X`` or ``Y``."""
     return np.concatenate([np.arange(*spans[b]) for b in names])
+
+
+def materialisable(dataset: Any) -> bool:
+    """True when a dataset's ``X`` and ``Y`` are numeric and small enough to build: at most
+    :data:`MAX_ENTRIES` entries together."""
+    if dataset.is_symbolic:
+        return False
+    return (dataset.shape_x[0] + dataset.shape_y[0]) * dataset.P <= MAX_ENTRIES

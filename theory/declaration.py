@@ -34,6 +34,7 @@ from .dataset import (
     check_scale,
     check_size,
     is_symbolic_value,
+    materialisable,
 )
 from .errors import ModspecError, bad
 
@@ -304,9 +305,7 @@ class DeclaredDataset:
     @property
     def fits(self) -> bool:
         """True when ``X`` and ``Y`` are numeric and small enough to build."""
-        if self.is_symbolic:
-            return False
-        return (self.shape_x[0] + self.shape_y[0]) * self.P <= MAX_ENTRIES
+        return materialisable(self)
 
     def require_fits(self) -> None:
         """Raise :class:`ModspecError` unless ``X`` and ``Y`` can be built (:attr:`fits`)."""
