@@ -51,6 +51,7 @@ from .flow import (
     total_map,
 )
 from .record import HeldoutCurve, Trajectory
+from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -138,11 +139,17 @@ class Observer:
         return out
 
 
-def _diverged(lay: Layout, P: int, lr: float, epoch: int) -> Exception:
+def _diverged(lay: Layout, P: int, lr: float, epoch: int,
+              rule: LearningRule = GRADIENT_DESCENT) -> Exception:
     from .discrete import divergence_error, learning_rate_limit
 
     modes = [(ml.depth, m.s, m.lam) for ml in lay.modules for m in ml.spectrum.modes]
-    return divergence_error(lr, epoch, learning_rate_limit(modes, P))
+    limit = learning_rate_limit(modes, P)
+    if rule.is_gradient_descent:
+        return divergence_error(lr, epoch, limit)
+    return bad("rule", f"{rule.name} (gamma={rule.gamma:g}, nabla={rule.nabla:g})",
+               f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
+               f"coefficients or lr (gradient descent alone is stable for lr < {limit:.4g})")
 
 
 def effective_a0(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
@@ -194,13 +201,17 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
              init_std: float = 2e-4, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
              init: Sequence[Sequence[np.ndarray]] | None = None,
-             record_every: int = 1) -> Trajectory:
+             record_every: int = 1, rule: LearningRule | str | None = None) -> Trajectory:
     """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
 
     ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
     (its shapes decide). ``train_objects`` lists the objects (columns) trained on; the others
     are held out. Time is in epochs; ``τ = 1/(P·lr)`` with P the number of training objects.
     Observables are recorded every ``record_every`` epochs and at the last one.
+
+    ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
+    gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
+    dense two-layer networks only). A run that diverges under a rule stops in the same way.
 
     Gradient descent that diverges (weights overflow: ``lr`` beyond the stability limit
     derived in :func:`modspec.theory.discrete.stability_limit`) stops with a
@@ -214,14 +225,17 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
                  f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     # overflow of a diverging run is detected (one line naming the derived lr limit), not warned
-    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+    rule = learning_rule(rule)
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore",
+                                             divide="ignore"):
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                         train_objects, init, record_every)
+                         train_objects, init, record_every, rule)
 
 
 def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
-              init: Sequence[Sequence[np.ndarray]] | None, record_every: int) -> Trajectory:
+              init: Sequence[Sequence[np.ndarray]] | None, record_every: int,
+              rule: LearningRule) -> Trajectory:
     epochs = _check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = _check_positive("record_every", record_every, integer=True)
     if init is None:
@@ -232,8 +246,11 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         hid = first.shape[-2] if network.modules[0].depth > 1 else hidden
         lay = layout(dataset, network, hid)
     init = check_weights(lay, init)
+    check_rule_network(rule, network, dataset)
     cov = covariances(dataset, train_objects)
     tau = tau_of(cov.P, lr)
+    X_train = np.asarray(dataset.X, dtype=float)[:, cov.objects]
+    Y_train = np.asarray(dataset.Y, dtype=float)[:, cov.objects]
     n_seeds = init[0][0].shape[0]
     record_at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     T = len(record_at)
@@ -252,7 +269,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         W = total_map(lay, maps)
         R = residual(W, cov)
         if not np.isfinite(R).all():
-            raise _diverged(lay, cov.P, lr, step)
+            raise _diverged(lay, cov.P, lr, step, rule)
         if step == record_at[slot]:
             rec = obs(maps, W, R)
             for group, values in records.items():
@@ -265,9 +282,14 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
             break
         # ---- one epoch: simultaneous update of every layer
         grads = gradients(lay, weights, R)
+        extra = (None if rule.is_gradient_descent    # from the weights before the epoch
+                 else rule_terms(rule, *weights[0], X_train, Y_train, tau))
         for layers, g in zip(weights, grads, strict=True):
             for w, d in zip(layers, g, strict=True):
                 w += d / tau
+        if extra is not None:
+            for w, e in zip(weights[0], extra, strict=True):
+                w += e
     heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
                if held_err is not None else None)
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,

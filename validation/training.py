@@ -39,6 +39,7 @@ import numpy as np
 from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.record import HeldoutCurve, Trajectory, Weights
+from modspec.numerics.rules import LearningRule, check_rule_network, learning_rule, rule_terms
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
@@ -97,6 +98,7 @@ def train(
     bias: bool = False,
     record_every: int = 1,
     threads: int | None = 1,
+    rule: LearningRule | str | None = None,
 ) -> Trajectory:
     """Train ``seeds`` copies of ``network`` on ``dataset`` by full-batch gradient descent.
 
@@ -111,7 +113,10 @@ def train(
     ``record_every`` epochs and at the end. ``threads``: torch CPU threads while training
     (default 1: these small full-batch problems run fastest on one thread, especially on a
     shared machine; None leaves torch's setting); restored afterwards. See the module
-    docstring for what is recorded.
+    docstring for what is recorded. ``rule`` (a
+    :class:`~modspec.numerics.rules.LearningRule` or a preset name; default gradient descent)
+    adds its extra terms to every update, as the NumPy simulator does (dense two-layer linear
+    networks without biases only).
     """
     if backend not in ("auto", "torch", "numpy"):
         raise bad("backend", backend, "must be auto, torch or numpy")
@@ -124,6 +129,10 @@ def train(
     if not (isinstance(init_std, numbers.Real) and init_std >= 0):
         raise bad("init_std", init_std, "must be a number ≥ 0")
     nonlinearity = check_nonlinearity(nonlinearity)
+    rule = learning_rule(rule)
+    check_rule_network(rule, network, dataset)
+    if not rule.is_gradient_descent and (nonlinearity is not None or bias):
+        raise bad("rule", rule.name, "runs on linear networks without biases only")
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
                  f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     if getattr(dataset, "is_symbolic", False):
@@ -134,7 +143,7 @@ def train(
                    and not str(device).startswith("cuda") else "torch")
     if backend == "numpy":
         return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                              train_objects, init, nonlinearity, bias, record_every)
+                              train_objects, init, nonlinearity, bias, record_every, rule)
 
     import torch
 
@@ -144,7 +153,7 @@ def train(
         torch.set_num_threads(int(threads))
     try:
         return _train_torch(dataset, network, dev, dtype, lr, epochs, hidden, init_std, seeds,
-                            seed, train_objects, init, nonlinearity, bias, record_every)
+                            seed, train_objects, init, nonlinearity, bias, record_every, rule)
     finally:
         torch.set_num_threads(previous)
 
@@ -152,7 +161,8 @@ def train(
 def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev: str,
                  dtype: str, lr: float, epochs: int, hidden: int, init_std: float, seeds: int,
                  seed: int, train_objects: Sequence[int] | None, init: Weights | None,
-                 nonlinearity: str | None, bias: bool, record_every: int) -> Trajectory:
+                 nonlinearity: str | None, bias: bool, record_every: int,
+                 rule: LearningRule) -> Trajectory:
     import torch
 
     tdt = resolve_dtype(dtype)
@@ -188,6 +198,8 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
     x_mod = [Xt[torch.as_tensor(r, device=dev)] for r in in_rows]
     out_index = [torch.as_tensor(r, device=dev) for r in out_rows]
     train_t = torch.as_tensor(train_idx, device=dev)
+    X_train, Y_train = Xt[:, train_t], Yt[:, train_t]
+    tau = 1.0 / (train_idx.size * lr)
 
     def forward() -> Any:
         yhat = torch.zeros(seeds, *Yt.shape, dtype=tdt, device=dev)
@@ -222,8 +234,13 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
         loss = 0.5 * (diff**2).sum()
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():
+            extra = (None if rule.is_gradient_descent  # from the weights before the update
+                     else rule_terms(rule, *weights[0], X_train, Y_train, tau))
             for p, g in zip(params, grads, strict=True):
                 p -= lr * g
+            if extra is not None:
+                for w, e in zip(weights[0], extra, strict=True):
+                    w += e
 
     err2 = torch.stack(err_rec).cpu().numpy().astype(float)  # (T, seeds, rows, P)
     maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]  # (T, seeds, o, i)
@@ -249,12 +266,12 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
     def to_np(ts: list[list[Any]]) -> Weights:
         return [[t.detach().cpu().numpy().astype(float) for t in layers] for layers in ts]
 
-    tau = 1.0 / (train_idx.size * lr)
     meta = {"backend": "torch", "device": dev, "dtype": dtype, "lr": float(lr),
             "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
             "seeds": int(seeds), "seed": int(seed), "nonlinearity": nonlinearity or "linear",
             "bias": bool(bias), "P_train": int(train_idx.size), "tau": tau,
-            "architecture": network.name, "train_objects": train_idx.tolist()}
+            "architecture": network.name, "train_objects": train_idx.tolist(),
+            "rule": rule.name, "gamma": rule.gamma, "nabla": rule.nabla}
     return Trajectory(np.array(record_at, dtype=float), modes, quads, losses, heldout,
                       seed_axis=True, kind="training", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else train_idx, init=init,
@@ -266,16 +283,18 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
 def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr: float,
                    epochs: int, hidden: int, init_std: float, seeds: int, seed: int,
                    train_objects: Sequence[int] | None, init: Weights | None,
-                   nonlinearity: str | None, bias: bool, record_every: int) -> Trajectory:
+                   nonlinearity: str | None, bias: bool, record_every: int,
+                   rule: LearningRule) -> Trajectory:
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
                   "use backend='torch' for non-linear networks or biases")
     run = simulate(dataset, network, lr=lr, epochs=epochs, hidden=hidden, init_std=init_std,
                    seeds=seeds, seed=seed, train_objects=train_objects, init=init,
-                   record_every=record_every)
+                   record_every=record_every, rule=rule)
     meta = {"backend": "numpy", "device": "cpu", "dtype": "float64", "lr": float(lr),
             "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
             "seeds": int(run.init[0][0].shape[0]), "seed": int(seed), "nonlinearity": "linear",
             "bias": False, "P_train": int(round(1 / (run.tau * lr))), "tau": run.tau,
-            "architecture": network.name}
+            "architecture": network.name, "rule": rule.name, "gamma": rule.gamma,
+            "nabla": rule.nabla}
     return replace(run, meta=meta)

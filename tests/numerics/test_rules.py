@@ -1,0 +1,143 @@
+"""Learning rules in the NumPy simulator: definitions, identities, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import modspec as ms
+from modspec.numerics.flow import covariances, tau_of
+from modspec.numerics.rules import GRADIENT_DESCENT, PRESETS, LearningRule, learning_rule
+from modspec.numerics.simulate import initial_weights, simulate
+from modspec.theory import architectures as arch
+from modspec.theory.errors import ModspecError
+
+D0 = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
+SUBSET = [0, 1, 2, 4, 7]
+
+
+def _records(run):
+    return {f"{g}/{k}": v for g in ("modes", "quadrant_norms", "loss")
+            for k, v in getattr(run, g).items()}
+
+
+def test_presets_carry_the_study_coefficients():
+    assert {n: (r.gamma, r.nabla) for n, r in PRESETS.items()} == {
+        "gradient-descent": (0.0, 0.0), "hebbian": (0.0, 1e-3), "anti-hebbian": (0.0, -1e-3),
+        "contrastive-hebbian": (1.0, 0.0), "predictive-coding": (-1.0, 0.0)}
+    assert [n for n, r in PRESETS.items() if r.is_gradient_descent] == ["gradient-descent"]
+
+
+@pytest.mark.parametrize("rule", [None, "gradient-descent", GRADIENT_DESCENT,
+                                  LearningRule("hebbian", 0.0, 0.0)])
+def test_gradient_descent_through_the_rule_object_is_bit_identical_to_plain_simulate(rule):
+    kw = dict(lr=0.02, epochs=40, hidden=6, init_std=0.05, seeds=3, seed=2,
+              train_objects=SUBSET)
+    plain = simulate(D0, arch.dense(), **kw)
+    ruled = simulate(D0, arch.dense(), rule=rule, **kw)
+    a, b = _records(plain), _records(ruled)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert np.array_equal(plain.heldout["compositional_error"],
+                          ruled.heldout["compositional_error"])
+    for wa, wb in zip(plain.weights[0], ruled.weights[0], strict=True):
+        assert np.array_equal(wa, wb)
+
+
+def _one_epoch_by_samples(rule, W1, W2, X, Y, tau):
+    """One epoch written sample by sample, independently of the matrix form in rules.py."""
+    P = X.shape[1]
+    E = (Y @ X.T - W2 @ W1 @ X @ X.T) / P
+    new1 = W1 + W2.T @ E / tau
+    new2 = W2 + E @ W1.T / tau
+    norms = np.array([sum(W1[i, j] ** 2 for j in range(W1.shape[1]))
+                      for i in range(W1.shape[0])])
+    for p in range(P):
+        x, y = X[:, p], Y[:, p]
+        h = W1 @ x
+        yhat = W2 @ h
+        if rule.nabla > 0:
+            new1 += rule.nabla * np.outer(h, x - W1.T @ h)
+        elif rule.nabla < 0:
+            new1 += rule.nabla * np.outer(h, x) / (1 - norms)[:, None]
+        new2 += rule.gamma / tau * (np.outer(y, y) - np.outer(yhat, yhat)) @ W2
+    return new1, new2
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_one_epoch_of_each_rule_equals_its_sample_by_sample_definition(name):
+    rule = learning_rule(name, **({"nabla": 0.05 * np.sign(PRESETS[name].nabla)}
+                                  if PRESETS[name].nabla else {}))
+    init = initial_weights(D0, arch.dense(), hidden=5, init_std=0.1, seeds=2, seed=7)
+    run = simulate(D0, arch.dense(), lr=0.01, epochs=1, init=init, rule=rule,
+                   train_objects=SUBSET)
+    cov = covariances(D0, SUBSET)
+    X, Y = np.asarray(D0.X, float)[:, SUBSET], np.asarray(D0.Y, float)[:, SUBSET]
+    tau = tau_of(cov.P, 0.01)
+    for s in range(2):
+        want1, want2 = _one_epoch_by_samples(rule, init[0][0][s], init[0][1][s], X, Y, tau)
+        assert np.allclose(run.weights[0][0][s], want1, rtol=1e-12, atol=1e-14)
+        assert np.allclose(run.weights[0][1][s], want2, rtol=1e-12, atol=1e-14)
+        moved = np.abs(want1 - init[0][0][s]).max()
+        assert moved > 1e-3  # the epoch is not a no-op
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if n != "gradient-descent"])
+def test_every_rule_beyond_gradient_descent_changes_the_weights(name):
+    kw = dict(lr=0.01, epochs=30, hidden=6, init_std=0.05, seeds=2, seed=0)
+    gd = simulate(D0, arch.dense(), **kw)
+    ruled = simulate(D0, arch.dense(), rule=name, **kw)
+    gap = max(np.abs(a - b).max() for a, b in zip(gd.weights[0], ruled.weights[0], strict=True))
+    assert gap > 1e-6
+    assert all(np.isfinite(w).all() for w in ruled.weights[0])
+
+
+def test_unknown_rule_name_is_one_line_naming_the_allowed_names():
+    with pytest.raises(ModspecError, match=r"rule.*'oja'.*gradient-descent, hebbian") as e:
+        simulate(D0, arch.dense(), lr=0.01, epochs=1, rule="oja")
+    assert "\n" not in str(e.value)
+    with pytest.raises(ModspecError, match="rule"):
+        learning_rule(3.0)
+
+
+@pytest.mark.parametrize("param", ["gamma", "nabla"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, "1", True, None])
+def test_a_coefficient_that_is_not_a_finite_number_is_refused(param, value):
+    with pytest.raises(ModspecError, match=param) as e:
+        LearningRule("custom", **{param: value})
+    assert "\n" not in str(e.value)
+
+
+@given(st.sampled_from(list(PRESETS)),
+       st.none() | st.floats(allow_nan=False, allow_infinity=False),
+       st.none() | st.floats(allow_nan=False, allow_infinity=False))
+@example("hebbian", 0.0, 0.0)
+@example("gradient-descent", None, None)
+def test_overriding_coefficients_keeps_the_name_and_replaces_only_what_is_given(name, g, n):
+    rule = learning_rule(name, gamma=g, nabla=n)
+    assert rule.name == name
+    assert rule.gamma == (PRESETS[name].gamma if g is None else g)
+    assert rule.nabla == (PRESETS[name].nabla if n is None else n)
+    assert rule.is_gradient_descent == (rule.gamma == 0 and rule.nabla == 0)
+
+
+@pytest.mark.parametrize("network", [arch.split(), arch.shallow(), arch.dense(3)],
+                         ids=["split", "shallow", "dense-3"])
+def test_a_rule_on_a_network_other_than_dense_two_layer_is_refused_naming_it(network):
+    with pytest.raises(ModspecError, match=r"rule.*hebbian.*dense two-layer") as e:
+        simulate(D0, network, lr=0.01, epochs=1, hidden=4, rule="hebbian")
+    assert "\n" not in str(e.value)
+    run = simulate(D0, network, lr=0.01, epochs=1, hidden=4)  # gradient descent runs there
+    assert run.t.tolist() == [0.0, 1.0]
+
+
+def test_a_diverging_rule_stops_with_one_line_naming_the_rule_not_nan():
+    rule = learning_rule("predictive-coding", gamma=-50.0)
+    with pytest.raises(ModspecError, match=r"rule.*predictive-coding.*gamma=-50.*diverged") as e:
+        simulate(D0, arch.dense(), lr=0.01, epochs=500, hidden=6, init_std=0.1, rule=rule)
+    assert "\n" not in str(e.value)
