@@ -295,4 +295,6 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else cov.objects,
-                      init=init, weights=weights, a0=a0, final_map=W, **records)
+                      init=init, weights=weights, a0=a0, final_map=W, **records,
+                      meta={} if rule.is_gradient_descent else
+                      {"rule": rule.name, "gamma": rule.gamma, "nabla": rule.nabla})

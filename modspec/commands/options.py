@@ -26,6 +26,7 @@ __all__ = [
     "add_architecture_options",
     "add_dataset_options",
     "add_objects_option",
+    "add_rule_options",
     "dataset_file",
     "dataset_from",
     "device",
@@ -38,6 +39,8 @@ __all__ = [
     "objects_within",
     "output_folder",
     "parse_objects",
+    "rule_from",
+    "rule_name",
     "write_json",
 ]
 
@@ -182,6 +185,37 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
                    help="input identity scale (≥ 0, default r)")
     g.add_argument("--ry", type=number(0), default=None,
                    help="output identity scale (≥ 0, default r)")
+
+
+def rule_name(text: str) -> str:
+    """An argparse type: the name of a learning rule preset (modspec.numerics.rules)."""
+    from modspec.numerics.rules import PRESETS  # lazily: it needs SymPy, --help does not
+
+    if text not in PRESETS:
+        raise _invalid(text, f"must be one of {', '.join(PRESETS)}")
+    return text
+
+
+def add_rule_options(parser: argparse.ArgumentParser) -> None:
+    """``--rule``, ``--gamma``, ``--nabla``: the learning rule and its coefficients."""
+    g = parser.add_argument_group("learning rule (dense two-layer networks only)")
+    g.add_argument("--rule", type=rule_name, default="gradient-descent", metavar="NAME",
+                   help="gradient-descent (default), hebbian (nabla=0.001), anti-hebbian "
+                        "(nabla=-0.001), contrastive-hebbian (gamma=1) or predictive-coding "
+                        "(gamma=-1)")
+    g.add_argument("--gamma", type=number(), default=None,
+                   help="coefficient of the output term gamma (Y Y^T - Yhat Yhat^T) W2 / tau "
+                        "(finite; default: the rule's)")
+    g.add_argument("--nabla", type=number(), default=None,
+                   help="coefficient of the Hebbian term on W1 (finite; > 0 Oja, < 0 "
+                        "anti-Hebbian; default: the rule's)")
+
+
+def rule_from(args: argparse.Namespace) -> Any:
+    """The :class:`~modspec.numerics.rules.LearningRule` of ``--rule/--gamma/--nabla``."""
+    from modspec.numerics.rules import learning_rule
+
+    return learning_rule(args.rule, args.gamma, args.nabla)
 
 
 def add_architecture_options(parser: argparse.ArgumentParser) -> None:

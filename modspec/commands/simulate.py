@@ -10,12 +10,14 @@ from modspec.commands.options import (
     add_architecture_options,
     add_dataset_options,
     add_objects_option,
+    add_rule_options,
     check_objects_option,
     dataset_from,
     integer,
     network_from,
     number,
     parse_objects,
+    rule_from,
     write_json,
 )
 from modspec.theory.errors import ModspecError
@@ -44,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=SEED, default=0,
                    help="random seed (same seed, same numbers)")
     add_objects_option(p)
+    add_rule_options(p)
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch backend only")
@@ -54,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def simulation(args: argparse.Namespace) -> Any:
     dataset, network = dataset_from(args), network_from(args)
     kw = dict(lr=args.lr, epochs=args.epochs, hidden=args.hidden, init_std=args.init_std,
-              seeds=args.seeds, seed=args.seed, train_objects=parse_objects(args.train_objects))
+              seeds=args.seeds, seed=args.seed, train_objects=parse_objects(args.train_objects),
+              rule=rule_from(args))
     if args.backend == "numpy":
         from modspec.numerics.simulate import simulate
 

@@ -1,0 +1,59 @@
+"""``modspec simulate --rule/--gamma/--nabla``: the rule reaches the simulator; bad input is one
+line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from modspec.numerics.rules import PRESETS, learning_rule
+from modspec.numerics.simulate import simulate
+from modspec.theory import architectures as arch
+
+ARGS = ("simulate", "--lr", "0.01", "--epochs", "5", "--hidden", "4", "--init-std", "0.1",
+        "--seeds", "2")
+
+
+def test_simulate_rule_option_equals_the_library_run_with_that_rule(run_cli, capsys, d0):
+    code, out, err = run_cli(capsys, *ARGS, "--rule", "anti-hebbian", "--nabla", "-0.01")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["meta"] == {"rule": "anti-hebbian", "gamma": 0.0, "nabla": -0.01}
+    want = simulate(d0, arch.dense(), lr=0.01, epochs=5, hidden=4, init_std=0.1, seeds=2,
+                    rule=learning_rule("anti-hebbian", nabla=-0.01)).payload()
+    for k, v in want["quadrant_norms"].items():
+        assert np.allclose(got["quadrant_norms"][k], v, rtol=1e-12)
+
+
+def test_default_rule_is_gradient_descent_with_unchanged_output(run_cli, capsys):
+    _, plain, _ = run_cli(capsys, *ARGS)
+    _, named, _ = run_cli(capsys, *ARGS, "--rule", "gradient-descent")
+    assert plain == named
+    assert "meta" not in json.loads(plain)
+
+
+@pytest.mark.parametrize("argv, names", [
+    (("--rule", "oja"), "--rule"),
+    (("--gamma", "nan"), "--gamma"),
+    (("--nabla", "inf"), "--nabla"),
+    (("--rule", "hebbian", "--arch", "split"), "rule"),
+])
+def test_bad_rule_input_is_one_line_with_status_2(run_cli, capsys, argv, names):
+    code, out, err = run_cli(capsys, *ARGS, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and names in err
+
+
+def test_rule_help_names_every_preset_with_its_coefficients(run_cli, capsys):
+    code, out, _ = run_cli(capsys, "simulate", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    for name, rule in PRESETS.items():
+        assert name in text
+        if rule.nabla:
+            assert f"{name} (nabla={rule.nabla:g})" in text
+        if rule.gamma:
+            assert f"{name} (gamma={rule.gamma:g})" in text
