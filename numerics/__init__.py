@@ -8,6 +8,7 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`;
 * :mod:`.flow`, :mod:`.integrate` — the exact matrix gradient flow, ``solve_ivp``;
 * :mod:`.simulate` — exact full-batch gradient descent, batched over seeds;
+* :mod:`.rules` — learning rules: gradient descent plus Hebbian or output terms;
 * :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in
   time (theory, simulation, training, flow);
 * :mod:`.expectation` — the theory of a recorded run: which solution applies, from which
