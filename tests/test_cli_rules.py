@@ -57,3 +57,19 @@ def test_rule_help_names_every_preset_with_its_coefficients(run_cli, capsys):
             assert f"{name} (nabla={rule.nabla:g})" in text
         if rule.gamma:
             assert f"{name} (gamma={rule.gamma:g})" in text
+
+
+def test_validate_trains_under_a_rule_and_says_so(run_cli, capsys, tmp_path):
+    import json
+
+    code, out, err = run_cli(capsys, "validate", "--rule", "hebbian", "--lr", "0.01",
+                             "--epochs", "200", "--seeds", "2", "--no-figures", "--out",
+                             str(tmp_path))
+    assert code == 0, err
+    assert "rule hebbian (gamma 0, nabla 0.001)" in out.splitlines()[0]
+    meta = json.loads((tmp_path / "training.json").read_text())["meta"]
+    assert meta["rule"] == "hebbian" and meta["nabla"] == 1e-3
+    code, out, err = run_cli(capsys, "validate", "--rule", "hebbian", "--claims", "--out",
+                             str(tmp_path / "claims"))
+    assert code == 2 and "--rule" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "claims").exists()

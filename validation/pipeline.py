@@ -176,7 +176,10 @@ def summary(assessment: Assessment) -> str:
     systematicity numbers and, in discrete time, the flow's lag (reported, not judged)."""
     comp, exp = assessment.comparison, assessment.expectation
     name = assessment.derivation.network.name
-    kind = assessment.run.meta.get("nonlinearity", "linear")
+    meta = assessment.run.meta
+    kind = meta.get("nonlinearity", "linear")
+    if meta.get("rule", "gradient-descent") != "gradient-descent":
+        kind += f", rule {meta['rule']} (gamma {meta['gamma']:g}, nabla {meta['nabla']:g})"
     passed = sum(v["passed"] for v in comp.verdicts.values())
     lines = [f"{name} ({kind}): {passed}/{len(comp.verdicts)} checks passed "
              f"(theory: {exp.time} time, {exp.method})"]

@@ -14,11 +14,14 @@ import argparse
 import os
 from typing import Any
 
+from modspec.theory.errors import bad
+
 from .options import (
     SEED,
     add_architecture_options,
     add_dataset_options,
     add_objects_option,
+    add_rule_options,
     check_objects_option,
     dataset_from,
     device,
@@ -27,6 +30,7 @@ from .options import (
     number,
     output_folder,
     parse_objects,
+    rule_from,
 )
 
 __all__ = ["register", "run"]
@@ -39,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "theory; --claims runs the four claims of docs/theory/dataset.md.")
     add_dataset_options(p)
     add_architecture_options(p)
+    add_rule_options(p)
     g = p.add_argument_group("training")
     g.add_argument("--lr", type=number(0, strict=True), default=None,
                    help="learning rate (> 0; default 0.005: τ = 25 epochs on D0)")
@@ -77,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     check_objects_option(args)
     if args.claims:
         check_objects_option(args, "--heldout", proper=True)
+        if args.rule != "gradient-descent":
+            raise bad("--rule", args.rule, "applies to one architecture; the claims are "
+                      "checked with gradient descent (drop --rule or --claims)")
     ds = dataset_from(args)
     os.makedirs(args.out, exist_ok=True)
     nonlin = None if args.nonlinearity == "linear" else args.nonlinearity
@@ -94,7 +102,7 @@ def _single(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
                       epochs=2400 if args.epochs is None else args.epochs, hidden=args.hidden,
                       init_std=args.init_std, seeds=args.seeds, seed=args.seed,
                       train_objects=parse_objects(args.train_objects, "--train-objects"),
-                      nonlinearity=nonlin, bias=args.bias)
+                      nonlinearity=nonlin, bias=args.bias, rule=rule_from(args))
     result.comparison.verdicts.update(theory_checks(result))
     write_outputs(result, args.out, figures=not args.no_figures)
     print(summary(result))
