@@ -282,3 +282,21 @@ def test_a_diverging_point_stores_its_reason_and_the_sweep_goes_on(tmp_path):
     assert "simulate.error" not in rows[0.05] and rows[0.05]["simulate.Gx->Oy"] > 0
     assert "diverge" in rows[5.0]["simulate.error"].lower()
     assert "theory.error" in rows[5.0] and "theory.error" not in rows[0.05]
+
+
+def test_training_points_equal_the_simulated_ones_in_float64(tmp_path):
+    """``compute = ["train"]`` trains with PyTorch (float64, CPU) from the same seeded start as
+    the NumPy simulator: every recorded end point agrees to 1e-8."""
+    pytest.importorskip("torch")
+    (tmp_path / "g.toml").write_text(
+        '[dataset]\nnx = 3\nny = 1\nkx = 3\nky = 1\nr = 1.0\n'
+        '[run]\narch = ["dense", "split"]\nlr = 0.05\nepochs = 120\nseeds = 2\n'
+        'compute = ["simulate", "train"]\n')
+    sweep(tmp_path / "g.toml", tmp_path / "s.jsonl", workers=0)
+    df = ms.load_sweep(tmp_path / "s.jsonl")
+    assert len(df) == 2
+    columns = [c for c in df.columns if c.startswith("train.") and not c.endswith(".error")]
+    assert any(c.endswith("Gx->Oy") for c in columns)
+    for column in columns:
+        twin = "simulate." + column.removeprefix("train.")
+        np.testing.assert_allclose(df[column], df[twin], atol=1e-8, err_msg=column)
