@@ -411,8 +411,11 @@ def block_index(spans: Mapping[str, Span], names: Iterable[str]) -> np.ndarray:
 
 
 def materialisable(dataset: Any) -> bool:
-    """True when a dataset's ``X`` and ``Y`` are numeric and small enough to build: at most
-    :data:`MAX_ENTRIES` entries together."""
+    """True when a dataset's arrays are numeric and small enough to build: ``X`` and ``Y``
+    together, and the ``P × P`` sample-space basis their analytic singular vectors are read
+    in, each at most :data:`MAX_ENTRIES` entries (without identity blocks ``X`` is small while
+    the basis is not)."""
     if dataset.is_symbolic:
         return False
-    return (dataset.shape_x[0] + dataset.shape_y[0]) * dataset.P <= MAX_ENTRIES
+    P = dataset.P
+    return (dataset.shape_x[0] + dataset.shape_y[0]) * P <= MAX_ENTRIES and P * P <= MAX_ENTRIES

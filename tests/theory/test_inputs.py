@@ -50,6 +50,7 @@ def test_scales_whose_results_overflow_float64_are_refused(param, value, names):
        ky=st.integers(0, 10**6))
 @example(nx=MAX_LOG2, log_r=-30, kx=1, ky=0)
 @example(nx=1, log_r=30, kx=10**6, ky=10**6)
+@example(nx=16, log_r=0.0, kx=0, ky=0)   # small X, yet a P × P basis of 4e9 entries
 def test_every_accepted_dataset_has_a_finite_spectrum(nx, log_r, kx, ky):
     """Whatever the checks accept gives finite float64 values (s, λ, a*) with positive s."""
     ds = ms.CompositionalDataset(nx=nx, ny=min(1, nx), kx=kx, ky=ky, r=10.0**log_r)
