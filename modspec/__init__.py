@@ -11,10 +11,10 @@ imports PyTorch.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from modspec._version import __version__
+from modspec.exports import lazy_exports
 from modspec.theory.endpoints import register_coupled_end_point as _register_end_point
 
 #: Public name -> module that defines it. Resolved on first access (PEP 562), so that
@@ -38,10 +38,9 @@ _LAZY = {
     "hierarchical": "modspec.theory.families",
     "parity": "modspec.theory.families",
     "family_network": "modspec.theory.families",
-    "dataset_from_mapping": "modspec.theory.families",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, "dataset_from_mapping"]
 
 
 def _integrated_end_point(dataset: Any, network: Any, train_objects: Any = None) -> Any:
@@ -56,16 +55,7 @@ def _integrated_end_point(dataset: Any, network: Any, train_objects: Any = None)
 _register_end_point(_integrated_end_point)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        attribute = "from_mapping" if name == "dataset_from_mapping" else name
-        value = getattr(importlib.import_module(_LAZY[name]), attribute)
-        globals()[name] = value
-        return value
-    if name in ("theory", "numerics", "validation"):
-        return importlib.import_module(f"modspec.{name}")
-    raise AttributeError(f"module 'modspec' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, "theory", "numerics", "validation"})
+__getattr__, __dir__ = lazy_exports(
+    __name__, {**{name: (module, name) for name, module in _LAZY.items()},
+               "dataset_from_mapping": ("modspec.theory.families", "from_mapping")},
+    ["theory", "numerics", "validation"])

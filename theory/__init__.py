@@ -5,8 +5,7 @@ Pure: imports neither :mod:`modspec.numerics` nor :mod:`modspec.validation`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from modspec.exports import lazy_exports
 
 #: Public name -> submodule (resolved on first access, PEP 562: importing one light submodule
 #: such as ``modspec.theory.errors`` does not import SymPy). The function ``spectrum`` lives
@@ -26,16 +25,5 @@ _LAZY = {
 
 __all__ = ["architectures", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "architectures":
-        return importlib.import_module(".architectures", __name__)
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modspec.theory' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: (f".{module}", name) for name, module in _LAZY.items()}, ["architectures"])

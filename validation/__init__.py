@@ -14,8 +14,7 @@ submodule (say :mod:`.cmnist_presets`) imports nothing else.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from modspec.exports import lazy_exports
 
 #: Public name -> (submodule, attribute).
 _LAZY = {
@@ -33,15 +32,5 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attribute = _LAZY[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attribute)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modspec.validation' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: (f".{module}", attribute) for name, (module, attribute) in _LAZY.items()})
