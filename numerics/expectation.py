@@ -33,7 +33,7 @@ Times are epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -41,12 +41,14 @@ from modspec.theory.derivation import Derivation
 from modspec.theory.errors import bad
 from modspec.theory.observables import map_summary
 
-from .record import Trajectory
+from .record import GROUPS, Trajectory
 
 __all__ = ["A0_FLOOR", "Expectation", "expect", "expected_a0", "start_strengths"]
 
 #: Smallest initial strength given to a mode of depth ≥ 2.
 A0_FLOOR = 1e-12
+#: Most starts per mode the theory of a deep run is evaluated for (:func:`_starts`).
+MAX_DIRECTIONS = 240
 
 TIMES = ("continuous", "discrete")
 
@@ -161,19 +163,60 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
     from .predict import compile as compile_theory
 
     f = compile_theory(th)
-    trajectory = f(t, lr=run.lr, a0=a0, time=time)
+    starts = _starts(th, run, a0)
+    trajectory = _mean_over_directions(f(t, lr=run.lr, a0=starts, time=time))
     lag = None
     if time == "discrete":
-        flow = f(t, lr=run.lr, a0=a0, time="continuous")
+        flow = _mean_over_directions(f(t, lr=run.lr, a0=starts, time="continuous"))
         lag = {k: float(np.max(np.abs(flow.modes[k] - trajectory.modes[k])))
                for k in trajectory.modes}
         method = "exact per-epoch map of each mode (gradient descent)"
     else:
         deep = any(md.module.depth > 2 for md in th.modules)
         method = "implicit solution t(a), inverted" if deep else "closed form a(t)"
+    if starts is not a0:
+        method += ", deep modes from each direction's effective start (free flow)"
+        a0 = {k: float(np.mean(v)) for k, v in starts.items()}
     end = ({k: float(v) for k, v in conv["quadrant_norms"].items()}
            if conv.get("quadrant_norms") else None)
     return Expectation(trajectory, method, time, fixed, end, systematic, None, None, a0, lag)
+
+
+def _starts(th: Derivation, run: Trajectory, a0: dict[str, float]
+            ) -> dict[str, float | np.ndarray]:
+    """The starts the mode solutions run from: :func:`start_strengths`, except for modes of
+    modules of depth > 2 when the run's initial weights are known, which start every
+    direction of every seed from its effective start (:func:`~.early.free_starts`). Those
+    come as one batch axis of equal length for every mode (each mode's starts repeated to
+    the least common multiple of their numbers), so that the batch mean of each mode is the
+    mean over its own directions and seeds."""
+    if run.init is None or all(md.module.depth <= 2 for md in th.modules):
+        return a0
+    from .early import free_starts
+    from .flow import layout
+
+    hidden = int(np.asarray(run.init[0][0]).shape[-2])
+    deep = {k: np.maximum(v.ravel(), A0_FLOOR)
+            for k, v in free_starts(layout(th.dataset, th.network, hidden), run.init).items()}
+    n = int(np.lcm.reduce([v.size for v in deep.values()]))
+    if n > MAX_DIRECTIONS:
+        # too many to repeat exactly: each mode's starts at n evenly spaced quantiles
+        n = MAX_DIRECTIONS
+        deep = {k: np.quantile(v, (np.arange(n) + 0.5) / n) for k, v in deep.items()}
+    return {k: np.repeat(deep[k], n // deep[k].size) if k in deep else np.full(n, value)
+            for k, value in a0.items()}
+
+
+def _mean_over_directions(trajectory: Trajectory) -> Trajectory:
+    """A theory computed for a batch of starts (:func:`_starts`), averaged over the batch.
+    Quadrant norms and losses are the batch means of those of each start (the exact
+    observables of a mode whose directions differ lie between these and those of the mean
+    strengths; at the end point, where every direction is at its fixed point, they agree)."""
+    if np.ndim(next(iter(trajectory.modes.values()))) < 2:
+        return trajectory
+    mean = {g: {k: np.mean(v, axis=0) for k, v in getattr(trajectory, g).items()}
+            for g in GROUPS}
+    return replace(trajectory, tau=float(np.mean(trajectory.tau)), **mean)
 
 
 def _coupled(th: Derivation, run: Trajectory, time: str) -> Trajectory:

@@ -10,10 +10,11 @@ with one comparison policy:
   comparison (``expectation.flow_lag``), not judged. ``time="continuous"`` compares with the
   flow itself (closed forms), which at a finite learning rate runs ahead of gradient descent
   (docs/theory/dynamics.md);
-* trajectories are judged for linear networks of depth ≤ 2 trained on every object with a
-  mode-wise theory (decoupled); otherwise only end points (a run on a subset is judged against
-  the converged map of that subset; a coupled network against its exact dynamics from the
-  same start);
+* trajectories are judged for linear networks trained on every object with a mode-wise
+  theory (decoupled) — deeper than 2 layers only when the run's initial weights are known,
+  since their modes start from each direction's effective start; otherwise only end points
+  (a run on a subset is judged against the converged map of that subset; a coupled network
+  against its exact dynamics from the same start);
 * a non-linear network is measured functionally (mean Jacobians): the linear theory is its
   reference, not a promise — deviations are reported, end points are not judged, half-rise
   times are measured against the network's own end value.
@@ -81,7 +82,8 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     """Compare ``run`` with the theory of that run (see the module docstring)."""
     exp = expect(th, run, time, linear)
     judge_trajectories = (linear and exp.full_data and not th.coupled
-                          and max(m.depth for m in th.network.modules) <= 2)
+                          and (max(m.depth for m in th.network.modules) <= 2
+                               or run.init is not None))
     comp = compare(exp.trajectory, run, dataset=th.dataset, fixed_points=exp.fixed_points,
                    converged=exp.end_point,
                    tolerances={**CHECK_TOLERANCES, **(tolerances or {})},
