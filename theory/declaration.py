@@ -279,6 +279,8 @@ class DeclaredDataset:
         out, edge = {}, 0
         for name, _ in pairs:
             stop = edge + self.rows(name)
+            if isinstance(stop, sp.Basic) and stop.is_Integer:
+                stop = int(stop)   # numeric spans are Python ints (NumPy indexes with them)
             out[name] = (edge, stop)
             edge = stop
         return out

@@ -131,15 +131,16 @@ class Derivation:
         its ``W*`` is the exact minimum-parameter-norm map at depth 1
         (:func:`~modspec.theory.matrix_flow.minimum_norm_map`), and deeper the end point of
         the integrated matrix flow (:mod:`modspec.theory.endpoints`), numbers in both cases
-        (``map`` holds the matrix); ``quadrant_norms`` is ``None`` for a symbolic dataset.
+        (``map`` holds the matrix), on any numeric dataset, with the norms of every block pair
+        (``report`` and ``systematic`` only where the blocks ``Ox, Gx, Oy, Gy`` exist);
+        ``quadrant_norms`` is ``None`` for a symbolic dataset.
         """
         if not self.coupled:
             return self.closed_form_end
         out = dict(self.closed_form_end)
-        if self.symbolic or not _has_family_blocks(self.space):
+        if self.symbolic:
             return out | {"quadrant_norms": None, "systematic": None,
-                          "method": "none: a coupled network's W* needs a numeric dataset "
-                                    "with the blocks Ox, Gx, Oy, Gy"}
+                          "method": "none: a coupled network's W* needs a numeric dataset"}
         W, method = coupled_map(self.dataset, self.network)
         return out | map_summary(self.dataset, W) | {"method": method, "map": W}
 

@@ -220,12 +220,12 @@ NUMERIC_ZERO = 1e-6
 
 
 def map_quadrant_norms(dataset: Any, W: Any) -> dict[str, Any]:
-    """Frobenius norms of the quadrants ``Ox->Oy`` … of a numeric total map ``W`` (rows as
-    ``Y``, columns as ``X``) of a dataset with the blocks ``Ox, Gx`` / ``Oy, Gy``: floats for
-    one map, arrays over the leading axes for a stack of maps."""
+    """Frobenius norms of every input-block × output-block pair (``Ox->Oy`` … first, as
+    :func:`block_pairs` orders them) of a numeric total map ``W`` (rows as ``Y``, columns as
+    ``X``) of any dataset: floats for one map, arrays over the leading axes for a stack."""
     W = np.asarray(W, dtype=float)
     norms = {}
-    for inp, out in QUADRANTS:
+    for inp, out in block_pairs(tuple(dataset.input_blocks), tuple(dataset.output_blocks)):
         (i0, i1), (o0, o1) = dataset.input_blocks[inp], dataset.output_blocks[out]
         value = np.sqrt(np.sum(W[..., o0:o1, i0:i1] ** 2, axis=(-2, -1)))
         norms[quadrant_name(inp, out)] = float(value) if W.ndim == 2 else value
@@ -246,20 +246,24 @@ def rule_error(dataset: Any, W: Any) -> np.ndarray:
 
 
 def map_summary(dataset: Any, W: Any) -> dict[str, Any]:
-    """Quadrant norms and the systematicity report of a numeric total map: ``systematic``
-    when ``‖W[Gx→Oy]‖`` and ``‖W[Ox→Oy] − S‖`` are below :data:`NUMERIC_ZERO`.
+    """Block-pair norms of a numeric total map, and for a dataset with the blocks ``Ox, Gx,
+    Oy, Gy`` the systematicity report: ``systematic`` when ``‖W[Gx→Oy]‖`` and
+    ``‖W[Ox→Oy] − S‖`` are below :data:`NUMERIC_ZERO` (other datasets: ``systematic`` is
+    ``None`` and ``report`` empty; systematicity is a property of those four blocks).
 
     For a stack of maps ``(starts, outputs, inputs)`` (one network from several starts) the
     numbers are means over the stack, ``quadrant_norms_std`` their standard deviations,
     ``starts`` the stack's size, and ``systematic`` holds when it holds for every start."""
     W = np.asarray(W, dtype=float)
     norms = map_quadrant_norms(dataset, W)
-    rule = rule_error(dataset, W)
-    zero = (np.asarray(norms["Gx->Oy"]) < NUMERIC_ZERO) & (rule < NUMERIC_ZERO)
     mean = {q: float(np.mean(v)) for q, v in norms.items()}
-    out = {"quadrant_norms": mean, "systematic": bool(np.all(zero)),
-           "report": {"Gx->Oy": mean["Gx->Oy"], "rule_error": float(np.mean(rule)),
-                      "Ox->Gy": mean["Ox->Gy"]}}
+    out: dict[str, Any] = {"quadrant_norms": mean, "systematic": None, "report": {}}
+    if all(quadrant_name(*p) in norms for p in QUADRANTS):
+        rule = rule_error(dataset, W)
+        zero = (np.asarray(norms["Gx->Oy"]) < NUMERIC_ZERO) & (rule < NUMERIC_ZERO)
+        out["systematic"] = bool(np.all(zero))
+        out["report"] = {"Gx->Oy": mean["Gx->Oy"], "rule_error": float(np.mean(rule)),
+                         "Ox->Gy": mean["Ox->Gy"]}
     if W.ndim == 3:
         out["quadrant_norms_std"] = {q: float(np.std(v)) for q, v in norms.items()}
         out["starts"] = int(W.shape[0])
