@@ -15,7 +15,8 @@ JSON contract::
                    "quadrant_norms_std": {...}, "starts": int},   # std: coupled, deep
      "dynamics": {module: {"mode_ode", "closed_form", "implicit", "half_rise": {label: str},
                            "matrix_odes": [...]}},
-     "heldout": {...},                      # only with train_objects
+     "heldout": {"compositional_error", "block_errors": {block: float}, ...},
+                                            # only with train_objects
      "validity": {"domain": [...], "modes": {key: condition}}}   # only for symbolic data
 
 For a symbolic dataset, expressions are strings in the symbols ``nx ny kx ky rx ry`` that plain
@@ -173,9 +174,13 @@ def text_report(payload: dict[str, Any]) -> str:
     lines.append(f"systematic: {conv['systematic']}")
     if "heldout" in payload:
         h = payload["heldout"]
-        lines.append(f"held-out objects {h['objects']}: compositional error "
-                     f"{h['compositional_error']:.6g} (train objects' Ox covariance full rank: "
-                     f"{h['ox_covariance_full_rank']})")
+        if h["compositional_error"] is not None:
+            lines.append(f"held-out objects {h['objects']}: compositional error "
+                         f"{h['compositional_error']:.6g} (train objects' Ox covariance full "
+                         f"rank: {h['ox_covariance_full_rank']})")
+        lines.append(f"held-out objects {h['objects']}: error per output block (mean over "
+                     "objects of the summed squared error) "
+                     + ", ".join(f"{b} {e:.6g}" for b, e in h["block_errors"].items()))
     return "\n".join(lines)
 
 
@@ -193,7 +198,8 @@ def latex_report(th: Derivation, payload: dict[str, Any]) -> str:
                      + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     if "heldout" in payload:
         h = payload["heldout"]
+        rows = [rf"\mathcal{{E}}_{{\text{{held-out}}}}(\mathrm{{{b}}}) &= {e:.6g}"
+                for b, e in h["block_errors"].items()]
         parts.append("\\begin{align*}\n&\\text{" + text(f"Held-out objects {h['objects']}")
-                     + "} \\\\\n" + rf"\mathcal{{E}}_{{\text{{held-out}}}} &= "
-                     rf"{h['compositional_error']:.6g}" + "\n\\end{align*}")
+                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     return "\n\n".join(parts)

@@ -301,3 +301,140 @@ def test_symbolic_family_derivation_exports_latex_with_every_block_pair(family):
         i, o = q.split("->")
         assert rf"W^*_{{\mathrm{{{i}}}\to\mathrm{{{o}}}}}" in latex
     assert latex.count(r"\begin{align*}") == latex.count(r"\end{align*}") >= 6
+
+
+# ------------------------------------------------------------ coupled networks, any family
+DECLARED = DeclaredDataset(Hypercube(3),
+                           (("x", Features()), ("id", Identity(1, 0.5))),
+                           (("y", Features((0,))), ("xor", Parities(((0, 1),)))))
+
+
+def coupled_networks(depth):
+    """A coupled wiring (two modules writing one block) of each non-compositional family."""
+    from modspec.theory.architectures import Module, Network
+
+    hier = hierarchical(3, 2, 1, 1)
+    return [
+        (parity(3, [[0], [0, 1]], kx=1, ky=1), family_network("leaky", parity(3, [[0], [0, 1]],
+                                                                               kx=1, ky=1),
+                                                               depth)),
+        (DECLARED, family_network("leaky", DECLARED, depth)),
+        (hier, Network((Module(("items",), ("level0", "level1", "level2"), depth, "all"),
+                        Module(("items",), ("level2",), depth, "fine")))),
+    ]
+
+
+def least_squares_minimum_parameter_norm(ds, net):
+    """The oracle: the stacked module parameters θ of minimum norm among the least-squares
+    fits of Y by Σ_m E_m W_m X_m (numpy.linalg.lstsq on vec(Ŷ) = Σ (X_mᵀ ⊗ E_m) vec(W_m)),
+    summed into the total map."""
+    from modspec.theory.dataset import block_index
+
+    X, Y = ds.X, ds.Y
+    parts, shapes = [], []
+    for m in net.modules:
+        rows = block_index(ds.output_blocks, m.outputs)
+        cols = block_index(ds.input_blocks, m.inputs)
+        E = np.zeros((Y.shape[0], len(rows)))
+        E[rows, np.arange(len(rows))] = 1
+        parts.append(np.kron(X[cols].T, E))   # column-major vec
+        shapes.append((rows, cols))
+    theta = np.linalg.lstsq(np.hstack(parts), Y.reshape(-1, order="F"), rcond=None)[0]
+    W, at = np.zeros((Y.shape[0], X.shape[0])), 0
+    for rows, cols in shapes:
+        size = len(rows) * len(cols)
+        W[np.ix_(rows, cols)] += theta[at:at + size].reshape(len(rows), len(cols), order="F")
+        at += size
+    return W
+
+
+@pytest.mark.parametrize("case", range(3), ids=["parity-leaky", "declared-leaky",
+                                                "hierarchical-shared-level"])
+def test_shallow_coupled_end_point_on_any_family_is_the_least_squares_minimum_norm_map(case):
+    ds, net = coupled_networks(1)[case]
+    th = derive(ds, net)
+    assert th.coupled and "minimum-parameter-norm" in th.converged["method"]
+    want = least_squares_minimum_parameter_norm(ds, net)
+    np.testing.assert_allclose(th.converged["map"], want, atol=1e-10)
+    names = {f"{i}->{o}" for i in ds.input_blocks for o in ds.output_blocks}
+    assert set(th.converged["quadrant_norms"]) == names
+    for pair, value in th.converged["quadrant_norms"].items():
+        i, o = pair.split("->")
+        (i0, i1), (o0, o1) = ds.input_blocks[i], ds.output_blocks[o]
+        assert value == pytest.approx(np.linalg.norm(want[o0:o1, i0:i1]), abs=1e-10)
+
+
+def test_deep_coupled_end_point_on_the_parity_family_is_integrated_and_matches_descent():
+    import modspec  # noqa: F401  (the front door registers the flow integrator)
+    from modspec.numerics.simulate import simulate
+
+    ds, net = coupled_networks(2)[0]
+    th = derive(ds, net)
+    conv = th.converged
+    assert "integrated" in conv["method"] and conv["starts"] == 5
+    from modspec.theory.dataset import block_index
+
+    X, Y = ds.X, ds.Y
+    for W in conv["map"]:   # every start rests where no module's gradient is left
+        R = (Y - W @ X) @ X.T / ds.P
+        for m in net.modules:
+            rows = block_index(ds.output_blocks, m.outputs)
+            cols = block_index(ds.input_blocks, m.inputs)
+            assert np.max(np.abs(R[np.ix_(rows, cols)])) < 1e-6
+    assert conv["quadrant_norms"]["Ox->Py"] == pytest.approx(0, abs=1e-6)   # not written
+    assert conv["quadrant_norms"]["Ox->Gy"] == 0.0
+    run = simulate(ds, net, lr=0.05, epochs=4000, init_std=1e-3, seeds=1)
+    for pair, value in conv["quadrant_norms"].items():
+        measured = float(np.asarray(run.quadrant_norms[pair])[0, -1])
+        assert measured == pytest.approx(value, abs=0.01 + 3 * conv["quadrant_norms_std"][pair])
+
+
+# ----------------------------------------------------------------- presets by block roles
+@FAST
+@given(nx=st.integers(1, 4), data=st.data(), kx=st.integers(0, 3), ky=st.integers(0, 2),
+       depth=st.integers(1, 3), arch=st.sampled_from(["segregated", "leaky"]))
+def test_role_presets_on_the_compositional_blocks_are_the_paper_presets(nx, data, kx, ky,
+                                                                       depth, arch):
+    from modspec.theory.architectures import architecture
+
+    ny = data.draw(st.integers(0, nx))
+    for ds in (compositional(nx, ny, kx, ky, 0.5), CompositionalDataset(nx, ny, kx, ky, r=0.5)):
+        assert family_network(arch, ds, depth) == architecture(arch, depth)
+
+
+def test_block_roles_follow_the_atoms_structure_explains():
+    from modspec.theory.families import block_roles
+
+    ds = parity(3, [[0], [0, 1]], kx=1, ky=1)
+    assert block_roles(ds) == {"Ox": "structure", "Gx": "identity", "Oy": "explained",
+                               "Py": "memorised", "Gy": "memorised"}
+    net = family_network("segregated", ds)
+    assert [(m.inputs, m.outputs) for m in net.modules] == [(("Ox",), ("Oy",)),
+                                                            (("Gx",), ("Py", "Gy"))]
+    assert not net.coupled
+    leaky = family_network("leaky", ds)
+    assert leaky.modules[1].outputs == ("Oy", "Py", "Gy") and leaky.coupled
+    # a tree: a coarse-level input explains its own level and the root, not the finer level
+    tree = DeclaredDataset(Tree(3, 2), (("coarse", TreeFeatures(1)), ("id", Identity())),
+                           (("root", TreeFeatures(0)), ("mid", TreeFeatures(1)),
+                            ("fine", TreeFeatures(2))))
+    seg = family_network("segregated", tree)
+    assert [(m.inputs, m.outputs) for m in seg.modules] == [(("coarse",), ("root", "mid")),
+                                                            (("id",), ("fine",))]
+    assert derive(tree, seg).converged["quadrant_norms"]["coarse->mid"] > 0
+
+
+@pytest.mark.parametrize(("ds", "words"), [
+    (hierarchical(3, 2), "structure input block"),
+    (DeclaredDataset(Hypercube(3), (("x", Features((0,))),),
+                     (("y", Features((1,))),)), "explain"),
+    (DeclaredDataset(Hypercube(3), (("x", Features()),),
+                     (("y", Features((0,))), ("xor", Parities(((0, 1),))))),
+     "['xor'] are not explained"),
+])
+def test_role_presets_refuse_datasets_without_the_roles_in_one_line(ds, words):
+    for arch in ("segregated", "leaky"):
+        with pytest.raises(ModspecError) as err:
+            family_network(arch, ds)
+        assert words in str(err.value) and "\n" not in str(err.value)
+        assert "arch" in str(err.value)
