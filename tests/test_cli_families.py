@@ -140,3 +140,93 @@ def test_predict_and_simulate_run_a_declared_toml_dataset(tmp_path, capsys, run_
     payload = json.loads(out)
     assert {"x->y", "id->y", "x->xor", "id->xor"} <= set(payload["quadrant_norms"])
     assert len(payload["modes"]) == 2
+
+
+PARITY = """
+family = "parity"
+nx = 3
+outputs = [[0], [0, 1]]
+kx = 1
+ky = 1
+r = 1
+"""
+
+
+def _strict(text):
+    def refuse(name):
+        raise AssertionError(f"not strict JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(("text", "arch", "at"), [
+    (HIERARCHICAL, "dense", {"c": 2, "f": 1, "r": 1}),
+    (PARITY, "segregated", {"nx": 3, "kx": 1, "ky": 1, "r": 1}),
+])
+def test_symbolic_derive_of_a_named_family_substituted_equals_the_numeric_one(
+        tmp_path, capsys, run_cli, text, arch, at):
+    import sympy as sp
+
+    path = toml(tmp_path, text)
+    code, out, err = run_cli(capsys, "derive", "--symbolic", "--dataset", path, "--arch", arch,
+                             "--format", "json", "--no-cache")
+    assert code == 0, err
+    sym = _strict(out)
+    code, out, err = run_cli(capsys, "derive", "--dataset", path, "--arch", arch,
+                             "--format", "json", "--no-cache")
+    num = _strict(out)
+    assert {k for k, v in sym["dataset"].items() if isinstance(v, str)} >= set(at) - {"c", "f"}
+    assert sym["validity"]["domain"]
+
+    def values(payload, substitute):
+        out = []
+        for module in payload["modules"]:
+            for m in module["modes"]:
+                s, mult = (sp.sympify(m["s"]), sp.sympify(m["multiplicity"])) if substitute \
+                    else (m["s"], m["multiplicity"])
+                if substitute:
+                    s, mult = float(s.subs(at)), int(mult.subs(at))
+                if s > 0 and mult > 0:
+                    out += [round(float(s), 12)] * int(mult)
+        return sorted(out)
+
+    assert values(sym, True) == values(num, False)
+    for pair, norm in num["converged"]["quadrant_norms"].items():
+        assert float(sp.sympify(sym["converged"]["quadrant_norms"][pair]).subs(at)) == \
+            pytest.approx(norm, abs=1e-12)
+
+
+def test_symbolic_hierarchical_derive_gives_the_spectrum_for_any_number_of_levels(
+        tmp_path, capsys, run_cli):
+    import sympy as sp
+
+    path = toml(tmp_path, HIERARCHICAL)
+    code, out, err = run_cli(capsys, "derive", "--symbolic", "--dataset", path, "--format",
+                             "json", "--no-cache")
+    assert code == 0, err
+    any_depth = _strict(out)["any_depth"]
+    root, generic = any_depth["modes"]
+    code, out, _ = run_cli(capsys, "derive", "--dataset", path, "--format", "json", "--no-cache")
+    numeric = {m["label"]: m for m in _strict(out)["modules"][0]["modes"]}
+    at = {"D": 3, "c": 2, "f": 1, "r": 1}
+    for g in range(3):
+        mode, point = (root, at) if g == 0 else (generic, at | {"g": g})
+        assert float(sp.sympify(mode["s"]).subs(point)) == \
+            pytest.approx(numeric[f"level{g}"]["s"], rel=1e-12)
+        assert int(sp.sympify(mode["multiplicity"]).subs(point)) == \
+            numeric[f"level{g}"]["multiplicity"]
+
+
+@pytest.mark.parametrize("text", [HIERARCHICAL, PARITY, COMPOSITIONAL])
+def test_symbolic_latex_export_of_every_named_family(tmp_path, capsys, run_cli, text):
+    code, out, err = run_cli(capsys, "derive", "--symbolic", "--dataset", toml(tmp_path, text),
+                             "--format", "latex", "--no-cache")
+    assert code == 0, err
+    assert out.count(r"\begin{align*}") == out.count(r"\end{align*}") >= 5
+    assert ("Any number of levels" in out) == (text == HIERARCHICAL)
+    assert "nan" not in out.lower().replace("nabla", "")
+
+
+def test_symbolic_derive_of_a_declared_dataset_is_one_line(tmp_path, capsys, run_cli):
+    code, _, err = run_cli(capsys, "derive", "--symbolic", "--dataset", toml(tmp_path, DECLARED))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "named family" in err

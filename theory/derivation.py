@@ -206,12 +206,20 @@ def validity(th: Derivation) -> dict[str, Any]:
     """The range of validity of a symbolic derivation, as text :func:`sympy.sympify` reads.
 
     ``domain``: the parameter values the expressions hold for (sizes are integers, and non-zero
-    ``kx·rx²``, ``ky·ry²`` lie within ``2**±255``, :data:`modspec.theory.dataset.MAX_LOG2`);
+    ``kx·rx²``, ``ky·ry²`` lie within ``2**±255``, :data:`modspec.theory.dataset.MAX_LOG2`; for
+    the hierarchical and parity families their own, :func:`modspec.theory.families.domain`);
     ``modes``: for each mode key, where the mode exists. The observables hold on the whole
     domain: a term that would be ``0/0`` where its mode vanishes carries that mode's condition
     (``Piecewise``), so substituting a point gives the value of the numeric data there.
     """
-    return {"domain": list(DOMAIN),
+    family = getattr(th.dataset, "family", "compositional")
+    if family in ("hierarchical", "parity"):
+        from .families import domain
+
+        where = list(domain(th.dataset))
+    else:
+        where = list(DOMAIN)
+    return {"domain": where,
             "modes": {key: sy.to_text(m.condition) for key, m in th.modes.items()}}
 
 

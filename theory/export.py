@@ -17,9 +17,11 @@ JSON contract::
                            "matrix_odes": [...]}},
      "heldout": {"compositional_error", "block_errors": {block: float}, ...},
                                             # only with train_objects
-     "validity": {"domain": [...], "modes": {key: condition}}}   # only for symbolic data
+     "validity": {"domain": [...], "modes": {key: condition}},   # only for symbolic data
+     "any_depth": {"levels": "D", "modes": [...], "note": str}}  # symbolic hierarchical, dense
 
-For a symbolic dataset, expressions are strings in the symbols ``nx ny kx ky rx ry`` that plain
+For a symbolic dataset, expressions are strings in the family's symbols (compositional ``nx ny
+kx ky rx ry``, hierarchical ``c f r`` and ``D``, parity ``nx kx ky r``) that plain
 ``sympy.sympify`` reads (:func:`~modspec.theory.symbols.to_text`: λ is written ``lam``, ``Wᵀ``
 ``transpose(W)``; :func:`~modspec.theory.symbols.parse` reads them into the canonical symbols).
 ``implicit`` is the implicit solution ``t(a)`` of a module deeper than 2 (no elementary
@@ -34,6 +36,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+import sympy as sp
 
 from .derivation import Derivation, validity
 from .errors import ModspecError, bad
@@ -82,11 +86,31 @@ def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str,
                            "converged": _converged(th), "dynamics": dynamics}
     if symbolic:
         out["validity"] = validity(th)
+        depth_free = _any_depth(th)
+        if depth_free is not None:
+            out["any_depth"] = depth_free
     if th.coupled:
         out["note"] = th.converged["note"]
     if train_objects is not None:
         out["heldout"] = _heldout(th, train_objects)
     return out
+
+
+def _any_depth(th: Derivation) -> dict[str, Any] | None:
+    """For the symbolic hierarchical family's dense network: its modes for any number of
+    levels ``D`` (:func:`~modspec.theory.families.hierarchical_levels`), the root and a generic
+    level ``g``; ``None`` otherwise."""
+    from .families import hierarchical_levels
+
+    if (getattr(th.dataset, "family", None) != "hierarchical" or len(th.modules) != 1
+            or th.modules[0].spectrum.outputs != tuple(th.dataset.output_blocks)):
+        return None
+    modes = [{"label": m.label, "s": to_text(m.s), "lambda": to_text(m.lam),
+              "multiplicity": to_text(m.multiplicity), "fixed_point": to_text(m.fixed_point),
+              "condition": to_text(m.condition)} for m in hierarchical_levels()]
+    return {"levels": "D", "modes": modes,
+            "note": "the dense network's modes for any number of levels D: the root (level0) "
+                    "and a generic level g, 1 <= g <= D - 1 (level_g)"}
 
 
 def _converged(th: Derivation) -> dict[str, Any]:
@@ -190,6 +214,17 @@ def latex_report(th: Derivation, payload: dict[str, Any]) -> str:
     from .latex import text
 
     parts = [th.to_latex()]
+    if "any_depth" in payload:
+        from .families import hierarchical_levels
+        from .spectra import mode_tex
+        from .symbols import to_latex as tex
+
+        rows = [rf"s_{{{mode_tex(m.label)}}} &= {tex(m.s)} & m_{{{mode_tex(m.label)}}} &= "
+                rf"{tex(m.multiplicity)} & a^*_{{{mode_tex(m.label)}}} &= {tex(m.fixed_point)}"
+                + ("" if m.condition is sp.true else rf" && \text{{if }} {tex(m.condition)}")
+                for m in hierarchical_levels()]
+        parts.append("\\begin{align*}\n&\\text{" + text("Any number of levels D (dense)")
+                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     conv = payload["converged"]
     if th.coupled and conv.get("quadrant_norms"):
         rows = [rf"\lVert W^*_{{\mathrm{{{k.split('->')[0]}}}\to\mathrm{{{k.split('->')[1]}}}}}"

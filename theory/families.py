@@ -19,12 +19,15 @@ user's own sample space and blocks (schema in ``docs/theory/families.md``).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sympy as sp
 
+from . import symbols as sy
 from .architectures import Module, Network, architecture, check_depth
+from .dataset import MAX_LOG2, exact
 from .declaration import (
     Block,
     DeclaredDataset,
@@ -38,9 +41,9 @@ from .declaration import (
 from .errors import ModspecError, bad
 from .spectra import Mode
 
-__all__ = ["EXPLAINED", "FAMILIES", "IDENTITY", "MEMORISED", "STRUCTURE", "block_roles",
-           "compositional", "family_network", "from_mapping", "hierarchical",
-           "hierarchical_levels", "parity"]
+__all__ = ["D", "EXPLAINED", "FAMILIES", "IDENTITY", "MEMORISED", "STRUCTURE", "SYMBOLS",
+           "block_roles", "c", "compositional", "domain", "f", "family_network", "from_mapping",
+           "hierarchical", "hierarchical_levels", "parity", "substitution", "symbolic"]
 
 
 def _params(**kw: Any) -> tuple[tuple[str, Any], ...]:
@@ -93,6 +96,78 @@ def parity(nx: Any, outputs: Sequence[Sequence[int]], kx: Any = 0, ky: Any = 0,
                            _params(nx=nx, outputs=[list(T) for T in rows], kx=kx, ky=ky, r=r))
 
 
+# ------------------------------------------------------------------ symbolic parameters
+#: The hierarchical family's symbols: levels ``D``, branching ``c``, features per node ``f``
+#: (positive integers); its identity scale is the compositional ``r`` (≥ 0).
+D = sp.Symbol("D", integer=True, positive=True)
+c = sp.Symbol("c", integer=True, positive=True)
+f = sp.Symbol("f", integer=True, positive=True)
+_TREE_SYMBOLS = (D, c, f)
+#: Every named family's parameters that a symbolic derivation makes symbols; the others
+#: (the number of levels, the parity outputs) fix the blocks and stay as given.
+SYMBOLS = {"compositional": {"nx": sy.nx, "ny": sy.ny, "kx": sy.kx, "ky": sy.ky, "rx": sy.rx,
+                             "ry": sy.ry},
+           "hierarchical": {"branching": c, "features": f, "r": sy.r},
+           "parity": {"nx": sy.nx, "kx": sy.kx, "ky": sy.ky, "r": sy.r}}
+_DOMAINS = {"hierarchical": ("c >= 2", f"c <= 2**{MAX_LOG2}", "f >= 0", f"f <= 2**{MAX_LOG2}",
+                             "r >= 0"),
+            "parity": ("nx >= {top}", f"nx <= {MAX_LOG2}", "kx >= 0", f"kx <= 2**{MAX_LOG2}",
+                       "ky >= 0", f"ky <= 2**{MAX_LOG2}", "r >= 0")}
+
+
+def symbolic(spec: Mapping[str, Any]) -> Any:
+    """The named family of ``spec`` (``{"family": name, **parameters}``, a ``--dataset`` file)
+    with its sizes and scales as the symbols of :data:`SYMBOLS`: ``compositional`` in ``nx ny
+    kx ky rx ry``; ``hierarchical`` in ``c f r`` at the file's number of ``levels`` (for any
+    number of levels ``D`` see :func:`hierarchical_levels`); ``parity`` in ``nx kx ky r`` with
+    the file's ``outputs``. The file's values for those are ignored (checked all the same).
+    """
+    family = spec.get("family") if isinstance(spec, Mapping) else None
+    if family == "compositional":
+        from .dataset import CompositionalDataset
+
+        return CompositionalDataset.symbolic()
+    if family not in ("hierarchical", "parity"):
+        raise bad("family", family, "a symbolic derivation takes a named family: compositional, "
+                                    "hierarchical or parity")
+    from_mapping(spec)   # the file itself is checked as for a numeric derivation
+    if family == "hierarchical":
+        return hierarchical(spec["levels"], **SYMBOLS["hierarchical"])
+    return parity(outputs=spec["outputs"], **SYMBOLS["parity"])
+
+
+def domain(dataset: Any) -> tuple[str, ...]:
+    """Where a symbolic named family's results hold, as relations :func:`sympy.sympify` reads
+    (the sizes are integers)."""
+    family = getattr(dataset, "family", "compositional")
+    if family == "parity":
+        top = 1 + max(max(T) for T in dict(dataset.params)["outputs"])
+        return tuple(d.format(top=top) for d in _DOMAINS["parity"])
+    return _DOMAINS[family]
+
+
+def substitution(dataset: DeclaredDataset, values: Any) -> dict[sp.Symbol, sp.Expr]:
+    """Symbol → exact value for a symbolic hierarchical or parity dataset: keys are the
+    family's parameter names or their symbols' names (``branching`` or ``c``), values checked by
+    building the family at them (one-line :class:`ModspecError` naming a bad one)."""
+    if not isinstance(values, Mapping):
+        raise bad("values", values, "must be a mapping of parameter names to numbers")
+    params = dict(dataset.params)
+    free = {k: v for k, v in params.items() if isinstance(v, sp.Symbol)}
+    names = {**{v.name: k for k, v in free.items()}, **{k: k for k in free}}
+    new: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        if name not in names:
+            raise bad("parameter", name, f"must be one of {sorted(names)} (the "
+                                         f"{dataset.family} family's symbols)")
+        if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
+            raise bad(name, value, "must be a real number or a SymPy expression")
+        new[names[name]] = value
+    FAMILIES[dataset.family](**(params | new))     # checks every value as the family does
+    return {free[k]: exact(v) for k, v in new.items()}
+
+
 def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any = None,
                         r: Any = None) -> tuple[Mode, Mode]:
     """The dense spectrum of the hierarchical family for a symbolic number of levels D: the root
@@ -102,14 +177,12 @@ def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any
     index: on ``Π_g`` the level-l block has coefficient ``f r_out² c^(D−1−l)`` for ``l ≥ g``, so
     ``cy(g) = Σ_{l=g}^{D−1} f c^(D−1−l)`` (summed by SymPy), ``cx = r²`` (one-hot identity) and
     ``rank Π_g = c^g − c^(g−1)``. Two modes whatever D: the derivation's cost does not depend
-    on the size. Defaults are the symbols ``D, c, f, r``.
+    on the size. Defaults are the symbols ``D, c, f`` (:data:`D`, :data:`c`, :data:`f`) and ``r``.
     """
-    D = sp.Symbol("D", integer=True, positive=True) if levels is None else sp.sympify(levels)
-    c = sp.Symbol("c", integer=True, positive=True) if branching is None else \
-        sp.sympify(branching)
-    f = sp.Symbol("f", integer=True, positive=True) if features is None else \
-        sp.sympify(features)
-    r = sp.Symbol("r", positive=True) if r is None else sp.sympify(r)
+    D = _TREE_SYMBOLS[0] if levels is None else sp.sympify(levels)
+    c = _TREE_SYMBOLS[1] if branching is None else sp.sympify(branching)
+    f = _TREE_SYMBOLS[2] if features is None else sp.sympify(features)
+    r = sy.r if r is None else sp.sympify(r)
     g, level = sp.Symbol("g", integer=True, positive=True), sp.Symbol("l", integer=True)
     P = c ** (D - 1)
     cx = r**2

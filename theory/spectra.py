@@ -76,7 +76,9 @@ class Spectrum:
 
     ``modes`` are ordered as the atoms (π1, π2, π3 for the family) when symbolic and by
     decreasing ``s`` when numeric. ``silent`` lists input directions with ``λ > 0`` and
-    ``s = 0``. ``n_inputs``/``n_outputs`` are the module's numbers of input and output units.
+    ``s = 0``. ``n_inputs``/``n_outputs`` are the module's numbers of input and output units;
+    ``dataset`` the dataset it was derived from (its family names the parameters :meth:`subs`
+    takes).
     """
 
     modes: tuple[Mode, ...]
@@ -88,15 +90,25 @@ class Spectrum:
     n_outputs: sp.Expr
     symbolic: bool
     name: str = "dense"
+    dataset: Any = None
 
     # ---------------------------------------------------------------- evaluation
     def subs(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> Spectrum:
         """Evaluate at numbers: drops modes that do not exist there; keeps exact numbers.
 
         Keys may be canonical symbols or their names (``nx``, ``rx``, …; ``r`` sets both
-        scales).
+        scales); for a spectrum of the hierarchical or parity family its parameters' symbols or
+        names (``c`` or ``branching``, ``f`` or ``features``, ``r``; ``nx``, ``kx``, ``ky``,
+        ``r``), checked as the family checks them (one-line :class:`ModspecError`).
         """
-        mapping = _substitution(values, kw)
+        family = getattr(self.dataset, "family", "compositional")
+        if family in ("hierarchical", "parity"):
+            from .families import substitution
+
+            mapping = substitution(self.dataset, {**(values or {}), **kw}
+                                   if values is None or isinstance(values, Mapping) else values)
+        else:
+            mapping = _substitution(values, kw)
         modes = []
         silent = []
         for mode in (*self.modes, *self.silent):
@@ -112,7 +124,8 @@ class Spectrum:
             modes.sort(key=lambda m: -float(m.s))
         return Spectrum(tuple(modes), tuple(silent), sp.sympify(self.P).subs(mapping),
                         self.inputs, self.outputs, sp.sympify(self.n_inputs).subs(mapping),
-                        sp.sympify(self.n_outputs).subs(mapping), bool(free), self.name)
+                        sp.sympify(self.n_outputs).subs(mapping), bool(free), self.name,
+                        self.dataset)
 
     def distinct_singular_values(self) -> list[tuple[float, int]]:
         """``(s, multiplicity)`` for every non-zero singular value of Σyx, descending
@@ -268,7 +281,7 @@ def module_spectrum(
     default = "dense" if (inputs == space.input_blocks and outputs == space.output_blocks) \
         else f"{'+'.join(inputs)}->{'+'.join(outputs)}"
     return Spectrum(tuple(modes), tuple(silent), P, inputs, outputs, n_in, n_out, symbolic,
-                    name or default)
+                    name or default, dataset)
 
 
 def module_spectra(dataset: CompositionalDataset | Dataset, network: Network,

@@ -34,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataset_options(p)
     add_architecture_options(p)
     p.add_argument("--symbolic", action="store_true",
-                   help="derive for symbolic nx ny kx ky rx ry (dataset options ignored)")
+                   help="derive for symbolic sizes and scales: nx ny kx ky rx ry (the "
+                        "compositional family; --nx … --ry ignored), or with --dataset the "
+                        "file's named family in its symbols: hierarchical in c f r at the "
+                        "file's levels (plus the dense spectrum for any number of levels D), "
+                        "parity in nx kx ky r with the file's outputs")
     add_objects_option(p, help="train on these objects only (integers in [0, 2**nx), spaces "
                                "or commas) and report the held-out compositional error")
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
@@ -52,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     # The key is built from the raw options, so a warm call needs neither SymPy nor the
     # dataset; invalid options are never stored (rendering raises first).
-    raw = ("symbolic" if args.symbolic else args.dataset if args.dataset is not None else
+    raw = (["symbolic", args.dataset] if args.symbolic else args.dataset
+           if args.dataset is not None else
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
-    key = {"command": "derive", "payload": 3, "dataset": raw, "network": _describe(network),
+    key = {"command": "derive", "payload": 4, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}
 
     def answer() -> str:
@@ -76,9 +81,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> Any:
+    if not args.symbolic:
+        return dataset_from(args)
+    if args.dataset is not None:
+        from modspec.theory.families import symbolic
+
+        return symbolic(args.dataset)
     from modspec.theory.dataset import CompositionalDataset
 
-    return CompositionalDataset.symbolic() if args.symbolic else dataset_from(args)
+    return CompositionalDataset.symbolic()
 
 
 def _describe(network: Any) -> dict[str, Any]:

@@ -438,3 +438,53 @@ def test_role_presets_refuse_datasets_without_the_roles_in_one_line(ds, words):
             family_network(arch, ds)
         assert words in str(err.value) and "\n" not in str(err.value)
         assert "arch" in str(err.value)
+
+
+# ------------------------------------------------------------ symbolic named families
+@FAST
+@given(levels=st.integers(1, 4), c=st.integers(2, 4), f=st.integers(1, 3), r=scales,
+       names=st.sampled_from([("c", "f", "r"), ("branching", "features", "r")]))
+def test_symbolic_hierarchical_spectrum_subs_takes_the_family_parameters(levels, c, f, r,
+                                                                         names):
+    from modspec.theory.families import symbolic
+
+    spec = spectrum(symbolic({"family": "hierarchical", "levels": levels, "branching": 2,
+                              "features": 1, "r": 1}))
+    got = spec.subs(dict(zip(names, (c, f, r), strict=True)))
+    want = spectrum(hierarchical(levels, c, f, r))
+    np.testing.assert_allclose(got.singular_values(), want.singular_values(), rtol=1e-12)
+    np.testing.assert_allclose(got.input_variances(), want.input_variances(), rtol=1e-12)
+
+
+@FAST
+@given(n=st.integers(2, 5), kx=st.integers(0, 2), ky=st.integers(0, 2), r=scales)
+def test_symbolic_parity_spectrum_subs_takes_the_family_parameters(n, kx, ky, r):
+    from modspec.theory.families import symbolic
+
+    outputs = [[0], [1], [0, 1]]
+    spec = spectrum(symbolic({"family": "parity", "nx": 2, "outputs": outputs}))
+    got = spec.subs(nx=n, kx=kx, ky=ky, r=r)
+    want = spectrum(parity(n, outputs, kx, ky, r))
+    np.testing.assert_allclose(got.singular_values(), want.singular_values(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("family", "values", "words"), [
+    ("hierarchical", {"c": 1}, "branching=1"),
+    ("hierarchical", {"branching": 2.5}, "branching=2.5"),
+    ("hierarchical", {"f": -1}, "features=-1"),
+    ("hierarchical", {"r": -1}, "scale=-1"),
+    ("hierarchical", {"nx": 3}, "parameter='nx'"),
+    ("hierarchical", {"c": True}, "c=True"),
+    ("parity", {"nx": 1}, "[0, 1)"),
+    ("parity", {"kx": -1}, "copies=-1"),
+    ("parity", {"c": 2}, "parameter='c'"),
+])
+def test_bad_values_for_a_symbolic_family_spectrum_are_one_line(family, values, words):
+    from modspec.theory.families import symbolic
+
+    spec = spectrum(symbolic({"family": family, "levels": 3, "branching": 2} if
+                             family == "hierarchical" else
+                             {"family": family, "nx": 2, "outputs": [[0, 1]]}))
+    with pytest.raises(ModspecError) as err:
+        spec.subs(values)
+    assert words in str(err.value) and "\n" not in str(err.value)
