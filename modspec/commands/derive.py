@@ -39,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "file's named family in its symbols: hierarchical in c f r at the "
                         "file's levels (plus the dense spectrum for any number of levels D), "
                         "parity in nx kx ky r with the file's outputs")
-    add_objects_option(p, help="train on these objects only (integers in [0, 2**nx), spaces "
-                               "or commas) and report the held-out compositional error")
+    add_objects_option(p, help="train on these objects only (integers in [0, P): hypercube "
+                               "corners or tree leaves, spaces or commas) and report the "
+                               "held-out error of every output block")
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
     p.add_argument("--no-cache", action="store_true",
                    help="derive again, neither reading nor writing the on-disk cache")
