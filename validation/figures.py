@@ -19,7 +19,7 @@ import numpy as np
 from modspec.numerics.record import Trajectory
 
 __all__ = ["cmnist_claim_figure", "cmnist_figure", "heldout_figure", "losses_figure",
-           "modes_figure", "quadrants_figure"]
+           "modes_figure", "quadrants_figure", "theories_figure"]
 
 
 def _pyplot() -> Any:
@@ -115,6 +115,64 @@ def losses_figure(theory: Trajectory | None, measured: Trajectory, path: str,
     return _curves_figure("loss", "block losses",
                           "loss per sample (summed over the block's units)", theory,
                           measured, path, title)
+
+
+#: Line styles of the theories of :func:`theories_figure`, in order.
+THEORY_STYLES = ("--", ":", "-.")
+
+
+def _theories_panel(ax: Any, theories: Sequence[tuple[str, Trajectory]], measured: Trajectory,
+                    field: str, title: str, ylabel: str,
+                    targets: Mapping[str, float] | None) -> None:
+    import matplotlib
+
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    sim = getattr(measured, field)
+    t = np.asarray(measured.t, dtype=float)
+    for n, key in enumerate(sim):
+        c = colours[n % len(colours)]
+        m, s = _mean_std(sim[key])
+        ax.plot(t, m, "-", color=c, label=f"{key} (measured)")
+        if s is not None and np.any(s > 0):
+            ax.fill_between(t, m - s, m + s, color=c, alpha=0.2, lw=0)
+        for (label, theory), style in zip(theories, THEORY_STYLES, strict=False):
+            values = getattr(theory, field).get(key)
+            if values is not None:
+                ax.plot(np.asarray(theory.t, dtype=float), _mean_std(values)[0], style,
+                        color=c, lw=1.4, label=f"{key} ({label})")
+        if targets and key in targets:
+            ax.axhline(targets[key], color=c, lw=0.8, ls=(0, (1, 3)),
+                       label=f"{key} (W* {targets[key]:.4f})")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("t (epochs)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6, loc="lower right")
+
+
+def theories_figure(theories: Sequence[tuple[str, Trajectory]], measured: Trajectory,
+                    path: str, targets: Mapping[str, float] | None = None,
+                    title: str = "") -> str:
+    """Two panels of one measured run against any number of theories.
+
+    Left, mode strengths; right, quadrant norms. The run is solid (mean ± std over seeds);
+    each ``(label, theory)`` of ``theories`` (records without a seed axis) gets its own line
+    style (:data:`THEORY_STYLES`), in the colour of the observable; ``targets``
+    ``{quadrant: value}`` (say ``W*``'s norms) are dotted horizontal lines.
+    """
+    if len(theories) > len(THEORY_STYLES):
+        raise ValueError(f"at most {len(THEORY_STYLES)} theories per figure")
+    import matplotlib
+
+    matplotlib.rcParams["text.usetex"] = False
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4))
+    left, right = fig.subplots(1, 2)
+    _theories_panel(left, theories, measured, "modes", f"{title}: mode strengths",
+                    "a (projection on analytic singular vectors)", None)
+    _theories_panel(right, theories, measured, "quadrant_norms", f"{title}: quadrant norms",
+                    "Frobenius norm", targets)
+    return _save(fig, path)
 
 
 def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "") -> str:

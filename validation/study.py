@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,9 @@ if TYPE_CHECKING:  # the claims module imports the training code: only when a pa
     from modspec.validation.claims import ClaimsConfig, ClaimsReport
 
 __all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_claims_linear",
-           "part_claims_relu", "part_cmnist", "part_converged", "part_dynamics", "part_rank",
-           "part_spectrum", "part_torch", "run_study"]
+           "part_claims_relu", "part_cmnist", "part_converged", "part_dynamics",
+           "part_config", "part_learning_rules", "part_rank", "part_spectrum", "part_torch",
+           "RULES_SIZES", "run_study"]
 
 D0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
 DECOUPLED = ("dense", "shallow", "split", "segregated")
@@ -57,6 +59,7 @@ class Context:
     quiet: bool
     device: str = "auto"
     source: str = "digits"
+    rules: tuple[str, ...] = ()
 
     @property
     def dataset(self) -> CompositionalDataset:
@@ -402,6 +405,101 @@ def part_cmnist(ctx: Context) -> Part:
     return part
 
 
+#: Sizes of the learning-rules part, quick and full: (seeds, record every … epochs). Both
+#: keep the study's learning rates and epochs (the claim is about the end point, which needs
+#: them); quick runs fewer seeds and records every 10th epoch.
+RULES_SIZES = {True: (3, 10), False: (5, 2)}
+
+
+def part_learning_rules(ctx: Context) -> Part:
+    """The study's four learning rules on D0 (and gradient descent as the reference): mode
+    strengths and quadrant norms over time against gradient descent's theory, the end point
+    against ``W*`` and whether it is systematic (:mod:`modspec.validation.rules_study`)."""
+    from modspec.numerics.rules import PRESETS
+    from modspec.validation import figures
+    from modspec.validation.comparison import compare, systematicity
+    from modspec.validation.rules_study import (
+        CLAIM_QUADRANTS,
+        GD_THEORY,
+        SAME_MAP_REL,
+        SETTINGS,
+        outcome,
+        rule_run,
+        theories,
+    )
+
+    seeds, every = RULES_SIZES[ctx.quick]
+    names = ["gradient-descent", *(r for r in ctx.rules or SETTINGS if r != "gradient-descent")]
+    th = derive(ctx.dataset, arch.dense())
+    part = Part("learning_rules", "Learning rules beyond gradient descent (D0)")
+    lines = []
+    for name in names:
+        run = rule_run(name, seeds=seeds, seed=ctx.seed, record_every=every)
+        o = outcome(name, run, th)
+        curves = theories(th, run, PRESETS[name])
+        against = {}
+        for label, exp in curves:
+            c = compare(exp.trajectory, run, fixed_points=exp.fixed_points,
+                        converged=exp.end_point, judge_end_points=False)
+            against[label] = {"method": exp.method,
+                              "modes_max_abs": {k: v["max_abs"] for k, v in c.modes.items()},
+                              "half_rise": c.half_rise}
+        part.numbers[name] = {
+            "lr": o.lr, "epochs": o.epochs, "seeds": o.seeds, "record_every": every,
+            "gamma": PRESETS[name].gamma, "nabla": PRESETS[name].nabla,
+            "end_quadrant_norms_mean": o.norms_mean, "end_quadrant_norms_std": o.norms_std,
+            "end_quadrant_norms_min": o.norms_min, "w_star_quadrant_norms": o.target,
+            "distance_to_w_star_mean": o.distance_mean, "distance_to_w_star_std": o.distance_std,
+            "systematicity": systematicity(run, ctx.dataset), "systematic": o.systematic,
+            "same_map": o.same_map, "against": against,
+            "quadrant_norms_mean": {q: np.mean(v, axis=0) for q, v in run.quadrant_norms.items()},
+            "quadrant_norms_std": {q: np.std(v, axis=0) for q, v in run.quadrant_norms.items()},
+            "t": run.t}
+        for q in CLAIM_QUADRANTS:
+            part.claims.append(Claim(
+                f"{name}: end-point ‖{q.replace('->', '→')}‖ = W*'s",
+                round(o.target[q], 4), f"{o.norms_mean[q]:.4f} ± {o.norms_std[q]:.1e}",
+                f"relative {o.rel_tol:g} (|mean − W*| ≤ {o.rel_tol * o.target[q]:.4f})",
+                o.within(q), f"mean − W* = {o.deviation(q):+.2e} "
+                f"({'beyond' if o.shifted(q) else 'within'} the seeds' spread)"))
+        part.claims.append(Claim(
+            f"{name}: the map is not systematic", f"every seed ‖Gx→Oy‖ > {o.nonzero:g}",
+            f"smallest ‖Gx→Oy‖ {o.norms_min['Gx->Oy']:.4f}; ‖W[Ox→Oy] − S‖ "
+            f"{o.rule_error:.4f}", f"> {o.nonzero:g} (non-zero tolerance of the claims)",
+            not o.systematic))
+        if name == "gradient-descent":
+            err = max(against[GD_THEORY]["modes_max_abs"].values())
+            part.claims.append(Claim(
+                "gradient-descent: discrete-time theory follows the mode strengths", "≤ 0.05",
+                round(err, 4), "absolute 0.05, every mode", err <= 0.05,
+                f"largest error {err:.4f} (lr {o.lr:g}, {o.seeds} seeds)"))
+        shifted = [q for q in o.norms_mean if o.shifted(q)]
+        lines.append(
+            f"{name} (γ {PRESETS[name].gamma:g}, ∇ {PRESETS[name].nabla:g}, lr {o.lr:g}, "
+            f"{o.epochs} epochs): ‖Gx→Oy‖ {o.norms_mean['Gx->Oy']:.4f} ± "
+            f"{o.norms_std['Gx->Oy']:.1e}, ‖Ox→Oy‖ {o.norms_mean['Ox->Oy']:.4f} ± "
+            f"{o.norms_std['Ox->Oy']:.1e}, ‖W − W*‖ {o.distance_mean:.4f} ± "
+            f"{o.distance_std:.1e}: "
+            + ("reaches the same non-systematic map" if o.reaches else
+               "does not reach the same non-systematic map")
+            + (f" (measurably shifted from W* in {', '.join(shifted)})" if shifted else ""))
+        part.figures += _figures(ctx, f"rules_{name}", figures.theories_figure,
+                                 [(label, exp.trajectory) for label, exp in curves], run,
+                                 targets=o.target, title=name)
+    t = th.converged["quadrant_norms"]
+    part.text = (
+        f"Dense network, hidden 50, initial weights N(0, (2e-4)²), {seeds} seeds, the study's "
+        "learning rates and epochs, batched NumPy simulation (docs/theory/rules-study.md). "
+        "W* is gradient descent's converged map: ‖Gx→Oy‖ "
+        f"{float(t['Gx->Oy']):.4f}, ‖Ox→Oy‖ {float(t['Ox->Oy']):.4f}; the systematic map has "
+        f"‖Gx→Oy‖ = 0. Same map: each Oy-row norm within {SAME_MAP_REL:.0%} of W*'s; not "
+        f"systematic: every seed's ‖Gx→Oy‖ above {o.nonzero:g}. Figures: measured mean ± std "
+        "solid, theories dashed (gradient descent's per-epoch map from the run's own "
+        "starts), W*'s norms dotted. "
+        "Measured: " + "; ".join(lines) + ".")
+    return part
+
+
 def _sem_text(sem: float | None) -> str:
     return "n/a" if sem is None else f"{sem:.4f}"
 
@@ -415,6 +513,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "claims_relu": part_claims_relu,
     "rank": part_rank,
     "cmnist": part_cmnist,
+    "learning_rules": part_learning_rules,
 }
 
 
@@ -424,43 +523,80 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def part_config(name: str, config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The configuration a finished part is keyed by: the study's, plus the rule list for the
+    learning-rules part (so choosing other rules recomputes that part only)."""
+    if name == "learning_rules":
+        return config | {"rules": list(ctx.rules)}
+    return config
+
+
+def _load_part(path: Path, key: str) -> Part | None:
+    """The finished part saved at ``path`` under the configuration ``key``; None when there
+    is none, it was made under another configuration, or the file is damaged (not JSON, not
+    UTF-8, a folder, not the expected structure): such a part is recomputed."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("config_key") == key:
+            return Part.from_json(saved["part"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
+
+
 def run_study(out: Path | str, quick: bool = True, seed: int = 0, quiet: bool = False,
               device: str = "auto", parts: Sequence[str] | None = None, source: str = "digits",
-              derivation_tex: Callable[[], str] | None = None) -> list[Part]:
-    """Run (or resume) every part, then write results.json, report.md, report.html.
+              derivation_tex: Callable[[], str] | None = None,
+              rules: Sequence[str] | None = None) -> list[Part]:
+    """Run (or resume) the parts ``parts`` (default all), then write results.json, report.md
+    and report.html with every finished part of this configuration in the folder, in the
+    order of :data:`PARTS` (a run of some parts after a run of others reports them all).
 
     ``derivation_tex`` returns the LaTeX of the D0 derivation; it is written to
-    ``derivation.tex``. Parts already finished under the same configuration are loaded.
+    ``derivation.tex``. Parts already finished under the same configuration are loaded; a
+    damaged part file is recomputed. ``rules`` lists the learning rules of the
+    ``learning_rules`` part (default: the study's four; gradient descent always runs as the
+    reference). Returns the reported parts.
     """
     from tqdm.auto import tqdm
 
+    from modspec.validation.rules_study import SETTINGS
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "parts").mkdir(exist_ok=True)
     names = list(PARTS) if parts is None else list(parts)
     unknown = [n for n in names if n not in PARTS]
     if unknown:
         raise ModspecError(f"parts={unknown!r} is invalid: must be among {list(PARTS)}")
+    rules = tuple(SETTINGS)[1:] if rules is None else tuple(dict.fromkeys(rules))
+    wrong = [r for r in rules if r not in SETTINGS]
+    if wrong or not rules:
+        raise ModspecError(f"rules={list(rules)!r} is invalid: must be one or more of "
+                           f"{list(SETTINGS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "parts").mkdir(exist_ok=True)
     config = {"quick": quick, "seed": seed, "dataset": D0, "cmnist_source": source}
-    key = config_key(config)
-    ctx = Context(out, quick, seed, quiet, device, source)
-    done: list[Part] = []
+    ctx = Context(out, quick, seed, quiet, device, source, rules)
+    finished: dict[str, Part] = {}
     bar = tqdm(names, desc="modspec reproduce", disable=quiet, unit="part")
     for name in bar:
         bar.set_postfix_str(name)
         path = out / "parts" / f"{name}.json"
-        if path.exists():
-            try:
-                saved = json.loads(path.read_text())
-                if saved.get("config_key") == key:
-                    done.append(Part.from_json(saved["part"]))
-                    continue
-            except (json.JSONDecodeError, KeyError, TypeError):
-                pass  # a corrupt or partial file: recompute this part
-        part = PARTS[name](ctx)
-        atomic_write_text(path, json.dumps({"config_key": key,
-                                            "part": jsonable(part.to_json())}, indent=2))
-        done.append(part)
+        key = config_key(part_config(name, config, ctx))
+        part = _load_part(path, key)
+        if part is None:
+            part = PARTS[name](ctx)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)      # a folder where the part file goes: damaged
+            atomic_write_text(path, json.dumps({"config_key": key,
+                                                "part": jsonable(part.to_json())}, indent=2))
+        finished[name] = part
+    for name in PARTS:                   # parts finished by earlier runs stay in the report
+        if name not in finished:
+            part = _load_part(out / "parts" / f"{name}.json",
+                              config_key(part_config(name, config, ctx)))
+            if part is not None:
+                finished[name] = part
+    done = [finished[name] for name in PARTS if name in finished]
     if derivation_tex is not None:
         atomic_write_text(out / "derivation.tex", derivation_tex())
     write_results(out, done, config)
