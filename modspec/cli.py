@@ -19,11 +19,17 @@ from typing import Any
 from modspec._version import __version__
 from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["COMMANDS", "OneLineParser", "build_parser", "config_tokens", "main", "with_config"]
+__all__ = ["COMMANDS", "RULE_TABLE", "OneLineParser", "build_parser", "config_tokens", "main",
+           "with_config"]
 
 #: Sub-command modules, in help order. A module that fails to import (an optional extra is
 #: missing) is simply not offered.
 COMMANDS = ("derive", "predict", "simulate", "validate", "sweep", "cmnist", "reproduce")
+
+
+#: Keys of a ``[rule]`` table -> the options they stand for (``--rule``, ``--gamma``,
+#: ``--nabla``), read by the commands that have ``--rule``.
+RULE_TABLE = {"name": "rule", "gamma": "gamma", "nabla": "nabla"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     for command_parser in sub.choices.values():
         command_parser.add_argument(
             "--config", metavar="FILE", default=None,
-            help="TOML file of option values (tables [dataset], [architecture] and "
-                 "[<command>], or top-level keys; true gives a flag, a list a list option), "
-                 "checked as on the command line; options given on the line win")
+            help="TOML file of option values (tables [dataset], [architecture], [rule] "
+                 "(name, gamma, nabla: read by commands with --rule) and [<command>], or "
+                 "top-level keys; true gives a flag, a list a list option), checked as on the "
+                 "command line; options given on the line win")
     return parser
 
 
@@ -82,26 +89,39 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float))
 
 
+def _rule_table(table: dict[str, Any], path: str) -> dict[str, Any]:
+    """The ``[rule]`` table as option names (:data:`RULE_TABLE`); an unknown key is one line."""
+    for key, value in table.items():
+        if key not in RULE_TABLE:
+            raise ModspecError(f"config key {key!r} = {value!r} in [rule] of {path} is "
+                               f"invalid: must be one of {', '.join(RULE_TABLE)}")
+    return {RULE_TABLE[key]: value for key, value in table.items()}
+
+
 def config_tokens(path: str, command: str, parser: argparse.ArgumentParser) -> list[str]:
     """The options of a TOML file as command-line tokens for ``parser``.
 
     Keys are option names (``train-objects`` or ``train_objects``), top level or in the tables
     ``[dataset]``, ``[architecture]`` and ``[<command>]`` (other tables are left to other
-    commands). A boolean gives a flag (``symbolic = true`` is ``--symbolic``; false leaves it
-    off), a list gives the values of a list option, anything else one value. The tokens are
-    parsed by the same parser as the command line, so a value from the file is checked exactly
-    as the same value typed there, required options may come from the file, and options on the
-    command line, parsed after them, win.
+    commands). A ``[rule]`` table (``name``, ``gamma``, ``nabla``: :data:`RULE_TABLE`) gives
+    ``--rule``, ``--gamma`` and ``--nabla`` to the commands that have ``--rule``. A boolean
+    gives a flag (``symbolic = true`` is ``--symbolic``; false leaves it off), a list gives
+    the values of a list option, anything else one value. The tokens are parsed by the same
+    parser as the command line, so a value from the file is checked exactly as the same value
+    typed there, required options may come from the file, and options on the command line,
+    parsed after them, win.
     """
+    actions = {a.dest: a for a in parser._actions
+               if a.option_strings and a.dest not in ("help", "config")}
     flat: dict[str, Any] = {}
     for key, value in _read_toml(path).items():
         if isinstance(value, dict):
             if key in ("dataset", "architecture", command):
                 flat.update(value)
+            elif key == "rule" and "rule" in actions:
+                flat.update(_rule_table(value, path))
         else:
             flat[key] = value
-    actions = {a.dest: a for a in parser._actions
-               if a.option_strings and a.dest not in ("help", "config")}
     tokens: list[str] = []
     for key, value in flat.items():
         action = actions.get(key.replace("-", "_"))

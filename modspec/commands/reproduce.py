@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from modspec.commands.options import SEED, image_source, output_folder
+from modspec.commands.options import SEED, image_source, output_folder, rule_name
 from modspec.theory.errors import bad
 
 __all__ = ["check_parts", "derivation_tex", "register", "run"]
@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reproduce", help="run the whole study and write one report",
         description="Run every part of the study — spectra, dynamics, theory against NumPy and "
                     "PyTorch training, held-out generalisation, ReLU networks, Compositional "
-                    "MNIST — and write figures (PNG, PDF), results.json, report.md, a "
-                    "self-contained report.html and derivation.tex. Finished parts are saved as "
-                    "they complete; rerunning the same command resumes.")
+                    "MNIST, learning rules beyond gradient descent — and write figures (PNG, "
+                    "PDF), results.json, report.md, a self-contained report.html and "
+                    "derivation.tex. Finished parts are saved as they complete; rerunning the "
+                    "same command resumes.")
     p.add_argument("--out", type=output_folder, required=True,
                    help="output folder (created if needed; must be writable)")
     p.add_argument("--quick", action="store_true",
@@ -39,7 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Compositional MNIST images: digits (scikit-learn's bundled 8×8 digits, "
                         "default) or idx:DIR (MNIST IDX files)")
     p.add_argument("--parts", nargs="+", default=None, metavar="PART",
-                   help="run only these parts (default all)")
+                   help="run only these parts (default all); the report holds every part "
+                        "finished in --out under the same configuration")
+    p.add_argument("--rules", nargs="+", type=rule_name, default=None, metavar="NAME",
+                   help="learning rules of the learning_rules part (default: hebbian "
+                        "anti-hebbian contrastive-hebbian predictive-coding, each at the "
+                        "study's coefficients, lr and epochs; gradient-descent always runs as "
+                        "the reference)")
     p.set_defaults(func=run)
 
 
@@ -62,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
     from modspec.validation.study import PARTS, run_study
 
     check_parts(args.parts, PARTS)
+    if args.rules is not None and args.parts is not None and "learning_rules" not in args.parts:
+        raise bad("--rules", " ".join(args.rules), "applies to the learning_rules part; add "
+                  "learning_rules to --parts or drop --rules")
 
     parts = run_study(Path(args.out), quick=args.quick, seed=args.seed, quiet=args.quiet,
                       device=args.device, parts=args.parts, source=args.source,
-                      derivation_tex=derivation_tex)
+                      derivation_tex=derivation_tex, rules=args.rules)
     claims = [c for p in parts for c in p.claims]
     passed = sum(c.passed for c in claims)
     if not args.quiet:
