@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -80,3 +81,189 @@ def test_every_rule_reaches_the_non_systematic_map_of_gradient_descent_on_d0():
 def test_the_study_refuses_a_rule_it_has_no_setting_for():
     with pytest.raises(ModspecError, match=r"rules.*'oja'"):
         rules_study(seeds=1, rules=("oja",))
+
+
+# ------------------------------------------------ the learning_rules part of modspec reproduce
+RULES = ["gradient-descent", "hebbian", "anti-hebbian", "contrastive-hebbian",
+         "predictive-coding"]
+
+
+@pytest.fixture(scope="module")
+def rules_part(tmp_path_factory):
+    """The quick learning_rules part (3 seeds, the study's lr and epochs: a few seconds)."""
+    from modspec.validation.study import run_study
+
+    out = tmp_path_factory.mktemp("rules-study")
+    (part,) = run_study(out, quick=True, quiet=True, parts=["learning_rules"])
+    return out, part
+
+
+def _claims(part, rule):
+    return {c.name.split(": ", 1)[1]: c for c in part.claims if c.name.startswith(rule + ":")}
+
+
+def test_gradient_descent_in_the_rules_part_ends_at_w_star_and_follows_its_theory(rules_part):
+    _, part = rules_part
+    gd = part.numbers["gradient-descent"]
+    assert gd["end_quadrant_norms_mean"]["Gx->Oy"] == pytest.approx(W_STAR_GX_OY, abs=1e-3)
+    assert gd["w_star_quadrant_norms"]["Ox->Oy"] == pytest.approx(W_STAR_OX_OY, abs=1e-12)
+    assert gd["distance_to_w_star_mean"] < 5e-3
+    claims = _claims(part, "gradient-descent")
+    assert all(c.passed for c in claims.values()), claims
+    err = max(gd["against"]["gradient-descent theory"]["modes_max_abs"].values())
+    assert claims["discrete-time theory follows the mode strengths"].measured == round(err, 4)
+    assert err < 0.05
+
+
+def test_every_verdict_of_the_rules_part_follows_from_its_measured_numbers(rules_part):
+    _, part = rules_part
+    assert list(part.numbers) == RULES
+    for rule in RULES:
+        n, claims = part.numbers[rule], _claims(part, rule)
+        mean, target = n["end_quadrant_norms_mean"], n["w_star_quadrant_norms"]
+        ends = [*mean.values(), *n["end_quadrant_norms_std"].values()]
+        assert all(math.isfinite(v) for v in ends)
+        for q in ("Gx->Oy", "Ox->Oy"):
+            c = claims[f"end-point ‖{q.replace('->', '→')}‖ = W*'s"]
+            assert c.passed == (abs(mean[q] - target[q]) <= 0.05 * target[q]), (rule, q)
+            assert c.measured.startswith(f"{mean[q]:.4f} ± ")
+            assert c.predicted == round(target[q], 4)
+        smallest = n["end_quadrant_norms_min"]["Gx->Oy"]
+        assert claims["the map is not systematic"].passed == (smallest > 0.01)
+        assert n["systematic"] is (smallest <= 0.01)
+        assert n["systematicity"]["Gx->Oy"] == pytest.approx(mean["Gx->Oy"], abs=1e-12)
+        assert n["seeds"] == 3 and len(n["t"]) == len(n["quadrant_norms_mean"]["Gx->Oy"])
+    # measured: the anti-Hebbian end point is within 5 % but short of W* beyond the seeds' spread
+    anti = part.numbers["anti-hebbian"]
+    short = anti["w_star_quadrant_norms"]["Ox->Oy"] - anti["end_quadrant_norms_mean"]["Ox->Oy"]
+    assert short > 5 * anti["end_quadrant_norms_std"]["Ox->Oy"] and short > 1e-3
+
+
+def test_the_report_says_for_each_rule_whether_it_reaches_the_same_map(rules_part):
+    out, part = rules_part
+    report = (out / "report.md").read_text()
+    assert "## Learning rules beyond gradient descent (D0)" in report
+    for rule in RULES:
+        verdict = ("reaches the same non-systematic map" if all(
+            c.passed for c in _claims(part, rule).values()) else "does not reach")
+        assert f"{rule} (γ " in part.text and verdict in part.text.split(f"{rule} (γ ")[1]
+        assert f"![rules_{rule}.png](rules_{rule}.png)" in report
+        assert (out / f"rules_{rule}.pdf").exists()
+    results = json.loads((out / "results.json").read_text())
+    assert len([c for c in results["claims"] if "end-point" in c["name"]]) == 2 * len(RULES)
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_later_run_of_another_part_keeps_the_rules_part_in_the_report(rules_part, tmp_path,
+                                                                       monkeypatch):
+    from modspec.validation import study
+
+    out = _copy(rules_part[0], tmp_path / "study")
+    monkeypatch.setitem(study.PARTS, "learning_rules", lambda ctx: pytest.fail("recomputed"))
+    parts = study.run_study(out, quick=True, quiet=True, parts=["spectrum"])
+    assert [p.name for p in parts] == ["spectrum", "learning_rules"]
+    report = (out / "report.md").read_text()
+    assert "## Spectrum of D0" in report and "## Learning rules beyond gradient descent" in report
+    assert set(json.loads((out / "results.json").read_text())["parts"]) == {
+        "spectrum", "learning_rules"}
+
+
+@pytest.mark.parametrize("damage", ["[]", b"\xff\xfe\x00binary", "folder", '{"config_key": 1}'])
+def test_a_damaged_rules_part_file_is_recomputed(damage, rules_part, tmp_path, monkeypatch):
+    from modspec.validation import study
+
+    out = _copy(rules_part[0], tmp_path / "study")
+    path = out / "parts" / "learning_rules.json"
+    path.unlink()
+    if damage == "folder":
+        (path / "inner").mkdir(parents=True)
+    elif isinstance(damage, bytes):
+        path.write_bytes(damage)
+    else:
+        path.write_text(damage)
+    calls = []
+    monkeypatch.setitem(study.PARTS, "learning_rules",
+                        lambda ctx: calls.append(ctx.rules) or rules_part[1])
+    (part,) = study.run_study(out, quick=True, quiet=True, parts=["learning_rules"])
+    assert calls == [("hebbian", "anti-hebbian", "contrastive-hebbian", "predictive-coding")]
+    assert json.loads(path.read_text())["part"]["name"] == "learning_rules"
+    assert part.claims == rules_part[1].claims
+
+
+def test_choosing_other_rules_recomputes_only_the_rules_part(rules_part, tmp_path,
+                                                           monkeypatch):
+    from modspec.validation import study
+
+    out = _copy(rules_part[0], tmp_path / "study")
+    calls = []
+    monkeypatch.setitem(study.PARTS, "learning_rules",
+                        lambda ctx: calls.append(ctx.rules) or rules_part[1])
+    study.run_study(out, quick=True, quiet=True, parts=["learning_rules"])
+    assert calls == []                                   # same rules: resumed
+    study.run_study(out, quick=True, quiet=True, parts=["learning_rules"], rules=["hebbian"])
+    assert calls == [("hebbian",)]
+    with pytest.raises(ModspecError, match=r"rules=\['oja'\]"):
+        study.run_study(out, quick=True, quiet=True, parts=["learning_rules"], rules=["oja"])
+
+
+def test_the_rules_own_derived_dynamics_are_drawn_once_expect_takes_the_rule(monkeypatch):
+    """Today ``expect`` knows gradient descent only; once it takes ``rule=``, gradient
+    descent's theory is asked for explicitly and the rule's own dynamics join the figure."""
+    import modspec.numerics.expectation as expectation
+    from modspec.numerics.rules import GRADIENT_DESCENT
+    from modspec.theory.derivation import derive
+    from modspec.validation.rules_study import GD_THEORY, rule_run, theories
+
+    th = derive(DATA, arch.dense())
+    run = rule_run("hebbian", seeds=1, epoch_scale=0.02, record_every=10)
+    assert [label for label, _ in theories(th, run, PRESETS["hebbian"])] == [GD_THEORY]
+    original, asked = expectation.expect, []
+
+    def expect(th, run, time="discrete", linear=True, rule=None):
+        asked.append(rule)
+        if rule.name == "anti-hebbian":
+            raise ModspecError("rule='anti-hebbian' is invalid: does not reduce to modes")
+        return original(th, run, time, linear)
+
+    monkeypatch.setattr(expectation, "expect", expect)
+    curves = theories(th, run, PRESETS["hebbian"])
+    assert [label for label, _ in curves] == [GD_THEORY, "hebbian derived"]
+    assert asked == [GRADIENT_DESCENT, PRESETS["hebbian"]]
+    assert [label for label, _ in theories(th, run, PRESETS["anti-hebbian"])] == [GD_THEORY]
+    assert [label for label, _ in theories(th, run, GRADIENT_DESCENT)] == [GD_THEORY]
+
+
+def test_the_theories_figure_takes_any_list_of_labelled_theories(tmp_path):
+    from modspec.numerics.expectation import expect
+    from modspec.theory.derivation import derive
+    from modspec.validation.figures import theories_figure
+    from modspec.validation.rules_study import rule_run
+
+    th = derive(DATA, arch.dense())
+    run = rule_run("gradient-descent", seeds=2, epoch_scale=0.1, record_every=5)
+    theory = expect(th, run).trajectory
+    path = theories_figure([("a", theory), ("b", theory)], run, str(tmp_path / "f.png"),
+                           targets={"Gx->Oy": W_STAR_GX_OY}, title="gd")
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="at most 3"):
+        theories_figure([("t", theory)] * 4, run, path)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--rules", "oja"], ["--rules", "'oja'"]),
+    (["--parts", "spectrum", "--rules", "hebbian"], ["--rules", "learning_rules"]),
+])
+def test_bad_rules_for_reproduce_are_one_line_before_any_work(argv, words, tmp_path, capsys):
+    from modspec.cli import main
+
+    out = tmp_path / "report"
+    assert main(["reproduce", "--out", str(out), "--quiet", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(w in err for w in words), err
+    assert not out.exists()
