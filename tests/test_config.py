@@ -208,3 +208,68 @@ def test_a_bad_file_value_stops_validate_before_its_output_folder_exists(line, t
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and line.split()[0] in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ the [rule] table
+#: A [rule] table line → the same value typed on the command line.
+RULE_EQUIVALENT = {
+    'name = "hebbian"': ["--rule", "hebbian"],
+    'name = "oja"': ["--rule", "oja"],
+    'name = ""': ["--rule="],
+    "gamma = 0.5": ["--gamma", "0.5"],
+    "gamma = inf": ["--gamma", "inf"],
+    "gamma = nan": ["--gamma", "nan"],
+    "gamma = -inf": ["--gamma=-inf"],
+    'gamma = "big"': ["--gamma", "big"],
+    "gamma = true": ["--gamma", "True"],
+    "nabla = -1e-3": ["--nabla=-1e-3"],
+    "nabla = 1e999": ["--nabla", "inf"],
+}
+
+
+@pytest.mark.parametrize("command", ["simulate", "validate"])
+@pytest.mark.parametrize("line", list(RULE_EQUIVALENT))
+def test_a_rule_table_value_is_checked_exactly_as_the_rule_options(line, command, tmp_path):
+    rest = (["--lr", "0.1", "--epochs", "3"] if command == "simulate"
+            else ["--out", str(tmp_path / "out")])
+    from_file = _parse([command, "--config", _toml(tmp_path, f"[rule]\n{line}\n"), *rest])
+    typed = _parse([command, *rest, *RULE_EQUIVALENT[line]])
+    assert _same(from_file, typed), (from_file, typed)
+
+
+def test_a_simulation_runs_under_the_rule_of_the_rule_table(tmp_path, capsys):
+    path = _toml(tmp_path, '[rule]\nname = "anti-hebbian"\nnabla = -2e-3\n'
+                           "[simulate]\nlr = 0.01\nepochs = 5\nhidden = 4\n")
+    assert main(["simulate", "--config", path]) == 0
+    meta = json.loads(capsys.readouterr().out)["meta"]
+    assert meta == {**meta, "rule": "anti-hebbian", "gamma": 0.0, "nabla": -2e-3}
+    assert main(["simulate", "--config", path, "--nabla=-1e-3"]) == 0   # the line wins
+    assert json.loads(capsys.readouterr().out)["meta"]["nabla"] == -1e-3
+
+
+@pytest.mark.parametrize("line, words", [
+    ("rate = 1", ["'rate'", "[rule]", "name, gamma, nabla"]),
+    ('name = "oja"', ["--rule", "'oja'", "hebbian"]),
+    ("gamma = nan", ["--gamma", "'nan'", "finite"]),
+    ("nabla = inf", ["--nabla", "'inf'", "finite"]),
+    ('name = ["hebbian"]', ["'rule'", "one value"]),
+])
+def test_a_bad_rule_table_is_one_line_before_any_work(line, words, tmp_path, capsys):
+    out = tmp_path / "results"
+    path = _toml(tmp_path, f"out = {json.dumps(str(out))}\n[rule]\n{line}\n")
+    assert main(["validate", "--config", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(w in err for w in words), err
+    assert not out.exists()
+
+
+def test_a_rule_table_is_left_to_the_commands_that_take_a_rule(tmp_path):
+    path = _toml(tmp_path, '[rule]\nname = "hebbian"\n[reproduce]\nrules = ["hebbian", '
+                           '"predictive-coding"]\n')
+    args, err = _parse(["reproduce", "--config", path, "--out", str(tmp_path / "r")])
+    assert err is None and args["rules"] == ["hebbian", "predictive-coding"]
+    args, err = _parse(["derive", "--config", path])
+    assert err is None and "rule" not in args
+    bad = _toml(tmp_path, '[reproduce]\nrules = ["hebbian", "oja"]\n')
+    args, err = _parse(["reproduce", "--config", bad, "--out", str(tmp_path / "r")])
+    assert args is None and "--rules" in err and "'oja'" in err
