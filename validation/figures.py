@@ -146,7 +146,7 @@ def _theories_panel(ax: Any, theories: Sequence[tuple[str, Trajectory]], measure
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("t (epochs)")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=6, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 def theories_figure(theories: Sequence[tuple[str, Trajectory]], measured: Trajectory,
@@ -166,7 +166,7 @@ def theories_figure(theories: Sequence[tuple[str, Trajectory]], measured: Trajec
     matplotlib.rcParams["text.usetex"] = False
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 4))
+    fig = Figure(figsize=(14, 4))
     left, right = fig.subplots(1, 2)
     _theories_panel(left, theories, measured, "modes", f"{title}: mode strengths",
                     "a (projection on analytic singular vectors)", None)
