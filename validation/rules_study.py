@@ -12,10 +12,10 @@ A rule reaches the same non-systematic map when the seed means of ``‖W[Gx→Oy
 ``‖W[Ox→Oy]‖`` (the rows the claim is about) are each within :data:`SAME_MAP_REL` (5 %) of
 ``W*``'s: ``‖W*[Gx→Oy]‖ = 2√6/11 ≈ 0.445``, ``‖W*[Ox→Oy]‖ = 8/11``, whereas the systematic
 map has ``W[Gx→Oy] = 0``, a 100 % difference (docs/theory/dataset.md). The tolerance was
-stated from the spread: seeds differ by at most 4e-4 (under 0.1 % of either norm), so a 5 %
-band is decided by the rules, not by the seeds, and is a small fraction of the distance to
-the systematic map. The map is *not systematic* when every seed's ``‖W[Gx→Oy]‖`` exceeds the
-non-zero tolerance of the claims (:data:`~modspec.validation.pipeline.CHECK_TOLERANCES`,
+stated from the spread: the seeds' standard deviation is at most 5e-4 (about 0.1 % of either
+norm), so a 5 % band is decided by the rules, not by the seeds, and is a small fraction of the
+distance to the systematic map. The map is *not systematic* when every seed's ``‖W[Gx→Oy]‖``
+exceeds the non-zero tolerance of the claims (:data:`~modspec.validation.pipeline.CHECK_TOLERANCES`,
 ``nonzero`` = 0.01). Whether a rule's end point differs from ``W*`` by more than the seeds'
 spread (more than :data:`MEASURABLE_STD` standard deviations) is reported beside the verdict
 (:attr:`RuleOutcome.shifted`): the anti-Hebbian rule, for one, stays within 5 % but measurably
