@@ -273,3 +273,20 @@ def test_a_rule_table_is_left_to_the_commands_that_take_a_rule(tmp_path):
     bad = _toml(tmp_path, '[reproduce]\nrules = ["hebbian", "oja"]\n')
     args, err = _parse(["reproduce", "--config", bad, "--out", str(tmp_path / "r")])
     assert args is None and "--rules" in err and "'oja'" in err
+
+
+@given(gamma=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-3, 3),
+       name=st.sampled_from(["hebbian", "anti-hebbian", "gradient-descent", "oja", ""]))
+def test_any_rule_table_parses_like_the_same_typed_rule_options(gamma, name):
+    import tempfile
+
+    literal = ("nan" if gamma != gamma else "inf" if gamma == float("inf") else
+               "-inf" if gamma == -float("inf") else repr(gamma))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "c.toml")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(f'[rule]\nname = "{name}"\ngamma = {literal}\n')
+        from_file = _parse(["simulate", "--config", path, "--lr", "0.1", "--epochs", "2"])
+    typed = _parse(["simulate", "--lr", "0.1", "--epochs", "2", f"--rule={name}",
+                    f"--gamma={gamma}"])
+    assert _same(from_file, typed), (from_file, typed)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the claims module imports the training code: only when a pa
 
 __all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_claims_linear",
            "part_claims_relu", "part_cmnist", "part_converged", "part_dynamics",
-           "part_config", "part_learning_rules", "part_rank", "part_spectrum", "part_torch",
+           "part_learning_rules", "part_options", "part_rank", "part_spectrum", "part_torch",
            "RULES_SIZES", "run_study"]
 
 D0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
@@ -523,21 +523,21 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def part_config(name: str, config: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """The configuration a finished part is keyed by: the study's, plus the rule list for the
+def part_options(name: str, ctx: Context) -> dict[str, Any]:
+    """What a finished part depends on beyond the study's configuration: the rule list of the
     learning-rules part (so choosing other rules recomputes that part only)."""
-    if name == "learning_rules":
-        return config | {"rules": list(ctx.rules)}
-    return config
+    return {"rules": list(ctx.rules)} if name == "learning_rules" else {}
 
 
-def _load_part(path: Path, key: str) -> Part | None:
-    """The finished part saved at ``path`` under the configuration ``key``; None when there
-    is none, it was made under another configuration, or the file is damaged (not JSON, not
-    UTF-8, a folder, not the expected structure): such a part is recomputed."""
+def _load_part(path: Path, key: str, options: dict[str, Any] | None) -> Part | None:
+    """The finished part saved at ``path`` under the configuration ``key`` and, unless
+    ``options`` is None, those part options; None when there is none, it was made under
+    another configuration, or the file is damaged (not JSON, not UTF-8, a folder, not the
+    expected structure): such a part is recomputed."""
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved.get("config_key") == key:
+        if saved.get("config_key") == key and (
+                options is None or saved.get("options", {}) == options):
             return Part.from_json(saved["part"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
@@ -575,25 +575,26 @@ def run_study(out: Path | str, quick: bool = True, seed: int = 0, quiet: bool = 
     out.mkdir(parents=True, exist_ok=True)
     (out / "parts").mkdir(exist_ok=True)
     config = {"quick": quick, "seed": seed, "dataset": D0, "cmnist_source": source}
+    key = config_key(config)
     ctx = Context(out, quick, seed, quiet, device, source, rules)
     finished: dict[str, Part] = {}
     bar = tqdm(names, desc="modspec reproduce", disable=quiet, unit="part")
     for name in bar:
         bar.set_postfix_str(name)
         path = out / "parts" / f"{name}.json"
-        key = config_key(part_config(name, config, ctx))
-        part = _load_part(path, key)
+        options = part_options(name, ctx)
+        part = _load_part(path, key, options)
         if part is None:
             part = PARTS[name](ctx)
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)      # a folder where the part file goes: damaged
-            atomic_write_text(path, json.dumps({"config_key": key,
-                                                "part": jsonable(part.to_json())}, indent=2))
+            saved = {"config_key": key, **({"options": options} if options else {}),
+                     "part": jsonable(part.to_json())}
+            atomic_write_text(path, json.dumps(saved, indent=2))
         finished[name] = part
-    for name in PARTS:                   # parts finished by earlier runs stay in the report
+    for name in PARTS:   # parts finished by earlier runs (any part options) stay in the report
         if name not in finished:
-            part = _load_part(out / "parts" / f"{name}.json",
-                              config_key(part_config(name, config, ctx)))
+            part = _load_part(out / "parts" / f"{name}.json", key, None)
             if part is not None:
                 finished[name] = part
     done = [finished[name] for name in PARTS if name in finished]

@@ -84,18 +84,29 @@ def test_the_study_refuses_a_rule_it_has_no_setting_for():
 
 
 # ------------------------------------------------ the learning_rules part of modspec reproduce
-RULES = ["gradient-descent", "hebbian", "anti-hebbian", "contrastive-hebbian",
-         "predictive-coding"]
+#: The rules in the order the fixture asks for them (not the default order: the command
+#: line's list reaches the part).
+CHOSEN = ["predictive-coding", "hebbian", "anti-hebbian", "contrastive-hebbian"]
+RULES = ["gradient-descent", *CHOSEN]
 
 
 @pytest.fixture(scope="module")
 def rules_part(tmp_path_factory):
-    """The quick learning_rules part (3 seeds, the study's lr and epochs: a few seconds)."""
-    from modspec.validation.study import run_study
+    """The quick learning_rules part run by ``modspec reproduce`` (3 seeds, the study's lr and
+    epochs: a few seconds; the LaTeX of every architecture, not this part's subject, left out)
+    and the part as saved."""
+    from modspec.cli import main
+    from modspec.commands import reproduce
+    from modspec.validation.report import Part
 
     out = tmp_path_factory.mktemp("rules-study")
-    (part,) = run_study(out, quick=True, quiet=True, parts=["learning_rules"])
-    return out, part
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reproduce, "derivation_tex", lambda: "% not this test's subject\n")
+        assert main(["reproduce", "--quick", "--quiet", "--parts", "learning_rules", "--rules",
+                     *CHOSEN, "--out", str(out)]) == 0
+    saved = json.loads((out / "parts" / "learning_rules.json").read_text())
+    assert saved["options"] == {"rules": CHOSEN}
+    return out, Part.from_json(saved["part"])
 
 
 def _claims(part, rule):
@@ -143,6 +154,7 @@ def test_the_report_says_for_each_rule_whether_it_reaches_the_same_map(rules_par
     out, part = rules_part
     report = (out / "report.md").read_text()
     assert "## Learning rules beyond gradient descent (D0)" in report
+    assert "Learning rules beyond gradient descent" in (out / "report.html").read_text()
     for rule in RULES:
         verdict = ("reaches the same non-systematic map" if all(
             c.passed for c in _claims(part, rule).values()) else "does not reach")
@@ -190,8 +202,9 @@ def test_a_damaged_rules_part_file_is_recomputed(damage, rules_part, tmp_path, m
     calls = []
     monkeypatch.setitem(study.PARTS, "learning_rules",
                         lambda ctx: calls.append(ctx.rules) or rules_part[1])
-    (part,) = study.run_study(out, quick=True, quiet=True, parts=["learning_rules"])
-    assert calls == [("hebbian", "anti-hebbian", "contrastive-hebbian", "predictive-coding")]
+    (part,) = study.run_study(out, quick=True, quiet=True, parts=["learning_rules"],
+                              rules=CHOSEN)
+    assert calls == [tuple(CHOSEN)]
     assert json.loads(path.read_text())["part"]["name"] == "learning_rules"
     assert part.claims == rules_part[1].claims
 
@@ -204,10 +217,15 @@ def test_choosing_other_rules_recomputes_only_the_rules_part(rules_part, tmp_pat
     calls = []
     monkeypatch.setitem(study.PARTS, "learning_rules",
                         lambda ctx: calls.append(ctx.rules) or rules_part[1])
-    study.run_study(out, quick=True, quiet=True, parts=["learning_rules"])
+    study.run_study(out, quick=True, quiet=True, parts=["learning_rules"], rules=CHOSEN)
     assert calls == []                                   # same rules: resumed
+    study.run_study(out, quick=True, quiet=True, parts=["spectrum"])
+    assert calls == []                   # another part: the rules part is reported, not rerun
     study.run_study(out, quick=True, quiet=True, parts=["learning_rules"], rules=["hebbian"])
     assert calls == [("hebbian",)]
+    study.run_study(out, quick=True, quiet=True, parts=["learning_rules"])
+    assert calls[-1] == ("hebbian", "anti-hebbian", "contrastive-hebbian", "predictive-coding")
+    assert json.loads((out / "parts" / "spectrum.json").read_text()).get("options") is None
     with pytest.raises(ModspecError, match=r"rules=\['oja'\]"):
         study.run_study(out, quick=True, quiet=True, parts=["learning_rules"], rules=["oja"])
 
