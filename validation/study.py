@@ -484,7 +484,8 @@ def part_learning_rules(ctx: Context) -> Part:
                "does not reach the same non-systematic map")
             + (f" (measurably shifted from W* in {', '.join(shifted)})" if shifted else ""))
         part.figures += _figures(ctx, f"rules_{name}", figures.theories_figure,
-                                 [(label, exp.trajectory) for label, exp in curves], run,
+                                 [(label, exp.trajectory) for label, exp in curves
+                                  if exp.trajectory.modes], run,
                                  targets=o.target, title=name)
     t = th.converged["quadrant_norms"]
     part.text = (
