@@ -118,7 +118,7 @@ def losses_figure(theory: Trajectory | None, measured: Trajectory, path: str,
 
 
 #: Line styles of the theories of :func:`theories_figure`, in order.
-THEORY_STYLES = ("--", ":", "-.")
+THEORY_STYLES = ("--", "-.", ":")
 
 
 def _theories_panel(ax: Any, theories: Sequence[tuple[str, Trajectory]], measured: Trajectory,

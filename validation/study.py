@@ -432,7 +432,7 @@ def part_learning_rules(ctx: Context) -> Part:
     names = ["gradient-descent", *(r for r in ctx.rules or SETTINGS if r != "gradient-descent")]
     th = derive(ctx.dataset, arch.dense())
     part = Part("learning_rules", "Learning rules beyond gradient descent (D0)")
-    lines = []
+    lines, own = [], False
     for name in names:
         run = rule_run(name, seeds=seeds, seed=ctx.seed, record_every=every)
         o = outcome(name, run, th)
@@ -483,6 +483,7 @@ def part_learning_rules(ctx: Context) -> Part:
             + ("reaches the same non-systematic map" if o.reaches else
                "does not reach the same non-systematic map")
             + (f" (measurably shifted from W* in {', '.join(shifted)})" if shifted else ""))
+        own = own or any(exp.trajectory.modes for label, exp in curves if label != GD_THEORY)
         part.figures += _figures(ctx, f"rules_{name}", figures.theories_figure,
                                  [(label, exp.trajectory) for label, exp in curves
                                   if exp.trajectory.modes], run,
@@ -495,9 +496,10 @@ def part_learning_rules(ctx: Context) -> Part:
         f"{float(t['Gx->Oy']):.4f}, ‖Ox→Oy‖ {float(t['Ox->Oy']):.4f}; the systematic map has "
         f"‖Gx→Oy‖ = 0. Same map: each Oy-row norm within {SAME_MAP_REL:.0%} of W*'s; not "
         f"systematic: every seed's ‖Gx→Oy‖ above {o.nonzero:g}. Figures: measured mean ± std "
-        "solid, theories dashed (gradient descent's per-epoch map from the run's own "
-        "starts), W*'s norms dotted. "
-        "Measured: " + "; ".join(lines) + ".")
+        "solid, gradient descent's theory dashed (its per-epoch map from the run's own "
+        "starts)" + ("; each rule's own derived dynamics dash-dotted where they reduce to "
+                     "modes (results.json says how, or why not)" if own else "")
+        + ", W*'s norms dotted. Measured: " + "; ".join(lines) + ".")
     return part
 
 
