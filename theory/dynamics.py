@@ -49,9 +49,29 @@ w = sp.Symbol("w", positive=True)
 
 
 def mode_rhs(depth: int, a: sp.Expr = sy.a) -> sp.Expr:
-    """``f(a)`` in ``τ da/dt = f(a) = L a^(2−2/L) (s − λ a)`` for depth L."""
-    L = check_depth(depth)
-    return sp.Integer(L) * a ** (2 - sp.Rational(2, L)) * (sy.s - sy.lam * a)
+    """``f(a)`` in ``τ da/dt = f(a) = L a^(2−2/L) (s − λ a)`` for depth L.
+
+    Derived, not typed in: the aligned ansatz reduces the derived matrix flow of every layer
+    to ``τ dc_l/dt = (Π_{k≠l} c_k)(s − λ Π_k c_k)`` and balanced layers ``c_l = a^{1/L}`` give
+    ``f`` (:func:`modspec.theory.alignment.balanced_rhs`, docs/theory/learning-rules.md).
+    """
+    return _balanced(check_depth(depth)).xreplace({_a: a})
+
+
+@functools.cache
+def _balanced(L: int) -> sp.Expr:
+    """The derived balanced right-hand side in the positive symbol ``_a``, through the disk
+    cache (the derivation takes a second at depth 6)."""
+    from . import cache as disk
+
+    def derive() -> sp.Expr:
+        from .alignment import balanced_rhs
+
+        f = balanced_rhs(L)
+        return sp.factor_terms(f.xreplace({s: _a for s in f.free_symbols if s.name == "a"}))
+
+    return disk.cached_expr({"what": "balanced_mode_rhs", "depth": L}, derive,
+                            lambda e: e.free_symbols <= {_a, sy.s, sy.lam})
 
 
 def mode_ode(depth: int) -> sp.Eq:
