@@ -41,8 +41,8 @@ from modspec.theory.errors import bad
 
 from . import cache
 
-__all__ = ["CODEGEN_VERSION", "Generated", "MatrixNumPyPrinter", "cache_key", "generate",
-           "python_name", "render", "symengine_available"]
+__all__ = ["ArrayPrinter", "CODEGEN_VERSION", "Generated", "MatrixNumPyPrinter", "cache_key",
+           "generate", "python_name", "render", "symengine_available"]
 
 #: Bump when the generated source changes shape: old cache entries then go stale.
 CODEGEN_VERSION = "1"
@@ -80,6 +80,35 @@ class MatrixNumPyPrinter(NumPyPrinter):
         if exp.is_Integer and exp > 0:
             return _chain([base] * int(exp), self._print)
         return super()._print_MatPow(expr)
+
+
+class ArrayPrinter(MatrixNumPyPrinter):
+    """Printer for code that runs on NumPy arrays and PyTorch tensors alike: matrix products
+    with ``@``, transposes as ``.mT``, elementwise arithmetic, no module functions. The
+    anti-Hebbian row-norm factor ``diag(1/(1 − ‖W[i,:]‖²))``
+    (:class:`modspec.theory.rules.InverseRowNorms`) multiplying ``M`` from the left prints as
+    ``(1/(1 - (W*W).sum(-1)))[..., None] * M``."""
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"({self._print(expr.arg)}).mT"
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        from modspec.theory.rules import InverseRowNorms
+
+        coeff, mats = expr.as_coeff_matrices()
+        if mats and isinstance(mats[0], InverseRowNorms):
+            W = self._print(mats[0].arg)
+            rest = sp.MatMul(coeff, *mats[1:]) if len(mats) > 1 else None
+            if rest is None:
+                raise ValueError("InverseRowNorms needs a matrix to scale")
+            return f"((1/(1 - ({W}*{W}).sum(-1)))[..., None] * {self._print(rest)})"
+        return super()._print_MatMul(expr)
+
+    def _print_InverseRowNorms(self, expr: Any) -> str:
+        raise ValueError("InverseRowNorms prints only as the left factor of a product")
+
+
+_PRINTERS = {"numpy": MatrixNumPyPrinter, "array": ArrayPrinter}
 
 
 def _chain(mats: list[sp.MatrixExpr], pr: Callable[[Any], str]) -> str:
@@ -173,24 +202,26 @@ def _rename(args: Sequence[Any]) -> tuple[dict[Any, Any], tuple[str, ...]]:
 
 
 def cache_key(name: str, outputs: Mapping[str, Any], args: Sequence[Any], use_cse: bool,
-              description: str, units: Mapping[str, str]) -> str:
+              description: str, units: Mapping[str, str], printer: str = "numpy") -> str:
     """Content hash of everything the generated source depends on."""
+    parts = [] if printer == "numpy" else [printer]
     return cache.content_key(
         "modspec-codegen", CODEGEN_VERSION, sp.__version__, np.__version__, name,
         repr([(k, sp.srepr(v)) for k, v in outputs.items()]),
         repr([sp.srepr(a) for a in args]), str(use_cse), description,
-        repr(sorted(units.items())),
+        repr(sorted(units.items())), *parts,
     )
 
 
 def render(name: str, outputs: Mapping[str, Any], args: Sequence[Any], *, use_cse: bool = True,
-           description: str = "", units: Mapping[str, str] | None = None, key: str = "") -> str:
+           description: str = "", units: Mapping[str, str] | None = None, key: str = "",
+           printer: str = "numpy") -> str:
     """The generated Python source (a module defining one function ``name``)."""
     units = dict(units or {})
     mapping, names = _rename(args)
     exprs = [sp.sympify(e).xreplace(mapping) if not isinstance(e, sp.MatrixExpr)
              else e.xreplace(mapping) for e in outputs.values()]
-    printer = MatrixNumPyPrinter()
+    printer = _PRINTERS[printer]()
     if use_cse:
         temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("x"), order="none")
     else:
@@ -241,7 +272,7 @@ def _load(source: str, name: str, filename: str) -> Callable[..., tuple]:
 def generate(outputs: Mapping[str, Any], args: Sequence[Any], *, name: str = "f",
              description: str = "", units: Mapping[str, str] | None = None,
              use_cse: bool = True, use_cache: bool = True,
-             backend: str = "numpy") -> Generated:
+             backend: str = "numpy", printer: str = "numpy") -> Generated:
     """Generate (or fetch from the cache) a NumPy function of ``args`` returning ``outputs``.
 
     ``outputs`` maps names to SymPy scalar or matrix expressions; ``args`` are the Symbols and
@@ -249,10 +280,13 @@ def generate(outputs: Mapping[str, Any], args: Sequence[Any], *, name: str = "f"
     ``units`` maps argument names to a unit string for the docstring (e.g. ``"epochs"``).
     ``backend="symengine"`` compiles scalar expressions with symengine (not cached on disk).
     With ``use_cache=False`` (or inside :func:`modspec.theory.cache.disabled`) the disk cache
-    is neither read nor written.
+    is neither read nor written. ``printer="array"`` (:class:`ArrayPrinter`) writes code that
+    also runs on PyTorch tensors.
     """
     if backend not in ("numpy", "symengine"):
         raise bad("backend", backend, "must be 'numpy' or 'symengine'")
+    if printer not in _PRINTERS:
+        raise bad("printer", printer, f"must be one of {', '.join(_PRINTERS)}")
     outputs = dict(outputs)
     args = list(args)
     units = dict(units or {})
@@ -268,7 +302,7 @@ def generate(outputs: Mapping[str, Any], args: Sequence[Any], *, name: str = "f"
     if backend == "symengine":
         return _symengine(outputs, args, name, use_cse)
     pyname = python_name(name)
-    key = cache_key(pyname, outputs, args, use_cse, description, units)
+    key = cache_key(pyname, outputs, args, use_cse, description, units, printer)
     _, names = _rename(args)
     filename = str(cache.entry_path(_CACHE_KIND, key))
     if key in _memory:
@@ -286,7 +320,7 @@ def generate(outputs: Mapping[str, Any], args: Sequence[Any], *, name: str = "f"
             source, from_cache, func = None, False, None
     if func is None:
         source = render(pyname, outputs, args, use_cse=use_cse, description=description,
-                        units=units, key=key)
+                        units=units, key=key, printer=printer)
         func = _load(source, pyname, filename)
         if use_cache:
             cache.write(_CACHE_KIND, key, source)

@@ -147,7 +147,7 @@ def _diverged(lay: Layout, P: int, lr: float, epoch: int,
     limit = learning_rate_limit(modes, P)
     if rule.is_gradient_descent:
         return divergence_error(lr, epoch, limit)
-    return bad("rule", f"{rule.name} (gamma={rule.gamma:g}, nabla={rule.nabla:g})",
+    return bad("rule", rule.label,
                f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
                f"coefficients or lr (gradient descent alone is stable for lr < {limit:.4g})")
 
@@ -297,4 +297,4 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
                       train_objects=None if train_objects is None else cov.objects,
                       init=init, weights=weights, a0=a0, final_map=W, **records,
                       meta={} if rule.is_gradient_descent else
-                      {"rule": rule.name, "gamma": rule.gamma, "nabla": rule.nabla})
+                      {"rule": rule.name, **rule.coefficients})
