@@ -34,6 +34,7 @@ Times are epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from modspec.theory.observables import map_summary
 
 from .record import GROUPS, Trajectory
 
-__all__ = ["A0_FLOOR", "Expectation", "expect", "expected_a0", "start_strengths"]
+__all__ = ["A0_FLOOR", "Expectation", "expect", "expected_a0", "run_rule", "start_strengths"]
 
 #: Smallest initial strength given to a mode of depth ≥ 2.
 A0_FLOOR = 1e-12
@@ -117,16 +118,47 @@ def _subset(th: Derivation, run: Trajectory) -> list[int] | None:
     return [int(j) for j in objects]
 
 
+def run_rule(run: Trajectory) -> Any:
+    """The learning rule a run was made with (from its ``meta``), as a
+    :class:`~modspec.numerics.rules.LearningRule`; None when it is a user's rule, which a
+    record does not carry (pass it to :func:`expect`)."""
+    from .rules import PRESETS, learning_rule
+
+    name = run.meta.get("rule", "gradient-descent")
+    if name not in PRESETS:
+        return None
+    return learning_rule(name, run.meta.get("gamma"), run.meta.get("nabla"))
+
+
 def expect(th: Derivation, run: Trajectory, time: str = "discrete",
-           linear: bool = True) -> Expectation:
+           linear: bool = True, rule: Any = None) -> Expectation:
     """The theory of ``run`` (a recorded simulation or training of ``th.network`` on
     ``th.dataset``); see the module docstring. ``linear=False`` marks a non-linear network:
     the linear theory is then only a reference, and a coupled one gets no trajectory (the
-    exact linear dynamics from its weights would describe another network)."""
+    exact linear dynamics from its weights would describe another network).
+
+    ``rule`` (a name, a :class:`~modspec.numerics.rules.LearningRule` or a SymPy
+    :class:`~modspec.theory.rules.Rule`; default: the run's own rule, :func:`run_rule`): a
+    rule other than gradient descent is predicted by its own derived per-mode system where it
+    reduces (:func:`modspec.numerics.rule_modes.rule_theory`); where it does not, the method
+    says ``"not reducible: <why>"`` and no trajectory is given."""
     from modspec.theory.heldout import heldout
 
     if time not in TIMES:
         raise bad("time", time, "must be 'continuous' or 'discrete'")
+    if rule is None and run.meta.get("rule", "gradient-descent") != "gradient-descent":
+        rule = run_rule(run)
+        if rule is None:
+            return Expectation(Trajectory.empty(run.t, time=time),
+                               f"not reducible: the run's rule {run.meta['rule']!r} is not a "
+                               "preset; pass its definition as rule=", time,
+                               a0=start_strengths(th, run))
+    if rule is not None:
+        from .rules import learning_rule
+
+        rule = learning_rule(rule)
+        if not rule.is_gradient_descent:
+            return _under_rule(th, run, time, rule)
     net, ds = th.network, th.dataset
     subset = _subset(th, run)
     t = np.asarray(run.t, dtype=float)
@@ -217,6 +249,23 @@ def _mean_over_directions(trajectory: Trajectory) -> Trajectory:
     mean = {g: {k: np.mean(v, axis=0) for k, v in getattr(trajectory, g).items()}
             for g in GROUPS}
     return replace(trajectory, tau=float(np.mean(trajectory.tau)), **mean)
+
+
+def _under_rule(th: Derivation, run: Trajectory, time: str, rule: Any) -> Expectation:
+    """A rule's own derived per-mode dynamics from the run's start, where it reduces."""
+    from .rule_modes import rule_theory
+    from .rules import check_rule_network
+
+    check_rule_network(rule, th.network, th.dataset)
+    a0 = start_strengths(th, run)
+    result = rule_theory(th.dataset, th.network, run, rule, time)
+    conv = th.converged
+    if result.trajectory is None:
+        return Expectation(Trajectory.empty(run.t, time=time), result.method, time, a0=a0)
+    traj = result.trajectory
+    end = {q: float(v[-1]) for q, v in traj.quadrant_norms.items()}
+    return Expectation(traj, result.method, time, result.fixed_points, end,
+                       conv.get("systematic"), None, None, a0)
 
 
 def _coupled(th: Derivation, run: Trajectory, time: str) -> Trajectory:

@@ -274,14 +274,16 @@ class FixedPoint:
     stable: bool | None
 
 
-def fixed_points(system: LayerSystem) -> tuple[FixedPoint, ...]:
+def fixed_points(system: LayerSystem, given: dict | None = None) -> tuple[FixedPoint, ...]:
     """Roots of the per-mode system with their stability (Jacobian eigenvalues), from SymPy.
     A curve of fixed points (gradient descent: ``Π c_l = s/λ``) is returned parametrised by
-    the strengths SymPy leaves free."""
+    the strengths SymPy leaves free. ``given`` substitutes symbols first (e.g.
+    ``{sigma_y: s**2/lambda}`` for outputs linear in the inputs: the output term's fixed
+    points depend on it)."""
     if not system.reducible:
         return ()
     c = system.strengths
-    f = [sp.together(e) for e in system.rhs]
+    f = [sp.together(e.xreplace(given or {})) for e in system.rhs]
     J = sp.Matrix(f).jacobian(c)
     out = []
     for sol in sp.solve(f, c, dict=True):

@@ -141,3 +141,73 @@ def test_a_diverging_rule_stops_with_one_line_naming_the_rule_not_nan():
     with pytest.raises(ModspecError, match=r"rule.*predictive-coding.*gamma=-50.*diverged") as e:
         simulate(D0, arch.dense(), lr=0.01, epochs=500, hidden=6, init_std=0.1, rule=rule)
     assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------- the rules' own theory
+def _aligned_start(dataset, hidden, c1, c2, seed=0):
+    """W1 = R diag(c1) Vᵀ, W2 = U diag(c2) Rᵀ with U, V the dataset's singular vectors and R
+    a random matrix of orthonormal columns (hidden × modes)."""
+    from modspec.numerics.flow import layout
+
+    lay = layout(dataset, arch.dense(), hidden)
+    modes = lay.modules[0].spectrum.modes
+    U = np.hstack([np.asarray(m.U, dtype=float) for m in modes])
+    V = np.hstack([np.asarray(m.V, dtype=float) for m in modes])
+    R, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(hidden, U.shape[1])))
+    d1 = np.concatenate([np.full(np.asarray(m.U).shape[1], c1) for m in modes])
+    d2 = np.concatenate([np.full(np.asarray(m.U).shape[1], c2) for m in modes])
+    return [[(R * d1) @ V.T, (U * d2) @ R.T]]
+
+
+def _with_seed_axis(init):
+    return [[w[None] for w in layers] for layers in init]
+
+
+REDUCIBLE = {"gradient-descent": {}, "hebbian": {"nabla": 2e-3},
+             "contrastive-hebbian": {"gamma": 0.5}, "predictive-coding": {"gamma": -0.5}}
+
+
+@pytest.mark.parametrize("name", list(REDUCIBLE))
+def test_derived_per_mode_map_equals_the_simulation_from_an_aligned_start(name):
+    from modspec.numerics.expectation import expect
+    from modspec.numerics.rule_modes import rule_theory
+
+    rule = learning_rule(name, **REDUCIBLE[name])
+    init = _with_seed_axis(_aligned_start(D0, 12, 0.3, 0.2))
+    run = simulate(D0, arch.dense(), lr=0.01, epochs=400, init=init, rule=rule)
+    theory = rule_theory(D0, arch.dense(), run, rule)
+    assert theory.method == (f"derived per-mode system of rule {name} in (c1, c2), exact "
+                             "per-epoch map from the run's aligned start")
+    assert set(theory.trajectory.modes) == set(run.modes)
+    for key, value in theory.trajectory.modes.items():
+        assert np.max(np.abs(value - run.modes[key][0])) < 1e-6, key
+    for q, value in theory.trajectory.quadrant_norms.items():
+        assert np.max(np.abs(value - run.quadrant_norms[q][0])) < 1e-6, q
+    if name != "gradient-descent":   # the run's own rule is the default theory of expect
+        exp = expect(ms.derive(D0, arch.dense()), run)
+        assert exp.method == theory.method
+
+
+@pytest.mark.parametrize("name, coefficients, lr", [
+    ("hebbian", {"nabla": 2e-3}, 0.05), ("contrastive-hebbian", {"gamma": 0.05}, 0.02),
+    ("predictive-coding", {"gamma": -0.05}, 0.02)])
+def test_derived_fixed_points_equal_the_simulation_end_point(name, coefficients, lr):
+    from modspec.numerics.expectation import expect
+
+    rule = learning_rule(name, **coefficients)
+    init = _with_seed_axis(_aligned_start(D0, 12, 0.3, 0.2))
+    run = simulate(D0, arch.dense(), lr=lr, epochs=3000, init=init, rule=rule,
+                   record_every=3000)
+    exp = expect(ms.derive(D0, arch.dense()), run, rule=rule)
+    assert set(exp.fixed_points) == set(run.modes)
+    for key, value in exp.fixed_points.items():
+        assert abs(run.modes[key][0, -1] - value) < 1e-3, key
+
+
+def test_anti_hebbian_theory_says_not_reducible_and_gives_no_numbers():
+    from modspec.numerics.expectation import expect
+
+    run = simulate(D0, arch.dense(), lr=0.01, epochs=5, hidden=6, rule="anti-hebbian")
+    exp = expect(ms.derive(D0, arch.dense()), run)
+    assert exp.method.startswith("not reducible:") and "off-diagonal" in exp.method
+    assert exp.trajectory.modes == {} and exp.fixed_points is None

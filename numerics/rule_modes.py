@@ -1,0 +1,201 @@
+"""A rule's derived per-mode dynamics, evaluated for one recorded run.
+
+Where a rule keeps the aligned ansatz (:func:`modspec.theory.alignment.layer_system`), each
+mode of a dense two-layer network is a pair of strengths ``(c1, c2)`` (``W1 = R diag(c1) Vᵀ``,
+``W2 = U diag(c2) Rᵀ``) obeying the derived per-layer system. :func:`rule_theory` evaluates it
+for a run:
+
+* the constants of each mode: ``s, λ`` (the dataset's spectrum) and ``σy = uᵀ (Y Yᵀ/P) u``
+  (the output variance along ``u``; the reduction needs ``Y Yᵀ`` diagonal in the basis ``U``,
+  which is checked, not assumed);
+* the start of every singular direction of every seed from the run's initial weights:
+  ``p = W1 v``, ``q = W2ᵀ u``; an aligned start (``p ∥ q``) gives ``c1 = |p|``,
+  ``c2 = p·q/|p|`` exactly; a random small start is given the balanced strengths
+  ``c1 = c2 = √a0`` with the effective start ``a0 = |p + q|²/4`` of gradient descent's theory;
+* ``time="discrete"``: the exact per-epoch map ``c ← c + scaled/τ + unscaled`` iterated from
+  the start; ``time="continuous"``: ``dc/dt = scaled/τ + unscaled`` integrated (SciPy, rtol
+  1e-10);
+* each mode's strength ``c1 c2`` averaged over its multiplicity and the seeds; the quadrant
+  norms of the map ``Σ c1 c2 u vᵀ`` of each seed, averaged over seeds; each mode's fixed point,
+  the map ``c1 c2`` of the derived stable fixed point (a curve of fixed points, as under
+  gradient descent, has one map ``s/λ``).
+
+Times are epochs, ``τ = 1/(P·lr)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .record import Trajectory
+
+__all__ = ["RuleTheory", "rule_theory"]
+
+#: Cosine above which a start counts as aligned (``p ∥ q``).
+ALIGNED = 1 - 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class RuleTheory:
+    """The per-mode theory of a run under a rule: the trajectory (None when the rule does not
+    reduce), ``method`` (what was done, or ``"not reducible: <why>"``), ``fixed_points``
+    {mode: map at the derived stable fixed point}."""
+
+    trajectory: Trajectory | None
+    method: str
+    fixed_points: dict[str, float] | None = None
+
+
+def _not(why: str) -> RuleTheory:
+    return RuleTheory(None, f"not reducible: {why}")
+
+
+def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: str = "discrete"
+                ) -> RuleTheory:
+    """The rule's derived per-mode dynamics from the run's start (module docstring)."""
+    import sympy as sp
+
+    from modspec.theory import alignment as al
+    from modspec.theory import rules as theory
+    from modspec.theory import symbols as sy
+
+    from .flow import covariances, layout, tau_of
+
+    if run.init is None:
+        return _not("the run has no initial weights to start from")
+    if run.train_objects is not None and len(run.train_objects) != int(dataset.P):
+        return _not("the per-mode system describes runs on every object; this run trains on "
+                    "a subset")
+    system = al.layer_system(2, rule.definition)
+    if not system.reducible:
+        return _not(system.reason)
+    W1, W2 = (np.asarray(w, dtype=float) for w in run.init[0])
+    lay = layout(dataset, network, W1.shape[-2])
+    cov = covariances(dataset)
+    Y = np.asarray(dataset.Y, dtype=float)
+    sigma_y_full = Y @ Y.T / cov.P
+    tau = tau_of(cov.P, run.lr)
+
+    s, lam, sig, c1, c2, owner = [], [], [], [], [], []
+    for mode in lay.modules[0].spectrum.modes:
+        U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
+        block = U.T @ sigma_y_full @ U
+        resid = sigma_y_full @ U - U @ block
+        scale = max(float(np.abs(sigma_y_full).max()), 1.0)
+        if np.abs(resid).max() > 1e-9 * scale or \
+                np.abs(block - np.diag(np.diag(block))).max() > 1e-9 * scale:
+            return _not("Y Yᵀ is not diagonal in the basis of Σyx's left singular vectors, "
+                        "so the output term does not keep the aligned ansatz on this dataset")
+        p = W1 @ V                                                   # (seeds, h, m)
+        q = np.swapaxes(W2, -1, -2) @ U
+        norm_p, norm_q = np.linalg.norm(p, axis=-2), np.linalg.norm(q, axis=-2)
+        dot = np.sum(p * q, axis=-2)
+        aligned = np.all(np.abs(dot) >= ALIGNED * norm_p * norm_q) and np.all(norm_p > 0)
+        if aligned:
+            start1, start2 = norm_p, dot / norm_p
+        else:
+            a0 = np.maximum(np.sum((p + q) ** 2, axis=-2) / 4, 1e-12)
+            start1 = start2 = np.sqrt(a0)
+        for j in range(U.shape[1]):
+            s.append(np.full(W1.shape[0], mode.s, dtype=float))
+            lam.append(np.full(W1.shape[0], mode.lam, dtype=float))
+            sig.append(np.full(W1.shape[0], block[j, j]))
+            c1.append(start1[:, j])
+            c2.append(start2[:, j])
+            owner.append((mode, j))
+    coeffs = sorted(rule.definition.values, key=lambda x: x.name)
+    args = (*system.strengths, sy.s, sy.lam, al.sigma_y, sy.tau, theory.P, *coeffs)
+    rhs = sp.lambdify(args, list(system.rhs), "numpy")
+    consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P,
+              *[rule.definition.values[k] for k in coeffs])
+    state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
+    t = np.asarray(run.t, dtype=float)
+    path = _evolve(rhs, state, consts, t, time)                     # (T, 2, seeds, columns)
+    if not np.isfinite(path).all():
+        return _not("the per-mode system diverges from this start")
+    strength = path[:, 0] * path[:, 1]                              # (T, seeds, columns)
+
+    modes: dict[str, np.ndarray] = {}
+    ml = lay.modules[0]
+    for mode in ml.spectrum.modes:
+        cols = [i for i, (m, _) in enumerate(owner) if m is mode]
+        modes[ml.keys[mode.label]] = strength[:, :, cols].mean(axis=(1, 2))
+    maps = np.zeros((len(t), W1.shape[0], lay.n_out, lay.n_in))
+    for i, (mode, j) in enumerate(owner):
+        u, v = np.asarray(mode.U, dtype=float)[:, j], np.asarray(mode.V, dtype=float)[:, j]
+        maps[:, :, ml.outputs, ml.inputs] += strength[:, :, i, None, None] * np.outer(u, v)
+    quads = {q: np.sqrt(np.sum(maps[:, :, rows, cols] ** 2, axis=(-2, -1))).mean(axis=1)
+             for q, (rows, cols) in lay.quadrants.items()}
+    trajectory = Trajectory(t, modes, quads, {}, seed_axis=False, kind="theory", time=time,
+                            lr=run.lr, tau=tau)
+    fixed = _fixed_points(system, args, consts, owner, ml, modes)
+    method = (f"derived per-mode system of rule {rule.name} in (c1, c2), "
+              + ("exact per-epoch map" if time == "discrete" else "integrated flow")
+              + (" from the run's aligned start" if aligned else
+                 " from balanced starts c1 = c2 = √a0"))
+    return RuleTheory(trajectory, method, fixed)
+
+
+def _evolve(rhs: Any, state: np.ndarray, consts: tuple, t: np.ndarray, time: str
+            ) -> np.ndarray:
+    if time == "discrete":
+        steps = int(round(t[-1]))
+        want = {int(round(x)) for x in t}
+        out = {}
+        c = state.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(steps + 1):
+                if k in want:
+                    out[k] = c.copy()
+                if k == steps:
+                    break
+                d = rhs(*c, *consts)
+                c = c + np.stack([np.broadcast_to(x, c[0].shape) for x in d])
+        return np.stack([out[int(round(x))] for x in t])
+    from scipy.integrate import solve_ivp
+
+    shape = state.shape
+
+    def f(_: float, y: np.ndarray) -> np.ndarray:
+        c = y.reshape(shape)
+        return np.stack([np.broadcast_to(x, c[0].shape) for x in rhs(*c, *consts)]).ravel()
+
+    sol = solve_ivp(f, (0.0, float(t[-1])), state.ravel(), t_eval=t, rtol=1e-10, atol=1e-14,
+                    method="LSODA")
+    if not sol.success:
+        return np.full((len(t), *shape), np.nan)
+    return np.moveaxis(sol.y.reshape(*shape, len(t)), -1, 0)
+
+
+def _fixed_points(system: Any, args: tuple, consts: tuple, owner: list, ml: Any,
+                  modes: dict[str, np.ndarray]) -> dict[str, float] | None:
+    """The map ``c1 c2`` of the derived fixed point (the origin excluded, not unstable) each
+    mode ends nearest to, evaluated with the mode's constants. Where the outputs are linear in
+    the inputs along the mode (``σy = s²/λ``) that is used symbolically (the output term's
+    fixed points depend on it), otherwise the mode's ``σy`` value."""
+    import sympy as sp
+
+    from modspec.theory import alignment as al
+    from modspec.theory import symbols as sy
+
+    s, lam, sig = (np.asarray(x)[0] for x in consts[:3])
+    out = {}
+    for mode in ml.spectrum.modes:
+        key = ml.keys[mode.label]
+        i = next(k for k, (m, _) in enumerate(owner) if m is mode)
+        linear = abs(sig[i] - s[i] ** 2 / lam[i]) <= 1e-9 * max(1.0, abs(sig[i]))
+        given = {al.sigma_y: sy.s**2 / sy.lam if linear else sp.Float(sig[i])}
+        points = [p for p in al.fixed_points(system, given) if p.map != 0
+                  and p.stable is not False and not p.map.free_symbols & set(system.strengths)]
+        values = []
+        for p in points:
+            f = sp.lambdify(args[2:], p.map, "numpy")
+            v = complex(f(s[i], lam[i], sig[i], *consts[3:]))
+            if np.isfinite(v) and abs(v.imag) < 1e-12:
+                values.append(v.real)
+        if values:
+            out[key] = min(values, key=lambda v: abs(v - float(modes[key][-1])))
+    return out or None
