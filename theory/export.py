@@ -17,6 +17,10 @@ JSON contract::
                            "matrix_odes": [...]}},
      "heldout": {"compositional_error", "block_errors": {block: float}, ...},
                                             # only with train_objects
+     "rule": {"rule", "coefficients", "reducible", "reason", "outputs_linear_in_inputs",
+              "sigma_y", "per_mode_system": {"continuous", "per_epoch"},
+              "fixed_points": [{"strengths", "map", "eigenvalues", "stable"}],
+              "at_optimum": {"W1", "W2"}, "vanishes_at_optimum": {...}},  # only with a rule
      "validity": {"domain": [...], "modes": {key: condition}},   # only for symbolic data
      "any_depth": {"levels": "D", "modes": [...], "note": str}}  # symbolic hierarchical, dense
 
@@ -58,8 +62,11 @@ def _mult(symbolic: bool):
     return to_text if symbolic else int
 
 
-def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str, Any]:
-    """The JSON contract of ``modspec derive`` (see the module docstring)."""
+def payload(th: Derivation, train_objects: list[int] | None = None,
+            rule: Any = None) -> dict[str, Any]:
+    """The JSON contract of ``modspec derive`` (see the module docstring); ``rule`` (a
+    :class:`~modspec.theory.rules.Rule`) adds its derivation
+    (:func:`modspec.theory.rule_derivation.derive_rule`)."""
     symbolic = th.symbolic
     conv, mult = _conv(symbolic), _mult(symbolic)
     modules = []
@@ -93,6 +100,11 @@ def payload(th: Derivation, train_objects: list[int] | None = None) -> dict[str,
         out["note"] = th.converged["note"]
     if train_objects is not None:
         out["heldout"] = _heldout(th, train_objects)
+    if rule is not None:
+        from .rule_derivation import RuleDerivation, derive_rule, describe
+
+        out["rule"] = describe(rule if isinstance(rule, RuleDerivation)
+                               else derive_rule(th, rule))
     return out
 
 
@@ -148,13 +160,19 @@ def strict_json(data: Any) -> str:
                            "nothing was written") from None
 
 
-def render(th: Derivation, train_objects: list[int] | None = None, fmt: str = "text") -> str:
-    """What ``modspec derive`` prints, in ``fmt`` (``json``, ``latex`` or ``text``)."""
-    data = payload(th, train_objects)
+def render(th: Derivation, train_objects: list[int] | None = None, fmt: str = "text",
+           rule: Any = None) -> str:
+    """What ``modspec derive`` prints, in ``fmt`` (``json``, ``latex`` or ``text``); with a
+    ``rule`` (:class:`~modspec.theory.rules.Rule`), its per-mode system too."""
+    if rule is not None:
+        from .rule_derivation import derive_rule
+
+        rule = derive_rule(th, rule)
+    data = payload(th, train_objects, rule)
     if fmt == "json":
         return strict_json(data)
     if fmt == "latex":
-        return latex_report(th, data)
+        return latex_report(th, data, rule)
     if fmt == "text":
         return text_report(data)
     raise bad("format", fmt, "must be text, json or latex")
@@ -205,12 +223,40 @@ def text_report(payload: dict[str, Any]) -> str:
         lines.append(f"held-out objects {h['objects']}: error per output block (mean over "
                      "objects of the summed squared error) "
                      + ", ".join(f"{b} {e:.6g}" for b, e in h["block_errors"].items()))
+    if "rule" in payload:
+        lines += _rule_text(payload["rule"])
     return "\n".join(lines)
 
 
-def latex_report(th: Derivation, payload: dict[str, Any]) -> str:
+def _rule_text(r: dict[str, Any]) -> list[str]:
+    values = ", ".join(f"{k} = {v:g}" for k, v in r["coefficients"].items())
+    lines = [f"learning rule {r['rule']}" + (f" ({values})" if values else "") + ":"]
+    if not r["reducible"]:
+        return lines + [f"  not reducible to modes: {r['reason']}; simulated only"]
+    lines.append("  per mode, W1 = R diag(c_1) V^T, W2 = U diag(c_2) R^T (aligned ansatz, "
+                 "derived to stay diagonal):")
+    lines += [f"    {eq}" for eq in r["per_mode_system"]["continuous"]]
+    lines.append("  per epoch (exact):")
+    lines += [f"    {eq}" for eq in r["per_mode_system"]["per_epoch"]]
+    if r["sigma_y"]:
+        lines.append(f"  outputs linear in the inputs: sigma_y = {r['sigma_y']} for every mode")
+    for p in r["fixed_points"]:
+        stable = {True: "stable", False: "unstable", None: "stability not decided "
+                  "symbolically"}[p["stable"]]
+        lines.append(f"  fixed point (c_1, c_2) = ({', '.join(p['strengths'])}): map "
+                     f"{p['map']}, Jacobian eigenvalues {', '.join(p['eigenvalues'])} "
+                     f"({stable})")
+    for layer, expr in r["at_optimum"].items():
+        verdict = "vanishes" if r["vanishes_at_optimum"][layer] else "does not vanish"
+        lines.append(f"  extra term of {layer} at W* (c_1 c_2 = s/lam), tau-units: {expr} "
+                     f"({verdict})")
+    return lines
+
+
+def latex_report(th: Derivation, payload: dict[str, Any], rule: Any = None) -> str:
     """The derivation fragment, plus the numerically obtained W* of a coupled network and the
-    held-out error when asked for."""
+    held-out error when asked for, and a rule's per-mode system (``rule``: a
+    :class:`~modspec.theory.rule_derivation.RuleDerivation`)."""
     from .latex import text
 
     parts = [th.to_latex()]
@@ -237,4 +283,24 @@ def latex_report(th: Derivation, payload: dict[str, Any]) -> str:
                 for b, e in h["block_errors"].items()]
         parts.append("\\begin{align*}\n&\\text{" + text(f"Held-out objects {h['objects']}")
                      + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    if rule is not None:
+        parts.append(_rule_latex(rule))
     return "\n\n".join(parts)
+
+
+def _rule_latex(rd: Any) -> str:
+    from .latex import text
+    from .symbols import to_latex
+
+    system = rd.system
+    head = "\\begin{align*}\n&\\text{" + text(f"Learning rule {rd.rule.name}") + "} \\\\\n"
+    if not system.reducible:
+        return head + "&\\text{" + text(f"not reducible to modes: {system.reason}") + \
+            "}\n\\end{align*}"
+    rows = [rf"\frac{{dc_{{{k}}}}}{{dt}} &= {to_latex(e)}"
+            for k, e in enumerate(system.rhs, start=1)]
+    for p in rd.fixed_points:
+        point = ", ".join(to_latex(x) for x in p.strengths)
+        rows.append(rf"(c_{{1}}, c_{{2}})^* &= ({point}),\quad c_{{1}} c_{{2}} = "
+                    rf"{to_latex(p.map)}")
+    return head + " \\\\\n".join(rows) + "\n\\end{align*}"

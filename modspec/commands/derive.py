@@ -16,10 +16,12 @@ from modspec.commands.options import (
     add_architecture_options,
     add_dataset_options,
     add_objects_option,
+    add_rule_options,
     check_objects_option,
     dataset_from,
     network_from,
     parse_objects,
+    rule_from,
 )
 
 __all__ = ["register", "run"]
@@ -30,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Derive the matrix flow, the modes, closed-form dynamics, "
                                    "fixed points and the converged map W* of an architecture "
                                    "(docs/theory/learning-dynamics.md); one entry per "
-                                   "module.")
+                                   "module. With --rule, the rule's per-mode system, its "
+                                   "fixed points and whether its extra terms vanish at W* "
+                                   "(docs/theory/learning-rules.md).")
     add_dataset_options(p)
     add_architecture_options(p)
     p.add_argument("--symbolic", action="store_true",
@@ -42,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_objects_option(p, help="train on these objects only (integers in [0, P): hypercube "
                                "corners or tree leaves, spaces or commas) and report the "
                                "held-out error of every output block")
+    add_rule_options(p)
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
     p.add_argument("--no-cache", action="store_true",
                    help="derive again, neither reading nor writing the on-disk cache")
@@ -62,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
     key = {"command": "derive", "payload": 4, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}
+    if args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None:
+        key["rule"] = [args.rule, args.gamma, args.nabla]
 
     def answer() -> str:
         from modspec.theory.derivation import derive
         from modspec.theory.export import render
 
-        return render(derive(_dataset(args), network), objects, args.format).rstrip("\n")
+        rule = rule_from(args).definition if "rule" in key else None
+        return render(derive(_dataset(args), network), objects, args.format,
+                      rule).rstrip("\n")
 
     if args.no_cache:  # neither read nor written: this answer, nor the derivation's caches
         with cache.disabled():
