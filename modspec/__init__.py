@@ -24,6 +24,7 @@ _LAZY = {
     "simulate": "modspec.numerics",
     "load_sweep": "modspec.validation.sweeps",
     "sweep": "modspec.validation.sweeps",
+    "validate": "modspec.validation.pipeline",
     "CompositionalDataset": "modspec.theory",
     "Dataset": "modspec.theory",
     "Derivation": "modspec.theory",

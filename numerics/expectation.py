@@ -148,6 +148,8 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
         raise bad("time", time, "must be 'continuous' or 'discrete'")
     if rule is None and run.meta.get("rule", "gradient-descent") != "gradient-descent":
         rule = run_rule(run)
+        if rule is None and th.rule is not None and th.rule.rule.name == run.meta["rule"]:
+            rule = th.rule.rule
         if rule is None:
             return Expectation(Trajectory.empty(run.t, time=time),
                                f"not reducible: the run's rule {run.meta['rule']!r} is not a "

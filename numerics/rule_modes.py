@@ -32,7 +32,7 @@ import numpy as np
 
 from .record import Trajectory
 
-__all__ = ["RuleTheory", "rule_theory"]
+__all__ = ["ALIGNED", "RuleTheory", "rule_prediction", "rule_theory"]
 
 #: Cosine above which a start counts as aligned (``p ∥ q``).
 ALIGNED = 1 - 1e-9
@@ -56,6 +56,40 @@ def _not(why: str) -> RuleTheory:
 def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: str = "discrete"
                 ) -> RuleTheory:
     """The rule's derived per-mode dynamics from the run's start (module docstring)."""
+    if run.init is None:
+        return _not("the run has no initial weights to start from")
+    if run.train_objects is not None and len(run.train_objects) != int(dataset.P):
+        return _not("the per-mode system describes runs on every object; this run trains on "
+                    "a subset")
+    W1, W2 = (np.asarray(w, dtype=float) for w in run.init[0])
+
+    def starts(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        p = W1 @ V                                                   # (seeds, h, m)
+        q = np.swapaxes(W2, -1, -2) @ U
+        norm_p, norm_q = np.linalg.norm(p, axis=-2), np.linalg.norm(q, axis=-2)
+        dot = np.sum(p * q, axis=-2)
+        if np.all(np.abs(dot) >= ALIGNED * norm_p * norm_q) and np.all(norm_p > 0):
+            return norm_p, dot / norm_p, True
+        a0 = np.maximum(np.sum((p + q) ** 2, axis=-2) / 4, 1e-12)
+        return np.sqrt(a0), np.sqrt(a0), False
+
+    return _theory(dataset, network, rule, np.asarray(run.t, dtype=float), run.lr, time,
+                   W1.shape[-2], starts)
+
+
+def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0: float,
+                    time: str = "continuous") -> RuleTheory:
+    """The rule's derived per-mode dynamics without a run: every mode from balanced starts
+    ``c1 = c2 = √a0`` (``a0 > 0``)."""
+    def starts(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        c = np.full((1, U.shape[1]), np.sqrt(a0))
+        return c, c.copy(), False
+
+    return _theory(dataset, network, rule, np.asarray(t, dtype=float), lr, time, 1, starts)
+
+
+def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, time: str,
+            hidden: int, starts: Any) -> RuleTheory:
     import sympy as sp
 
     from modspec.theory import alignment as al
@@ -64,22 +98,17 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
 
     from .flow import covariances, layout, tau_of
 
-    if run.init is None:
-        return _not("the run has no initial weights to start from")
-    if run.train_objects is not None and len(run.train_objects) != int(dataset.P):
-        return _not("the per-mode system describes runs on every object; this run trains on "
-                    "a subset")
     system = al.layer_system(2, rule.definition)
     if not system.reducible:
         return _not(system.reason)
-    W1, W2 = (np.asarray(w, dtype=float) for w in run.init[0])
-    lay = layout(dataset, network, W1.shape[-2])
+    lay = layout(dataset, network, hidden)
     cov = covariances(dataset)
     Y = np.asarray(dataset.Y, dtype=float)
     sigma_y_full = Y @ Y.T / cov.P
-    tau = tau_of(cov.P, run.lr)
+    tau = tau_of(cov.P, lr)
 
     s, lam, sig, c1, c2, owner = [], [], [], [], [], []
+    aligned = True
     for mode in lay.modules[0].spectrum.modes:
         U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
         block = U.T @ sigma_y_full @ U
@@ -89,20 +118,13 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
                 np.abs(block - np.diag(np.diag(block))).max() > 1e-9 * scale:
             return _not("Y Yᵀ is not diagonal in the basis of Σyx's left singular vectors, "
                         "so the output term does not keep the aligned ansatz on this dataset")
-        p = W1 @ V                                                   # (seeds, h, m)
-        q = np.swapaxes(W2, -1, -2) @ U
-        norm_p, norm_q = np.linalg.norm(p, axis=-2), np.linalg.norm(q, axis=-2)
-        dot = np.sum(p * q, axis=-2)
-        aligned = np.all(np.abs(dot) >= ALIGNED * norm_p * norm_q) and np.all(norm_p > 0)
-        if aligned:
-            start1, start2 = norm_p, dot / norm_p
-        else:
-            a0 = np.maximum(np.sum((p + q) ** 2, axis=-2) / 4, 1e-12)
-            start1 = start2 = np.sqrt(a0)
+        start1, start2, ok = starts(U, V)
+        aligned = aligned and ok
+        n = start1.shape[0]
         for j in range(U.shape[1]):
-            s.append(np.full(W1.shape[0], mode.s, dtype=float))
-            lam.append(np.full(W1.shape[0], mode.lam, dtype=float))
-            sig.append(np.full(W1.shape[0], block[j, j]))
+            s.append(np.full(n, mode.s, dtype=float))
+            lam.append(np.full(n, mode.lam, dtype=float))
+            sig.append(np.full(n, block[j, j]))
             c1.append(start1[:, j])
             c2.append(start2[:, j])
             owner.append((mode, j))
@@ -112,7 +134,6 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
     consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P,
               *[rule.definition.values[k] for k in coeffs])
     state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
-    t = np.asarray(run.t, dtype=float)
     path = _evolve(rhs, state, consts, t, time)                     # (T, 2, seeds, columns)
     if not np.isfinite(path).all():
         return _not("the per-mode system diverges from this start")
@@ -123,14 +144,15 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
     for mode in ml.spectrum.modes:
         cols = [i for i, (m, _) in enumerate(owner) if m is mode]
         modes[ml.keys[mode.label]] = strength[:, :, cols].mean(axis=(1, 2))
-    maps = np.zeros((len(t), W1.shape[0], lay.n_out, lay.n_in))
+    n = strength.shape[1]
+    maps = np.zeros((len(t), n, lay.n_out, lay.n_in))
     for i, (mode, j) in enumerate(owner):
         u, v = np.asarray(mode.U, dtype=float)[:, j], np.asarray(mode.V, dtype=float)[:, j]
         maps[:, :, ml.outputs, ml.inputs] += strength[:, :, i, None, None] * np.outer(u, v)
     quads = {q: np.sqrt(np.sum(maps[:, :, rows, cols] ** 2, axis=(-2, -1))).mean(axis=1)
              for q, (rows, cols) in lay.quadrants.items()}
     trajectory = Trajectory(t, modes, quads, {}, seed_axis=False, kind="theory", time=time,
-                            lr=run.lr, tau=tau)
+                            lr=lr, tau=tau)
     fixed = _fixed_points(system, args, consts, owner, ml, modes)
     method = (f"derived per-mode system of rule {rule.name} in (c1, c2), "
               + ("exact per-epoch map" if time == "discrete" else "integrated flow")

@@ -109,6 +109,9 @@ class Derivation:
     observables: dict[str, Any]
     closed_form_end: dict[str, Any]
     steps: list[str] = field(default_factory=list)
+    #: A learning rule's derivation on this dataset and network
+    #: (:class:`~modspec.theory.rule_derivation.RuleDerivation`), when derived with a rule.
+    rule: Any = None
 
     # ------------------------------------------------------------------ views
     @cached_property
@@ -237,14 +240,24 @@ def strength_symbol(key: str) -> sp.Symbol:
 
 # -------------------------------------------------------------------------- derive
 def derive(dataset: CompositionalDataset | Dataset, network: Network,
-           cache: bool = True) -> Derivation:
+           cache: bool = True, rule: Any = None) -> Derivation:
     """Derive the learning dynamics of ``network`` trained on ``dataset``.
 
     ``dataset`` may be numeric or symbolic (:meth:`CompositionalDataset.symbolic`). With
     ``cache=True`` the closed-form mode solutions (the slow step, seconds) are read from the
     on-disk cache of :mod:`modspec.theory.cache` when present and re-verified by substitution
-    into their ODE; results are identical either way.
+    into their ODE; results are identical either way. ``rule`` (a preset name, a
+    :class:`~modspec.numerics.rules.LearningRule` or a SymPy
+    :class:`~modspec.theory.rules.Rule`) adds that rule's derivation as :attr:`Derivation.rule`
+    (:func:`modspec.theory.rule_derivation.derive_rule`, docs/theory/learning-rules.md).
     """
+    if rule is not None:
+        from dataclasses import replace
+
+        from .rule_derivation import as_rule, derive_rule
+
+        th = derive(dataset, network, cache)
+        return replace(th, rule=derive_rule(th, as_rule(rule)))
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
     steps: list[str] = []

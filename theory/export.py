@@ -100,6 +100,7 @@ def payload(th: Derivation, train_objects: list[int] | None = None,
         out["note"] = th.converged["note"]
     if train_objects is not None:
         out["heldout"] = _heldout(th, train_objects)
+    rule = th.rule if rule is None else rule
     if rule is not None:
         from .rule_derivation import RuleDerivation, derive_rule, describe
 
@@ -168,6 +169,7 @@ def render(th: Derivation, train_objects: list[int] | None = None, fmt: str = "t
         from .rule_derivation import derive_rule
 
         rule = derive_rule(th, rule)
+    rule = th.rule if rule is None else rule
     data = payload(th, train_objects, rule)
     if fmt == "json":
         return strict_json(data)

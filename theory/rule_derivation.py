@@ -27,7 +27,7 @@ from .derivation import Derivation
 from .errors import bad
 from .rules import Rule
 
-__all__ = ["RuleDerivation", "derive_rule", "describe", "outputs_linear"]
+__all__ = ["RuleDerivation", "as_rule", "derive_rule", "describe", "outputs_linear"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +53,22 @@ class RuleDerivation:
         """Per layer: True when the extra terms are identically zero at ``W*``, False when
         they are not (they may still vanish at particular strengths: see ``at_optimum``)."""
         return {k: (True if sp.simplify(v) == 0 else False) for k, v in self.at_optimum.items()}
+
+
+def as_rule(rule: Any) -> Rule:
+    """A SymPy :class:`~modspec.theory.rules.Rule` from a preset name, a rule, or an object
+    carrying one as ``definition`` (:class:`modspec.numerics.rules.LearningRule`)."""
+    from .rules import preset
+
+    if isinstance(rule, str):
+        return preset(rule)
+    if isinstance(rule, Rule):
+        return rule
+    definition = getattr(rule, "definition", None)
+    if isinstance(definition, Rule):
+        return definition
+    raise bad("rule", type(rule).__name__, "must be a rule name, a LearningRule or a "
+              "modspec.theory.rules.Rule")
 
 
 def outputs_linear(th: Derivation) -> bool:

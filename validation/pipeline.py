@@ -78,9 +78,12 @@ class Assessment:
 
 
 def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: bool = True,
-           tolerances: Mapping[str, float] | None = None) -> Assessment:
-    """Compare ``run`` with the theory of that run (see the module docstring)."""
-    exp = expect(th, run, time, linear)
+           tolerances: Mapping[str, float] | None = None, rule: Any = None) -> Assessment:
+    """Compare ``run`` with the theory of that run (see the module docstring). A run under a
+    learning rule is compared with the rule's own derived per-mode dynamics where the rule
+    reduces to modes (``rule``: its definition, default the run's own rule; see
+    :func:`modspec.numerics.expectation.expect`), and only measured where it does not."""
+    exp = expect(th, run, time, linear, rule=rule)
     judge_trajectories = (linear and exp.full_data and not th.coupled
                           and (max(m.depth for m in th.network.modules) <= 2
                                or run.init is not None))
@@ -123,7 +126,7 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     run = train(dataset, network, **training)
     linear = training.get("nonlinearity") in (None, "linear")
     return assess(derive(dataset, network), run, time=time, linear=linear,
-                  tolerances=tolerances)
+                  tolerances=tolerances, rule=training.get("rule"))
 
 
 # ----------------------------------------------------------------------- outputs
@@ -181,7 +184,8 @@ def summary(assessment: Assessment) -> str:
     meta = assessment.run.meta
     kind = meta.get("nonlinearity", "linear")
     if meta.get("rule", "gradient-descent") != "gradient-descent":
-        kind += f", rule {meta['rule']} (gamma {meta['gamma']:g}, nabla {meta['nabla']:g})"
+        values = ", ".join(f"{k} {meta[k]:g}" for k in ("gamma", "nabla") if k in meta)
+        kind += f", rule {meta['rule']}" + (f" ({values})" if values else "")
     passed = sum(v["passed"] for v in comp.verdicts.values())
     lines = [f"{name} ({kind}): {passed}/{len(comp.verdicts)} checks passed "
              f"(theory: {exp.time} time, {exp.method})"]

@@ -271,7 +271,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
             "seeds": int(seeds), "seed": int(seed), "nonlinearity": nonlinearity or "linear",
             "bias": bool(bias), "P_train": int(train_idx.size), "tau": tau,
             "architecture": network.name, "train_objects": train_idx.tolist(),
-            "rule": rule.name, "gamma": rule.gamma, "nabla": rule.nabla}
+            "rule": rule.name, **rule.coefficients}
     return Trajectory(np.array(record_at, dtype=float), modes, quads, losses, heldout,
                       seed_axis=True, kind="training", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else train_idx, init=init,
@@ -295,6 +295,5 @@ def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr
             "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
             "seeds": int(run.init[0][0].shape[0]), "seed": int(seed), "nonlinearity": "linear",
             "bias": False, "P_train": int(round(1 / (run.tau * lr))), "tau": run.tau,
-            "architecture": network.name, "rule": rule.name, "gamma": rule.gamma,
-            "nabla": rule.nabla}
+            "architecture": network.name, "rule": rule.name, **rule.coefficients}
     return replace(run, meta=meta)

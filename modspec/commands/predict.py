@@ -13,10 +13,12 @@ from modspec.commands.options import (
     SEED,
     add_architecture_options,
     add_dataset_options,
+    add_rule_options,
     dataset_from,
     integer,
     network_from,
     number,
+    rule_from,
     write_json,
 )
 from modspec.theory.errors import bad
@@ -44,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="continuous: the gradient flow (closed forms); discrete: gradient "
                         "descent epoch by epoch at this lr (exact per-epoch mode map)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
+    add_rule_options(p)
     p.set_defaults(func=run)
 
 
@@ -54,9 +57,29 @@ def prediction(args: argparse.Namespace) -> Any:
     if args.epochs < 0:
         raise bad("epochs", args.epochs, "must be an integer ≥ 0")
     dataset, network = dataset_from(args), network_from(args)
+    rule = rule_from(args) if hasattr(args, "rule") else None
+    if rule is not None and not rule.is_gradient_descent:
+        return _under_rule(args, dataset, network, rule)
     f = compile(derive(dataset, network))
     return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
              hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
+
+
+def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any) -> Any:
+    """The rule's own derived per-mode dynamics from balanced starts ``c1 = c2 = √a0``
+    (docs/theory/learning-rules.md); a rule that does not reduce is refused in one line."""
+    from modspec.numerics.rule_modes import rule_prediction
+    from modspec.numerics.rules import check_rule_network
+
+    check_rule_network(rule, network, dataset)
+    if not args.a0 > 0:
+        raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
+    result = rule_prediction(dataset, network, rule, np.arange(args.epochs + 1, dtype=float),
+                             args.lr, args.a0, getattr(args, "time", "continuous"))
+    if result.trajectory is None:
+        raise bad("rule", rule.label, f"has no per-mode prediction: {result.method}; "
+                  "simulate it instead (modspec simulate --rule)")
+    return result.trajectory
 
 
 def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
