@@ -73,3 +73,52 @@ def test_validate_trains_under_a_rule_and_says_so(run_cli, capsys, tmp_path):
                              str(tmp_path / "claims"))
     assert code == 2 and "--rule" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "claims").exists()
+
+
+# ---------------------------------------------------------------- the rules' own theory
+def test_derive_rule_prints_the_per_mode_system_its_fixed_points_and_vanishing_at_w_star(
+        run_cli, capsys, d0):
+    import modspec as ms
+
+    code, out, err = run_cli(capsys, "derive", "--rule", "hebbian", "--nabla", "0.002",
+                             "--format", "json", "--no-cache")
+    assert code == 0, err
+    rule = json.loads(out)["rule"]
+    assert rule["rule"] == "hebbian" and rule["coefficients"] == {"gamma": 0.0, "nabla": 0.002}
+    assert rule["reducible"] and rule["outputs_linear_in_inputs"]
+    assert rule["vanishes_at_optimum"] == {"W1": False, "W2": True}
+    assert ["1", "s/lam"] in [p["strengths"] for p in rule["fixed_points"]]
+    th = ms.derive(d0, arch.dense(), rule=learning_rule("hebbian", nabla=0.002))
+    from modspec.theory.rule_derivation import describe
+
+    assert describe(th.rule) == rule
+    code, text, _ = run_cli(capsys, "derive", "--rule", "anti-hebbian")
+    assert code == 0 and "not reducible to modes" in text and "off-diagonal" in text
+
+
+def test_predict_rule_equals_the_library_prediction_and_refuses_an_unreducible_rule(
+        run_cli, capsys, d0):
+    from modspec.numerics.rule_modes import rule_prediction
+
+    code, out, err = run_cli(capsys, "predict", "--rule", "contrastive-hebbian", "--gamma",
+                             "0.5", "--lr", "0.01", "--epochs", "20", "--a0", "1e-3",
+                             "--time", "discrete")
+    assert code == 0, err
+    want = rule_prediction(d0, arch.dense(), learning_rule("contrastive-hebbian", gamma=0.5),
+                           np.arange(21.0), 0.01, 1e-3, "discrete").trajectory
+    for k, v in want.modes.items():
+        assert np.allclose(json.loads(out)["modes"][k], v, rtol=1e-12)
+    code, out, err = run_cli(capsys, "predict", "--rule", "anti-hebbian", "--lr", "0.01",
+                             "--epochs", "5")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "not reducible" in err
+
+
+@pytest.mark.parametrize("command", ["derive", "predict"])
+def test_rule_options_of_derive_and_predict_refuse_bad_input_in_one_line(run_cli, capsys,
+                                                                          command):
+    extra = ("--lr", "0.01", "--epochs", "3") if command == "predict" else ()
+    for argv in (("--rule", "oja"), ("--gamma", "inf"), ("--rule", "hebbian", "--arch",
+                                                          "split")):
+        code, out, err = run_cli(capsys, command, *extra, *argv)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, argv

@@ -118,3 +118,19 @@ def test_bad_rule_definitions_are_one_line_errors(make, words):
     with pytest.raises(ModspecError) as err:
         make()
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_on_the_symbolic_compositional_family_the_output_term_vanishes_at_w_star_and_ojas_not():
+    import modspec as ms
+    from modspec.theory import architectures as arch
+    from modspec.theory.rule_derivation import derive_rule
+
+    th = ms.derive(ms.CompositionalDataset.symbolic(), arch.dense())
+    for name in ("contrastive-hebbian", "predictive-coding"):
+        rd = derive_rule(th, r.preset(name))
+        assert rd.linear and rd.given == {al.sigma_y: s**2 / lam}
+        assert rd.vanishes_at_optimum == {1: True, 2: True}
+    rd = derive_rule(th, r.preset("hebbian"))
+    assert rd.vanishes_at_optimum == {1: False, 2: True}
+    assert sp.solve(rd.at_optimum[1].xreplace({c1: 1}), r.nabla) == [] \
+        and rd.at_optimum[1].xreplace({c1: 1}) == 0
