@@ -175,7 +175,8 @@ def _counterexample(layer: int, rhs: sp.MatrixExpr, weights: Sequence[sp.MatrixS
                                                     (*al.C, al.Lam, al.S, al.Sy)}}
         rotated = (al.R[layer].T * _substitute(rhs, al.sub) * al.R[layer - 1]).xreplace(dims)
         explicit = {M.xreplace(dims): v for M, v in explicit.items()}
-        scalars = {sym: sp.Rational(rng.randint(1, 9), 7) for sym in rhs.free_symbols
+        scalars = {sym: sp.Rational(rng.randint(1, 9), 7)
+                   for sym in sorted(rhs.free_symbols, key=str)
                    if isinstance(sym, sp.Symbol) and sym not in dims}
         scalars[P] = 3
         M = sp.ImmutableMatrix(rotated.xreplace(explicit).xreplace(scalars).doit())
