@@ -175,11 +175,9 @@ class Rule:
                     or not math.isfinite(value):
                 raise bad(str(sym), value, f"must be a finite number (rule {self.name!r})")
             values[sym] = float(value)
-        free = set().union(*[t.expr.free_symbols for t in terms]) - _MATRICES - {P}
-        free = {s for s in free if not isinstance(s, sp.MatrixSymbol)}
-        missing = {s for s in free if s not in values and not s.is_number}
-        missing -= set().union(*[W.shape[0].free_symbols | W.shape[1].free_symbols
-                                 for W in _MATRICES])
+        coefficients = {s for t in terms for s in t.expr.free_symbols
+                        if isinstance(s, sp.Symbol)} - {P}
+        missing = coefficients - set(values)
         if missing:
             raise bad("values", {str(k): v for k, v in values.items()},
                       f"must give every coefficient of rule {self.name!r}; missing "
