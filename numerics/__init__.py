@@ -8,7 +8,8 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`;
 * :mod:`.flow`, :mod:`.integrate` — the exact matrix gradient flow, ``solve_ivp``;
 * :mod:`.simulate` — exact full-batch gradient descent, batched over seeds;
-* :mod:`.rules` — learning rules: gradient descent plus Hebbian or output terms;
+* :mod:`.rules` — learning rules: gradient descent plus the array code generated from a rule's
+  SymPy terms; :mod:`.rule_modes` — a rule's derived per-mode dynamics for a run;
 * :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in
   time (theory, simulation, training, flow);
 * :mod:`.expectation` — the theory of a recorded run: which solution applies, from which
