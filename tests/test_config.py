@@ -269,6 +269,8 @@ def test_a_rule_table_is_left_to_the_commands_that_take_a_rule(tmp_path):
     args, err = _parse(["reproduce", "--config", path, "--out", str(tmp_path / "r")])
     assert err is None and args["rules"] == ["hebbian", "predictive-coding"]
     args, err = _parse(["derive", "--config", path])
+    assert err is None and args["rule"] == "hebbian"
+    args, err = _parse(["cmnist", "--config", path, "--out", str(tmp_path / "c")])
     assert err is None and "rule" not in args
     bad = _toml(tmp_path, '[reproduce]\nrules = ["hebbian", "oja"]\n')
     args, err = _parse(["reproduce", "--config", bad, "--out", str(tmp_path / "r")])
