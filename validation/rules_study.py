@@ -179,18 +179,12 @@ def theories(derivation: Derivation, run: Trajectory, rule: LearningRule
     """The theories a rule's run is drawn against, as ``(label, expectation)``.
 
     Always gradient descent's (:data:`GD_THEORY`): the exact per-epoch map of each mode at the
-    run's learning rate, from the run's own starts (discrete time). When
-    :func:`~modspec.numerics.expectation.expect` takes the learning rule (``rule=``), gradient
-    descent is asked for explicitly, and a rule other than gradient descent also gets its own
-    derived dynamics, labelled ``"<rule> derived"`` (left out where ``expect`` refuses the
-    rule in one line).
+    run's learning rate, from the run's own starts (discrete time); a rule other than gradient
+    descent also gets its own derived dynamics, labelled ``"<rule> derived"`` (left out where
+    :func:`~modspec.numerics.expectation.expect` refuses the rule in one line).
     """
-    import inspect
-
     from modspec.numerics.expectation import expect
 
-    if "rule" not in inspect.signature(expect).parameters:
-        return [(GD_THEORY, expect(derivation, run, "discrete"))]
     out = [(GD_THEORY, expect(derivation, run, "discrete", rule=GRADIENT_DESCENT))]
     if not rule.is_gradient_descent:
         try:

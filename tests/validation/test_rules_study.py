@@ -230,36 +230,24 @@ def test_choosing_other_rules_recomputes_only_the_rules_part(rules_part, tmp_pat
         study.run_study(out, quick=True, quiet=True, parts=["learning_rules"], rules=["oja"])
 
 
-def test_the_rules_own_derived_dynamics_are_drawn_once_expect_takes_the_rule(monkeypatch):
-    """While ``expect`` knows gradient descent only, one theory is drawn; once it takes
-    ``rule=``, gradient descent's theory is asked for explicitly and the rule's own dynamics
-    join the figure (left out where ``expect`` refuses the rule)."""
-    import modspec.numerics.expectation as expectation
-    from modspec.numerics.rules import GRADIENT_DESCENT
+def test_a_rule_is_drawn_against_gradient_descent_and_its_own_derived_dynamics():
+    """Gradient descent's theory is asked for explicitly; a rule that reduces to modes also
+    gets its own derived dynamics, one that does not (anti-Hebbian) says why and has no
+    trajectory to draw."""
     from modspec.theory.derivation import derive
     from modspec.validation.rules_study import GD_THEORY, rule_run, theories
 
     th = derive(DATA, arch.dense())
     run = rule_run("hebbian", seeds=1, epoch_scale=0.02, record_every=10)
-    original, asked = expectation.expect, []
-
-    def gradient_descent_only(th, run, time="discrete", linear=True):   # today's signature
-        return original(th, run, time, linear)
-
-    def with_rules(th, run, time="discrete", linear=True, rule=None):
-        asked.append(rule)
-        if rule.name == "anti-hebbian":
-            raise ModspecError("rule='anti-hebbian' is invalid: does not reduce to modes")
-        return original(th, run, time, linear)
-
-    monkeypatch.setattr(expectation, "expect", gradient_descent_only)
-    assert [label for label, _ in theories(th, run, PRESETS["hebbian"])] == [GD_THEORY]
-    monkeypatch.setattr(expectation, "expect", with_rules)
-    curves = theories(th, run, PRESETS["hebbian"])
-    assert [label for label, _ in curves] == [GD_THEORY, "hebbian derived"]
-    assert asked == [GRADIENT_DESCENT, PRESETS["hebbian"]]
-    assert [label for label, _ in theories(th, run, PRESETS["anti-hebbian"])] == [GD_THEORY]
-    assert [label for label, _ in theories(th, run, GRADIENT_DESCENT)] == [GD_THEORY]
+    curves = dict(theories(th, run, PRESETS["hebbian"]))
+    assert list(curves) == [GD_THEORY, "hebbian derived"]
+    assert "gradient descent" in curves[GD_THEORY].method
+    assert curves["hebbian derived"].trajectory.modes
+    assert [label for label, _ in theories(th, run, PRESETS["gradient-descent"])] == [GD_THEORY]
+    anti = dict(theories(th, rule_run("anti-hebbian", seeds=1, epoch_scale=0.02,
+                                      record_every=10), PRESETS["anti-hebbian"]))
+    own = anti.get("anti-hebbian derived")
+    assert own is None or (own.method.startswith("not reducible") and not own.trajectory.modes)
 
 
 def test_the_theories_figure_takes_any_list_of_labelled_theories(tmp_path):
