@@ -266,8 +266,9 @@ def balanced_rhs(depth: int) -> sp.Expr:
 @dataclass(frozen=True)
 class FixedPoint:
     """A fixed point of a per-mode system: the strengths, the map ``a = Π c_l`` there, the
-    eigenvalues of the Jacobian of ``dc/dt`` and whether it is stable (all real parts < 0;
-    None when SymPy cannot decide the signs)."""
+    eigenvalues of the Jacobian of ``dc/dt`` and whether it is stable (all real parts < 0,
+    decided from the eigenvalues or, for two strengths, from the Jacobian's trace and
+    determinant; None when SymPy cannot decide the signs, or on a curve of fixed points)."""
 
     strengths: tuple[sp.Expr, ...]
     map: sp.Expr
@@ -295,6 +296,14 @@ def fixed_points(system: LayerSystem, given: dict | None = None) -> tuple[FixedP
         signs = [sp.re(e).is_negative for e in eig]
         stable = True if all(signs) else (False if any(sp.re(e).is_positive for e in eig)
                                           else None)
+        if stable is None and len(c) == 2:
+            # Routh–Hurwitz: both real parts negative iff trace < 0 and determinant > 0
+            Jp = J.xreplace(sub)
+            tr, det = sp.simplify(Jp.trace()), sp.factor(sp.simplify(Jp.det()))
+            if tr.is_negative and det.is_positive:
+                stable = True
+            elif tr.is_positive or det.is_negative:
+                stable = False
         out.append(FixedPoint(point, sp.simplify(sp.Mul(*point)), eig, stable))
     return tuple(out)
 

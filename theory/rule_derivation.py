@@ -16,7 +16,7 @@ of a rule (:func:`modspec.theory.alignment.layer_system`) with what the dataset 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy as sp
@@ -98,7 +98,16 @@ def derive_rule(th: Derivation, rule: Rule) -> RuleDerivation:
     given = {al.sigma_y: sy.s**2 / sy.lam} if linear else {}
     if not system.reducible:
         return RuleDerivation(th, rule, system, linear, given, (), {})
-    points = al.fixed_points(system, given)
+    # each coefficient with the sign of its value (a zero one drops its term), so that
+    # stability can be decided
+    signed = {sym: sp.Symbol(sym.name, positive=True) if value > 0
+              else sp.Symbol(sym.name, negative=True) if value < 0 else sp.S.Zero
+              for sym, value in rule.values.items()}
+    back = {v: k for k, v in signed.items() if v != 0}
+    points = tuple(replace(p, strengths=tuple(x.xreplace(back) for x in p.strengths),
+                           map=p.map.xreplace(back),
+                           eigenvalues=tuple(e.xreplace(back) for e in p.eigenvalues))
+                   for p in al.fixed_points(system, {**given, **signed}))
     at = {k: sp.factor(sp.simplify(v.xreplace(given)))
           for k, v in al.at_optimum(system, rule).items()}
     return RuleDerivation(th, rule, system, linear, given, points, at)
