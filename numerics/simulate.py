@@ -52,6 +52,7 @@ from .flow import (
 )
 from .record import HeldoutCurve, Trajectory
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
+from .subspace import expand_weights, full_maps, input_subspace, outside_span, reduce_weights
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -263,15 +264,25 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
 
     weights = [[w.copy() for w in layers] for layers in init]
     a0 = effective_a0(lay, weights)
+    # gradient descent runs on the exact reduced problem when the training inputs span less
+    # than the input space (numerics/subspace.py); a rule's extra terms see the full weights
+    sub = input_subspace(lay, cov, X_train, Y_train) if rule.is_gradient_descent else None
+    run_lay, run_cov = (lay, cov) if sub is None else (sub.layout, sub.cov)
+    state = weights if sub is None else reduce_weights(sub, weights)
+    start = None if sub is None else reduce_weights(sub, weights)
+    outside = None if sub is None else outside_span(sub, weights)
     slot = 0
     for step in range(epochs + 1):
-        maps = module_maps(lay, weights)
-        W = total_map(lay, maps)
-        R = residual(W, cov)
+        maps = module_maps(run_lay, state)
+        W = total_map(run_lay, maps)
+        R = residual(W, run_cov)
         if not np.isfinite(R).all():
             raise _diverged(lay, cov.P, lr, step, rule)
         if step == record_at[slot]:
-            rec = obs(maps, W, R)
+            if sub is not None:          # the full maps, from the full weights
+                maps = full_maps(sub, lay, maps, state, outside)
+                W = total_map(lay, maps)
+            rec = obs(maps, W, R if sub is None else residual(W, cov))
             for group, values in records.items():
                 for k, v in rec[group].items():
                     values[k][:, slot] = v
@@ -281,15 +292,17 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         if step == epochs:
             break
         # ---- one epoch: simultaneous update of every layer
-        grads = gradients(lay, weights, R)
+        grads = gradients(run_lay, state, R)
         extra = (None if rule.is_gradient_descent    # from the weights before the epoch
-                 else rule_terms(rule, *weights[0], X_train, Y_train, tau))
-        for layers, g in zip(weights, grads, strict=True):
+                 else rule_terms(rule, *state[0], X_train, Y_train, tau))
+        for layers, g in zip(state, grads, strict=True):
             for w, d in zip(layers, g, strict=True):
                 w += d / tau
         if extra is not None:
-            for w, e in zip(weights[0], extra, strict=True):
+            for w, e in zip(state[0], extra, strict=True):
                 w += e
+    if sub is not None:
+        weights = expand_weights(sub, init, start, state)
     heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
                if held_err is not None else None)
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
