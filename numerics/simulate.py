@@ -52,7 +52,14 @@ from .flow import (
 )
 from .record import HeldoutCurve, Trajectory
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
-from .subspace import expand_weights, full_maps, input_subspace, outside_span, reduce_weights
+from .subspace import (
+    expand_weights,
+    full_maps,
+    full_residual,
+    input_subspace,
+    outside_span,
+    reduce_weights,
+)
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -120,7 +127,8 @@ class Observer:
 
     def quadrant_norms(self, W: np.ndarray) -> dict[str, np.ndarray]:
         """Frobenius norms of the quadrants of total maps ``W`` (batch, outputs, inputs)."""
-        return {q: np.sqrt(np.sum(W[:, rows, cols] ** 2, axis=(-2, -1)))
+        squares = W * W
+        return {q: np.sqrt(np.sum(squares[:, rows, cols], axis=(-2, -1)))
                 for q, (rows, cols) in self.lay.quadrants.items()}
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
@@ -279,10 +287,13 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         if not np.isfinite(R).all():
             raise _diverged(lay, cov.P, lr, step, rule)
         if step == record_at[slot]:
-            if sub is not None:          # the full maps, from the full weights
-                maps = full_maps(sub, lay, maps, state, outside)
-                W = total_map(lay, maps)
-            rec = obs(maps, W, R if sub is None else residual(W, cov))
+            if sub is None:
+                final_map = W
+                rec = obs(maps, W, R)
+            else:                        # the full maps and residual, from the reduced ones
+                full = full_maps(sub, lay, maps, state, outside)
+                final_map = total_map(lay, full)
+                rec = obs(full, final_map, full_residual(sub, W, cov))
             for group, values in records.items():
                 for k, v in rec[group].items():
                     values[k][:, slot] = v
@@ -308,6 +319,6 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else cov.objects,
-                      init=init, weights=weights, a0=a0, final_map=W, **records,
+                      init=init, weights=weights, a0=a0, final_map=final_map, **records,
                       meta={} if rule.is_gradient_descent else
                       {"rule": rule.name, "gamma": rule.gamma, "nabla": rule.nabla})

@@ -37,8 +37,8 @@ import numpy as np
 
 from .flow import Covariances, Layout, block, module_gradient
 
-__all__ = ["InputSubspace", "expand_weights", "full_maps", "input_subspace", "outside_span",
-           "reduce_weights"]
+__all__ = ["InputSubspace", "expand_weights", "full_maps", "full_residual", "input_subspace",
+           "outside_span", "reduce_weights"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,12 +46,14 @@ class InputSubspace:
     """The reduced problem: ``layout`` and ``cov`` of the modules reading ``Z_m = Q_mᵀ X_m``.
 
     ``bases[m]`` is ``Q_m`` (``n_m × r_m``, orthonormal columns), or None for a module that is
-    not reduced (its inputs are the full rows ``in_m``).
+    not reduced (its inputs are the full rows ``in_m``). ``sigma_zx = Z Xᵀ / P`` (reduced
+    inputs × inputs), ``Z`` the reduced inputs of all modules stacked.
     """
 
     layout: Layout
     cov: Covariances
     bases: tuple[np.ndarray | None, ...]
+    sigma_zx: np.ndarray
 
 
 def _span(X: np.ndarray) -> np.ndarray:
@@ -87,7 +89,7 @@ def input_subspace(lay: Layout, cov: Covariances, X_train: np.ndarray,
     P = cov.P
     reduced = Covariances(Z @ Z.T / P, Y_train @ Z.T / P, cov.trace_y, P, cov.objects)
     return InputSubspace(replace(lay, modules=tuple(modules), n_in=start, quadrants={}),
-                         reduced, tuple(bases))
+                         reduced, tuple(bases), Z @ X_train.T / P)
 
 
 def reduce_weights(sub: InputSubspace, weights: Sequence[Sequence[np.ndarray]]
@@ -137,6 +139,13 @@ def full_maps(sub: InputSubspace, lay: Layout, reduced_maps: Sequence[np.ndarray
             product, _ = module_gradient(ml.dims)
             out.append(_right(M, Q.T) + product(rest, *layers[1:])[0])
     return out
+
+
+def full_residual(sub: InputSubspace, reduced_map: np.ndarray, cov: Covariances) -> np.ndarray:
+    """The full residual ``R = Σyx − W Σx`` from the reduced total map ``W̃``: the network's
+    outputs on the training objects are ``W X = W̃ Z``, so ``W Σx = W̃ Z Xᵀ/P = W̃ Σzx``
+    (one matrix product for the whole batch)."""
+    return cov.sigma_yx - _right(reduced_map, sub.sigma_zx)
 
 
 def _right(W: np.ndarray, F: np.ndarray) -> np.ndarray:
