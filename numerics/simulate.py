@@ -52,14 +52,7 @@ from .flow import (
 )
 from .record import HeldoutCurve, Trajectory
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
-from .subspace import (
-    expand_weights,
-    full_maps,
-    full_residual,
-    input_subspace,
-    outside_span,
-    reduce_weights,
-)
+from .subspace import full_maps, full_residual, full_weights, reduce_run
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -272,13 +265,13 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
 
     weights = [[w.copy() for w in layers] for layers in init]
     a0 = effective_a0(lay, weights)
-    # gradient descent runs on the exact reduced problem when the training inputs span less
-    # than the input space (numerics/subspace.py); a rule's extra terms see the full weights
-    sub = input_subspace(lay, cov, X_train, Y_train) if rule.is_gradient_descent else None
+    # gradient descent runs on the exact reduced problem when the training inputs or the
+    # hidden units have room to spare (numerics/subspace.py); a rule's extra terms see the
+    # full weights
+    sub = reduce_run(lay, cov, X_train, Y_train, weights) if rule.is_gradient_descent \
+        else None
     run_lay, run_cov = (lay, cov) if sub is None else (sub.layout, sub.cov)
-    state = weights if sub is None else reduce_weights(sub, weights)
-    start = None if sub is None else reduce_weights(sub, weights)
-    outside = None if sub is None else outside_span(sub, weights)
+    state = weights if sub is None else [[w.copy() for w in layers] for layers in sub.start]
     slot = 0
     for step in range(epochs + 1):
         maps = module_maps(run_lay, state)
@@ -291,7 +284,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
                 final_map = W
                 rec = obs(maps, W, R)
             else:                        # the full maps and residual, from the reduced ones
-                full = full_maps(sub, lay, maps, state, outside)
+                full = full_maps(sub, lay, maps, state)
                 final_map = total_map(lay, full)
                 rec = obs(full, final_map, full_residual(sub, W, cov))
             for group, values in records.items():
@@ -313,7 +306,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
             for w, e in zip(state[0], extra, strict=True):
                 w += e
     if sub is not None:
-        weights = expand_weights(sub, init, start, state)
+        weights = full_weights(sub, state)
     heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
                if held_err is not None else None)
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
