@@ -56,10 +56,11 @@ class ReducedRun:
     """A run's reduced problem and what maps it back to the full one.
 
     ``layout`` and ``cov`` are those of the modules reading the reduced inputs ``Z`` (all
-    modules' ``Z_m`` stacked); ``sigma_zx = Z Xᵀ / P``. Per module: ``inputs[m]`` is ``Q``
-    (``n_m × r``) and ``hidden[m]`` is ``B`` (seeds, hidden, k), each None where the module is
-    not reduced on that side; ``outside[m]`` is ``C`` (None when ``Q`` is). ``init`` holds the
-    full initial weights and ``start`` the reduced ones (read-only: step a copy).
+    modules' ``Z_m`` stacked); ``sigma_zx = Z Xᵀ / P``. Per module: ``inputs[m]`` is ``Qᵀ``
+    (``r × n_m``, contiguous) and ``hidden[m]`` is ``B`` (seeds, hidden, k), each None where
+    the module is not reduced on that side; ``outside[m]`` is ``C`` (None when ``Q`` is).
+    ``init`` holds the full initial weights and ``start`` the reduced ones (read-only: step a
+    copy).
     """
 
     layout: Layout
@@ -110,7 +111,8 @@ def reduce_run(lay: Layout, cov: Covariances, X_train: np.ndarray, Y_train: np.n
             BT = np.swapaxes(B, -1, -2)
             start = [BT @ A, layers[1] @ B]
             outside = None if outside is None else BT @ outside
-        parts.append((ml, Q, B, outside, Z, start))
+        parts.append((ml, np.ascontiguousarray(Q.T) if Q is not None else None, B, outside,
+                      Z, start))
     if all(Q is None and B is None for _, Q, B, *_ in parts):
         return None
     modules, at = [], 0
@@ -133,15 +135,15 @@ def full_weights(run: ReducedRun, state: Weights) -> list[list[np.ndarray]]:
     ``W_2 = W_2(0) + (W̃_2 − W̃_2(0)) Bᵀ``; a layer reduced on neither side is the state's
     own array."""
     out = []
-    for layers, full0, start, Q, B in zip(state, run.init, run.start, run.inputs, run.hidden,
-                                          strict=True):
-        if Q is None and B is None:
+    for layers, full0, start, QT, B in zip(state, run.init, run.start, run.inputs, run.hidden,
+                                           strict=True):
+        if QT is None and B is None:
             out.append(list(layers))
             continue
         first = layers[0] - start[0]
         if B is not None:
             first = B @ first
-        first = full0[0] + (first if Q is None else _right(first, Q.T))
+        first = full0[0] + (first if QT is None else _right(first, QT))
         rest = list(layers[1:]) if B is None else \
             [full0[1] + (layers[1] - start[1]) @ np.swapaxes(B, -1, -2)]
         out.append([first, *rest])
@@ -154,13 +156,13 @@ def full_maps(run: ReducedRun, lay: Layout, maps: Sequence[np.ndarray], state: W
     ``M = M̃ Qᵀ + W̃_L ⋯ W̃_2 C`` (the generated product of the module's layers with ``C`` in
     place of the first)."""
     out = []
-    for ml, M, layers, Q, C in zip(lay.modules, maps, state, run.inputs, run.outside,
-                                   strict=True):
-        if Q is None:
+    for ml, M, layers, QT, C in zip(lay.modules, maps, state, run.inputs, run.outside,
+                                    strict=True):
+        if QT is None:
             out.append(M)
             continue
         product, _ = module_gradient((ml.dims[0], *(w.shape[-2] for w in layers)))
-        out.append(_right(M, Q.T) + product(C, *layers[1:])[0])
+        out.append(_right(M, QT) + product(C, *layers[1:])[0])
     return out
 
 
