@@ -10,9 +10,13 @@ objects) one epoch updates every layer of every module simultaneously,
 one), where P is the number of training objects. The layer gradients are SymPy derivatives
 compiled by :mod:`modspec.numerics.flow`; every seed is one slice of a stacked batch, so each
 step is one stacked matrix product per layer for all seeds (and one large product for
-``W Σx``).
+``W Σx``). Gradient descent steps the exact reduced run of :mod:`modspec.numerics.subspace`
+(the span of the training inputs and, for two-layer modules, of the initial hidden weights:
+(27, 50, 9) becomes (8, 17, 9) on D0 with 50 hidden units); the full maps are rebuilt only on
+recorded epochs, and the full weights at the end.
 
-Recorded at every epoch t = 0 … epochs (before the update of epoch t+1):
+Recorded at every ``record_every``-th epoch t = 0 … epochs and at the last (before the
+update of epoch t+1):
 
 * ``modes[key]`` — the strength of each mode read on the ANALYTIC singular vectors of its
   module: ``mean diag(Uᵀ M V)`` over the mode's multiplicity (never a re-sorted SVD);
@@ -209,7 +213,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
     (its shapes decide). ``train_objects`` lists the objects (columns) trained on; the others
     are held out. Time is in epochs; ``τ = 1/(P·lr)`` with P the number of training objects.
-    Observables are recorded every ``record_every`` epochs and at the last one.
+    Observables are recorded every ``record_every`` epochs and at the last one; the epochs in
+    between cost only the reduced step (:mod:`modspec.numerics.subspace`).
 
     ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
     gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
