@@ -44,7 +44,7 @@ def bench_trajectories(n: int) -> None:
     ds = ms.CompositionalDataset(3, 1, 3, 1, 1)
     f = ms.compile(ms.derive(ds, arch.dense()))
     t = np.linspace(0, 300, n)
-    code = f.trajectory_code
+    code = f.closed_forms.code
     tau = 1 / (8 * 0.02)
     t_exp = best(lambda: np.exp(-t))
     t_traj = best(lambda: code(t, tau, 7e-7, 7e-7, 7e-7))
@@ -66,8 +66,8 @@ def bench_observables(n: int) -> None:
     values = [rng.uniform(0.1, 1, n) for _ in th.strengths] + [np.full(n, v) for v in
                                                               (3.0, 1.0, 3.0, 1.0, 1.0, 1.0)]
     t_plain = best(lambda: plain(*values))
-    t_gen = best(lambda: f.observable_code(*values))
-    got, want = f.observable_code(*values), plain(*values)
+    t_gen = best(lambda: f.observables.code(*values))
+    got, want = f.observables.code(*values), plain(*values)
     err = max(float(np.max(np.abs(np.asarray(g) - np.asarray(w)))) for g, w in
               zip(got, want, strict=True))
     print(f"[2] observables ({len(exprs)} expressions, {n:.0e} points): lambdify without CSE "
