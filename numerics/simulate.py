@@ -276,10 +276,11 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     sub = reduce_run(lay, cov, X_train, Y_train, weights) if rule.is_gradient_descent \
         else None
     run_lay, run_cov = (lay, cov) if sub is None else (sub.layout, sub.cov)
-    state = weights if sub is None else [[w.copy() for w in layers] for layers in sub.start]
+    if sub is not None:                  # from here on, the reduced weights are stepped
+        weights = [[w.copy() for w in layers] for layers in sub.start]
     slot = 0
     for step in range(epochs + 1):
-        maps = module_maps(run_lay, state)
+        maps = module_maps(run_lay, weights)
         W = total_map(run_lay, maps)
         R = residual(W, run_cov)
         if not np.isfinite(R).all():
@@ -289,7 +290,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
                 final_map = W
                 rec = obs(maps, W, R)
             else:                        # the full maps and residual, from the reduced ones
-                full = full_maps(sub, lay, maps, state)
+                full = full_maps(sub, lay, maps, weights)
                 final_map = total_map(lay, full)
                 rec = obs(full, final_map, full_residual(sub, W, cov))
             for group, values in records.items():
@@ -301,17 +302,17 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         if step == epochs:
             break
         # ---- one epoch: simultaneous update of every layer
-        grads = gradients(run_lay, state, R)
+        grads = gradients(run_lay, weights, R)
         extra = (None if rule.is_gradient_descent    # from the weights before the epoch
-                 else rule_terms(rule, *state[0], X_train, Y_train, tau))
-        for layers, g in zip(state, grads, strict=True):
+                 else rule_terms(rule, *weights[0], X_train, Y_train, tau))
+        for layers, g in zip(weights, grads, strict=True):
             for w, d in zip(layers, g, strict=True):
                 w += d / tau
         if extra is not None:
-            for w, e in zip(state[0], extra, strict=True):
+            for w, e in zip(weights[0], extra, strict=True):
                 w += e
     if sub is not None:
-        weights = full_weights(sub, state)
+        weights = full_weights(sub, weights)
     heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
                if held_err is not None else None)
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
