@@ -91,43 +91,41 @@ def reduce_run(lay: Layout, cov: Covariances, X_train: np.ndarray, Y_train: np.n
     """The reduced run of ``lay`` from ``weights`` (stacked over seeds) on the training
     objects ``X_train`` (inputs × P), ``Y_train`` (outputs × P); None when no module shrinks
     (then simulate the full problem)."""
-    parts = []
+    inputs, hidden, outside, Zs, start = [], [], [], [], []
     for ml, layers in zip(lay.modules, weights, strict=True):
         X_m = block(X_train, ml.inputs, slice(None))                      # n_m × P
         Q = _span(X_m) if X_m.shape[0] > 0 else None
-        Q = Q if Q is not None and Q.shape[1] < X_m.shape[0] else None
+        if Q is not None and Q.shape[1] == X_m.shape[0]:                 # spans its space
+            Q = None
         Z = X_m if Q is None else Q.T @ X_m
         A = layers[0] if Q is None else _right(layers[0], Q)              # (seeds, h, r)
+        C = None if Q is None else layers[0] - _right(A, Q.T)             # W_1 (I − Q Qᵀ)
         B = None
         if ml.depth == 2 and Z.shape[0] + ml.dims[-1] < ml.dims[1]:
-            B = np.linalg.qr(np.concatenate([A, np.swapaxes(layers[1], -1, -2)], axis=-1))[0]
-        if Q is None and B is None:
-            parts.append((ml, None, None, None, Z, [w.copy() for w in layers]))
-            continue
-        outside = None if Q is None else layers[0] - _right(A, Q.T)       # W_1 (I − Q Qᵀ)
-        if B is None:
-            start = [A, *(w.copy() for w in layers[1:])]
+            B = np.linalg.qr(np.concatenate([A, layers[1].mT], axis=-1))[0]
+            reduced = [B.mT @ A, layers[1] @ B]
+            C = None if C is None else B.mT @ C
         else:
-            BT = np.swapaxes(B, -1, -2)
-            start = [BT @ A, layers[1] @ B]
-            outside = None if outside is None else BT @ outside
-        parts.append((ml, np.ascontiguousarray(Q.T) if Q is not None else None, B, outside,
-                      Z, start))
-    if all(Q is None and B is None for _, Q, B, *_ in parts):
+            reduced = [A if Q is not None else A.copy(), *(w.copy() for w in layers[1:])]
+        inputs.append(None if Q is None else np.ascontiguousarray(Q.T))
+        hidden.append(B)
+        outside.append(C)
+        Zs.append(Z)
+        start.append(tuple(reduced))
+    if all(Q is None and B is None for Q, B in zip(inputs, hidden, strict=True)):
         return None
     modules, at = [], 0
-    for ml, _, _, _, Z, start in parts:
-        r = Z.shape[0]
-        dims = (r, *(w.shape[-2] for w in start))
-        modules.append(replace(ml, inputs=slice(at, at + r), dims=dims, projections={}))
-        at += r
-    Z = np.concatenate([p[4] for p in parts], axis=0)
+    for ml, Z, layers in zip(lay.modules, Zs, start, strict=True):
+        dims = (Z.shape[0], *(w.shape[-2] for w in layers))
+        modules.append(replace(ml, inputs=slice(at, at + Z.shape[0]), dims=dims,
+                               projections={}))
+        at += Z.shape[0]
+    Z = np.concatenate(Zs, axis=0)
     P = cov.P
-    reduced = Covariances(Z @ Z.T / P, Y_train @ Z.T / P, cov.trace_y, P, cov.objects)
-    return ReducedRun(replace(lay, modules=tuple(modules), n_in=at, quadrants={}), reduced,
-                      Z @ X_train.T / P, tuple(p[1] for p in parts), tuple(p[2] for p in parts),
-                      tuple(p[3] for p in parts), tuple(tuple(w) for w in weights),
-                      tuple(tuple(p[5]) for p in parts))
+    return ReducedRun(replace(lay, modules=tuple(modules), n_in=at, quadrants={}),
+                      Covariances(Z @ Z.T / P, Y_train @ Z.T / P, cov.trace_y, P, cov.objects),
+                      Z @ X_train.T / P, tuple(inputs), tuple(hidden), tuple(outside),
+                      tuple(tuple(layers) for layers in weights), tuple(start))
 
 
 def full_weights(run: ReducedRun, state: Weights) -> list[list[np.ndarray]]:
@@ -145,7 +143,7 @@ def full_weights(run: ReducedRun, state: Weights) -> list[list[np.ndarray]]:
             first = B @ first
         first = full0[0] + (first if QT is None else _right(first, QT))
         rest = list(layers[1:]) if B is None else \
-            [full0[1] + (layers[1] - start[1]) @ np.swapaxes(B, -1, -2)]
+            [full0[1] + (layers[1] - start[1]) @ B.mT]
         out.append([first, *rest])
     return out
 
