@@ -110,6 +110,12 @@ class Observer:
             (ml, np.stack([p.ravel() for p in ml.projections.values()], axis=1)
              if ml.projections else np.zeros((ml.dims[-1] * ml.dims[0], 0)))
             for ml in lay.modules]
+        # each quadrant and each loss block as a 0/1 mask over the entries of the total map:
+        # the sums over all of them are one matrix product for the whole batch
+        self.quadrant_masks = _masks((lay.n_out, lay.n_in), lay.quadrants.values())
+        self.loss_masks = _masks((lay.n_out, lay.n_in),
+                                 [(self.out_spans[b], slice(None)) for b in self.loss_blocks])
+        self.loss_traces = np.array([cov.trace_y[b] for b in self.loss_blocks])
 
     def modes(self, maps: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Mode strengths ``mean diag(Uᵀ M V)`` of module maps stacked over a leading axis
@@ -124,25 +130,33 @@ class Observer:
 
     def quadrant_norms(self, W: np.ndarray) -> dict[str, np.ndarray]:
         """Frobenius norms of the quadrants of total maps ``W`` (batch, outputs, inputs)."""
-        squares = W * W
-        return {q: np.sqrt(np.sum(squares[:, rows, cols], axis=(-2, -1)))
-                for q, (rows, cols) in self.lay.quadrants.items()}
+        norms = np.sqrt((W * W).reshape(*W.shape[:-2], -1) @ self.quadrant_masks)
+        return {q: norms[..., j] for j, q in enumerate(self.lay.quadrants)}
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
                  ) -> dict[str, Any]:
         """``maps``, ``W``, ``R`` stacked over a leading batch axis; values are (batch,)."""
         modes = self.modes(maps)
         quads = self.quadrant_norms(W)
-        losses = {}
-        for b, name in self.loss_blocks.items():
-            rows = self.out_spans[b]
-            losses[name] = self.cov.trace_y[b] - np.sum(
-                (self.cov.sigma_yx[rows] + R[:, rows]) * W[:, rows], axis=(-2, -1))
+        inner = ((self.cov.sigma_yx + R) * W).reshape(*W.shape[:-2], -1) @ self.loss_masks
+        losses = {name: self.loss_traces[j] - inner[..., j]
+                  for j, name in enumerate(self.loss_blocks.values())}
         out: dict[str, Any] = {"modes": modes, "quadrant_norms": quads, "loss": losses}
         if self.record_held:
             err = self.Y[self.oy][:, self.held] - W[:, self.oy] @ self.X[:, self.held]
             out["heldout"] = np.sum(err**2, axis=-2).mean(axis=-1)
         return out
+
+
+def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
+    """Columns of 0/1 masks, one per ``(rows, cols)`` block of a ``shape`` matrix, raveled."""
+    blocks = list(blocks)
+    out = np.zeros((shape[0] * shape[1], len(blocks)))
+    for j, (rows, cols) in enumerate(blocks):
+        mask = np.zeros(shape)
+        mask[rows, cols] = 1.0
+        out[:, j] = mask.ravel()
+    return out
 
 
 def _diverged(lay: Layout, P: int, lr: float, epoch: int,
