@@ -16,12 +16,12 @@ orthonormal basis of that span (``r = rank X_m ≤ min(n_m, P)``), ``G_m = G̃ Q
 * the outputs on the training objects are ``W X = Σ_m E_m M̃_m Z_m`` with ``Z_m = Qᵀ X_m`` and
   ``M̃_m = W_L ⋯ W_2 A``.
 
-**Hidden units (two-layer modules).** An epoch moves ``A`` by ``W_2ᵀ G̃ / τ`` (columns in the
-span of ``W_2ᵀ``) and ``W_2`` by ``G̃ Aᵀ / τ`` (rows in the span of ``Aᵀ``), so the span ``S``
-of the columns of ``A(0)`` and ``W_2(0)ᵀ`` (``k ≤ r + n_out`` dimensions, one ``S`` a seed)
-holds both for all time. With ``B`` (``hidden × k``) an orthonormal basis of ``S``,
-``Ã = Bᵀ A`` and ``W̃_2 = W_2 B`` carry the whole run: ``W_2 A = W̃_2 Ã``,
-``W_2ᵀ G̃ = B W̃_2ᵀ G̃`` and ``G̃ Aᵀ = G̃ Ãᵀ Bᵀ``.
+**Hidden units (two-layer modules).** An epoch moves ``A`` by ``W_2ᵀ G̃ / τ`` (its columns
+are combinations of the columns of ``W_2ᵀ``) and ``W_2ᵀ`` by ``A G̃ᵀ / τ`` (combinations of the
+columns of ``A``), so the span ``S`` of the columns of ``A(0)`` and ``W_2(0)ᵀ``
+(``k ≤ r + n_out`` dimensions, one ``S`` a seed) holds both for all time. With ``B``
+(``hidden × k``) an orthonormal basis of ``S``, ``Ã = Bᵀ A`` and ``W̃_2 = W_2 B`` carry the
+whole run: ``W_2 A = W̃_2 Ã``, ``W_2ᵀ G̃ = B W̃_2ᵀ G̃`` and ``G̃ Aᵀ = G̃ Ãᵀ Bᵀ``.
 
 So gradient descent of the full network is, number for number in exact arithmetic, gradient
 descent of the same modules reading the reduced inputs ``Z_m`` (each module its own block of
