@@ -7,7 +7,8 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.stable` — overflow- and cancellation-free forms of the closed-form trajectories;
 * :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`;
 * :mod:`.flow`, :mod:`.integrate` — the exact matrix gradient flow, ``solve_ivp``;
-* :mod:`.simulate` — exact full-batch gradient descent, batched over seeds;
+* :mod:`.simulate` — exact full-batch gradient descent, batched over seeds, stepped on the
+  exact reduced run of :mod:`.subspace`;
 * :mod:`.rules` — learning rules: gradient descent plus the array code generated from a rule's
   SymPy terms; :mod:`.rule_modes` — a rule's derived per-mode dynamics for a run;
 * :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in

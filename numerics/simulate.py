@@ -10,9 +10,13 @@ objects) one epoch updates every layer of every module simultaneously,
 one), where P is the number of training objects. The layer gradients are SymPy derivatives
 compiled by :mod:`modspec.numerics.flow`; every seed is one slice of a stacked batch, so each
 step is one stacked matrix product per layer for all seeds (and one large product for
-``W Σx``).
+``W Σx``). Gradient descent steps the exact reduced run of :mod:`modspec.numerics.subspace`
+(the span of the training inputs and, for two-layer modules, of the initial hidden weights:
+(27, 50, 9) becomes (8, 17, 9) on D0 with 50 hidden units); the full maps are rebuilt only on
+recorded epochs, and the full weights at the end.
 
-Recorded at every epoch t = 0 … epochs (before the update of epoch t+1):
+Recorded at every ``record_every``-th epoch t = 0 … epochs and at the last (before the
+update of epoch t+1):
 
 * ``modes[key]`` — the strength of each mode read on the ANALYTIC singular vectors of its
   module: ``mean diag(Uᵀ M V)`` over the mode's multiplicity (never a re-sorted SVD);
@@ -52,6 +56,7 @@ from .flow import (
 )
 from .record import HeldoutCurve, Trajectory
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
+from .subspace import full_maps, full_residual, full_weights, reduce_run
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -105,6 +110,12 @@ class Observer:
             (ml, np.stack([p.ravel() for p in ml.projections.values()], axis=1)
              if ml.projections else np.zeros((ml.dims[-1] * ml.dims[0], 0)))
             for ml in lay.modules]
+        # each quadrant and each loss block as a 0/1 mask over the entries of the total map:
+        # the sums over all of them are one matrix product for the whole batch
+        self.quadrant_masks = _masks((lay.n_out, lay.n_in), lay.quadrants.values())
+        self.loss_masks = _masks((lay.n_out, lay.n_in),
+                                 [(self.out_spans[b], slice(None)) for b in self.loss_blocks])
+        self.loss_traces = np.array([cov.trace_y[b] for b in self.loss_blocks])
 
     def modes(self, maps: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Mode strengths ``mean diag(Uᵀ M V)`` of module maps stacked over a leading axis
@@ -119,24 +130,33 @@ class Observer:
 
     def quadrant_norms(self, W: np.ndarray) -> dict[str, np.ndarray]:
         """Frobenius norms of the quadrants of total maps ``W`` (batch, outputs, inputs)."""
-        return {q: np.sqrt(np.sum(W[:, rows, cols] ** 2, axis=(-2, -1)))
-                for q, (rows, cols) in self.lay.quadrants.items()}
+        norms = np.sqrt((W * W).reshape(*W.shape[:-2], -1) @ self.quadrant_masks)
+        return {q: norms[..., j] for j, q in enumerate(self.lay.quadrants)}
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
                  ) -> dict[str, Any]:
         """``maps``, ``W``, ``R`` stacked over a leading batch axis; values are (batch,)."""
         modes = self.modes(maps)
         quads = self.quadrant_norms(W)
-        losses = {}
-        for b, name in self.loss_blocks.items():
-            rows = self.out_spans[b]
-            losses[name] = self.cov.trace_y[b] - np.sum(
-                (self.cov.sigma_yx[rows] + R[:, rows]) * W[:, rows], axis=(-2, -1))
+        inner = ((self.cov.sigma_yx + R) * W).reshape(*W.shape[:-2], -1) @ self.loss_masks
+        losses = {name: self.loss_traces[j] - inner[..., j]
+                  for j, name in enumerate(self.loss_blocks.values())}
         out: dict[str, Any] = {"modes": modes, "quadrant_norms": quads, "loss": losses}
         if self.record_held:
             err = self.Y[self.oy][:, self.held] - W[:, self.oy] @ self.X[:, self.held]
             out["heldout"] = np.sum(err**2, axis=-2).mean(axis=-1)
         return out
+
+
+def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
+    """Columns of 0/1 masks, one per ``(rows, cols)`` block of a ``shape`` matrix, raveled."""
+    blocks = list(blocks)
+    out = np.zeros((shape[0] * shape[1], len(blocks)))
+    for j, (rows, cols) in enumerate(blocks):
+        mask = np.zeros(shape)
+        mask[rows, cols] = 1.0
+        out[:, j] = mask.ravel()
+    return out
 
 
 def _diverged(lay: Layout, P: int, lr: float, epoch: int,
@@ -207,7 +227,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
     (its shapes decide). ``train_objects`` lists the objects (columns) trained on; the others
     are held out. Time is in epochs; ``τ = 1/(P·lr)`` with P the number of training objects.
-    Observables are recorded every ``record_every`` epochs and at the last one.
+    Observables are recorded every ``record_every`` epochs and at the last one; the epochs in
+    between cost only the reduced step (:mod:`modspec.numerics.subspace`).
 
     ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
     gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
@@ -263,15 +284,29 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
 
     weights = [[w.copy() for w in layers] for layers in init]
     a0 = effective_a0(lay, weights)
+    # gradient descent runs on the exact reduced problem when the training inputs or the
+    # hidden units have room to spare (numerics/subspace.py); a rule's extra terms see the
+    # full weights
+    sub = reduce_run(lay, cov, X_train, Y_train, weights) if rule.is_gradient_descent \
+        else None
+    run_lay, run_cov = (lay, cov) if sub is None else (sub.layout, sub.cov)
+    if sub is not None:                  # from here on, the reduced weights are stepped
+        weights = [[w.copy() for w in layers] for layers in sub.start]
     slot = 0
     for step in range(epochs + 1):
-        maps = module_maps(lay, weights)
-        W = total_map(lay, maps)
-        R = residual(W, cov)
+        maps = module_maps(run_lay, weights)
+        W = total_map(run_lay, maps)
+        R = residual(W, run_cov)
         if not np.isfinite(R).all():
             raise _diverged(lay, cov.P, lr, step, rule)
         if step == record_at[slot]:
-            rec = obs(maps, W, R)
+            if sub is None:
+                final_map = W
+                rec = obs(maps, W, R)
+            else:                        # the full maps and residual, from the reduced ones
+                full = full_maps(sub, lay, maps, weights)
+                final_map = total_map(lay, full)
+                rec = obs(full, final_map, full_residual(sub, W, cov))
             for group, values in records.items():
                 for k, v in rec[group].items():
                     values[k][:, slot] = v
@@ -281,7 +316,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         if step == epochs:
             break
         # ---- one epoch: simultaneous update of every layer
-        grads = gradients(lay, weights, R)
+        grads = gradients(run_lay, weights, R)
         extra = (None if rule.is_gradient_descent    # from the weights before the epoch
                  else rule_terms(rule, *weights[0], X_train, Y_train, tau))
         for layers, g in zip(weights, grads, strict=True):
@@ -290,11 +325,13 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         if extra is not None:
             for w, e in zip(weights[0], extra, strict=True):
                 w += e
+    if sub is not None:
+        weights = full_weights(sub, weights)
     heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
                if held_err is not None else None)
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else cov.objects,
-                      init=init, weights=weights, a0=a0, final_map=W, **records,
+                      init=init, weights=weights, a0=a0, final_map=final_map, **records,
                       meta={} if rule.is_gradient_descent else
                       {"rule": rule.name, **rule.coefficients})
