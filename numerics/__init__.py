@@ -14,7 +14,8 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in
   time (theory, simulation, training, flow);
 * :mod:`.expectation` — the theory of a recorded run: which solution applies, from which
-  start, with which end point.
+  start, with which end point; :mod:`.early` — the effective starts of deep modes from random
+  weights (the free flow).
 """
 
 from .predict import Predictor, compile
