@@ -30,7 +30,7 @@ derived equations. :func:`shallow_converged_map` gives the exact end point of a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +42,8 @@ from .architectures import Module, Network
 from .dataset import CompositionalDataset, Dataset, block_index
 from .errors import ModspecError
 
-__all__ = ["MatrixFlow", "covariance_values", "evaluate", "matrix_flow", "matrix_odes",
-           "minimum_norm_map", "shallow_converged_map"]
+__all__ = ["MatrixFlow", "covariance_values", "data_pairs", "evaluate", "matrix_flow",
+           "matrix_odes", "minimum_norm_map", "shallow_converged_map"]
 
 _P = sp.Symbol("P", positive=True, integer=True)
 
@@ -186,10 +186,11 @@ def matrix_odes(network: Network, dataset: Any = None) -> dict[str, list[sp.Eq]]
     return matrix_flow(network, dataset).odes
 
 
-def _to_covariances(expr: sp.MatrixExpr, xnames: Mapping[str, str],
-                    ynames: Mapping[str, str], cov: Any) -> sp.MatrixExpr:
-    """Replace adjacent ``X_a X_bᵀ`` by ``P Σx^{a,b}`` and ``Y_o X_bᵀ`` by ``P Σyx^{o,b}``,
-    then divide by P (every term of a gradient carries exactly one such pair)."""
+def data_pairs(expr: sp.MatrixExpr, pair: Callable[[str, str], sp.MatrixExpr | None]
+               ) -> list[tuple[sp.Expr, list[sp.MatrixExpr], int]]:
+    """Split ``expr`` into its terms and, in each, replace every adjacent ``A Bᵀ`` of matrix
+    symbols for which ``pair(A.name, B.name)`` gives a replacement (e.g. ``X Xᵀ → P Σx``):
+    ``[(scalar factor, matrix factors, number of pairs replaced)]`` per term."""
     terms = sp.Add.make_args(expr) if not isinstance(expr, sp.MatAdd) else expr.args
     out = []
     for term in terms:
@@ -197,27 +198,43 @@ def _to_covariances(expr: sp.MatrixExpr, xnames: Mapping[str, str],
             continue
         coeff, mats = term.as_coeff_mmul()
         args = list(mats.args) if isinstance(mats, sp.MatMul) else [mats]
-        scal = [a for a in args if not getattr(a, "is_Matrix", False)]
+        scalar = sp.Mul(coeff, *[a for a in args if not getattr(a, "is_Matrix", False)])
         args = [a for a in args if getattr(a, "is_Matrix", False)]
-        new: list[Any] = []
-        i = 0
-        found = 0
+        new: list[sp.MatrixExpr] = []
+        i = found = 0
         while i < len(args):
-            a = args[i]
-            b = args[i + 1] if i + 1 < len(args) else None
-            if (b is not None and isinstance(b, sp.Transpose) and isinstance(a, sp.MatrixSymbol)
-                    and b.arg.name in xnames and (a.name in xnames or a.name in ynames)):
-                kind = "x" if a.name in xnames else "yx"
-                left = xnames[a.name] if kind == "x" else ynames[a.name]
-                new.append(cov(kind, left, xnames[b.arg.name]))
+            a, b = args[i], args[i + 1] if i + 1 < len(args) else None
+            rep = (pair(a.name, b.arg.name)
+                   if isinstance(a, sp.MatrixSymbol) and isinstance(b, sp.Transpose)
+                   and isinstance(b.arg, sp.MatrixSymbol) else None)
+            if rep is not None:
+                new.append(rep)
                 i += 2
                 found += 1
                 continue
             new.append(a)
             i += 1
+        out.append((scalar, new, found))
+    return out
+
+
+def _to_covariances(expr: sp.MatrixExpr, xnames: Mapping[str, str],
+                    ynames: Mapping[str, str], cov: Any) -> sp.MatrixExpr:
+    """Replace adjacent ``X_a X_bᵀ`` by ``P Σx^{a,b}`` and ``Y_o X_bᵀ`` by ``P Σyx^{o,b}``,
+    then divide by P (every term of a gradient carries exactly one such pair)."""
+    def pair(a: str, b: str) -> sp.MatrixExpr | None:
+        if b not in xnames:
+            return None
+        if a in xnames:
+            return cov("x", xnames[a], xnames[b])
+        return cov("yx", ynames[a], xnames[b]) if a in ynames else None
+
+    out = []
+    for scalar, factors, found in data_pairs(expr, pair):
         if found != 1:
-            raise RuntimeError(f"gradient term {term} has {found} data pairs, expected one")
-        out.append(sp.Mul(coeff, *scal) * sp.MatMul(*new))
+            raise RuntimeError(f"gradient term {scalar * sp.MatMul(*factors)} has {found} "
+                               "data pairs, expected one")
+        out.append(scalar * sp.MatMul(*factors))
     return sp.MatAdd(*out).doit() if len(out) > 1 else out[0]
 
 

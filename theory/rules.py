@@ -51,7 +51,7 @@ import sympy as sp
 
 from .architectures import dense
 from .errors import bad
-from .matrix_flow import matrix_flow
+from .matrix_flow import data_pairs, matrix_flow
 
 __all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "P", "PRESETS", "Rule", "Sigma_x",
            "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "covariance_form",
@@ -216,27 +216,13 @@ def covariance_form(expr: sp.MatrixExpr) -> sp.MatrixExpr:
     pairs = {(X.name, X.name): Sigma_x, (Y.name, X.name): Sigma_yx,
              (Y.name, Y.name): Sigma_y, (X.name, Y.name): Sigma_yx.T}
     out = []
-    for term in (expanded.args if isinstance(expanded, sp.MatAdd) else (expanded,)):
-        coeff, mats = term.as_coeff_mmul()
-        args = list(mats.args) if isinstance(mats, sp.MatMul) else [mats]
-        scal = [a for a in args if not getattr(a, "is_Matrix", False)]
-        args = [a for a in args if getattr(a, "is_Matrix", False)]
-        new: list[Any] = []
-        i = 0
-        while i < len(args):
-            a, b = args[i], args[i + 1] if i + 1 < len(args) else None
-            if (isinstance(a, sp.MatrixSymbol) and isinstance(b, sp.Transpose)
-                    and (a.name, getattr(b.arg, "name", None)) in pairs):
-                new.append(P * pairs[(a.name, b.arg.name)])
-                i += 2
-                continue
-            new.append(a)
-            i += 1
-        product = sp.MatMul(*new).doit() if len(new) > 1 else new[0]
+    for scalar, factors, _ in data_pairs(
+            expanded, lambda a, b: P * pairs[(a, b)] if (a, b) in pairs else None):
+        product = sp.MatMul(*factors).doit() if len(factors) > 1 else factors[0]
         if product.has(X, Y):
             raise bad("term", str(expr), "may use X and Y only in sums over objects "
                       "(X Xᵀ, Y Xᵀ, X Yᵀ, Y Yᵀ, e.g. H Xᵀ or Ŷ Ŷᵀ)")
-        out.append(sp.Mul(coeff, *scal) * product)
+        out.append(scalar * product)
     return sp.MatAdd(*out).doit() if len(out) > 1 else out[0]
 
 
