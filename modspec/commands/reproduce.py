@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=output_folder, required=True,
                    help="output folder (created if needed; must be writable)")
     p.add_argument("--quick", action="store_true",
-                   help="the small configuration (about 8 minutes on 2 CPU cores)")
+                   help="the small configuration (about 6 minutes on 2 CPU cores)")
     p.add_argument("--seed", type=SEED, default=0, help="base random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
