@@ -15,6 +15,8 @@ with one comparison policy:
   since their modes start from each direction's effective start; otherwise only end points
   (a run on a subset is judged against the converged map of that subset; a coupled network
   against its exact dynamics from the same start);
+* end points are judged against ``W*`` only when the theory itself has converged by the run's
+  last epoch (every mode within 1 % of its fixed point); otherwise they are reported;
 * a non-linear network is measured functionally (mean Jacobians): the linear theory is its
   reference, not a promise — deviations are reported, end points are not judged, half-rise
   times are measured against the network's own end value.
@@ -31,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
@@ -43,6 +47,10 @@ __all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "payload", "summary", "th
            "validate", "write_outputs"]
 
 #: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
+#: A mode whose theory ends farther than this (relative) from its fixed point has not
+#: converged: the run's end point is then reported, not judged against ``W*``.
+UNCONVERGED = 0.01
+
 CHECK_TOLERANCES = {
     **TOLERANCES,
     # a norm the theory says is clearly non-zero must exceed this
@@ -76,6 +84,13 @@ class Assessment:
     def passed(self) -> bool:
         return self.comparison.passed
 
+    @property
+    def unconverged(self) -> dict[str, float]:
+        """Modes the theory itself has not brought within 1 % of their fixed points by the
+        run's last epoch: ``{mode: a(T)/a*}`` (empty when the theory has converged, or has no
+        trajectory). Such a run's end point is reported, not judged against ``W*``."""
+        return _unconverged(self.expectation)
+
 
 def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: bool = True,
            tolerances: Mapping[str, float] | None = None, rule: Any = None) -> Assessment:
@@ -84,6 +99,7 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     reduces to modes (``rule``: its definition, default the run's own rule; see
     :func:`modspec.numerics.expectation.expect`), and only measured where it does not."""
     exp = expect(th, run, time, linear, rule=rule)
+    converged = not _unconverged(exp)
     judge_trajectories = (linear and exp.full_data and not th.coupled
                           and (max(m.depth for m in th.network.modules) <= 2
                                or run.init is not None))
@@ -91,8 +107,20 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
                    converged=exp.end_point,
                    tolerances={**CHECK_TOLERANCES, **(tolerances or {})},
                    check_trajectories=judge_trajectories, own_end=not linear,
-                   judge_end_points=linear)
+                   judge_end_points=linear and converged)
     return Assessment(th, run, exp, comp)
+
+
+def _unconverged(exp: Expectation) -> dict[str, float]:
+    modes, fixed = exp.trajectory.modes, exp.fixed_points or {}
+    out = {}
+    for key, a in modes.items():
+        target = fixed.get(key)
+        if target:
+            ratio = float(np.mean(np.asarray(a)[..., -1]) / target)
+            if abs(ratio - 1) > UNCONVERGED:
+                out[key] = ratio
+    return out
 
 
 def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None = None
@@ -134,14 +162,16 @@ def payload(assessment: Assessment) -> dict[str, Any]:
     """``comparison.json`` of ``modspec validate``: the comparison (modes, half-rise times,
     quadrant norms, systematicity, verdicts, tolerances, passed) with the architecture, the
     non-linearity, ``tau_epochs``, the theory used (``time``, ``method``, the flow's lag in
-    discrete time) and, for a run on a subset, ``heldout_theory``."""
+    discrete time, the modes it has not converged by the last epoch) and, for a run on a
+    subset, ``heldout_theory``."""
     exp, run = assessment.expectation, assessment.run
     out = assessment.comparison.as_dict()
     out["architecture"] = assessment.derivation.network.name
     out["nonlinearity"] = run.meta.get("nonlinearity", "linear")
     out["tau_epochs"] = float(run.tau)
     out["theory"] = {"time": exp.time, "method": exp.method, "a0": exp.a0,
-                     "flow_lag": exp.flow_lag}
+                     "flow_lag": exp.flow_lag,
+                     "unconverged_at_end": assessment.unconverged or None}
     if exp.heldout is not None:
         out["heldout_theory"] = exp.heldout
     return out
@@ -194,6 +224,10 @@ def summary(assessment: Assessment) -> str:
                      f"{v['test']} {v['tolerance']:.3g}")
     for key, value in comp.systematicity.items():
         lines.append(f"  {key}: {value:.6g}")
+    if assessment.unconverged and comp.quadrant_norms:
+        where = ", ".join(f"{k} at {100 * v:.1f} %" for k, v in assessment.unconverged.items())
+        lines.append(f"  end points reported, not judged: by epoch {assessment.run.t[-1]:g} "
+                     f"the theory has not converged either ({where} of its fixed point)")
     if exp.flow_lag:
         lag = ", ".join(f"{k} {v:.3g}" for k, v in exp.flow_lag.items())
         lines.append(f"  gradient flow ahead of gradient descent (max |Δa|, reported, not "
