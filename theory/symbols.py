@@ -25,6 +25,10 @@ from typing import Any
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from .sympy_compat import install as _install_sympy_fix
+
+_install_sympy_fix()
+
 nx = sp.Symbol("nx", integer=True, positive=True)
 ny = sp.Symbol("ny", integer=True, nonnegative=True)
 kx = sp.Symbol("kx", integer=True, nonnegative=True)

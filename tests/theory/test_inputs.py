@@ -51,6 +51,9 @@ def test_scales_whose_results_overflow_float64_are_refused(param, value, names):
 @example(nx=MAX_LOG2, log_r=-30, kx=1, ky=0)
 @example(nx=1, log_r=30, kx=10**6, ky=10**6)
 @example(nx=16, log_r=0.0, kx=0, ky=0)   # small X, yet a P × P basis of 4e9 entries
+# integers SymPy 1.14 cannot take the square root of (its factor cache rejects a cofactor)
+@example(nx=255, log_r=6.952165692086943, kx=1, ky=297479)
+@example(nx=200, log_r=0.0, kx=1023, ky=491745)
 def test_every_accepted_dataset_has_a_finite_spectrum(nx, log_r, kx, ky):
     """Whatever the checks accept gives finite float64 values (s, λ, a*) with positive s."""
     ds = ms.CompositionalDataset(nx=nx, ny=min(1, nx), kx=kx, ky=ky, r=10.0**log_r)
@@ -157,3 +160,16 @@ def test_exact_numbers_keep_the_decimal_a_user_wrote():
     assert spec.modes[0].lam == sp.Rational(803, 800)
     assert not spec.modes[0].s.has(sp.Float)
     assert sy.parse("lam") == sy.lam
+
+
+def test_square_roots_sympy_1_14_cannot_take_are_taken_once_modspec_is_imported():
+    """SymPy 1.14's factor cache refuses the composite cofactors its limited factorisation
+    finds (sympy/sympy#28621); modspec.theory installs the upstream fix (primes only)."""
+    import sympy as sp
+
+    import modspec.theory.symbols  # noqa: F401  (installs the fix)
+
+    product = sp.sqrt(989034254522489566) * sp.sqrt(989034254830458946) / 10**18
+    assert abs(float(product) - 0.98903425467647) < 1e-12
+    ds = ms.CompositionalDataset(nx=200, ny=1, kx=1023, ky=491745, r=1.0)
+    assert np.isfinite(float(ms.derive(ds, ms.architectures.dense()).modes["pi1"].s))
