@@ -52,7 +52,7 @@ from .flow import (
     tau_of,
     total_map,
 )
-from .record import HeldoutCurve, Trajectory, stack_records
+from .record import Trajectory, heldout_curve, stack_records
 from .simulate import Observer, initial_weights
 
 __all__ = ["CHUNK", "END_POINT_SEEDS", "FlowSystem", "IMPLICIT", "REST", "converged_map",
@@ -211,7 +211,7 @@ def _repeat(record: dict[str, Any], n: int) -> dict[str, Any]:
     out: dict[str, Any] = {g: {k: np.repeat(v, n) for k, v in record[g].items()}
                            for g in ("modes", "quadrant_norms", "loss")}
     if "heldout" in record:
-        out["heldout"] = np.repeat(record["heldout"], n)
+        out["heldout"] = {b: np.repeat(v, n) for b, v in record["heldout"].items()}
     return out
 
 
@@ -219,7 +219,8 @@ def _concatenate(parts: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {g: {k: np.concatenate([p[g][k] for p in parts]) for k in parts[0][g]}
                            for g in ("modes", "quadrant_norms", "loss")}
     if "heldout" in parts[0]:
-        out["heldout"] = np.concatenate([p["heldout"] for p in parts])
+        out["heldout"] = {b: np.concatenate([p["heldout"][b] for p in parts])
+                          for b in parts[0]["heldout"]}
     return out
 
 
@@ -274,8 +275,8 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
     stacked = stack_records(records)
     heldout = None
     if obs.record_held:
-        heldout = HeldoutCurve(compositional_error=np.stack([r["heldout"] for r in records]),
-                               objects=obs.held)
+        heldout = heldout_curve({b: np.stack([r["heldout"][b] for r in records])
+                                 for b in records[0]["heldout"]}, obs.held)
     weights = _unpack(lay, np.stack(finals))
     final = total_map(lay, module_maps(lay, weights))
     return Trajectory(t, heldout=heldout, seed_axis=True, kind="flow", time="continuous",

@@ -9,8 +9,11 @@ A :class:`Trajectory` holds, at the times ``t`` (epochs of full-batch gradient d
 * ``loss[name]`` — per sample: the mean over training samples of the summed squared error
   over the output block's units (named by
   :func:`modspec.theory.observables.loss_key`);
-* ``heldout`` — when objects were held out: the mean over held-out objects of the summed
-  squared error on the ``Oy`` rows, as a curve, and which objects.
+* ``heldout`` — when objects were held out: for every output block, the mean over held-out
+  objects of the summed squared error over the block's units, as a curve (``blocks``; the
+  same quantity as the theory's ``block_errors``, :func:`modspec.theory.heldout.heldout`),
+  ``compositional_error`` the ``Oy`` block's curve (``None`` without ``Oy``), and which
+  objects.
 
 Every array has the times on its last axis. A *measured* record (``seed_axis=True``: a
 simulation, a training run, an integrated flow from random starts) has one leading axis of
@@ -34,7 +37,8 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-__all__ = ["GROUPS", "HeldoutCurve", "Trajectory", "Weights", "stack_records"]
+__all__ = ["GROUPS", "HeldoutCurve", "Trajectory", "Weights", "heldout_curve",
+           "stack_records"]
 
 #: The observables recorded over time, in the order of the JSON contract.
 GROUPS = ("modes", "quadrant_norms", "loss")
@@ -43,12 +47,38 @@ GROUPS = ("modes", "quadrant_norms", "loss")
 Weights = list[list[np.ndarray]]
 
 
-class HeldoutCurve(TypedDict):
-    """Compositional error on held-out objects: ``compositional_error`` shaped like the other
-    records (``(seeds, T)``), ``objects`` the held-out object indices."""
+class HeldoutCurve(TypedDict, total=False):
+    """Errors on held-out objects, each shaped like the other records (``(seeds, T)``).
 
-    compositional_error: np.ndarray
+    ``blocks[b]``: the mean over held-out objects of output block ``b``'s summed squared
+    error; ``compositional_error``: the ``Oy`` block's (``None`` for a dataset without
+    ``Oy``); ``objects``: the held-out object indices. Build one with :func:`heldout_curve`
+    (a record made by hand may leave ``blocks`` out)."""
+
+    compositional_error: np.ndarray | None
+    blocks: dict[str, np.ndarray]
     objects: np.ndarray
+
+
+def heldout_curve(blocks: Mapping[str, Any], objects: Any) -> HeldoutCurve:
+    """The held-out curve of per-block errors ``blocks[b]`` on the held-out ``objects``;
+    ``compositional_error`` is the ``Oy`` entry."""
+    arrays = {b: np.asarray(v) for b, v in blocks.items()}
+    return HeldoutCurve(compositional_error=arrays.get("Oy"), blocks=arrays,
+                        objects=np.asarray(objects))
+
+
+def _map_heldout(held: HeldoutCurve | None, f: Callable[[np.ndarray], np.ndarray]
+                 ) -> HeldoutCurve | None:
+    """``f`` applied to every curve of ``held`` (its objects kept)."""
+    if held is None:
+        return None
+    comp = held.get("compositional_error")
+    out = HeldoutCurve(compositional_error=None if comp is None else f(np.asarray(comp)),
+                       objects=held["objects"])
+    if "blocks" in held:
+        out["blocks"] = {b: f(np.asarray(v)) for b, v in held["blocks"].items()}
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -99,24 +129,15 @@ class Trajectory:
         """The same record with every array replaced by its mean over seeds (no seed axis)."""
         if not self.seed_axis:
             return self
-        mean = self.mean()
-        held = None
-        if self.heldout is not None:
-            held = HeldoutCurve(
-                compositional_error=np.asarray(self.heldout["compositional_error"]).mean(0),
-                objects=self.heldout["objects"])
-        return replace(self, seed_axis=False, heldout=held, **mean)
+        held = _map_heldout(self.heldout, lambda v: v.mean(0))
+        return replace(self, seed_axis=False, heldout=held, **self.mean())
 
     def at(self, epochs: Any) -> Trajectory:
         """The record restricted to the recorded times that are in ``epochs``."""
         index = np.flatnonzero(np.isin(self.t, np.asarray(epochs, dtype=float)))
         pick = {g: {k: np.asarray(v)[..., index] for k, v in getattr(self, g).items()}
                 for g in GROUPS}
-        held = None
-        if self.heldout is not None:
-            held = HeldoutCurve(
-                compositional_error=np.asarray(self.heldout["compositional_error"])[..., index],
-                objects=self.heldout["objects"])
+        held = _map_heldout(self.heldout, lambda v: v[..., index])
         return replace(self, t=self.t[index], heldout=held, **pick)
 
     def final(self, group: str, key: str) -> float:
@@ -125,9 +146,17 @@ class Trajectory:
 
     def final_heldout(self) -> float | None:
         """The last held-out compositional error, averaged over seeds (None without one)."""
-        if self.heldout is None:
+        if self.heldout is None or self.heldout.get("compositional_error") is None:
             return None
         return float(np.mean(np.asarray(self.heldout["compositional_error"])[..., -1]))
+
+    def final_heldout_blocks(self) -> dict[str, float] | None:
+        """The last held-out error of every output block, averaged over seeds
+        (``{block: float}``; None when no object was held out)."""
+        if self.heldout is None:
+            return None
+        return {b: float(np.mean(np.asarray(v)[..., -1]))
+                for b, v in self.heldout.get("blocks", {}).items()}
 
     # ------------------------------------------------------------------------ JSON
     def payload(self) -> dict[str, Any]:
@@ -135,8 +164,9 @@ class Trajectory:
 
         ``{"t", "modes", "quadrant_norms", "loss"}``; a measured record gives means over
         seeds there and adds ``"std"`` (same keys) and, with held-out objects,
-        ``"heldout": {"compositional_error": float, "objects": [...]}`` (the last epoch's
-        mean over seeds); ``meta`` (the settings of a training run) when present.
+        ``"heldout": {"compositional_error": float | None, "blocks": {block: float},
+        "objects": [...]}`` (the last epoch's mean over seeds); ``meta`` (the settings of a
+        training run) when present.
         """
         mean = self.mean()
         out: dict[str, Any] = {"t": _plain(self.t)}
@@ -147,6 +177,7 @@ class Trajectory:
             out["std"] = {g: {k: _plain(v) for k, v in std[g].items()} for g in GROUPS}
         if self.heldout is not None:
             out["heldout"] = {"compositional_error": self.final_heldout(),
+                              "blocks": self.final_heldout_blocks(),
                               "objects": [int(i) for i in self.heldout["objects"]]}
         if self.meta:
             out["meta"] = {k: v for k, v in self.meta.items()

@@ -24,8 +24,10 @@ update of epoch t+1):
 * ``loss[name]`` — per sample: the mean over training samples of the summed squared error
   over the block's output units (``compositional``: ``Oy``; ``noncompositional``: ``Gy``),
   computed as ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩``;
-* ``heldout`` — when ``train_objects`` leaves objects out: ``compositional_error`` (seeds, T),
-  the mean over held-out objects of the summed squared error on the ``Oy`` rows.
+* ``heldout`` — when ``train_objects`` leaves objects out, for every output block ``o``
+  ``blocks[o]`` (seeds, T): the mean over held-out objects j of ``‖W[o, :] x_j − y_j[o]‖²``
+  (summed over the block's units; the theory's ``block_errors``,
+  :func:`modspec.theory.heldout.heldout`); ``compositional_error`` is the ``Oy`` entry.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from .flow import (
     tau_of,
     total_map,
 )
-from .record import HeldoutCurve, Trajectory
+from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
 from .subspace import full_maps, full_residual, full_weights, reduce_run
 
@@ -100,8 +102,7 @@ class Observer:
         self.X = np.asarray(dataset.X, dtype=float)
         self.Y = np.asarray(dataset.Y, dtype=float)
         self.held = np.setdiff1d(np.arange(int(dataset.P)), cov.objects)
-        self.oy = slice(*dataset.output_blocks["Oy"]) if "Oy" in dataset.output_blocks else None
-        self.record_held = self.held.size > 0 and self.oy is not None
+        self.record_held = self.held.size > 0
         self.loss_blocks = {b: loss_key(b) for b in dataset.output_blocks}
         self.out_spans = {b: slice(*span) for b, span in dataset.output_blocks.items()}
         # a module may have no mode at all (it writes an empty block, or reads inputs that
@@ -116,6 +117,9 @@ class Observer:
         self.loss_masks = _masks((lay.n_out, lay.n_in),
                                  [(self.out_spans[b], slice(None)) for b in self.loss_blocks])
         self.loss_traces = np.array([cov.trace_y[b] for b in self.loss_blocks])
+        # held-out errors: the output rows summed by block (a 0/1 matrix rows × blocks)
+        self.block_rows = _masks((lay.n_out, 1), [(self.out_spans[b], slice(None))
+                                                 for b in self.out_spans])
 
     def modes(self, maps: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Mode strengths ``mean diag(Uᵀ M V)`` of module maps stacked over a leading axis
@@ -143,9 +147,16 @@ class Observer:
                   for j, name in enumerate(self.loss_blocks.values())}
         out: dict[str, Any] = {"modes": modes, "quadrant_norms": quads, "loss": losses}
         if self.record_held:
-            err = self.Y[self.oy][:, self.held] - W[:, self.oy] @ self.X[:, self.held]
-            out["heldout"] = np.sum(err**2, axis=-2).mean(axis=-1)
+            out["heldout"] = self.heldout(W)
         return out
+
+    def heldout(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        """Per output block ``o``: the mean over held-out objects j of
+        ``‖W[o, :] x_j − y_j[o]‖²`` for total maps ``W`` (batch, outputs, inputs), each
+        (batch,)."""
+        err = self.Y[:, self.held] - W @ self.X[:, self.held]
+        per_block = (err**2).mean(axis=-1) @ self.block_rows
+        return {b: per_block[..., j] for j, b in enumerate(self.out_spans)}
 
 
 def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
@@ -280,7 +291,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     records = {"modes": {k: np.empty((n_seeds, T)) for k in lay.keys},
                "quadrant_norms": {q: np.empty((n_seeds, T)) for q in lay.quadrants},
                "loss": {loss_key(b): np.empty((n_seeds, T)) for b in dataset.output_blocks}}
-    held_err = np.empty((n_seeds, T)) if obs.record_held else None
+    held_err = ({b: np.empty((n_seeds, T)) for b in dataset.output_blocks}
+                if obs.record_held else None)
 
     weights = [[w.copy() for w in layers] for layers in init]
     a0 = effective_a0(lay, weights)
@@ -311,7 +323,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
                 for k, v in rec[group].items():
                     values[k][:, slot] = v
             if held_err is not None:
-                held_err[:, slot] = rec["heldout"]
+                for b, v in rec["heldout"].items():
+                    held_err[b][:, slot] = v
             slot += 1
         if step == epochs:
             break
@@ -327,8 +340,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
                 w += e
     if sub is not None:
         weights = full_weights(sub, weights)
-    heldout = (HeldoutCurve(compositional_error=held_err, objects=obs.held)
-               if held_err is not None else None)
+    heldout = heldout_curve(held_err, obs.held) if held_err is not None else None
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else cov.objects,

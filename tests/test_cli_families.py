@@ -78,6 +78,50 @@ def test_validate_runs_a_declared_toml_dataset(tmp_path, capsys, run_cli):
     assert "checks passed" in out
 
 
+PARITY = """
+family = "parity"
+nx = 3
+outputs = [[0], [0, 1]]
+kx = 1
+ky = 1
+r = 1
+"""
+
+
+def test_validate_on_a_parity_subset_checks_the_held_out_error_of_every_block(tmp_path, capsys,
+                                                                             run_cli):
+    """Segregated wiring, objects 3 and 7 held out: the feature generalises (0), the parity
+    and the identity outputs are memorised (1.000 each, not 0), as the theory says."""
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(capsys, "validate", "--dataset", toml(tmp_path, PARITY),
+                             "--arch", "segregated", "--train-objects", "0,1,2,4,5,6",
+                             "--lr", "0.05", "--epochs", "3000", "--init-std", "1e-3",
+                             "--seeds", "2", "--out", str(out_dir), "--no-figures", "--strict")
+    assert code == 0, out + err
+    for check in ("held-out error:", "held-out error Py:", "held-out error Gy:"):
+        assert f"[ok ] {check}" in out, check
+    assert ("held-out error per output block: Oy 0.000 (theory 0.000), "
+            "Py 1.000 (theory 1.000), Gy 1.000 (theory 1.000)") in out
+    result = json.loads((out_dir / "comparison.json").read_text())
+    assert result["heldout_theory"]["block_errors"] == {"Oy": 0.0, "Py": 1.0, "Gy": 1.0}
+    assert result["heldout_measured"]["Py"] == pytest.approx(1.0, abs=1e-2)
+    assert result["verdicts"]["held-out error Py"]["passed"]
+    training = json.loads((out_dir / "training.json").read_text())
+    assert set(training["heldout"]["blocks"]) == {"Oy", "Py", "Gy"}
+
+
+def test_validate_on_a_hierarchical_subset_checks_every_level(tmp_path, capsys, run_cli):
+    """The input is the items' identity: a held-out item is predicted at no level, error 1
+    (its one feature) per level, measured and theory."""
+    code, out, err = run_cli(capsys, "validate", "--dataset", toml(tmp_path, HIERARCHICAL),
+                             "--train-objects", "0,1,2", "--lr", "0.1", "--epochs", "1000",
+                             "--out", str(tmp_path / "out"), "--no-figures", "--strict")
+    assert code == 0, out + err
+    for g in range(3):
+        assert f"[ok ] held-out error level{g}:" in out
+    assert "level0 1.000 (theory 1.000)" in out
+
+
 @pytest.mark.parametrize(("text", "words"), [
     (DECLARED.replace('"parities"', '"wavelets"'), "block 'xor' kind"),
     (DECLARED.replace("[[0, 1]]", "[[0, 7]]"), "block 'xor' subset"),

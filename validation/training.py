@@ -23,8 +23,9 @@ What is recorded (arrays of shape (seeds, T) at the epochs ``t``):
 * ``quadrant_norms[q]``: Frobenius norm of each block of the network's map (or mean Jacobian).
 * ``loss["compositional"|"noncompositional"]``: mean over the training objects of the summed
   squared error over the rows of ``Oy`` / ``Gy`` (per-sample, not halved).
-* ``heldout`` (only when ``train_objects`` leaves objects out): the same compositional error
-  on the held-out objects, as a curve and at the end.
+* ``heldout`` (only when ``train_objects`` leaves objects out): for every output block, the
+  mean over the held-out objects of the summed squared error over its rows (``blocks``, the
+  theory's ``block_errors``; ``compositional_error`` the ``Oy`` entry), as a curve.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 
 from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
-from modspec.numerics.record import HeldoutCurve, Trajectory, Weights
+from modspec.numerics.record import Trajectory, Weights, heldout_curve
 from modspec.numerics.rules import LearningRule, check_rule_network, learning_rule, rule_terms
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
@@ -247,11 +248,10 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
     losses = {loss_key(b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2).T.copy()
               for b, (a, c) in dataset.output_blocks.items()}
     heldout = None
-    if held_idx.size and "Oy" in dataset.output_blocks:
-        a, c = dataset.output_blocks["Oy"]
-        heldout = HeldoutCurve(
-            compositional_error=err2[:, :, a:c][..., held_idx].sum(axis=2).mean(axis=2).T.copy(),
-            objects=held_idx)
+    if held_idx.size:
+        heldout = heldout_curve(
+            {b: err2[:, :, a:c][..., held_idx].sum(axis=2).mean(axis=2).T.copy()
+             for b, (a, c) in dataset.output_blocks.items()}, held_idx)
 
     # Observables of the recorded maps (mean Jacobians when non-linear), as the simulator's.
     full = np.zeros((T, seeds, Y.shape[0], X.shape[0]))

@@ -86,3 +86,40 @@ def test_a_coupled_run_is_compared_with_its_exact_dynamics_from_its_own_start():
     exp = expect(ms.derive(D0, net), sim)
     for key, values in sim.mean()["quadrant_norms"].items():
         np.testing.assert_allclose(exp.trajectory.quadrant_norms[key], values, atol=1e-12)
+
+
+def _per_block(seeds=3, T=6):
+    from modspec.numerics.record import heldout_curve
+
+    rng = np.random.default_rng(1)
+    t = np.arange(T, dtype=float)
+    blocks = {"Oy": rng.random((seeds, T)), "Py": rng.random((seeds, T))}
+    return Trajectory(t, {}, {}, {}, heldout=heldout_curve(blocks, [3, 7]))
+
+
+def test_held_out_blocks_are_reduced_selected_and_serialised_like_every_curve():
+    run = _per_block()
+    blocks = run.heldout["blocks"]
+    assert run.heldout["compositional_error"] is blocks["Oy"]
+    avg = run.averaged()
+    np.testing.assert_array_equal(avg.heldout["blocks"]["Py"], blocks["Py"].mean(0))
+    np.testing.assert_array_equal(avg.heldout["compositional_error"], blocks["Oy"].mean(0))
+    part = run.at([1, 4])
+    np.testing.assert_array_equal(part.heldout["blocks"]["Py"], blocks["Py"][:, [1, 4]])
+    assert run.final_heldout_blocks() == {b: pytest.approx(v[:, -1].mean())
+                                          for b, v in blocks.items()}
+    held = json.loads(run.to_json())["heldout"]
+    assert held["blocks"] == {b: pytest.approx(v[:, -1].mean()) for b, v in blocks.items()}
+    assert held["compositional_error"] == pytest.approx(blocks["Oy"][:, -1].mean())
+    assert held["objects"] == [3, 7]
+
+
+def test_a_dataset_without_oy_has_block_errors_and_no_compositional_error():
+    from modspec.numerics.record import heldout_curve
+
+    run = Trajectory(np.arange(2.0), {}, {}, {},
+                     heldout=heldout_curve({"level0": np.ones((1, 2))}, [0]))
+    assert run.final_heldout() is None and run.final_heldout_blocks() == {"level0": 1.0}
+    assert run.averaged().heldout["compositional_error"] is None
+    held = json.loads(run.to_json())["heldout"]
+    assert held == {"compositional_error": None, "blocks": {"level0": 1.0}, "objects": [0]}

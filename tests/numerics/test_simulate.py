@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import modspec as ms
 from modspec.numerics.integrate import integrate_flow
 from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.errors import ModspecError
+from modspec.theory.families import family_network, hierarchical, parity
+from modspec.theory.heldout import heldout
 
 D0 = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
 W_STAR_NORMS = {"Ox->Oy": 0.7273, "Gx->Oy": 0.4454, "Ox->Gy": 0.4454, "Gx->Gy": 1.3195}
@@ -185,3 +189,82 @@ def test_modules_without_modes_are_simulated_and_predicted(params, arch):
                                float(ms.derive(ds, net).modes["A:pi1"].fixed_point), atol=2e-2)
     pred = ms.compile(ms.derive(ds, net))(np.arange(0, 301, 50), lr=0.02)
     assert np.all(np.isfinite(pred.quadrant_norms["Ox->Oy"]))
+
+
+# ------------------------------------------------- held-out errors per output block, any family
+@st.composite
+def held_out_run(draw):
+    """A random small member of the hierarchical or parity family, a decoupled depth-2 wiring
+    and a proper training subset."""
+    if draw(st.booleans()):
+        ds = hierarchical(draw(st.integers(2, 3)), draw(st.integers(2, 3)),
+                          draw(st.integers(1, 2)), draw(st.floats(0.5, 2.0)))
+        names = ["dense", "split"]
+    else:
+        n = draw(st.integers(2, 3))
+        subset = st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)
+        ds = parity(n, draw(st.lists(subset, min_size=1, max_size=3)),
+                    draw(st.integers(0, 1)), draw(st.integers(0, 1)), draw(st.floats(0.5, 2.0)))
+        names = ["dense", "split", "segregated"]
+    try:
+        net = family_network(draw(st.sampled_from(names)), ds)
+    except ModspecError:       # segregated needs block roles this member lacks
+        net = family_network("split", ds)
+    train = sorted(draw(st.lists(st.integers(0, ds.P - 1), min_size=1, max_size=ds.P - 1,
+                                 unique=True)))
+    return ds, net, train
+
+
+def _long_run_settings(ds, net, train):
+    """lr at 0.4 of the depth-2 stability limit ``1/(P s_max)`` and enough epochs for the
+    slowest direction (``15 τ / s_min``), from the singular values of each module's Σyx on the
+    training objects."""
+    from modspec.numerics.flow import covariances, layout
+
+    cov = covariances(ds, train)
+    s = np.concatenate([np.linalg.svd(cov.sigma_yx[ml.outputs][:, ml.inputs], compute_uv=False)
+                        for ml in layout(ds, net, 8).modules])
+    s = s[s > 1e-9]
+    if s.size == 0:            # nothing to learn from these objects
+        return 0.1, 10
+    lr = 0.4 / (len(train) * s.max())
+    return lr, int(np.ceil(15 / (len(train) * lr) / s.min()))
+
+
+@settings(max_examples=8, deadline=None)
+@given(held_out_run())
+@example((parity(3, [[0], [0, 1]], kx=1, ky=1, r=1.0),
+          family_network("segregated", parity(3, [[0], [0, 1]], kx=1, ky=1, r=1.0)),
+          [0, 1, 2, 4, 5, 6]))
+def test_simulated_held_out_error_per_block_reaches_the_theorys_block_errors(case):
+    """At the end of a long run the measured held-out error of every output block equals the
+    theory's ``block_errors`` (the subset's minimum-norm map) within 1e-2; the curve has the
+    record's shape and ``compositional_error`` is the ``Oy`` entry."""
+    ds, net, train = case
+    lr, epochs = _long_run_settings(ds, net, train)
+    run = simulate(ds, net, lr=lr, epochs=epochs, hidden=8, init_std=1e-3, seeds=2,
+                   train_objects=train, record_every=max(epochs // 4, 1))
+    theory = heldout(ds, net, train, exact=False).block_errors
+    assert set(run.heldout["blocks"]) == set(ds.output_blocks) == set(theory)
+    assert all(v.shape == (2, run.t.size) for v in run.heldout["blocks"].values())
+    measured = run.final_heldout_blocks()
+    for block, value in theory.items():
+        assert measured[block] == pytest.approx(value, abs=1e-2), (block, epochs)
+    if "Oy" in ds.output_blocks:
+        assert run.heldout["compositional_error"] is run.heldout["blocks"]["Oy"]
+    else:
+        assert run.heldout["compositional_error"] is None and run.final_heldout() is None
+
+
+def test_compositional_error_is_the_oy_entry_of_the_per_block_errors():
+    sim = simulate(D0, arch.dense(), lr=0.1, epochs=300, hidden=10, init_std=1e-3, seeds=2,
+                   train_objects=FULL_RANK_SUBSET)
+    blocks = sim.heldout["blocks"]
+    assert set(blocks) == {"Oy", "Gy"}
+    np.testing.assert_array_equal(sim.heldout["compositional_error"], blocks["Oy"])
+    # the definition: mean over held-out objects of the block's summed squared error
+    W, held = sim.final_map, sim.heldout["objects"]
+    g0, g1 = D0.output_blocks["Gy"]
+    err = (D0.Y[g0:g1, held] - W[:, g0:g1] @ D0.X[:, held]) ** 2
+    np.testing.assert_allclose(blocks["Gy"][:, -1], err.sum(axis=1).mean(axis=-1), rtol=1e-12)
+    assert sim.payload()["heldout"]["blocks"]["Oy"] == pytest.approx(sim.final_heldout())

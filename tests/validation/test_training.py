@@ -55,6 +55,33 @@ def test_float64_linear_torch_training_matches_numpy_simulator_within_1e_8(arch,
     assert max(np.max(np.abs(v[:, -1] - v[:, 0])) for v in tor.modes.values()) > 1e-2
 
 
+@pytest.mark.parametrize("family", ["hierarchical", "parity"])
+def test_float64_torch_held_out_error_per_block_matches_numpy_within_1e_8(family):
+    """Every output block's held-out error curve, on families without the compositional
+    blocks too: PyTorch float64 equals the NumPy simulator."""
+    from modspec.theory.families import family_network, hierarchical, parity
+
+    ds = (hierarchical(3, 2, 2, 1.5) if family == "hierarchical"
+          else parity(3, [[0], [0, 1], [1, 2]], kx=1, ky=1, r=1.0))
+    train_objects = [0, 1, 2] if family == "hierarchical" else [0, 1, 2, 4, 5, 6]
+    net = family_network("dense", ds)
+    init = initial_weights(ds, net, hidden=12, init_std=0.05, seeds=2, seed=4)
+    kw = dict(lr=0.02, epochs=150, train_objects=train_objects, init=init, record_every=10)
+    sim = simulate(ds, net, **kw)
+    tor = train(ds, net, backend="torch", device="cpu", dtype="float64", **kw)
+    assert set(sim.heldout["blocks"]) == set(tor.heldout["blocks"]) == set(ds.output_blocks)
+    for block, curve in sim.heldout["blocks"].items():
+        assert curve.shape == tor.heldout["blocks"][block].shape == (2, sim.t.size)
+        assert np.max(np.abs(curve - tor.heldout["blocks"][block])) < 1e-8, block
+        assert np.max(np.abs(curve[:, -1] - curve[:, 0])) > 1e-3, block   # it moved
+    assert list(sim.heldout["objects"]) == list(tor.heldout["objects"])
+    if "Oy" in ds.output_blocks:
+        np.testing.assert_array_equal(tor.heldout["compositional_error"],
+                                      tor.heldout["blocks"]["Oy"])
+    else:
+        assert tor.heldout["compositional_error"] is None
+
+
 def test_float32_follows_float64_closely():
     net = A.dense()
     kw = dict(lr=0.02, epochs=100, init_std=0.05, hidden=10, seed=1, device="cpu")
