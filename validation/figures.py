@@ -175,8 +175,10 @@ def theories_figure(theories: Sequence[tuple[str, Trajectory]], measured: Trajec
     return _save(fig, path)
 
 
-def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "") -> str:
-    """Held-out compositional error over time, one curve per network (mean ± std).
+def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "",
+                   ylabel: str = "Oy squared error per held-out object") -> str:
+    """Held-out error over time, one curve per entry of ``curves`` (mean ± std): by default
+    the compositional error of each network; any per-object error with ``ylabel``.
 
     ``t`` is one time axis for all curves or a dict ``{name: t}``.
     """
@@ -187,9 +189,9 @@ def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = ""
         ax.plot(times, m, label=name)
         if s is not None:
             ax.fill_between(times, m - s, m + s, alpha=0.2, lw=0)
-    ax.set_title(title or "compositional error on held-out objects")
+    ax.set_title(title or "error on held-out objects")
     ax.set_xlabel("t (epochs of full-batch GD)")
-    ax.set_ylabel("Oy squared error per held-out object")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return _save(fig, path)
 

@@ -195,8 +195,8 @@ def payload(assessment: Assessment) -> dict[str, Any]:
 
 def write_outputs(assessment: Assessment, out: str, figures: bool = True) -> None:
     """Write ``comparison.json`` (:func:`payload`), ``training.json`` (the run's record) and,
-    with ``figures``, ``modes.png``, ``quadrants.png``, ``losses.png`` (and ``heldout.png``
-    for a run with held-out objects) into the folder ``out``."""
+    with ``figures``, ``modes.png``, ``quadrants.png``, ``losses.png`` (and ``heldout.png``,
+    one curve per output block, for a run with held-out objects) into the folder ``out``."""
     import json
     import os
 
@@ -217,7 +217,11 @@ def write_outputs(assessment: Assessment, out: str, figures: bool = True) -> Non
         fig.modes_figure(theory, run, os.path.join(out, "modes.png"), title)
         fig.quadrants_figure(theory, run, os.path.join(out, "quadrants.png"), title)
         fig.losses_figure(theory, run, os.path.join(out, "losses.png"), title)
-        if run.heldout is not None and run.heldout.get("compositional_error") is not None:
+        blocks = (run.heldout or {}).get("blocks") or {}
+        if blocks:
+            fig.heldout_figure(blocks, run.t, os.path.join(out, "heldout.png"), title,
+                               ylabel="squared error per held-out object, by output block")
+        elif run.heldout is not None and run.heldout.get("compositional_error") is not None:
             fig.heldout_figure({name: run.heldout["compositional_error"]}, run.t,
                                os.path.join(out, "heldout.png"), title)
 
