@@ -274,6 +274,9 @@ class FixedPoint:
     map: sp.Expr
     eigenvalues: tuple[sp.Expr, ...]
     stable: bool | None
+    #: a curve of fixed points (free strengths) whose other eigenvalues all have negative
+    #: real part: neutral along the curve, attracting across it
+    attracting_curve: bool = False
 
 
 def fixed_points(system: LayerSystem, given: dict | None = None) -> tuple[FixedPoint, ...]:
@@ -304,7 +307,13 @@ def fixed_points(system: LayerSystem, given: dict | None = None) -> tuple[FixedP
                 stable = True
             elif tr.is_positive or det.is_negative:
                 stable = False
-        out.append(FixedPoint(point, sp.simplify(sp.Mul(*point)), eig, stable))
+        free = set().union(*[sp.sympify(x).free_symbols for x in point]) & set(c)
+        # on a curve the free strengths are non-zero (the others are finite there)
+        nonzero = {ci: sp.Symbol(ci.name, real=True, nonzero=True) for ci in free}
+        across = [e.xreplace(nonzero) for e in eig if not (e == 0)]
+        attracting = (bool(free) and stable is None and len(across) < len(eig)
+                      and all(sp.re(e).is_negative for e in across))
+        out.append(FixedPoint(point, sp.simplify(sp.Mul(*point)), eig, stable, attracting))
     return tuple(out)
 
 

@@ -19,7 +19,8 @@ JSON contract::
                                             # only with train_objects
      "rule": {"rule", "coefficients", "reducible", "reason", "outputs_linear_in_inputs",
               "sigma_y", "per_mode_system": {"continuous", "per_epoch"},
-              "fixed_points": [{"strengths", "map", "eigenvalues", "stable"}],
+              "fixed_points": [{"strengths", "map", "eigenvalues", "stable",
+                                "attracting_curve"}],
               "at_optimum": {"W1", "W2"}, "vanishes_at_optimum": {...}},  # only with a rule
      "validity": {"domain": [...], "modes": {key: condition}},   # only for symbolic data
      "any_depth": {"levels": "D", "modes": [...], "note": str}}  # symbolic hierarchical, dense
@@ -243,8 +244,10 @@ def _rule_text(r: dict[str, Any]) -> list[str]:
     if r["sigma_y"]:
         lines.append(f"  outputs linear in the inputs: sigma_y = {r['sigma_y']} for every mode")
     for p in r["fixed_points"]:
-        stable = {True: "stable", False: "unstable", None: "stability not decided "
-                  "symbolically"}[p["stable"]]
+        stable = ("a curve of fixed points: neutral along it, attracting across it"
+                  if p.get("attracting_curve") else
+                  {True: "stable", False: "unstable", None: "stability not decided "
+                   "symbolically"}[p["stable"]])
         lines.append(f"  fixed point (c_1, c_2) = ({', '.join(p['strengths'])}): map "
                      f"{p['map']}, Jacobian eigenvalues {', '.join(p['eigenvalues'])} "
                      f"({stable})")

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     raw = (["symbolic", args.dataset] if args.symbolic else args.dataset
            if args.dataset is not None else
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
-    key = {"command": "derive", "payload": 5, "dataset": raw, "network": _describe(network),
+    key = {"command": "derive", "payload": 6, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}
     if args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None:
         key["rule"] = [args.rule, args.gamma, args.nabla]

@@ -92,17 +92,21 @@ def test_ojas_fixed_point_is_c1_one_with_the_map_s_over_lambda_and_is_stable():
 def test_stability_is_decided_symbolically_from_the_signs_of_the_rules_coefficients():
     """With each coefficient's sign known (its value's), SymPy decides stability: Oja's
     c1 = ±1 points are stable (trace < 0, determinant 2Pλ²∇/τ > 0) and the origin is unstable
-    for every rule; gradient descent's curve c1 c2 = s/λ has a zero eigenvalue (undecided)."""
+    for every rule; the output term keeps gradient descent's curve c1 c2 = s/λ (a zero
+    eigenvalue along it), attracting across it for γ > 0."""
     import modspec as ms
     from modspec.theory.rule_derivation import derive_rule
 
     th = ms.derive(ms.CompositionalDataset(3, 1, 3, 1), ms.architectures.dense())
     hebb = {p.strengths: p.stable for p in derive_rule(th, r.preset("hebbian")).fixed_points}
     assert hebb == {(1, s / lam): True, (-1, -s / lam): True, (0, 0): False}
-    for name in ("contrastive-hebbian", "predictive-coding"):
-        points = {p.strengths: p.stable for p in derive_rule(th, r.preset(name)).fixed_points}
-        assert points[(0, 0)] is False
-        assert [v for k, v in points.items() if k != (0, 0)] == [None]
+    for name, attracting in (("contrastive-hebbian", True), ("predictive-coding", False)):
+        points = derive_rule(th, r.preset(name)).fixed_points
+        assert {p.strengths: p.stable for p in points}[(0, 0)] is False
+        curve = [p for p in points if p.strengths != (0, 0)]
+        assert len(curve) == 1 and curve[0].stable is None
+        # γ > 0: attracting across the curve c1 c2 = s/λ; γ < 0: that depends on c2
+        assert curve[0].attracting_curve is attracting
 
 
 def test_output_term_vanishes_at_w_star_exactly_when_sigma_y_is_s_squared_over_lambda():
