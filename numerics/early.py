@@ -34,13 +34,16 @@ compete through the free flow, the others only through the balanced mode solutio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .flow import Layout, module_gradient
+from modspec.theory.architectures import Network
 
-__all__ = ["GROWTH", "free_starts"]
+from .flow import Layout, layout, module_gradient
+
+__all__ = ["GROWTH", "free_starts", "seeded_starts"]
 
 #: Growth per layer of the block's largest strength, over its balanced start, at which the
 #: effective starts are read.
@@ -63,6 +66,27 @@ def free_starts(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[st
             out[key] = np.stack([
                 _free_start(generated, [np.asarray(w[i], dtype=float) for w in layers], U, V)
                 for i in range(layers[0].shape[0])])
+    return out
+
+
+def seeded_starts(dataset: Any, network: Network, hidden: int, init_std: float, seeds: int,
+                  seed: int) -> dict[str, float]:
+    """One start per mode of every module of depth > 2 for the run a simulation with these
+    settings makes (the same seeded initial weights, :func:`~.simulate.initial_weights`): the
+    balanced start ``c^L`` with ``c`` the harmonic mean of the effective per-layer starts
+    ``c0_j`` of the mode's directions and seeds (:func:`free_starts`) — the half-rise time of
+    a deep mode is, to leading order, proportional to ``1/c0``. Used where one start per mode
+    is evaluated for many points at once (sweeps)."""
+    from .simulate import initial_weights
+
+    lay = layout(dataset, network, hidden)
+    weights = initial_weights(dataset, network, hidden, init_std, seeds, seed)
+    depth = {key: ml.depth for ml in lay.modules for key in ml.keys.values()}
+    out = {}
+    for key, a0 in free_starts(lay, weights).items():
+        c0 = a0.ravel() ** (1.0 / depth[key])
+        if np.all(c0 > 0):
+            out[key] = float((c0.size / np.sum(1.0 / c0)) ** depth[key])
     return out
 
 

@@ -11,7 +11,9 @@ gradient descent, ``τ = 1/(P·lr)``):
 
 * ``theory`` — the compiled predictor of the derivation, in discrete time (gradient descent
   at the point's ``lr``, the exact per-epoch map of each mode) from ``a0``
-  (:func:`modspec.numerics.expectation.expected_a0` unless given): ``theory.<q>`` the
+  (:func:`modspec.numerics.expectation.expected_a0` unless given; modes deeper than two
+  layers from the effective start of the point's seeded weights,
+  :func:`modspec.numerics.early.seeded_starts`): ``theory.<q>`` the
   quadrant norms,
   ``theory.<mode>`` the mode strengths and ``theory.loss.<name>`` the losses at the last
   epoch; ``theory.end.<q>`` the converged map's quadrant norms (as ``modspec derive``);
@@ -131,8 +133,19 @@ def _family(arch: str, depth: int) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def _a0s(p: Point, depths: dict[str, int]) -> dict[str, float]:
-    return {k: expected_a0(d, p.hidden, p.init_std) if p.a0 is None else p.a0
-            for k, d in depths.items()}
+    """Each mode's start: the point's ``a0`` when given; else the expected start of weights
+    ``N(0, init_std²)`` (:func:`~modspec.numerics.expectation.expected_a0`), except for modes
+    of depth > 2, which start from the effective start of the point's own seeded weights
+    (:func:`~modspec.numerics.early.seeded_starts`: the balanced start alone is 10–20 % early
+    there)."""
+    if p.a0 is not None:
+        return {k: p.a0 for k in depths}
+    deep: dict[str, float] = {}
+    if any(d > 2 for d in depths.values()) and not p.network().coupled:
+        from modspec.numerics.early import seeded_starts
+
+        deep = seeded_starts(p.dataset(), p.network(), p.hidden, p.init_std, p.seeds, p.seed)
+    return {k: deep.get(k, expected_a0(d, p.hidden, p.init_std)) for k, d in depths.items()}
 
 
 def _last(run: Trajectory, index: Any = ...) -> dict[str, Any]:
@@ -178,7 +191,8 @@ def _theory_batch(arch: str, depth: int, epochs: int, points: list[Point]
     data = {name: np.array([getattr(p, name) for p in points], dtype=float)
             for name in ("nx", "ny", "kx", "ky", "rx", "ry")}
     lr = np.array([p.lr for p in points])
-    a0s = {k: np.array([_a0s(p, f.depths)[k] for p in points]) for k in f.keys}
+    starts = [_a0s(p, f.depths) for p in points]
+    a0s = {k: np.array([a0[k] for a0 in starts]) for k in f.keys}
     run = f([epochs], lr=lr, a0=a0s, time="discrete", **data)
     columns = _last(run)
     used = {name: data[name] for name in ends.names}

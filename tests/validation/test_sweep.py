@@ -85,6 +85,25 @@ def test_expected_a0_is_the_mean_effective_start_of_random_weights():
 
 
 # ------------------------------------------------------------------------ rows
+def test_deep_points_start_their_theory_from_the_seeded_weights_effective_starts():
+    """Depth 3 from init std 1e-2 (the depth-3 case of `modspec validate`): the theory's
+    half-rise epochs, started from the seeded weights' effective starts, are within 5 % of
+    the simulated ones; the balanced expected start alone is 10 % or more early."""
+    points = grid_points(grid({"kx": 3}, depth=3, lr=0.005, epochs=3000, init_std=1e-2,
+                              seeds=3, compute=["theory", "simulate"], record_every=10))
+    (row,) = run_bundle(points)
+    for key in ("pi1", "pi2", "pi3"):
+        theory, measured = row[f"theory.half_rise.{key}"], row[f"simulate.half_rise.{key}"]
+        assert abs(measured - theory) <= 0.05 * theory, key
+    from modspec.theory import symbols as sy
+
+    p = points[0]
+    th = ms.derive(p.dataset(), p.network())
+    balanced = float(th.half_rise_times["pi1"].subs(
+        {sy.tau: 1 / (2.0**p.nx * p.lr), sy.a0: expected_a0(3, p.hidden, p.init_std)}))
+    assert row["simulate.half_rise.pi1"] > 1.1 * balanced
+
+
 def test_theory_rows_equal_direct_derive_and_discrete_prediction():
     """Batched (symbolic family) and one-by-one (degenerate, coupled) points alike."""
     points = grid_points(grid({"nx": 3, "ny": [1, 3], "kx": [0, 2], "r": [0.5, 1.5]},
