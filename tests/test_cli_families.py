@@ -188,16 +188,6 @@ def test_predict_and_simulate_run_a_declared_toml_dataset(tmp_path, capsys, run_
     assert len(payload["modes"]) == 2
 
 
-PARITY = """
-family = "parity"
-nx = 3
-outputs = [[0], [0, 1]]
-kx = 1
-ky = 1
-r = 1
-"""
-
-
 def _strict(text):
     def refuse(name):
         raise AssertionError(f"not strict JSON: {name}")
