@@ -28,7 +28,8 @@ strength has grown by :data:`GROWTH` per layer over the balanced start and reads
 direction's effective start there (the result does not depend on that choice once the
 directions have aligned: 10, 30 and 100 agree to 0.1 % on D0). Interactions between
 different blocks (they share the hidden layers) are left out: the block's own directions
-compete through the free flow, the others only through the balanced mode solutions.
+compete through the free flow; the weights other modes have grown by then slow a late mode
+by a few per cent at 50 hidden units (about 1 % at 100).
 """
 
 from __future__ import annotations
