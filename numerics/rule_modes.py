@@ -90,12 +90,12 @@ def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0
 
 def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, time: str,
             hidden: int, starts: Any) -> RuleTheory:
-    import sympy as sp
 
     from modspec.theory import alignment as al
     from modspec.theory import rules as theory
     from modspec.theory import symbols as sy
 
+    from .codegen import generate
     from .flow import covariances, layout, tau_of
 
     system = al.layer_system(2, rule.definition)
@@ -130,7 +130,10 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
             owner.append((mode, j))
     coeffs = sorted(rule.definition.values, key=lambda x: x.name)
     args = (*system.strengths, sy.s, sy.lam, al.sigma_y, sy.tau, theory.P, *coeffs)
-    rhs = sp.lambdify(args, list(system.rhs), "numpy")
+    rhs = generate({f"d{c.name}": e for c, e in zip(system.strengths, system.rhs, strict=True)},
+                   args, name="rule_modes",
+                   description=f"Per-mode right-hand side dc/dt of rule {rule.name} "
+                               "(aligned ansatz, derived)")
     consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P,
               *[rule.definition.values[k] for k in coeffs])
     state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
@@ -213,9 +216,9 @@ def _fixed_points(system: Any, args: tuple, consts: tuple, owner: list, ml: Any,
         points = [p for p in al.fixed_points(system, given) if p.map != 0
                   and p.stable is not False and not p.map.free_symbols & set(system.strengths)]
         values = []
+        values_of = dict(zip(args[2:], (s[i], lam[i], sig[i], *consts[3:]), strict=True))
         for p in points:
-            f = sp.lambdify(args[2:], p.map, "numpy")
-            v = complex(f(s[i], lam[i], sig[i], *consts[3:]))
+            v = complex(p.map.subs(values_of).evalf())
             if np.isfinite(v) and abs(v.imag) < 1e-12:
                 values.append(v.real)
         if values:
