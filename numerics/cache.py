@@ -8,13 +8,15 @@ generation.
 Entries live in the cache folder of :mod:`modspec.theory.cache` (``$MODSPEC_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/modspec``, else ``~/.cache/modspec``) and are plain text::
 
-    # modspec-cache key=<key> sha256=<SHA-256 of the key and the body>
+    # modspec-cache key=<key> sha256=<HMAC-SHA-256 of the key and the body>
     <body>
 
 Generated source is imported, so what is read must be exactly what was written:
 
-* every read recomputes the SHA-256 of key and body and compares it with the header; an entry
-  that is corrupt, truncated, edited or stored under another key is a miss (and overwritten);
+* every read recomputes the checksum of key and body — an HMAC-SHA-256 keyed with the cache
+  folder's secret (:func:`modspec.theory.cache.secret`) — and compares it with the header; an
+  entry that is corrupt, truncated, edited, planted without the key or stored under another
+  key is a miss (and overwritten);
 * the folders are checked by :func:`modspec.theory.cache.folder`: a cache folder others can
   write is refused with :class:`~modspec.theory.errors.ModspecError`, since anyone who can
   write there could otherwise have their code imported;
@@ -27,9 +29,10 @@ never sees half an entry. An unwritable cache folder disables the disk cache wit
 from __future__ import annotations
 
 import hashlib
+import hmac
 from pathlib import Path
 
-from modspec.theory.cache import atomic_write_text, cache_dir, folder
+from modspec.theory.cache import atomic_write_text, cache_dir, folder, sign
 
 __all__ = ["content_key", "discard", "entry_path", "read", "write"]
 
@@ -51,8 +54,8 @@ def entry_path(kind: str, key: str, suffix: str = ".py") -> Path:
     return cache_dir() / kind / key[:2] / f"{key}{suffix}"
 
 
-def _digest(key: str, body: str) -> str:
-    return content_key("modspec-cache-entry", key, body)
+def _digest(key: str, body: str) -> str | None:
+    return sign("modspec-cache-entry", key, body)
 
 
 def _file(kind: str, key: str, suffix: str) -> Path | None:
@@ -74,8 +77,11 @@ def read(kind: str, key: str, suffix: str = ".py") -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     first, sep, body = text.partition("\n")
-    expected = _HEADER.format(key=key, digest=_digest(key, body))
-    if not sep or first + "\n" != expected:
+    digest = _digest(key, body)
+    if digest is None or not sep:
+        return None
+    if not hmac.compare_digest((first + "\n").encode(),
+                               _HEADER.format(key=key, digest=digest).encode()):
         return None
     return body
 
@@ -84,10 +90,11 @@ def write(kind: str, key: str, body: str, suffix: str = ".py") -> Path | None:
     """Store ``body`` under ``key`` atomically; returns the path, or ``None`` if unwritable
     or disabled."""
     path = _file(kind, key, suffix)
-    if path is None:
+    digest = None if path is None else _digest(key, body)
+    if path is None or digest is None:
         return None
     try:
-        atomic_write_text(path, _HEADER.format(key=key, digest=_digest(key, body)) + body)
+        atomic_write_text(path, _HEADER.format(key=key, digest=digest) + body)
     except OSError:
         return None
     return path

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modspec.theory.errors import bad
+from modspec.theory.names import check_rule_name
 
 __all__ = ["GRADIENT_DESCENT", "LearningRule", "PRESETS", "check_rule_network", "compiled_terms",
            "learning_rule", "rule_terms"]
@@ -45,6 +46,7 @@ class LearningRule:
     user: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        check_rule_name(self.name)
         for param, value in (("gamma", self.gamma), ("nabla", self.nabla)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not math.isfinite(value):

@@ -5,15 +5,19 @@ same key gives the same result. Each entry is one JSON file named by the SHA-256
 (canonical JSON of the key, the modspec version and a schema version), so a change of key,
 version or schema never reads a stale entry::
 
-    {"schema": 2, "key": <key hash>, "sha256": <SHA-256 of key hash and value>, "value": ...}
+    {"schema": 3, "key": <key hash>, "sha256": <HMAC-SHA-256 of key hash and value>,
+     "value": ...}
 
 * **Nothing read is run.** Values are plain JSON; SymPy expressions are stored as JSON trees
   (:mod:`modspec.theory.exprtree`) rebuilt from a whitelist of SymPy classes, never through
   ``sympify``/``eval``. (Generated NumPy code, which *is* imported, lives in the same folder;
   see :mod:`modspec.numerics.cache`.)
-* **Integrity.** Every read recomputes the entry's SHA-256; an entry that is corrupt, edited,
-  stored under another key or unreadable is a miss, recomputed and overwritten — never an
-  error and never printed as an answer.
+* **Integrity.** Every read recomputes the entry's checksum, an HMAC-SHA-256 keyed with the
+  cache folder's own secret (:func:`secret`, a random key in ``secret.key``, mode 0600); an
+  entry that is corrupt, edited, copied from another cache, stored under another key or
+  unreadable is a miss, recomputed and overwritten — never an error and never printed as an
+  answer. The key makes tampering detectable, not only damage: who cannot read the key
+  cannot forge an entry.
 * **Location.** ``$MODSPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/modspec`` (an absolute
   ``XDG_CACHE_HOME``), else ``~/.cache/modspec``; folders are created on demand, mode 0700.
 * **A folder others can write is refused.** Generated code is imported from the cache, so the
@@ -33,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -46,12 +51,13 @@ from modspec._version import __version__
 from .errors import bad
 
 __all__ = [
-    "ENV", "SCHEMA", "atomic_write_text", "cache_dir", "cached_expr", "disabled", "enabled",
-    "folder", "key_hash", "load", "load_expr", "path_for", "store", "store_expr",
+    "ENV", "SCHEMA", "SECRET_FILE", "atomic_write_text", "cache_dir", "cached_expr", "disabled",
+    "enabled", "folder", "key_hash", "load", "load_expr", "path_for", "secret", "sign", "store",
+    "store_expr",
 ]
 
 #: Bump when the layout of stored values changes.
-SCHEMA = 2
+SCHEMA = 3
 ENV = "MODSPEC_CACHE_DIR"
 
 _enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("modspec_cache", default=True)
@@ -143,9 +149,90 @@ def path_for(key: Any) -> Path:
     return cache_dir() / "derive" / f"{key_hash(key)}.json"
 
 
-def _checksum(khash: str, value: Any) -> str:
+#: The cache's secret key: random bytes in a file of the cache folder that only its owner
+#: can read; every entry's checksum is keyed with it (:func:`sign`).
+SECRET_FILE = "secret.key"
+_SECRET_BYTES = 32
+_secrets: dict[str, bytes] = {}
+
+
+def secret() -> bytes | None:
+    """The cache folder's secret key, created (mode 0600, 32 random bytes) on first use;
+    ``None`` when the disk cache is off or unusable.
+
+    Checksums keyed with it catch tampering, not only damage: an entry copied in from
+    another cache, or written by a program that does not know the key, fails its check.
+    A key file that is not a regular file of the user's, or that group or others can read,
+    is refused (:class:`~modspec.theory.errors.ModspecError`, one line).
+    """
+    where = folder()
+    if where is None:
+        return None
+    path = where / SECRET_FILE
+    if str(path) in _secrets:
+        return _secrets[str(path)]
+    try:
+        key = _read_secret(path)
+        if key is None:
+            key = _create_secret(path)
+    except OSError:
+        return None
+    _secrets[str(path)] = key
+    return key
+
+
+def _read_secret(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if os.name == "posix" and (not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid()
+                                   or st.st_mode & 0o077):
+            raise bad("cache secret", str(path), "must be a file of yours that only you can "
+                      "read (chmod 600 it, or delete it and a new one is made)")
+        key = fh.read(_SECRET_BYTES + 1)
+    if len(key) != _SECRET_BYTES:
+        raise bad("cache secret", str(path), f"must hold {_SECRET_BYTES} bytes (delete it "
+                  "and a new one is made)")
+    return key
+
+
+def _create_secret(path: Path) -> bytes:
+    key = secrets.token_bytes(_SECRET_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+    except FileExistsError:  # another process made it first
+        found = _read_secret(path)
+        if found is None:
+            raise OSError(f"cache secret {path} vanished") from None
+        return found
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def sign(*parts: str) -> str | None:
+    """HMAC-SHA-256 (hex) of ``parts`` keyed with :func:`secret`, the parts length-prefixed
+    so that ``("ab", "c") != ("a", "bc")``; ``None`` when there is no usable cache."""
+    key = secret()
+    if key is None:
+        return None
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in parts:
+        data = part.encode()
+        mac.update(len(data).to_bytes(8, "little"))
+        mac.update(data)
+    return mac.hexdigest()
+
+
+def _checksum(khash: str, value: Any) -> str | None:
     text = json.dumps([khash, value], sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sign("modspec-derive-entry", text)
 
 
 def load(key: Any) -> Any | None:
@@ -159,8 +246,11 @@ def load(key: Any) -> Any | None:
         with open(where / f"{khash}.json", encoding="utf-8") as fh:
             entry = json.load(fh)
         if (not isinstance(entry, dict) or entry.get("schema") != SCHEMA
-                or entry.get("key") != khash
-                or entry.get("sha256") != _checksum(khash, entry["value"])):
+                or entry.get("key") != khash or not isinstance(entry.get("sha256"), str)):
+            return None
+        expected = _checksum(khash, entry["value"])
+        if expected is None or not hmac.compare_digest(entry["sha256"].encode(),
+                                                       expected.encode()):
             return None
         return entry["value"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
@@ -202,8 +292,10 @@ def store(key: Any, value: Any) -> bool:
         return False
     khash = key_hash(key)
     try:
-        entry = {"schema": SCHEMA, "key": khash, "sha256": _checksum(khash, value),
-                 "value": value}
+        digest = _checksum(khash, value)
+        if digest is None:
+            return False
+        entry = {"schema": SCHEMA, "key": khash, "sha256": digest, "value": value}
         atomic_write_text(where / f"{khash}.json", json.dumps(entry, allow_nan=False))
         return True
     except (OSError, TypeError, ValueError):

@@ -37,6 +37,7 @@ from .dataset import (
     materialisable,
 )
 from .errors import ModspecError, bad
+from .names import check_name
 
 __all__ = ["Block", "DeclaredDataset", "Features", "Hypercube", "Identity", "Parities",
            "SampleSpaceDecl", "Tree", "TreeFeatures", "walsh_row"]
@@ -56,7 +57,7 @@ class Hypercube:
 
     @property
     def P(self) -> sp.Expr:
-        return sp.Integer(2) ** sp.sympify(self.n)
+        return sp.Integer(2) ** sp.sympify(self.n, strict=True)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Tree:
 
     @property
     def P(self) -> sp.Expr:
-        return sp.sympify(self.branching) ** (self.levels - 1)
+        return sp.sympify(self.branching, strict=True) ** (self.levels - 1)
 
 
 SampleSpaceDecl = Hypercube | Tree
@@ -234,9 +235,9 @@ class DeclaredDataset:
                 raise bad(side, [], "must declare at least one block")
             checked = []
             for name, block in pairs:
-                if not isinstance(name, str) or not name or name in seen:
-                    raise bad("block name", name, "must be a non-empty string, unique across "
-                                                  "inputs and outputs")
+                check_name("block name", name)
+                if name in seen:
+                    raise bad("block name", name, "must be unique across inputs and outputs")
                 seen.add(name)
                 checked.append((name, _check_block(name, block, self.space)))
             object.__setattr__(self, side, tuple(checked))
@@ -265,7 +266,7 @@ class DeclaredDataset:
         if isinstance(block, Identity):
             return block.copies * self.P
         if isinstance(block, TreeFeatures):
-            return block.features * sp.sympify(space.branching) ** block.level
+            return block.features * sp.sympify(space.branching, strict=True) ** block.level
         if isinstance(block, Features):
             if block.indices is not None:
                 return len(block.indices)

@@ -37,6 +37,7 @@ import sympy as sp
 
 from . import symbols as sy
 from .architectures import check_depth
+from .names import checked_lambdify
 
 __all__ = ["FixedPoint", "check_solution", "check_time", "fixed_points", "half_rise_leading",
            "half_rise_time", "mode_ode", "mode_rhs", "mode_solution", "mode_time", "scaled_rate",
@@ -165,7 +166,7 @@ def solves_at_points(expr: sp.Expr, depth: int) -> bool:
         return False
     rhs = mode_rhs(depth, expr)
     try:
-        lhs, f, a = (sp.lambdify(args, e, "math")
+        lhs, f, a = (checked_lambdify(args, e, "math")
                      for e in (sy.tau * sp.diff(expr, sy.t), rhs, expr))
         for point in ((3.0, 25.0, 1e-3, 1.2, 1.4), (40.0, 6.25, 0.3, 0.4, 1.4),
                       (0.7, 2.0, 0.9, 0.2, 0.375)):
@@ -215,7 +216,7 @@ def scaled_time(depth: int, cache: bool = True) -> sp.Expr:
 def _derivative_matches(G: sp.Expr, integrand: sp.Expr) -> bool:
     """``dG/dw`` equals ``integrand`` to 1e-12 (relative) at points in (0, 1) and (1, 3)."""
     try:
-        dG, f = (sp.lambdify(w, e, "math") for e in (sp.diff(G, w), integrand))
+        dG, f = (checked_lambdify((w,), e, "math") for e in (sp.diff(G, w), integrand))
         return all(abs(dG(x) - f(x)) <= 1e-12 * abs(f(x)) for x in (0.1, 0.37, 0.8, 1.3, 2.6))
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return False

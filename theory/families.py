@@ -168,6 +168,14 @@ def substitution(dataset: DeclaredDataset, values: Any) -> dict[sp.Symbol, sp.Ex
     return {free[k]: exact(v) for k, v in new.items()}
 
 
+def _value(param: str, value: Any) -> sp.Expr:
+    """A number or SymPy expression as SymPy; text is refused, never parsed."""
+    try:
+        return sp.sympify(value, strict=True)
+    except sp.SympifyError:
+        raise bad(param, value, "must be a number or a SymPy expression") from None
+
+
 def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any = None,
                         r: Any = None) -> tuple[Mode, Mode]:
     """The dense spectrum of the hierarchical family for a symbolic number of levels D: the root
@@ -179,10 +187,10 @@ def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any
     ``rank Π_g = c^g − c^(g−1)``. Two modes whatever D: the derivation's cost does not depend
     on the size. Defaults are the symbols ``D, c, f`` (:data:`D`, :data:`c`, :data:`f`) and ``r``.
     """
-    D = _TREE_SYMBOLS[0] if levels is None else sp.sympify(levels)
-    c = _TREE_SYMBOLS[1] if branching is None else sp.sympify(branching)
-    f = _TREE_SYMBOLS[2] if features is None else sp.sympify(features)
-    r = sy.r if r is None else sp.sympify(r)
+    D = _TREE_SYMBOLS[0] if levels is None else _value("levels", levels)
+    c = _TREE_SYMBOLS[1] if branching is None else _value("branching", branching)
+    f = _TREE_SYMBOLS[2] if features is None else _value("features", features)
+    r = sy.r if r is None else _value("r", r)
     g, level = sp.Symbol("g", integer=True, positive=True), sp.Symbol("l", integer=True)
     P = c ** (D - 1)
     cx = r**2

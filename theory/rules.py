@@ -52,6 +52,7 @@ import sympy as sp
 from .architectures import dense
 from .errors import bad
 from .matrix_flow import data_pairs, matrix_flow
+from .names import check_name, check_rule_name
 
 __all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "P", "PRESETS", "Rule", "Sigma_x",
            "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "covariance_form",
@@ -162,8 +163,7 @@ class Rule:
     values: Mapping[sp.Symbol, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise bad("rule", self.name, "must have a non-empty name")
+        check_rule_name(self.name)
         terms = tuple(self.terms)
         if not all(isinstance(t, Term) for t in terms):
             raise bad("terms", terms, "must be Term objects")
@@ -171,12 +171,15 @@ class Rule:
         for sym, value in dict(self.values).items():
             if not isinstance(sym, sp.Symbol):
                 raise bad("values", sym, "keys must be SymPy symbols")
+            check_name("rule coefficient", sym.name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not math.isfinite(value):
                 raise bad(str(sym), value, f"must be a finite number (rule {self.name!r})")
             values[sym] = float(value)
         coefficients = {s for t in terms for s in t.expr.free_symbols
                         if isinstance(s, sp.Symbol)} - {P}
+        for sym in coefficients:
+            check_name("rule coefficient", sym.name)
         missing = coefficients - set(values)
         if missing:
             raise bad("values", {str(k): v for k, v in values.items()},

@@ -18,6 +18,7 @@ Two printers write expressions for people and files:
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from .errors import bad
 from .sympy_compat import install as _install_sympy_fix
 
 _install_sympy_fix()
@@ -53,7 +55,8 @@ LOCALS["lam"] = lam
 
 
 __all__ = ["nx", "ny", "kx", "ky", "rx", "ry", "r", "t", "tau", "a0", "lr", "s", "lam", "a",
-           "DATASET_SYMBOLS", "LOCALS", "LATEX_NAMES", "to_text", "to_latex", "parse"]
+           "DATASET_SYMBOLS", "FUNCTIONS", "LOCALS", "LATEX_NAMES", "check_text", "to_text",
+           "to_latex", "parse"]
 
 #: LaTeX of the canonical symbols in the paper's notation.
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -88,5 +91,61 @@ def parse(text: str) -> sp.Expr:
     canonical symbols.
 
     ``lambda`` (how ``str`` prints :data:`lam`) is a Python keyword that ``sympify`` cannot
-    parse, so the word is read as ``lam`` first."""
-    return sp.sympify(re.sub(r"\blambda\b", "lam", text), locals=LOCALS)
+    parse, so the word is read as ``lam`` first. The text is checked before SymPy reads it
+    (:func:`check_text`): numbers, arithmetic, brackets and commas, and names that are either
+    SymPy's mathematical functions and constants or new symbols — no attribute access, no
+    Python built-ins — so reading a file's text never runs code."""
+    text = re.sub(r"\blambda\b", "lam", text)
+    check_text(text)
+    return sp.sympify(text, locals=LOCALS)
+
+
+#: Functions and constants :func:`parse` lets text name (everything else must be a new symbol).
+FUNCTIONS = frozenset({
+    "exp", "log", "sqrt", "Abs", "sign", "re", "im", "conjugate", "floor", "ceiling", "Max",
+    "Min", "Heaviside", "sin", "cos", "tan", "cot", "asin", "acos", "atan", "acot", "atan2",
+    "sinh", "cosh", "tanh", "coth", "asinh", "acosh", "atanh", "LambertW", "Piecewise",
+    "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "And", "Or", "Not", "pi", "E", "I", "oo", "zoo", "nan",
+    "Rational", "Integer", "Float", "Derivative", "transpose", "Transpose", "true", "false",
+    "True", "False",
+})
+_OPERATORS = frozenset({"+", "-", "*", "/", "**", "(", ")", ",", "<", ">", "<=", ">=", "==",
+                        "!=", "&", "|", "~", "^", "[", "]"})
+
+
+def _readable_name(name: str, builtins: Any) -> bool:
+    if name in FUNCTIONS or name in LOCALS:
+        return True
+    if name.startswith("_") or keyword.iskeyword(name) or hasattr(builtins, name):
+        return False
+    if hasattr(sp, name):  # SymPy's own objects: mathematical classes and constants only
+        obj = getattr(sp, name)
+        return isinstance(obj, sp.Basic) or (isinstance(obj, type) and issubclass(obj, sp.Basic))
+    return True
+
+
+def check_text(text: str) -> None:
+    """Refuse (one-line :class:`~modspec.theory.errors.ModspecError`) text that is anything
+    but an expression: every name must be one of :data:`FUNCTIONS`, a canonical symbol, or a
+    new symbol name (not a Python built-in, not another SymPy name, no leading ``_``); the
+    only operators are arithmetic, comparison, logic, brackets and commas."""
+    import builtins
+    import io
+    import tokenize
+
+    if not isinstance(text, str) or len(text) > 100_000:
+        raise bad("expression", text if not isinstance(text, str) else text[:60],
+                  "must be text of at most 100000 characters")
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
+        raise bad("expression", text[:60], f"is not an expression ({exc})") from None
+    for tok in tokens:
+        if tok.type in (tokenize.NUMBER, tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
+            continue
+        if tok.type == tokenize.OP and tok.string in _OPERATORS:
+            continue
+        if tok.type == tokenize.NAME and _readable_name(tok.string, builtins):
+            continue
+        raise bad("expression", text[:60], f"may not contain {tok.string!r}: only numbers, "
+                  "arithmetic, symbols and SymPy's mathematical functions are read")
