@@ -174,8 +174,8 @@ class Generated:
 def python_name(name: str, taken: set[str] | None = None) -> str:
     """A valid, non-keyword identifier for a symbol name (``lambda`` → ``lambda_``)."""
     out = re.sub(r"\W", "_", name)
-    if not out or out[0].isdigit():
-        out = "_" + out
+    if not out or out[0].isdigit() or out.startswith("__"):
+        out = "s_" + out
     if keyword.iskeyword(out) or re.fullmatch(r"x\d+", out) or out in {"numpy", "scipy"}:
         out += "_"
     while taken is not None and out in taken:
