@@ -18,8 +18,19 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
   weights (the free flow).
 """
 
-from .predict import Predictor, compile
-from .record import Trajectory
-from .simulate import initial_weights, simulate
+from modspec.exports import lazy_exports
 
-__all__ = ["Predictor", "Trajectory", "compile", "initial_weights", "simulate"]
+#: Public name -> submodule, resolved on first access (PEP 562): importing a light submodule
+#: such as ``modspec.numerics.record`` does not import SymPy.
+_LAZY = {
+    "Predictor": "predict",
+    "compile": "predict",
+    "Trajectory": "record",
+    "initial_weights": "simulate",
+    "simulate": "simulate",
+}
+
+__all__ = list(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: (f".{module}", name) for name, module in _LAZY.items()})
