@@ -20,8 +20,8 @@ from modspec.theory.endpoints import register_coupled_end_point as _register_end
 #: Public name -> module that defines it. Resolved on first access (PEP 562), so that
 #: ``import modspec`` and the command line's warm paths do not pay for SymPy/SciPy imports.
 _LAZY = {
-    "compile": "modspec.numerics",
-    "simulate": "modspec.numerics",
+    "compile": "modspec.numerics.predict",
+    "simulate": "modspec.numerics.simulate",
     "load_sweep": "modspec.validation.sweeps",
     "sweep": "modspec.validation.sweeps",
     "validate": "modspec.validation.pipeline",

@@ -21,13 +21,13 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 from modspec.exports import lazy_exports
 
 #: Public name -> submodule, resolved on first access (PEP 562): importing a light submodule
-#: such as ``modspec.numerics.record`` does not import SymPy.
+#: such as ``modspec.numerics.record`` does not import SymPy. The simulator is the function
+#: ``modspec.simulate`` (defined in :mod:`.simulate`); here ``simulate`` names its module.
 _LAZY = {
     "Predictor": "predict",
     "compile": "predict",
     "Trajectory": "record",
     "initial_weights": "simulate",
-    "simulate": "simulate",
 }
 
 __all__ = list(_LAZY)

@@ -158,6 +158,51 @@ class Trajectory:
         return {b: float(np.mean(np.asarray(v)[..., -1]))
                 for b, v in self.heldout.get("blocks", {}).items()}
 
+    # ------------------------------------------------------------------ display, tables
+    def __repr__(self) -> str:
+        """One line: what the record is and its sizes, never its arrays."""
+        seeds = f"{self.n_seeds} seeds, " if self.seed_axis else ""
+        span = (f"epochs {self.t[0]:g}..{self.t[-1]:g} ({len(self.t)} times)" if len(self.t)
+                else "no times")
+        names = ", ".join(f"{g}: {len(getattr(self, g))}" for g in GROUPS)
+        lr = "" if self.lr is None else f", lr={self.lr}"
+        return f"Trajectory({self.kind}, {self.time} time{lr}, {seeds}{span}; {names})"
+
+    @property
+    def n_seeds(self) -> int:
+        """Number of seeds of a measured record (1 without a seed axis)."""
+        if not self.seed_axis:
+            return 1
+        for g in GROUPS:
+            for v in getattr(self, g).values():
+                return int(np.asarray(v).shape[0])
+        return 0
+
+    def to_dataframe(self) -> Any:
+        """The record as a tidy (long) :class:`pandas.DataFrame`, one row per value, with
+        columns ``epoch`` (float), ``seed`` (int; ``-1`` for a record without a seed axis,
+        such as a theory), ``group`` (``modes``, ``quadrant_norms``, ``loss`` or
+        ``heldout``), ``observable`` (``pi1``, ``Gx->Oy``, ``compositional``, a held-out
+        output block…) and ``value``. Plain column names: ``df.query("observable == 'pi1'")``.
+        """
+        import pandas as pd
+
+        frames = []
+        series = [(g, k, v) for g in GROUPS for k, v in getattr(self, g).items()]
+        if self.heldout is not None:
+            series += [("heldout", k, v) for k, v in self.heldout.get("blocks", {}).items()]
+        for group, name, values in series:
+            arr = np.asarray(values, dtype=float)
+            arr = arr.reshape(-1, arr.shape[-1]) if self.seed_axis else arr.reshape(1, -1)
+            seeds = np.arange(arr.shape[0]) if self.seed_axis else np.array([-1])
+            frames.append(pd.DataFrame({
+                "epoch": np.tile(np.asarray(self.t, dtype=float), arr.shape[0]),
+                "seed": np.repeat(seeds, arr.shape[1]),
+                "group": group, "observable": name, "value": arr.ravel()}))
+        if not frames:
+            return pd.DataFrame(columns=["epoch", "seed", "group", "observable", "value"])
+        return pd.concat(frames, ignore_index=True)
+
     # ------------------------------------------------------------------------ JSON
     def payload(self) -> dict[str, Any]:
         """The JSON contract of ``modspec predict`` / ``modspec simulate`` as plain Python.

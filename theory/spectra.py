@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,8 +58,23 @@ class Mode:
     cy: Mapping[str, sp.Expr]
     atoms: tuple[str, ...]
     condition: sp.Basic = sp.true
-    U: np.ndarray | None = None
-    V: np.ndarray | None = None
+    U: np.ndarray | None = field(default=None, repr=False)
+    V: np.ndarray | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        """One line with the mode's numbers (no singular vectors)."""
+        cond = "" if self.condition is sp.true else f", if {sy.to_text(self.condition)}"
+        return (f"Mode({self.label}: s={sy.to_text(self.s)}, lam={sy.to_text(self.lam)}, "
+                f"multiplicity={sy.to_text(self.multiplicity)}, "
+                f"fixed_point={sy.to_text(self.fixed_point)}{cond})")
+
+    def _repr_latex_(self) -> str:
+        k = mode_tex(self.label)
+        cond = ("" if self.condition is sp.true
+                else rf" \quad \text{{if }} {tex(self.condition)}")
+        return (rf"$s_{{{k}}} = {tex(self.s)},\ \lambda_{{{k}}} = {tex(self.lam)},\ "
+                rf"m_{{{k}}} = {tex(self.multiplicity)},\ a^*_{{{k}}} = "
+                rf"{tex(self.fixed_point)}{cond}$")
 
     @property
     def cx_total(self) -> sp.Expr:
