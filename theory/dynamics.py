@@ -142,14 +142,47 @@ def mode_solution(depth: int, cache: bool = True) -> sp.Expr | None:
 
 
 def _separate(integrand: sp.Expr, L: int) -> sp.Expr:
-    """Integrate ``τ/f`` by partial fractions and solve ``t(a) = t`` for ``a``."""
+    """Integrate ``τ/f`` by partial fractions and solve ``t(a) = t`` for ``a``.
+
+    ``t(a)`` is a sum of logarithms; :func:`_exponentiate` turns ``t(a) = t`` into a
+    polynomial equation in ``a`` (fast), and ``sympy.solve`` on the transcendental equation is
+    the fallback. Every candidate is checked by substitution into the ODE."""
     F = sp.integrate(sp.apart(integrand, _a), _a)
-    candidates = sp.solve(sp.Eq(F - F.subs(_a, sy.a0), sy.t), _a)
-    for cand in candidates:
-        cand = _tidy(cand)
-        if check_solution(cand, L):
-            return cand
+    for candidates in (lambda: _exponentiate(F - F.subs(_a, sy.a0)),
+                       lambda: sp.solve(sp.Eq(F - F.subs(_a, sy.a0), sy.t), _a)):
+        for cand in candidates():
+            cand = _tidy(cand)
+            if check_solution(cand, L):
+                return cand
     raise RuntimeError(f"no candidate solution of the depth-{L} mode ODE passed its check")
+
+
+def _exponentiate(T: sp.Expr) -> list[sp.Expr]:
+    """Roots in ``a`` of ``T(a) = t`` when ``T = Σ c_i log g_i(a) + rest`` with rational ratios
+    ``c_i/c_0``: with ``q`` the common denominator, ``Π g_i^(q c_i/c_0) = e^(q (t − rest)/c_0)``
+    is rational in ``a``, and its numerator a polynomial that ``sympy.solve`` factors quickly.
+    An empty list when ``T`` has another shape (the caller falls back)."""
+    logs, rest = [], []
+    for term in sp.Add.make_args(sp.expand(sp.expand_log(T, force=True))):
+        coeff, dep = term.as_independent(_a, as_Add=False)
+        if dep == 1:
+            rest.append(term)
+        elif isinstance(dep, sp.log):
+            logs.append((coeff, dep.args[0]))
+        else:
+            return []
+    if not logs:
+        return []
+    c0 = logs[0][0]
+    ratios = [sp.simplify(c / c0) for c, _ in logs]
+    if not all(r.is_Rational for r in ratios):
+        return []
+    q = sp.ilcm(1, *[r.q for r in ratios])
+    lhs = sp.Mul(*[g ** (q * r) for r, (_, g) in zip(ratios, logs, strict=True)])
+    rhs = sp.exp(sp.expand(q * (sy.t - sp.Add(*rest)) / c0))
+    rhs = sp.powsimp(sp.expand_power_exp(sp.expand_log(rhs, force=True)))
+    numerator, _ = sp.fraction(sp.together(lhs - rhs))
+    return list(sp.solve(numerator, _a))
 
 
 def check_solution(expr: sp.Expr, depth: int) -> bool:
