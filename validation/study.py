@@ -69,10 +69,12 @@ class Context:
         """Save a matplotlib figure as PNG and PDF; returns the file names."""
         import matplotlib.pyplot as plt
 
+        from modspec.validation.figures import save_figure
+
         names = []
         for ext in ("png", "pdf"):
             path = self.out / f"{name}.{ext}"
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            save_figure(fig, path, dpi=120, bbox_inches="tight")
             names.append(path.name)
         plt.close(fig)
         return names
