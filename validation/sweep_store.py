@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
-from modspec._version import __version__
+from modspec import _version
 from modspec.theory.errors import bad
 
 __all__ = ["FORMAT", "SCHEMA", "Store", "StoreWarning", "grid_key", "header", "load_sweep",
@@ -63,13 +63,14 @@ def grid_key(family: str = "compositional") -> str:
     schema, the dataset ``family`` and the modspec version (the values swept are not part of
     it, so a grown grid resumes its store)."""
     text = json.dumps({"format": FORMAT, "schema": SCHEMA, "family": family,
-                       "modspec": __version__}, sort_keys=True, separators=(",", ":"))
+                       "modspec": _version.__version__}, sort_keys=True,
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def header(grid: str) -> dict[str, Any]:
     """The header line of a store of the grid key ``grid``."""
-    return {"format": FORMAT, "schema": SCHEMA, "grid": grid, "modspec": __version__}
+    return {"format": FORMAT, "schema": SCHEMA, "grid": grid, "modspec": _version.__version__}
 
 
 def _is_header(row: Any) -> bool:
@@ -265,4 +266,4 @@ def _check_header(path: Path, data: bytes, grid: str) -> None:
     if head.get("schema") != SCHEMA or head.get("grid") != grid:
         _refuse(path, f"is a store of another grid or modspec version (modspec "
                       f"{head.get('modspec')!s:.20}, grid key {str(head.get('grid'))[:12]}; "
-                      f"this sweep: modspec {__version__}, grid key {grid[:12]})")
+                      f"this sweep: modspec {_version.__version__}, grid key {grid[:12]})")
