@@ -28,8 +28,9 @@ version or schema never reads a stale entry::
 * **Switching it off.** Inside ``with disabled():`` nothing is read from or written to the
   disk cache — by this module, by :func:`cached_expr` callers deep inside a derivation, or by
   the code cache — and the folder is not even checked. ``modspec derive --no-cache`` uses it.
-* Writes are atomic (:func:`atomic_write_text`). SymPy is imported only when an expression
-  is stored or read, so a warm command-line lookup stays cheap.
+* Writes are atomic and never go through a symbolic link (:func:`atomic_write_bytes`). SymPy
+  is imported only when an expression is stored or read, so a warm command-line lookup stays
+  cheap.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ from modspec._version import __version__
 from .errors import bad
 
 __all__ = [
-    "ENV", "SCHEMA", "SECRET_FILE", "atomic_write_text", "cache_dir", "cached_expr", "disabled",
-    "enabled", "folder", "key_hash", "load", "load_expr", "path_for", "secret", "sign", "store",
+    "ENV", "SCHEMA", "SECRET_FILE", "atomic_write_bytes", "atomic_write_text", "cache_dir",
+    "cached_expr", "disabled", "enabled", "folder", "key_hash", "load", "load_expr", "path_for",
+    "secret", "sign", "store",
     "store_expr",
 ]
 
@@ -257,31 +259,40 @@ def load(key: Any) -> Any | None:
         return None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a new temporary file in the same folder (created
-    on demand), flushed to disk, then ``os.replace``. A reader never sees a half-written file.
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a new temporary file in the same folder (created
+    on demand), flushed to disk, then ``os.replace``. A reader never sees a half-written file,
+    and nothing is written through a symbolic link: the temporary file is created exclusively
+    (``O_EXCL | O_NOFOLLOW``) and the rename replaces a link at ``path`` itself, never its
+    target.
 
     The file gets the mode a plain ``open(path, "w")`` gives a new file (0666 less the umask:
     0644 under umask 022), not the 0600 of :func:`tempfile.mkstemp`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     while True:
         tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(tmp, flags, 0o666)
             break
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def store(key: Any, value: Any) -> bool:

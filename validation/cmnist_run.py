@@ -456,17 +456,11 @@ def _save_checkpoint(path: Path, groups: Mapping[str, SeedGroup], key: str, epoc
                                      "wall_s": np.array(wall)}
     for g in groups.values():
         arrays.update(g.state())
+    from modspec.theory.cache import atomic_write_bytes
+
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _load_checkpoint(path: Path, key: str) -> dict[str, np.ndarray] | None:

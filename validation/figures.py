@@ -4,7 +4,8 @@ Curves come as :class:`~modspec.numerics.record.Trajectory` records: the *theory
 axis) dashed, the *measured* run (NumPy simulator or PyTorch training, ``(seeds, T)``) solid as
 the mean over seeds with a ±1 std band. Times are epochs of full-batch gradient descent.
 Losses are per sample (mean over samples of the summed squared
-error over the block's units). Each function writes one PNG and returns its path.
+error over the block's units). Each function writes one PNG (atomically, never through a
+symbolic link: :func:`save_figure`) and returns its path.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from modspec.numerics.record import Trajectory
 
 __all__ = ["cmnist_claim_figure", "cmnist_figure", "heldout_figure", "losses_figure",
-           "modes_figure", "quadrants_figure", "theories_figure"]
+           "modes_figure", "quadrants_figure", "save_figure", "theories_figure"]
 
 
 def _pyplot() -> Any:
@@ -50,12 +51,28 @@ def _figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
+def save_figure(fig: Any, path: str | os.PathLike[str], **savefig: Any) -> str:
+    """Render a matplotlib figure in memory (the format named by the file's suffix: ``.png``,
+    ``.pdf``, …) and write it atomically (:func:`modspec.theory.cache.atomic_write_bytes`):
+    a reader never sees half a figure and a symbolic link at ``path`` is replaced, never
+    written through. ``savefig`` goes to :meth:`~matplotlib.figure.Figure.savefig`
+    (``dpi``, ``bbox_inches``, …). Returns ``path`` as a string."""
+    import io
+
+    from modspec.theory.cache import atomic_write_bytes
+
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=suffix or None, **savefig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return os.fspath(path)
+
+
 def _save(fig: Any, path: str) -> str:
     import sys
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     if "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot is released there
         sys.modules["matplotlib.pyplot"].close(fig)
     return path

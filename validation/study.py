@@ -2,8 +2,10 @@
 
 Each part is a function ``part(ctx) -> Part`` that computes numbers, claims (predicted value,
 measured value, tolerance, verdict) and figures. Finished parts are written to
-``OUT/parts/<name>.json`` as soon as they complete; a rerun with the same configuration loads
-them instead of recomputing, so an interrupted run resumes where it stopped. At the end the
+``OUT/parts/<name>.json`` as soon as they complete, with a SHA-256 of their content; a rerun
+with the same configuration and modspec version loads them instead of recomputing, so an
+interrupted run resumes where it stopped (a part file whose checksum does not match is
+computed again, never shown). At the end the
 report files are assembled from all parts: ``results.json``, ``report.md``, ``report.html``
 (self-contained) and ``derivation.tex``.
 """
@@ -40,10 +42,10 @@ from modspec.validation.report import (
 if TYPE_CHECKING:  # the claims module imports the training code: only when a part runs
     from modspec.validation.claims import ClaimsConfig, ClaimsReport
 
-__all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_claims_linear",
-           "part_claims_relu", "part_cmnist", "part_converged", "part_dynamics",
-           "part_learning_rules", "part_options", "part_rank", "part_spectrum", "part_torch",
-           "RULES_SIZES", "run_study"]
+__all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_checksum",
+           "part_claims_linear", "part_claims_relu", "part_cmnist", "part_converged",
+           "part_dynamics", "part_learning_rules", "part_options", "part_rank", "part_spectrum",
+           "part_torch", "RULES_SIZES", "run_study"]
 
 D0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
 DECOUPLED = ("dense", "shallow", "split", "segregated")
@@ -69,10 +71,12 @@ class Context:
         """Save a matplotlib figure as PNG and PDF; returns the file names."""
         import matplotlib.pyplot as plt
 
+        from modspec.validation.figures import save_figure
+
         names = []
         for ext in ("png", "pdf"):
             path = self.out / f"{name}.{ext}"
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            save_figure(fig, path, dpi=120, bbox_inches="tight")
             names.append(path.name)
         plt.close(fig)
         return names
@@ -522,8 +526,20 @@ PARTS: dict[str, Callable[[Context], Part]] = {
 
 # ------------------------------------------------------------------------ pipeline
 def config_key(config: dict[str, Any]) -> str:
-    """Hash of the configuration: a finished part is reused only under the same one."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    """Hash of the configuration and the modspec version: a finished part is reused only
+    under the same ones (an upgrade computes every part again)."""
+    from modspec._version import __version__
+
+    text = json.dumps({"config": config, "modspec": __version__}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def part_checksum(key: str, options: dict[str, Any], part: Any) -> str:
+    """SHA-256 over a part file's content (its configuration key, part options and the part,
+    as canonical JSON): a part file whose content does not match it (damaged or edited, e.g.
+    verdicts flipped under the same key) is treated as missing and computed again."""
+    text = json.dumps([key, options, part], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def part_options(name: str, ctx: Context) -> dict[str, Any]:
@@ -536,11 +552,14 @@ def _load_part(path: Path, key: str, options: dict[str, Any] | None) -> Part | N
     """The finished part saved at ``path`` under the configuration ``key`` and, unless
     ``options`` is None, those part options; None when there is none, it was made under
     another configuration, or the file is damaged (not JSON, not UTF-8, a folder, not the
-    expected structure): such a part is recomputed."""
+    expected structure) or its checksum does not match its content (:func:`part_checksum`):
+    such a part is recomputed."""
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         if saved.get("config_key") == key and (
-                options is None or saved.get("options", {}) == options):
+                options is None or saved.get("options", {}) == options) and (
+                saved.get("sha256") == part_checksum(key, saved.get("options", {}),
+                                                     saved["part"])):
             return Part.from_json(saved["part"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
@@ -591,8 +610,9 @@ def run_study(out: Path | str, quick: bool = True, seed: int = 0, quiet: bool = 
             part = PARTS[name](ctx)
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)      # a folder where the part file goes: damaged
+            content = json.loads(json.dumps(jsonable(part.to_json())))   # as read back
             saved = {"config_key": key, **({"options": options} if options else {}),
-                     "part": jsonable(part.to_json())}
+                     "part": content, "sha256": part_checksum(key, options, content)}
             atomic_write_text(path, json.dumps(saved, indent=2))
         finished[name] = part
     for name in PARTS:   # parts finished by earlier runs (any part options) stay in the report

@@ -95,8 +95,12 @@ class Point:
 
     @property
     def key(self) -> str:
-        """SHA-256 of the point's full specification (canonical JSON)."""
-        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the point's full specification and the modspec version (canonical
+        JSON): a point stored by another version is computed again."""
+        from modspec._version import __version__
+
+        text = json.dumps({**asdict(self), "modspec": __version__}, sort_keys=True,
+                          separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def params(self) -> dict[str, Any]:

@@ -1,50 +1,121 @@
-"""The result store of a sweep: JSON lines, one row per finished point, one writer.
+"""The result store of a sweep: JSON lines, a header, one row per finished point, one writer.
 
-Each line is one flat JSON object: ``key`` (SHA-256 of the point's full specification,
-:attr:`~modspec.validation.sweep_grid.Point.key`), the point's parameters under their own
-names (``nx``, ``kx``, ``rx``, ``arch``, …) and the results, ``theory.<obs>``,
-``simulate.<obs>``, ``simulate.<obs>.std``, ``train.<obs>`` … (``null`` where a value does not
-exist). pandas reads a finished store in one line, ``pandas.read_json(STORE, lines=True)``;
-:func:`load_sweep` does the same and also skips a truncated last line.
+The first line is the store's header, ``{"format": "modspec-sweep-store", "schema": 1,
+"grid": <grid key>, "modspec": <version>}``; the grid key (:func:`grid_key`) is the SHA-256
+of the store format, the grid's dataset family and the modspec version, so a grid grown by
+more values keeps its store (only the new points are computed), while a store of another
+family or of another modspec version is refused rather than mixed with new rows. Each further
+line is one flat JSON object: ``key`` (SHA-256 of the point's full specification and the
+modspec version, :attr:`~modspec.validation.sweep_grid.Point.key`), the point's parameters
+under their own names (``nx``, ``kx``, ``rx``, ``arch``, …) and the results,
+``theory.<obs>``, ``simulate.<obs>``, ``simulate.<obs>.std``, ``train.<obs>`` … (``null``
+where a value does not exist). :func:`load_sweep` reads the rows into a pandas DataFrame, one
+row per key.
 
-Only the driver writes, appending one line per finished point, flushed and fsync-ed, so a
-killed sweep (even SIGKILL) loses only what was in flight. A line cut short by a kill has no
-newline: :func:`open_store` cuts it off before appending, so every row in the store is whole
-and no key is ever written twice (finished keys are skipped).
+**Nothing that is not a store is written to.** :func:`open_store` refuses (one line, nothing
+changed) a path that is a symbolic link (the file is opened with ``O_NOFOLLOW``), not a
+regular file, or a file whose first line is not the header of a store of this grid: a text
+file, a binary file, a file of NUL bytes, a store of headerless rows from an older modspec.
+An empty file or a missing one becomes a new store (created atomically with its header).
+
+**One writer.** The driver holds an exclusive lock (``flock``) on the store while it writes;
+a second sweep on the same store is refused in one line. Rows are appended one line at a
+time, flushed and fsync-ed, so a killed sweep (even SIGKILL) loses only what was in flight. A
+line cut short by a kill has no newline: :func:`open_store` cuts it off before appending, so
+every row in the store is whole and no key is written twice (finished keys are skipped). A
+store that holds a key twice all the same (written by older versions without the lock) is
+read with one row per key, the first, and a :class:`StoreWarning` says how many were dropped.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import math
 import os
+import secrets
+import stat
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from modspec import _version
 from modspec.theory.errors import bad
 
-__all__ = ["Store", "load_sweep", "open_store", "read_rows"]
+__all__ = ["FORMAT", "SCHEMA", "Store", "StoreWarning", "grid_key", "header", "load_sweep",
+           "open_store", "read_rows"]
+
+#: The ``format`` of a store's header line.
+FORMAT = "modspec-sweep-store"
+#: The layout of a store; bump when rows change meaning.
+SCHEMA = 1
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """The whole rows of a store (a last line without its newline is left out)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    data = path.read_bytes()
+class StoreWarning(UserWarning):
+    """A store is readable but not as written by this version (e.g. a key held twice)."""
+
+
+def grid_key(family: str = "compositional") -> str:
+    """The key of the grids whose rows one store may hold: SHA-256 of the store format and
+    schema, the dataset ``family`` and the modspec version (the values swept are not part of
+    it, so a grown grid resumes its store)."""
+    text = json.dumps({"format": FORMAT, "schema": SCHEMA, "family": family,
+                       "modspec": _version.__version__}, sort_keys=True,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def header(grid: str) -> dict[str, Any]:
+    """The header line of a store of the grid key ``grid``."""
+    return {"format": FORMAT, "schema": SCHEMA, "grid": grid, "modspec": _version.__version__}
+
+
+def _is_header(row: Any) -> bool:
+    return isinstance(row, dict) and row.get("format") == FORMAT and "key" not in row
+
+
+def _parse(data: bytes, where: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The header (None for an old store without one) and the whole rows of a store's bytes,
+    one row per key; raises on a line that is not a row."""
     whole = data[: data.rfind(b"\n") + 1]
-    rows = []
+    head: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    dropped = 0
     for number, line in enumerate(whole.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
-            raise bad("STORE", str(path), f"line {number} is not a JSON row") from None
-        if not isinstance(row, dict) or "key" not in row:
-            raise bad("STORE", str(path), f"line {number} is not a sweep row (no key)")
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise bad("STORE", where, f"line {number} is not a JSON row") from None
+        if number == 1 and _is_header(row):
+            head = row
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+            raise bad("STORE", where, f"line {number} is not a sweep row (no key)")
+        if row["key"] in seen:
+            dropped += 1
+            continue
+        seen.add(row["key"])
         rows.append(row)
-    return rows
+    if dropped:
+        warnings.warn(f"STORE {where} holds {dropped} duplicate row(s) of points stored "
+                      f"before; each point is read once (its first row)", StoreWarning,
+                      stacklevel=3)
+    return head, rows
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The whole rows of a store, one per key (a last line without its newline is left out;
+    the header line is not a row)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return _parse(path.read_bytes(), str(path))[1]
 
 
 def load_sweep(path: str | Path) -> Any:
@@ -68,7 +139,8 @@ def _plain(value: Any) -> Any:
 
 
 class Store:
-    """The one writer of a store: :meth:`append` writes one whole row, durably."""
+    """The one writer of a store: :meth:`append` writes one whole row, durably. The store
+    stays locked until :meth:`close`."""
 
     def __init__(self, path: Path, fh: IO[bytes], done: set[str]) -> None:
         self.path, self._fh, self.done = path, fh, done
@@ -92,21 +164,106 @@ class Store:
         self.close()
 
 
-def open_store(path: str | Path) -> Store:
-    """Open (or create) a store for appending: a truncated last line is cut off, the keys of
-    the whole rows are the finished points."""
+def _create(path: Path, grid: str) -> None:
+    """A new store holding only its header, created atomically (a temporary file linked in:
+    an existing file or link at ``path`` is left alone)."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(json.dumps(header(grid)).encode() + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass                                  # another one made it first: open that one
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refuse(path: Path, why: str) -> None:
+    raise bad("--out", str(path), f"{why}; nothing was written to it: choose another STORE")
+
+
+def _lock(fd: int, path: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:                           # no POSIX locks here: one writer by trust
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise bad("--out", str(path), "is being written by another sweep (the store is "
+                  "locked); wait for it to finish, then run this one again") from None
+
+
+def open_store(path: str | Path, grid: str | None = None) -> Store:
+    """Open (or create) the store of the grid key ``grid`` (default :func:`grid_key`) for
+    appending, locked: a truncated last line is cut off, the keys of the whole rows are the
+    finished points. Refuses a symbolic link, anything but a regular file, a file that is not
+    a store of this grid and a store another sweep is writing (see the module docstring)."""
     path = Path(path)
+    grid = grid_key() if grid is None else grid
+    if path.is_symlink():
+        _refuse(path, "is a symbolic link (a store is never written through one)")
     if path.is_dir():
         raise bad("--out", str(path), "must be a file (the store), not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = {row["key"] for row in read_rows(path)}
-    fh = open(path, "ab")
-    size = fh.seek(0, os.SEEK_END)
-    if size:
-        with open(path, "rb") as check:
-            check.seek(size - 1)
-            last = check.read(1)
-        if last != b"\n":                       # a row cut short by a kill: drop it
-            data = path.read_bytes()
+    flags = os.O_RDWR | os.O_APPEND | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+    try:
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            _create(path, grid)
+            fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _refuse(path, "is a symbolic link (a store is never written through one)")
+        raise bad("--out", str(path), f"cannot open it ({exc.strerror})") from None
+    fh = os.fdopen(fd, "ab")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            _refuse(path, "is not a regular file")
+        _lock(fd, path)
+        data = _read_all(fd)
+        if not data:                              # an empty file: nothing to lose
+            fh.write(json.dumps(header(grid)).encode() + b"\n")
+            fh.flush()
+            os.fsync(fd)
+            return Store(path, fh, set())
+        _check_header(path, data, grid)
+        _, rows = _parse(data, str(path))
+        if not data.endswith(b"\n"):              # a row cut short by a kill: drop it
             fh.truncate(data.rfind(b"\n") + 1)
-    return Store(path, fh, done)
+        return Store(path, fh, {row["key"] for row in rows})
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _read_all(fd: int) -> bytes:
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _check_header(path: Path, data: bytes, grid: str) -> None:
+    """Refuse ``data`` unless its first line is the header of a store of ``grid``."""
+    first, newline, _ = data.partition(b"\n")
+    try:
+        head = json.loads(first) if newline else None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        head = None
+    if isinstance(head, dict) and isinstance(head.get("key"), str):
+        _refuse(path, "is a sweep store without a header (written by an older modspec), "
+                      "whose rows are not reused")
+    if not _is_header(head):
+        _refuse(path, "is not a modspec sweep store (its first line is not a store header)")
+    assert isinstance(head, dict)
+    if head.get("schema") != SCHEMA or head.get("grid") != grid:
+        _refuse(path, f"is a store of another grid or modspec version (modspec "
+                      f"{head.get('modspec')!s:.20}, grid key {str(head.get('grid'))[:12]}; "
+                      f"this sweep: modspec {_version.__version__}, grid key {grid[:12]})")

@@ -39,6 +39,8 @@ import math
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,7 +57,7 @@ from modspec.theory.errors import ModspecError, bad
 
 from .comparison import measured_half_rise
 from .sweep_grid import Point, grid_points, read_grid
-from .sweep_store import load_sweep, open_store
+from .sweep_store import StoreWarning, grid_key, load_sweep, open_store
 
 __all__ = ["EXECUTORS", "SweepResult", "bundles", "load_sweep", "plot", "run_bundle", "sweep"]
 
@@ -249,9 +251,30 @@ def bundles(points: Sequence[Point], workers: int) -> list[list[Point]]:
     return out
 
 
-def _ignore_interrupt() -> None:
-    """Pool workers leave Ctrl-C to the driver, which stops the sweep."""
+def _worker_start(driver: int) -> None:
+    """A pool worker's start: it leaves Ctrl-C to the driver, which stops the sweep, and it
+    dies with the driver, so a driver killed even by SIGKILL leaves no worker behind (nor the
+    resource tracker, which ends when its last client does). On Linux the kernel sends the
+    worker SIGKILL when the driver dies (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
+    thread also checks every half second that the driver is still the worker's parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)          # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != driver:                  # the driver died before this worker started
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="modspec-driver-watch", daemon=True).start()
 
 
 def _inline(work: list[list[Point]]) -> Iterator[list[dict[str, Any]]]:
@@ -265,7 +288,7 @@ def _pool(work: list[list[Point]], workers: int) -> Iterator[list[dict[str, Any]
 
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_ignore_interrupt)
+                               initializer=_worker_start, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(run_bundle, bundle) for bundle in work]
         for future in as_completed(futures):
@@ -349,8 +372,9 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
     instead. The whole grid is checked before any work. Interrupted (Ctrl-C, a kill), the
     store keeps every finished point and the same call resumes.
     """
-    points = grid_points(read_grid(grid) if not isinstance(grid, dict) else grid,
-                         where=str(grid) if not isinstance(grid, dict) else "grid")
+    tables = read_grid(grid) if not isinstance(grid, dict) else grid
+    points = grid_points(tables, where=str(grid) if not isinstance(grid, dict) else "grid")
+    family = str(tables.get("dataset", {}).get("family", "compositional"))
     if workers is None:
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
@@ -358,7 +382,7 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
     if scheduler is not None and not str(scheduler).startswith(("tcp://", "tls://")):
         raise bad("--scheduler", scheduler, "must be an address tcp://HOST:PORT")
     client = connect(scheduler) if scheduler is not None else None
-    with open_store(out) as store:
+    with open_store(out, grid_key(family)) as store:
         todo = list({p.key: p for p in points if p.key not in store.done}.values())
         skipped = len(points) - len(todo)
         work = bundles(todo, 1 if scheduler else workers)
@@ -394,6 +418,12 @@ def plot(store: Any, x: str, value: str, y: str | None = None,
     from matplotlib.figure import Figure
 
     df = load_sweep(store) if not hasattr(store, "columns") else store
+    if "key" in df.columns and df["key"].duplicated().any():   # one mark per point
+        import warnings
+
+        warnings.warn(f"{int(df['key'].duplicated().sum())} duplicate row(s) of points "
+                      "drawn once (their first row)", StoreWarning, stacklevel=2)
+        df = df.drop_duplicates("key")
     if out is not None and Path(out).suffix.lower() not in (".png", ".pdf"):
         raise bad("--out", str(out), "must end in .png or .pdf")
     for name in (x, y):
@@ -415,8 +445,10 @@ def plot(store: Any, x: str, value: str, y: str | None = None,
     ax.set_xlabel(x)
     if y is not None:
         ax.set_ylabel(y)
-    if out is not None:
-        fig.savefig(out, dpi=120, bbox_inches="tight")   # the saved image fits every label
+    if out is not None:                                  # the saved image fits every label
+        from .figures import save_figure
+
+        save_figure(fig, out, dpi=120, bbox_inches="tight")
     return fig
 
 

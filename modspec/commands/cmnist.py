@@ -105,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
         if "dense" in summary["archs"] and "split" in summary["archs"]:
             cmnist_claim_figure(summary, os.path.join(args.out, "cmnist_claim.png"))
     print(report(summary))
-    with open(os.path.join(args.out, "report.txt"), "w") as fh:
-        fh.write(report(summary) + "\n")
+    from modspec.theory.cache import atomic_write_text
+
+    atomic_write_text(os.path.join(args.out, "report.txt"), report(summary) + "\n")
     return 0
 
 

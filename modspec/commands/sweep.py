@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from modspec.commands.options import integer, output_folder
@@ -18,6 +19,9 @@ PARAMETERS = ("nx", "ny", "kx", "ky", "rx", "ry", "arch", "depth", "lr", "epochs
 def store_file(text: str) -> str:
     """An argparse type: a file the sweep can append its rows to (checked before any work)."""
     path = Path(text).expanduser()
+    if path.is_symlink():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid: a symbolic link (a store is never written through one)")
     if not text.strip() or path.is_dir():
         raise argparse.ArgumentTypeError(
             f"{text!r} is invalid: must be a file path (the store), not a folder")
@@ -48,13 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sweep", help="run a grid of theory, simulation and training points",
         description="Compute every point of a grid file (TOML tables [dataset] and [run]; a "
                     "list is swept, the grid is the product; docs/tutorials/sweep.md) and "
-                    "append one row per finished point to STORE (JSON lines, pandas: "
-                    "read_json(STORE, lines=True)). Points already in STORE are skipped, so "
-                    "an interrupted sweep resumes by running the same command. With --plot, "
-                    "also draws a phase diagram of the store.")
+                    "append one row per finished point to STORE (JSON lines after a header "
+                    "line; Python: modspec.load_sweep(STORE)). Points already in STORE are "
+                    "skipped, so an interrupted sweep resumes by running the same command. "
+                    "STORE must be new, empty or a store of this grid; one sweep at a time "
+                    "writes it. With --plot, also draws a phase diagram of the store.")
     p.add_argument("grid", metavar="GRID", help="grid file (TOML)")
     p.add_argument("--out", type=store_file, required=True, metavar="STORE",
-                   help="the result store (JSON lines; created, or resumed)")
+                   help="the result store (JSON lines; created, or resumed; never a "
+                        "symbolic link or a file that is not a store)")
     p.add_argument("--workers", type=integer(0), default=None,
                    help="local worker processes (default: the CPU count; 0: in this process)")
     p.add_argument("--scheduler", type=scheduler_address, default=None, metavar="ADDR",
@@ -73,6 +79,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modspec.validation.sweep_store import StoreWarning
+
+    with warnings.catch_warnings():        # a store's warnings: one line each on stderr
+        warnings.simplefilter("always", StoreWarning)
+        warnings.showwarning = _one_line
+        return _run(args)
+
+
+def _one_line(message: Warning | str, category: type[Warning], *_: object) -> None:
+    print(f"modspec sweep: warning: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
     from modspec.theory.errors import bad
     from modspec.validation.sweep_store import read_rows
     from modspec.validation.sweeps import plot, sweep

@@ -18,7 +18,7 @@ import modspec as ms
 from modspec.numerics.expectation import expected_a0
 from modspec.theory.errors import ModspecError
 from modspec.validation.sweep_grid import grid_points
-from modspec.validation.sweep_store import open_store, read_rows
+from modspec.validation.sweep_store import grid_key, header, open_store, read_rows
 from modspec.validation.sweeps import bundles, run_bundle, sweep
 
 QUADRANTS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
@@ -155,12 +155,14 @@ def test_store_loads_in_one_line_with_parameter_and_result_columns(tmp_path):
     assert (result.points, result.computed, result.skipped) == (3, 3, 0)
     import pandas as pd
 
-    df = pd.read_json(out, lines=True)
+    first, *lines = out.read_text().splitlines()
+    assert json.loads(first) == header(grid_key()) and len(lines) == 3
+    df = ms.load_sweep(out)
     assert len(df) == 3 and sorted(df["kx"]) == [1, 2, 3]
     for column in ("nx", "rx", "arch", "theory.Gx->Oy", "simulate.Gx->Oy",
                    "simulate.Gx->Oy.std", "theory.half_rise.pi1", "simulate.half_rise.pi1"):
         assert column in df.columns, column
-    assert ms.load_sweep(out).equals(pd.DataFrame(read_rows(out)))
+    assert df.equals(pd.DataFrame([json.loads(line) for line in lines]))
     again = sweep(grid({"kx": [1, 2, 3, 4]}, compute=["theory", "simulate"]), out, workers=0)
     assert (again.computed, again.skipped) == (1, 3)
     assert len(read_rows(out)) == 4
@@ -169,7 +171,8 @@ def test_store_loads_in_one_line_with_parameter_and_result_columns(tmp_path):
 def test_a_row_cut_short_is_dropped_and_no_key_is_written_twice(tmp_path):
     out = tmp_path / "s.jsonl"
     rows = run_bundle(grid_points(grid({"kx": [1, 2]})))
-    out.write_text(json.dumps(rows[0]) + "\n" + json.dumps(rows[1])[:25])
+    out.write_text(json.dumps(header(grid_key())) + "\n" + json.dumps(rows[0]) + "\n"
+                   + json.dumps(rows[1])[:25])
     assert [r["key"] for r in read_rows(out)] == [rows[0]["key"]]
     with open_store(out) as store:
         store.append(rows[0])
