@@ -22,6 +22,9 @@ from modspec.theory.endpoints import register_coupled_end_point as _register_end
 _LAZY = {
     "compile": "modspec.numerics.predict",
     "simulate": "modspec.numerics.simulate",
+    "lambda_balanced_weights": "modspec.numerics.any_start",
+    "predict_balanced": "modspec.numerics.any_start",
+    "stability_limit": "modspec.numerics.stability",
     "load_sweep": "modspec.validation.sweeps",
     "sweep": "modspec.validation.sweeps",
     "validate": "modspec.validation.pipeline",

@@ -15,7 +15,11 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
   time (theory, simulation, training, flow);
 * :mod:`.expectation` — the theory of a recorded run: which solution applies, from which
   start, with which end point; :mod:`.early` — the effective starts of deep modes from random
-  weights (the free flow).
+  weights (the free flow);
+* :mod:`.stability` — the stability limit of gradient descent from the full Hessian of the
+  loss at the fixed point;
+* :mod:`.riccati`, :mod:`.any_start` — the exact two-layer flow from any λ-balanced start
+  (docs/theory/any-start.md).
 """
 
 from modspec.exports import lazy_exports

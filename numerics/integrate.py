@@ -56,7 +56,8 @@ from .record import Trajectory, heldout_curve, stack_records
 from .simulate import Observer, initial_weights
 
 __all__ = ["CHUNK", "END_POINT_SEEDS", "FlowSystem", "IMPLICIT", "REST", "converged_map",
-           "end_point", "flow_system", "integrate_flow", "integrate_modes", "mode_functions"]
+           "converged_weights", "end_point", "flow_system", "integrate_flow", "integrate_modes",
+           "mode_functions"]
 
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
@@ -285,15 +286,16 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
                       **stacked)
 
 
-def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
-                  hidden: int = 50, gtol: float = 1e-10, max_time: float = 1e6,
-                  train_objects: Sequence[int] | None = None) -> np.ndarray:
-    """The total map (rows as ``Y``, columns as ``X``) after the exact matrix gradient flow
-    from small random weights (``N(0, init_std²)``, seeded) has converged.
+def converged_weights(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
+                      hidden: int = 50, gtol: float = 1e-10, max_time: float = 1e6,
+                      train_objects: Sequence[int] | None = None
+                      ) -> tuple[Layout, list[list[np.ndarray]]]:
+    """The layout and the weights (per module, per layer, ``(1, out, in)``) where the exact
+    matrix gradient flow from small random weights (``N(0, init_std²)``, seeded) comes to
+    rest.
 
-    Integrates in units of τ (the map does not depend on the learning rate) in growing
-    stretches until every layer's velocity is below ``gtol`` (in units of 1/τ). Works for
-    every architecture; for coupled ones (leaky) it is the only route to ``W*``.
+    Integrates in units of τ (the end does not depend on the learning rate) in growing
+    stretches until every layer's velocity is below ``gtol`` (in units of 1/τ).
     """
     init = initial_weights(dataset, network, hidden, init_std, seeds=1, seed=seed)
     P = len(covariances(dataset, train_objects).objects)
@@ -312,8 +314,20 @@ def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: 
             raise ModspecError(f"converged_map: the flow did not converge within {max_time:g} τ "
                                f"(velocity {np.max(np.abs(system.rhs(t0, y))):.2e} > gtol={gtol})")
         span *= 2
-    lay = system.layout
-    return total_map(lay, module_maps(lay, system.weights(y)))[0]
+    return system.layout, system.weights(y)
+
+
+def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
+                  hidden: int = 50, gtol: float = 1e-10, max_time: float = 1e6,
+                  train_objects: Sequence[int] | None = None) -> np.ndarray:
+    """The total map (rows as ``Y``, columns as ``X``) after the exact matrix gradient flow
+    from small random weights (``N(0, init_std²)``, seeded) has converged
+    (:func:`converged_weights`). Works for every architecture; for coupled ones (leaky) it is
+    the only route to ``W*``.
+    """
+    lay, weights = converged_weights(dataset, network, init_std, seed, hidden, gtol, max_time,
+                                     train_objects)
+    return total_map(lay, module_maps(lay, weights))[0]
 
 
 #: Seeds of the standard starts of a coupled network's end point (its end depends on them).

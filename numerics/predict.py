@@ -345,6 +345,7 @@ class Predictor:
         if time == "discrete":
             modes = self.discrete(t, tau, a0s, values, batch)
             self._check_finite(modes, t, lr, values, batch)
+            self._check_stable(lr)
         else:
             if self.closed_forms is not None:
                 modes.update(self.closed_forms(t, tau, a0s, values, batch))
@@ -365,11 +366,35 @@ class Predictor:
 
         epoch = min(int(t.ravel()[np.flatnonzero(~np.isfinite(v).reshape(-1, t.size)
                                                  .any(axis=0))[0]]) for v in bad_modes.values())
-        consts = self.constants(values, batch)
-        P = float(self._P) if not self._P.free_symbols else float(2.0 ** values[sy.nx].min())
-        limit = learning_rate_limit([(self.depths[k], float(np.min(s)), float(np.min(lam)))
-                                     for k, (s, lam) in consts.items()], int(P))
+        if self.symbolic:
+            consts = self.constants(values, batch)
+            P = float(2.0 ** values[sy.nx].min()) if self._P.free_symbols else float(self._P)
+            limit = learning_rate_limit([(self.depths[k], float(np.min(s)), float(np.min(lam)))
+                                         for k, (s, lam) in consts.items()], int(P))
+        else:
+            limit = self._lr_limit
         raise divergence_error(float(np.max(lr)), epoch, limit)
+
+    def _check_stable(self, lr: np.ndarray) -> None:
+        """Above the full-Hessian stability limit (:mod:`.stability`) the fixed point the
+        discrete theory converges to repels gradient descent: no convergence to predict.
+        Decided for numeric datasets (a symbolic one has no number to compare with)."""
+        if self.symbolic:
+            return
+        limit = self._lr_limit
+        if float(np.max(lr)) >= limit:
+            raise bad("lr", float(np.max(lr)),
+                      f"must be below the stability limit of gradient descent on these "
+                      f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "
+                      f"point): above it the fixed point repels gradient descent, so no "
+                      f"convergence is predicted")
+
+
+    @cached_property
+    def _lr_limit(self) -> float:
+        from .stability import stability_limit
+
+        return stability_limit(self.dataset, self.network).lr_max
 
     def _coupled(self, t: np.ndarray, lr: np.ndarray, a0s: dict[str, np.ndarray],
                  hidden: int, seed: int, time: str) -> Trajectory:

@@ -170,12 +170,13 @@ def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
     return out
 
 
-def _diverged(lay: Layout, P: int, lr: float, epoch: int,
-              rule: LearningRule = GRADIENT_DESCENT) -> Exception:
-    from .discrete import divergence_error, learning_rate_limit
+def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr: float,
+              epoch: int, rule: LearningRule = GRADIENT_DESCENT) -> Exception:
+    from .discrete import divergence_error
+    from .stability import stability_limit
 
-    modes = [(ml.depth, m.s, m.lam) for ml in lay.modules for m in ml.spectrum.modes]
-    limit = learning_rate_limit(modes, P)
+    hidden = max(ml.dims[1] for ml in lay.modules) if network.depth > 1 else 1
+    limit = stability_limit(dataset, network, hidden, cov.objects).lr_max
     if rule.is_gradient_descent:
         return divergence_error(lr, epoch, limit)
     return bad("rule", rule.label,
@@ -246,7 +247,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     dense two-layer networks only). A run that diverges under a rule stops in the same way.
 
     Gradient descent that diverges (weights overflow: ``lr`` beyond the stability limit
-    derived in :func:`modspec.theory.discrete.stability_limit`) stops with a
+    of :func:`modspec.numerics.stability.stability_limit`, from the full Hessian) stops with a
     ``ModspecError`` saying at which epoch and what the limit is.
 
     Returns a :class:`~modspec.numerics.record.Trajectory` (``kind="simulation"``, arrays
@@ -310,7 +311,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         W = total_map(run_lay, maps)
         R = residual(W, run_cov)
         if not np.isfinite(R).all():
-            raise _diverged(lay, cov.P, lr, step, rule)
+            raise _diverged(dataset, network, lay, cov, lr, step, rule)
         if step == record_at[slot]:
             if sub is None:
                 final_map = W

@@ -40,11 +40,12 @@ from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.derivation import Derivation, derive
+from modspec.theory.errors import bad
 
 from .comparison import TOLERANCES, Comparison, check, compare
 
-__all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "payload", "summary", "theory_checks",
-           "validate", "write_outputs"]
+__all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "check_stable", "payload", "summary",
+           "theory_checks", "validate", "write_outputs"]
 
 #: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
 #: A mode whose theory ends farther than this (relative) from its fixed point has not
@@ -156,6 +157,29 @@ def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None
     return out
 
 
+def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = 50,
+                 train_objects: Any = None) -> None:
+    """Refuse (one line, before any training) a learning rate at or above the stability limit
+    of gradient descent (:func:`modspec.numerics.stability.stability_limit`, the full Hessian
+    at the fixed point): the run cannot converge to the fixed point the theory converges to,
+    so no verdict could be backed."""
+    from modspec.numerics.stability import stability_limit
+
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError):
+        return                      # train() names a malformed lr in its own words
+    if not np.isfinite(lr) or lr <= 0 or getattr(dataset, "is_symbolic", False):
+        return
+    limit = stability_limit(dataset, network, hidden, train_objects).lr_max
+    if lr >= limit:
+        raise bad("lr", lr, f"must be below the stability limit of gradient descent on these "
+                            f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "
+                            f"point): above it the run cannot converge to the fixed point the "
+                            f"theory converges to")
+
+
+
 def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
              time: str = "discrete",
              tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
@@ -163,8 +187,13 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     keyword arguments ``training``), derive its theory and assess the run against it."""
     from .training import train
 
-    run = train(dataset, network, **training)
     linear = training.get("nonlinearity") in (None, "linear")
+    rule = training.get("rule")
+    gd = rule in (None, "gradient-descent") or getattr(rule, "is_gradient_descent", False)
+    if linear and gd and not training.get("bias") and "lr" in training:
+        check_stable(dataset, network, training["lr"], training.get("hidden", 50),
+                     training.get("train_objects"))
+    run = train(dataset, network, **training)
     return assess(derive(dataset, network), run, time=time, linear=linear,
                   tolerances=tolerances, rule=training.get("rule"))
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or re
 __all__ = [
     "add_architecture_options",
     "add_dataset_options",
+    "add_init_options",
     "add_objects_option",
     "add_rule_options",
     "dataset_file",
@@ -209,6 +210,20 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--nabla", type=number(), default=None,
                    help="coefficient of the Hebbian term on W1 (finite; > 0 Oja, < 0 "
                         "anti-Hebbian; default: the rule's)")
+
+
+def add_init_options(parser: argparse.ArgumentParser) -> None:
+    """``--init``, ``--lam``, ``--init-scale``: the kind of start (docs/theory/any-start.md)."""
+    g = parser.add_argument_group("start (docs/theory/any-start.md)")
+    g.add_argument("--init", choices=("random", "lambda-balanced"), default="random",
+                   help="random: small Gaussian weights (default); lambda-balanced: two-layer "
+                        "modules with W2^T W2 - W1 W1^T = LAM I exactly (exact theory for "
+                        "whitened inputs)")
+    g.add_argument("--lam", type=number(), default=0.0,
+                   help="balance of a lambda-balanced start (finite; default 0)")
+    g.add_argument("--init-scale", type=number(0), default=1.0,
+                   help="std of the Gaussian layer of a lambda-balanced start (≥ 0; "
+                        "default 1)")
 
 
 def rule_from(args: argparse.Namespace) -> Any:

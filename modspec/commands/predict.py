@@ -13,6 +13,7 @@ from modspec.commands.options import (
     SEED,
     add_architecture_options,
     add_dataset_options,
+    add_init_options,
     add_rule_options,
     dataset_from,
     integer,
@@ -40,13 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--a0", type=number(), default=1e-6,
                    help="initial mode strength of every mode (finite; default 1e-6)")
     p.add_argument("--hidden", type=integer(1), default=50,
-                   help="hidden width (≥ 1), coupled networks only (integrated matrix flow)")
-    p.add_argument("--seed", type=SEED, default=0, help="seed, coupled networks only")
+                   help="hidden width (≥ 1): coupled networks (integrated matrix flow) and "
+                        "lambda-balanced starts")
+    p.add_argument("--seed", type=SEED, default=0,
+                   help="seed: coupled networks and lambda-balanced starts")
     p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
                    help="continuous: the gradient flow (closed forms); discrete: gradient "
                         "descent epoch by epoch at this lr (exact per-epoch mode map)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     add_rule_options(p)
+    add_init_options(p)
     p.set_defaults(func=run)
 
 
@@ -60,6 +64,8 @@ def prediction(args: argparse.Namespace) -> Any:
     rule = rule_from(args) if hasattr(args, "rule") else None
     if rule is not None and not rule.is_gradient_descent:
         return _under_rule(args, dataset, network, rule)
+    if getattr(args, "init", "random") == "lambda-balanced":
+        return _from_balanced_start(args, dataset, network)
     f = compile(derive(dataset, network))
     return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
              hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
@@ -80,6 +86,19 @@ def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any)
         raise bad("rule", rule.label, f"has no per-mode prediction: {result.method}; "
                   "simulate it instead (modspec simulate --rule)")
     return result.trajectory
+
+
+def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -> Any:
+    """The exact flow from a seeded λ-balanced start (docs/theory/any-start.md); discrete
+    time from such a start is simulated, not predicted."""
+    from modspec.numerics.any_start import predict_balanced
+
+    if getattr(args, "time", "continuous") != "continuous":
+        raise bad("time", args.time, "must be continuous from a lambda-balanced start (run "
+                                     "gradient descent from it with modspec simulate --init "
+                                     "lambda-balanced)")
+    return predict_balanced(dataset, network, np.arange(args.epochs + 1, dtype=float),
+                            args.lr, args.lam, args.init_scale, args.hidden, args.seed)
 
 
 def write_csv(payload: dict[str, Any], stream: Any = None) -> None:

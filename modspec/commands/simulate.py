@@ -9,6 +9,7 @@ from modspec.commands.options import (
     SEED,
     add_architecture_options,
     add_dataset_options,
+    add_init_options,
     add_objects_option,
     add_rule_options,
     check_objects_option,
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="random seed (same seed, same numbers)")
     add_objects_option(p)
     add_rule_options(p)
+    add_init_options(p)
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch backend only")
@@ -59,6 +61,11 @@ def simulation(args: argparse.Namespace) -> Any:
     kw = dict(lr=args.lr, epochs=args.epochs, hidden=args.hidden, init_std=args.init_std,
               seeds=args.seeds, seed=args.seed, train_objects=parse_objects(args.train_objects),
               rule=rule_from(args))
+    if getattr(args, "init", "random") == "lambda-balanced":
+        from modspec.numerics.any_start import lambda_balanced_weights
+
+        kw["init"] = lambda_balanced_weights(dataset, network, args.hidden, args.lam,
+                                             args.init_scale, args.seeds, args.seed)
     if args.backend == "numpy":
         from modspec.numerics.simulate import simulate
 
