@@ -178,12 +178,16 @@ class Observables:
                             f"{th.network.name} network in its mode strengths.")
 
     def __call__(self, modes: Strengths, values: Values, batch: tuple[int, ...],
-                 t_ndim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+                 t_ndim: int, t_shape: tuple[int, ...] | None = None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Quadrant norms and losses, shape ``batch + t_shape`` (default: the modes' time
+        axes; a dataset without modes needs ``t_shape``)."""
         quads: dict[str, np.ndarray] = {}
         loss: dict[str, np.ndarray] = {}
         if self.code is None:
             return quads, loss
-        shape = batch + next(iter(modes.values())).shape[len(batch):]
+        shape = batch + (tuple(t_shape) if t_shape is not None
+                         else next(iter(modes.values())).shape[len(batch):])
         out = self.code.as_dict(*[modes[k] for k in self.keys],
                                 *[_lift(values[p], batch, t_ndim) for p in self.params])
         for name, v in out.items():
@@ -411,7 +415,8 @@ class Predictor:
         modes = self._absent_to_zero({k: modes[k] for k in self.keys}, values, batch, t.ndim)
         if time == "discrete" and self.rule_modes is None:
             self._check_finite(modes, t, lr, values, batch)
-        quads, loss = self.observables(modes, values, batch, t.ndim)
+        with np.errstate(divide="ignore", invalid="ignore"):   # unselected Piecewise branches
+            quads, loss = self.observables(modes, values, batch, t.ndim, t.shape)
         return Trajectory(t, modes, quads, loss, seed_axis=False, kind="theory", time=time,
                           lr=lr, tau=tau, meta=meta)
 
