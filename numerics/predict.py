@@ -7,7 +7,15 @@
     pr = f(t, lr=0.02, a0=7e-7, nx=3, ny=1, kx=3, ky=1, r=1)   # symbolic dataset
 
 gives every mode's trajectory, the quadrant norms and the block losses at the times ``t``
-(epochs of full-batch gradient descent; ``τ = 1/(P·lr)``, P = number of samples).
+(epochs of full-batch gradient descent; ``τ = 1/(P·lr)``, P = number of samples). A symbolic
+dataset of any family takes its own symbols by name (``c, f, r`` for the hierarchical one)
+and its own ``P``; a mode that does not exist at a point (its condition fails: multiplicity
+or a Gram coefficient 0) is 0 there and adds nothing to the observables, as in the numeric
+derivation, which has no such mode.
+
+A derivation with a learning rule (``derive(..., rule=R)``) compiles to that rule's own
+per-mode system (:class:`~.rule_modes.RuleModes`, from balanced starts ``c1 = c2 = √a0``),
+never to gradient descent's; a rule that does not reduce to modes is refused in one line.
 
 Broadcasting: the parameters (``lr``, ``a0`` — a number, an array or a dict ``{key: a0}`` —
 and any dataset parameters) broadcast together to a batch shape ``B``; ``t`` has shape
