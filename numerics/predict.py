@@ -7,7 +7,15 @@
     pr = f(t, lr=0.02, a0=7e-7, nx=3, ny=1, kx=3, ky=1, r=1)   # symbolic dataset
 
 gives every mode's trajectory, the quadrant norms and the block losses at the times ``t``
-(epochs of full-batch gradient descent; ``τ = 1/(P·lr)``, P = number of samples).
+(epochs of full-batch gradient descent; ``τ = 1/(P·lr)``, P = number of samples). A symbolic
+dataset of any family takes its own symbols by name (``c, f, r`` for the hierarchical one)
+and its own ``P``; a mode that does not exist at a point (its condition fails: multiplicity
+or a Gram coefficient 0) is 0 there and adds nothing to the observables, as in the numeric
+derivation, which has no such mode.
+
+A derivation with a learning rule (``derive(..., rule=R)``) compiles to that rule's own
+per-mode system (:class:`~.rule_modes.RuleModes`, from balanced starts ``c1 = c2 = √a0``),
+never to gradient descent's; a rule that does not reduce to modes is refused in one line.
 
 Broadcasting: the parameters (``lr``, ``a0`` — a number, an array or a dict ``{key: a0}`` —
 and any dataset parameters) broadcast together to a batch shape ``B``; ``t`` has shape
@@ -178,12 +186,16 @@ class Observables:
                             f"{th.network.name} network in its mode strengths.")
 
     def __call__(self, modes: Strengths, values: Values, batch: tuple[int, ...],
-                 t_ndim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+                 t_ndim: int, t_shape: tuple[int, ...] | None = None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Quadrant norms and losses, shape ``batch + t_shape`` (default: the modes' time
+        axes; a dataset without modes needs ``t_shape``)."""
         quads: dict[str, np.ndarray] = {}
         loss: dict[str, np.ndarray] = {}
         if self.code is None:
             return quads, loss
-        shape = batch + next(iter(modes.values())).shape[len(batch):]
+        shape = batch + (tuple(t_shape) if t_shape is not None
+                         else next(iter(modes.values())).shape[len(batch):])
         out = self.code.as_dict(*[modes[k] for k in self.keys],
                                 *[_lift(values[p], batch, t_ndim) for p in self.params])
         for name, v in out.items():
@@ -244,14 +256,25 @@ class Predictor:
             for e in th.observables.get(group, {}).values():
                 free |= sp.sympify(e).free_symbols
         for m in th.modes.values():
-            free |= sp.sympify(m.s).free_symbols | sp.sympify(m.lam).free_symbols
-        self.params = [s for s in _DATASET.values() if s in free]
+            free |= (sp.sympify(m.s).free_symbols | sp.sympify(m.lam).free_symbols
+                     | sp.sympify(m.condition).free_symbols)
         self._P = sp.sympify(th.dataset.P)
+        free |= self._P.free_symbols
+        free -= {sy.t, sy.tau, sy.a0, *th.strengths.values()}
+        # the dataset's own symbols, named as the symbols (the compositional ones in their
+        # usual order, then any other family's by name)
+        self.params = ([s for s in _DATASET.values() if s in free]
+                       + sorted(free - set(_DATASET.values()), key=lambda s: s.name))
         self._closed_keys = [k for k, e in th.trajectories.items() if e is not None]
         self._open_keys = [k for k, e in th.trajectories.items() if e is None]
         self.closed_forms = (ClosedForms(th, self._closed_keys, self.params, backend, use_cache)
                              if self._closed_keys and not self.coupled else None)
         self.observables = Observables(th, self.keys, self.params, backend, use_cache)
+        self.rule_modes = None
+        if th.rule is not None and not th.rule.rule.is_gradient_descent:
+            from .rule_modes import RuleModes
+
+            self.rule_modes = RuleModes(th, self.constants, self.count)
 
     # ------------------------------------------------------------ lazily built strategies
     @cached_property
@@ -275,19 +298,60 @@ class Predictor:
     def coupled_dynamics(self) -> CoupledDynamics:
         return CoupledDynamics(self.th)
 
+    @cached_property
+    def _existence(self) -> Generated | None:
+        """1 where each mode exists, 0 elsewhere (its ``condition``: positive multiplicity
+        and Gram coefficients), for the modes whose condition depends on the parameters."""
+        conds = {k: sp.Piecewise((1, m.condition), (0, True))
+                 for k, m in self.th.modes.items() if m.condition is not sp.true}
+        if not conds:
+            return None
+        return generate(conds, self.params, name="mode_existence", use_cache=self._use_cache,
+                        description="1 where each mode exists, 0 where it does not.")
+
+    @cached_property
+    def _count_code(self) -> Generated:
+        return generate({"P": self._P}, self.params, name="sample_count",
+                        use_cache=self._use_cache,
+                        description="P, the number of objects of the dataset.")
+
+    def count(self, values: Values, batch: tuple[int, ...]) -> np.ndarray:
+        """``P`` (the dataset's number of objects) at the parameter values, shape ``batch``."""
+        if not self._P.free_symbols:
+            return np.full(batch, float(self._P))
+        out = self._count_code.as_dict(*[np.broadcast_to(values[p], batch)
+                                         for p in self.params])
+        return np.broadcast_to(np.asarray(out["P"], dtype=float), batch)
+
+    def _absent_to_zero(self, modes: Strengths, values: Values, batch: tuple[int, ...],
+                        t_ndim: int) -> Strengths:
+        """Modes that do not exist at a point (multiplicity 0, or a Gram coefficient 0 so
+        that ``s = 0``) contribute nothing there: their strength is 0, as in the numeric
+        derivation, which has no such mode."""
+        if self._existence is None:
+            return modes
+        exists = self._existence.as_dict(*[np.broadcast_to(values[p], batch)
+                                           for p in self.params])
+        out = dict(modes)
+        for k, flag in exists.items():
+            present = _lift(np.asarray(flag, dtype=float) > 0, batch, t_ndim)
+            out[k] = np.where(present, modes[k], 0.0)
+        return out
+
     # ----------------------------------------------------------------- evaluation
     def _dataset_values(self, kw: dict[str, Any]) -> Values:
-        if "r" in kw:
+        names = {p.name for p in self.params}
+        if "r" in kw and "r" not in names:
             r = kw.pop("r")
             kw.setdefault("rx", r)
             kw.setdefault("ry", r)
-        unknown = set(kw) - set(_DATASET)
-        if unknown:
-            raise bad("parameter", sorted(unknown)[0],
-                      "must be one of lr, a0, nx, ny, kx, ky, r, rx, ry")
         if not self.symbolic and kw:
             raise bad("parameter", sorted(kw)[0],
                       "the dataset is numeric; its parameters are fixed (derive a symbolic one)")
+        unknown = set(kw) - names
+        if unknown:
+            allowed = ["lr", "a0", *sorted(names), *(["r"] if names & {"rx", "ry"} else [])]
+            raise bad("parameter", sorted(unknown)[0], f"must be one of {', '.join(allowed)}")
         values = {}
         for sym in self.params:
             if sym.name not in kw:
@@ -336,25 +400,34 @@ class Predictor:
                for k in self.keys}
         if self.coupled:
             return self._coupled(t, lr, a0s, hidden, seed, time)
-        P = np.asarray(float(self._P) if not self._P.free_symbols
-                       else 2.0 ** values[sy.nx], dtype=float)
-        tau = 1.0 / (P * lr)
-        batch = np.broadcast_shapes(tau.shape, *[a.shape for a in a0s.values()],
+        shape = np.broadcast_shapes(*[v.shape for v in values.values()])
+        tau = 1.0 / (self.count(values, shape) * lr)
+        if not tau.shape:
+            tau = tau[()]
+        batch = np.broadcast_shapes(np.shape(tau), *[a.shape for a in a0s.values()],
                                     *[v.shape for v in values.values()])
         modes: Strengths = {}
-        if time == "discrete":
-            modes = self.discrete(t, tau, a0s, values, batch)
+        meta: dict[str, Any] = {s.name: v for s, v in values.items()}
+        with np.errstate(divide="ignore", invalid="ignore"):   # absent modes: set to 0 below
+            if self.rule_modes is not None:
+                modes = self.rule_modes(t, tau, a0s, values, batch, time)
+                meta |= {"rule": self.rule_modes.name,
+                         **{c.name: v for c, v in self.th.rule.rule.values.items()}}
+            elif time == "discrete":
+                modes = self.discrete(t, tau, a0s, values, batch)
+            else:
+                if self.closed_forms is not None:
+                    modes.update(self.closed_forms(t, tau, a0s, values, batch))
+                if self._open_keys:
+                    modes.update(self.implicit(t, tau, a0s, values, batch))
+        modes = self._absent_to_zero({k: modes[k] for k in self.keys}, values, batch, t.ndim)
+        if time == "discrete" and self.rule_modes is None:
             self._check_finite(modes, t, lr, values, batch)
             self._check_stable(lr)
-        else:
-            if self.closed_forms is not None:
-                modes.update(self.closed_forms(t, tau, a0s, values, batch))
-            if self._open_keys:
-                modes.update(self.implicit(t, tau, a0s, values, batch))
-        modes = {k: modes[k] for k in self.keys}
-        quads, loss = self.observables(modes, values, batch, t.ndim)
+        with np.errstate(divide="ignore", invalid="ignore"):   # unselected Piecewise branches
+            quads, loss = self.observables(modes, values, batch, t.ndim, t.shape)
         return Trajectory(t, modes, quads, loss, seed_axis=False, kind="theory", time=time,
-                          lr=lr, tau=tau, meta={s.name: v for s, v in values.items()})
+                          lr=lr, tau=tau, meta=meta)
 
     def _check_finite(self, modes: Strengths, t: np.ndarray, lr: np.ndarray, values: Values,
                       batch: tuple[int, ...]) -> None:
@@ -368,7 +441,7 @@ class Predictor:
                                                  .any(axis=0))[0]]) for v in bad_modes.values())
         if self.symbolic:
             consts = self.constants(values, batch)
-            P = float(2.0 ** values[sy.nx].min()) if self._P.free_symbols else float(self._P)
+            P = float(np.min(self.count(values, batch)))
             limit = learning_rate_limit([(self.depths[k], float(np.min(s)), float(np.min(lam)))
                                          for k, (s, lam) in consts.items()], int(P))
         else:
@@ -388,7 +461,6 @@ class Predictor:
                       f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "
                       f"point): above it the fixed point repels gradient descent, so no "
                       f"convergence is predicted")
-
 
     @cached_property
     def _lr_limit(self) -> float:

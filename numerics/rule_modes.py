@@ -32,10 +32,14 @@ import numpy as np
 
 from .record import Trajectory
 
-__all__ = ["ALIGNED", "RuleTheory", "rule_prediction", "rule_theory"]
+__all__ = ["ALIGNED", "NOT_DIAGONAL", "RuleModes", "RuleTheory", "evolve", "output_variances",
+           "rule_prediction", "rule_rhs", "rule_theory"]
 
 #: Cosine above which a start counts as aligned (``p ∥ q``).
 ALIGNED = 1 - 1e-9
+#: Why an output term does not reduce on a dataset whose ``Y Yᵀ`` is not diagonal.
+NOT_DIAGONAL = ("Y Yᵀ is not diagonal in the basis of Σyx's left singular vectors, so the "
+                "output term does not keep the aligned ansatz on this dataset")
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,10 +96,7 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
             hidden: int, starts: Any) -> RuleTheory:
 
     from modspec.theory import alignment as al
-    from modspec.theory import rules as theory
-    from modspec.theory import symbols as sy
 
-    from .codegen import generate
     from .flow import covariances, layout, tau_of
 
     system = al.layer_system(2, rule.definition)
@@ -111,33 +112,23 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
     aligned = True
     for mode in lay.modules[0].spectrum.modes:
         U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
-        block = U.T @ sigma_y_full @ U
-        resid = sigma_y_full @ U - U @ block
-        scale = max(float(np.abs(sigma_y_full).max()), 1.0)
-        if np.abs(resid).max() > 1e-9 * scale or \
-                np.abs(block - np.diag(np.diag(block))).max() > 1e-9 * scale:
-            return _not("Y Yᵀ is not diagonal in the basis of Σyx's left singular vectors, "
-                        "so the output term does not keep the aligned ansatz on this dataset")
+        variances = output_variances(sigma_y_full, U)
+        if variances is None:
+            return _not(NOT_DIAGONAL)
         start1, start2, ok = starts(U, V)
         aligned = aligned and ok
         n = start1.shape[0]
         for j in range(U.shape[1]):
             s.append(np.full(n, mode.s, dtype=float))
             lam.append(np.full(n, mode.lam, dtype=float))
-            sig.append(np.full(n, block[j, j]))
+            sig.append(np.full(n, variances[j]))
             c1.append(start1[:, j])
             c2.append(start2[:, j])
             owner.append((mode, j))
-    coeffs = sorted(rule.definition.values, key=lambda x: x.name)
-    args = (*system.strengths, sy.s, sy.lam, al.sigma_y, sy.tau, theory.P, *coeffs)
-    rhs = generate({f"d{c.name}": e for c, e in zip(system.strengths, system.rhs, strict=True)},
-                   args, name="rule_modes",
-                   description=f"Per-mode right-hand side dc/dt of rule {rule.name} "
-                               "(aligned ansatz, derived)")
-    consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P,
-              *[rule.definition.values[k] for k in coeffs])
+    rhs, args, coefficients = rule_rhs(system, rule.definition)
+    consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P, *coefficients)
     state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
-    path = _evolve(rhs, state, consts, t, time)                     # (T, 2, seeds, columns)
+    path = evolve(rhs, state, consts, t, time)                      # (T, 2, seeds, columns)
     if not np.isfinite(path).all():
         return _not("the per-mode system diverges from this start")
     strength = path[:, 0] * path[:, 1]                              # (T, seeds, columns)
@@ -164,8 +155,42 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
     return RuleTheory(trajectory, method, fixed)
 
 
-def _evolve(rhs: Any, state: np.ndarray, consts: tuple, t: np.ndarray, time: str
-            ) -> np.ndarray:
+def output_variances(sigma_y: np.ndarray, U: np.ndarray) -> np.ndarray | None:
+    """``σy = uᵀ (Y Yᵀ/P) u`` of every column ``u`` of ``U``, or None when ``Y Yᵀ`` is not
+    diagonal in that basis (then an output term does not keep the aligned ansatz)."""
+    block = U.T @ sigma_y @ U
+    resid = sigma_y @ U - U @ block
+    scale = max(float(np.abs(sigma_y).max()), 1.0)
+    if np.abs(resid).max(initial=0.0) > 1e-9 * scale or \
+            np.abs(block - np.diag(np.diag(block))).max(initial=0.0) > 1e-9 * scale:
+        return None
+    return np.diag(block).copy()
+
+
+def rule_rhs(system: Any, rule: Any) -> tuple[Any, tuple, tuple[float, ...]]:
+    """The generated right-hand side ``dc/dt`` of a reduced per-mode ``system`` of the SymPy
+    rule ``rule`` (code generator, cached), its argument symbols ``(c1, c2, s, λ, σy, τ, P,
+    coefficients…)`` and the coefficients' values in that order."""
+    from modspec.theory import alignment as al
+    from modspec.theory import rules as theory
+    from modspec.theory import symbols as sy
+
+    from .codegen import generate
+
+    coeffs = sorted(rule.values, key=lambda x: x.name)
+    args = (*system.strengths, sy.s, sy.lam, al.sigma_y, sy.tau, theory.P, *coeffs)
+    rhs = generate({f"d{c.name}": e for c, e in zip(system.strengths, system.rhs, strict=True)},
+                   args, name="rule_modes",
+                   description=f"Per-mode right-hand side dc/dt of rule {rule.name} "
+                               "(aligned ansatz, derived)")
+    return rhs, args, tuple(float(rule.values[k]) for k in coeffs)
+
+
+def evolve(rhs: Any, state: np.ndarray, consts: tuple, t: np.ndarray, time: str
+           ) -> np.ndarray:
+    """The strengths ``state`` (``(2, …)``: c1, c2) at the sorted times ``t`` (``(T, 2, …)``):
+    the per-epoch map ``c ← c + dc`` at integer epochs (``time="discrete"``), or the flow
+    ``dc/dt = rhs`` integrated by SciPy (LSODA, rtol 1e-10); NaN where it fails."""
     if time == "discrete":
         steps = int(round(t[-1]))
         want = {int(round(x)) for x in t}
@@ -183,6 +208,8 @@ def _evolve(rhs: Any, state: np.ndarray, consts: tuple, t: np.ndarray, time: str
     from scipy.integrate import solve_ivp
 
     shape = state.shape
+    if float(t[-1]) == 0.0:
+        return np.broadcast_to(state, (len(t), *shape)).copy()
 
     def f(_: float, y: np.ndarray) -> np.ndarray:
         c = y.reshape(shape)
@@ -224,3 +251,79 @@ def _fixed_points(system: Any, args: tuple, consts: tuple, owner: list, ml: Any,
         if values:
             out[key] = min(values, key=lambda v: abs(v - float(modes[key][-1])))
     return out or None
+
+
+class RuleModes:
+    """A :class:`~modspec.numerics.predict.Predictor` strategy: every mode under the
+    derivation's own rule system (``Derivation.rule``, :mod:`modspec.theory.rule_derivation`)
+    from balanced starts ``c1 = c2 = √a0``, its strength ``c1 c2``.
+
+    Each mode's constants are ``s, λ`` (the compiled ``constants``) and ``σy``: ``s²/λ`` where
+    the derivation found the outputs linear in the inputs, else read from a numeric dataset's
+    ``Y Yᵀ`` (one value per mode). A rule that does not reduce, or that needs a ``σy`` the
+    dataset does not fix, is refused in one line when the predictor is built.
+    """
+
+    def __init__(self, th: Any, constants: Any, count: Any) -> None:
+        from modspec.theory import alignment as al
+        from modspec.theory.errors import bad
+
+        rd = th.rule
+        self.name, self.system = rd.rule.name, rd.system
+        if not self.system.reducible:
+            raise bad("rule", self.name, f"has no per-mode prediction (not reducible: "
+                      f"{self.system.reason}); simulate it instead (modspec simulate --rule)")
+        self.constants, self.count, self.keys = constants, count, list(constants.keys)
+        self.sigma_y: np.ndarray | None = None          # None: σy = s²/λ
+        if any(e.has(al.sigma_y) for e in self.system.rhs) and not rd.linear:
+            self.sigma_y = self._variances(th)
+        self.rhs, _, self.coefficients = rule_rhs(self.system, rd.rule)
+
+    def _variances(self, th: Any) -> np.ndarray:
+        from modspec.theory.errors import bad
+
+        if th.symbolic:
+            raise bad("rule", self.name, "needs each mode's output variance σy, which a "
+                      "symbolic dataset whose outputs are not linear in its inputs does not "
+                      "fix; derive a numeric dataset")
+        Y = np.asarray(th.dataset.Y, dtype=float)
+        sigma_y = Y @ Y.T / Y.shape[1]
+        out = []
+        for key in self.keys:
+            v = output_variances(sigma_y, np.asarray(th.modes[key].U, dtype=float))
+            if v is None:
+                raise bad("rule", self.name, f"has no per-mode prediction (not reducible: "
+                          f"{NOT_DIAGONAL})")
+            if np.ptp(v) > 1e-9 * max(1.0, float(np.abs(v).max())):
+                raise bad("rule", self.name, f"has no per-mode prediction: the output "
+                          f"variance differs across the directions of mode {key}")
+            out.append(float(v.mean()))
+        return np.asarray(out)
+
+    def __call__(self, t: np.ndarray, tau: np.ndarray, a0s: Any, values: Any,
+                 batch: tuple[int, ...], time: str) -> dict[str, np.ndarray]:
+        from modspec.theory.errors import bad
+
+        consts = self.constants(values, batch)
+        s = np.stack([consts[k][0] for k in self.keys], -1).astype(float)
+        lam = np.stack([consts[k][1] for k in self.keys], -1).astype(float)
+        start = np.sqrt(np.stack([np.broadcast_to(a0s[k], batch) for k in self.keys], -1))
+        # a mode that does not exist at a point (λ = 0 or s = 0 there) is held at the origin
+        # with harmless constants: the predictor reports it as 0
+        absent = ~(np.isfinite(s) & np.isfinite(lam) & (lam > 0) & (s > 0))
+        s, lam = np.where(absent, 0.0, s), np.where(absent, 1.0, lam)
+        sig = s**2 / lam if self.sigma_y is None else np.broadcast_to(self.sigma_y, s.shape)
+        start = np.where(absent, 0.0, start)
+        P = np.broadcast_to(self.count(values, batch), batch)[..., None]
+        consts_all = (s, lam, sig, np.broadcast_to(tau, batch)[..., None], P,
+                      *self.coefficients)
+        times, where = np.unique(t.ravel(), return_inverse=True)
+        path = evolve(self.rhs, np.stack([start, start.copy()]), consts_all, times, time)
+        if not np.isfinite(path).all():
+            raise bad("lr", float(np.max(1 / (P * np.broadcast_to(tau, batch)[..., None]))),
+                      f"the per-mode system of rule {self.name!r} diverges from this start; "
+                      "lower the learning rate or a0")
+        strength = (path[:, 0] * path[:, 1])[where]                 # (t.size, *batch, modes)
+        strength = np.moveaxis(strength.reshape(*t.shape, *batch, len(self.keys)),
+                               range(t.ndim), range(-t.ndim - 1, -1))
+        return {k: strength[..., i] for i, k in enumerate(self.keys)}

@@ -262,9 +262,9 @@ def latex_report(th: Derivation, payload: dict[str, Any], rule: Any = None) -> s
     """The derivation fragment, plus the numerically obtained W* of a coupled network and the
     held-out error when asked for, and a rule's per-mode system (``rule``: a
     :class:`~modspec.theory.rule_derivation.RuleDerivation`)."""
-    from .latex import text
+    from .latex import derivation_latex, rule_latex, text
 
-    parts = [th.to_latex()]
+    parts = [derivation_latex(th, with_rule=False)]
     if "any_depth" in payload:
         from .families import hierarchical_levels
         from .spectra import mode_tex
@@ -289,23 +289,5 @@ def latex_report(th: Derivation, payload: dict[str, Any], rule: Any = None) -> s
         parts.append("\\begin{align*}\n&\\text{" + text(f"Held-out objects {h['objects']}")
                      + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     if rule is not None:
-        parts.append(_rule_latex(rule))
+        parts.append(rule_latex(rule))
     return "\n\n".join(parts)
-
-
-def _rule_latex(rd: Any) -> str:
-    from .latex import text
-    from .symbols import to_latex
-
-    system = rd.system
-    head = "\\begin{align*}\n&\\text{" + text(f"Learning rule {rd.rule.name}") + "} \\\\\n"
-    if not system.reducible:
-        return head + "&\\text{" + text(f"not reducible to modes: {system.reason}") + \
-            "}\n\\end{align*}"
-    rows = [rf"\frac{{dc_{{{k}}}}}{{dt}} &= {to_latex(e)}"
-            for k, e in enumerate(system.rhs, start=1)]
-    for p in rd.fixed_points:
-        point = ", ".join(to_latex(x) for x in p.strengths)
-        rows.append(rf"(c_{{1}}, c_{{2}})^* &= ({point}),\quad c_{{1}} c_{{2}} = "
-                    rf"{to_latex(p.map)}")
-    return head + " \\\\\n".join(rows) + "\n\\end{align*}"

@@ -39,7 +39,7 @@ from .declaration import (
     TreeFeatures,
 )
 from .errors import ModspecError, bad
-from .spectra import Mode
+from .spectra import Mode, existence
 
 __all__ = ["D", "EXPLAINED", "FAMILIES", "IDENTITY", "MEMORISED", "STRUCTURE", "SYMBOLS",
            "block_roles", "c", "compositional", "domain", "f", "family_network", "from_mapping",
@@ -101,7 +101,7 @@ def parity(nx: Any, outputs: Sequence[Sequence[int]], kx: Any = 0, ky: Any = 0,
 #: (positive integers); its identity scale is the compositional ``r`` (≥ 0).
 D = sp.Symbol("D", integer=True, positive=True)
 c = sp.Symbol("c", integer=True, positive=True)
-f = sp.Symbol("f", integer=True, positive=True)
+f = sp.Symbol("f", integer=True, nonnegative=True)
 _TREE_SYMBOLS = (D, c, f)
 #: Every named family's parameters that a symbolic derivation makes symbols; the others
 #: (the number of levels, the parity outputs) fix the blocks and stay as given.
@@ -208,6 +208,9 @@ def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any
         cy_h = cy(h)
         s = sp.simplify(sp.sqrt(cx * cy_h) / P)
         lam = sp.simplify(cx / P)
+        # where the mode exists: its level is one of the tree's, and cx·cy > 0; cy is f times
+        # a sum of powers of c ≥ 2 over the levels from g on, so that is r > 0 and f > 0
+        cond = sp.And(cond, existence(rank, cx * f, always_present=True))
         modes.append(Mode(label, s, lam, rank, sp.simplify(s / lam), {"items": cx},
                           {"levels": cy_h}, (label,), cond))
     return modes[0], modes[1]

@@ -14,7 +14,7 @@ flow is integrated numerically. :func:`latex_document` wraps a fragment in a min
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
@@ -25,7 +25,7 @@ from .spectra import mode_tex
 if TYPE_CHECKING:
     from .derivation import Derivation
 
-__all__ = ["derivation_latex", "key_tex", "latex_document", "text"]
+__all__ = ["derivation_latex", "key_tex", "latex_document", "rule_latex", "text"]
 
 _ESCAPE = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#",
            "$": r"\$", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
@@ -54,9 +54,11 @@ def _block(title: str, rows: list[str]) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(body) + "\n\\end{align*}"
 
 
-def derivation_latex(th: Derivation, notebook: bool = False) -> str:
+def derivation_latex(th: Derivation, notebook: bool = False, with_rule: bool = True) -> str:
     """All steps of ``th`` as LaTeX ``align*`` blocks (``notebook`` adds ``$$`` wrapping of
-    ``aligned`` environments for ``_repr_latex_``)."""
+    ``aligned`` environments for ``_repr_latex_``); with ``with_rule`` and a derivation with
+    a learning rule (``th.rule``), the rule's per-mode dynamics last (:func:`rule_latex`)."""
+    extra = [rule_latex(th.rule)] if with_rule and th.rule is not None else []
     names = {sym: f"a_{{{key_tex(key)}}}" for key, sym in th.strengths.items()}
 
     def tex(e: object) -> str:
@@ -83,7 +85,7 @@ def derivation_latex(th: Derivation, notebook: bool = False) -> str:
             [rf"&\text{{output block(s) {text(', '.join(shared))} are written by several "
              r"modules: the dynamics couple}",
              r"&\text{no mode-wise closed form; the flow above is integrated numerically}"]))
-        return _finish(blocks, notebook)
+        return _finish(blocks + extra, notebook)
 
     rows = []
     for md in th.modules:
@@ -156,7 +158,25 @@ def derivation_latex(th: Derivation, notebook: bool = False) -> str:
                         rf"{tex(conv['report']['rule_error'])}")
             rows.append(rf"&\text{{systematic: {'yes' if conv['systematic'] else 'no'}}}")
         blocks.append(_block("Step 8 (converged map W* at the fixed points)", rows))
-    return _finish(blocks, notebook)
+    return _finish(blocks + extra, notebook)
+
+
+def rule_latex(rd: Any) -> str:
+    """A learning rule's derivation (:class:`~modspec.theory.rule_derivation.RuleDerivation`)
+    as an ``align*`` block: its per-mode system ``dc_l/dt`` and fixed points, or why it does
+    not reduce to modes."""
+    system = rd.system
+    head = "\\begin{align*}\n&\\text{" + text(f"Learning rule {rd.rule.name}") + "} \\\\\n"
+    if not system.reducible:
+        return head + "&\\text{" + text(f"not reducible to modes: {system.reason}") + \
+            "}\n\\end{align*}"
+    rows = [rf"\frac{{dc_{{{k}}}}}{{dt}} &= {sy.to_latex(e)}"
+            for k, e in enumerate(system.rhs, start=1)]
+    for p in rd.fixed_points:
+        point = ", ".join(sy.to_latex(x) for x in p.strengths)
+        rows.append(rf"(c_{{1}}, c_{{2}})^* &= ({point}),\quad c_{{1}} c_{{2}} = "
+                    rf"{sy.to_latex(p.map)}")
+    return head + " \\\\\n".join(rows) + "\n\\end{align*}"
 
 
 def _finish(blocks: list[str], notebook: bool) -> str:

@@ -71,9 +71,18 @@ def where_exists(mode: Mode, term: sp.Expr) -> sp.Expr:
     """
     rank_positive = sp.Gt(mode.multiplicity, 0)
     condition = sp.And(*[c for c in sp.And.make_args(mode.condition) if c != rank_positive])
-    if condition == sp.true or _positive(sp.fraction(sp.together(term))[1]):
+    if condition == sp.true or all(_positive(d) for d in _denominators(term)):
         return term
     return sp.Piecewise((term, condition), (0, True))
+
+
+def _denominators(term: sp.Expr) -> list[sp.Expr]:
+    """Every denominator of ``term`` as it is written (and evaluated): the bases of its
+    negative powers. Cancelling first would hide a ``0/0`` of the written form (``f/(f c² +
+    f c + f)`` at ``f = 0``)."""
+    term = sp.sympify(term)
+    return [p.base for p in term.atoms(sp.Pow) if p.exp.is_negative] + \
+        [sp.fraction(term)[1]]
 
 
 def _positive(denominator: sp.Expr) -> bool:

@@ -34,8 +34,8 @@ from .errors import ModspecError, bad
 from .projectors import Atom, SampleSpace, sample_space
 from .symbols import to_latex as tex
 
-__all__ = ["Mode", "Spectrum", "mode_tex", "module_spectra", "module_spectrum", "spectrum",
-           "spectrum_latex"]
+__all__ = ["Mode", "Spectrum", "existence", "mode_tex", "module_spectra", "module_spectrum",
+           "spectrum", "spectrum_latex"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,7 +274,7 @@ def module_spectrum(
         lam = _clean(cxt / P)
         fixed = _clean(sp.sqrt(cyt / cxt)) if cxt != 0 else sp.nan
         always = all(a.always_present for a in group)
-        cond = _exists(rank, cxt * cyt, always) if symbolic else sp.true
+        cond = existence(rank, cxt * cyt, always) if symbolic else sp.true
         U = V = None
         if vectors:
             G = np.hstack([a.basis for a in group])
@@ -338,8 +338,9 @@ def _clean(expr: sp.Expr) -> sp.Expr:
     return min(candidates, key=sp.count_ops)
 
 
-def _exists(rank: sp.Expr, cxcy: sp.Expr, always_present: bool) -> sp.Basic:
-    """When a mode exists: its rank is positive and cx·cy > 0 (factor by factor)."""
+def existence(rank: sp.Expr, cxcy: sp.Expr, always_present: bool = False) -> sp.Basic:
+    """When a mode exists: its rank is positive and cx·cy > 0 (factor by factor; a factor
+    positive by its symbols' assumptions needs no condition)."""
     conditions = [] if always_present else [sp.Gt(rank, 0)]
     for factor in sp.Mul.make_args(sp.factor(cxcy)):
         if factor.is_positive:

@@ -72,20 +72,19 @@ def prediction(args: argparse.Namespace) -> Any:
 
 
 def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any) -> Any:
-    """The rule's own derived per-mode dynamics from balanced starts ``c1 = c2 = √a0``
-    (docs/theory/learning-rules.md); a rule that does not reduce is refused in one line."""
-    from modspec.numerics.rule_modes import rule_prediction
+    """The rule's own derived per-mode dynamics (``Derivation.rule``, compiled) from balanced
+    starts ``c1 = c2 = √a0`` (docs/theory/learning-rules.md); a rule that does not reduce is
+    refused in one line."""
+    from modspec.numerics.predict import compile
     from modspec.numerics.rules import check_rule_network
+    from modspec.theory.derivation import derive
 
     check_rule_network(rule, network, dataset)
     if not args.a0 > 0:
         raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
-    result = rule_prediction(dataset, network, rule, np.arange(args.epochs + 1, dtype=float),
-                             args.lr, args.a0, getattr(args, "time", "continuous"))
-    if result.trajectory is None:
-        raise bad("rule", rule.label, f"has no per-mode prediction: {result.method}; "
-                  "simulate it instead (modspec simulate --rule)")
-    return result.trajectory
+    f = compile(derive(dataset, network, rule=rule))
+    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
+             time=getattr(args, "time", "continuous"))
 
 
 def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -> Any:
