@@ -65,14 +65,35 @@ def _strings(obj):
         yield obj
 
 
-@pytest.mark.parametrize("depth", ["1", "2", "3"])
-def test_every_symbolic_string_of_derive_json_reads_back_with_plain_sympify(run_cli, capsys, depth):
-    code, out, _ = run_cli(capsys, "derive", "--symbolic", "--depth", depth, "--format", "json")
+@pytest.mark.parametrize("arch, depth", [("dense", "1"), ("dense", "2"), ("dense", "3"),
+                                         ("shallow", "1"), ("split", "2"), ("segregated", "2"),
+                                         ("leaky", "2"), ("split", "3")])
+def test_every_symbolic_string_of_derive_json_reads_back_with_plain_sympify(run_cli, capsys,
+                                                                             arch, depth):
+    # split, segregated and leaky name their weights W_{A,1}, W_{B,2}^{Oy} and covariances
+    # Sigma_yx^{Oy,A}: printed W_A,1 (and so on) they did not parse (issue 23)
+    args = ["--arch", arch] + ([] if arch == "shallow" else ["--depth", depth])
+    code, out, _ = run_cli(capsys, "derive", "--symbolic", *args, "--format", "json")
     assert code == 0
-    texts = list(_strings(_strict(out)))
+    payload = _strict(out)
+    texts = list(_strings(payload))
     assert len(texts) >= 15
     for text in texts:
         sp.sympify(text)
+    from modspec.theory.architectures import architecture
+    from modspec.theory.matrix_flow import matrix_flow
+    from modspec.theory.symbols import text_name
+
+    network = architecture(arch, int(depth))
+    flow = matrix_flow(network)
+    for module in network.modules:
+        odes = payload["dynamics"][module.name]["matrix_odes"]
+        weights = flow.weights[module.name]
+        assert len(odes) == len(weights)
+        for ode, weight in zip(odes, weights, strict=True):
+            lhs = sp.sympify(ode).lhs        # tau*Derivative(W, t), W in its text name
+            (derivative,) = lhs.atoms(sp.Derivative)
+            assert str(derivative.expr) == text_name(weight.name)
 
 
 def test_symbolic_derive_json_states_its_domain_and_where_each_mode_exists(run_cli, capsys):

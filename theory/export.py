@@ -10,6 +10,8 @@ JSON contract::
     {"dataset": {...}, "architecture": str, "coupled": bool,
      "modules": [{"name", "inputs", "outputs", "depth",
                   "modes": [{"label", "s", "lambda", "multiplicity", "fixed_point"}]}],
+                  # one entry per distinct (s, lambda): modes sharing both are merged,
+                  # labels joined by "+", multiplicities summed
      "converged": {"quadrant_norms": {"Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy"},
                    "systematic": bool, "report": {...}, "method": str,
                    "quadrant_norms_std": {...}, "starts": int},   # std: coupled, deep
@@ -74,10 +76,12 @@ def payload(th: Derivation, train_objects: list[int] | None = None,
     dynamics = {}
     half = th.half_rise_times
     for md in th.modules:
-        modes = [{"label": m.label, "s": conv(m.s), "lambda": conv(m.lam),
-                  "multiplicity": mult(m.multiplicity),
-                  "fixed_point": None if th.coupled else conv(m.fixed_point)}
-                 for m in md.spectrum.modes]
+        groups = md.spectrum.distinct_modes()
+        modes = [{"label": "+".join(m.label for m in g), "s": conv(g[0].s),
+                  "lambda": conv(g[0].lam),
+                  "multiplicity": mult(sp.Add(*[m.multiplicity for m in g])),
+                  "fixed_point": None if th.coupled else conv(g[0].fixed_point)}
+                 for g in groups]
         modules.append({"name": md.name, "inputs": list(md.module.inputs),
                         "outputs": list(md.module.outputs), "depth": md.module.depth,
                         "modes": modes})
@@ -85,8 +89,8 @@ def payload(th: Derivation, train_objects: list[int] | None = None,
             "mode_ode": None if th.coupled else to_text(md.mode_ode),
             "closed_form": None if md.solution is None else to_text(md.solution),
             "implicit": None if md.implicit is None else to_text(md.implicit),
-            "half_rise": {m.label: to_text(half[md.keys[m.label]]) for m in md.spectrum.modes
-                          if md.keys[m.label] in half},
+            "half_rise": {"+".join(m.label for m in g): to_text(half[md.keys[g[0].label]])
+                          for g in groups if md.keys[g[0].label] in half},
             "matrix_odes": [to_text(eq) for eq in th.matrix_odes[md.name]],
         }
     out: dict[str, Any] = {"dataset": th.dataset.describe(), "architecture": th.network.name,

@@ -34,7 +34,8 @@ from .errors import ModspecError, bad
 from .projectors import Atom, SampleSpace, sample_space
 from .symbols import to_latex as tex
 
-__all__ = ["Mode", "Spectrum", "existence", "mode_tex", "module_spectra", "module_spectrum",
+__all__ = ["Mode", "Spectrum", "existence", "merge_equal", "mode_tex", "module_spectra",
+           "module_spectrum",
            "spectrum", "spectrum_latex"]
 
 
@@ -143,17 +144,40 @@ class Spectrum:
                         self.dataset)
 
     def distinct_singular_values(self) -> list[tuple[float, int]]:
-        """``(s, multiplicity)`` for every non-zero singular value of Σyx, descending
-        (numeric spectra); no list as long as P is built, whatever the size."""
+        """``(s, multiplicity)`` for every distinct non-zero singular value of Σyx, descending
+        (numeric spectra); no list as long as P is built, whatever the size.
+
+        Modes are groups of atoms with equal Gram coefficients on every block, so two modes
+        can share a singular value (e.g. a parity dataset's blocks): their multiplicities are
+        summed here (values compared as :func:`merge_equal` does)."""
         self._require_numeric()
-        return sorted(((float(m.s), int(m.multiplicity)) for m in self.modes), reverse=True)
+        return [(float(v), int(k)) for v, k in
+                merge_equal([(m.s, m.multiplicity) for m in self.modes])]
 
     def distinct_input_variances(self) -> list[tuple[float, int]]:
-        """``(λ, multiplicity)`` for every eigenvalue of Σx, zero included, descending."""
+        """``(λ, multiplicity)`` for every distinct eigenvalue of Σx, zero included,
+        descending (equal eigenvalues of different modes merged)."""
         self._require_numeric()
-        pairs = [(float(m.lam), int(m.multiplicity)) for m in (*self.modes, *self.silent)]
-        zeros = int(self.n_inputs) - sum(k for _, k in pairs)
-        return sorted(pairs + ([(0.0, zeros)] if zeros else []), reverse=True)
+        pairs = [(m.lam, m.multiplicity) for m in (*self.modes, *self.silent)]
+        zeros = int(self.n_inputs) - sum(int(k) for _, k in pairs)
+        pairs += [(sp.Integer(0), sp.Integer(zeros))] if zeros else []
+        return [(float(v), int(k)) for v, k in merge_equal(pairs)]
+
+    def distinct_modes(self) -> list[tuple[Mode, ...]]:
+        """The modes grouped by equal ``(s, λ)`` (compared as :func:`merge_equal` does), in
+        the order of :attr:`modes`: modes of one group follow the same dynamics and converge
+        to the same fixed point, so they are one mode of multiplicity the sum of theirs
+        (what ``modspec derive`` lists). Symbolic modes group only when equal as
+        expressions."""
+        groups: list[list[Mode]] = []
+        for m in self.modes:
+            for g in groups:
+                if _same(g[0].s, m.s) and _same(g[0].lam, m.lam):
+                    g.append(m)
+                    break
+            else:
+                groups.append([m])
+        return [tuple(g) for g in groups]
 
     def singular_values(self) -> np.ndarray:
         """Non-zero singular values of Σyx with multiplicity, descending (numeric spectra)."""
@@ -318,6 +342,36 @@ def _expand(pairs: list[tuple[float, int]], what: str) -> np.ndarray:
             f"{what} would list {total:.3g} values (> {MAX_ENTRIES:.0e}); use "
             f"distinct_{what}() for (value, multiplicity) pairs")
     return np.repeat([v for v, _ in pairs], [k for _, k in pairs]).astype(float)
+
+
+def merge_equal(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[sp.Expr, sp.Expr]]:
+    """``(value, multiplicity)`` pairs of numbers with equal values merged (multiplicities
+    summed), by decreasing value. Exact values merge when they are equal exactly, values
+    holding floats (a numerical diagonalisation) when they agree to a relative
+    :data:`MERGE_RTOL`."""
+    merged: list[tuple[sp.Expr, sp.Expr]] = []
+    for value, k in sorted(pairs, key=lambda p: -float(p[0])):
+        if merged and _same(merged[-1][0], value):
+            merged[-1] = (merged[-1][0], sp.sympify(merged[-1][1]) + sp.sympify(k))
+        else:
+            merged.append((sp.sympify(value), sp.sympify(k)))
+    return merged
+
+
+#: Relative tolerance within which two singular values or eigenvalues holding floats are one.
+MERGE_RTOL = 1e-9
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b``: exactly for exact numbers and expressions (SymPy), to a relative
+    :data:`MERGE_RTOL` for numbers holding floats."""
+    a, b = sp.sympify(a), sp.sympify(b)
+    if a.is_number and b.is_number:
+        fa, fb = complex(a), complex(b)
+        if abs(fa - fb) > MERGE_RTOL * max(abs(fa), abs(fb)):
+            return False
+        return True if a.has(sp.Float) or b.has(sp.Float) else sp.simplify(a - b) == 0
+    return sp.simplify(a - b) == 0
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:

@@ -11,8 +11,8 @@ expressions produced by different parts of the library combine and compare:
 Two printers write expressions for people and files:
 
 * :func:`to_text` — text that plain ``sympy.sympify`` reads back (``lam`` for λ, since
-  ``lambda`` is a Python keyword; ``transpose(W)`` for ``Wᵀ``); :func:`parse` reads it into
-  these very symbols;
+  ``lambda`` is a Python keyword; ``transpose(W)`` for ``Wᵀ``; ``W_A_1`` for the weight
+  ``W_{A,1}``, :func:`text_name`); :func:`parse` reads it into these very symbols;
 * :func:`to_latex` — LaTeX in the paper's notation (``n_{x}``, ``k_{x}``, ``r_{x}``, ``\\lambda``).
 """
 
@@ -55,8 +55,8 @@ LOCALS["lam"] = lam
 
 
 __all__ = ["nx", "ny", "kx", "ky", "rx", "ry", "r", "t", "tau", "a0", "lr", "s", "lam", "a",
-           "DATASET_SYMBOLS", "FUNCTIONS", "LOCALS", "LATEX_NAMES", "check_text", "to_text",
-           "to_latex", "parse"]
+           "DATASET_SYMBOLS", "FUNCTIONS", "LOCALS", "LATEX_NAMES", "check_text", "text_name",
+           "to_text", "to_latex", "parse"]
 
 #: LaTeX of the canonical symbols in the paper's notation.
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -64,11 +64,25 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     lam: r"\lambda", tau: r"\tau", lr: r"\eta"}
 
 
+def text_name(name: str) -> str:
+    """A symbol's name as plain ``sympy.sympify`` reads it: ``lam`` for ``lambda``; the
+    separators of a sub- or superscript (``,`` ``^``, which LaTeX prints ``W_{A,1}``,
+    ``\\Sigma_{yx}^{Oy,A}``) become ``_``: ``W_A,1`` → ``W_A_1``, ``W_B,2^Oy`` → ``W_B_2_Oy``,
+    ``Sigma_yx^Oy,A`` → ``Sigma_yx_Oy_A``."""
+    if name == "lambda":
+        return "lam"
+    return re.sub(r"_+", "_", re.sub(r"[^0-9A-Za-z_]", "_", name))
+
+
 class _TextPrinter(StrPrinter):
-    """``str`` with ``lam`` for the symbol ``lambda`` and ``transpose(W)`` for ``W.T``."""
+    """``str`` with sympify-safe names (:func:`text_name`: ``lam`` for the symbol
+    ``lambda``, ``W_A_1`` for ``W_A,1``) and ``transpose(W)`` for ``W.T``."""
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return "lam" if expr.name == "lambda" else super()._print_Symbol(expr)
+        return text_name(expr.name)
+
+    def _print_MatrixSymbol(self, expr: Any) -> str:
+        return text_name(expr.name)
 
     def _print_Transpose(self, expr: Any) -> str:
         return f"transpose({self._print(expr.arg)})"

@@ -165,7 +165,8 @@ def run_claims(dataset: CompositionalDataset | None = None,
         ep = epochs or cfg.epochs
         say(f"training {name} ({nonlin or 'linear'}, {ep} epochs)")
         r = validate(ds, architecture(arch, depth), time=cfg.time, tolerances=tol,
-                     device=cfg.device, dtype=cfg.dtype, lr=lr or cfg.lr, epochs=ep,
+                     backend="torch", device=cfg.device, dtype=cfg.dtype, lr=lr or cfg.lr,
+                     epochs=ep,
                      hidden=cfg.hidden, init_std=init_std or cfg.init_std, seeds=cfg.seeds,
                      seed=cfg.seed, train_objects=train_objects if held else None,
                      nonlinearity=nonlin, bias=cfg.bias and not linear_only,

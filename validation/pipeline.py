@@ -45,7 +45,7 @@ from modspec.theory.errors import bad
 from .comparison import TOLERANCES, Comparison, check, compare
 
 __all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "check_stable", "payload", "summary",
-           "theory_checks", "validate", "write_outputs"]
+           "theory_checks", "training_options", "validate", "write_outputs"]
 
 #: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
 #: A mode whose theory ends farther than this (relative) from its fixed point has not
@@ -184,18 +184,75 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
              time: str = "discrete",
              tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
     """Train ``network`` on ``dataset`` (:func:`modspec.validation.training.train` with the
-    keyword arguments ``training``), derive its theory and assess the run against it."""
+    keyword arguments ``training``), derive its theory and assess the run against it.
+
+    What ``training`` does not give takes the defaults of ``modspec validate``
+    (:data:`modspec.validation.defaults.VALIDATE`: ``lr`` 0.005, ``epochs`` 2400, ``hidden``
+    50, ``init_std`` 2e-4, ``seeds`` 3, ``seed`` 0, ``backend`` auto). The arguments are
+    checked before any work: a wrong one is a one-line
+    :class:`~modspec.theory.errors.ModspecError` naming it."""
     from .training import train
 
-    linear = training.get("nonlinearity") in (None, "linear")
-    rule = training.get("rule")
+    options = training_options(dataset, network, time, tolerances, training)
+    linear = options.get("nonlinearity") in (None, "linear")
+    rule = options.get("rule")
     gd = rule in (None, "gradient-descent") or getattr(rule, "is_gradient_descent", False)
-    if linear and gd and not training.get("bias") and "lr" in training:
-        check_stable(dataset, network, training["lr"], training.get("hidden", 50),
-                     training.get("train_objects"))
-    run = train(dataset, network, **training)
-    return assess(derive(dataset, network), run, time=time, linear=linear,
-                  tolerances=tolerances, rule=training.get("rule"))
+    if linear and gd and not options.get("bias"):
+        check_stable(dataset, network, options["lr"], options.get("hidden", 50),
+                     options.get("train_objects"))
+    theory = derive(dataset, network)      # a derivation error shows before any training
+    run = train(dataset, network, **options)
+    return assess(theory, run, time=time, linear=linear,
+                  tolerances=tolerances, rule=options.get("rule"))
+
+
+def training_options(dataset: Any, network: Any, time: Any, tolerances: Any,
+                     training: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`~modspec.validation.training.train` for
+    :func:`validate`: ``training`` over the defaults
+    (:data:`~modspec.validation.defaults.VALIDATE`), after checking the arguments
+    (:class:`~modspec.theory.errors.ModspecError`, one line naming the argument)."""
+    import inspect
+
+    from modspec.theory.errors import bad
+
+    from .defaults import VALIDATE
+    from .training import train
+
+    if not isinstance(network, Network):
+        raise bad("network", type(network).__name__, "must be a modspec Network, e.g. "
+                  "ms.architectures.architecture('dense')")
+    if not isinstance(dataset, CompositionalDataset | Dataset) and not all(
+            hasattr(dataset, a) for a in ("X", "Y", "input_blocks", "output_blocks")):
+        raise bad("dataset", type(dataset).__name__, "must be a modspec dataset, e.g. "
+                  "ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)")
+    if time not in ("discrete", "continuous"):
+        raise bad("time", time, "must be discrete or continuous")
+    if tolerances is not None and not (isinstance(tolerances, Mapping) and all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            for k, v in tolerances.items())):
+        raise bad("tolerances", tolerances, "must map check names to numbers")
+    allowed = [name for name, p in inspect.signature(train).parameters.items()
+               if name not in ("dataset", "network") and p.kind is not p.VAR_KEYWORD]
+    for name in training:
+        if name not in allowed:
+            raise bad(name, training[name], "validate has no such argument: it takes time, "
+                      f"tolerances and the training arguments {', '.join(allowed)}")
+    options = {**VALIDATE, **training}
+    device = options["device"]
+    name, _, index = str(device).partition(":")
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda")
+                                           or (name == "cuda" and index.isdigit())):
+        raise bad("device", device, "must be auto, cpu, cuda or cuda:N")
+    if options["dtype"] not in ("float64", "float32"):
+        raise bad("dtype", options["dtype"], "must be float32 or float64")
+    if not isinstance(options.get("bias", False), bool):
+        raise bad("bias", options["bias"], "must be True or False")
+    threads = options.get("threads", 1)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise bad("threads", threads, "must be None or an integer ≥ 1")
+    return options
 
 
 # ----------------------------------------------------------------------- outputs

@@ -406,16 +406,21 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
 # ----------------------------------------------------------------------------- plots
 def plot(store: Any, x: str, value: str, y: str | None = None,
          out: str | Path | None = None) -> Any:
-    """A phase diagram of a store (a path or :func:`load_sweep`'s DataFrame).
+    """A phase diagram of a store (a path or :func:`load_sweep`'s DataFrame), never an
+    average over distinct points.
 
-    One parameter ``x``: the theory ``theory.<value>`` as lines over ``x`` and the simulation
-    (or training) ``simulate.<value>`` as points with error bars (± std over seeds), one
-    curve per combination of the other swept parameters. Two, ``x`` and ``y``: the theory as
-    a colour surface over the (x, y) grid (the simulation when no theory was computed), the
-    measured points on it as circles coloured on the same scale. Returns the
-    :class:`matplotlib.figure.Figure`; ``out`` (``.png`` or ``.pdf``) saves it.
+    One parameter ``x``: the theory ``theory.<value>`` as a line over ``x`` (evaluated between
+    the grid points for a continuous ``x`` of decoupled networks on generic datasets; marked
+    points at the grid points otherwise) and the simulation (or training)
+    ``simulate.<value>`` as points with error bars (± std over seeds). Two, ``x`` and ``y``:
+    the theory as a colour surface over the (x, y) grid (the simulation when no theory was
+    computed), the measured points on it as circles coloured on the same scale. Every other
+    parameter the sweep varies is drawn: as colours (curves) and panels (small multiples), or
+    named on the axis when it moves with ``x``/``y``; too many panels are refused in one line
+    (:mod:`modspec.validation.sweep_plot`). Returns the :class:`matplotlib.figure.Figure`;
+    ``out`` (``.png`` or ``.pdf``) saves it.
     """
-    from matplotlib.figure import Figure
+    from .sweep_plot import phase_diagram
 
     df = load_sweep(store) if not hasattr(store, "columns") else store
     if "key" in df.columns and df["key"].duplicated().any():   # one mark per point
@@ -424,75 +429,4 @@ def plot(store: Any, x: str, value: str, y: str | None = None,
         warnings.warn(f"{int(df['key'].duplicated().sum())} duplicate row(s) of points "
                       "drawn once (their first row)", StoreWarning, stacklevel=2)
         df = df.drop_duplicates("key")
-    if out is not None and Path(out).suffix.lower() not in (".png", ".pdf"):
-        raise bad("--out", str(out), "must end in .png or .pdf")
-    for name in (x, y):
-        if name is not None and name not in df.columns:
-            raise bad("--x" if name == x else "--y", name,
-                      f"must be a parameter of the sweep ({', '.join(_parameters(df))})")
-    kinds = [k for k in ("theory", "simulate", "train") if f"{k}.{value}" in df.columns]
-    if not kinds:
-        observables = sorted({c.split(".", 1)[1].removesuffix(".std") for c in df.columns
-                              if c.startswith(("theory.", "simulate.", "train."))})
-        raise bad("--value", value, f"must be an observable of the sweep "
-                                    f"({', '.join(observables)})")
-    fig = Figure(figsize=(6.0, 4.2))
-    ax = fig.subplots()
-    if y is None:
-        _curves(ax, df, x, value, kinds)
-    else:
-        _surface(fig, ax, df, x, y, value, kinds)
-    ax.set_xlabel(x)
-    if y is not None:
-        ax.set_ylabel(y)
-    if out is not None:                                  # the saved image fits every label
-        from .figures import save_figure
-
-        save_figure(fig, out, dpi=120, bbox_inches="tight")
-    return fig
-
-
-def _parameters(df: Any) -> list[str]:
-    return [c for c in df.columns if c != "key" and "." not in c]
-
-
-def _swept(df: Any, skip: Iterable[str]) -> list[str]:
-    return [c for c in _parameters(df)
-            if c not in skip and df[c].astype(str).nunique() > 1]
-
-
-def _curves(ax: Any, df: Any, x: str, value: str, kinds: list[str]) -> None:
-    others = _swept(df, [x])
-    groups = df.groupby(others, sort=True) if others else [((), df)]
-    for n, (label, part) in enumerate(groups):
-        part = part.sort_values(x)
-        name = ", ".join(f"{k}={v}" for k, v in zip(others, np.atleast_1d(label), strict=False))
-        colour = f"C{n % 10}"
-        if "theory" in kinds:
-            ax.plot(part[x], part[f"theory.{value}"], "-", color=colour,
-                    label=f"theory {name}".strip())
-        for kind, marker in (("simulate", "o"), ("train", "s")):
-            if kind in kinds:
-                err = part.get(f"{kind}.{value}.std")
-                ax.errorbar(part[x], part[f"{kind}.{value}"], yerr=err, fmt=marker,
-                            color=colour, ms=4, capsize=2, label=f"{kind} {name}".strip())
-    ax.set_ylabel(value)
-    ax.legend(fontsize="small")
-
-
-def _surface(fig: Any, ax: Any, df: Any, x: str, y: str, value: str,
-             kinds: list[str]) -> None:
-    surface = kinds[0]
-    table = df.pivot_table(index=y, columns=x, values=f"{surface}.{value}", aggfunc="mean")
-    lo = np.nanmin([np.nanmin(df[f"{k}.{value}"]) for k in kinds])
-    hi = np.nanmax([np.nanmax(df[f"{k}.{value}"]) for k in kinds])
-    mesh = ax.pcolormesh(table.columns.astype(float), table.index.astype(float),
-                         table.to_numpy(dtype=float), shading="nearest", vmin=lo, vmax=hi)
-    fig.colorbar(mesh, ax=ax, label=f"{surface}.{value}")
-    for kind in kinds[1:]:
-        ax.scatter(df[x], df[y], c=df[f"{kind}.{value}"], vmin=lo, vmax=hi,
-                   edgecolors="k", s=40, label=kind)
-    if len(kinds) > 1:
-        ax.legend(fontsize="small")
-    ax.set_title(f"{value}: {surface} surface" + (", measured points" if len(kinds) > 1
-                                                   else ""))
+    return phase_diagram(df, x, value, y=y, out=out)

@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from modspec.theory.errors import bad
+from modspec.validation.defaults import VALIDATE
 
 from .options import (
     SEED,
@@ -45,23 +46,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_architecture_options(p)
     add_rule_options(p)
     g = p.add_argument_group("training")
+    # defaults: those of ms.validate (VALIDATE); --lr/--epochs stay None so that --claims
+    # keeps its own per-run values unless they are given
     g.add_argument("--lr", type=number(0, strict=True), default=None,
-                   help="learning rate (> 0; default 0.005: τ = 25 epochs on D0)")
-    g.add_argument("--epochs", type=integer(1), default=None, help="epochs (≥ 1; default 2400)")
-    g.add_argument("--hidden", type=integer(1), default=50, help="hidden units per layer (≥ 1)")
-    g.add_argument("--init-std", type=number(0), default=2e-4, help="initial weight std (≥ 0)")
-    g.add_argument("--seeds", type=integer(1), default=3, help="independent networks (≥ 1)")
-    g.add_argument("--seed", type=SEED, default=0, help="first seed")
+                   help=f"learning rate (> 0; default {VALIDATE['lr']:g}: τ = 25 epochs on D0)")
+    g.add_argument("--epochs", type=integer(1), default=None,
+                   help=f"epochs (≥ 1; default {VALIDATE['epochs']})")
+    g.add_argument("--hidden", type=integer(1), default=VALIDATE["hidden"],
+                   help="hidden units per layer (≥ 1)")
+    g.add_argument("--init-std", type=number(0), default=VALIDATE["init_std"],
+                   help="initial weight std (≥ 0)")
+    g.add_argument("--seeds", type=integer(1), default=VALIDATE["seeds"],
+                   help="independent networks (≥ 1)")
+    g.add_argument("--seed", type=SEED, default=VALIDATE["seed"], help="first seed")
     add_objects_option(g)
     g.add_argument("--nonlinearity", choices=("linear", "relu", "tanh"), default="linear")
     g.add_argument("--bias", action="store_true", help="biases in every layer")
-    g.add_argument("--backend", choices=("auto", "torch", "numpy"), default="auto",
+    g.add_argument("--backend", choices=("auto", "torch", "numpy"), default=VALIDATE["backend"],
                    help="auto (default): the exact NumPy simulator for linear networks without "
                         "biases (equal to PyTorch float64 to rounding error), PyTorch otherwise "
                         "or when --device cuda")
-    g.add_argument("--device", type=device, default="auto",
+    g.add_argument("--device", type=device, default=VALIDATE["device"],
                    help="auto (CUDA when present), cpu, cuda or cuda:N")
-    g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    g.add_argument("--dtype", choices=("float64", "float32"), default=VALIDATE["dtype"])
     g.add_argument("--time", choices=("discrete", "continuous"), default="discrete",
                    help="theory to compare with: gradient descent epoch by epoch (default: "
                         "exact at any lr; the flow's lag is reported beside it) or the "
@@ -97,12 +104,12 @@ def _single(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
     from modspec.validation.pipeline import summary, theory_checks, validate, write_outputs
 
     net = network_from(args)
+    given = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
     result = validate(ds, net, time=args.time, backend=args.backend, device=args.device,
-                      dtype=args.dtype, lr=0.005 if args.lr is None else args.lr,
-                      epochs=2400 if args.epochs is None else args.epochs, hidden=args.hidden,
-                      init_std=args.init_std, seeds=args.seeds, seed=args.seed,
+                      dtype=args.dtype, hidden=args.hidden, init_std=args.init_std,
+                      seeds=args.seeds, seed=args.seed,
                       train_objects=parse_objects(args.train_objects, "--train-objects"),
-                      nonlinearity=nonlin, bias=args.bias, rule=rule_from(args))
+                      nonlinearity=nonlin, bias=args.bias, rule=rule_from(args), **given)
     result.comparison.verdicts.update(theory_checks(result))
     write_outputs(result, args.out, figures=not args.no_figures)
     print(summary(result))

@@ -184,3 +184,99 @@ def test_block_gram_matrices_are_the_atom_coefficients_on_their_projectors(ds):
         for name, (a, b) in blocks.items():
             np.testing.assert_allclose(space.gram_matrix(name), side[a:b].T @ side[a:b],
                                        atol=1e-12)
+
+
+# ------------------------------------------------------------ distinct values (issue 23)
+def _distinct(values: np.ndarray) -> list[tuple[float, int]]:
+    """Values of a NumPy decomposition merged within a relative 1e-9, with their counts."""
+    out: list[list[float]] = []
+    for v in sorted(values, reverse=True):
+        if out and abs(out[-1][0] - v) <= 1e-9 * max(abs(v), abs(out[-1][0]), 1e-300):
+            out[-1][1] += 1
+        else:
+            out.append([float(v), 1])
+    return [(v, k) for v, k in out]
+
+
+@pytest.mark.parametrize("outputs, expected", [
+    ([[0, 1]], [(np.sqrt(5) / 4, 3), (0.25, 1)]),
+    ([[0], [0], [0, 1]], [(3 * np.sqrt(5) / 4, 1), (np.sqrt(5) / 4, 2), (0.25, 1)]),
+    ([[1, 0], [0, 1]], [(0.75, 1), (np.sqrt(5) / 4, 2), (0.25, 1)]),
+])
+def test_distinct_singular_values_merge_modes_sharing_a_value(outputs, expected):
+    # two modes of a parity dataset share s = √5/4 (different λ): one value, multiplicities
+    # summed (was [(0.559, 2), (0.559, 1), (0.25, 1)])
+    spec = ms.spectrum(ms.parity(2, outputs, 1, 1, 1))
+    got = spec.distinct_singular_values()
+    assert [k for _, k in got] == [k for _, k in expected]
+    np.testing.assert_allclose([v for v, _ in got], [v for v, _ in expected], rtol=1e-12)
+    values = [v for v, _ in spec.distinct_input_variances()]
+    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
+
+
+parity_outputs = st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=3, unique=True),
+                          min_size=1, max_size=4)
+
+
+@given(st.integers(2, 3), parity_outputs, st.integers(0, 2), st.integers(0, 2),
+       st.sampled_from([1, 2]))
+@example(2, [[0, 1]], 1, 1, 1)
+@example(2, [[0], [0], [0, 1]], 1, 1, 1)
+@example(2, [[0]], 0, 0, 1)          # no identity blocks
+def test_distinct_values_are_those_of_numpy_with_their_counts(nx, outputs, kx, ky, r):
+    outputs = [[i for i in o if i < nx] or [0] for o in outputs]
+    ds = ms.parity(nx, outputs, kx, ky, r)
+    spec = ms.spectrum(ds)
+    X, Y = np.asarray(ds.X, dtype=float), np.asarray(ds.Y, dtype=float)
+    Pn = X.shape[1]
+    sv = np.linalg.svd(Y @ X.T / Pn, compute_uv=False)
+    sv = sv[sv > 1e-9 * max(1.0, sv.max(initial=0))]
+    got = spec.distinct_singular_values()
+    want = _distinct(sv)
+    assert [k for _, k in got] == [k for _, k in want]
+    np.testing.assert_allclose([v for v, _ in got], [v for v, _ in want], rtol=1e-9)
+    ev = np.linalg.eigvalsh(X @ X.T / Pn)
+    ev = np.where(np.abs(ev) < 1e-12, 0.0, ev)
+    got = spec.distinct_input_variances()
+    want = _distinct(ev)
+    assert [k for _, k in got] == [k for _, k in want]
+    np.testing.assert_allclose([v for v, _ in got], [v for v, _ in want], rtol=1e-9, atol=1e-12)
+
+
+def test_merge_equal_is_exact_for_exact_numbers_and_tolerant_for_floats():
+    from modspec.theory.spectra import merge_equal
+
+    root = sp.sqrt(5) / 4
+    assert merge_equal([(root, 1), (sp.Rational(1, 4), 1), (sp.sqrt(80) / 16, 2)]) == [
+        (root, 3), (sp.Rational(1, 4), 1)]
+    # exact numbers 1e-15 apart are different values; floats that close are one
+    tiny = sp.Rational(1, 10**15)
+    assert len(merge_equal([(root, 1), (root + tiny, 1)])) == 2
+    ((value, k),) = merge_equal([(sp.Float(0.5), 1), (sp.Float(0.5 + 1e-13), 2)])
+    assert k == 3 and abs(value - 0.5) < 1e-12
+
+
+def test_derive_json_lists_modes_sharing_s_and_lambda_once():
+    # atoms with different block Grams (Ox 2, Gx 0 and Ox 0, Gx 2) but equal totals: two
+    # modes with one s and one λ, so one mode of multiplicity 4 in the JSON
+    from modspec.theory.architectures import Module, Network
+    from modspec.theory.dataset import Dataset
+    from modspec.theory.export import payload
+
+    ds = Dataset(np.sqrt(2) * np.eye(4), np.eye(4), {"Ox": (0, 2), "Gx": (2, 4)},
+                 {"Oy": (0, 4)})
+    spec = ms.spectrum(ds)
+    assert len(spec.modes) == 2
+    assert spec.distinct_singular_values() == [(pytest.approx(np.sqrt(2) / 4), 4)]
+    th = ms.derive(ds, Network((Module(("Ox", "Gx"), ("Oy",), 2, "m"),)))
+    data = payload(th)
+    (mode,) = data["modules"][0]["modes"]
+    assert mode["multiplicity"] == 4
+    assert mode["s"] == pytest.approx(np.sqrt(2) / 4)
+    assert mode["lambda"] == pytest.approx(0.5)
+    assert set(data["dynamics"]["m"]["half_rise"]) == {mode["label"]}
+    # the parity dataset's two modes sharing s have different λ: they stay two modes
+    dense = Network((Module(("Ox", "Gx"), ("Oy", "Py", "Gy"), 2, "dense"),))
+    parity = ms.derive(ms.parity(2, [[0, 1]], 1, 1, 1), dense)
+    modes = payload(parity)["modules"][0]["modes"]
+    assert len({(m["s"], m["lambda"]) for m in modes}) == len(modes) == 3

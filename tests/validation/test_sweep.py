@@ -296,6 +296,80 @@ def test_phase_diagrams_are_written_as_png_and_pdf(tmp_path, run_cli, capsys):
         ms.validation.sweeps.plot(store, "kx", "Gx->Zz")
 
 
+@pytest.fixture(scope="module")
+def two_archs(tmp_path_factory):
+    """kx × r × (dense, segregated): r sets rx and ry, which move together."""
+    store = tmp_path_factory.mktemp("two") / "s.jsonl"
+    sweep(grid({"kx": [1, 2, 3], "r": [0.5, 1.0, 2.0]}, arch=["dense", "segregated"],
+               epochs=40, compute=["theory", "simulate"]), store, workers=0)
+    return ms.load_sweep(store)
+
+
+def test_a_surface_never_averages_architectures(two_archs):
+    # was: one surface of pivot_table(aggfunc="mean"), dense and segregated averaged
+    # (0.25 where dense is 0.49)
+    from matplotlib.collections import QuadMesh
+
+    fig = ms.validation.sweeps.plot(two_archs, "kx", "Gx->Oy", y="rx")
+    panels = [ax for ax in fig.axes if ax.collections and isinstance(ax.collections[0],
+                                                                      QuadMesh)]
+    assert [ax.get_title().splitlines()[0] for ax in panels] == ["arch=dense",
+                                                                  "arch=segregated"]
+    for ax, arch in zip(panels, ("dense", "segregated"), strict=True):
+        drawn = np.sort(np.asarray(ax.collections[0].get_array(), dtype=float).ravel())
+        rows = np.sort(two_archs[two_archs.arch == arch]["theory.Gx->Oy"].to_numpy())
+        np.testing.assert_array_equal(drawn, rows)
+    assert panels[0].get_ylabel() == "rx (ry with it)"
+
+
+def test_curves_colour_and_facet_every_varied_parameter_once(two_archs):
+    # ry moves with rx: no curve per ry (each was a single point, 48 legend entries)
+    fig = ms.validation.sweeps.plot(two_archs, "rx", "half_rise.pi1")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["arch=dense", "arch=segregated"]
+    assert shown[0].get_xlabel() == "rx (ry with it)"
+    legend = [t.get_text() for t in shown[0].get_legend().get_texts()]
+    assert legend == ["theory", "simulate (± std)", "kx=1", "kx=2", "kx=3"]
+    # the theory is a smooth curve through the stored points, not only at them
+    smooth = [line for line in shown[0].lines if line.get_linestyle() == "-"]
+    assert len(smooth) == 3
+    for line, kx in zip(smooth, (1, 2, 3), strict=True):
+        xs, ys = line.get_data()
+        assert len(xs) > 60
+        rows = two_archs[(two_archs.arch == "dense") & (two_archs.kx == kx)].sort_values("rx")
+        np.testing.assert_allclose(np.interp(rows.rx, xs, ys), rows["theory.half_rise.pi1"],
+                                   rtol=1e-9)
+
+
+def test_theory_over_an_integer_parameter_is_marked_as_grid_points(two_archs):
+    fig = ms.validation.sweeps.plot(two_archs, "kx", "Gx->Oy")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 2                              # a panel per architecture
+    legend = [t.get_text() for t in shown[0].get_legend().get_texts()]
+    assert legend[0] == "theory (at the grid points)"
+    assert legend[2:] == ["rx=0.5 (ry=0.5)", "rx=1.0 (ry=1.0)", "rx=2.0 (ry=2.0)"]
+    assert not any(line.get_linestyle() == "-" for line in shown[0].lines)
+
+
+def test_a_figure_that_would_average_or_crowd_is_refused_in_one_line(two_archs):
+    from modspec.validation import sweep_plot
+
+    crowded = two_archs.assign(seed=np.arange(len(two_archs)) % 13)   # 13 seeds per curve
+    with pytest.raises(ModspecError) as err:
+        ms.validation.sweeps.plot(crowded, "kx", "Gx->Oy", y="rx")
+    assert "\n" not in str(err.value) and "never averages" in str(err.value)
+    doubled = pd_concat(two_archs)
+    with pytest.raises(ModspecError, match="several rows at one point"):
+        ms.validation.sweeps.plot(doubled, "kx", "Gx->Oy", y="rx")
+    assert sweep_plot.MAX_PANELS < 13
+
+
+def pd_concat(df):
+    import pandas as pd
+
+    return pd.concat([df, df], ignore_index=True)
+
+
 def test_a_diverging_point_stores_its_reason_and_the_sweep_goes_on(tmp_path):
     result = sweep(grid({"kx": 3}, lr=[0.05, 5.0], compute=["theory", "simulate"]),
                    tmp_path / "s.jsonl", workers=0)
