@@ -12,12 +12,12 @@ import argparse
 import importlib
 import os
 import sys
-import tomllib
 from collections.abc import Sequence
 from typing import Any
 
 from modspec._version import __version__
 from modspec.theory.errors import ModspecError, bad
+from modspec.theory.inputfile import InputFileError, read_toml
 
 __all__ = ["COMMANDS", "RULE_TABLE", "OneLineParser", "build_parser", "config_tokens", "main",
            "with_config"]
@@ -74,15 +74,9 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
 
 def _read_toml(path: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise bad("--config", path, f"cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise bad("--config", path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") \
-            from None
-    except tomllib.TOMLDecodeError as exc:
-        raise bad("--config", path, f"not TOML ({exc})") from None
+        return read_toml(path)
+    except InputFileError as exc:
+        raise bad("--config", path, exc.reason) from None
 
 
 def _scalar(value: Any) -> bool:

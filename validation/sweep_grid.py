@@ -42,7 +42,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from typing import Any
 from modspec.theory.architectures import PRESETS, Network, architecture
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError, bad
+from modspec.theory.inputfile import InputFileError, read_toml
 
 __all__ = ["COMPUTE", "DATASET_KEYS", "RUN_KEYS", "Point", "grid_points",
            "read_grid"]
@@ -132,12 +132,9 @@ class Point:
 def read_grid(path: str | Path) -> dict[str, dict[str, Any]]:
     """The ``[dataset]`` and ``[run]`` tables of a grid file (one-line errors otherwise)."""
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise bad("GRID", str(path), f"cannot read it ({exc.strerror})") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise bad("GRID", str(path), f"not a TOML file ({exc})") from None
+        data = read_toml(path)
+    except InputFileError as exc:
+        raise bad("GRID", str(path), exc.reason) from None
     return data
 
 

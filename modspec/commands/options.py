@@ -151,15 +151,12 @@ def dataset_file(text: str) -> dict[str, Any]:
     """An argparse type: a TOML file declaring a dataset, read into a table whose key
     ``family`` names the family (``docs/theory/families.md``); the declaration itself is
     checked by :func:`dataset_from` before any work."""
-    import tomllib
+    from modspec.theory.inputfile import InputFileError, read_toml
 
     try:
-        with open(Path(text).expanduser(), "rb") as handle:
-            spec = tomllib.load(handle)
-    except OSError as exc:
-        raise _invalid(text, f"must be a readable TOML file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise _invalid(text, f"must be valid TOML ({exc})") from None
+        spec = read_toml(text)
+    except InputFileError as exc:
+        raise _invalid(text, exc.reason) from None
     if "family" not in spec:
         raise _invalid(text, "must set family = compositional, hierarchical, parity or "
                              "declared")
