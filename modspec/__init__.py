@@ -41,6 +41,7 @@ _LAZY = {
     "spectrum": "modspec.theory",
     "hierarchical": "modspec.theory.families",
     "parity": "modspec.theory.families",
+    "contexts": "modspec.theory.families",
     "family_network": "modspec.theory.families",
 }
 

@@ -25,6 +25,14 @@ features = 1
 r = 1.0
 """
 
+CONTEXTS = """
+family = "contexts"
+C = 3
+r = 1
+rc = 2
+variants = [{context = 1, sign = -1}]
+"""
+
 COMPOSITIONAL = """
 family = "compositional"
 nx = 3
@@ -50,6 +58,28 @@ def test_derive_json_of_a_declared_toml_dataset_has_the_usual_shape(tmp_path, ca
     assert {"s", "lambda", "multiplicity", "fixed_point"} <= set(modes[0])
     assert sorted(m["multiplicity"] for m in modes) == [1, 1]
     assert payload["converged"]["quadrant_norms"]["x->xor"] == 0.0
+
+
+def test_derive_of_a_contexts_toml_has_the_spectrum_of_its_matrices(tmp_path, capsys,
+                                                                    run_cli):
+    """The contexts family from a file: the modes' singular values with their multiplicities
+    are those of numpy's SVD of the file's explicit Σyx (the negated context changes Y, not
+    the spectrum); the context × object atoms carry no input, so 5 modes."""
+    import numpy as np
+
+    from modspec.theory.families import from_mapping
+
+    code, out, err = run_cli(capsys, "derive", "--dataset", toml(tmp_path, CONTEXTS),
+                             "--format", "json", "--no-cache")
+    assert code == 0, err
+    modes = json.loads(out)["modules"][0]["modes"]
+    assert sorted(m["label"] for m in modes) == ["context0", "level0", "level1", "level2",
+                                                 "level3"]
+    got = np.sort(np.repeat([m["s"] for m in modes], [m["multiplicity"] for m in modes]))
+    ds = from_mapping({"family": "contexts", "C": 3, "r": 1, "rc": 2,
+                       "variants": [{"context": 1, "sign": -1}]})
+    sv = np.linalg.svd(ds.Y @ ds.X.T / ds.P, compute_uv=False)
+    np.testing.assert_allclose(got, np.sort(sv[sv > 1e-9]), rtol=0, atol=1e-12)
 
 
 def test_compositional_toml_derives_what_the_options_derive(tmp_path, capsys, run_cli):
@@ -133,6 +163,8 @@ def test_validate_on_a_hierarchical_subset_checks_every_level(tmp_path, capsys, 
     (DECLARED.replace("[[0, 1]]", "[[0, 7]]"), "block 'xor' subset"),
     (DECLARED.replace("copies = 1", "copies = -1"), "block 'id' copies"),
     ('family = "galaxy"\n', "family"),
+    (CONTEXTS.replace("C = 3", "C = 1"), "C"),
+    (CONTEXTS.replace("context = 1", "context = 3"), "variant context"),
     ("nx = 3\n", "must set family"),
     ("family = [\n", "valid TOML"),
 ])
@@ -201,6 +233,7 @@ def _strict(text):
 @pytest.mark.parametrize(("text", "arch", "at"), [
     (HIERARCHICAL, "dense", {"c": 2, "f": 1, "r": 1}),
     (PARITY, "segregated", {"nx": 3, "kx": 1, "ky": 1, "r": 1}),
+    (CONTEXTS, "split", {"C": 3, "r": 1, "rc": 2}),
 ])
 def test_symbolic_derive_of_a_named_family_substituted_equals_the_numeric_one(
         tmp_path, capsys, run_cli, text, arch, at):
@@ -256,7 +289,7 @@ def test_symbolic_hierarchical_derive_gives_the_spectrum_for_any_number_of_level
             numeric[f"level{g}"]["multiplicity"]
 
 
-@pytest.mark.parametrize("text", [HIERARCHICAL, PARITY, COMPOSITIONAL])
+@pytest.mark.parametrize("text", [HIERARCHICAL, PARITY, COMPOSITIONAL, CONTEXTS])
 def test_symbolic_latex_export_of_every_named_family(tmp_path, capsys, run_cli, text):
     code, out, err = run_cli(capsys, "derive", "--symbolic", "--dataset", toml(tmp_path, text),
                              "--format", "latex", "--no-cache")

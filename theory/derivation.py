@@ -216,7 +216,7 @@ def validity(th: Derivation) -> dict[str, Any]:
     (``Piecewise``), so substituting a point gives the value of the numeric data there.
     """
     family = getattr(th.dataset, "family", "compositional")
-    if family in ("hierarchical", "parity"):
+    if family in ("hierarchical", "parity", "contexts"):
         from .families import domain
 
         where = list(domain(th.dataset))

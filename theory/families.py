@@ -12,6 +12,9 @@ derives its atoms and spectra (``docs/theory/families.md``):
 * :func:`parity` ``(nx, outputs, kx, ky, r)``: the hypercube with inputs ``Ox`` (features) and
   ``Gx`` (identity), outputs ``Oy`` (the requested single features), ``Py`` (the requested
   products of two or more features) and ``Gy`` (identity).
+* :func:`~modspec.theory.contexts.contexts` ``(C, r, rc, variants)``: the objects of a tree
+  seen in C contexts (:mod:`modspec.theory.contexts`), inputs ``objects`` and ``contexts``,
+  outputs ``common`` and ``specific``.
 
 :func:`from_mapping` reads ``{"family": name, **parameters}``; ``family = "declared"`` takes a
 user's own sample space and blocks (schema in ``docs/theory/families.md``).
@@ -25,6 +28,7 @@ from typing import Any
 
 import sympy as sp
 
+from . import contexts as _contexts
 from . import symbols as sy
 from .architectures import Module, Network, architecture, check_depth
 from .dataset import MAX_LOG2, exact
@@ -42,8 +46,9 @@ from .errors import ModspecError, bad
 from .spectra import Mode, existence
 
 __all__ = ["D", "EXPLAINED", "FAMILIES", "IDENTITY", "MEMORISED", "STRUCTURE", "SYMBOLS",
-           "block_roles", "c", "compositional", "domain", "f", "family_network", "from_mapping",
-           "hierarchical", "hierarchical_levels", "parity", "substitution", "symbolic"]
+           "block_roles", "c", "compositional", "contexts", "domain", "f", "family_network",
+           "from_mapping", "hierarchical", "hierarchical_levels", "parity", "substitution",
+           "symbolic"]
 
 
 def _params(**kw: Any) -> tuple[tuple[str, Any], ...]:
@@ -127,10 +132,13 @@ def symbolic(spec: Mapping[str, Any]) -> Any:
         from .dataset import CompositionalDataset
 
         return CompositionalDataset.symbolic()
-    if family not in ("hierarchical", "parity"):
+    if family not in ("hierarchical", "parity", "contexts"):
         raise bad("family", family, "a symbolic derivation takes a named family: compositional, "
-                                    "hierarchical or parity")
+                                    "hierarchical, parity or contexts")
     from_mapping(spec)   # the file itself is checked as for a numeric derivation
+    if family == "contexts":
+        fixed = {k: v for k, v in spec.items() if k in ("variants", "levels", "branching")}
+        return contexts(**fixed, **SYMBOLS["contexts"])
     if family == "hierarchical":
         return hierarchical(spec["levels"], **SYMBOLS["hierarchical"])
     return parity(outputs=spec["outputs"], **SYMBOLS["parity"])
@@ -140,6 +148,8 @@ def domain(dataset: Any) -> tuple[str, ...]:
     """Where a symbolic named family's results hold, as relations :func:`sympy.sympify` reads
     (the sizes are integers)."""
     family = getattr(dataset, "family", "compositional")
+    if family == "contexts":
+        return _contexts.domain(dataset)
     if family == "parity":
         top = 1 + max(max(T) for T in dict(dataset.params)["outputs"])
         return tuple(d.format(top=top) for d in _DOMAINS["parity"])
@@ -147,7 +157,7 @@ def domain(dataset: Any) -> tuple[str, ...]:
 
 
 def substitution(dataset: DeclaredDataset, values: Any) -> dict[sp.Symbol, sp.Expr]:
-    """Symbol → exact value for a symbolic hierarchical or parity dataset: keys are the
+    """Symbol → exact value for a symbolic hierarchical, parity or contexts dataset: keys are the
     family's parameter names or their symbols' names (``branching`` or ``c``), values checked by
     building the family at them (one-line :class:`ModspecError` naming a bad one)."""
     if not isinstance(values, Mapping):
@@ -277,6 +287,10 @@ _FAMILY_KEYS = {"compositional": ("nx", "ny", "kx", "ky", "r", "rx", "ry"),
                 "hierarchical": ("levels", "branching", "features", "r"),
                 "parity": ("nx", "outputs", "kx", "ky", "r"),
                 "declared": ("space", "inputs", "outputs")}
+# the contexts family (theory/contexts.py)
+contexts = _contexts.contexts
+FAMILIES["contexts"], _FAMILY_KEYS["contexts"] = contexts, _contexts.KEYS
+SYMBOLS["contexts"] = _contexts.SYMBOLS
 
 
 def from_mapping(spec: Mapping[str, Any]) -> Any:

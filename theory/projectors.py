@@ -296,6 +296,8 @@ def sample_space(ds: CompositionalDataset | DeclaredDataset | Dataset,
 def declared_sample_space(ds: DeclaredDataset) -> SampleSpace:
     """The atoms of a declared dataset (:mod:`modspec.theory.declaration`) and every block's
     Gram coefficients on them, for numeric and symbolic sizes at a cost independent of P."""
+    if hasattr(ds, "sample_space"):   # a family with its own atoms (theory/contexts.py)
+        return ds.sample_space()
     if isinstance(ds.space, Hypercube):
         return walsh_sample_space(ds)
     return tree_sample_space(ds)

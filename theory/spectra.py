@@ -113,12 +113,13 @@ class Spectrum:
         """Evaluate at numbers: drops modes that do not exist there; keeps exact numbers.
 
         Keys may be canonical symbols or their names (``nx``, ``rx``, …; ``r`` sets both
-        scales); for a spectrum of the hierarchical or parity family its parameters' symbols or
-        names (``c`` or ``branching``, ``f`` or ``features``, ``r``; ``nx``, ``kx``, ``ky``,
-        ``r``), checked as the family checks them (one-line :class:`ModspecError`).
+        scales); for a spectrum of the hierarchical, parity or contexts family its parameters'
+        symbols or names (``c`` or ``branching``, ``f`` or ``features``, ``r``; ``nx``, ``kx``,
+        ``ky``, ``r``; ``C``, ``r``, ``rc``), checked as the family checks them (one-line
+        :class:`ModspecError`).
         """
         family = getattr(self.dataset, "family", "compositional")
-        if family in ("hierarchical", "parity"):
+        if family in ("hierarchical", "parity", "contexts"):
             from .families import substitution
 
             mapping = substitution(self.dataset, {**(values or {}), **kw}

@@ -158,8 +158,8 @@ def dataset_file(text: str) -> dict[str, Any]:
     except InputFileError as exc:
         raise _invalid(text, exc.reason) from None
     if "family" not in spec:
-        raise _invalid(text, "must set family = compositional, hierarchical, parity or "
-                             "declared")
+        raise _invalid(text, "must set family = compositional, hierarchical, parity, "
+                             "contexts or declared")
     return spec
 
 
@@ -170,7 +170,8 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--dataset", type=dataset_file, default=None, metavar="FILE.toml",
                    help="a dataset family declared in a TOML file: family = compositional "
                         "(nx ny kx ky r), hierarchical (levels branching features r), parity "
-                        "(nx outputs kx ky r) or declared (space, inputs, outputs); "
+                        "(nx outputs kx ky r), contexts (C r rc variants) or declared (space, "
+                        "inputs, outputs); "
                         "see docs/theory/families.md. Overrides --nx … --ry")
     g.add_argument("--nx", type=integer(1), default=3, help="compositional input features (≥ 1)")
     g.add_argument("--ny", type=integer(0), default=1,
