@@ -213,6 +213,10 @@ class GatedNetwork:
                 if getattr(e, end) not in sizes:
                     raise bad(f"edge {e.name} {end}", getattr(e, end),
                               f"must be a declared layer ({', '.join(sizes)})")
+        joined = {e.source for e in self.edges} | {e.target for e in self.edges}
+        for x in self.layers:
+            if x.name not in joined:
+                raise bad(f"layer {x.name}", "isolated", "every layer needs an edge")
         self._check_acyclic()
         if self.rule is not None:
             if not isinstance(self.rule, ModularRule):

@@ -104,6 +104,7 @@ BAD = [
      "inputs = ['x']\noutputs = ['y']\noffsets = [0]", "contexts"),
     ("[layers]\nx = 1\ny = 1\n[edges]\nW = ['x', 'y']\n[extra]\na = 1", "network keys"),
     ("[layers\nx = 1", "network TOML"),
+    ("[layers]\nx = 1\ny = 1\nz = 1\n[edges]\nW = ['x', 'y']", "layer z"),
 ]
 
 
