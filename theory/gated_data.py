@@ -30,7 +30,7 @@ from .errors import bad
 from .gated import GatedNetwork, gate_table
 
 __all__ = ["Path", "GatedData", "GatedStatistics", "path_label", "path_gates",
-           "coactive_pairs", "gated_statistics"]
+           "active_pathways", "coactive_pairs", "gated_statistics"]
 
 Path = tuple[str, ...]
 
@@ -125,6 +125,13 @@ def _weights(network: GatedNetwork, items: int, *paths: Path) -> list[Any]:
     for p in paths:
         out = [a * b for a, b in zip(out, path_gates(network, items, p), strict=True)]
     return out
+
+
+def active_pathways(network: GatedNetwork, items: int) -> tuple[Path, ...]:
+    """Pathways whose gates (with their output layer's) are non-zero in some sample; the
+    others never train and contribute nothing to the output."""
+    return tuple(p for p in network.pathways
+                 if any(w != 0 for w in _weights(network, items, p)))
 
 
 def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path], ...]:

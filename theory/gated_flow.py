@@ -6,10 +6,11 @@ weights do not depend on the sample) writes it in the gated statistics of
 
     ℓ = Σ_k ½ Σy(k) − Σ_p tr(W_pᵀ Σyx(p)) + ½ Σ_{j,p: t(j)=t(p)} tr(W_jᵀ W_p Σx(p, j)),
 
-with ``Σx(p, j) = Σx(j, p)ᵀ``; pairs never active together (:func:`coactive_pairs`) are
-absent. Every edge ``W_e`` and every statistic is a ``MatrixSymbol`` of symbolic size (``n_l``
-units in layer l), and SymPy differentiates each trace with respect to each edge. Gradient
-descent with learning rate lr on the loss summed over the N samples is, per epoch, the flow
+with ``Σx(p, j) = Σx(j, p)ᵀ``; pathways never active and pairs never active together
+(:func:`active_pathways`, :func:`coactive_pairs`) are absent. Every edge ``W_e`` and every
+statistic is a ``MatrixSymbol`` of symbolic size (``n_l`` units in layer l), and SymPy
+differentiates each trace with respect to each edge. Gradient descent with learning rate lr
+on the loss summed over the N samples is, per epoch, the flow
 
     τ dW_e/dt = −∂ℓ/∂W_e = Σ_{p ∋ e} A_pᵀ (Σyx(p) − Σ_j W_j Σx(j, p)) B_pᵀ,   τ = 1/(N·lr)
 
@@ -26,7 +27,7 @@ import numpy as np
 import sympy as sp
 
 from .gated import GatedNetwork
-from .gated_data import GatedStatistics, Path, coactive_pairs, path_label
+from .gated_data import GatedStatistics, Path, active_pathways, coactive_pairs, path_label
 from .matrix_flow import evaluate
 
 __all__ = ["GatedFlow", "gated_flow", "stat_name", "flow_values", "evaluate_flow",
@@ -67,11 +68,13 @@ def gated_flow(network: GatedNetwork) -> GatedFlow:
     W = {e.name: sp.MatrixSymbol(e.name, n[e.target], n[e.source]) for e in network.edges}
     stats: dict[str, tuple[str, tuple[Path, ...]]] = {}
     S: dict[tuple[Path, ...], sp.MatrixSymbol] = {}
-    for p in network.pathways:
+    items = network.items or 1
+    active = active_pathways(network, items)
+    for p in active:
         name = stat_name("yx", p)
         stats[name] = ("yx", (p,))
         S[("yx", p)] = sp.MatrixSymbol(name, n[network.target(p)], n[network.source(p)])
-    pairs = coactive_pairs(network, network.items or 1)
+    pairs = coactive_pairs(network, items)
     for j, p in pairs:
         name = stat_name("x", j, p)
         stats[name] = ("x", (j, p))
@@ -79,7 +82,7 @@ def gated_flow(network: GatedNetwork) -> GatedFlow:
     sigma_y = {k: sp.Symbol(f"Sigma_y[{k}]") for k in network.output_layers}
 
     terms: list[sp.Expr] = []
-    for p in network.pathways:
+    for p in active:
         terms.append(-sp.Trace(_product(network, W, p).T * S[("yx", p)]))
     for j, p in pairs:
         Wj, Wp = _product(network, W, j), _product(network, W, p)
@@ -92,6 +95,9 @@ def gated_flow(network: GatedNetwork) -> GatedFlow:
     for e, We in W.items():
         # term by term: SymPy returns 0 for the derivative of some sums of traces
         parts = [t.diff(We) for t in terms if t.has(We)]
+        if not parts:       # every pathway through e is gated off in every sample
+            rhs[e] = sp.ZeroMatrix(*We.shape)
+            continue
         grad = sp.MatAdd(*parts).doit() if len(parts) > 1 else parts[0].doit()
         rhs[e] = sp.expand(-grad)
     return GatedFlow(network, W, stats, sigma_y, loss, rhs, pairs)
@@ -110,7 +116,8 @@ def evaluate_flow(flow: GatedFlow, values: Mapping[str, np.ndarray],
                   weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``τ dW_e/dt`` for every edge at ``weights`` (edge name → array), with NumPy."""
     env = {**values, **weights}
-    return {e: np.asarray(evaluate(r, env), dtype=float) for e, r in flow.rhs.items()}
+    return {e: np.zeros(np.shape(weights[e])) if isinstance(r, sp.ZeroMatrix)
+            else np.asarray(evaluate(r, env), dtype=float) for e, r in flow.rhs.items()}
 
 
 def scalar_image(expr: sp.Basic, scalars: Mapping[str, sp.Expr]) -> sp.Expr:
@@ -119,6 +126,8 @@ def scalar_image(expr: sp.Basic, scalars: Mapping[str, sp.Expr]) -> sp.Expr:
     ``c · u vᵀ`` with unit vectors shared by adjacent factors (docs/theory/gated.md §3)."""
     if isinstance(expr, sp.MatrixSymbol):
         return scalars[expr.name]
+    if isinstance(expr, sp.ZeroMatrix):
+        return sp.Integer(0)
     if isinstance(expr, sp.Transpose):
         return scalar_image(expr.arg, scalars)
     if isinstance(expr, sp.MatAdd):
