@@ -11,7 +11,9 @@ non-zero statistic) it takes the eigenvectors of a generic positive combination 
 over the statistics ``M`` at the first layer, carries each vector across every statistic
 (``r ↦ M r/‖M r‖``), completes every frame the same way on the orthogonal complement, and
 checks every statistic. Where a statistic is not diagonal it names the pathways. (A search, not
-a proof of absence: with degenerate spectra a frame that works may exist and be missed.)
+a proof of absence: with degenerate spectra a frame that works may exist and be missed.) Modes
+are numbered within each connected group, strongest first; groups that meet only in hidden
+layers share them mode by mode (mode α of every group uses the hidden layer's α-th vector).
 
 Where it holds, weights aligned to the frames, ``W_e = Σ_α b_{e,α} r_{t(e),α} r_{s(e),α}ᵀ``
 (hidden layers get unit vectors of their own, one per mode that crosses them while width lasts),
@@ -85,7 +87,6 @@ def basis_condition(stats: GatedStatistics) -> BasisCondition:
     weight = [float(w) for w in rng.uniform(1.0, 2.0, size=len(both))]
     ports = [*net.input_layers, *net.output_layers]
     frames: dict[str, dict[int, np.ndarray]] = {}
-    modes = 0
 
     def gram(layer: str) -> np.ndarray:
         G = np.zeros((sizes[layer], sizes[layer]))
@@ -98,6 +99,9 @@ def basis_condition(stats: GatedStatistics) -> BasisCondition:
     for root in ports:
         if root in frames:
             continue
+        # modes are numbered within each group of connected layers: groups that meet only in
+        # hidden layers share those layers' unit vectors, mode by mode in this order
+        modes = 0
         queue = [root]
         pending.setdefault(root, {})
         while queue:
@@ -152,7 +156,8 @@ class PathwayModes:
     ``frames[layer][α]`` unit vectors (hidden layers included); ``edges[α]`` the edges that
     carry mode α (both ends have a vector); ``rhs`` the generic per-mode system
     ``{edge: τ db_e/dt}`` in the symbols ``b[e]``, ``s[p]``, ``d[j|p]``; ``values[α]`` the
-    mode's statistics ``{symbol: value}``; ``system(α)`` the mode's own equations."""
+    mode's statistics ``{symbol: value}``; ``samples`` N; ``system(α)`` the mode's own
+    equations."""
 
     network: GatedNetwork
     frames: dict[str, dict[int, np.ndarray]]
@@ -160,6 +165,7 @@ class PathwayModes:
     b: dict[str, sp.Symbol]
     rhs: dict[str, sp.Expr]
     values: dict[int, dict[sp.Symbol, float]]
+    samples: int
 
     def system(self, mode: int) -> dict[str, sp.Expr]:
         """``τ db_e/dt`` for the edges carrying ``mode``, its statistics substituted."""
@@ -213,7 +219,7 @@ def pathway_modes(flow: GatedFlow, stats: GatedStatistics,
                     if ok else 0
             vals[_stat_symbol(name)] = float(v)
         values[a] = vals
-    return PathwayModes(net, frames, edges, b, rhs, values)
+    return PathwayModes(net, frames, edges, b, rhs, values, stats.samples)
 
 
 def aligned_weights(modes: PathwayModes, strengths: Mapping[int, Mapping[str, float]]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy as sp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from modspec.numerics.gated_race import end_point, mode_system, race
 from modspec.numerics.gated_simulate import gated_simulate
 from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer, network_from_toml
 from modspec.theory.gated_data import GatedData, gated_statistics
@@ -106,3 +108,53 @@ def test_per_mode_system_equals_gradient_descent_from_an_aligned_start(problem):
     rebuilt = aligned_weights(modes, final)
     for e, w in run.weights.items():
         np.testing.assert_allclose(w[0], rebuilt[e], rtol=0, atol=1e-10)
+
+
+def test_the_end_point_is_the_fixed_point_on_the_conserved_level_set_of_the_start():
+    net = SHARED
+    data = GatedData({"a0": np.eye(2), "a1": np.eye(2)},
+                     {"b0": [[3, 1], [0, 1]], "b1": [[3, 1], [0, 1]]})
+    stats = gated_statistics(net, data)
+    modes = pathway_modes(gated_flow(net), stats)
+    start = {a: {"i0": 0.3, "i1": 0.2, "o0": 0.25, "o1": 0.35} for a in modes.edges}
+    lr, epochs = 0.05, 3000
+    run = gated_simulate(net, data, lr, epochs,
+                         init={e: w[None] for e, w in aligned_weights(modes, start).items()})
+    final = mode_strengths(modes, run.weights)
+    theory = race(modes, start, lr, epochs)
+    for a in modes.edges:
+        system = mode_system(modes, a)
+        guess = {e: theory["strengths"][a][e][-1] for e in system.edges}
+        descent = end_point(system, guess, run.tau)          # where gradient descent ends
+        flow = end_point(system, guess, run.tau, start=start[a])   # where the flow ends
+        for end in (descent, flow):
+            assert end.residual < 1e-12 and end.attracting
+        for e in system.edges:
+            assert descent.b[e] == pytest.approx(float(final[a][e][0]), abs=1e-6)
+            assert flow.b[e] == pytest.approx(descent.b[e], abs=5e-3)    # O(lr) apart
+        # the flow keeps the conserved quantities of the start; gradient descent nearly
+        for q in system.conserved:
+            f = sp.lambdify([modes.b[e] for e in system.edges], q)
+            q0 = f(*[start[a][e] for e in system.edges])
+            assert f(*[flow.b[e] for e in system.edges]) == pytest.approx(q0, abs=1e-12)
+            assert f(*[descent.b[e] for e in system.edges]) == pytest.approx(q0, abs=0.05)
+
+
+def test_a_shallow_pathway_wins_the_race_against_a_deep_one_from_a_small_start():
+    net = network_from_toml("""
+[layers]
+x = 1
+h = 1
+y = 1
+[edges]
+V = ["x", "y"]
+W1 = ["x", "h"]
+W2 = ["h", "y"]
+""")
+    modes = pathway_modes(gated_flow(net), gated_statistics(
+        net, GatedData({"x": [[1]]}, {"y": [[2]]})))
+    result = race(modes, {0: {"V": 1e-3, "W1": 1e-3, "W2": 1e-3}}, 0.1, 300)
+    assert result["winner"][0] == "V"
+    assert result["half_rise"][0]["V"] < result["half_rise"][0]["W1.W2"]
+    total = result["pathways"][0]["V"][-1] + result["pathways"][0]["W1.W2"][-1]
+    assert total == pytest.approx(2.0, rel=1e-6)      # together they fit the target
