@@ -1,0 +1,117 @@
+"""The basis condition, the per-mode pathway system and its conserved quantities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from modspec.theory.gated import network_from_toml
+from modspec.theory.gated_data import GatedData, gated_statistics
+from modspec.theory.gated_flow import gated_flow
+from modspec.theory.gated_modes import (
+    basis_condition,
+    conserved_quantities,
+    pathway_modes,
+)
+
+SHARED = """
+[layers]
+a0 = 2
+a1 = 2
+a2 = 2
+h = 3
+g = 3
+b0 = 2
+b1 = 2
+b2 = 2
+[edges]
+i0 = ["a0", "h"]
+i1 = ["a1", "h"]
+i2 = ["a2", "h"]
+hg = ["h", "g"]
+o0 = ["g", "b0"]
+o1 = ["g", "b1"]
+o2 = ["g", "b2"]
+[rule]
+inputs = ["a0", "a1", "a2"]
+outputs = ["b0", "b1", "b2"]
+offsets = [0, 1]
+"""
+Y = [[2, 1], [0, 1]]
+SHARED_DATA = GatedData({f"a{k}": [[1, 0], [0, 1]] for k in range(3)},
+                        {f"b{k}": Y for k in range(3)})
+
+
+def test_a_shared_hidden_layer_conserves_its_strength_against_the_modules():
+    net = network_from_toml(SHARED)
+    stats = gated_statistics(net, SHARED_DATA)
+    cond = basis_condition(stats)
+    assert cond.holds and cond.reason == ""
+    modes = pathway_modes(gated_flow(net), stats, cond)
+    assert sorted(modes.edges) == [0, 1]
+    b = modes.b
+    # the mode strengths are the singular values of Y over the 12 samples (each pathway is
+    # trained in one of the 6 contexts), the input covariance 1/12 on every mode
+    sv = np.linalg.svd(np.array(Y, float), compute_uv=False)
+    for a, sigma in zip((0, 1), sv, strict=True):
+        vals = modes.values[a]
+        assert vals[sp.Symbol("s[i0.hg.o0]")] == pytest.approx(sigma / 12, rel=1e-12)
+        assert vals[sp.Symbol("d[i0.hg.o0|i0.hg.o0]")] == pytest.approx(1 / 12, rel=1e-12)
+        assert sp.Symbol("s[i0.hg.o2]") not in vals   # an untrained pair: no term
+    laws = conserved_quantities(modes.system(0), b)
+    span = sp.Matrix([[q.coeff(b[e] ** 2) for e in b] for q in laws])
+    shared = sp.Matrix([[{"hg": 1, "i0": -1, "i1": -1, "i2": -1}.get(e, 0) for e in b]])
+    outputs = sp.Matrix([[{"hg": 1, "o0": -1, "o1": -1, "o2": -1}.get(e, 0) for e in b]])
+    assert span.rank() == 2
+    assert span.col_join(shared).rank() == 2 and span.col_join(outputs).rank() == 2
+    # on the symmetric solution (equal modules) b_hg² − M·b_in² is conserved, M = 3: the
+    # shared layer learns M times faster
+    rhs = modes.system(0)
+    sym = {b["i1"]: b["i0"], b["i2"]: b["i0"], b["o1"]: b["o0"], b["o2"]: b["o0"]}
+    assert _zero((rhs["i1"] - rhs["i0"]).xreplace(sym))
+    dQ = 2 * b["hg"] * rhs["hg"] - 3 * 2 * b["i0"] * rhs["i0"]
+    assert _zero(dQ.xreplace(sym))
+    assert not _zero(dQ.xreplace({b["i1"]: b["i0"], b["i2"]: b["i0"]}))
+
+
+def _zero(expr):
+    """Every coefficient of the polynomial is zero to rounding."""
+    expr = sp.expand(expr)
+    return expr == 0 or max(abs(float(c)) for c in sp.Poly(expr).coeffs()) < 1e-12
+
+
+def test_the_per_mode_equations_are_products_of_other_strengths_times_the_mode_error():
+    net = network_from_toml(SHARED)
+    stats = gated_statistics(net, SHARED_DATA)
+    modes = pathway_modes(gated_flow(net), stats)
+    b = modes.b
+    s, d = sp.Symbol("s[i0.hg.o0]"), sp.Symbol("d[i0.hg.o0|i0.hg.o0]")
+    s1, d1 = sp.Symbol("s[i0.hg.o1]"), sp.Symbol("d[i0.hg.o1|i0.hg.o1]")
+    err0 = s - b["i0"] * b["hg"] * b["o0"] * d
+    err1 = s1 - b["i0"] * b["hg"] * b["o1"] * d1
+    want = b["hg"] * b["o0"] * err0 + b["hg"] * b["o1"] * err1
+    assert sp.expand(modes.rhs["i0"] - want) == 0
+
+
+def test_where_pathways_see_different_singular_vectors_the_condition_fails_in_one_line():
+    text = """
+[layers]
+x = 2
+h = 2
+y = 2
+[edges]
+A = ["x", "y"]
+W1 = ["x", "h"]
+W2 = ["h", "y"]
+[gates.item]
+A = [1, 0]
+"""
+    net = network_from_toml(text)
+    data = GatedData({"x": [[1, 1], [0, 1]]}, {"y": [[1, 0], [0, 2]]})
+    cond = basis_condition(gated_statistics(net, data))
+    assert not cond.holds
+    assert "\n" not in cond.reason and "no shared basis" in cond.reason
+    assert "W1.W2" in cond.reason or "A" in cond.reason
+    with pytest.raises(ValueError, match="no shared basis"):
+        pathway_modes(gated_flow(net), gated_statistics(net, data), cond)

@@ -1,0 +1,207 @@
+"""Data of a gated network and its gated statistics, exact (SymPy), per pathway.
+
+docs/theory/gated.md. A :class:`GatedData` gives, for each of ``P`` items, the input ``x_i`` of
+every input layer and the target ``y_k`` of every output layer (columns of ``size × P``
+matrices). A sample is (context c, item n), ``N = C·P`` samples; the data depend on the item,
+the gates (:func:`modspec.theory.gated.gate_table`) on both. With ``g_p(c, n)`` the product of
+the gates along pathway p and ``g_k`` the gate of its output layer k (it weights the loss):
+
+    Σyx(p)   = ⟨g_k g_p y_k x_{s(p)}ᵀ⟩        = (1/N) Y_k diag(γ_p) X_{s(p)}ᵀ,
+    Σx(j, p) = ⟨g_k g_j g_p x_{s(j)} x_{s(p)}ᵀ⟩ = (1/N) X_{s(j)} diag(γ_jp) X_{s(p)}ᵀ,
+    Σy(k)    = ⟨g_k ‖y_k‖²⟩,
+
+for pathways j, p ending in the same output layer k, with ``γ`` the gate products summed over
+contexts, per item. For gates in {0, 1} (``g_k² = g_k`` and ``g_k`` is a factor of ``g_p``)
+these are ``⟨g_p y xᵀ⟩`` and ``⟨g_j g_p x_j x_pᵀ⟩``. A pair whose gates are never on together
+has ``Σx(j, p) = 0`` whatever the data: :func:`coactive_pairs` leaves it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .dataset import exact
+from .errors import bad
+from .gated import GatedNetwork, gate_table
+
+__all__ = ["Path", "GatedData", "GatedStatistics", "path_label", "path_gates",
+           "active_pathways", "coactive_pairs", "gated_statistics"]
+
+Path = tuple[str, ...]
+
+
+def path_label(path: Path) -> str:
+    """``"W1.W2"``: the edge names of a pathway from input to output, joined by dots."""
+    return ".".join(path)
+
+
+def _matrix(param: str, value: Any) -> sp.ImmutableMatrix:
+    try:
+        if isinstance(value, sp.MatrixBase):
+            m = sp.ImmutableMatrix(value)
+        else:
+            arr = np.asarray(value, dtype=object)
+            if arr.ndim != 2 or 0 in arr.shape:
+                raise ValueError
+            m = sp.ImmutableMatrix(arr.shape[0], arr.shape[1],
+                                   [exact(v) for v in arr.ravel()])
+    except (TypeError, ValueError):
+        raise bad(param, type(value).__name__, "must be a non-empty 2-D array "
+                  "(units × items) of real numbers") from None
+    if any(not (v.is_real and v.is_finite) for v in m):
+        raise bad(param, "matrix", "entries must be finite real numbers")
+    return m
+
+
+@dataclass(frozen=True, eq=False)
+class GatedData:
+    """``inputs[layer]`` and ``targets[layer]``: exact matrices ``size × P`` (one column per
+    item) for every input and output layer of the network they are used with."""
+
+    inputs: Mapping[str, Any]
+    targets: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        for side in ("inputs", "targets"):
+            value = getattr(self, side)
+            if not isinstance(value, Mapping) or not value:
+                raise bad(side, value, "must map layer names to matrices")
+            object.__setattr__(self, side, {str(k): _matrix(f"{side}[{k}]", v)
+                                            for k, v in value.items()})
+        counts = {m.shape[1] for m in [*self.inputs.values(), *self.targets.values()]}
+        if len(counts) != 1:
+            raise bad("data", sorted(counts), "every matrix must have one column per item "
+                      "(the same number of items)")
+
+    @property
+    def P(self) -> int:
+        """The number of items."""
+        return next(iter(self.inputs.values())).shape[1]
+
+    def check(self, network: GatedNetwork) -> GatedData:
+        """Every input/output layer has data of its size, and nothing else is given."""
+        sizes = network.sizes
+        for side, layers in (("inputs", network.input_layers),
+                             ("targets", network.output_layers)):
+            given = getattr(self, side)
+            if set(given) != set(layers):
+                raise bad(side, sorted(given), f"must give exactly the layers {list(layers)}")
+            for n, m in given.items():
+                if m.shape[0] != sizes[n]:
+                    raise bad(f"{side}[{n}]", f"{m.shape[0]} rows",
+                              f"must have {sizes[n]} rows (the layer's size)")
+        network_items = network.items
+        if network_items is not None and network_items != self.P:
+            raise bad("items", self.P, f"the network's per-item gates declare {network_items}")
+        return self
+
+    def numeric(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Float64 copies of the inputs and targets."""
+        return ({k: np.array(v.tolist(), dtype=float) for k, v in self.inputs.items()},
+                {k: np.array(v.tolist(), dtype=float) for k, v in self.targets.items()})
+
+
+def path_gates(network: GatedNetwork, items: int, path: Path) -> list[Any]:
+    """``g_p`` at every sample: the product of the gates of the layers and edges of ``path``."""
+    table = gate_table(network, items)
+    N = len(network.contexts) * items
+    out: list[Any] = [1] * N
+    for name in (*network.path_layers(path), *path):
+        if name in table:
+            out = [a * b for a, b in zip(out, table[name], strict=True)]
+    return out
+
+
+def _weights(network: GatedNetwork, items: int, *paths: Path) -> list[Any]:
+    """``g_k · Π g_p`` at every sample (k the common output layer of ``paths``)."""
+    table = gate_table(network, items)
+    k = network.target(paths[0])
+    out = list(table.get(k, [1] * (len(network.contexts) * items)))
+    for p in paths:
+        out = [a * b for a, b in zip(out, path_gates(network, items, p), strict=True)]
+    return out
+
+
+def active_pathways(network: GatedNetwork, items: int) -> tuple[Path, ...]:
+    """Pathways whose gates (with their output layer's) are non-zero in some sample; the
+    others never train and contribute nothing to the output."""
+    return tuple(p for p in network.pathways
+                 if any(w != 0 for w in _weights(network, items, p)))
+
+
+def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path], ...]:
+    """Ordered pairs ``(j, p)`` of pathways into the same output layer (``j`` not after ``p``
+    in :attr:`GatedNetwork.pathways`) whose gates are non-zero together in some sample."""
+    paths = network.pathways
+    out = []
+    for a, j in enumerate(paths):
+        for p in paths[a:]:
+            if network.target(j) == network.target(p) and any(
+                    w != 0 for w in _weights(network, items, j, p)):
+                out.append((j, p))
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class GatedStatistics:
+    """Exact gated statistics: ``yx[p]``, ``x[(j, p)]`` (the pairs of
+    :func:`coactive_pairs`), ``y[k]`` (``⟨g_k‖y_k‖²⟩``), over ``samples = N`` samples."""
+
+    network: GatedNetwork
+    samples: int
+    yx: dict[Path, sp.ImmutableMatrix]
+    x: dict[tuple[Path, Path], sp.ImmutableMatrix]
+    y: dict[str, sp.Expr]
+
+    def numeric(self) -> GatedStatistics:
+        """The same statistics as float64 arrays."""
+        def f(m: sp.MatrixBase) -> np.ndarray:
+            return np.array(m.evalf().tolist(), dtype=float)
+
+        return GatedStatistics(self.network, self.samples,
+                               {p: f(m) for p, m in self.yx.items()},
+                               {k: f(m) for k, m in self.x.items()},
+                               {k: float(v) for k, v in self.y.items()})
+
+
+def _weighted(left: sp.MatrixBase, w: list[Any], right: sp.MatrixBase, N: int
+              ) -> sp.ImmutableMatrix:
+    scaled = sp.Matrix(right)
+    for n, wn in enumerate(w):
+        scaled[:, n] = scaled[:, n] * exact(wn)
+    return sp.ImmutableMatrix(left * scaled.T / N)
+
+
+def gated_statistics(network: GatedNetwork, data: GatedData) -> GatedStatistics:
+    """The exact statistics of every pathway and co-active pair (see the module docstring)."""
+    data.check(network)
+    P = data.P
+    C = len(network.contexts)
+    N = C * P
+
+    def per_item(w: list[Any]) -> list[Any]:
+        return [sum(w[c * P + n] for c in range(C)) for n in range(P)]
+
+    yx = {}
+    for p in network.pathways:
+        w = per_item(_weights(network, P, p))
+        yx[p] = _weighted(data.targets[network.target(p)], w,
+                          data.inputs[network.source(p)], N)
+    x = {}
+    for j, p in coactive_pairs(network, P):
+        w = per_item(_weights(network, P, j, p))
+        x[(j, p)] = _weighted(data.inputs[network.source(j)], w,
+                              data.inputs[network.source(p)], N)
+    table = gate_table(network, P)
+    y = {}
+    for k in network.output_layers:
+        w = per_item(table.get(k, [1] * N))
+        Yk = data.targets[k]
+        y[k] = sp.Add(*[exact(w[n]) * (Yk[:, n].T * Yk[:, n])[0, 0]
+                        for n in range(P)]) / N
+    return GatedStatistics(network, N, yx, x, y)
