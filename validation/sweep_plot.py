@@ -102,7 +102,7 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
         for ax in axes[::ncols]:
             ax.set_ylabel(y + (f" ({', '.join(with_y)} with it)" if with_y else ""))
     if out is not None:
-        from .figures import save_figure       # atomic, never through a symbolic link
+        from .figures import save_figure  # atomic, never through a symbolic link
 
         save_figure(fig, out, dpi=120, bbox_inches="tight")   # the image fits every label
     return fig
