@@ -32,8 +32,8 @@ _ESCAPE = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r
 
 
 def text(s: str) -> str:
-    """Escape plain text for ``\\text{...}``."""
-    return "".join(_ESCAPE.get(c, c) for c in s)
+    """Escape plain text for ``\\text{...}``; an arrow ``->`` is set as math (→)."""
+    return r"$\to$".join("".join(_ESCAPE.get(c, c) for c in part) for part in s.split("->"))
 
 
 def key_tex(key: str) -> str:
@@ -166,7 +166,11 @@ def _finish(blocks: list[str], notebook: bool) -> str:
 
 
 def latex_document(fragment: str) -> str:
-    """A minimal ``article`` around ``fragment`` (amsmath only)."""
-    return ("\\documentclass{article}\n\\usepackage{amsmath}\n"
+    """A minimal ``article`` around ``fragment`` that ``pdflatex`` compiles: T1 font
+    encoding (Latin Modern where installed), UTF-8 input, amsmath and a landscape page."""
+    return ("\\documentclass{article}\n"
+            "\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+            "\\IfFileExists{lmodern.sty}{\\usepackage{lmodern}}{}\n"
+            "\\usepackage{amsmath}\n"
             "\\usepackage[margin=1cm,landscape]{geometry}\n"
             "\\begin{document}\n" + fragment + "\n\\end{document}\n")
