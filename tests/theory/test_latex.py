@@ -92,6 +92,9 @@ def test_standalone_latex_is_in_the_papers_notation(papers):
         for word in ("nabla", "gamma"):                # rule coefficients as ∇ and γ
             assert word not in tex.replace("\\" + word, ""), (name, word)
     assert r"\pi_4" in papers["parity"]
+    # the notation of the step titles is math, not escaped text
+    split = papers["split_d0"]
+    assert r"$\Sigma_{yx}$" in split and r"V^\top$" in split and r"Sigma\_" not in split
     assert r"\nabla" in papers["hebbian"] and r"\gamma" in papers["contrastive-hebbian"]
 
 
