@@ -32,8 +32,8 @@ _ESCAPE = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r
 
 
 def text(s: str) -> str:
-    """Escape plain text for ``\\text{...}``."""
-    return "".join(_ESCAPE.get(c, c) for c in s)
+    """Escape plain text for ``\\text{...}``; an arrow ``->`` is set as math (→)."""
+    return r"$\to$".join("".join(_ESCAPE.get(c, c) for c in part) for part in s.split("->"))
 
 
 def key_tex(key: str) -> str:
@@ -49,8 +49,31 @@ def _quadrant_tex(q: str) -> str:
     return rf"\mathrm{{{i}}}\to\mathrm{{{o}}}"
 
 
+#: Notation in step titles, set as math: plain text → LaTeX.
+_TITLE_MATH = (("Sigma_yx", r"\Sigma_{yx}"), ("Sigma_x", r"\Sigma_x"),
+               ("W = U diag(a) V^T", r"W = U \operatorname{diag}(a)\, V^\top"),
+               ("W*", "W^*"), ("t(a)", "t(a)"))
+
+
+def _title(title: str) -> str:
+    """A step title for ``\\text{...}``: plain text escaped, the notation as math."""
+    parts = [title]
+    for plain, math in _TITLE_MATH:
+        parts = [piece for part in parts for piece in
+                 ([part] if part.startswith("$") else _split_keep(part, plain, f"${math}$"))]
+    return "".join(p if p.startswith("$") else text(p) for p in parts)
+
+
+def _split_keep(s: str, token: str, replacement: str) -> list[str]:
+    pieces = s.split(token)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        out += [replacement, piece]
+    return [p for p in out if p]
+
+
 def _block(title: str, rows: list[str]) -> str:
-    body = [rf"&\text{{{text(title)}}}"] + rows
+    body = [rf"&\text{{{_title(title)}}}"] + rows
     return "\\begin{align*}\n" + " \\\\\n".join(body) + "\n\\end{align*}"
 
 
@@ -186,7 +209,11 @@ def _finish(blocks: list[str], notebook: bool) -> str:
 
 
 def latex_document(fragment: str) -> str:
-    """A minimal ``article`` around ``fragment`` (amsmath only)."""
-    return ("\\documentclass{article}\n\\usepackage{amsmath}\n"
+    """A minimal ``article`` around ``fragment`` that ``pdflatex`` compiles: T1 font
+    encoding (Latin Modern where installed), UTF-8 input, amsmath and a landscape page."""
+    return ("\\documentclass{article}\n"
+            "\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+            "\\IfFileExists{lmodern.sty}{\\usepackage{lmodern}}{}\n"
+            "\\usepackage{amsmath}\n"
             "\\usepackage[margin=1cm,landscape]{geometry}\n"
             "\\begin{document}\n" + fragment + "\n\\end{document}\n")

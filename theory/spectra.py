@@ -20,6 +20,7 @@ input–output correlation: it is *silent* (no mode). Zero ``s`` means no mode.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -452,12 +453,23 @@ def _subs_mode(mode: Mode, mapping: dict) -> Mode | None:
                 mode.atoms, cond)
 
 
-_PRETTY = {"pi1": r"\pi_1", "pi2": r"\pi_2", "pi3": r"\pi_3"}
+_LABEL = re.compile(r"([A-Za-z]+)_?([0-9]+|[A-Za-z])")
 
 
 def mode_tex(label: str) -> str:
-    """LaTeX name of a mode label (``pi1+pi2`` → ``\\pi_1{+}\\pi_2``)."""
-    return "{+}".join(_PRETTY.get(p, r"\mathrm{" + p + "}") for p in label.split("+"))
+    """LaTeX name of a mode label: ``pi1+pi2`` → ``\\pi_1{+}\\pi_2``, ``pi12`` →
+    ``\\pi_{12}``, ``g3`` → ``g_3``, ``level0`` → ``\\mathrm{level}_0``, ``level_g`` →
+    ``\\mathrm{level}_g``; any other label upright."""
+    return "{+}".join(_part_tex(p) for p in label.split("+"))
+
+
+def _part_tex(part: str) -> str:
+    m = _LABEL.fullmatch(part)
+    if m is None:
+        return r"\mathrm{" + part.replace("_", r"\_") + "}"
+    name, index = m.groups()
+    head = r"\pi" if name == "pi" else name if len(name) == 1 else rf"\mathrm{{{name}}}"
+    return f"{head}_{index}" if len(index) == 1 else f"{head}_{{{index}}}"
 
 
 def spectrum_latex(spec: Spectrum, env: str = "align*") -> str:

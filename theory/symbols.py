@@ -55,8 +55,8 @@ LOCALS["lam"] = lam
 
 
 __all__ = ["nx", "ny", "kx", "ky", "rx", "ry", "r", "t", "tau", "a0", "lr", "s", "lam", "a",
-           "DATASET_SYMBOLS", "FUNCTIONS", "LOCALS", "LATEX_NAMES", "check_text", "text_name",
-           "to_text", "to_latex", "parse"]
+           "DATASET_SYMBOLS", "FUNCTIONS", "LOCALS", "LATEX_BY_NAME", "LATEX_NAMES",
+           "check_text", "text_name", "to_text", "to_latex", "parse"]
 
 #: LaTeX of the canonical symbols in the paper's notation.
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -94,10 +94,21 @@ def to_text(expr: Any) -> str:
     return _TextPrinter().doprint(expr)
 
 
+#: LaTeX of symbols by name, whatever their assumptions (a user's ``Symbol("nx")``, a
+#: rule's coefficient ``nabla``): the paper's notation.
+LATEX_BY_NAME: dict[str, str] = {
+    **{sym.name: tex for sym, tex in LATEX_NAMES.items()}, "lam": r"\lambda",
+    "nabla": r"\nabla", "gamma": r"\gamma", "kappa": r"\kappa"}
+
+
 def to_latex(expr: Any, names: Mapping[sp.Symbol, str] | None = None, **options: Any) -> str:
-    """LaTeX in the paper's notation (:data:`LATEX_NAMES`, plus ``names`` for other symbols),
-    e.g. ``2^{- n_{x}} k_{x} r_{x}^{2}``."""
-    return sp.latex(expr, symbol_names={**LATEX_NAMES, **(names or {})}, **options)
+    """LaTeX in the paper's notation (:data:`LATEX_NAMES`, symbols of the same names
+    (:data:`LATEX_BY_NAME`: a rule's ``nabla`` → ``\\nabla``), plus ``names`` for other
+    symbols), e.g. ``2^{- n_{x}} k_{x} r_{x}^{2}``."""
+    by_name = {s: LATEX_BY_NAME[s.name] for s in getattr(expr, "free_symbols", ())
+               if isinstance(s, sp.Symbol) and s.name in LATEX_BY_NAME}
+    return sp.latex(expr, symbol_names={**by_name, **LATEX_NAMES, **(names or {})},
+                    **options)
 
 
 def parse(text: str) -> sp.Expr:

@@ -87,8 +87,9 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
     moved = (f" ({', '.join(with_x)} with it)" if with_x else "") + \
         (f" ({', '.join(with_both)} with {x} and {y})" if with_both else "")
     if y is None:
+        palette = _colours(df, lay.colour)      # one colour per value in every panel
         for ax, (label, part) in zip(axes, panels, strict=False):
-            _curves(ax, part, x, value, kinds, lay.colour, moving)
+            _curves(ax, part, x, value, kinds, lay.colour, moving, palette)
             ax.set_title(_label(df, lay, facets, label), fontsize="small")
             ax.set_xlabel(x + moved)
         for ax in axes[::ncols]:
@@ -189,8 +190,7 @@ def _colours(df: Any, colour: str | None) -> dict[Any, str]:
 
 
 def _curves(ax: Any, part: Any, x: str, value: str, kinds: list[str], colour: str | None,
-            moving: list[str]) -> None:
-    palette = _colours(part, colour)
+            moving: list[str], palette: dict[Any, str]) -> None:
     for key, group in _groups(part, colour):
         group = group.sort_values(x)
         c = palette[key]

@@ -23,6 +23,7 @@ from modspec.commands.options import (
     parse_objects,
     rule_from,
 )
+from modspec.theory.errors import bad
 
 __all__ = ["register", "run"]
 
@@ -49,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                "held-out error of every output block")
     add_rule_options(p)
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
+    p.add_argument("--standalone", action="store_true",
+                   help="with --format latex: a complete article that pdflatex compiles")
     p.add_argument("--no-cache", action="store_true",
                    help="derive again, neither reading nor writing the on-disk cache")
     p.set_defaults(func=run)
@@ -57,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------------------ output
 def run(args: argparse.Namespace) -> int:
     check_objects_option(args)
+    if args.standalone and args.format != "latex":
+        raise bad("--standalone", True, "needs --format latex")
     network = network_from(args)
     objects = parse_objects(args.train_objects)
     from modspec.theory import cache
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     raw = (["symbolic", args.dataset] if args.symbolic else args.dataset
            if args.dataset is not None else
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
-    key = {"command": "derive", "payload": 6, "dataset": raw, "network": _describe(network),
+    key = {"command": "derive", "payload": 7, "dataset": raw, "network": _describe(network),
            "train_objects": objects, "format": args.format}
     if args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None:
         key["rule"] = [args.rule, args.gamma, args.nabla]
@@ -87,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(text, str):
             text = answer()
             cache.store(key, text)
+    if args.standalone:
+        from modspec.theory.latex import latex_document
+
+        text = latex_document(text).rstrip("\n")
     print(text)
     return 0
 

@@ -341,6 +341,14 @@ def test_curves_colour_and_facet_every_varied_parameter_once(two_archs):
                                    rtol=1e-9)
 
 
+def test_a_value_keeps_its_colour_in_every_panel(two_archs):
+    part = two_archs[~((two_archs.arch == "segregated") & (two_archs.kx == 1))]
+    fig = ms.validation.sweeps.plot(part, "rx", "Gx->Oy")
+    dense, segregated = ([line.get_color() for line in ax.lines if line.get_linestyle() == "-"]
+                         for ax in fig.axes[:2])
+    assert len(dense) == 3 and segregated == dense[1:]      # kx = 2, 3 in both panels
+
+
 def test_theory_over_an_integer_parameter_is_marked_as_grid_points(two_archs):
     fig = ms.validation.sweeps.plot(two_archs, "kx", "Gx->Oy")
     shown = [ax for ax in fig.axes if ax.get_visible()]
