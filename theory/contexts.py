@@ -141,6 +141,10 @@ def tree_block(levels: int = 4, branching: Any = 2) -> tuple[TreeFeatures, ...]:
 class ContextsDataset(DeclaredDataset):
     """A declaration over a :class:`ContextSpace` whose blocks are :class:`Kron` rows."""
 
+    space: ContextSpace
+    inputs: tuple[tuple[str, Kron], ...]
+    outputs: tuple[tuple[str, Kron], ...]
+
     def __post_init__(self) -> None:
         if not isinstance(self.space, ContextSpace):
             raise bad("space", type(self.space).__name__, "must be a ContextSpace")

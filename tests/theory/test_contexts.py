@@ -132,17 +132,25 @@ def test_symbolic_spectrum_substituted_equals_numeric(n, r_, rc_):
 
 
 def test_symbolic_spectrum_in_c_is_the_stated_one():
-    """Dense network, r = rc: shared levels ``s = r sqrt(C (C+1) t_h)/(8C)`` (root with the
-    context input too), the context mode ``s = r sqrt(8 t_0)/(8C)`` of multiplicity C − 1; the
-    context × object atoms have no input: not modes."""
-    sym = spectrum(contexts(C, r, r))
+    """Dense network (the table of docs/theory/families.md): shared levels
+    ``s = r sqrt(t_h (C+1)/C)/8`` (the root with the context input too), the context mode
+    ``s = rc sqrt(30)/(4C)`` of multiplicity C − 1; the context × object atoms have no input:
+    not modes. With r = rc, level1 overtakes the context mode from C = 4 on."""
+    sym = spectrum(contexts(C, r, rc))
     modes = {m.label: m for m in sym.modes}
     assert set(modes) == {"level0", "level1", "level2", "level3", "context0"}
-    assert sp.simplify(modes["level2"].s - r * sp.sqrt(C * (C + 1) * 3) / (8 * C)) == 0
-    assert sp.simplify(modes["level0"].s - r * sp.sqrt((C + 8) * (C + 1) * 15) / (8 * C)) == 0
-    assert sp.simplify(modes["context0"].s - r * sp.sqrt(8 * 15) / (8 * C)) == 0
-    assert sp.simplify(modes["context0"].multiplicity - (C - 1)) == 0
-    assert sp.simplify(modes["level1"].lam - r**2 / 8) == 0
+    stated = {"level0": (sp.sqrt(15 * (C + 1) * (C * r**2 + 8 * rc**2)) / (8 * C),
+                         r**2 / 8 + rc**2 / C, 1),
+              "context0": (rc * sp.sqrt(30) / (4 * C), rc**2 / C, C - 1),
+              **{f"level{h}": (r * sp.sqrt(t * (C + 1) / C) / 8, r**2 / 8, m)
+                 for h, t, m in ((1, 7, 1), (2, 3, 2), (3, 1, 4))}}
+    for label, (s, lam, mult) in stated.items():
+        m = modes[label]
+        assert sp.simplify(m.s - s) == 0 and sp.simplify(m.lam - lam) == 0
+        assert sp.simplify(m.multiplicity - mult) == 0
+    for n in range(2, 9):
+        at = {C: n, r: 1, rc: 1}
+        assert (modes["level1"].s.subs(at) > modes["context0"].s.subs(at)) == (n >= 4)
     with pytest.raises(ModspecError, match="C"):
         sym.subs(C=1)
 
@@ -186,6 +194,11 @@ def test_a_variant_with_other_structure_breaks_the_commuting_structure():
     assert ds.Y.shape == (60, 24)
     with pytest.raises(ModspecError, match="do not commute"):
         spectrum(ds)
+    graded = np.round(np.random.default_rng(0).uniform(0, 1, (15, 8)), 2).tolist()
+    ring = contexts(3, variants=[{"context": 1, "features": graded}])
+    assert not ring.keeps_gram()
+    with pytest.raises(ModspecError, match="do not commute"):
+        spectrum(ring)
 
 
 def test_from_mapping_symbolic_and_domain():
@@ -224,3 +237,17 @@ def test_bad_parameters_are_one_line_errors(kw, words):
     with pytest.raises(ModspecError, match=words) as info:
         from_mapping({"family": "contexts", **kw})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_the_linear_network_leaves_the_context_object_interactions_unfit(n):
+    """The context × object atoms carry no input: the converged dense map (derived) equals the
+    least-squares map ``Y X⁺`` and leaves ``Σ_{h≥1} rank Π_h · t_h · (C − 1) = 17 (C − 1)`` of
+    ``‖Y‖² = 64 C`` unfit, whatever the scales."""
+    from modspec.theory.derivation import derive
+
+    ds = contexts(n, 1.0, 1.35)
+    W = derive(ds, family_network("dense", ds)).converged_map()
+    np.testing.assert_allclose(W, ds.Y @ np.linalg.pinv(ds.X), atol=1e-10)
+    assert np.sum((ds.Y - W @ ds.X) ** 2) == pytest.approx(17 * (n - 1), abs=1e-9)
+    assert np.sum(ds.Y**2) == 64 * n
