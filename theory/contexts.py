@@ -307,7 +307,8 @@ def contexts(C: Any, r: Any = 1, rc: Any = None, variants: Any = (), levels: int
     leaves of a tree (``levels``, ``branching``; default 8 objects, a 15-row tree block);
     inputs ``objects`` (scale ``r``) and ``contexts`` (scale ``rc``, default ``r``), outputs
     ``common`` and ``specific``; ``variants`` change single contexts' ``specific`` rows."""
-    rc = r if rc is None else rc
+    r = check_scale("r", r)
+    rc = r if rc is None else check_scale("rc", rc)
     space = ContextSpace(C, levels, branching)
     objects_tree = space.objects
     T = tree_block(objects_tree.levels, objects_tree.branching)

@@ -218,7 +218,8 @@ def test_from_mapping_symbolic_and_domain():
 @pytest.mark.parametrize(("kw", "words"), [
     ({"C": 1}, "C"),
     ({"C": 2.5}, "C"),
-    ({"C": 3, "r": -1}, "scale"),
+    ({"C": 3, "r": -1}, "r="),
+    ({"C": 3, "rc": "1"}, "rc="),
     ({"C": 3, "variants": [{"context": 3}]}, "variant context"),
     ({"C": 3, "variants": [{"context": 1}, {"context": 1}]}, "variant context"),
     ({"C": 3, "variants": [{"context": 1, "sign": 2}]}, "variant sign"),
@@ -251,3 +252,15 @@ def test_the_linear_network_leaves_the_context_object_interactions_unfit(n):
     np.testing.assert_allclose(W, ds.Y @ np.linalg.pinv(ds.X), atol=1e-10)
     assert np.sum((ds.Y - W @ ds.X) ** 2) == pytest.approx(17 * (n - 1), abs=1e-9)
     assert np.sum(ds.Y**2) == 64 * n
+
+
+def test_the_cost_does_not_depend_on_c():
+    """Eight atoms whatever C: up to P = 8 C = 2**255 (C beyond a machine integer), with exact
+    ranks; one more context is refused in one line."""
+    n = 2**252
+    spec = spectrum(contexts(n))
+    modes = {m.label: m for m in spec.modes}
+    assert modes["context0"].multiplicity == n - 1
+    assert float(modes["context0"].s) == pytest.approx(np.sqrt(30) / (4 * n), rel=1e-12)
+    with pytest.raises(ModspecError, match="P = C"):
+        contexts(n + 1)
