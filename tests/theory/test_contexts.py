@@ -264,3 +264,15 @@ def test_the_cost_does_not_depend_on_c():
     assert float(modes["context0"].s) == pytest.approx(np.sqrt(30) / (4 * n), rel=1e-12)
     with pytest.raises(ModspecError, match="P = C"):
         contexts(n + 1)
+
+
+def test_a_held_out_sample_gets_the_common_tree_from_its_object_in_other_contexts():
+    """Explained means carried to unseen samples: holding out (context 2, object 7), the
+    common block is predicted exactly from the object's one-hot; the context-specific rows are
+    not (their error is the unexplained part)."""
+    from modspec.theory.heldout import heldout
+
+    ds = contexts(3)
+    out = heldout(ds, family_network("dense", ds), [j for j in range(24) if j != 23])
+    assert float(out.block_errors["common"]) == pytest.approx(0, abs=1e-12)
+    assert float(out.block_errors["specific"]) > 1
