@@ -195,12 +195,15 @@ class ContextsDataset(DeclaredDataset):
         """True when every variant's rows have the Gram matrix of the rows they replace (the
         product atoms hold)."""
         for _, block in self.blocks.items():
-            if not block.variants:
+            # a sign alone keeps the Gram matrix whatever the tree (symbolic included)
+            changed = [v for v in block.variants if v.objects is not None
+                       or v.features is not None]
+            if not changed:
                 continue
             _, obj = self._factors(block)
             B = self._object_rows(obj)
             if any(not np.array_equal(_variant_rows(v, B).T @ _variant_rows(v, B), B.T @ B)
-                   for v in block.variants):
+                   for v in changed):
                 return False
         return True
 

@@ -264,6 +264,11 @@ def test_the_cost_does_not_depend_on_c():
     assert float(modes["context0"].s) == pytest.approx(np.sqrt(30) / (4 * n), rel=1e-12)
     with pytest.raises(ModspecError, match="P = C"):
         contexts(n + 1)
+    # a symbolic tree too (a negated context keeps the Gram whatever the tree)
+    b = sp.Symbol("b", integer=True, positive=True)
+    space = sample_space(contexts(C, r, rc, [{"context": 1, "sign": -1}], levels=3,
+                                  branching=b))
+    assert sp.simplify(sum(a.rank for a in space.atoms) - C * b**2) == 0
 
 
 def test_a_held_out_sample_gets_the_common_tree_from_its_object_in_other_contexts():
