@@ -165,6 +165,7 @@ def test_validate_on_a_hierarchical_subset_checks_every_level(tmp_path, capsys, 
     ('family = "galaxy"\n', "family"),
     (CONTEXTS.replace("C = 3", "C = 1"), "C"),
     (CONTEXTS.replace("context = 1", "context = 3"), "variant context"),
+    (CONTEXTS.replace("sign = -1", "objects = [0, 2, 1, 3, 4, 6, 5, 7]"), "do not commute"),
     ("nx = 3\n", "must set family"),
     ("family = [\n", "valid TOML"),
 ])

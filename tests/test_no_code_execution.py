@@ -76,12 +76,14 @@ def test_a_block_name_that_escapes_a_docstring_is_refused_and_never_runs(
 @pytest.mark.parametrize("family, field", [
     ("compositional", "nx"), ("compositional", "r"), ("hierarchical", "levels"),
     ("hierarchical", "branching"), ("hierarchical", "features"), ("hierarchical", "r"),
+    ("contexts", "C"), ("contexts", "rc"),
 ])
 def test_family_parameters_given_as_code_are_refused_not_parsed(tmp_path, capsys, run_cli,
                                                                 family, field):
     marker = tmp_path / "ran"
     values = {"compositional": {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1},
-              "hierarchical": {"levels": 3, "branching": 2, "features": 1, "r": 1.0}}[family]
+              "hierarchical": {"levels": 3, "branching": 2, "features": 1, "r": 1.0},
+              "contexts": {"C": 3, "r": 1.0, "rc": 1.1}}[family]
     values[field] = f"__import__('os').system('touch {marker}')"
     text = f'family = "{family}"\n' + "".join(f"{k} = {json.dumps(v)}\n"
                                               for k, v in values.items())

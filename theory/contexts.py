@@ -141,6 +141,10 @@ def tree_block(levels: int = 4, branching: Any = 2) -> tuple[TreeFeatures, ...]:
 class ContextsDataset(DeclaredDataset):
     """A declaration over a :class:`ContextSpace` whose blocks are :class:`Kron` rows."""
 
+    space: ContextSpace
+    inputs: tuple[tuple[str, Kron], ...]
+    outputs: tuple[tuple[str, Kron], ...]
+
     def __post_init__(self) -> None:
         if not isinstance(self.space, ContextSpace):
             raise bad("space", type(self.space).__name__, "must be a ContextSpace")
@@ -191,12 +195,15 @@ class ContextsDataset(DeclaredDataset):
         """True when every variant's rows have the Gram matrix of the rows they replace (the
         product atoms hold)."""
         for _, block in self.blocks.items():
-            if not block.variants:
+            # a sign alone keeps the Gram matrix whatever the tree (symbolic included)
+            changed = [v for v in block.variants if v.objects is not None
+                       or v.features is not None]
+            if not changed:
                 continue
             _, obj = self._factors(block)
             B = self._object_rows(obj)
             if any(not np.array_equal(_variant_rows(v, B).T @ _variant_rows(v, B), B.T @ B)
-                   for v in block.variants):
+                   for v in changed):
                 return False
         return True
 
@@ -303,7 +310,8 @@ def contexts(C: Any, r: Any = 1, rc: Any = None, variants: Any = (), levels: int
     leaves of a tree (``levels``, ``branching``; default 8 objects, a 15-row tree block);
     inputs ``objects`` (scale ``r``) and ``contexts`` (scale ``rc``, default ``r``), outputs
     ``common`` and ``specific``; ``variants`` change single contexts' ``specific`` rows."""
-    rc = r if rc is None else rc
+    r = check_scale("r", r)
+    rc = r if rc is None else check_scale("rc", rc)
     space = ContextSpace(C, levels, branching)
     objects_tree = space.objects
     T = tree_block(objects_tree.levels, objects_tree.branching)

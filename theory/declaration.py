@@ -22,6 +22,7 @@ declarations small enough (:data:`~modspec.theory.dataset.MAX_ENTRIES`) material
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,7 @@ class Tree:
         object.__setattr__(self, "levels", levels)
         c = check_size("branching", self.branching, 2, 2**MAX_LOG2)
         object.__setattr__(self, "branching", c)
-        if not is_symbolic_value(c) and (levels - 1) * np.log2(c) > MAX_LOG2:
+        if not is_symbolic_value(c) and (levels - 1) * math.log2(c) > MAX_LOG2:
             raise bad("levels", levels, f"must give P = branching**(levels-1) ≤ 2**{MAX_LOG2}")
 
     @property

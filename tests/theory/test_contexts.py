@@ -132,17 +132,25 @@ def test_symbolic_spectrum_substituted_equals_numeric(n, r_, rc_):
 
 
 def test_symbolic_spectrum_in_c_is_the_stated_one():
-    """Dense network, r = rc: shared levels ``s = r sqrt(C (C+1) t_h)/(8C)`` (root with the
-    context input too), the context mode ``s = r sqrt(8 t_0)/(8C)`` of multiplicity C − 1; the
-    context × object atoms have no input: not modes."""
-    sym = spectrum(contexts(C, r, r))
+    """Dense network (the table of docs/theory/families.md): shared levels
+    ``s = r sqrt(t_h (C+1)/C)/8`` (the root with the context input too), the context mode
+    ``s = rc sqrt(30)/(4C)`` of multiplicity C − 1; the context × object atoms have no input:
+    not modes. With r = rc, level1 overtakes the context mode from C = 4 on."""
+    sym = spectrum(contexts(C, r, rc))
     modes = {m.label: m for m in sym.modes}
     assert set(modes) == {"level0", "level1", "level2", "level3", "context0"}
-    assert sp.simplify(modes["level2"].s - r * sp.sqrt(C * (C + 1) * 3) / (8 * C)) == 0
-    assert sp.simplify(modes["level0"].s - r * sp.sqrt((C + 8) * (C + 1) * 15) / (8 * C)) == 0
-    assert sp.simplify(modes["context0"].s - r * sp.sqrt(8 * 15) / (8 * C)) == 0
-    assert sp.simplify(modes["context0"].multiplicity - (C - 1)) == 0
-    assert sp.simplify(modes["level1"].lam - r**2 / 8) == 0
+    stated = {"level0": (sp.sqrt(15 * (C + 1) * (C * r**2 + 8 * rc**2)) / (8 * C),
+                         r**2 / 8 + rc**2 / C, 1),
+              "context0": (rc * sp.sqrt(30) / (4 * C), rc**2 / C, C - 1),
+              **{f"level{h}": (r * sp.sqrt(t * (C + 1) / C) / 8, r**2 / 8, m)
+                 for h, t, m in ((1, 7, 1), (2, 3, 2), (3, 1, 4))}}
+    for label, (s, lam, mult) in stated.items():
+        m = modes[label]
+        assert sp.simplify(m.s - s) == 0 and sp.simplify(m.lam - lam) == 0
+        assert sp.simplify(m.multiplicity - mult) == 0
+    for n in range(2, 9):
+        at = {C: n, r: 1, rc: 1}
+        assert (modes["level1"].s.subs(at) > modes["context0"].s.subs(at)) == (n >= 4)
     with pytest.raises(ModspecError, match="C"):
         sym.subs(C=1)
 
@@ -186,6 +194,11 @@ def test_a_variant_with_other_structure_breaks_the_commuting_structure():
     assert ds.Y.shape == (60, 24)
     with pytest.raises(ModspecError, match="do not commute"):
         spectrum(ds)
+    graded = np.round(np.random.default_rng(0).uniform(0, 1, (15, 8)), 2).tolist()
+    ring = contexts(3, variants=[{"context": 1, "features": graded}])
+    assert not ring.keeps_gram()
+    with pytest.raises(ModspecError, match="do not commute"):
+        spectrum(ring)
 
 
 def test_from_mapping_symbolic_and_domain():
@@ -205,7 +218,8 @@ def test_from_mapping_symbolic_and_domain():
 @pytest.mark.parametrize(("kw", "words"), [
     ({"C": 1}, "C"),
     ({"C": 2.5}, "C"),
-    ({"C": 3, "r": -1}, "scale"),
+    ({"C": 3, "r": -1}, "r="),
+    ({"C": 3, "rc": "1"}, "rc="),
     ({"C": 3, "variants": [{"context": 3}]}, "variant context"),
     ({"C": 3, "variants": [{"context": 1}, {"context": 1}]}, "variant context"),
     ({"C": 3, "variants": [{"context": 1, "sign": 2}]}, "variant sign"),
@@ -224,3 +238,46 @@ def test_bad_parameters_are_one_line_errors(kw, words):
     with pytest.raises(ModspecError, match=words) as info:
         from_mapping({"family": "contexts", **kw})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_the_linear_network_leaves_the_context_object_interactions_unfit(n):
+    """The context × object atoms carry no input: the converged dense map (derived) equals the
+    least-squares map ``Y X⁺`` and leaves ``Σ_{h≥1} rank Π_h · t_h · (C − 1) = 17 (C − 1)`` of
+    ``‖Y‖² = 64 C`` unfit, whatever the scales."""
+    from modspec.theory.derivation import derive
+
+    ds = contexts(n, 1.0, 1.35)
+    W = derive(ds, family_network("dense", ds)).converged_map()
+    np.testing.assert_allclose(W, ds.Y @ np.linalg.pinv(ds.X), atol=1e-10)
+    assert np.sum((ds.Y - W @ ds.X) ** 2) == pytest.approx(17 * (n - 1), abs=1e-9)
+    assert np.sum(ds.Y**2) == 64 * n
+
+
+def test_the_cost_does_not_depend_on_c():
+    """Eight atoms whatever C: up to P = 8 C = 2**255 (C beyond a machine integer), with exact
+    ranks; one more context is refused in one line."""
+    n = 2**252
+    spec = spectrum(contexts(n))
+    modes = {m.label: m for m in spec.modes}
+    assert modes["context0"].multiplicity == n - 1
+    assert float(modes["context0"].s) == pytest.approx(np.sqrt(30) / (4 * n), rel=1e-12)
+    with pytest.raises(ModspecError, match="P = C"):
+        contexts(n + 1)
+    # a symbolic tree too (a negated context keeps the Gram whatever the tree)
+    b = sp.Symbol("b", integer=True, positive=True)
+    space = sample_space(contexts(C, r, rc, [{"context": 1, "sign": -1}], levels=3,
+                                  branching=b))
+    assert sp.simplify(sum(a.rank for a in space.atoms) - C * b**2) == 0
+
+
+def test_a_held_out_sample_gets_the_common_tree_from_its_object_in_other_contexts():
+    """Explained means carried to unseen samples: holding out (context 2, object 7), the
+    common block is predicted exactly from the object's one-hot; the context-specific rows are
+    not (their error is the unexplained part)."""
+    from modspec.theory.heldout import heldout
+
+    ds = contexts(3)
+    out = heldout(ds, family_network("dense", ds), [j for j in range(24) if j != 23])
+    assert float(out.block_errors["common"]) == pytest.approx(0, abs=1e-12)
+    assert float(out.block_errors["specific"]) > 1
