@@ -54,7 +54,7 @@ def mode_system(modes: PathwayModes, mode: int) -> ModeSystem:
     edges = tuple(rhs)
     syms = [modes.b[e] for e in edges]
     exprs = [rhs[e] for e in edges]
-    laws = tuple(conserved_quantities(rhs, modes.b))
+    laws = tuple(conserved_quantities(modes.structure(mode), modes.b))
     J = sp.Matrix(exprs).jacobian(syms)
     dQ = sp.Matrix([[sp.diff(q, s) for s in syms] for q in laws]) if laws else sp.zeros(0, 0)
     return ModeSystem(mode, edges, rhs, laws,
@@ -148,7 +148,9 @@ def end_point(system: ModeSystem, guess: Mapping[str, float], tau: float,
         if level:
             F = np.concatenate([F, np.asarray(system.q(*b), dtype=float) - q0])
             Jf = np.vstack([Jf, np.asarray(system.dq(*b), dtype=float)])
-        step = np.linalg.lstsq(Jf, -F, rcond=None)[0]
+        # directions along the manifold of fixed points have (near-)zero singular values:
+        # cut them, or rounding in F is amplified along the manifold
+        step = np.linalg.lstsq(Jf, -F, rcond=1e-9)[0]
         b = b + step
         if np.linalg.norm(step) < tol * max(1.0, np.linalg.norm(b)):
             break

@@ -39,6 +39,9 @@ Declared in Python or in TOML (:func:`network_from_toml`, :func:`load_network`):
     inputs = ["x0", "x1", "x2"]
     outputs = ["y0", "y1", "y2"]
     offsets = [0, 1]
+    [training]                            # optional: what the race report uses
+    lr = 0.01
+    start = 0.08
 
 Every error is a one-line :class:`~modspec.theory.errors.ModspecError` naming the entry.
 """
@@ -56,7 +59,8 @@ from typing import Any
 
 from .errors import ModspecError, bad
 
-__all__ = ["NAME", "Layer", "Edge", "Gate", "ModularRule", "GatedNetwork", "gate_table",
+__all__ = ["NAME", "Layer", "Edge", "Gate", "ModularRule", "Training", "GatedNetwork",
+           "gate_table",
            "network_from_dict", "network_from_toml", "load_network"]
 
 #: Names of layers, edges and contexts.
@@ -181,6 +185,24 @@ class ModularRule:
 
 
 @dataclass(frozen=True)
+class Training:
+    """The training a declaration proposes (TOML ``[training]``): learning rate ``lr`` in the
+    project's convention (gradient descent on the loss summed over samples, ``τ = 1/(N·lr)``)
+    and the strength ``start`` of the aligned start on every edge of every mode."""
+
+    lr: float
+    start: float
+
+    def __post_init__(self) -> None:
+        for name in ("lr", "start"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) \
+                    or not math.isfinite(float(v)) or v <= 0:
+                raise bad(f"training {name}", v, "must be a number > 0")
+            object.__setattr__(self, name, float(v))
+
+
+@dataclass(frozen=True)
 class GatedNetwork:
     """Layers, edges, gates and contexts (see the module docstring). ``rule`` (a
     :class:`ModularRule`) declares the contexts and adds its gates; it excludes ``contexts``."""
@@ -191,6 +213,7 @@ class GatedNetwork:
     contexts: tuple[str, ...] | None = None
     rule: ModularRule | None = None
     name: str = "custom"
+    training: Training | None = None
 
     def __post_init__(self) -> None:
         for field, kind in (("layers", Layer), ("edges", Edge), ("gates", Gate)):
@@ -353,7 +376,7 @@ def gate_table(network: GatedNetwork, items: int) -> dict[str, list[Any]]:
 
 
 # ------------------------------------------------------------------------- TOML
-_KEYS = {"name", "contexts", "layers", "edges", "gates", "rule"}
+_KEYS = {"name", "contexts", "layers", "edges", "gates", "rule", "training"}
 
 
 def network_from_dict(spec: Mapping[str, Any]) -> GatedNetwork:
@@ -389,9 +412,14 @@ def network_from_dict(spec: Mapping[str, Any]) -> GatedNetwork:
         if not isinstance(rule, Mapping) or set(rule) != {"inputs", "outputs", "offsets"}:
             raise bad("rule", rule, "must be a table with inputs, outputs and offsets")
         rule = ModularRule(rule["inputs"], rule["outputs"], rule["offsets"])
+    training = spec.get("training")
+    if training is not None:
+        if not isinstance(training, Mapping) or set(training) != {"lr", "start"}:
+            raise bad("training", training, "must be a table with lr and start")
+        training = Training(training["lr"], training["start"])
     return GatedNetwork(layer_list, tuple(edge_list),
                         tuple(gate_list), spec.get("contexts"), rule,
-                        spec.get("name", "custom"))
+                        spec.get("name", "custom"), training)
 
 
 def network_from_toml(text: str) -> GatedNetwork:

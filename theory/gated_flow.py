@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -63,7 +64,13 @@ def _product(network: GatedNetwork, W: Mapping[str, sp.MatrixSymbol], path: Path
 
 
 def gated_flow(network: GatedNetwork) -> GatedFlow:
-    """Derive ℓ and ``τ dW_e/dt`` for every edge (see the module docstring)."""
+    """Derive ℓ and ``τ dW_e/dt`` for every edge (see the module docstring). Kept in memory
+    for the last few networks (SymPy results are immutable)."""
+    return _derive(network)
+
+
+@lru_cache(maxsize=8)
+def _derive(network: GatedNetwork) -> GatedFlow:
     n = {x.name: sp.Symbol(f"n_{x.name}", positive=True, integer=True) for x in network.layers}
     W = {e.name: sp.MatrixSymbol(e.name, n[e.target], n[e.source]) for e in network.edges}
     stats: dict[str, tuple[str, tuple[Path, ...]]] = {}

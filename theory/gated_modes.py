@@ -167,6 +167,13 @@ class PathwayModes:
     values: dict[int, dict[sp.Symbol, float]]
     samples: int
 
+    def structure(self, mode: int) -> dict[str, sp.Expr]:
+        """The mode's equations with its statistics left symbolic (those that vanish on the
+        mode set to 0): exact, for structural results such as conserved quantities."""
+        zero = {self.b[e]: 0 for e in self.b if e not in self.edges[mode]}
+        zero.update({k: 0 for k, v in self.values[mode].items() if v == 0})
+        return {e: sp.expand(self.rhs[e].xreplace(zero)) for e in self.edges[mode]}
+
     def system(self, mode: int) -> dict[str, sp.Expr]:
         """``τ db_e/dt`` for the edges carrying ``mode``, its statistics substituted."""
         zero = {self.b[e]: 0 for e in self.b if e not in self.edges[mode]}
@@ -199,6 +206,8 @@ def pathway_modes(flow: GatedFlow, stats: GatedStatistics,
     all_modes = sorted({a for f in frames.values() for a in f})
     edges = {a: tuple(e.name for e in net.edges
                       if a in frames[e.source] and a in frames[e.target]) for a in all_modes}
+    edges = {a: es for a, es in edges.items() if es}      # modes that no edge carries: none
+    all_modes = sorted(edges)
     b = {e.name: sp.Symbol(f"b[{e.name}]") for e in net.edges}
     scalars: dict[str, sp.Expr] = {e: b[e] for e in b}
     scalars.update({name: _stat_symbol(name) for name in flow.stats})
