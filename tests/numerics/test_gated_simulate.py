@@ -105,9 +105,9 @@ def _product(W, path):
 DS = CompositionalDataset(nx=2, ny=1, kx=1, ky=1, r=sp.Rational(3, 2))
 
 
-@pytest.mark.parametrize("name,depth", [("shallow", 1), ("dense", 2), ("split", 1),
-                                        ("segregated", 2), ("leaky", 2), ("leaky", 3),
-                                        ("dense", 3)])
+@pytest.mark.parametrize("name,depth", [("shallow", 1)] + [
+    (a, d) for a in ("dense", "split", "segregated", "leaky")
+    for d in range(1, arch.MAX_DEPTH + 1)])
 def test_todays_wirings_simulated_as_gated_networks_give_todays_weights(name, depth):
     network = arch.architecture(name, depth)
     hidden, lr, epochs = 4, 0.05, 40

@@ -184,9 +184,11 @@ def _today_gradients(flow, env, values):
 
 CASES = [("shallow", 1)] + [(a, d) for a in ("dense", "split", "segregated", "leaky")
                             for d in (1, 2, 3)]
+#: the deepest modules (a few seconds each for SymPy): the coupled and the split wiring
+DEEP = [pytest.param(a, arch.MAX_DEPTH, marks=pytest.mark.slow) for a in ("leaky", "split")]
 
 
-@pytest.mark.parametrize("name,depth", CASES)
+@pytest.mark.parametrize("name,depth", CASES + DEEP)
 def test_todays_wirings_as_gated_networks_have_the_same_matrix_flow(name, depth):
     network = arch.architecture(name, depth)
     hidden = 3
