@@ -5,8 +5,9 @@ basis condition; where it holds, for every mode its statistics, its per-mode equ
 conserved quantities, and the end points from the aligned start of the network's
 ``[training]`` — of the gradient flow (on the conserved level set of the start) and of gradient
 descent at the training's lr (from the iterated per-epoch map) — with their eigenvalues, the
-half-rise epoch of every pathway and the winner; where it fails, the one-line reason and the
-exact matrix flow of every edge.
+half-rise epoch of every pathway and the winner, and every pathway's error at the end of
+gradient descent (for untrained pathways, the zero-shot error); where it fails, the one-line
+reason and the exact matrix flow of every edge.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from modspec.theory.errors import bad
 from modspec.theory.gated import GatedNetwork, Training
 from modspec.theory.gated_data import GatedData, active_pathways, gated_statistics, path_label
 from modspec.theory.gated_flow import gated_flow
-from modspec.theory.gated_modes import basis_condition, pathway_modes
+from modspec.theory.gated_modes import aligned_weights, basis_condition, pathway_modes
 
 from .gated_race import end_point, mode_system, race
 
-__all__ = ["gated_report", "MAX_EPOCHS"]
+__all__ = ["gated_report", "pathway_errors", "MAX_EPOCHS"]
 
 #: Most epochs the per-epoch map is iterated to find where gradient descent ends.
 MAX_EPOCHS = 1_000_000
@@ -103,4 +104,23 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
             entry["winner"] = races["winner"][a]
         entries.append(entry)
     out["modes"] = entries
+    if training is not None:
+        ends_b = {m["mode"]: m["fixed_point_gradient_descent"]["strengths"] for m in entries}
+        out["pathway_errors"] = pathway_errors(network, data, aligned_weights(modes, ends_b))
+    return out
+
+
+def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np.ndarray]
+                   ) -> dict[str, float]:
+    """For every pathway p, trained or not: ``mean over items of ‖y_{t(p)} − W_p x_{s(p)}‖²``,
+    its error on the data of its two ends with every gate on (for an untrained pathway, the
+    zero-shot error)."""
+    X, Y = data.numeric()
+    out = {}
+    for p in network.pathways:
+        Wp = weights[p[0]]
+        for e in p[1:]:
+            Wp = weights[e] @ Wp
+        err = Y[network.target(p)] - Wp @ X[network.source(p)]
+        out[path_label(p)] = _num(np.mean(np.sum(err**2, axis=0)))
     return out

@@ -51,6 +51,12 @@ def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
         assert b["V"] + b["W1"] * b["W2"] == pytest.approx(2.0, rel=1e-9)
     assert mode["conserved"] == ["-b[W1]**2 + b[W2]**2"] or \
         mode["conserved"] == ["b[W1]**2 - b[W2]**2"]
+    # each pathway's error on its own: (2 − its strength)²; the shallow one took nearly all
+    b = mode["fixed_point_gradient_descent"]["strengths"]
+    errors = report["pathway_errors"]
+    assert errors["V"] == pytest.approx((2 - b["V"]) ** 2, rel=1e-6)
+    assert errors["W1.W2"] == pytest.approx((2 - b["W1"] * b["W2"]) ** 2, rel=1e-6)
+    assert errors["V"] < 1e-6 < errors["W1.W2"]
     assert main(["derive", "--network", net, "--dataset", data]) == 0
     text = capsys.readouterr().out
     assert "race reduction holds" in text and "first to half-rise: V" in text
