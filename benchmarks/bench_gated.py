@@ -20,8 +20,8 @@ import numpy as np
 
 from modspec.numerics.gated_report import gated_report
 from modspec.numerics.gated_simulate import gated_initial_weights, gated_simulate
-from modspec.theory.gated import load_network
 from modspec.theory.gated_data import load_data
+from modspec.theory.gated_toml import load_network
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 

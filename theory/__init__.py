@@ -16,7 +16,7 @@ _LAZY = {
     "Derivation": "derivation",
     "derive": "derivation",
     "GatedNetwork": "gated",
-    "load_network": "gated",
+    "load_network": "gated_toml",
     "Module": "architectures",
     "Network": "architectures",
     "ModspecError": "errors",

@@ -1,7 +1,7 @@
 """``modspec derive --network FILE.toml``: the race report of a gated network.
 
 Not a command of its own: :mod:`modspec.commands.derive` hands over here when ``--network`` is
-given. The network is read with :func:`modspec.theory.gated.load_network`, its data from the
+given. The network is read with :func:`modspec.theory.gated_toml.load_network`, its data from the
 ``--dataset`` file (``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`),
 and :func:`modspec.numerics.gated_report.gated_report` is printed (docs/theory/gated.md).
 """
@@ -23,8 +23,8 @@ NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/th
 
 def derive_network(args: argparse.Namespace) -> int:
     """Validate everything first, then derive and print the report."""
-    from modspec.theory.gated import load_network
     from modspec.theory.gated_data import data_from_dict
+    from modspec.theory.gated_toml import load_network
 
     network = load_network(args.network)
     if args.dataset is None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from modspec.numerics.gated_race import end_point, mode_system, race
 from modspec.numerics.gated_simulate import gated_simulate
-from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer, network_from_toml
+from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import gated_flow
 from modspec.theory.gated_modes import (
@@ -19,6 +19,7 @@ from modspec.theory.gated_modes import (
     mode_strengths,
     pathway_modes,
 )
+from modspec.theory.gated_toml import network_from_toml
 
 
 @st.composite

@@ -12,10 +12,10 @@ import pytest
 from modspec.cli import main
 from modspec.numerics.gated_race import race
 from modspec.numerics.gated_simulate import gated_simulate
-from modspec.theory.gated import load_network
 from modspec.theory.gated_data import gated_statistics, load_data
 from modspec.theory.gated_flow import gated_flow
 from modspec.theory.gated_modes import aligned_weights, mode_strengths, pathway_modes
+from modspec.theory.gated_toml import load_network
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 NETWORK, DATA = EXAMPLES / "routing.toml", EXAMPLES / "routing-data.toml"

@@ -11,10 +11,10 @@ from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError
-from modspec.theory.gated import network_from_toml
 from modspec.theory.gated_convert import as_gated, edge_weights
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
+from modspec.theory.gated_toml import network_from_toml
 
 GATED = """
 contexts = ["a", "b"]

@@ -18,11 +18,11 @@ from modspec.theory.gated import (
     Layer,
     ModularRule,
     gate_table,
-    network_from_toml,
 )
 from modspec.theory.gated_convert import as_gated, edge_weights
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
+from modspec.theory.gated_toml import network_from_toml
 from modspec.theory.matrix_flow import covariance_values, evaluate, matrix_flow
 
 TWO = """

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from modspec.theory.gated import network_from_toml
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import gated_flow
 from modspec.theory.gated_modes import (
@@ -14,6 +13,7 @@ from modspec.theory.gated_modes import (
     conserved_quantities,
     pathway_modes,
 )
+from modspec.theory.gated_toml import network_from_toml
 
 SHARED = """
 [layers]

@@ -9,8 +9,8 @@ pytest.importorskip("torch")
 
 from modspec.numerics.gated_simulate import gated_initial_weights, gated_simulate  # noqa: E402
 from modspec.theory.errors import ModspecError  # noqa: E402
-from modspec.theory.gated import network_from_toml  # noqa: E402
 from modspec.theory.gated_data import GatedData  # noqa: E402
+from modspec.theory.gated_toml import network_from_toml  # noqa: E402
 from modspec.validation.gated_training import gated_train  # noqa: E402
 
 NETWORK = """
