@@ -81,3 +81,22 @@ def test_a_bad_network_file_is_one_line(tmp_path, capsys, files):
     assert main(["derive", "--network", str(bad), "--dataset", data]) == 2
     err = capsys.readouterr().err.strip()
     assert "layer x size=0 is invalid" in err and "\n" not in err
+
+
+def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix_flow(
+        tmp_path, capsys):
+    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
+    net.write_text("[layers]\nx = 2\nh = 2\ny = 2\n[edges]\nA = ['x', 'y']\n"
+                   "W1 = ['x', 'h']\nW2 = ['h', 'y']\n[gates.item]\nA = [1, 0]\n")
+    data.write_text("family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n"
+                    "[targets]\ny = [[1, 0], [0, 2]]\n")
+    assert main(["derive", "--network", str(net), "--dataset", str(data),
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cond = report["basis_condition"]
+    assert not cond["holds"] and "no shared basis" in cond["reason"]
+    assert "\n" not in cond["reason"]
+    assert set(report["matrix_flow"]) == {"A", "W1", "W2"} and "modes" not in report
+    assert main(["derive", "--network", str(net), "--dataset", str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "no shared basis" in lines[1] and lines[2].startswith("τ dA/dt = ")
