@@ -121,6 +121,20 @@ def test_todays_wirings_simulated_as_gated_networks_give_todays_weights(name, de
     assert run.tau == pytest.approx(today.tau)
 
 
+def test_a_training_subset_gives_todays_weights_too():
+    network = arch.architecture("leaky", 2)
+    init = initial_weights(DS, network, hidden=3, init_std=0.3, seeds=2, seed=5)
+    today = simulate(DS, network, 0.05, 30, init=init, train_objects=[0, 2, 3])
+    conv = as_gated(network, DS, 3, train_objects=[0, 2, 3])
+    assert conv.data.P == 3
+    run = gated_simulate(conv.network, conv.data, 0.05, 30, init=edge_weights(conv, init))
+    want = edge_weights(conv, today.weights)
+    for e, w in run.weights.items():
+        np.testing.assert_allclose(w, want[e], rtol=1e-9, atol=1e-11)
+    with pytest.raises(ModspecError, match="^train_objects="):
+        as_gated(network, DS, 3, train_objects=[0, 9])
+
+
 def test_bad_arguments_are_one_line_errors():
     net = network_from_toml(GATED)
     with pytest.raises(ModspecError, match="^lr="):
