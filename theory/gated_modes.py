@@ -10,8 +10,9 @@ statistic is diagonal,
 non-zero statistic) it takes the eigenvectors of a generic positive combination of ``MᵀM``
 over the statistics ``M`` at one layer, carries each vector across every statistic
 (``r ↦ M r/‖M r‖``), completes every frame the same way on the orthogonal complement, and
-checks every statistic — starting from each layer of the group in turn until one works. Where a statistic is not diagonal it names the pathways. (A search, not
-a proof of absence: with degenerate spectra a frame that works may exist and be missed.) Modes
+checks every statistic — starting from each layer of the group in turn until one works.
+Where a statistic is not diagonal it names the pathways. (A search, not a proof of absence:
+with degenerate spectra a frame that works may exist and be missed.) Modes
 are numbered within each connected group, strongest first; groups that meet only in hidden
 layers share them mode by mode (mode α of every group uses the hidden layer's α-th vector).
 
