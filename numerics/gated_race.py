@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -48,20 +49,24 @@ class ModeSystem:
         return np.asarray(self.f(*b), dtype=float)
 
 
+@lru_cache(maxsize=64)
 def mode_system(modes: PathwayModes, mode: int) -> ModeSystem:
-    """Compile mode ``mode``'s per-mode system (SymPy → NumPy)."""
+    """Compile mode ``mode``'s per-mode system (SymPy → NumPy; kept for the last few)."""
     rhs = modes.system(mode)
     edges = tuple(rhs)
-    syms = [modes.b[e] for e in edges]
-    exprs = [rhs[e] for e in edges]
-    laws = tuple(conserved_quantities(rhs, modes.b))
-    J = sp.Matrix(exprs).jacobian(syms)
-    dQ = sp.Matrix([[sp.diff(q, s) for s in syms] for q in laws]) if laws else sp.zeros(0, 0)
+    laws = tuple(conserved_quantities(modes.structure(mode), modes.b))
+    # compile in plain symbols: names such as b[in0] are not Python identifiers
+    plain = [sp.Symbol(f"b{k}", real=True) for k in range(len(edges))]
+    to_plain = dict(zip((modes.b[e] for e in edges), plain, strict=True))
+    exprs = [rhs[e].xreplace(to_plain) for e in edges]
+    qs = [q.xreplace(to_plain) for q in laws]
+    J = sp.Matrix(exprs).jacobian(plain)
+    dQ = sp.Matrix([[sp.diff(q, s) for s in plain] for q in qs]) if qs else sp.zeros(0, 0)
     return ModeSystem(mode, edges, rhs, laws,
-                      sp.lambdify(syms, exprs, "numpy"),
-                      sp.lambdify(syms, J, "numpy"),
-                      sp.lambdify(syms, list(laws), "numpy"),
-                      sp.lambdify(syms, dQ, "numpy"))
+                      sp.lambdify(plain, exprs, "numpy"),
+                      sp.lambdify(plain, J, "numpy"),
+                      sp.lambdify(plain, qs, "numpy"),
+                      sp.lambdify(plain, dQ, "numpy"))
 
 
 def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: float,
@@ -148,7 +153,9 @@ def end_point(system: ModeSystem, guess: Mapping[str, float], tau: float,
         if level:
             F = np.concatenate([F, np.asarray(system.q(*b), dtype=float) - q0])
             Jf = np.vstack([Jf, np.asarray(system.dq(*b), dtype=float)])
-        step = np.linalg.lstsq(Jf, -F, rcond=None)[0]
+        # directions along the manifold of fixed points have (near-)zero singular values:
+        # cut them, or rounding in F is amplified along the manifold
+        step = np.linalg.lstsq(Jf, -F, rcond=1e-9)[0]
         b = b + step
         if np.linalg.norm(step) < tol * max(1.0, np.linalg.norm(b)):
             break

@@ -15,6 +15,8 @@ _LAZY = {
     "Dataset": "dataset",
     "Derivation": "derivation",
     "derive": "derivation",
+    "GatedNetwork": "gated",
+    "load_network": "gated_toml",
     "Module": "architectures",
     "Network": "architectures",
     "ModspecError": "errors",

@@ -19,7 +19,8 @@ With ``g_p`` the product of the gates of every layer and edge on ``p``, the netw
 and the loss is the mean over samples of ``½ Σ_k g_k ‖y_k − ŷ_k‖²`` (``g_k`` the output layer's
 gate, 1 when ungated: an output switched off is not trained in that sample).
 
-Declared in Python or in TOML (:func:`network_from_toml`, :func:`load_network`)::
+Declared in Python or in TOML (:func:`modspec.theory.gated_toml.network_from_toml`,
+:func:`~modspec.theory.gated_toml.load_network`)::
 
     name = "two-pathways"
     contexts = ["left", "right"]          # optional
@@ -39,6 +40,9 @@ Declared in Python or in TOML (:func:`network_from_toml`, :func:`load_network`):
     inputs = ["x0", "x1", "x2"]
     outputs = ["y0", "y1", "y2"]
     offsets = [0, 1]
+    [training]                            # optional: what the race report uses
+    lr = 0.01
+    start = 0.08
 
 Every error is a one-line :class:`~modspec.theory.errors.ModspecError` naming the entry.
 """
@@ -48,16 +52,15 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-from .errors import ModspecError, bad
+from .errors import bad
 
-__all__ = ["NAME", "Layer", "Edge", "Gate", "ModularRule", "GatedNetwork", "gate_table",
-           "network_from_dict", "network_from_toml", "load_network"]
+__all__ = ["NAME", "Layer", "Edge", "Gate", "ModularRule", "Training", "GatedNetwork",
+           "gate_table"]
 
 #: Names of layers, edges and contexts.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -181,6 +184,24 @@ class ModularRule:
 
 
 @dataclass(frozen=True)
+class Training:
+    """The training a declaration proposes (TOML ``[training]``): learning rate ``lr`` in the
+    project's convention (gradient descent on the loss summed over samples, ``τ = 1/(N·lr)``)
+    and the strength ``start`` of the aligned start on every edge of every mode."""
+
+    lr: float
+    start: float
+
+    def __post_init__(self) -> None:
+        for name in ("lr", "start"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) \
+                    or not math.isfinite(float(v)) or v <= 0:
+                raise bad(f"training {name}", v, "must be a number > 0")
+            object.__setattr__(self, name, float(v))
+
+
+@dataclass(frozen=True)
 class GatedNetwork:
     """Layers, edges, gates and contexts (see the module docstring). ``rule`` (a
     :class:`ModularRule`) declares the contexts and adds its gates; it excludes ``contexts``."""
@@ -191,6 +212,7 @@ class GatedNetwork:
     contexts: tuple[str, ...] | None = None
     rule: ModularRule | None = None
     name: str = "custom"
+    training: Training | None = None
 
     def __post_init__(self) -> None:
         for field, kind in (("layers", Layer), ("edges", Edge), ("gates", Gate)):
@@ -350,65 +372,3 @@ def gate_table(network: GatedNetwork, items: int) -> dict[str, list[Any]]:
                 v = g.values[n] if g.by == "item" else g.values[c]
                 cur[c * items + n] = cur[c * items + n] * v
     return table
-
-
-# ------------------------------------------------------------------------- TOML
-_KEYS = {"name", "contexts", "layers", "edges", "gates", "rule"}
-
-
-def network_from_dict(spec: Mapping[str, Any]) -> GatedNetwork:
-    """A network from the parsed TOML tables (see the module docstring)."""
-    if not isinstance(spec, Mapping):
-        raise bad("network", type(spec).__name__, "must be a table")
-    unknown = sorted(set(spec) - _KEYS)
-    if unknown:
-        raise bad("network keys", unknown, f"must be among {sorted(_KEYS)}")
-    layers = spec.get("layers")
-    if not isinstance(layers, Mapping) or not layers:
-        raise bad("layers", layers, "must be a table layer name = size")
-    layer_list = tuple(Layer(n, s) for n, s in layers.items())
-    edges = spec.get("edges")
-    if not isinstance(edges, Mapping) or not edges:
-        raise bad("edges", edges, "must be a table edge name = [source, target]")
-    edge_list = []
-    for n, ends in edges.items():
-        if isinstance(ends, str) or not isinstance(ends, Sequence) or len(ends) != 2:
-            raise bad(f"edge {n}", ends, "must be [source layer, target layer]")
-        edge_list.append(Edge(n, ends[0], ends[1]))
-    gates = spec.get("gates", {})
-    if not isinstance(gates, Mapping) or set(gates) - {"item", "context"}:
-        raise bad("gates", gates, "must hold the tables gates.item and gates.context")
-    gate_list = []
-    for by in ("item", "context"):
-        table = gates.get(by, {})
-        if not isinstance(table, Mapping):
-            raise bad(f"gates.{by}", table, "must be a table target = [values]")
-        gate_list += [Gate(t, by, v) for t, v in table.items()]
-    rule = spec.get("rule")
-    if rule is not None:
-        if not isinstance(rule, Mapping) or set(rule) != {"inputs", "outputs", "offsets"}:
-            raise bad("rule", rule, "must be a table with inputs, outputs and offsets")
-        rule = ModularRule(rule["inputs"], rule["outputs"], rule["offsets"])
-    return GatedNetwork(layer_list, tuple(edge_list),
-                        tuple(gate_list), spec.get("contexts"), rule,
-                        spec.get("name", "custom"))
-
-
-def network_from_toml(text: str) -> GatedNetwork:
-    """Parse and validate a network declared in TOML (nothing in it is evaluated)."""
-    import tomllib
-
-    try:
-        spec = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ModspecError(f"network TOML is invalid: {err}") from None
-    return network_from_dict(spec)
-
-
-def load_network(path: str | Path) -> GatedNetwork:
-    """:func:`network_from_toml` of a file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise bad("network", str(path), f"must be a readable UTF-8 TOML file ({err})") from None
-    return network_from_toml(text)

@@ -49,12 +49,22 @@ def _spans(blocks: Sequence[str], sizes: dict[str, int]) -> dict[str, slice]:
     return out
 
 
-def as_gated(network: Network, dataset: Any, hidden: int = 50) -> Conversion:
-    """``network`` on ``dataset`` (numeric) as a gated network (see the module docstring)."""
+def as_gated(network: Network, dataset: Any, hidden: int = 50,
+             train_objects: Sequence[int] | None = None) -> Conversion:
+    """``network`` on ``dataset`` (numeric) as a gated network (see the module docstring);
+    ``train_objects`` keeps those columns (objects) only, as training on them does."""
     if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
         raise bad("hidden", hidden, "must be a positive integer")
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
     X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+    if train_objects is not None:
+        cols = list(train_objects)
+        if not cols or any(isinstance(j, bool) or not isinstance(j, (int, np.integer))
+                           or not 0 <= j < X.shape[1] for j in cols) \
+                or len(set(cols)) != len(cols):
+            raise bad("train_objects", cols,
+                      f"must be distinct integers in [0, {X.shape[1]}), at least one")
+        X, Y = X[:, cols], Y[:, cols]
     blocks = {**dataset.input_blocks, **dataset.output_blocks}
     sizes = {b: e - s for b, (s, e) in blocks.items()}
     read = [b for b in dataset.input_blocks if any(b in m.inputs for m in network.modules)]

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path as FilePath
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from .dataset import exact
-from .errors import bad
+from .errors import ModspecError, bad
 from .gated import GatedNetwork, gate_table
 
-__all__ = ["Path", "GatedData", "GatedStatistics", "path_label", "path_gates",
-           "active_pathways", "coactive_pairs", "gated_statistics"]
+__all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data",
+           "GatedStatistics", "path_label", "path_gates", "active_pathways", "coactive_pairs",
+           "gated_statistics"]
 
 Path = tuple[str, ...]
 
@@ -104,6 +106,60 @@ class GatedData:
         """Float64 copies of the inputs and targets."""
         return ({k: np.array(v.tolist(), dtype=float) for k, v in self.inputs.items()},
                 {k: np.array(v.tolist(), dtype=float) for k, v in self.targets.items()})
+
+
+def data_from_toml(text: str) -> GatedData:
+    """Data declared in TOML: ``[inputs]`` and ``[targets]`` map layer names to matrices (lists
+    of rows, one column per item) or to the name of a matrix in ``[matrices]``; nothing in it
+    is evaluated. (docs/examples/routing-data.toml)"""
+    import tomllib
+
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ModspecError(f"data TOML is invalid: {err}") from None
+    return data_from_dict(spec)
+
+
+def data_from_dict(spec: Mapping[str, Any]) -> GatedData:
+    """:func:`data_from_toml` of the parsed tables (an optional ``family = "gated"`` is
+    allowed, so that the file is also a ``--dataset`` file)."""
+    unknown = sorted(set(spec) - {"matrices", "inputs", "targets", "family"})
+    if unknown:
+        raise bad("data keys", unknown, "must be among ['family', 'inputs', 'matrices', "
+                  "'targets']")
+    if spec.get("family", "gated") != "gated":
+        raise bad("family", spec["family"], "must be 'gated' for the data of a gated network")
+    named = spec.get("matrices", {})
+    if not isinstance(named, Mapping):
+        raise bad("matrices", named, "must be a table name = [[row], …]")
+    sides = {}
+    for side in ("inputs", "targets"):
+        table = spec.get(side)
+        if not isinstance(table, Mapping) or not table:
+            raise bad(side, table, "must be a table layer = matrix or matrix name")
+        out = {}
+        for layer, value in table.items():
+            if isinstance(value, str):
+                if value not in named:
+                    raise bad(f"{side}.{layer}", value,
+                              f"must name a matrix of [matrices] ({', '.join(named)})")
+                value = named[value]
+            if not (isinstance(value, list) and value and all(isinstance(r, list) for r in value)
+                    and len({len(r) for r in value}) == 1):
+                raise bad(f"{side}.{layer}", "value", "must be a list of rows of equal length")
+            out[layer] = value
+        sides[side] = out
+    return GatedData(sides["inputs"], sides["targets"])
+
+
+def load_data(path: str | FilePath) -> GatedData:
+    """:func:`data_from_toml` of a file."""
+    try:
+        text = FilePath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise bad("data", str(path), f"must be a readable UTF-8 TOML file ({err})") from None
+    return data_from_toml(text)
 
 
 def path_gates(network: GatedNetwork, items: int, path: Path) -> list[Any]:

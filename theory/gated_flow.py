@@ -20,8 +20,10 @@ on the loss summed over the N samples is, per epoch, the flow
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -54,16 +56,74 @@ class GatedFlow:
     pairs: tuple[tuple[Path, Path], ...]
 
 
-def _product(network: GatedNetwork, W: Mapping[str, sp.MatrixSymbol], path: Path
-             ) -> sp.MatrixExpr:
+def _product(W: Mapping[str, sp.MatrixExpr], path: Sequence[Any]) -> sp.MatrixExpr:
     out = W[path[0]]
     for e in path[1:]:
         out = W[e] * out
     return out
 
 
+def _term(kind: str, paths: tuple[Any, ...], W: Mapping[Any, sp.MatrixExpr],
+          S: sp.MatrixExpr) -> sp.Expr:
+    """``−tr(W_pᵀ Σyx(p))`` or ``c·tr(W_pᵀ W_j Σx(j, p))`` (c = ½ when j = p: the ordered
+    pairs (j, p) and (p, j) of the double sum give the same trace)."""
+    if kind == "yx":
+        return -sp.Trace(_product(W, paths[0]).T * S)
+    j, p = paths
+    half = sp.Rational(1, 2) if j == p else 1
+    return half * sp.Trace(_product(W, p).T * _product(W, j) * S)
+
+
+def _derivative(network: GatedNetwork, kind: str, paths: tuple[Path, ...], e: str,
+                W: Mapping[str, sp.MatrixSymbol], n: Mapping[str, sp.Symbol],
+                S: sp.MatrixSymbol) -> sp.MatrixExpr:
+    """``∂ term/∂W_e``: SymPy differentiates the term's *shape* once — its pathways with layers
+    and edges renumbered in order of appearance (:func:`_shape_derivative`) — and the names
+    are put back. Terms of one shape (every trained pair of a routing network) share it."""
+    layers: dict[str, int] = {}
+    edges: dict[str, int] = {}
+    shape = []
+    for path in paths:
+        ids = []
+        for name in network.path_layers(path):
+            ids.append(layers.setdefault(name, len(layers)))
+        shape.append((tuple(ids), tuple(edges.setdefault(x, len(edges)) for x in path)))
+    tmpl, E, D, S0 = _shape_derivative(kind, tuple(shape), edges[e])
+    subs: dict[Any, Any] = {E[k]: W[x] for x, k in edges.items()}
+    subs.update({D[k]: n[x] for x, k in layers.items()})
+    subs[S0] = S
+    return tmpl.xreplace(subs)
+
+
+@lru_cache(maxsize=256)
+def _shape_derivative(kind: str, shape: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...],
+                      edge: int) -> tuple[sp.MatrixExpr, list, list, sp.MatrixSymbol]:
+    """The derivative of a term of this shape with respect to edge number ``edge``, in
+    placeholder edges ``E_k`` and sizes ``D_k``."""
+    count = 1 + max(i for ids, _ in shape for i in ids)
+    D = [sp.Symbol(f"D_{k}", positive=True, integer=True) for k in range(count)]
+    ends: dict[int, tuple[int, int]] = {}
+    for ids, es in shape:
+        for a, k in enumerate(es):
+            ends[k] = (ids[a], ids[a + 1])
+    E = [sp.MatrixSymbol(f"E_{k}", D[ends[k][1]], D[ends[k][0]]) for k in range(len(ends))]
+    paths = tuple(tuple(es) for _, es in shape)
+    if kind == "yx":
+        ids = shape[0][0]
+        S0 = sp.MatrixSymbol("S_0", D[ids[-1]], D[ids[0]])
+    else:
+        S0 = sp.MatrixSymbol("S_0", D[shape[0][0][0]], D[shape[1][0][0]])
+    return _term(kind, paths, dict(enumerate(E)), S0).diff(E[edge]), E, D, S0
+
+
 def gated_flow(network: GatedNetwork) -> GatedFlow:
-    """Derive ℓ and ``τ dW_e/dt`` for every edge (see the module docstring)."""
+    """Derive ℓ and ``τ dW_e/dt`` for every edge (see the module docstring). Kept in memory
+    for the last few networks (SymPy results are immutable)."""
+    return _derive(network)
+
+
+@lru_cache(maxsize=8)
+def _derive(network: GatedNetwork) -> GatedFlow:
     n = {x.name: sp.Symbol(f"n_{x.name}", positive=True, integer=True) for x in network.layers}
     W = {e.name: sp.MatrixSymbol(e.name, n[e.target], n[e.source]) for e in network.edges}
     stats: dict[str, tuple[str, tuple[Path, ...]]] = {}
@@ -81,20 +141,19 @@ def gated_flow(network: GatedNetwork) -> GatedFlow:
         S[("x", j, p)] = sp.MatrixSymbol(name, n[network.source(j)], n[network.source(p)])
     sigma_y = {k: sp.Symbol(f"Sigma_y[{k}]") for k in network.output_layers}
 
-    terms: list[sp.Expr] = []
+    terms: list[tuple[str, tuple[Path, ...], sp.Expr]] = []
     for p in active:
-        terms.append(-sp.Trace(_product(network, W, p).T * S[("yx", p)]))
+        terms.append(("yx", (p,), _term("yx", (p,), W, S[("yx", p)])))
     for j, p in pairs:
-        Wj, Wp = _product(network, W, j), _product(network, W, p)
-        # the ordered pairs (j, p) and (p, j) of the double sum give the same trace
-        half = sp.Rational(1, 2) if j == p else 1
-        terms.append(half * sp.Trace(Wp.T * Wj * S[("x", j, p)]))
-    loss = sp.Add(*[v / 2 for v in sigma_y.values()], *terms)
+        terms.append(("x", (j, p), _term("x", (j, p), W, S[("x", j, p)])))
+    loss = sp.Add(*[v / 2 for v in sigma_y.values()], *[t for _, _, t in terms])
 
     rhs = {}
     for e, We in W.items():
-        # term by term: SymPy returns 0 for the derivative of some sums of traces
-        parts = [t.diff(We) for t in terms if t.has(We)]
+        # term by term (SymPy returns 0 for the derivative of some sums of traces), each
+        # derivative taken once per shape of term (:func:`_derivative`)
+        parts = [_derivative(network, kind, paths, e, W, n, S[(kind, *paths)])
+                 for kind, paths, t in terms if t.has(We)]
         if not parts:       # every pathway through e is gated off in every sample
             rhs[e] = sp.ZeroMatrix(*We.shape)
             continue

@@ -8,10 +8,11 @@ statistic is diagonal,
 
 :func:`basis_condition` searches such frames: in each connected group of layers (joined by a
 non-zero statistic) it takes the eigenvectors of a generic positive combination of ``MᵀM``
-over the statistics ``M`` at the first layer, carries each vector across every statistic
+over the statistics ``M`` at one layer, carries each vector across every statistic
 (``r ↦ M r/‖M r‖``), completes every frame the same way on the orthogonal complement, and
-checks every statistic. Where a statistic is not diagonal it names the pathways. (A search, not
-a proof of absence: with degenerate spectra a frame that works may exist and be missed.) Modes
+checks every statistic — starting from each layer of the group in turn until one works.
+Where a statistic is not diagonal it names the pathways. (A search, not a proof of absence:
+with degenerate spectra a frame that works may exist and be missed.) Modes
 are numbered within each connected group, strongest first; groups that meet only in hidden
 layers share them mode by mode (mode α of every group uses the hidden layer's α-th vector).
 
@@ -78,7 +79,10 @@ def _eigvecs(G: np.ndarray) -> np.ndarray:
 
 
 def basis_condition(stats: GatedStatistics) -> BasisCondition:
-    """Search shared frames and check every statistic (see the module docstring)."""
+    """Search shared frames and check every statistic (see the module docstring). Each
+    connected group of layers is searched from its first layer, and, if the frames found do
+    not diagonalise every statistic of the group, from each of its other layers in turn (a
+    degenerate spectrum at one layer can hide the frame another layer fixes)."""
     net = stats.network
     sizes = net.sizes
     rels = _relations(stats)
@@ -87,7 +91,44 @@ def basis_condition(stats: GatedStatistics) -> BasisCondition:
     weight = [float(w) for w in rng.uniform(1.0, 2.0, size=len(both))]
     ports = [*net.input_layers, *net.output_layers]
     frames: dict[str, dict[int, np.ndarray]] = {}
+    for first in ports:
+        if first in frames:
+            continue
+        group = _group(first, ports, both)
+        inside = [rel for rel in rels if rel[0] in group]
+        failed: tuple[dict[str, dict[int, np.ndarray]], str] | None = None
+        for root in group:
+            found = _search(root, sizes, both, weight)
+            problem = _check(found, inside)
+            if problem is None:
+                break
+            failed = failed or (found, problem)
+        else:
+            assert failed is not None
+            frames.update(failed[0])
+            return BasisCondition(False, frames, failed[1])
+        frames.update(found)
+    return BasisCondition(True, frames)
 
+
+def _group(first: str, ports: list[str], both: list) -> list[str]:
+    """The layers joined to ``first`` by non-zero statistics, in the order of ``ports``."""
+    seen, queue = {first}, [first]
+    while queue:
+        layer = queue.pop()
+        for r, c, _M, _d in both:
+            if c == layer and r not in seen:
+                seen.add(r)
+                queue.append(r)
+    return [p for p in ports if p in seen]
+
+
+def _search(root: str, sizes: dict[str, int], both: list, weight: list[float]
+            ) -> dict[str, dict[int, np.ndarray]]:
+    """Frames of the group of ``root``: eigenvectors of a generic combination of ``MᵀM`` at
+    each layer on the complement of what it received, carried across every statistic.
+    Modes are numbered within the group: groups that meet only in hidden layers share those
+    layers' unit vectors, mode by mode in this order."""
     def gram(layer: str) -> np.ndarray:
         G = np.zeros((sizes[layer], sizes[layer]))
         for w, (_r, c, M, _d) in zip(weight, both, strict=True):
@@ -95,49 +136,49 @@ def basis_condition(stats: GatedStatistics) -> BasisCondition:
                 G += w * M.T @ M
         return G
 
-    pending: dict[str, dict[int, np.ndarray]] = {}
-    for root in ports:
-        if root in frames:
-            continue
-        # modes are numbered within each group of connected layers: groups that meet only in
-        # hidden layers share those layers' unit vectors, mode by mode in this order
-        modes = 0
-        queue = [root]
-        pending.setdefault(root, {})
-        while queue:
-            layer = queue.pop(0)
-            frame = dict(pending.pop(layer, {}))
-            have = np.array(list(frame.values())).T if frame else np.zeros((sizes[layer], 0))
-            Q = _complement(have, sizes[layer])
-            if Q.shape[1]:
-                for v in (Q @ _eigvecs(Q.T @ gram(layer) @ Q)).T:
-                    frame[modes] = v
-                    modes += 1
-            frames[layer] = frame
-            for r, c, M, _d in both:
-                if c != layer or r in frames:
+    frames: dict[str, dict[int, np.ndarray]] = {}
+    pending: dict[str, dict[int, np.ndarray]] = {root: {}}
+    modes = 0
+    queue = [root]
+    while queue:
+        layer = queue.pop(0)
+        frame = dict(pending.pop(layer, {}))
+        have = np.array(list(frame.values())).T if frame else np.zeros((sizes[layer], 0))
+        Q = _complement(have, sizes[layer])
+        if Q.shape[1]:
+            for v in (Q @ _eigvecs(Q.T @ gram(layer) @ Q)).T:
+                frame[modes] = v
+                modes += 1
+        frames[layer] = frame
+        for r, c, M, _d in both:
+            if c != layer or r in frames:
+                continue
+            target = pending.setdefault(r, {})
+            if r not in queue:
+                queue.append(r)
+            for a, v in frame.items():
+                w = M @ v
+                norm = np.linalg.norm(w)
+                if a in target or norm <= _TOL * max(1.0, np.abs(M).max()):
                     continue
-                target = pending.setdefault(r, {})
-                if r not in queue:
-                    queue.append(r)
-                for a, v in frame.items():
-                    w = M @ v
-                    norm = np.linalg.norm(w)
-                    if a in target or norm <= _TOL * max(1.0, np.abs(M).max()):
-                        continue
-                    w = w / norm
-                    if all(abs(w @ u) < 1e-6 for u in target.values()):
-                        target[a] = w
+                w = w / norm
+                if all(abs(w @ u) < 1e-6 for u in target.values()):
+                    target[a] = w
+    return frames
+
+
+def _check(frames: dict[str, dict[int, np.ndarray]], rels: list) -> str | None:
+    """None when every statistic is diagonal in the frames, else the one-line reason."""
     for r, c, M, desc in rels:
         scale = max(1.0, np.abs(M).max())
         for a, u in frames[r].items():
             for b, v in frames[c].items():
                 if a != b and abs(u @ M @ v) > _TOL * scale:
                     kind = "Σyx" if desc.startswith("pathway ") else "Σx"
-                    return BasisCondition(False, frames, f"the basis condition fails: the {kind} "
-                                          f"of {desc} is not diagonal in the singular vectors "
-                                          "shared by the other statistics (no shared basis)")
-    return BasisCondition(True, frames)
+                    return (f"the basis condition fails: the {kind} of {desc} is not diagonal "
+                            "in the singular vectors shared by the other statistics (no shared "
+                            "basis)")
+    return None
 
 
 def _complement(A: np.ndarray, n: int) -> np.ndarray:
@@ -166,6 +207,13 @@ class PathwayModes:
     rhs: dict[str, sp.Expr]
     values: dict[int, dict[sp.Symbol, float]]
     samples: int
+
+    def structure(self, mode: int) -> dict[str, sp.Expr]:
+        """The mode's equations with its statistics left symbolic (those that vanish on the
+        mode set to 0): exact, for structural results such as conserved quantities."""
+        zero = {self.b[e]: 0 for e in self.b if e not in self.edges[mode]}
+        zero.update({k: 0 for k, v in self.values[mode].items() if v == 0})
+        return {e: sp.expand(self.rhs[e].xreplace(zero)) for e in self.edges[mode]}
 
     def system(self, mode: int) -> dict[str, sp.Expr]:
         """``τ db_e/dt`` for the edges carrying ``mode``, its statistics substituted."""
@@ -199,6 +247,8 @@ def pathway_modes(flow: GatedFlow, stats: GatedStatistics,
     all_modes = sorted({a for f in frames.values() for a in f})
     edges = {a: tuple(e.name for e in net.edges
                       if a in frames[e.source] and a in frames[e.target]) for a in all_modes}
+    edges = {a: es for a, es in edges.items() if es}      # modes that no edge carries: none
+    all_modes = sorted(edges)
     b = {e.name: sp.Symbol(f"b[{e.name}]") for e in net.edges}
     scalars: dict[str, sp.Expr] = {e: b[e] for e in b}
     scalars.update({name: _stat_symbol(name) for name in flow.stats})

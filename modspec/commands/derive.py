@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                "corners or tree leaves, spaces or commas) and report the "
                                "held-out error of every output block")
     add_rule_options(p)
+    from modspec.commands.gated import NETWORK_HELP
+
+    p.add_argument("--network", default=None, metavar="FILE.toml", help=NETWORK_HELP)
     p.add_argument("--format", choices=("text", "json", "latex"), default="text")
     p.add_argument("--standalone", action="store_true",
                    help="with --format latex: a complete article that pdflatex compiles")
@@ -59,6 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------------------ output
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "network", None) is not None:   # a gated network (docs/theory/gated.md)
+        from modspec.commands.gated import derive_network
+
+        return derive_network(args)
     check_objects_option(args)
     if args.standalone and args.format != "latex":
         raise bad("--standalone", True, "needs --format latex")

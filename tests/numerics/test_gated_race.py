@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from modspec.numerics.gated_race import end_point, mode_system, race
 from modspec.numerics.gated_simulate import gated_simulate
-from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer, network_from_toml
+from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import gated_flow
 from modspec.theory.gated_modes import (
@@ -19,6 +19,7 @@ from modspec.theory.gated_modes import (
     mode_strengths,
     pathway_modes,
 )
+from modspec.theory.gated_toml import network_from_toml
 
 
 @st.composite
@@ -158,3 +159,30 @@ W2 = ["h", "y"]
     assert result["half_rise"][0]["V"] < result["half_rise"][0]["W1.W2"]
     total = result["pathways"][0]["V"][-1] + result["pathways"][0]["W1.W2"][-1]
     assert total == pytest.approx(2.0, rel=1e-6)      # together they fit the target
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(aligned_problems())
+@example((SHARED, GatedData({"a0": np.eye(2), "a1": np.eye(2)},
+                            {"b0": [[3, 1], [0, 1]], "b1": [[3, 1], [0, 1]]}), 7))
+def test_where_gradient_descent_settles_the_fixed_point_is_its_end_point(problem):
+    net, data, seed = problem
+    stats = gated_statistics(net, data)
+    modes = pathway_modes(gated_flow(net), stats)
+    rng = np.random.default_rng(seed)
+    start = {a: {e: float(rng.uniform(0.3, 0.7)) for e in es} for a, es in modes.edges.items()}
+    lr, epochs = 0.02, 3000
+    theory = race(modes, start, lr, epochs)
+    tau = 1 / (modes.samples * lr)
+    for a in modes.edges:
+        system = mode_system(modes, a)
+        end = np.array([theory["strengths"][a][e][-1] for e in system.edges])
+        step = np.abs(system(end)).max() / tau
+        # only runs that have settled (modes whose pathways have nothing to learn decay
+        # without end, modes that diverge do not settle)
+        assume(np.all(np.isfinite(end)) and step < 1e-13)
+        fixed = end_point(system, dict(zip(system.edges, end, strict=True)), tau)
+        assert fixed.residual < 1e-10
+        for k, e in enumerate(system.edges):
+            assert fixed.b[e] == pytest.approx(end[k], abs=1e-6)

@@ -11,10 +11,10 @@ from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError
-from modspec.theory.gated import network_from_toml
 from modspec.theory.gated_convert import as_gated, edge_weights
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
+from modspec.theory.gated_toml import network_from_toml
 
 GATED = """
 contexts = ["a", "b"]
@@ -105,9 +105,9 @@ def _product(W, path):
 DS = CompositionalDataset(nx=2, ny=1, kx=1, ky=1, r=sp.Rational(3, 2))
 
 
-@pytest.mark.parametrize("name,depth", [("shallow", 1), ("dense", 2), ("split", 1),
-                                        ("segregated", 2), ("leaky", 2), ("leaky", 3),
-                                        ("dense", 3)])
+@pytest.mark.parametrize("name,depth", [("shallow", 1)] + [
+    (a, d) for a in ("dense", "split", "segregated", "leaky")
+    for d in range(1, arch.MAX_DEPTH + 1)])
 def test_todays_wirings_simulated_as_gated_networks_give_todays_weights(name, depth):
     network = arch.architecture(name, depth)
     hidden, lr, epochs = 4, 0.05, 40
@@ -119,6 +119,20 @@ def test_todays_wirings_simulated_as_gated_networks_give_todays_weights(name, de
     for e, w in run.weights.items():
         np.testing.assert_allclose(w, want[e], rtol=1e-9, atol=1e-11)
     assert run.tau == pytest.approx(today.tau)
+
+
+def test_a_training_subset_gives_todays_weights_too():
+    network = arch.architecture("leaky", 2)
+    init = initial_weights(DS, network, hidden=3, init_std=0.3, seeds=2, seed=5)
+    today = simulate(DS, network, 0.05, 30, init=init, train_objects=[0, 2, 3])
+    conv = as_gated(network, DS, 3, train_objects=[0, 2, 3])
+    assert conv.data.P == 3
+    run = gated_simulate(conv.network, conv.data, 0.05, 30, init=edge_weights(conv, init))
+    want = edge_weights(conv, today.weights)
+    for e, w in run.weights.items():
+        np.testing.assert_allclose(w, want[e], rtol=1e-9, atol=1e-11)
+    with pytest.raises(ModspecError, match="^train_objects="):
+        as_gated(network, DS, 3, train_objects=[0, 9])
 
 
 def test_bad_arguments_are_one_line_errors():

@@ -18,11 +18,11 @@ from modspec.theory.gated import (
     Layer,
     ModularRule,
     gate_table,
-    network_from_toml,
 )
 from modspec.theory.gated_convert import as_gated, edge_weights
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
+from modspec.theory.gated_toml import network_from_toml
 from modspec.theory.matrix_flow import covariance_values, evaluate, matrix_flow
 
 TWO = """
@@ -184,9 +184,11 @@ def _today_gradients(flow, env, values):
 
 CASES = [("shallow", 1)] + [(a, d) for a in ("dense", "split", "segregated", "leaky")
                             for d in (1, 2, 3)]
+#: the deepest modules (a few seconds each for SymPy): the coupled and the split wiring
+DEEP = [pytest.param(a, arch.MAX_DEPTH, marks=pytest.mark.slow) for a in ("leaky", "split")]
 
 
-@pytest.mark.parametrize("name,depth", CASES)
+@pytest.mark.parametrize("name,depth", CASES + DEEP)
 def test_todays_wirings_as_gated_networks_have_the_same_matrix_flow(name, depth):
     network = arch.architecture(name, depth)
     hidden = 3
@@ -209,3 +211,27 @@ def test_todays_wirings_as_gated_networks_have_the_same_matrix_flow(name, depth)
     assert set(got) == set(want) == {e.name for e in conv.network.edges}
     for e in got:
         np.testing.assert_allclose(got[e], want[e], rtol=1e-12, atol=1e-12)
+
+
+def test_the_routing_example_file_is_the_network_of_the_tutorial():
+    from pathlib import Path
+
+    from modspec.theory.gated_data import load_data
+    from modspec.theory.gated_toml import load_network
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    net = load_network(examples / "routing.toml")
+    M = 7
+    layers = ([Layer(f"x{i}", 4) for i in range(M)] + [Layer("h1", 64), Layer("h2", 64)]
+              + [Layer(f"y{j}", 7) for j in range(M)])
+    edges = ([Edge(f"in{i}", f"x{i}", "h1") for i in range(M)]
+             + [Edge("shared", "h1", "h2")] + [Edge(f"out{j}", "h2", f"y{j}") for j in range(M)])
+    rule = ModularRule([f"x{i}" for i in range(M)], [f"y{j}" for j in range(M)], [-1, 0, 1, 2])
+    python = GatedNetwork(tuple(layers), tuple(edges), rule=rule, name="routing")
+    assert (net.layers, net.edges, net.gates, net.contexts, net.rule) == \
+        (python.layers, python.edges, python.gates, python.contexts, python.rule)
+    assert net.training.lr == pytest.approx(0.02 * 8 / 112) and net.training.start == 0.08
+    data = load_data(examples / "routing-data.toml").check(net)
+    Y = sp.Matrix([[6] * 4, [4, 4, 0, 0], [0, 0, 4, 4]]).col_join(3 * sp.eye(4))
+    assert all(data.inputs[f"x{i}"] == sp.eye(4) for i in range(M))
+    assert all(data.targets[f"y{j}"] == Y for j in range(M))

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from modspec.theory.gated import network_from_toml
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import gated_flow
 from modspec.theory.gated_modes import (
@@ -14,6 +13,7 @@ from modspec.theory.gated_modes import (
     conserved_quantities,
     pathway_modes,
 )
+from modspec.theory.gated_toml import network_from_toml
 
 SHARED = """
 [layers]
@@ -115,3 +115,33 @@ A = [1, 0]
     assert "W1.W2" in cond.reason or "A" in cond.reason
     with pytest.raises(ValueError, match="no shared basis"):
         pathway_modes(gated_flow(net), gated_statistics(net, data), cond)
+
+
+def test_a_degenerate_layer_does_not_hide_the_frame_another_layer_fixes():
+    # x1 → y is the identity (any frame of x1 works); x2 → y, on together with it, fixes the
+    # frame: R diag(2, 1) Rᵀ with a rotation R. Searching from x1 alone picks the wrong one.
+    text = """
+[layers]
+x1 = 2
+x2 = 2
+y = 2
+[edges]
+A = ["x1", "y"]
+B = ["x2", "y"]
+[gates.context]
+x1 = [1, 0]
+x2 = [0, 1]
+"""
+    net = network_from_toml(text.replace("[layers]", 'contexts = ["a", "b"]\n[layers]'))
+    c, s_ = sp.Rational(3, 5), sp.Rational(4, 5)
+    R = sp.Matrix([[c, -s_], [s_, c]])
+    data = GatedData({"x1": sp.eye(2), "x2": R * sp.diag(2, 1) * R.T},
+                     {"y": sp.eye(2)})
+    stats = gated_statistics(net, data)
+    cond = basis_condition(stats)
+    assert cond.holds, cond.reason
+    modes = pathway_modes(gated_flow(net), stats, cond)
+    for a in modes.edges:     # the frame of x2 is R's columns (up to sign and order)
+        v = modes.frames["x2"][a]
+        cols = np.array(R.tolist(), dtype=float).T
+        assert max(abs(float(v @ col)) for col in cols) == pytest.approx(1.0, abs=1e-12)

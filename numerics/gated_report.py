@@ -1,0 +1,126 @@
+"""What ``modspec derive --network FILE.toml`` prints: the race of a gated network, as JSON.
+
+docs/theory/gated.md. For a network and its data: the pathways (trained, never trained), the
+basis condition; where it holds, for every mode its statistics, its per-mode equations, its
+conserved quantities, and the end points from the aligned start of the network's
+``[training]`` — of the gradient flow (on the conserved level set of the start) and of gradient
+descent at the training's lr (from the iterated per-epoch map) — with their eigenvalues, the
+half-rise epoch of every pathway and the winner, and every pathway's error at the end of
+gradient descent (for untrained pathways, the zero-shot error); where it fails, the one-line
+reason and the exact matrix flow of every edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modspec.theory.errors import bad
+from modspec.theory.gated import GatedNetwork, Training
+from modspec.theory.gated_data import GatedData, active_pathways, gated_statistics, path_label
+from modspec.theory.gated_flow import gated_flow
+from modspec.theory.gated_modes import aligned_weights, basis_condition, pathway_modes
+
+from .gated_race import end_point, mode_system, race
+
+__all__ = ["gated_report", "pathway_errors", "MAX_EPOCHS"]
+
+#: Most epochs the per-epoch map is iterated to find where gradient descent ends.
+MAX_EPOCHS = 1_000_000
+
+
+def _num(x: float) -> float:
+    return float(f"{float(x):.12g}")
+
+
+def _converge(system: Any, b: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
+    for epoch in range(MAX_EPOCHS):
+        step = system(b) / tau
+        b = b + step
+        if np.max(np.abs(step)) < 1e-15 * max(1.0, float(np.max(np.abs(b)))):
+            return b, epoch + 1
+        if not np.all(np.isfinite(b)):
+            raise bad("training lr", 1 / tau, "makes gradient descent diverge on this network")
+    return b, MAX_EPOCHS
+
+
+def _point(end: Any) -> dict[str, Any]:
+    return {"strengths": {e: _num(v) for e, v in end.b.items()},
+            "flow_eigenvalues": [_num(v) for v in sorted(end.flow_eigs.real)],
+            "map_eigenvalues": [_num(v) for v in sorted(np.abs(end.map_eigs))],
+            "attracting": end.attracting, "residual": _num(end.residual)}
+
+
+def gated_report(network: GatedNetwork, data: GatedData, training: Training | None = None
+                 ) -> dict[str, Any]:
+    """The report (see the module docstring); ``training`` defaults to the network's own.
+    Half-rise times are measured towards where gradient descent ends (the map is iterated
+    until it stops moving)."""
+    data.check(network)
+    training = training or network.training
+    stats = gated_statistics(network, data)
+    active = active_pathways(network, data.P)
+    out: dict[str, Any] = {
+        "network": network.name, "contexts": len(network.contexts), "items": data.P,
+        "samples": stats.samples,
+        "pathways": {"trained": [path_label(p) for p in active],
+                     "untrained": [path_label(p) for p in network.pathways if p not in active]},
+    }
+    flow = gated_flow(network)
+    cond = basis_condition(stats)
+    out["basis_condition"] = {"holds": cond.holds, "reason": cond.reason}
+    if not cond.holds:
+        out["matrix_flow"] = {e: str(r) for e, r in flow.rhs.items()}
+        return out
+    modes = pathway_modes(flow, stats, cond)
+    systems = {a: mode_system(modes, a) for a in modes.edges}
+    if training is not None:
+        tau = 1.0 / (stats.samples * training.lr)
+        start = {a: {e: training.start for e in es} for a, es in modes.edges.items()}
+        ends = {a: _converge(s, np.array([start[a][e] for e in s.edges]), tau)
+                for a, s in systems.items()}
+        horizon = max(took for _, took in ends.values())
+        races = race(modes, start, training.lr, horizon)
+        out["training"] = {"lr": training.lr, "start": training.start, "tau": _num(tau),
+                           "epochs_to_converge": horizon}
+    entries = []
+    for a, system in systems.items():
+        entry: dict[str, Any] = {
+            "mode": a,
+            "edges": list(system.edges),
+            "statistics": {str(k): _num(v) for k, v in modes.values[a].items() if v != 0},
+            "equations": {e: str(r) for e, r in system.rhs.items()},
+            "conserved": [str(q) for q in system.conserved],
+        }
+        if training is not None:
+            b_end, took = ends[a]
+            guess = dict(zip(system.edges, b_end, strict=True))
+            entry["fixed_point_gradient_descent"] = {
+                **_point(end_point(system, guess, tau)), "epochs_to_converge": took}
+            entry["fixed_point_flow"] = _point(end_point(system, guess, tau, start=start[a]))
+            entry["half_rise"] = {k: (None if v is None else _num(v))
+                                  for k, v in races["half_rise"][a].items()}
+            entry["winner"] = races["winner"][a]
+        entries.append(entry)
+    out["modes"] = entries
+    if training is not None:
+        ends_b = {m["mode"]: m["fixed_point_gradient_descent"]["strengths"] for m in entries}
+        out["pathway_errors"] = pathway_errors(network, data, aligned_weights(modes, ends_b))
+    return out
+
+
+def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np.ndarray]
+                   ) -> dict[str, float]:
+    """For every pathway p, trained or not: ``mean over items of ‖y_{t(p)} − W_p x_{s(p)}‖²``,
+    its error on the data of its two ends with every gate on (for an untrained pathway, the
+    zero-shot error)."""
+    X, Y = data.numeric()
+    out = {}
+    for p in network.pathways:
+        Wp = weights[p[0]]
+        for e in p[1:]:
+            Wp = weights[e] @ Wp
+        err = Y[network.target(p)] - Wp @ X[network.source(p)]
+        out[path_label(p)] = _num(np.mean(np.sum(err**2, axis=0)))
+    return out

@@ -1,0 +1,102 @@
+"""``modspec derive --network``: a gated network's race report, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modspec.cli import main
+
+NETWORK = """
+name = "race"
+[layers]
+x = 1
+h = 1
+y = 1
+[edges]
+V = ["x", "y"]
+W1 = ["x", "h"]
+W2 = ["h", "y"]
+[training]
+lr = 0.1
+start = 0.001
+"""
+DATA = """
+family = "gated"
+[inputs]
+x = [[1]]
+[targets]
+y = [[2]]
+"""
+
+
+@pytest.fixture()
+def files(tmp_path):
+    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
+    net.write_text(NETWORK)
+    data.write_text(DATA)
+    return str(net), str(data)
+
+
+def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
+    net, data = files
+    assert main(["derive", "--network", net, "--dataset", data, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["basis_condition"]["holds"]
+    (mode,) = report["modes"]
+    assert mode["winner"] == "V"                 # the shallow pathway rises first
+    for key in ("fixed_point_flow", "fixed_point_gradient_descent"):
+        b = mode[key]["strengths"]
+        assert b["V"] + b["W1"] * b["W2"] == pytest.approx(2.0, rel=1e-9)
+    assert mode["conserved"] == ["-b[W1]**2 + b[W2]**2"] or \
+        mode["conserved"] == ["b[W1]**2 - b[W2]**2"]
+    # each pathway's error on its own: (2 − its strength)²; the shallow one took nearly all
+    b = mode["fixed_point_gradient_descent"]["strengths"]
+    errors = report["pathway_errors"]
+    assert errors["V"] == pytest.approx((2 - b["V"]) ** 2, rel=1e-6)
+    assert errors["W1.W2"] == pytest.approx((2 - b["W1"] * b["W2"]) ** 2, rel=1e-6)
+    assert errors["V"] < 1e-6 < errors["W1.W2"]
+    assert main(["derive", "--network", net, "--dataset", data]) == 0
+    text = capsys.readouterr().out
+    assert "race reduction holds" in text and "first to half-rise: V" in text
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "--network needs --dataset"),
+    (["--format", "latex"], "--format=latex is invalid"),
+])
+def test_bad_use_is_one_line_and_status_2(files, capsys, args, message):
+    net, data = files
+    extra = ["--dataset", data] if args else []
+    assert main(["derive", "--network", net, *extra, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_a_bad_network_file_is_one_line(tmp_path, capsys, files):
+    _, data = files
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[layers]\nx = 0\ny = 1\n[edges]\nW = ['x', 'y']\n")
+    assert main(["derive", "--network", str(bad), "--dataset", data]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "layer x size=0 is invalid" in err and "\n" not in err
+
+
+def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix_flow(
+        tmp_path, capsys):
+    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
+    net.write_text("[layers]\nx = 2\nh = 2\ny = 2\n[edges]\nA = ['x', 'y']\n"
+                   "W1 = ['x', 'h']\nW2 = ['h', 'y']\n[gates.item]\nA = [1, 0]\n")
+    data.write_text("family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n"
+                    "[targets]\ny = [[1, 0], [0, 2]]\n")
+    assert main(["derive", "--network", str(net), "--dataset", str(data),
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cond = report["basis_condition"]
+    assert not cond["holds"] and "no shared basis" in cond["reason"]
+    assert "\n" not in cond["reason"]
+    assert set(report["matrix_flow"]) == {"A", "W1", "W2"} and "modes" not in report
+    assert main(["derive", "--network", str(net), "--dataset", str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "no shared basis" in lines[1] and lines[2].startswith("τ dA/dt = ")

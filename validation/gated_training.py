@@ -1,0 +1,111 @@
+"""Training gated deep linear networks with PyTorch (CPU or GPU), gates applied per sample.
+
+docs/theory/gated.md. The same model as :mod:`modspec.numerics.gated_simulate`, with the
+gradient taken by autograd instead of written out: for every seed, full-batch gradient descent
+on the loss summed over the N = C·P samples,
+
+    L = Σ_s ½ Σ_k g_k(s) ‖y_k(s) − ŷ_k(s)‖²,      W_e ← W_e − lr ∂L/∂W_e,
+
+``ŷ`` computed layer by layer with every layer and edge gate taken at the sample. All seeds
+train at once (each edge is a ``(seeds, out, in)`` tensor; seeds do not interact, so one
+backward pass of the sum over seeds gives each seed its own gradient). In float64 it follows
+the NumPy simulator to rounding error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modspec.numerics.gated_simulate import GatedRun, gated_initial_weights
+from modspec.theory.errors import ModspecError, bad
+from modspec.theory.gated import GatedNetwork, gate_table
+from modspec.theory.gated_data import GatedData
+
+from .training import resolve_device, resolve_dtype
+
+__all__ = ["gated_train"]
+
+
+def gated_train(network: GatedNetwork, data: GatedData, lr: float, epochs: int,
+                init: dict[str, np.ndarray] | None = None, init_std: float = 1e-2,
+                seeds: int = 1, seed: int = 0, device: str = "cpu", dtype: str = "float64",
+                record_every: int = 1, keep_weights: bool = False) -> GatedRun:
+    """Gradient descent for ``epochs`` epochs (see the module docstring); the arguments and
+    the record are those of :func:`modspec.numerics.gated_simulate.gated_simulate`, plus the
+    ``device`` (auto, cpu, cuda) and ``dtype`` (float32, float64)."""
+    import torch
+
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) \
+            or lr <= 0:
+        raise bad("lr", lr, "must be a number > 0")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise bad("epochs", epochs, "must be an integer ≥ 0")
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
+            or record_every < 1:
+        raise bad("record_every", record_every, "must be an integer ≥ 1")
+    dev, tdt = resolve_device(device), resolve_dtype(dtype)
+    data.check(network)
+    P, C = data.P, len(network.contexts)
+    N = C * P
+    table = gate_table(network, P)
+
+    def tensor(a: Any) -> Any:
+        return torch.as_tensor(np.asarray(a, dtype=float), dtype=tdt, device=dev)
+
+    ones = np.ones(N)
+    gate = {name: tensor([float(v) for v in table[name]] if name in table else ones)
+            for name in (*network.layer_names, *(e.name for e in network.edges))}
+    X, Y = data.numeric()
+    x = {i: tensor(np.tile(X[i], (1, C))) for i in network.input_layers}
+    y = {k: tensor(np.tile(Y[k], (1, C))) for k in network.output_layers}
+    if init is None:
+        init = gated_initial_weights(network, init_std, seeds, seed)
+    sizes = network.sizes
+    W = {}
+    for e in network.edges:
+        if e.name not in init:
+            raise bad("init", sorted(init), f"must give the edge {e.name}")
+        w = np.asarray(init[e.name], dtype=float)
+        w = w[None] if w.ndim == 2 else w
+        if w.shape[1:] != (sizes[e.target], sizes[e.source]):
+            raise bad(f"init[{e.name}]", w.shape,
+                      f"must be (seeds, {sizes[e.target]}, {sizes[e.source]})")
+        W[e.name] = tensor(w).requires_grad_(True)
+    start = {e: np.array(init[e.name], dtype=float).reshape(W[e.name].shape)
+             for e in network.edges}
+    into = {n: [e for e in network.edges if e.target == n] for n in network.order}
+
+    def per_seed_loss() -> Any:
+        z: dict[str, Any] = {}
+        for n in network.order:
+            if n in x:
+                z[n] = gate[n] * x[n]
+            else:
+                z[n] = gate[n] * sum(gate[e.name] * (W[e.name] @ z[e.source]) for e in into[n])
+        return sum(0.5 * (gate[k] * ((y[k] - z[k]) ** 2).sum(dim=-2)).sum(dim=-1)
+                   for k in y)
+
+    steps = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
+    losses, history = [], {e: [] for e in W}
+    for epoch in range(epochs + 1):
+        loss = per_seed_loss()
+        if epoch in steps:
+            losses.append(loss.detach().cpu().numpy() / N)
+            if keep_weights:
+                for e, w in W.items():
+                    history[e].append(w.detach().cpu().numpy().copy())
+        if epoch == epochs:
+            break
+        grads = torch.autograd.grad(loss.sum(), list(W.values()))
+        with torch.no_grad():
+            for w, g in zip(W.values(), grads, strict=True):
+                w -= lr * g
+        if not all(bool(torch.isfinite(w).all()) for w in W.values()):
+            raise ModspecError(f"lr={lr:g} is invalid: gradient descent diverged "
+                               f"(non-finite weights at epoch {epoch + 1}); use a smaller lr")
+    hist = {e: np.stack(v, axis=1) for e, v in history.items()} if keep_weights else None
+    final = {e: w.detach().cpu().numpy().astype(float) for e, w in W.items()}
+    return GatedRun(np.array(steps, dtype=float), np.stack(losses, axis=1), start, final,
+                    float(lr), 1.0 / (N * lr), hist)
