@@ -26,6 +26,7 @@ import sympy as sp
 
 from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes, conserved_quantities
+from modspec.theory.names import checked_lambdify
 
 __all__ = ["ModeSystem", "mode_system", "race", "end_point", "EndPoint"]
 
@@ -63,10 +64,10 @@ def mode_system(modes: PathwayModes, mode: int) -> ModeSystem:
     J = sp.Matrix(exprs).jacobian(plain)
     dQ = sp.Matrix([[sp.diff(q, s) for s in plain] for q in qs]) if qs else sp.zeros(0, 0)
     return ModeSystem(mode, edges, rhs, laws,
-                      sp.lambdify(plain, exprs, "numpy"),
-                      sp.lambdify(plain, J, "numpy"),
-                      sp.lambdify(plain, qs, "numpy"),
-                      sp.lambdify(plain, dQ, "numpy"))
+                      checked_lambdify(plain, exprs, "numpy"),
+                      checked_lambdify(plain, J, "numpy"),
+                      checked_lambdify(plain, qs, "numpy"),
+                      checked_lambdify(plain, dQ, "numpy"))
 
 
 def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: float,

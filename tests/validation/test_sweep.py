@@ -18,7 +18,13 @@ import modspec as ms
 from modspec.numerics.expectation import expected_a0
 from modspec.theory.errors import ModspecError
 from modspec.validation.sweep_grid import grid_points
-from modspec.validation.sweep_store import grid_key, header, open_store, read_rows
+from modspec.validation.sweep_store import (
+    StoreWarning,
+    grid_key,
+    header,
+    open_store,
+    read_rows,
+)
 from modspec.validation.sweeps import bundles, run_bundle, sweep
 
 QUADRANTS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
@@ -366,9 +372,12 @@ def test_a_figure_that_would_average_or_crowd_is_refused_in_one_line(two_archs):
     with pytest.raises(ModspecError) as err:
         ms.validation.sweeps.plot(crowded, "kx", "Gx->Oy", y="rx")
     assert "\n" not in str(err.value) and "never averages" in str(err.value)
-    doubled = pd_concat(two_archs)
-    with pytest.raises(ModspecError, match="several rows at one point"):
+    doubled = pd_concat(two_archs)           # the same rows twice: drawn once, with a warning
+    with pytest.warns(StoreWarning, match="duplicate"):
         ms.validation.sweeps.plot(doubled, "kx", "Gx->Oy", y="rx")
+    other = doubled.assign(key=[f"k{i}" for i in range(len(doubled))])  # one point, two keys
+    with pytest.raises(ModspecError, match="several rows at one point"):
+        ms.validation.sweeps.plot(other, "kx", "Gx->Oy", y="rx")
     assert sweep_plot.MAX_PANELS < 13
 
 
