@@ -46,15 +46,18 @@ run with the epoch at which it happened.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -413,22 +416,13 @@ def _train_groups(config: CMNISTConfig, data: CompositionalMNIST, key: str, out:
             g.evaluate(0)
     start = time.perf_counter() - wall
     converged = _converged(groups, config)
-    while epoch < config.epochs and None in converged.values():
-        epoch += 1
-        for g in groups.values():
-            g.train_epoch(epoch)
-        if epoch % config.eval_every and epoch != config.epochs:
-            continue
-        for g in groups.values():
-            g.evaluate(epoch)
-        converged = _converged(groups, config)
-        _save_checkpoint(out / CHECKPOINT, groups, key, epoch, time.perf_counter() - start)
-        train = {a: np.mean([g.curves["train"]["compositional"][k][-1]
-                             for k in range(len(g.seeds))]) for a, g in groups.items()}
-        n_done = sum(v is not None for v in converged.values())
-        say(f"epoch {epoch}/{config.epochs}: compositional train error "
-            + ", ".join(f"{a} {v:.3f}" for a, v in train.items())
-            + f"; converged {n_done}/{len(converged)}")
+    with deferred_interrupt() as interrupted:
+        while epoch < config.epochs and None in converged.values():
+            epoch += 1
+            for g in groups.values():
+                g.train_epoch(epoch)
+                interrupted()
+            converged = _after_epoch(groups, config, key, out, epoch, start, say, converged)
     wall = time.perf_counter() - start
     results = {}
     for a, g in groups.items():
@@ -440,6 +434,55 @@ def _train_groups(config: CMNISTConfig, data: CompositionalMNIST, key: str, out:
                 "converged_epoch": first, "stopped_epoch": epoch,
                 "wall_s": wall, "device": dev}
     return results
+
+
+def _after_epoch(groups: Mapping[str, SeedGroup], config: CMNISTConfig, key: str, out: Path,
+                 epoch: int, start: float, say: Callable[[str], None],
+                 converged: dict[tuple[int, str], int | None]
+                 ) -> dict[tuple[int, str], int | None]:
+    """Evaluate, checkpoint and report after ``epoch`` when it is an evaluation epoch."""
+    if epoch % config.eval_every and epoch != config.epochs:
+        return converged
+    for g in groups.values():
+        g.evaluate(epoch)
+    converged = _converged(groups, config)
+    _save_checkpoint(out / CHECKPOINT, groups, key, epoch, time.perf_counter() - start)
+    train = {a: np.mean([g.curves["train"]["compositional"][k][-1]
+                         for k in range(len(g.seeds))]) for a, g in groups.items()}
+    n_done = sum(v is not None for v in converged.values())
+    say(f"epoch {epoch}/{config.epochs}: compositional train error "
+        + ", ".join(f"{a} {v:.3f}" for a, v in train.items())
+        + f"; converged {n_done}/{len(converged)}")
+    return converged
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], None]]:
+    """Ctrl-C during training stops at the next safe point instead of inside a PyTorch
+    operation (where a ``KeyboardInterrupt`` can surface as an internal error of
+    ``torch.func``): the first SIGINT is recorded and the yielded check raises
+    :class:`KeyboardInterrupt` when called; a second SIGINT interrupts at once. Outside the
+    main thread nothing changes (signals reach only the main thread)."""
+    pending: list[bool] = []
+
+    def check() -> None:
+        if pending:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if pending:
+            raise KeyboardInterrupt
+        pending.append(True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _converged(groups: Mapping[str, SeedGroup], config: CMNISTConfig
