@@ -137,3 +137,11 @@ def test_a_gradient_descent_run_is_expected_by_gradient_descents_theory_whatever
     assert ruled.method == plain.method
     for k, v in plain.trajectory.modes.items():
         assert np.array_equal(ruled.trajectory.modes[k], v)
+
+
+def test_a_diverging_rule_prediction_is_one_line_naming_the_rule_not_nan():
+    f = ms.compile(ms.derive(D0, arch.dense(),
+                             rule=learning_rule("predictive-coding", gamma=-50.0)))
+    with pytest.raises(ModspecError, match=r"lr=0\.5.*predictive-coding.*diverges") as err:
+        f(np.arange(0.0, 501.0), lr=0.5, a0=1e-3, time="discrete")
+    assert "\n" not in str(err.value)
