@@ -5,12 +5,14 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.codegen` / :mod:`.cache` — SymPy → NumPy with CSE and batch-safe matrix printing,
   stored in a content-hashed on-disk cache;
 * :mod:`.stable` — overflow- and cancellation-free forms of the closed-form trajectories;
-* :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`;
+* :mod:`.predict` — ``compile(derivation)`` → :class:`~.predict.Predictor`; :mod:`.points`
+  — what a point of a symbolic dataset fixes (``P``, which modes exist);
 * :mod:`.flow`, :mod:`.integrate` — the exact matrix gradient flow, ``solve_ivp``;
 * :mod:`.simulate` — exact full-batch gradient descent, batched over seeds, stepped on the
   exact reduced run of :mod:`.subspace`;
 * :mod:`.rules` — learning rules: gradient descent plus the array code generated from a rule's
-  SymPy terms; :mod:`.rule_modes` — a rule's derived per-mode dynamics for a run;
+  SymPy terms; :mod:`.rule_modes` — a rule's derived per-mode dynamics for a run
+  (and the predictor's strategy for a derivation with a rule);
 * :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in
   time (theory, simulation, training, flow);
 * :mod:`.expectation` — the theory of a recorded run: which solution applies, from which

@@ -194,9 +194,12 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
         return Expectation(Trajectory.empty(t, time=time), held["method"], time, fixed,
                            held["quadrant_norms"], systematic, held["compositional_error"],
                            held, a0)
+    from dataclasses import replace
+
     from .predict import compile as compile_theory
 
-    f = compile_theory(th)
+    # a gradient-descent run: gradient descent's theory, even of a derivation with a rule
+    f = compile_theory(th if th.rule is None else replace(th, rule=None))
     starts = _starts(th, run, a0)
     trajectory = _mean_over_directions(f(t, lr=run.lr, a0=starts, time=time))
     lag = None

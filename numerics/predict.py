@@ -58,6 +58,7 @@ from modspec.theory.derivation import Derivation
 from modspec.theory.errors import ModspecError, bad
 
 from .codegen import Generated, generate
+from .points import DatasetPoint
 from .record import Trajectory
 from .stable import stable_form
 
@@ -258,8 +259,7 @@ class Predictor:
         for m in th.modes.values():
             free |= (sp.sympify(m.s).free_symbols | sp.sympify(m.lam).free_symbols
                      | sp.sympify(m.condition).free_symbols)
-        self._P = sp.sympify(th.dataset.P)
-        free |= self._P.free_symbols
+        free |= sp.sympify(th.dataset.P).free_symbols
         free -= {sy.t, sy.tau, sy.a0, *th.strengths.values()}
         # the dataset's own symbols, named as the symbols (the compositional ones in their
         # usual order, then any other family's by name)
@@ -270,6 +270,7 @@ class Predictor:
         self.closed_forms = (ClosedForms(th, self._closed_keys, self.params, backend, use_cache)
                              if self._closed_keys and not self.coupled else None)
         self.observables = Observables(th, self.keys, self.params, backend, use_cache)
+        self.point = DatasetPoint(th, self.params, use_cache)
         self.rule_modes = None
         if th.rule is not None and not th.rule.rule.is_gradient_descent:
             from .rule_modes import RuleModes
@@ -298,45 +299,9 @@ class Predictor:
     def coupled_dynamics(self) -> CoupledDynamics:
         return CoupledDynamics(self.th)
 
-    @cached_property
-    def _existence(self) -> Generated | None:
-        """1 where each mode exists, 0 elsewhere (its ``condition``: positive multiplicity
-        and Gram coefficients), for the modes whose condition depends on the parameters."""
-        conds = {k: sp.Piecewise((1, m.condition), (0, True))
-                 for k, m in self.th.modes.items() if m.condition is not sp.true}
-        if not conds:
-            return None
-        return generate(conds, self.params, name="mode_existence", use_cache=self._use_cache,
-                        description="1 where each mode exists, 0 where it does not.")
-
-    @cached_property
-    def _count_code(self) -> Generated:
-        return generate({"P": self._P}, self.params, name="sample_count",
-                        use_cache=self._use_cache,
-                        description="P, the number of objects of the dataset.")
-
     def count(self, values: Values, batch: tuple[int, ...]) -> np.ndarray:
         """``P`` (the dataset's number of objects) at the parameter values, shape ``batch``."""
-        if not self._P.free_symbols:
-            return np.full(batch, float(self._P))
-        out = self._count_code.as_dict(*[np.broadcast_to(values[p], batch)
-                                         for p in self.params])
-        return np.broadcast_to(np.asarray(out["P"], dtype=float), batch)
-
-    def _absent_to_zero(self, modes: Strengths, values: Values, batch: tuple[int, ...],
-                        t_ndim: int) -> Strengths:
-        """Modes that do not exist at a point (multiplicity 0, or a Gram coefficient 0 so
-        that ``s = 0``) contribute nothing there: their strength is 0, as in the numeric
-        derivation, which has no such mode."""
-        if self._existence is None:
-            return modes
-        exists = self._existence.as_dict(*[np.broadcast_to(values[p], batch)
-                                           for p in self.params])
-        out = dict(modes)
-        for k, flag in exists.items():
-            present = _lift(np.asarray(flag, dtype=float) > 0, batch, t_ndim)
-            out[k] = np.where(present, modes[k], 0.0)
-        return out
+        return self.point.count(values, batch)
 
     # ----------------------------------------------------------------- evaluation
     def _dataset_values(self, kw: dict[str, Any]) -> Values:
@@ -420,7 +385,8 @@ class Predictor:
                     modes.update(self.closed_forms(t, tau, a0s, values, batch))
                 if self._open_keys:
                     modes.update(self.implicit(t, tau, a0s, values, batch))
-        modes = self._absent_to_zero({k: modes[k] for k in self.keys}, values, batch, t.ndim)
+        modes = self.point.absent_to_zero({k: modes[k] for k in self.keys}, values, batch,
+                                          t.ndim)
         if time == "discrete" and self.rule_modes is None:
             self._check_finite(modes, t, lr, values, batch)
             self._check_stable(lr)

@@ -131,3 +131,20 @@ def test_hierarchical_modes_exist_only_with_features_and_a_scale():
         assert sp.Gt(fam.f, 0) in args and sp.Gt(ms.theory.symbols.r, 0) in args
     root, level = fam.hierarchical_levels(3, 2, 0, 1)
     assert root.condition == sp.false and level.condition == sp.false
+
+
+@pytest.mark.parametrize("time", ["continuous", "discrete"])
+def test_deep_symbolic_modes_absent_at_a_point_are_zero_there(time):
+    """Depth 3 (implicit solutions, exact per-epoch maps): the same at a degenerate point."""
+    f = ms.compile(ms.derive(ms.CompositionalDataset.symbolic(), arch.dense(3)))
+    numeric = ms.compile(ms.derive(ms.CompositionalDataset(nx=3, ny=1, kx=0, ky=1, r=1),
+                                   arch.dense(3)))
+    t = np.array([0.0, 100.0, 1000.0])
+    got = f(t, lr=LR, a0=A0, time=time, nx=3, ny=1, kx=0, ky=1, r=1)
+    want = numeric(t, lr=LR, a0=A0, time=time)
+    assert np.all(got.modes["pi3"] == 0)
+    for k, v in want.modes.items():
+        np.testing.assert_allclose(got.modes[k], v, rtol=1e-8)
+    for group in ("quadrant_norms", "loss"):
+        for k, v in getattr(want, group).items():
+            np.testing.assert_allclose(getattr(got, group)[k], v, rtol=1e-8, atol=1e-12)

@@ -122,3 +122,26 @@ def test_predict_rule_on_the_command_line_is_the_rules_dynamics(run_cli, capsys)
     assert ruled["meta"]["rule"] == "hebbian" and ruled["meta"]["nabla"] == 0.01
     assert abs(ruled["modes"]["pi3"][100] - plain["modes"]["pi3"][100]) > 0.1   # 0.38, 0.03
     assert set(ruled["loss"]) == set(plain["loss"])
+
+
+@pytest.mark.parametrize("rule", ["anti-hebbian", DECAY])
+def test_a_gradient_descent_run_is_expected_by_gradient_descents_theory_whatever_the_rule(
+        rule):
+    """expect() of a plain run compiles the derivation without its rule (an unreducible rule
+    is not refused there, a reducible one does not replace gradient descent)."""
+    from modspec.numerics.expectation import expect
+
+    run = ms.simulate(D0, arch.dense(), lr=0.02, epochs=100, hidden=8, init_std=1e-3, seeds=1)
+    plain = expect(ms.derive(D0, arch.dense()), run)
+    ruled = expect(ms.derive(D0, arch.dense(), rule=rule), run)
+    assert ruled.method == plain.method
+    for k, v in plain.trajectory.modes.items():
+        assert np.array_equal(ruled.trajectory.modes[k], v)
+
+
+def test_a_diverging_rule_prediction_is_one_line_naming_the_rule_not_nan():
+    f = ms.compile(ms.derive(D0, arch.dense(),
+                             rule=learning_rule("predictive-coding", gamma=-50.0)))
+    with pytest.raises(ModspecError, match=r"lr=0\.5.*predictive-coding.*diverges") as err:
+        f(np.arange(0.0, 501.0), lr=0.5, a0=1e-3, time="discrete")
+    assert "\n" not in str(err.value)
