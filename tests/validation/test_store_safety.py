@@ -120,12 +120,14 @@ def test_a_store_path_that_is_a_symbolic_link_is_refused(tmp_path, run_cli, caps
     assert (victim.read_bytes() if victim.exists() else None) == before
 
 
-def test_an_empty_file_becomes_a_store_with_its_header(tmp_path):
+@pytest.mark.parametrize("cut", [0, 1, 20, -1])
+def test_an_empty_file_or_a_header_cut_short_becomes_a_store_with_its_header(tmp_path, cut):
+    line = json.dumps(header(grid_key())).encode() + b"\n"
     out = tmp_path / "s.jsonl"
-    out.touch()
+    out.write_bytes(line[:cut])
     with open_store(out) as store:
         assert store.done == set()
-    assert out.read_bytes() == json.dumps(header(grid_key())).encode() + b"\n"
+    assert out.read_bytes() == line
 
 
 def test_special_files_are_refused(tmp_path):
