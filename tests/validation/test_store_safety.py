@@ -31,9 +31,11 @@ from modspec.validation.sweep_store import (
 from modspec.validation.sweeps import plot, sweep
 
 THEORY = '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = 0.05\nepochs = 60\ncompute = ["theory"]\n'
-#: A grid that runs for a while on a pool: 16 simulated points, 2 per bundle.
+#: A grid that runs for a while on a pool: 64 simulated points, 8 per bundle (the first rows
+#: come after 8 points, the whole grid takes 8 times as long even on a fast machine).
 SLOW = ('[dataset]\nkx = [1, 2, 3, 4]\nr = [0.5, 1.0, 1.5, 2.0]\n'
-        '[run]\nlr = 0.05\nepochs = 300\nseeds = 4\nhidden = 40\ncompute = ["simulate"]\n')
+        '[run]\nlr = [0.02, 0.03, 0.04, 0.05]\nepochs = 1000\nseeds = 4\nhidden = 40\n'
+        'compute = ["simulate"]\n')
 
 
 def grid(tmp_path: Path, text: str = THEORY) -> Path:
