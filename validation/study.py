@@ -5,9 +5,9 @@ measured value, tolerance, verdict) and figures. Finished parts are written to
 ``OUT/parts/<name>.json`` as soon as they complete, with a SHA-256 of their content; a rerun
 with the same configuration and modspec version loads them instead of recomputing, so an
 interrupted run resumes where it stopped (a part file whose checksum does not match is
-computed again, never shown). At the end the
-report files are assembled from all parts: ``results.json``, ``report.md``, ``report.html``
-(self-contained) and ``derivation.tex``.
+computed again, never shown). At the end the report files are assembled from all parts:
+``results.json``, ``report.md``, ``report.html`` (self-contained) and ``derivation.tex``. Every
+file, figures included, is written atomically and never through a symbolic link.
 """
 
 from __future__ import annotations

@@ -196,6 +196,9 @@ def _lock(fd: int, path: Path) -> None:
     except BlockingIOError:
         raise bad("--out", str(path), "is being written by another sweep (the store is "
                   "locked); wait for it to finish, then run this one again") from None
+    except OSError as exc:                        # a file system without locks
+        raise bad("--out", str(path), f"cannot be locked for one writer ({exc.strerror}); "
+                  "choose a STORE on a local file system") from None
 
 
 def open_store(path: str | Path, grid: str | None = None) -> Store:
@@ -227,8 +230,10 @@ def open_store(path: str | Path, grid: str | None = None) -> Store:
             _refuse(path, "is not a regular file")
         _lock(fd, path)
         data = _read_all(fd)
-        if not data:                              # an empty file: nothing to lose
-            fh.write(json.dumps(header(grid)).encode() + b"\n")
+        line = json.dumps(header(grid)).encode() + b"\n"
+        if line.startswith(data):                 # empty, or a header cut short: nothing lost
+            fh.truncate(0)
+            fh.write(line)
             fh.flush()
             os.fsync(fd)
             return Store(path, fh, set())

@@ -370,7 +370,9 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
     ``workers``: 0 runs in this process, N a local pool of N processes (default: the CPU
     count); ``scheduler`` (``tcp://HOST:PORT``) submits the bundles to that Dask cluster
     instead. The whole grid is checked before any work. Interrupted (Ctrl-C, a kill), the
-    store keeps every finished point and the same call resumes.
+    store keeps every finished point and the same call resumes. ``out`` must be new, empty or
+    a store of this grid (:func:`~.sweep_store.open_store`: a symbolic link, a file that is
+    not a store and a store another sweep is writing are refused before any work).
     """
     tables = read_grid(grid) if not isinstance(grid, dict) else grid
     points = grid_points(tables, where=str(grid) if not isinstance(grid, dict) else "grid")
