@@ -44,8 +44,9 @@ from modspec.theory.architectures import Network
 
 from .flow import Layout, block, covariances, layout, module_maps
 
-__all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "fixed_point",
-           "largest_curvature", "loss_hessian", "stability_limit"]
+__all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "check_below_limit",
+           "fixed_point", "largest_curvature", "loss_hessian", "safe_learning_rate",
+           "stability_limit"]
 
 #: Singular values of a converged module map below this (relative to the largest) are zero.
 RANK_TOL = 1e-8
@@ -186,3 +187,41 @@ def stability_limit(dataset: Any, network: Network, hidden: int = 50,
     P = int(covariances(dataset, train_objects).P)
     lr_max = 2.0 / (P * lam) if lam > 0 else float("inf")
     return StabilityLimit(lr_max, lam, P, point.method)
+
+
+def safe_learning_rate(dataset: Any, network: Network,
+                       train_objects: Sequence[int] | None = None) -> float:
+    """A learning rate below :func:`stability_limit`, found without the Hessian (0 for
+    coupled networks, which have no shortcut).
+
+    Modules that write disjoint outputs have a block-diagonal Hessian (their maps occupy
+    different rows), and at a balanced fixed point ``H = Jᵀ (Σx ⊗ I) J`` with
+    ``‖J‖² ≤ Σ_i ‖W_L ⋯ W_{i+1}‖² ‖W_{i−1} ⋯ W_1‖² = L a_max^{2 − 2/L}`` (every balanced layer
+    has norm ``a_max^{1/L}``, a_max the module map's largest singular value), so
+    ``λ_max(H) ≤ max_m λ_max(Σx_m) L a_max^{2−2/L}``."""
+    if network.coupled:
+        return 0.0
+    cov = covariances(dataset, train_objects)
+    lay = layout(dataset, network, 1)
+    bound = 0.0
+    for ml in lay.modules:
+        sxx = block(cov.sigma_x, ml.inputs, ml.inputs)
+        syx = block(cov.sigma_yx, ml.outputs, ml.inputs)
+        if not sxx.size or not syx.size:
+            continue
+        M = syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True)
+        a_max = float(np.linalg.norm(M, 2)) if M.size else 0.0
+        L = ml.depth
+        lam_x = float(np.linalg.eigvalsh(sxx)[-1])
+        bound = max(bound, lam_x * (1.0 if L == 1 else L * a_max ** (2 - 2 / L)))
+    return 2.0 / (cov.P * bound) if bound > 0 else float("inf")
+
+
+def check_below_limit(dataset: Any, network: Network, lr: float, hidden: int = 50,
+                      train_objects: Sequence[int] | None = None) -> float | None:
+    """``None`` when ``lr`` is below the stability limit, else the limit (the Hessian is
+    computed only when :func:`safe_learning_rate` cannot decide)."""
+    if lr < safe_learning_rate(dataset, network, train_objects) * (1 - 1e-9):
+        return None
+    limit = stability_limit(dataset, network, hidden, train_objects).lr_max
+    return None if lr < limit else limit
