@@ -34,6 +34,7 @@ directional derivative is generated from SymPy's matrix calculus
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -181,7 +182,23 @@ def stability_limit(dataset: Any, network: Network, hidden: int = 50,
                     train_objects: Sequence[int] | None = None) -> StabilityLimit:
     """The largest learning rate at which gradient descent converges to its fixed point:
     ``2/(P λ_max(H))`` with H the full Hessian of :func:`loss_hessian` (cross-mode and
-    cross-module curvature included)."""
+    cross-module curvature included). Remembered per process for hashable datasets (a
+    sweep's diverging points ask for the same limit many times)."""
+    objects = None if train_objects is None else tuple(int(j) for j in train_objects)
+    try:
+        return _remembered(dataset, network, int(hidden), objects)
+    except TypeError:                   # an unhashable dataset: computed each time
+        return _stability_limit(dataset, network, hidden, train_objects)
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered(dataset: Any, network: Network, hidden: int,
+                train_objects: tuple[int, ...] | None) -> StabilityLimit:
+    return _stability_limit(dataset, network, hidden, train_objects)
+
+
+def _stability_limit(dataset: Any, network: Network, hidden: int,
+                     train_objects: Sequence[int] | None) -> StabilityLimit:
     point = fixed_point(dataset, network, hidden, train_objects)
     lam = largest_curvature(dataset, point, train_objects)
     P = int(covariances(dataset, train_objects).P)
