@@ -54,7 +54,7 @@ class BalancedSolution:
     """The exact flow at times ``t`` (T,): ``maps`` (T, No, Ni) = W2W1, ``gram_in`` (T, Ni, Ni)
     = W1ᵀW1, ``gram_out`` (T, No, No) = W2W2ᵀ; ``lam`` the balance, ``tau`` in epochs,
     ``sigma_yx`` the task. The lazy–rich measures: :meth:`kernel_distance`,
-    :meth:`alignment`."""
+    :meth:`kernel_movement`, :meth:`alignment`."""
 
     t: np.ndarray
     maps: np.ndarray
@@ -82,6 +82,22 @@ class BalancedSolution:
         norms = np.sqrt(inner(G2[0], G1[0], G2[0], G1[0]) * inner(G2, G1, G2, G1))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(norms > 0, 1.0 - cross / np.where(norms > 0, norms, 1.0), 0.0)
+
+    def kernel_movement(self) -> np.ndarray:
+        """The tangent kernel's relative change, (T,): ``‖K(t) − K(0)‖/‖K(0)‖`` (Frobenius, on
+        the map space as in :meth:`kernel_distance`): ≪ 1 lazy, ≫ 1 rich (from small
+        weights the kernel grows from almost nothing)."""
+        G2, G1 = self.gram_out, self.gram_in
+        no, ni = G2.shape[-1], G1.shape[-1]
+        dG2, dG1 = G2 - G2[0], G1 - G1[0]
+
+        def sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:     # ‖A ⊕ B‖²
+            return (ni * np.sum(A * A, axis=(-2, -1)) + no * np.sum(B * B, axis=(-2, -1))
+                    + 2 * np.trace(A, axis1=-2, axis2=-1) * np.trace(B, axis1=-2, axis2=-1))
+
+        base = np.sqrt(sq(G2[0], G1[0]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(np.maximum(sq(dG2, dG1), 0.0)) / base
 
     def alignment(self) -> np.ndarray:
         """Alignment of the hidden representations with the task, (T,): the cosine between

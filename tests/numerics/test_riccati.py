@@ -141,3 +141,6 @@ def test_kernel_distance_and_alignment_tell_lazy_from_rich():
               for k in (0, -1))
     cos = np.sum(K0 * Kt) / (np.linalg.norm(K0) * np.linalg.norm(Kt))
     assert rich.kernel_distance()[-1] == pytest.approx(1 - cos, abs=1e-12)
+    move = np.linalg.norm(Kt - K0) / np.linalg.norm(K0)
+    assert rich.kernel_movement()[-1] == pytest.approx(move, rel=1e-10)
+    assert rich.kernel_movement()[-1] > 1e3 and lazy.kernel_movement()[-1] < 1e-2
