@@ -179,7 +179,6 @@ def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = 50,
                             f"theory converges to")
 
 
-
 def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
              time: str = "discrete",
              tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
