@@ -30,7 +30,7 @@ from .flow import block, covariances, layout, residual, tau_of, total_map
 from .record import Trajectory
 from .riccati import balanced_start, solve_balanced
 
-__all__ = ["WHITE_TOL", "lambda_balanced_weights", "predict_balanced"]
+__all__ = ["WHITE_TOL", "lambda_balanced_weights", "predict_balanced", "regime_measures"]
 
 #: ``‖Σx − I‖`` (max entry) below which a module's inputs count as whitened.
 WHITE_TOL = 1e-10
@@ -102,3 +102,33 @@ def predict_balanced(dataset: Any, network: Network, t: Any, lr: float, lam: flo
                       meta={"init": "lambda-balanced", "lam": float(lam),
                             "init_scale": float(init_scale), "hidden": int(hid),
                             "seed": int(seed)})
+
+
+def regime_measures(dataset: Any, network: Network, start: Sequence[Sequence[np.ndarray]],
+                    end: Sequence[Sequence[np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """Lazy–rich measures of a run from its start and end weights (``Trajectory.init`` and
+    ``.weights``; per module, per layer, ``(seeds, out, in)``), per two-layer module:
+    ``kernel_movement`` ``‖K(end) − K(start)‖/‖K(start)‖`` and ``alignment`` of the end's
+    ``W1ᵀW1`` with ``(ΣyxᵀΣyx)^{1/2}`` of the module's block, each ``(seeds,)`` — the same
+    quantities as :meth:`modspec.numerics.riccati.BalancedSolution.kernel_movement` and
+    ``.alignment``, so a run and its theory are compared number for number."""
+    from .riccati import BalancedSolution
+
+    _check_two_layer(network)
+    cov = covariances(dataset)
+    hid = np.asarray(start[0][0]).shape[-2]
+    lay = layout(dataset, network, hid)
+    out = {}
+    for ml, first, last in zip(lay.modules, start, end, strict=True):
+        S = block(cov.sigma_yx, ml.outputs, ml.inputs)
+        move, align = [], []
+        for k in range(np.asarray(first[0]).shape[0]):
+            W1s = np.stack([np.asarray(first[0])[k], np.asarray(last[0])[k]])
+            W2s = np.stack([np.asarray(first[1])[k], np.asarray(last[1])[k]])
+            sol = BalancedSolution(np.array([0.0, 1.0]), W2s @ W1s,
+                                   np.swapaxes(W1s, 1, 2) @ W1s, W2s @ np.swapaxes(W2s, 1, 2),
+                                   float("nan"), 1.0, S)
+            move.append(sol.kernel_movement()[-1])
+            align.append(sol.alignment()[-1])
+        out[ml.module.name] = {"kernel_movement": np.array(move), "alignment": np.array(align)}
+    return out

@@ -420,8 +420,10 @@ class Predictor:
         Decided for numeric datasets (a symbolic one has no number to compare with)."""
         if self.symbolic:
             return
-        limit = self._lr_limit
-        if float(np.max(lr)) >= limit:
+        from .stability import check_below_limit
+
+        limit = check_below_limit(self.dataset, self.network, float(np.max(lr)))
+        if limit is not None:
             raise bad("lr", float(np.max(lr)),
                       f"must be below the stability limit of gradient descent on these "
                       f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "

@@ -52,7 +52,9 @@ MAX_EXPONENT = 30.0
 @dataclass(frozen=True, eq=False)
 class BalancedSolution:
     """The exact flow at times ``t`` (T,): ``maps`` (T, No, Ni) = W2W1, ``gram_in`` (T, Ni, Ni)
-    = W1ᵀW1, ``gram_out`` (T, No, No) = W2W2ᵀ; ``lam`` the balance, ``tau`` in epochs."""
+    = W1ᵀW1, ``gram_out`` (T, No, No) = W2W2ᵀ; ``lam`` the balance, ``tau`` in epochs,
+    ``sigma_yx`` the task. The lazy–rich measures: :meth:`kernel_distance`,
+    :meth:`kernel_movement`, :meth:`alignment`."""
 
     t: np.ndarray
     maps: np.ndarray
@@ -60,6 +62,54 @@ class BalancedSolution:
     gram_out: np.ndarray
     lam: float
     tau: float
+    sigma_yx: np.ndarray
+
+    def kernel_distance(self) -> np.ndarray:
+        """How far the tangent kernel has moved from its start, (T,): ``1 − ⟨K0, Kt⟩/(‖K0‖
+        ‖Kt‖)`` (Frobenius, on the map space: ``K = W2W2ᵀ ⊕ W1ᵀW1``, the Kronecker sum; for
+        whitened inputs it is the kernel on any data up to the inputs' rotation). ≈ 0 in the
+        lazy regime, of order 1 in the rich one."""
+        G2, G1 = self.gram_out, self.gram_in
+        no, ni = G2.shape[-1], G1.shape[-1]
+
+        def inner(A, B, C, D):           # ⟨A ⊕ B, C ⊕ D⟩ for A, C (no×no), B, D (ni×ni)
+            return (ni * np.einsum("...ij,...ji->...", A, C)
+                    + np.trace(A, axis1=-2, axis2=-1) * np.trace(D, axis1=-2, axis2=-1)
+                    + np.trace(B, axis1=-2, axis2=-1) * np.trace(C, axis1=-2, axis2=-1)
+                    + no * np.einsum("...ij,...ji->...", B, D))
+
+        cross = inner(G2[0], G1[0], G2, G1)
+        norms = np.sqrt(inner(G2[0], G1[0], G2[0], G1[0]) * inner(G2, G1, G2, G1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(norms > 0, 1.0 - cross / np.where(norms > 0, norms, 1.0), 0.0)
+
+    def kernel_movement(self) -> np.ndarray:
+        """The tangent kernel's relative change, (T,): ``‖K(t) − K(0)‖/‖K(0)‖`` (Frobenius, on
+        the map space as in :meth:`kernel_distance`): ≪ 1 lazy, ≫ 1 rich (from small
+        weights the kernel grows from almost nothing)."""
+        G2, G1 = self.gram_out, self.gram_in
+        no, ni = G2.shape[-1], G1.shape[-1]
+        dG2, dG1 = G2 - G2[0], G1 - G1[0]
+
+        def sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:     # ‖A ⊕ B‖²
+            return (ni * np.sum(A * A, axis=(-2, -1)) + no * np.sum(B * B, axis=(-2, -1))
+                    + 2 * np.trace(A, axis1=-2, axis2=-1) * np.trace(B, axis1=-2, axis2=-1))
+
+        base = np.sqrt(sq(G2[0], G1[0]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(np.maximum(sq(dG2, dG1), 0.0)) / base
+
+    def alignment(self) -> np.ndarray:
+        """Alignment of the hidden representations with the task, (T,): the cosine between
+        the input-side Gram matrix ``W1ᵀW1`` and ``(ΣyxᵀΣyx)^{1/2}``, which is where the rich
+        (λ = 0) flow puts it."""
+        S = np.asarray(self.sigma_yx, dtype=float)
+        w, V = np.linalg.eigh(S.T @ S)
+        target = (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
+        num = np.einsum("tij,ij->t", self.gram_in, target)
+        den = np.linalg.norm(self.gram_in, axis=(1, 2)) * np.linalg.norm(target)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
     def ntk(self, X: Any) -> np.ndarray:
         """The tangent kernel on inputs ``X`` (Ni, n) at every time: (T, n·No, n·No)."""
@@ -148,7 +198,7 @@ def solve_balanced(sigma_yx: Any, W1: Any, W2: Any, t: Any, tau: float = 1.0,
         Z = O @ Q
         out[j] = Z @ Z.T
     return BalancedSolution(times, out[:, ni:, :ni], out[:, :ni, :ni], out[:, ni:, ni:],
-                            lam, float(tau))
+                            lam, float(tau), S)
 
 
 def ntk(gram_in: Any, gram_out: Any, X: Any) -> np.ndarray:

@@ -175,7 +175,7 @@ def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr:
     from .discrete import divergence_error
     from .stability import stability_limit
 
-    hidden = max(ml.dims[1] for ml in lay.modules) if network.depth > 1 else 1
+    hidden = max((ml.dims[1] for ml in lay.modules if ml.depth > 1), default=1)
     limit = stability_limit(dataset, network, hidden, cov.objects).lr_max
     if rule.is_gradient_descent:
         return divergence_error(lr, epoch, limit)

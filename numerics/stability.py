@@ -34,6 +34,7 @@ directional derivative is generated from SymPy's matrix calculus
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +45,9 @@ from modspec.theory.architectures import Network
 
 from .flow import Layout, block, covariances, layout, module_maps
 
-__all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "fixed_point",
-           "largest_curvature", "loss_hessian", "stability_limit"]
+__all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "check_below_limit",
+           "fixed_point", "largest_curvature", "loss_hessian", "safe_learning_rate",
+           "stability_limit"]
 
 #: Singular values of a converged module map below this (relative to the largest) are zero.
 RANK_TOL = 1e-8
@@ -180,9 +182,63 @@ def stability_limit(dataset: Any, network: Network, hidden: int = 50,
                     train_objects: Sequence[int] | None = None) -> StabilityLimit:
     """The largest learning rate at which gradient descent converges to its fixed point:
     ``2/(P λ_max(H))`` with H the full Hessian of :func:`loss_hessian` (cross-mode and
-    cross-module curvature included)."""
+    cross-module curvature included). Remembered per process for hashable datasets (a
+    sweep's diverging points ask for the same limit many times)."""
+    objects = None if train_objects is None else tuple(int(j) for j in train_objects)
+    try:
+        return _remembered(dataset, network, int(hidden), objects)
+    except TypeError:                   # an unhashable dataset: computed each time
+        return _stability_limit(dataset, network, hidden, train_objects)
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered(dataset: Any, network: Network, hidden: int,
+                train_objects: tuple[int, ...] | None) -> StabilityLimit:
+    return _stability_limit(dataset, network, hidden, train_objects)
+
+
+def _stability_limit(dataset: Any, network: Network, hidden: int,
+                     train_objects: Sequence[int] | None) -> StabilityLimit:
     point = fixed_point(dataset, network, hidden, train_objects)
     lam = largest_curvature(dataset, point, train_objects)
     P = int(covariances(dataset, train_objects).P)
     lr_max = 2.0 / (P * lam) if lam > 0 else float("inf")
     return StabilityLimit(lr_max, lam, P, point.method)
+
+
+def safe_learning_rate(dataset: Any, network: Network,
+                       train_objects: Sequence[int] | None = None) -> float:
+    """A learning rate below :func:`stability_limit`, found without the Hessian (0 for
+    coupled networks, which have no shortcut).
+
+    Modules that write disjoint outputs have a block-diagonal Hessian (their maps occupy
+    different rows), and at a balanced fixed point ``H = Jᵀ (Σx ⊗ I) J`` with
+    ``‖J‖² ≤ Σ_i ‖W_L ⋯ W_{i+1}‖² ‖W_{i−1} ⋯ W_1‖² = L a_max^{2 − 2/L}`` (every balanced layer
+    has norm ``a_max^{1/L}``, a_max the module map's largest singular value), so
+    ``λ_max(H) ≤ max_m λ_max(Σx_m) L a_max^{2−2/L}``."""
+    if network.coupled:
+        return 0.0
+    cov = covariances(dataset, train_objects)
+    lay = layout(dataset, network, 1)
+    bound = 0.0
+    for ml in lay.modules:
+        sxx = block(cov.sigma_x, ml.inputs, ml.inputs)
+        syx = block(cov.sigma_yx, ml.outputs, ml.inputs)
+        if not sxx.size or not syx.size:
+            continue
+        M = syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True)
+        a_max = float(np.linalg.norm(M, 2)) if M.size else 0.0
+        L = ml.depth
+        lam_x = float(np.linalg.eigvalsh(sxx)[-1])
+        bound = max(bound, lam_x * (1.0 if L == 1 else L * a_max ** (2 - 2 / L)))
+    return 2.0 / (cov.P * bound) if bound > 0 else float("inf")
+
+
+def check_below_limit(dataset: Any, network: Network, lr: float, hidden: int = 50,
+                      train_objects: Sequence[int] | None = None) -> float | None:
+    """``None`` when ``lr`` is below the stability limit, else the limit (the Hessian is
+    computed only when :func:`safe_learning_rate` cannot decide)."""
+    if lr < safe_learning_rate(dataset, network, train_objects) * (1 - 1e-9):
+        return None
+    limit = stability_limit(dataset, network, hidden, train_objects).lr_max
+    return None if lr < limit else limit

@@ -163,7 +163,7 @@ def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = 50,
     of gradient descent (:func:`modspec.numerics.stability.stability_limit`, the full Hessian
     at the fixed point): the run cannot converge to the fixed point the theory converges to,
     so no verdict could be backed."""
-    from modspec.numerics.stability import stability_limit
+    from modspec.numerics.stability import check_below_limit
 
     try:
         lr = float(lr)
@@ -171,13 +171,12 @@ def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = 50,
         return                      # train() names a malformed lr in its own words
     if not np.isfinite(lr) or lr <= 0 or getattr(dataset, "is_symbolic", False):
         return
-    limit = stability_limit(dataset, network, hidden, train_objects).lr_max
-    if lr >= limit:
+    limit = check_below_limit(dataset, network, lr, hidden, train_objects)
+    if limit is not None:
         raise bad("lr", lr, f"must be below the stability limit of gradient descent on these "
                             f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "
                             f"point): above it the run cannot converge to the fixed point the "
                             f"theory converges to")
-
 
 
 def validate(dataset: CompositionalDataset | Dataset, network: Network, *,

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 import modspec as ms
-from modspec.numerics.any_start import lambda_balanced_weights, predict_balanced
+from modspec.numerics.any_start import (
+    lambda_balanced_weights,
+    predict_balanced,
+    regime_measures,
+)
+from modspec.numerics.flow import covariances
 from modspec.numerics.integrate import integrate_flow
+from modspec.numerics.riccati import solve_balanced
 from modspec.numerics.simulate import simulate
 from modspec.theory.errors import ModspecError
 
@@ -92,3 +98,17 @@ def test_an_unbalanced_init_is_refused():
     init[0][0] = init[0][0] * 1.1
     with pytest.raises(ModspecError, match="λ-balanced"):
         predict_balanced(WHITE, net, T, 0.002, 1.0, init=init)
+
+
+@pytest.mark.parametrize("lam,scale", [(0.0, 1e-2), (5.0, 0.1)])
+def test_a_runs_regime_measures_match_its_theory(lam, scale):
+    """Kernel movement and alignment read off a gradient-descent run's start and end weights
+    equal those of the exact solution at the same time (small lr)."""
+    net = ms.architectures.dense()
+    init = lambda_balanced_weights(WHITE, net, 3, lam, scale, 1, seed=5)
+    run = simulate(WHITE, net, 0.002, 1500, init=init)
+    measured = regime_measures(WHITE, net, run.init, run.weights)["dense"]
+    sol = solve_balanced(covariances(WHITE).sigma_yx, init[0][0][0], init[0][1][0],
+                         [0.0, 1500.0], tau=run.tau)
+    assert measured["kernel_movement"][0] == pytest.approx(sol.kernel_movement()[-1], rel=0.02)
+    assert measured["alignment"][0] == pytest.approx(sol.alignment()[-1], abs=0.01)

@@ -122,3 +122,25 @@ def test_ntk_is_the_gram_sum():
     K = ntk(np.eye(2), 2 * np.eye(3), X)
     assert K.shape == (6, 6)
     np.testing.assert_allclose(np.diag(K), 3.0)
+
+
+def test_kernel_distance_and_alignment_tell_lazy_from_rich():
+    rng = np.random.default_rng(11)
+    S = rng.normal(size=(3, 4))
+    t = np.array([0.0, 5.0, 20.0, 300.0])
+    lazy_start = balanced_start(4, 3, 3, 100.0, 0.1, seed=1)
+    rich_start = balanced_start(4, 3, 3, 0.0, 1e-3, seed=1)
+    lazy = solve_balanced(S, *lazy_start, t)
+    rich = solve_balanced(S, *rich_start, t)
+    assert lazy.kernel_distance()[0] == pytest.approx(0.0, abs=1e-12)
+    assert lazy.kernel_distance()[-1] < 1e-3 < 0.3 < rich.kernel_distance()[-1]
+    assert rich.alignment()[-1] == pytest.approx(1.0, abs=1e-9)     # G1 → (ΣyxᵀΣyx)^½
+    assert lazy.alignment()[-1] < rich.alignment()[-1]
+    # the Kronecker-sum formula equals the distance of the kernels built explicitly
+    K0, Kt = (np.kron(rich.gram_out[k], np.eye(4)) + np.kron(np.eye(3), rich.gram_in[k])
+              for k in (0, -1))
+    cos = np.sum(K0 * Kt) / (np.linalg.norm(K0) * np.linalg.norm(Kt))
+    assert rich.kernel_distance()[-1] == pytest.approx(1 - cos, abs=1e-12)
+    move = np.linalg.norm(Kt - K0) / np.linalg.norm(K0)
+    assert rich.kernel_movement()[-1] == pytest.approx(move, rel=1e-10)
+    assert rich.kernel_movement()[-1] > 1e3 and lazy.kernel_movement()[-1] < 1e-2
