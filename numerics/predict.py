@@ -306,6 +306,23 @@ class Predictor:
             return arr
         return _positive(f"a0[{key}]", value)
 
+    def _check_starts(self, a0s: dict[str, np.ndarray], values: Values, per_mode: bool
+                      ) -> None:
+        """Every start within the bound of :func:`~.discrete.check_start` (the largest
+        converged strength ``s/λ`` sets the scale), before any work."""
+        from .discrete import check_start, converged_scale
+
+        if self.coupled:
+            a_star = converged_scale(self.th.dataset)
+        else:
+            batch = np.broadcast_shapes(*[v.shape for v in values.values()])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                stars = [np.nan_to_num(np.asarray(s) / np.asarray(lam), posinf=0.0)
+                         for s, lam in self.constants(values, batch).values()]
+            a_star = max((float(np.max(a)) for a in stars), default=0.0)
+        for key, a0 in a0s.items():
+            check_start(f"a0[{key}]" if per_mode else "a0", a0.tolist(), a0, a_star)
+
     def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
                  seed: int = 0, time: str = "continuous", **params: Any) -> Trajectory:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
@@ -334,6 +351,7 @@ class Predictor:
             raise bad("a0", sorted(a0), f"needs a value for every mode key; missing {missing}")
         a0s = {k: self._check_a0(k, a0[k] if isinstance(a0, Mapping) else a0)
                for k in self.keys}
+        self._check_starts(a0s, values, isinstance(a0, Mapping))
         if self.coupled:
             return self._coupled(t, lr, a0s, hidden, seed, time)
         P = np.asarray(float(self._P) if not self._P.free_symbols

@@ -123,6 +123,12 @@ def learning_rule(rule: Any = None, gamma: float | None = None,
     if rule.user is not None:
         raise bad("rule", rule.name, "takes its coefficients from its own definition; "
                   "--gamma/--nabla apply to the study's rules")
+    if rule.name == GRADIENT_DESCENT.name:
+        for param, value, rules in (("gamma", gamma, "contrastive-hebbian or predictive-coding"),
+                                    ("nabla", nabla, "hebbian or anti-hebbian")):
+            if value is not None and value != 0:
+                raise bad(param, value, f"does not apply to gradient-descent, which has no "
+                          f"extra terms: choose a rule that has one (--rule {rules})")
     return LearningRule(rule.name, rule.gamma if gamma is None else gamma,
                         rule.nabla if nabla is None else nabla)
 

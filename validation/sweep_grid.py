@@ -149,8 +149,11 @@ def _kind_ok(key: str, value: Any) -> str | None:
         if key == "nx" and value > 12:
             return "must be an integer in [1, 12] (2**nx objects)"
     elif key in ("r", "rx", "ry", "init_std", "lr", "a0"):
-        if not real or not math.isfinite(value) or value < 0 or (key == "lr" and value == 0):
-            return "must be a finite number " + ("> 0" if key == "lr" else "≥ 0")
+        strict = key in ("lr", "init_std", "a0")  # zero weights, a zero start: never move
+        if not real or not math.isfinite(value) or value < 0 or (strict and value == 0):
+            return "must be a finite number " + ("> 0" if strict else "≥ 0") + (
+                " (from zero the network sits on a saddle and never learns)"
+                if key in ("init_std", "a0") else "")
     elif key == "arch" and value not in PRESETS:
         return f"must be one of {', '.join(sorted(PRESETS))}"
     return None
@@ -183,6 +186,9 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
     for key in ("lr", "epochs"):
         if key not in run:
             raise bad(f"run.{key}", None, "is required")
+    if "r" in dataset and "rx" in dataset and "ry" in dataset:
+        raise bad("dataset.r", dataset["r"], "has no effect when rx and ry are both given "
+                  "(it is their default): give r, or rx and ry")
     axes: dict[str, list[Any]] = {}
     for table, values in (("dataset", dataset), ("run", run)):
         for key, value in values.items():
@@ -199,6 +205,23 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
         values = {**DATASET_KEYS, **RUN_KEYS, **dict(zip(axes, combo, strict=True))}
         points.append(_point(values, tuple(items)))
     return points
+
+
+def _check_starts(point: Point) -> None:
+    """The point's starts (``a0``, and the effective start of weights drawn with ``init_std``)
+    within the bound of :func:`modspec.numerics.discrete.check_start`."""
+    import numpy as np
+
+    from modspec.numerics.discrete import check_start, converged_scale
+    from modspec.numerics.expectation import expected_a0
+
+    a_star = converged_scale(point.dataset())
+    if point.a0 is not None:
+        check_start("a0", point.a0, point.a0, a_star)
+    with np.errstate(over="ignore"):
+        drawn = (expected_a0(point.depth, point.hidden, np.float64(point.init_std))
+                 if point.depth > 1 else point.init_std)
+    check_start("init_std", point.init_std, drawn, a_star)
 
 
 def _point(v: dict[str, Any], compute: tuple[str, ...]) -> Point:
@@ -222,6 +245,7 @@ def _point(v: dict[str, Any], compute: tuple[str, ...]) -> Point:
         if point.train_objects is not None and point.train_objects > 2**point.nx:
             raise bad("train_objects", point.train_objects,
                       f"must be at most the 2**nx = {2**point.nx} objects")
+        _check_starts(point)
     except ModspecError as exc:
         raise ModspecError(f"{exc} (at the grid point {label})") from None
     return point

@@ -39,9 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=integer(0), required=True, help="last epoch (≥ 0)")
     p.add_argument("--a0", type=number(), default=1e-6,
                    help="initial mode strength of every mode (finite; default 1e-6)")
-    p.add_argument("--hidden", type=integer(1), default=50,
-                   help="hidden width (≥ 1), coupled networks only (integrated matrix flow)")
-    p.add_argument("--seed", type=SEED, default=0, help="seed, coupled networks only")
+    p.add_argument("--hidden", type=integer(1), default=None,
+                   help="hidden width (≥ 1, default 50), coupled networks only (integrated "
+                        "matrix flow); a decoupled network has none (a warning says so)")
+    p.add_argument("--seed", type=SEED, default=None,
+                   help="seed (default 0), coupled networks only")
     p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
                    help="continuous: the gradient flow (closed forms); discrete: gradient "
                         "descent epoch by epoch at this lr (exact per-epoch mode map)")
@@ -97,6 +99,13 @@ def run(args: argparse.Namespace) -> int:
     from modspec.numerics.budget import check_memory, prediction_bytes
 
     network = network_from(args)
+    given = [f"--{name}" for name in ("hidden", "seed") if getattr(args, name) is not None]
+    if given and not network.coupled:
+        print(f"modspec predict: warning: {' and '.join(given)} ignored: the {network.name} "
+              "network is decoupled, its modes follow closed forms with no hidden width or "
+              "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
+    args.hidden = 50 if args.hidden is None else args.hidden
+    args.seed = 0 if args.seed is None else args.seed
     check_memory(prediction_bytes(args.epochs, dataset_from(args), network, args.hidden),
                  f"--epochs={args.epochs}" + (f", --hidden={args.hidden}" * network.coupled))
     payload = prediction(args).payload()
