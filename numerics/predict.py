@@ -178,12 +178,14 @@ class Observables:
                             f"{th.network.name} network in its mode strengths.")
 
     def __call__(self, modes: Strengths, values: Values, batch: tuple[int, ...],
-                 t_ndim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+                 t_shape: tuple[int, ...]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(quadrant norms, losses)``, each ``batch + t_shape``; a network without modes
+        (outputs uncorrelated with its inputs) has constant ones."""
         quads: dict[str, np.ndarray] = {}
         loss: dict[str, np.ndarray] = {}
         if self.code is None:
             return quads, loss
-        shape = batch + next(iter(modes.values())).shape[len(batch):]
+        shape, t_ndim = batch + tuple(t_shape), len(t_shape)
         out = self.code.as_dict(*[modes[k] for k in self.keys],
                                 *[_lift(values[p], batch, t_ndim) for p in self.params])
         for name, v in out.items():
@@ -312,6 +314,8 @@ class Predictor:
         converged strength ``s/λ`` sets the scale), before any work."""
         from .discrete import check_start, converged_scale
 
+        if not a0s:
+            return
         if self.coupled:
             a_star = converged_scale(self.th.dataset)
         else:
@@ -369,7 +373,7 @@ class Predictor:
             if self._open_keys:
                 modes.update(self.implicit(t, tau, a0s, values, batch))
         modes = {k: modes[k] for k in self.keys}
-        quads, loss = self.observables(modes, values, batch, t.ndim)
+        quads, loss = self.observables(modes, values, batch, t.shape)
         return Trajectory(t, modes, quads, loss, seed_axis=False, kind="theory", time=time,
                           lr=lr, tau=tau, meta={s.name: v for s, v in values.items()})
 

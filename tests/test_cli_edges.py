@@ -223,3 +223,117 @@ def test_a_grid_with_r_and_both_rx_and_ry_is_refused_as_ambiguous(run_cli, capsy
     grid = _grid(tmp_path, "[dataset]\nr = [1, 2]\nrx = 1\nry = 1\n" + GRID_RUN)
     code, out, err = run_cli(capsys, "sweep", grid, "--out", str(tmp_path / "s.jsonl"))
     assert_one_line_refusal(code, out, err, "dataset.r=[1, 2]")
+
+
+# ------------------------------------------------------------------ devices, sizes, threads
+@pytest.mark.parametrize("command", ["validate", "cmnist"])
+def test_a_cuda_device_this_machine_lacks_is_refused_before_any_work(run_cli, capsys, tmp_path,
+                                                                     command):
+    torch = pytest.importorskip("torch")
+    out_dir = tmp_path / "out"
+    index = torch.cuda.device_count() + 98
+    code, out, err = run_cli(capsys, command, "--device", f"cuda:{index}", "--out", str(out_dir))
+    assert_one_line_refusal(code, out, err, "--device")
+    assert "CUDA device" in err and not out_dir.exists()
+
+
+@pytest.mark.parametrize("argv, names", [
+    (("--seeds", "100000"), "seeds=100000"),
+    (("--n-train", "100000000"), "n_train=100000000"),
+    (("--n-test", "100000000"), "n_test=100000000"),
+    (("--threads", "100000"), "--threads"),
+], ids=["seeds", "n-train", "n-test", "threads"])
+def test_cmnist_sizes_beyond_the_machine_are_refused_before_allocating(run_cli, capsys,
+                                                                       tmp_path, argv, names):
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(capsys, "cmnist", "--quick", *argv, "--out", str(out_dir))
+    assert_one_line_refusal(code, out, err, names)
+    assert not out_dir.exists()
+
+
+def test_the_cmnist_memory_estimate_fits_the_reference_protocols():
+    from modspec.validation.cmnist_presets import QUICK, REFERENCE
+    from modspec.validation.cmnist_run import CMNISTConfig, run_bytes
+
+    assert run_bytes(CMNISTConfig(**QUICK)) < 2**30                  # runs on a laptop
+    assert run_bytes(CMNISTConfig(**REFERENCE)) < 2**30
+    more = CMNISTConfig(**{**QUICK, "seeds": 2 * QUICK["seeds"]})
+    assert run_bytes(more) > run_bytes(CMNISTConfig(**QUICK))
+
+
+def test_cmnist_init_that_overflows_is_blamed_not_lr():
+    pytest.importorskip("torch")
+    from modspec.theory.errors import ModspecError
+    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup
+
+    group = SeedGroup.__new__(SeedGroup)
+    group.seeds, group.arch = [0], "dense"
+    group.config = CMNISTConfig(init=1e300)
+    import numpy as np
+
+    with pytest.raises(ModspecError, match=r"^init=1e\+300 is invalid"):
+        group._check_finite(np.array([np.inf]), 0)
+    with pytest.raises(ModspecError, match=r"^lr=0.002 is invalid: SGD diverged"):
+        group._check_finite(np.array([np.nan]), 3)
+
+
+# ------------------------------------------------------- degenerate declared datasets
+DEGENERATE = {
+    "scale 0": """family = "declared"
+space = {kind = "hypercube", n = 3}
+inputs = [{name = "x", kind = "features"},
+          {name = "id", kind = "identity", copies = 1, scale = 0.0}]
+outputs = [{name = "y", kind = "features", indices = [0]},
+           {name = "xor", kind = "parities", subsets = [[0, 1]]}]
+""",
+    "unrelated blocks": """family = "declared"
+space = {kind = "hypercube", n = 3}
+inputs = [{name = "x", kind = "features", indices = [0]}]
+outputs = [{name = "y", kind = "features", indices = [1]}]
+""",
+    "count 0": """family = "declared"
+space = {kind = "hypercube", n = 3}
+inputs = [{name = "x", kind = "features"},
+          {name = "id", kind = "identity", copies = 0, scale = 1.0}]
+outputs = [{name = "y", kind = "features", indices = [0]}]
+""",
+    "features 0": """family = "hierarchical"
+levels = 3
+branching = 2
+features = 0
+r = 1.0
+""",
+}
+
+
+def _finite_json_or_one_line(code, out, err):
+    import json
+    import math
+
+    if code != 0:
+        assert_one_line_refusal(code, out, err, "")
+        return None
+    payload = json.loads(out, parse_constant=pytest.fail)
+    for group in ("quadrant_norms", "loss"):
+        for curve in payload[group].values():
+            assert all(math.isfinite(v) for v in curve)
+    return payload
+
+
+@pytest.mark.parametrize("name", list(DEGENERATE))
+def test_predict_on_a_degenerate_declared_dataset_is_a_result_or_one_line(run_cli, capsys,
+                                                                         tmp_path, name):
+    path = tmp_path / "d.toml"
+    path.write_text(DEGENERATE[name])
+    code, out, err = run_cli(capsys, "predict", "--lr", "0.05", "--epochs", "3", "--dataset",
+                             str(path))
+    assert code == 0, err                     # each of these is a dataset with an answer
+    _finite_json_or_one_line(code, out, err)
+
+
+def test_a_network_without_modes_predicts_constant_observables(run_cli, capsys):
+    code, out, err = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "2", "--ny", "0",
+                             "--kx", "0", "--ky", "0")
+    payload = _finite_json_or_one_line(code, out, err)
+    assert payload["modes"] == {} and payload["t"] == [0.0, 1.0, 2.0]
+    assert all(v == [0.0, 0.0, 0.0] for v in payload["quadrant_norms"].values())

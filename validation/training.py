@@ -49,7 +49,7 @@ from modspec.theory.observables import loss_key
 
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
-__all__ = ["resolve_device", "resolve_dtype", "train"]
+__all__ = ["cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -63,7 +63,24 @@ def resolve_device(device: str) -> str:
         raise bad("device", device, "CUDA is not available here; use auto or cpu")
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise bad("device", device, "must be auto, cpu, cuda or cuda:N")
+    problem = cuda_index_problem(device)
+    if problem:
+        raise bad("device", device, problem)
     return device
+
+
+def cuda_index_problem(device: str) -> str | None:
+    """What is wrong with a ``cuda:N`` device on this machine (None when it exists or
+    ``device`` names no index)."""
+    if not str(device).startswith("cuda:"):
+        return None
+    import torch
+
+    index, count = device[5:], torch.cuda.device_count()
+    if index.isdigit() and int(index) < count:
+        return None
+    return (f"this machine has {count} CUDA device{'' if count == 1 else 's'}"
+            + (f" (cuda:0 … cuda:{count - 1})" if count else "; use auto or cpu"))
 
 
 def resolve_dtype(dtype: str) -> Any:
