@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,10 @@ class LearningRule:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not math.isfinite(value):
                 raise bad(param, value, f"must be a finite number (rule {self.name!r})")
+            if value != 0 and abs(value) < sys.float_info.min:   # subnormal: exact algebra
+                raise bad(param, value, f"must be 0 or at least {sys.float_info.min:.3g} "
+                          f"in size (rule {self.name!r}; a subnormal coefficient is 0 in "
+                          "all but name)")
         object.__setattr__(self, "gamma", float(self.gamma))
         object.__setattr__(self, "nabla", float(self.nabla))
 

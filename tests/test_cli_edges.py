@@ -337,3 +337,73 @@ def test_a_network_without_modes_predicts_constant_observables(run_cli, capsys):
     payload = _finite_json_or_one_line(code, out, err)
     assert payload["modes"] == {} and payload["t"] == [0.0, 1.0, 2.0]
     assert all(v == [0.0, 0.0, 0.0] for v in payload["quadrant_norms"].values())
+
+
+# ----------------------------------------------------------------------------- grid shapes
+SHAPES = {
+    "arch nested list": ('[run]\narch = [["dense"]]\nlr = 0.02\nepochs = 10\n'
+                         'compute = ["theory"]\n', "run.arch=['dense']"),
+    "arch table": ('[run]\narch = {a = "dense"}\nlr = 0.02\nepochs = 10\ncompute = ["theory"]\n',
+                   "run.arch={'a': 'dense'}"),
+    "dataset scalar": ("dataset = 3\n" + GRID_RUN, "[dataset] and [run] must be tables"),
+    "run string": ('run = "x"\n[dataset]\nnx = 3\n', "[dataset] and [run] must be tables"),
+    "huge product": ("[dataset]\nkx = [" + ", ".join(map(str, range(100))) + "]\n[run]\n"
+                     "lr = [" + ", ".join(f"0.0{i + 1}" for i in range(9)) + "]\nepochs = 10\n"
+                     "seed = [" + ", ".join(map(str, range(1000))) + ']\ncompute = ["theory"]\n',
+                     "100 × 9 × 1000 = 900000 points"),
+    "huge epochs": ('[run]\nlr = 0.02\nepochs = 1000000000000000000\ncompute = ["theory"]\n',
+                    "run.epochs=1000000000000000000"),
+}
+
+
+@pytest.mark.parametrize("text, names", list(SHAPES.values()), ids=list(SHAPES))
+def test_a_grid_of_the_wrong_shape_is_one_line_before_any_work(run_cli, capsys, tmp_path,
+                                                               text, names):
+    store = tmp_path / "s.jsonl"
+    code, out, err = run_cli(capsys, "sweep", _grid(tmp_path, text), "--out", str(store),
+                             "--workers", "0")
+    assert_one_line_refusal(code, out, err, names)
+    assert not store.exists()
+
+
+def test_a_surface_over_one_parameter_twice_is_refused(run_cli, capsys, tmp_path):
+    store, figure = tmp_path / "s.jsonl", tmp_path / "p.png"
+    code, out, err = run_cli(capsys, "sweep", _grid(tmp_path, GRID_RUN), "--out", str(store),
+                             "--plot", str(figure), "--x", "kx", "--y", "kx", "--value",
+                             "Gx->Oy")
+    assert_one_line_refusal(code, out, err, "--y='kx'")
+    assert not store.exists() and not figure.exists()
+
+
+# ------------------------------------------------------------------------- sizes, hangs
+def test_a_subnormal_rule_coefficient_is_refused_at_once():
+    code, out, err = run_process("derive", "--rule", "hebbian", "--gamma", "1e-320",
+                                 timeout=60)
+    assert_one_line_refusal(code, out, err, "gamma=1e-320")
+
+
+def test_printing_more_than_the_output_budget_needs_record_every(run_cli, capsys):
+    code, out, err = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "10000000",
+                             "--format", "csv")
+    assert_one_line_refusal(code, out, err, "--epochs=10000000")
+    assert "--record-every" in err and "64 MiB" in err
+    code, out, err = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "10000000",
+                             "--format", "csv", "--record-every", "2500000")
+    assert code == 0, err
+    rows = out.strip().splitlines()
+    assert [float(r.split(",")[0]) for r in rows[1:]] == [0.0, 2.5e6, 5e6, 7.5e6, 1e7]
+    pi1_end = float(rows[-1].split(",")[1])
+    assert pi1_end == pytest.approx(0.904534, rel=1e-5)           # converged to s/λ
+
+
+def test_record_every_keeps_the_values_at_the_recorded_epochs(run_cli, capsys):
+    import json
+
+    code, every, _ = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "10",
+                             "--time", "discrete")
+    code2, coarse, _ = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "10",
+                               "--time", "discrete", "--record-every", "3")
+    every, coarse = json.loads(every), json.loads(coarse)
+    assert code == code2 == 0 and coarse["t"] == [0.0, 3.0, 6.0, 9.0, 10.0]
+    for key, curve in coarse["modes"].items():
+        assert curve == [every["modes"][key][int(t)] for t in coarse["t"]]

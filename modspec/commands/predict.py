@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=number(0, strict=True), required=True,
                    help="learning rate (> 0)")
     p.add_argument("--epochs", type=integer(0), required=True, help="last epoch (≥ 0)")
+    p.add_argument("--record-every", type=integer(1), default=None, metavar="K",
+                   help="print every K-th epoch (and the last); default every epoch, up to "
+                        "an output of 64 MiB")
     p.add_argument("--a0", type=number(), default=1e-6,
                    help="initial mode strength of every mode (finite; default 1e-6)")
     p.add_argument("--hidden", type=integer(1), default=None,
@@ -52,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def epochs_of(args: argparse.Namespace) -> np.ndarray:
+    """The epochs printed: ``0, K, 2K, …`` and the last (``K = --record-every``, default 1)."""
+    k = getattr(args, "record_every", None) or 1
+    t = np.arange(0, args.epochs + 1, k, dtype=float)
+    return t if t[-1] == args.epochs else np.append(t, float(args.epochs))
+
+
 def prediction(args: argparse.Namespace) -> Any:
     from modspec.numerics.predict import compile
     from modspec.theory.derivation import derive
@@ -63,7 +73,7 @@ def prediction(args: argparse.Namespace) -> Any:
     if rule is not None and not rule.is_gradient_descent:
         return _under_rule(args, dataset, network, rule)
     f = compile(derive(dataset, network))
-    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
+    return f(epochs_of(args), lr=args.lr, a0=args.a0,
              hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
 
 
@@ -76,7 +86,7 @@ def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any)
     check_rule_network(rule, network, dataset)
     if not args.a0 > 0:
         raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
-    result = rule_prediction(dataset, network, rule, np.arange(args.epochs + 1, dtype=float),
+    result = rule_prediction(dataset, network, rule, epochs_of(args),
                              args.lr, args.a0, getattr(args, "time", "continuous"))
     if result.trajectory is None:
         raise bad("rule", rule.label, f"has no per-mode prediction: {result.method}; "
@@ -96,7 +106,7 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.numerics.budget import check_memory, prediction_bytes
+    from modspec.numerics.budget import check_memory, check_output, prediction_bytes
 
     network = network_from(args)
     given = [f"--{name}" for name in ("hidden", "seed") if getattr(args, name) is not None]
@@ -106,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
               "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
     args.hidden = 50 if args.hidden is None else args.hidden
     args.seed = 0 if args.seed is None else args.seed
-    check_memory(prediction_bytes(args.epochs, dataset_from(args), network, args.hidden),
+    rows = args.epochs // (args.record_every or 1) + 2
+    if args.record_every is None:
+        check_output(rows, f"--epochs={args.epochs}", "pass --record-every K to print every "
+                     "K-th epoch")
+    check_memory(prediction_bytes(rows - 1, dataset_from(args), network, args.hidden),
                  f"--epochs={args.epochs}" + (f", --hidden={args.hidden}" * network.coupled))
     payload = prediction(args).payload()
     if args.format == "csv":

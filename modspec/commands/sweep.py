@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot is not None and (args.x is None or args.value is None):
         raise bad("--plot", args.plot, "needs --x and --value")
+    if args.y is not None and args.y == args.x:
+        raise bad("--y", args.y, "must differ from --x (a surface needs two parameters)")
     if args.plot is None and (args.x or args.y or args.value):
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
     try:
