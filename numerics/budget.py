@@ -96,7 +96,9 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
         params += sum(a * b for a, b in zip(dims, dims[1:], strict=False))
         series += 1
     recorded = epochs // record_every + 2
-    return FLOAT * seeds * (3 * params + 3 * n_in * n_out + series * recorded)
+    # the input covariance Σx (n_in × n_in) and the data (n_in + n_out rows of P objects)
+    data = n_in * n_in + (n_in + n_out) * int(getattr(dataset, "P", 0) or 0)
+    return FLOAT * (seeds * (3 * params + 3 * n_in * n_out + series * recorded) + data)
 
 
 #: The most bytes a command prints without being asked for a coarser record (64 MiB).

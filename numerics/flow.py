@@ -99,8 +99,17 @@ class Layout:
 
 
 def check_numeric(dataset: Any) -> None:
+    """A dataset simulation can run on: numeric, with arrays and a mode basis that fit
+    (``dataset.fits``: :func:`modspec.theory.dataset.materialisable`)."""
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "simulation and integration need numeric parameters")
+    if not getattr(dataset, "fits", True):
+        from modspec.theory.dataset import MAX_ENTRIES
+
+        raise bad("dataset", f"{int(dataset.P)} objects × {dataset.shape_x[0]} inputs",
+                  f"is too large to simulate: its arrays and the P × P basis its modes are "
+                  f"read in must each have at most {MAX_ENTRIES:.0e} entries; predict it "
+                  "instead (closed forms at any size)")
 
 
 def check_hidden(hidden: Any) -> int:

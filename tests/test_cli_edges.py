@@ -407,3 +407,37 @@ def test_record_every_keeps_the_values_at_the_recorded_epochs(run_cli, capsys):
     assert code == code2 == 0 and coarse["t"] == [0.0, 3.0, 6.0, 9.0, 10.0]
     for key, curve in coarse["modes"].items():
         assert curve == [every["modes"][key][int(t)] for t in coarse["t"]]
+
+
+def test_a_dataset_too_large_for_its_mode_basis_is_not_simulated(run_cli, capsys):
+    code, out, err = run_cli(capsys, "simulate", "--nx", "12", "--kx", "3", "--ky", "1",
+                             "--lr", "0.01", "--epochs", "3")
+    assert_one_line_refusal(code, out, err, "dataset='4096 objects")
+    assert "predict it instead" in err
+
+
+def test_identity_blocks_too_large_for_memory_are_refused_before_allocating(run_cli, capsys,
+                                                                           tmp_path):
+    code, out, err = run_cli(capsys, "simulate", "--kx", "100000", "--lr", "0.01",
+                             "--epochs", "2")
+    assert_one_line_refusal(code, out, err, "epochs=2")
+    assert "of memory" in err
+    store = tmp_path / "s.jsonl"
+    grid = _grid(tmp_path, '[dataset]\nkx = 100000\n[run]\nlr = 0.02\nepochs = 10\n'
+                           'compute = ["simulate"]\n')
+    code, out, err = run_cli(capsys, "sweep", grid, "--out", str(store), "--workers", "0")
+    assert_one_line_refusal(code, out, err, "kx=100000")
+    assert "of memory" in err and not store.exists()
+
+
+def test_sparse_and_dense_mode_vectors_agree():
+    import numpy as np
+
+    from modspec.theory.spectra import _product
+
+    rng = np.random.default_rng(0)
+    A = np.zeros((1200, 1000))
+    A[:5] = rng.normal(size=(5, 1000))
+    A[5:1005, :] += np.eye(1000)                       # an identity block: mostly zeros
+    G = rng.normal(size=(1000, 7))
+    assert np.allclose(_product(A, G), A @ G, rtol=1e-12, atol=1e-12)

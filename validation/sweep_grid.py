@@ -263,6 +263,12 @@ def _point(v: dict[str, Any], compute: tuple[str, ...]) -> Point:
             raise bad("train_objects", point.train_objects,
                       f"must be at most the 2**nx = {2**point.nx} objects")
         _check_starts(point)
+        if "simulate" in point.compute or "train" in point.compute:
+            from modspec.numerics.budget import check_memory, training_bytes
+
+            check_memory(training_bytes(point.dataset(), point.network(), point.hidden,
+                                        point.seeds, point.epochs, point.record_every),
+                         f"seeds={point.seeds}, hidden={point.hidden}, epochs={point.epochs}")
     except ModspecError as exc:
         raise ModspecError(f"{exc} (at the grid point {label})") from None
     return point
