@@ -53,8 +53,23 @@ from .codegen import Generated, generate
 from .record import Trajectory
 from .stable import stable_form
 
-__all__ = ["ClosedForms", "CompiledExpression", "CoupledDynamics", "ModeConstants",
-           "ModeSolutions", "Observables", "Predictor", "compile"]
+__all__ = ["MAX_COUPLED_HIDDEN", "ClosedForms", "CompiledExpression", "CoupledDynamics",
+           "ModeConstants", "ModeSolutions", "Observables", "Predictor", "check_coupled_hidden",
+           "compile"]
+
+#: The widest network a coupled prediction integrates: its cost grows with the width while
+#: its answer does not (the start's effective strength a0 is fixed; a wider network only
+#: samples it more finely).
+MAX_COUPLED_HIDDEN = 10_000
+
+
+def check_coupled_hidden(hidden: Any, name: str = "hidden") -> int:
+    """The hidden width of a coupled prediction, ``1 ≤ hidden ≤ MAX_COUPLED_HIDDEN``."""
+    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) \
+            or not 1 <= hidden <= MAX_COUPLED_HIDDEN:
+        raise bad(name, hidden, f"must be an integer in [1, {MAX_COUPLED_HIDDEN}] for a coupled "
+                  "network (a wider one costs more and predicts the same)")
+    return int(hidden)
 
 _DATASET = {"nx": sy.nx, "ny": sy.ny, "kx": sy.kx, "ky": sy.ky, "rx": sy.rx, "ry": sy.ry}
 _UNITS = {"t": "epochs of full-batch GD", "tau": "epochs, tau = 1/(P*lr)",
@@ -402,6 +417,7 @@ class Predictor:
                       "a coupled network starts all modes from one a0")
         if t.ndim != 1 or np.any(np.diff(t) < 0):
             raise bad("t", "array", "must be 1-D and non-decreasing for a coupled network")
+        hidden = check_coupled_hidden(hidden)
         a0 = float(next(iter(a0s.values())))
         run = self.coupled_dynamics(t, float(lr), a0, hidden, seed, time)
         return Trajectory(t, run.modes, run.quadrant_norms, run.loss, seed_axis=False,

@@ -441,3 +441,12 @@ def test_sparse_and_dense_mode_vectors_agree():
     A[5:1005, :] += np.eye(1000)                       # an identity block: mostly zeros
     G = rng.normal(size=(1000, 7))
     assert np.allclose(_product(A, G), A @ G, rtol=1e-12, atol=1e-12)
+
+
+def test_a_coupled_prediction_wider_than_its_bound_is_refused_at_once(run_cli, capsys):
+    from modspec.numerics.predict import MAX_COUPLED_HIDDEN
+
+    code, out, err = run_cli(capsys, "predict", "--arch", "leaky", "--hidden", "1000000",
+                             "--lr", "0.1", "--epochs", "3")
+    assert_one_line_refusal(code, out, err, "--hidden=1000000")
+    assert str(MAX_COUPLED_HIDDEN) in err

@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
               "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
     args.hidden = 50 if args.hidden is None else args.hidden
     args.seed = 0 if args.seed is None else args.seed
+    if network.coupled:
+        from modspec.numerics.predict import check_coupled_hidden
+
+        check_coupled_hidden(args.hidden, "--hidden")
     rows = args.epochs // (args.record_every or 1) + 2
     if args.record_every is None:
         check_output(rows, f"--epochs={args.epochs}", "pass --record-every K to print every "
