@@ -379,7 +379,9 @@ class Predictor:
         batch = np.broadcast_shapes(tau.shape, *[a.shape for a in a0s.values()],
                                     *[v.shape for v in values.values()])
         modes: Strengths = {}
-        if time == "discrete":
+        if time == "discrete" and not self.keys:     # no mode: nothing to iterate
+            pass
+        elif time == "discrete":
             modes = self.discrete(t, tau, a0s, values, batch)
             self._check_finite(modes, t, lr, values, batch)
         else:

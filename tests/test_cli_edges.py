@@ -450,3 +450,23 @@ def test_a_coupled_prediction_wider_than_its_bound_is_refused_at_once(run_cli, c
                              "--lr", "0.1", "--epochs", "3")
     assert_one_line_refusal(code, out, err, "--hidden=1000000")
     assert str(MAX_COUPLED_HIDDEN) in err
+
+
+def test_a_grid_point_without_modes_stores_a_row_of_zeros(run_cli, capsys, tmp_path):
+    import json
+
+    store = tmp_path / "s.jsonl"
+    grid = _grid(tmp_path, '[dataset]\nny = 0\nkx = 0\nky = 0\n[run]\nlr = 0.02\nepochs = 10\n'
+                           'compute = ["theory", "simulate"]\n')
+    code, out, err = run_cli(capsys, "sweep", grid, "--out", str(store), "--workers", "0")
+    assert code == 0, err
+    row = json.loads(store.read_text().splitlines()[-1])
+    assert not any(k.endswith("error") for k in row)
+    assert row["theory.loss.compositional"] == row["simulate.loss.compositional"] == 0.0
+
+
+def test_cmnist_lr_beyond_float32_is_refused_at_once(run_cli, capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(capsys, "cmnist", "--quick", "--lr", "1e300", "--out", str(out_dir))
+    assert_one_line_refusal(code, out, err, "lr=1e+300")
+    assert "float32" in err and not out_dir.exists()

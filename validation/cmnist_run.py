@@ -75,6 +75,8 @@ PARTS = ("compositional", "noncompositional")
 CHECKPOINT = "checkpoint.npz"
 
 
+#: The largest float32 number: a learning rate beyond it cannot even scale a step.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: The most torch CPU threads a run may ask for: 4 per CPU (more only exhausts memory).
 MAX_THREADS = 4 * (os.cpu_count() or 1)
 
@@ -130,6 +132,9 @@ class CMNISTConfig:
             if not isinstance(value, (int, float)) or isinstance(value, bool) \
                     or not math.isfinite(value) or not value > 0:
                 raise bad(name, value, "must be a finite number > 0")
+        if self.lr > FLOAT32_MAX:           # the step's scale of float32 parameters
+            raise bad("lr", self.lr, f"must be at most {FLOAT32_MAX:.3g} (the parameters are "
+                      "float32; the reference is 2e-3)")
         if self.plateau_window % self.eval_every:
             raise bad("plateau_window", self.plateau_window,
                       f"must be a multiple of eval_every ({self.eval_every})")
