@@ -470,3 +470,14 @@ def test_cmnist_lr_beyond_float32_is_refused_at_once(run_cli, capsys, tmp_path):
     code, out, err = run_cli(capsys, "cmnist", "--quick", "--lr", "1e300", "--out", str(out_dir))
     assert_one_line_refusal(code, out, err, "lr=1e+300")
     assert "float32" in err and not out_dir.exists()
+
+
+@pytest.mark.parametrize("command", ["simulate", "validate"])
+def test_a_dataset_whose_modes_cost_too_much_to_read_is_refused_at_once(command, tmp_path):
+    out_dir = tmp_path / "out"
+    argv = ("--nx", "12", "--kx", "1", "--epochs", "3", "--lr", "0.0001")
+    if command == "validate":
+        argv += ("--out", str(out_dir))
+    code, out, err = run_process(command, *argv, timeout=60)
+    assert_one_line_refusal(code, out, err, "dataset='4096 objects")
+    assert "operations" in err and not out_dir.exists()
