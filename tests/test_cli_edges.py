@@ -129,7 +129,8 @@ def test_an_overflowing_start_names_init_std_not_lr(run_cli, capsys, backend, st
     assert at in err and "lr=" not in err.split("invalid")[0]
 
 
-@pytest.mark.parametrize("extra", [(), ("--time", "discrete"), ("--arch", "leaky")])
+@pytest.mark.parametrize("extra", [(), ("--time", "discrete"), ("--arch", "leaky"),
+                                   ("--arch", "leaky", "--depth", "6"), ("--rule", "hebbian")])
 def test_a_huge_predicted_start_names_a0(run_cli, capsys, extra):
     code, out, err = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "3", "--a0", "1e300",
                              *extra)

@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=integer(1), help="epochs between evaluations")
     p.add_argument("--eval-train", type=integer(1), help="training examples used to measure errors")
     p.add_argument("--threads", type=integer(1, MAX_THREADS),
-                   help=f"torch CPU threads (1 … {MAX_THREADS}, 4 per CPU; default: torch's)")
+                   help="torch CPU threads (at most 4 per CPU; default: torch's)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--out", type=output_folder, required=True,

@@ -69,6 +69,10 @@ def prediction(args: argparse.Namespace) -> Any:
     if args.epochs < 0:
         raise bad("epochs", args.epochs, "must be an integer ≥ 0")
     dataset, network = dataset_from(args), network_from(args)
+    if getattr(dataset, "fits", False):     # the start's bound, before deriving anything
+        from modspec.numerics.discrete import check_start, converged_scale
+
+        check_start("a0", args.a0, abs(args.a0), converged_scale(dataset))
     rule = rule_from(args) if hasattr(args, "rule") else None
     if rule is not None and not rule.is_gradient_descent:
         return _under_rule(args, dataset, network, rule)
