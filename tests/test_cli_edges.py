@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modspec.numerics import budget
 from modspec.theory.inputfile import MAX_INPUT_BYTES, InputFileError, read_bounded, read_toml
@@ -482,3 +484,62 @@ def test_a_dataset_whose_modes_cost_too_much_to_read_is_refused_at_once(command,
     code, out, err = run_process(command, *argv, timeout=60)
     assert_one_line_refusal(code, out, err, "dataset='4096 objects")
     assert "operations" in err and not out_dir.exists()
+
+
+# ------------------------------------------------ options drawn from the edges of their types
+def _result_or_one_line(code, out, err):
+    """Exit 0 with strict, finite JSON (warnings: one line each), or one line and status 2."""
+    import json
+
+    if code == 2:
+        assert_one_line_refusal(code, out, err, "")
+        return
+    assert code == 0, err
+    assert "Traceback" not in err and all("warning:" in line for line in err.splitlines())
+    json.loads(out, parse_constant=pytest.fail)               # no NaN, no Infinity
+
+
+EDGE_REALS = ["1e-300", "1e-12", "0.05", "0.1005", "0.15", "1", "1e6", "1e300", "-1e-3", "0"]
+
+
+@given(lr=st.sampled_from(EDGE_REALS), a0=st.sampled_from(EDGE_REALS),
+       epochs=st.sampled_from(["0", "1", "40", "10000000"]),
+       time=st.sampled_from(["continuous", "discrete"]),
+       every=st.sampled_from([None, "7000", "100000000"]))    # never megabytes of output
+@settings(max_examples=12, deadline=None)
+def test_predict_at_the_edges_is_a_result_or_one_line(lr, a0, epochs, time, every):
+    from modspec.cli import main
+
+    argv = ["predict", "--lr", lr, "--a0", a0, "--epochs", epochs, "--time", time]
+    argv += [] if every is None else ["--record-every", every]
+    with _captured() as (out, err):
+        code = main(argv)
+    _result_or_one_line(code, out.getvalue(), err.getvalue())
+
+
+@given(lr=st.sampled_from(EDGE_REALS), std=st.sampled_from(EDGE_REALS),
+       epochs=st.sampled_from(["0", "1", "30"]), hidden=st.sampled_from(["1", "3"]),
+       backend=st.sampled_from(["numpy", "torch"]))
+@settings(max_examples=10, deadline=None)
+def test_simulate_at_the_edges_is_a_result_or_one_line(lr, std, epochs, hidden, backend):
+    from modspec.cli import main
+
+    if backend == "torch":
+        pytest.importorskip("torch")
+    with _captured() as (out, err):
+        code = main(["simulate", "--lr", lr, "--init-std", std, "--epochs", epochs,
+                     "--hidden", hidden, "--backend", backend])
+    _result_or_one_line(code, out.getvalue(), err.getvalue())
+
+
+def _captured():
+    import contextlib
+    import io
+
+    @contextlib.contextmanager
+    def capture():
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield out, err
+
+    return capture()
