@@ -169,6 +169,7 @@ def test_float32_on_the_numpy_simulator_is_refused(run_cli, capsys, tmp_path):
                              "--epochs", "5", "--seeds", "1", "--no-figures",
                              "--out", str(tmp_path / "out"))
     assert_one_line_refusal(code, out, err, "dtype='float32'")
+    assert not (tmp_path / "out").exists()
 
 
 def test_auto_backend_runs_float32_in_torch():

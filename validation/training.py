@@ -49,7 +49,7 @@ from modspec.theory.observables import loss_key
 
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
-__all__ = ["cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
+__all__ = ["check_backend", "cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -81,6 +81,13 @@ def cuda_index_problem(device: str) -> str | None:
         return None
     return (f"this machine has {count} CUDA device{'' if count == 1 else 's'}"
             + (f" (cuda:0 … cuda:{count - 1})" if count else "; use auto or cpu"))
+
+
+def check_backend(backend: str, dtype: str) -> None:
+    """Refuse a precision the backend does not run: the NumPy simulator is float64 only."""
+    if backend == "numpy" and dtype != "float64":
+        raise bad("dtype", dtype, "the NumPy simulator runs float64 only; use backend "
+                  "'torch' (or 'auto') for float32")
 
 
 def resolve_dtype(dtype: str) -> Any:
@@ -156,9 +163,7 @@ def train(
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("training needs a numeric dataset; substitute numbers for the symbols")
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
-    if backend == "numpy" and dtype != "float64":
-        raise bad("dtype", dtype, "the NumPy simulator runs float64 only; use backend "
-                  "'torch' (or 'auto') for float32")
+    check_backend(backend, dtype)
     if backend == "auto":
         backend = ("numpy" if nonlinearity is None and not bias and dtype == "float64"
                    and not str(device).startswith("cuda") else "torch")

@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     from modspec.numerics.flow import check_numeric
 
     check_numeric(ds)                   # a dataset too large to train on: before the folder
+    if not args.claims:
+        from modspec.validation.training import check_backend
+
+        check_backend(args.backend, args.dtype)
     os.makedirs(args.out, exist_ok=True)
     nonlin = None if args.nonlinearity == "linear" else args.nonlinearity
     if args.claims:
