@@ -544,3 +544,50 @@ def _captured():
             yield out, err
 
     return capture()
+
+
+# ------------------------------------------------------------------------------ schedulers
+def _server(first: bytes | None):
+    """A local TCP service that accepts connections and sends ``first`` (None: nothing)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if first is not None:
+                conn.sendall(first)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("first, why", [
+    (None, "sent no Dask handshake"),                              # accepts, never answers
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "does not speak Dask"),  # announces exabytes
+    (b"", "sent no Dask handshake"),
+], ids=["silent", "http", "empty"])
+def test_a_service_that_is_not_a_dask_scheduler_is_one_line_within_the_timeout(first, why):
+    pytest.importorskip("distributed")
+    from modspec.theory.errors import ModspecError
+    from modspec.validation.sweeps import connect
+
+    listener, address = _server(first)
+    try:
+        with pytest.raises(ModspecError, match=f"--scheduler=.*{why}"):
+            connect(address, timeout=1.0)
+    finally:
+        listener.close()
+
+
+def test_tls_schedulers_are_refused_in_one_line(run_cli, capsys, tmp_path):
+    code, out, err = run_cli(capsys, "sweep", _grid(tmp_path, GRID_RUN), "--out",
+                             str(tmp_path / "s.jsonl"), "--scheduler", "tls://127.0.0.1:8786")
+    assert_one_line_refusal(code, out, err, "--scheduler")

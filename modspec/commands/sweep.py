@@ -38,7 +38,7 @@ def scheduler_address(text: str) -> str:
     """An argparse type: a Dask scheduler address ``tcp://HOST:PORT``."""
     scheme, _, rest = text.partition("://")
     host, _, port = rest.rpartition(":")
-    if scheme not in ("tcp", "tls") or not host or not port.isdigit():
+    if scheme != "tcp" or not host or not port.isdigit():  # tls needs certificates: not taken
         raise argparse.ArgumentTypeError(f"{text!r} is invalid: must be tcp://HOST:PORT")
     return text
 
