@@ -53,6 +53,12 @@ arch = "split"
 
 * **Machine-readable output.** `--format json` of `derive`, `predict` and `simulate` is a
   stable contract (keys `modes`, `quadrant_norms`, `loss`, …); see each command below.
+* **Input files** (`--config`, `--dataset`, a sweep's grid) must be regular files of at most
+  1 MiB; a device, a pipe or a folder is refused in one line before anything is read.
+* **Limits.** A request refused in one line before any work: output over 64 MiB (`predict`
+  without `--record-every`), memory beyond what the machine has, a start far beyond the data's
+  scale (`--a0`, `--init-std`), a run that diverges (naming `lr` and its derived limit); `lr`
+  at or above that limit without diverging is a one-line warning.
 """
 
 

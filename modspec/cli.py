@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -32,8 +33,20 @@ COMMANDS = ("derive", "predict", "simulate", "validate", "sweep", "cmnist", "rep
 RULE_TABLE = {"name": "rule", "gamma": "gamma", "nabla": "nabla"}
 
 
+#: What argparse takes for a negative number rather than an option: also ``-1e-3``, ``-.5``
+#: and ``-inf`` (argparse's own pattern knows only ``-1`` and ``-1.5``, so ``--nabla -1e-3``
+#: read as a missing value). No option of modspec starts with a digit or reads like ``-inf``.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$",
+                             re.IGNORECASE)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit status 2."""
+    """An argument parser whose errors are one line on stderr and exit status 2, and which
+    reads every negative number (:data:`NEGATIVE_NUMBER`) as a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")

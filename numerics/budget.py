@@ -27,8 +27,8 @@ from typing import Any
 
 from modspec.theory.errors import ModspecError
 
-__all__ = ["available_bytes", "check_memory", "format_bytes", "prediction_bytes",
-           "training_bytes"]
+__all__ = ["OUTPUT_BUDGET", "available_bytes", "check_memory", "check_output", "format_bytes",
+           "prediction_bytes", "training_bytes"]
 
 FLOAT = 8
 #: Bytes per predicted value: float64 array + Python float in a list (32) + JSON text (~20).
@@ -96,7 +96,24 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
         params += sum(a * b for a, b in zip(dims, dims[1:], strict=False))
         series += 1
     recorded = epochs // record_every + 2
-    return FLOAT * seeds * (3 * params + 3 * n_in * n_out + series * recorded)
+    # the input covariance Σx (n_in × n_in) and the data (n_in + n_out rows of P objects)
+    data = n_in * n_in + (n_in + n_out) * int(getattr(dataset, "P", 0) or 0)
+    return FLOAT * (seeds * (3 * params + 3 * n_in * n_out + series * recorded) + data)
+
+
+#: The most bytes a command prints without being asked for a coarser record (64 MiB).
+OUTPUT_BUDGET = 64 * 2**20
+#: Bytes per printed value: a number with its separator and indentation (JSON or CSV).
+PRINTED_VALUE = 24
+
+
+def check_output(rows: int, request: str, hint: str, series: int = PREDICTED_SERIES) -> None:
+    """Refuse, naming ``request``, printing ``rows`` rows of ``series`` values when that is
+    more than :data:`OUTPUT_BUDGET`; ``hint`` says how to ask for fewer rows."""
+    nbytes = rows * series * PRINTED_VALUE
+    if nbytes > OUTPUT_BUDGET:
+        raise ModspecError(f"{request} is invalid: prints about {format_bytes(nbytes)}, more "
+                           f"than the {format_bytes(OUTPUT_BUDGET)} output budget; {hint}")
 
 
 def prediction_bytes(epochs: int, dataset: Any = None, network: Any = None,

@@ -62,6 +62,12 @@ def epochs(t: Any) -> np.ndarray:
     return arr
 
 
+#: Every this many epochs :func:`iterate_modes` asks whether the iteration has come to rest
+#: in floating point (a fixed point or a two-cycle of the float map), and if so jumps to the
+#: end: the discrete theory then costs O(epochs to rest), not O(epochs).
+REST_CHECK = 64
+
+
 def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np.ndarray:
     """Mode strengths ``a_n`` after ``n = t`` epochs of the exact discrete map.
 
@@ -71,7 +77,9 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
     ``c0 = a0^{1/L}``. Above the learning-rate limit of
     :func:`modspec.theory.discrete.stability_limit` the iteration may diverge (``inf``/``nan``,
     no warning) or settle on a cycle: that is what gradient descent does too. Cost: ``max(t)``
-    vectorised steps (about 1e5 steps per second on this machine for small batches).
+    vectorised steps (about 1e5 steps per second on this machine for small batches), or the
+    steps until the float iteration repeats itself (a fixed point or a two-cycle, checked every
+    :data:`REST_CHECK` steps), after which every later epoch is known exactly.
     """
     t = epochs(t)
     s, lam, a0, tau = np.broadcast_arrays(*[np.asarray(v, dtype=float)
@@ -99,7 +107,15 @@ def iterate_modes(depth: int, t: Any, s: Any, lam: Any, a0: Any, tau: Any) -> np
                 j += 1
                 if j == steps.size:
                     break
-            c = h(c, s, lam, tau)[0]
+            after = h(c, s, lam, tau)[0]
+            if step % REST_CHECK == REST_CHECK - 1 and np.array_equal(
+                    h(after, s, lam, tau)[0], c, equal_nan=True):
+                # at rest in floating point: c_{n+2} = c_n for every element, so the map
+                # (elementwise, deterministic) repeats c, after, c, … exactly from here on
+                later = steps[j:] - step
+                out[j:] = np.where((later % 2 == 0).reshape(-1, *[1] * c.ndim), c, after)**L
+                break
+            c = after
     res = out[inverse.reshape(t.shape)]                    # t.shape + B
     return np.moveaxis(res, tuple(range(t.ndim)), tuple(range(len(batch), res.ndim)))
 
@@ -114,7 +130,67 @@ def learning_rate_limit(modes: Any, P: int) -> float:
     return min(limits) if limits else float("inf")
 
 
-def divergence_error(lr: float, epoch: int, limit: float) -> ModspecError:
-    """The one-line error of gradient descent that diverged at ``epoch``."""
-    return bad("lr", lr, f"gradient descent diverged (non-finite weights at epoch {epoch}); "
-               f"the derived stability limit of this network on these data is lr < {limit:.4g}")
+#: Gradient descent counts as diverged once the largest entry of its residual ``Σyx − W Σx``
+#: grows past this multiple of its start (or of the data's own scale, when larger): a run
+#: below the stability limit never comes near it, one beyond it reaches it within a few
+#: epochs of leaving the data's scale, long before its numbers overflow.
+DIVERGENCE_GROWTH = 1e6
+
+
+def divergence_error(lr: float, epoch: int, limit: float,
+                     start: tuple[str, Any] | None = None) -> ModspecError:
+    """The one-line error of gradient descent that diverged at ``epoch``.
+
+    ``start = (name, value)`` (``init_std``, ``a0``) when the start is to blame: it overflows
+    before the first epoch, or lies so far beyond the data's scale that any step from it
+    overshoots; the error then names the start's parameter, not ``lr``.
+    """
+    if start is not None:
+        name, value = start
+        if epoch == 0:
+            return bad(name, value, "the start overflows (non-finite values before the first "
+                       "epoch): use a smaller start")
+        return bad(name, value, f"the start is far beyond the data's scale and gradient "
+                   f"descent from it diverged by epoch {epoch} at lr={lr:g}: use a smaller "
+                   f"start (the stability limit near the learned map is lr < {limit:.4g})")
+    return bad("lr", lr, f"gradient descent diverged (its values grew without bound by "
+               f"epoch {epoch}); the derived stability limit of this network on these data "
+               f"is lr < {limit:.4g}")
+
+
+def converged_scale(dataset: Any) -> float:
+    """The largest strength the learned map can reach on a numeric dataset: the spectral norm
+    of the least-squares map ``Σyx Σx⁺`` (the largest converged mode strength ``s/λ`` of a
+    dense network; no modular network learns more)."""
+    X = np.asarray(dataset.X, dtype=float)
+    Y = np.asarray(dataset.Y, dtype=float)
+    W = np.linalg.lstsq(X.T, Y.T, rcond=None)[0]
+    return float(np.linalg.norm(W, 2)) if W.size else 0.0
+
+
+def check_start(name: str, value: Any, start: Any, a_star: float) -> None:
+    """Refuse a start whose effective mode strength ``start`` lies beyond
+    ``DIVERGENCE_GROWTH · max(1, a*)``, with ``a*`` the largest converged mode strength: no
+    trajectory from there stays within floating point (its squares overflow), so the
+    parameter ``name`` that set it (``a0``, ``init_std``) is named before any work."""
+    limit = DIVERGENCE_GROWTH * max(1.0, a_star)
+    starts = np.abs(np.asarray(start, dtype=float))
+    if not np.all(starts <= limit):                                  # also NaN
+        raise bad(name, value, f"gives a start beyond {limit:.3g} ({DIVERGENCE_GROWTH:.0e} "
+                  f"times the largest converged mode strength {a_star:.3g}, or 1): from "
+                  "there the dynamics leaves floating point; use a smaller start")
+
+
+def diverged_epoch(t: Any, losses: dict[str, Any]) -> int | None:
+    """The first recorded epoch of ``t`` at which a run's training loss (the sum over its
+    blocks, per seed) is non-finite or past ``DIVERGENCE_GROWTH²`` times its start (the loss
+    is quadratic in the residual), or None when the run stayed bounded."""
+    t = np.asarray(t, dtype=float).ravel()
+    total = sum(np.asarray(v, dtype=float).reshape(-1, t.size) for v in losses.values())
+    if isinstance(total, int):                                       # no output block
+        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.maximum(np.abs(total[:, :1]), np.finfo(float).tiny)
+        bounded = np.abs(total) <= DIVERGENCE_GROWTH**2 * scale
+    bad_at = np.flatnonzero(~bounded.all(axis=0))
+    return int(t[bad_at[0]]) if bad_at.size else None

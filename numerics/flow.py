@@ -99,8 +99,18 @@ class Layout:
 
 
 def check_numeric(dataset: Any) -> None:
+    """A dataset simulation can run on: numeric, with arrays and a mode basis that fit
+    (``dataset.fits``: :func:`modspec.theory.dataset.materialisable`)."""
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "simulation and integration need numeric parameters")
+    if not getattr(dataset, "fits", True):
+        from modspec.theory.dataset import MAX_ENTRIES
+
+        raise bad("dataset", f"{int(dataset.P)} objects × {dataset.shape_x[0]} inputs",
+                  f"is too large to simulate: its arrays and the P × P basis its modes are "
+                  f"read in must each have at most {MAX_ENTRIES:.0e} entries; predict it "
+                  "instead (closed forms at any size)")
+    _check_projection_cost(dataset)
 
 
 def check_hidden(hidden: Any) -> int:
@@ -126,6 +136,23 @@ def layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: in
 def _cached_layout(dataset: CompositionalDataset | Dataset, network: Network,
                    hidden: int) -> Layout:
     return _layout(dataset, network, hidden)
+
+
+#: The most arithmetic the mode projections ``U Vᵀ`` of a layout may take (a few seconds on
+#: two shared cores): each costs rows × columns × multiplicity.
+MAX_PROJECTION_OPS = 2e9
+
+
+def _check_projection_cost(dataset: Any) -> None:
+    """Refuse before the spectrum a dataset whose projections would cost more than
+    :data:`MAX_PROJECTION_OPS`; bound: outputs × inputs × P (the multiplicities sum to at
+    most P)."""
+    ops = float(dataset.shape_y[0]) * float(dataset.shape_x[0]) * float(dataset.P)
+    if ops > MAX_PROJECTION_OPS:
+        raise bad("dataset", f"{int(dataset.P)} objects × {dataset.shape_x[0]} inputs",
+                  f"is too large to simulate here: reading its modes on the weights takes "
+                  f"up to {ops:.2g} operations (at most {MAX_PROJECTION_OPS:.0e}); predict it "
+                  "instead (closed forms at any size) or use fewer features")
 
 
 def _layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: int) -> Layout:

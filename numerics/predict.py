@@ -62,8 +62,23 @@ from .points import DatasetPoint
 from .record import Trajectory
 from .stable import stable_form
 
-__all__ = ["ClosedForms", "CompiledExpression", "CoupledDynamics", "ModeConstants",
-           "ModeSolutions", "Observables", "Predictor", "compile"]
+__all__ = ["MAX_COUPLED_HIDDEN", "ClosedForms", "CompiledExpression", "CoupledDynamics",
+           "ModeConstants", "ModeSolutions", "Observables", "Predictor", "check_coupled_hidden",
+           "compile"]
+
+#: The widest network a coupled prediction integrates: its cost grows with the width while
+#: its answer does not (the start's effective strength a0 is fixed; a wider network only
+#: samples it more finely).
+MAX_COUPLED_HIDDEN = 10_000
+
+
+def check_coupled_hidden(hidden: Any, name: str = "hidden") -> int:
+    """The hidden width of a coupled prediction, ``1 ≤ hidden ≤ MAX_COUPLED_HIDDEN``."""
+    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) \
+            or not 1 <= hidden <= MAX_COUPLED_HIDDEN:
+        raise bad(name, hidden, f"must be an integer in [1, {MAX_COUPLED_HIDDEN}] for a coupled "
+                  "network (a wider one costs more and predicts the same)")
+    return int(hidden)
 
 _DATASET = {"nx": sy.nx, "ny": sy.ny, "kx": sy.kx, "ky": sy.ky, "rx": sy.rx, "ry": sy.ry}
 _UNITS = {"t": "epochs of full-batch GD", "tau": "epochs, tau = 1/(P*lr)",
@@ -335,6 +350,25 @@ class Predictor:
             return arr
         return _positive(f"a0[{key}]", value)
 
+    def _check_starts(self, a0s: dict[str, np.ndarray], values: Values, per_mode: bool
+                      ) -> None:
+        """Every start within the bound of :func:`~.discrete.check_start` (the largest
+        converged strength ``s/λ`` sets the scale), before any work."""
+        from .discrete import check_start, converged_scale
+
+        if not a0s:
+            return
+        if self.coupled:
+            a_star = converged_scale(self.th.dataset)
+        else:
+            batch = np.broadcast_shapes(*[v.shape for v in values.values()])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                stars = [np.nan_to_num(np.asarray(s) / np.asarray(lam), posinf=0.0)
+                         for s, lam in self.constants(values, batch).values()]
+            a_star = max((float(np.max(a)) for a in stars), default=0.0)
+        for key, a0 in a0s.items():
+            check_start(f"a0[{key}]" if per_mode else "a0", a0.tolist(), a0, a_star)
+
     def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
                  seed: int = 0, time: str = "continuous", **params: Any) -> Trajectory:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
@@ -363,6 +397,7 @@ class Predictor:
             raise bad("a0", sorted(a0), f"needs a value for every mode key; missing {missing}")
         a0s = {k: self._check_a0(k, a0[k] if isinstance(a0, Mapping) else a0)
                for k in self.keys}
+        self._check_starts(a0s, values, isinstance(a0, Mapping))
         if self.coupled:
             return self._coupled(t, lr, a0s, hidden, seed, time)
         shape = np.broadcast_shapes(*[v.shape for v in values.values()])
@@ -379,7 +414,8 @@ class Predictor:
                 meta |= {"rule": self.rule_modes.name,
                          **{c.name: v for c, v in self.th.rule.rule.values.items()}}
             elif time == "discrete":
-                modes = self.discrete(t, tau, a0s, values, batch)
+                if self.keys:                    # no mode: nothing to iterate
+                    modes = self.discrete(t, tau, a0s, values, batch)
             else:
                 if self.closed_forms is not None:
                     modes.update(self.closed_forms(t, tau, a0s, values, batch))
@@ -445,6 +481,7 @@ class Predictor:
                       "a coupled network starts all modes from one a0")
         if t.ndim != 1 or np.any(np.diff(t) < 0):
             raise bad("t", "array", "must be 1-D and non-decreasing for a coupled network")
+        hidden = check_coupled_hidden(hidden)
         a0 = float(next(iter(a0s.values())))
         run = self.coupled_dynamics(t, float(lr), a0, hidden, seed, time)
         return Trajectory(t, run.modes, run.quadrant_norms, run.loss, seed_axis=False,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,10 @@ class LearningRule:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not math.isfinite(value):
                 raise bad(param, value, f"must be a finite number (rule {self.name!r})")
+            if value != 0 and abs(value) < sys.float_info.min:   # subnormal: exact algebra
+                raise bad(param, value, f"must be 0 or at least {sys.float_info.min:.3g} "
+                          f"in size (rule {self.name!r}; a subnormal coefficient is 0 in "
+                          "all but name)")
         object.__setattr__(self, "gamma", float(self.gamma))
         object.__setattr__(self, "nabla", float(self.nabla))
 
@@ -125,6 +130,12 @@ def learning_rule(rule: Any = None, gamma: float | None = None,
     if rule.user is not None:
         raise bad("rule", rule.name, "takes its coefficients from its own definition; "
                   "--gamma/--nabla apply to the study's rules")
+    if rule.name == GRADIENT_DESCENT.name:
+        for param, value, rules in (("gamma", gamma, "contrastive-hebbian or predictive-coding"),
+                                    ("nabla", nabla, "hebbian or anti-hebbian")):
+            if value is not None and value != 0:
+                raise bad(param, value, f"does not apply to gradient-descent, which has no "
+                          f"extra terms: choose a rule that has one (--rule {rules})")
     return LearningRule(rule.name, rule.gamma if gamma is None else gamma,
                         rule.nabla if nabla is None else nabla)
 

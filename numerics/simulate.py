@@ -60,7 +60,8 @@ from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
 from .subspace import full_maps, full_residual, full_weights, reduce_run
 
-__all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
+__all__ = ["Observer", "effective_a0", "initial_weights", "lr_limit", "simulate",
+           "single_threaded_blas"]
 
 def _check_positive(name: str, value: Any, integer: bool = False,
                     allow_zero: bool = False) -> Any:
@@ -170,15 +171,25 @@ def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
     return out
 
 
-def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr: float,
-              epoch: int, rule: LearningRule = GRADIENT_DESCENT) -> Exception:
-    from .discrete import divergence_error
+def lr_limit(dataset: Any, network: Network, train_objects: Sequence[int] | None = None,
+             hidden: int = 50) -> float:
+    """The derived stability limit of gradient descent on this network and these training
+    objects: the full Hessian of the loss at the fixed point
+    (:func:`modspec.numerics.stability.stability_limit`, cross-mode curvature included)."""
     from .stability import stability_limit
 
+    return stability_limit(dataset, network, hidden, train_objects).lr_max
+
+
+def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr: float,
+              epoch: int, rule: LearningRule = GRADIENT_DESCENT,
+              start: tuple[str, Any] | None = None) -> Exception:
+    from .discrete import divergence_error
+
     hidden = max((ml.dims[1] for ml in lay.modules if ml.depth > 1), default=1)
-    limit = stability_limit(dataset, network, hidden, cov.objects).lr_max
-    if rule.is_gradient_descent:
-        return divergence_error(lr, epoch, limit)
+    limit = lr_limit(dataset, network, cov.objects, hidden)
+    if rule.is_gradient_descent or start is not None:
+        return divergence_error(lr, epoch, limit, start)
     return bad("rule", rule.label,
                f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
                f"coefficients or lr (gradient descent alone is stable for lr < {limit:.4g})")
@@ -271,6 +282,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
               rule: LearningRule) -> Trajectory:
     epochs = _check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = _check_positive("record_every", record_every, integer=True)
+    given = init is not None
     if init is None:
         init = initial_weights(dataset, network, hidden, init_std, seeds, seed)
         lay = layout(dataset, network, hidden)
@@ -305,13 +317,23 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     run_lay, run_cov = (lay, cov) if sub is None else (sub.layout, sub.cov)
     if sub is not None:                  # from here on, the reduced weights are stepped
         weights = [[w.copy() for w in layers] for layers in sub.start]
+    from .discrete import DIVERGENCE_GROWTH
+
     slot = 0
+    start = ("init", "the given weights") if given else ("init_std", init_std)
+    bound = None               # DIVERGENCE_GROWTH times the start's (or the data's) scale
+    scale = max(np.abs(run_cov.sigma_yx).max(initial=0.0), np.finfo(float).tiny)
     for step in range(epochs + 1):
         maps = module_maps(run_lay, weights)
         W = total_map(run_lay, maps)
         R = residual(W, run_cov)
-        if not np.isfinite(R).all():
-            raise _diverged(dataset, network, lay, cov, lr, step, rule)
+        size = np.abs(R).max(initial=0.0)
+        if bound is None and np.isfinite(size):
+            bound = DIVERGENCE_GROWTH * max(size, scale)
+            to_blame = start if size > DIVERGENCE_GROWTH * scale else None
+        if bound is None or not size <= bound:     # also NaN
+            raise _diverged(dataset, network, lay, cov, lr, step, rule,
+                            start if step == 0 else to_blame)
         if step == record_at[slot]:
             if sub is None:
                 final_map = W

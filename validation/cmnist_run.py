@@ -69,12 +69,19 @@ from modspec.theory.errors import bad
 from .cmnist import CompositionalMNIST, build
 from .cnn import ARCHS, build_cnn, check_init, initialise
 
-__all__ = ["CMNISTConfig", "SeedGroup", "check_out", "claim_over_time", "data_tensors",
-           "plateau_epoch", "plateaued", "run", "seed_path", "summarise", "verdict"]
+__all__ = ["CMNISTConfig", "MAX_THREADS", "SeedGroup", "check_budget", "check_out",
+           "claim_over_time", "data_tensors", "plateau_epoch", "plateaued", "run", "run_bytes",
+           "seed_path", "summarise", "verdict"]
 
 SPLITS = ("train", "seen", "heldout")
 PARTS = ("compositional", "noncompositional")
 CHECKPOINT = "checkpoint.npz"
+
+
+#: The largest float32 number: a learning rate beyond it cannot even scale a step.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: The most torch CPU threads a run may ask for: 4 per CPU (more only exhausts memory).
+MAX_THREADS = 4 * (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,17 @@ class CMNISTConfig:
                 raise bad(name, value, f"must be an integer ≥ {low}")
         if self.threads is not None and (isinstance(self.threads, bool)
                                          or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise bad("threads", self.threads, "must be an integer ≥ 1")
+                                         or not 1 <= self.threads <= MAX_THREADS):
+            raise bad("threads", self.threads, f"must be an integer in [1, {MAX_THREADS}] "
+                      "(4 per CPU of this machine)")
         for name in ("lr", "r", "plateau_tol"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) \
                     or not math.isfinite(value) or not value > 0:
                 raise bad(name, value, "must be a finite number > 0")
+        if self.lr > FLOAT32_MAX:           # the step's scale of float32 parameters
+            raise bad("lr", self.lr, f"must be at most {FLOAT32_MAX:.3g} (the parameters are "
+                      "float32; the reference is 2e-3)")
         if self.plateau_window % self.eval_every:
             raise bad("plateau_window", self.plateau_window,
                       f"must be a multiple of eval_every ({self.eval_every})")
@@ -249,6 +260,11 @@ class SeedGroup:
         finite = np.isfinite(losses)
         if not finite.all():
             s = self.seeds[int(np.flatnonzero(~finite)[0])]
+            if epoch == 0:                      # before any step: the start is the cause
+                raise bad("init", self.config.init,
+                          f"the {self.arch} network (seed {s}) starts with a training loss "
+                          "that is not finite (before any step); use a smaller init "
+                          "(small: N(0, 0.01²))")
             raise bad("lr", self.config.lr,
                       f"SGD diverged: the training loss of the {self.arch} network (seed {s}) "
                       f"is not finite at epoch {epoch}; use a smaller learning rate "
@@ -348,6 +364,39 @@ def check_out(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
+#: Bytes per image pixel while the splits are built and moved: the source's float64 digit
+#: images gathered per position, their concatenation, the float32 copy and its tensor.
+PIXEL_BYTES = 24
+#: Examples evaluated at once (``SeedGroup.evaluate``), per seed.
+EVAL_CHUNK = 1024
+
+
+def run_bytes(config: CMNISTConfig) -> int:
+    """About the memory a run needs: its images and targets, every seed's parameters (with
+    their gradients and checkpoint copies) and the feature maps of the largest batch."""
+    from .cnn import network_sizes
+
+    side = 8 if config.source == "digits" else 28
+    shape = (side, side * config.positions)
+    n_out = 10 * config.positions + 10**config.positions
+    examples = config.n_train + 2 * config.n_test
+    total = examples * (shape[0] * shape[1] * PIXEL_BYTES + n_out * 8)
+    for arch in config.archs:
+        params, maps = network_sizes(arch, shape, config.positions)
+        total += config.seeds * (4 * 4 * params
+                                 + 2 * 4 * max(config.batch, EVAL_CHUNK) * (maps + n_out))
+    return total
+
+
+def check_budget(config: CMNISTConfig) -> None:
+    """Refuse, in one line and before anything is allocated, a run whose :func:`run_bytes`
+    exceed the memory available."""
+    from modspec.numerics.budget import check_memory
+
+    check_memory(run_bytes(config), f"n_train={config.n_train}, n_test={config.n_test}, "
+                                    f"seeds={config.seeds}")
+
+
 def run(config: CMNISTConfig, out_dir: str,
         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train every (architecture, seed) together until all have plateaued; the summary.
@@ -357,6 +406,7 @@ def run(config: CMNISTConfig, out_dir: str,
     """
     from .training import resolve_device
 
+    check_budget(config)
     out = check_out(out_dir)
     dev = resolve_device(config.device)
     data = build(config.source, config.positions, config.n_train, config.n_test,

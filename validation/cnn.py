@@ -48,6 +48,25 @@ def kernel_sizes(image_shape: tuple[int, int]) -> list[tuple[int, int]]:
     return sizes
 
 
+def stack_sizes(image_shape: tuple[int, int], channels: int, n_out: int) -> tuple[int, int]:
+    """``(parameters, largest feature map per example)`` of :func:`conv_stack`, counted
+    without building it (for the memory check before any work)."""
+    params, c_in, (oh, ow), widest = 0, 1, image_shape, 0
+    for kh, kw in kernel_sizes(image_shape):
+        params += channels * (c_in * kh * kw + 1)
+        c_in, oh, ow = channels, oh - kh + 1, ow - kw + 1
+        widest = max(widest, channels * oh * ow)
+    return params + n_out * (channels * oh * ow + 1), widest
+
+
+def network_sizes(arch: str, image_shape: tuple[int, int], positions: int) -> tuple[int, int]:
+    """``(parameters, largest feature maps per example)`` of :func:`build_cnn`."""
+    n_comp, n_non = 10 * positions, 10**positions
+    stacks = ([(32, n_comp + n_non)] if arch == "dense" else [(16, n_comp), (16, n_non)])
+    sizes = [stack_sizes(image_shape, c, n) for c, n in stacks]
+    return sum(p for p, _ in sizes), sum(w for _, w in sizes)
+
+
 def conv_stack(image_shape: tuple[int, int], channels: int, n_out: int) -> Any:
     """Conv → ReLU ×3 (VALID, stride 1) → Flatten → Linear(n_out)."""
     import torch.nn as nn

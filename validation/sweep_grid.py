@@ -51,8 +51,8 @@ from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.inputfile import InputFileError, read_toml
 
-__all__ = ["COMPUTE", "DATASET_KEYS", "RUN_KEYS", "Point", "grid_points",
-           "read_grid"]
+__all__ = ["COMPUTE", "DATASET_KEYS", "MAX_EPOCHS", "MAX_POINTS", "RUN_KEYS", "Point",
+           "grid_points", "read_grid"]
 
 #: What a point can compute.
 COMPUTE = ("theory", "simulate", "train")
@@ -64,6 +64,12 @@ RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": N
                             "hidden": 50, "init_std": 2e-4, "seeds": 1, "seed": 0,
                             "train_objects": None, "record_every": None, "a0": None,
                             "compute": None}
+
+
+#: The most points one grid may have (each is computed and stored as one row).
+MAX_POINTS = 100_000
+#: The most epochs a point may run: simulations and the discrete theory step every epoch.
+MAX_EPOCHS = 10**8
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,9 @@ def read_grid(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def _kind_ok(key: str, value: Any) -> str | None:
     """What is wrong with one value of ``key`` (None when it is fine)."""
+    if isinstance(value, (list, dict)):
+        return ("must be a plain value; a list of plain values is swept, lists in lists and "
+                "tables are not")
     real = isinstance(value, (int, float)) and not isinstance(value, bool)
     whole = isinstance(value, int) and not isinstance(value, bool)
     if key in ("nx", "hidden", "seeds", "epochs", "depth", "ny", "kx", "ky", "seed",
@@ -152,9 +161,15 @@ def _kind_ok(key: str, value: Any) -> str | None:
             return "must be an integer in [0, 2**32 - 1]"
         if key == "nx" and value > 12:
             return "must be an integer in [1, 12] (2**nx objects)"
+        if key == "epochs" and value > MAX_EPOCHS:
+            return (f"must be an integer in [0, {MAX_EPOCHS:.0e}] (every epoch is computed; "
+                    "more would run for days)")
     elif key in ("r", "rx", "ry", "init_std", "lr", "a0"):
-        if not real or not math.isfinite(value) or value < 0 or (key == "lr" and value == 0):
-            return "must be a finite number " + ("> 0" if key == "lr" else "≥ 0")
+        strict = key in ("lr", "init_std", "a0")  # zero weights, a zero start: never move
+        if not real or not math.isfinite(value) or value < 0 or (strict and value == 0):
+            return "must be a finite number " + ("> 0" if strict else "≥ 0") + (
+                " (from zero the network sits on a saddle and never learns)"
+                if key in ("init_std", "a0") else "")
     elif key == "arch" and value not in PRESETS:
         return f"must be one of {', '.join(sorted(PRESETS))}"
     return None
@@ -167,10 +182,10 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
         name = sorted(unknown_tables)[0]
         raise ModspecError(f"{where}: table or key [{name}] is invalid: a grid has the "
                            "tables [dataset] and [run]")
-    dataset = dict(grid.get("dataset", {}))
-    run = dict(grid.get("run", {}))
     if not isinstance(grid.get("dataset", {}), dict) or not isinstance(grid.get("run"), dict):
         raise ModspecError(f"{where}: [dataset] and [run] must be tables; [run] is required")
+    dataset = dict(grid.get("dataset", {}))
+    run = dict(grid.get("run", {}))
     family = dataset.pop("family", "compositional")
     if family != "compositional":
         raise bad("dataset.family", family, "must be 'compositional'")
@@ -187,6 +202,9 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
     for key in ("lr", "epochs"):
         if key not in run:
             raise bad(f"run.{key}", None, "is required")
+    if "r" in dataset and "rx" in dataset and "ry" in dataset:
+        raise bad("dataset.r", dataset["r"], "has no effect when rx and ry are both given "
+                  "(it is their default): give r, or rx and ry")
     axes: dict[str, list[Any]] = {}
     for table, values in (("dataset", dataset), ("run", run)):
         for key, value in values.items():
@@ -198,11 +216,33 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
                 if problem:
                     raise bad(f"{table}.{key}", v, problem)
             axes[key] = options
+    size = math.prod(len(options) for options in axes.values())
+    if size > MAX_POINTS:
+        counts = " × ".join(str(len(o)) for o in axes.values() if len(o) > 1)
+        raise bad("grid", f"{counts} = {size} points", f"must have at most {MAX_POINTS} "
+                  "points: split it into several grids (each stores into its own file)")
     points = []
     for combo in itertools.product(*axes.values()):
         values = {**DATASET_KEYS, **RUN_KEYS, **dict(zip(axes, combo, strict=True))}
         points.append(_point(values, tuple(items)))
     return points
+
+
+def _check_starts(point: Point) -> None:
+    """The point's starts (``a0``, and the effective start of weights drawn with ``init_std``)
+    within the bound of :func:`modspec.numerics.discrete.check_start`."""
+    import numpy as np
+
+    from modspec.numerics.discrete import check_start, converged_scale
+    from modspec.numerics.expectation import expected_a0
+
+    a_star = converged_scale(point.dataset())
+    if point.a0 is not None:
+        check_start("a0", point.a0, point.a0, a_star)
+    with np.errstate(over="ignore"):
+        drawn = (expected_a0(point.depth, point.hidden, np.float64(point.init_std))
+                 if point.depth > 1 else point.init_std)
+    check_start("init_std", point.init_std, drawn, a_star)
 
 
 def _point(v: dict[str, Any], compute: tuple[str, ...]) -> Point:
@@ -226,6 +266,13 @@ def _point(v: dict[str, Any], compute: tuple[str, ...]) -> Point:
         if point.train_objects is not None and point.train_objects > 2**point.nx:
             raise bad("train_objects", point.train_objects,
                       f"must be at most the 2**nx = {2**point.nx} objects")
+        _check_starts(point)
+        if "simulate" in point.compute or "train" in point.compute:
+            from modspec.numerics.budget import check_memory, training_bytes
+
+            check_memory(training_bytes(point.dataset(), point.network(), point.hidden,
+                                        point.seeds, point.epochs, point.record_every),
+                         f"seeds={point.seeds}, hidden={point.hidden}, epochs={point.epochs}")
     except ModspecError as exc:
         raise ModspecError(f"{exc} (at the grid point {label})") from None
     return point

@@ -304,6 +304,41 @@ def modspec_version() -> str:
     return __version__
 
 
+#: The largest first message a Dask scheduler sends (its handshake: a few hundred bytes).
+HANDSHAKE_BYTES = 2**20
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Refuse in one line, within ``timeout``, a service at ``address`` that is not a Dask
+    scheduler: a Dask server sends its handshake as soon as a connection opens (an 8-byte
+    little-endian length, then the message), so a service that stays silent (one that accepts
+    but never answers, an HTTP server) or announces an absurd length is no scheduler (Dask's
+    own client would wait forever on the first, and try to allocate exabytes on the second)."""
+    import socket
+
+    host, _, port = address.partition("://")[2].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    raise bad("--scheduler", address, "closed the connection without the "
+                              "handshake of a Dask scheduler")
+                head += chunk
+    except TimeoutError:
+        raise bad("--scheduler", address, f"accepts connections but sent no Dask handshake "
+                  f"within {timeout:g} s: not a Dask scheduler") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise bad("--scheduler", address, f"cannot connect ({reason})") from None
+    size = int.from_bytes(head, "little")
+    if size > HANDSHAKE_BYTES:
+        raise bad("--scheduler", address, f"does not speak Dask's protocol (its first message "
+                  f"announces {size} bytes)")
+
+
 def connect(address: str, timeout: float = 5.0) -> Any:
     """A Dask client of the scheduler at ``address``, its workers checked: Python packages as
     the client's (``get_versions(check=True)``) and the same modspec version."""
@@ -312,6 +347,7 @@ def connect(address: str, timeout: float = 5.0) -> Any:
     except ImportError:
         raise bad("--scheduler", address,
                   "needs Dask (pip install 'modspec[dask]')") from None
+    _probe(address, timeout)
     try:
         client = Client(address, timeout=f"{timeout}s")
     except (OSError, TimeoutError, ValueError) as exc:
@@ -381,7 +417,7 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise bad("workers", workers, "must be an integer ≥ 0 (0: in this process)")
-    if scheduler is not None and not str(scheduler).startswith(("tcp://", "tls://")):
+    if scheduler is not None and not str(scheduler).startswith("tcp://"):
         raise bad("--scheduler", scheduler, "must be an address tcp://HOST:PORT")
     client = connect(scheduler) if scheduler is not None else None
     with open_store(out, grid_key(family)) as store:

@@ -49,7 +49,7 @@ from modspec.theory.observables import loss_key
 
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
-__all__ = ["resolve_device", "resolve_dtype", "train"]
+__all__ = ["check_backend", "cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -63,7 +63,31 @@ def resolve_device(device: str) -> str:
         raise bad("device", device, "CUDA is not available here; use auto or cpu")
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise bad("device", device, "must be auto, cpu, cuda or cuda:N")
+    problem = cuda_index_problem(device)
+    if problem:
+        raise bad("device", device, problem)
     return device
+
+
+def cuda_index_problem(device: str) -> str | None:
+    """What is wrong with a ``cuda:N`` device on this machine (None when it exists or
+    ``device`` names no index)."""
+    if not str(device).startswith("cuda:"):
+        return None
+    import torch
+
+    index, count = device[5:], torch.cuda.device_count()
+    if index.isdigit() and int(index) < count:
+        return None
+    return (f"this machine has {count} CUDA device{'' if count == 1 else 's'}"
+            + (f" (cuda:0 … cuda:{count - 1})" if count else "; use auto or cpu"))
+
+
+def check_backend(backend: str, dtype: str) -> None:
+    """Refuse a precision the backend does not run: the NumPy simulator is float64 only."""
+    if backend == "numpy" and dtype != "float64":
+        raise bad("dtype", dtype, "the NumPy simulator runs float64 only; use backend "
+                  "'torch' (or 'auto') for float32")
 
 
 def resolve_dtype(dtype: str) -> Any:
@@ -139,8 +163,9 @@ def train(
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("training needs a numeric dataset; substitute numbers for the symbols")
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
+    check_backend(backend, dtype)
     if backend == "auto":
-        backend = ("numpy" if nonlinearity is None and not bias
+        backend = ("numpy" if nonlinearity is None and not bias and dtype == "float64"
                    and not str(device).startswith("cuda") else "torch")
     if backend == "numpy":
         return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
@@ -173,6 +198,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
     train_idx = cov.objects
     held_idx = np.setdiff1d(np.arange(X.shape[1]), train_idx)
 
+    given = init is not None
     if init is not None:  # its shapes decide seeds and hidden width (as in the simulator)
         seeds = int(np.shape(init[0][0])[0])
         deep = [k for k, m in enumerate(network.modules) if m.depth > 1]
@@ -247,6 +273,8 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
     maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]  # (T, seeds, o, i)
     losses = {loss_key(b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2).T.copy()
               for b, (a, c) in dataset.output_blocks.items()}
+    _check_bounded(record_at, losses, cov, lay, lr, rule, linear=nonlinearity is None and not bias,
+                   start=("init", "the given weights") if given else ("init_std", init_std))
     heldout = None
     if held_idx.size:
         heldout = heldout_curve(
@@ -278,6 +306,34 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
                       weights=to_np(weights), a0=effective_a0(lay, init),
                       final_map=full[-1].copy(), biases=to_np(biases) if biases else None,
                       meta=meta)
+
+
+def _check_bounded(t: Sequence[int], losses: dict[str, np.ndarray], cov: Any, lay: Any,
+                   lr: float, rule: LearningRule, linear: bool, start: tuple[str, Any]) -> None:
+    """Training whose loss left every bound (:func:`modspec.numerics.discrete.diverged_epoch`)
+    is one line, as in the simulator: naming the start when it overflows or lies far beyond
+    the data's scale, ``lr`` (with the derived limit of a linear network) otherwise."""
+    from modspec.numerics.discrete import (
+        DIVERGENCE_GROWTH,
+        diverged_epoch,
+        divergence_error,
+        learning_rate_limit,
+    )
+
+    epoch = diverged_epoch(t, losses)
+    if epoch is None:
+        return
+    first = sum(float(np.max(v[:, 0])) for v in losses.values())
+    huge = not first <= DIVERGENCE_GROWTH**2 * max(sum(cov.trace_y.values()), 1e-300)
+    blame = start if epoch == 0 or huge else None
+    if not rule.is_gradient_descent and blame is None:
+        raise bad("rule", rule.label, f"diverged at lr={lr:g} (by epoch {epoch}); use smaller "
+                  "coefficients or lr")
+    if not linear and blame is None:
+        raise bad("lr", lr, f"training diverged (its loss grew without bound by epoch "
+                  f"{epoch}); use a smaller lr")
+    modes = [(ml.depth, m.s, m.lam) for ml in lay.modules for m in ml.spectrum.modes]
+    raise divergence_error(lr, epoch, learning_rate_limit(modes, cov.P), blame)
 
 
 def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr: float,

@@ -18,6 +18,7 @@ import sys
 
 from modspec.commands.options import SEED, device, image_source, integer, number, output_folder
 from modspec.validation.cmnist_presets import QUICK, REFERENCE
+from modspec.validation.cmnist_run import MAX_THREADS
 
 __all__ = ["config_from", "register", "report", "run"]
 
@@ -60,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--eval-every", type=integer(1), help="epochs between evaluations")
     p.add_argument("--eval-train", type=integer(1), help="training examples used to measure errors")
-    p.add_argument("--threads", type=integer(1), help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=integer(1, MAX_THREADS),
+                   help="torch CPU threads (at most 4 per CPU; default: torch's)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--out", type=output_folder, required=True,
@@ -91,10 +93,11 @@ def _describe(preset: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.cmnist_run import check_out
+    from modspec.validation.cmnist_run import check_budget, check_out
     from modspec.validation.cmnist_run import run as run_experiment
 
     config = config_from(args)
+    check_budget(config)
     check_out(args.out)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_experiment(config, args.out, progress)

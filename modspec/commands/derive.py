@@ -82,14 +82,14 @@ def run(args: argparse.Namespace) -> int:
            "train_objects": objects, "format": args.format}
     if args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None:
         key["rule"] = [args.rule, args.gamma, args.nabla]
+    rule = rule_from(args) if "rule" in key else None     # checked before the cache is read
 
     def answer() -> str:
         from modspec.theory.derivation import derive
         from modspec.theory.export import render
 
-        rule = rule_from(args).definition if "rule" in key else None
         return render(derive(_dataset(args), network), objects, args.format,
-                      rule).rstrip("\n")
+                      None if rule is None else rule.definition).rstrip("\n")
 
     if args.no_cache:  # neither read nor written: this answer, nor the derivation's caches
         with cache.disabled():

@@ -102,7 +102,17 @@ SEED = integer(0, 2**32 - 1)
 def device(text: str) -> str:
     """An argparse type: a PyTorch device, ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
     name, _, index = text.partition(":")
-    if text in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit()):
+    if text in ("auto", "cpu", "cuda"):
+        return text
+    if name == "cuda" and index.isdigit():
+        try:                  # the index is checked here when PyTorch is installed
+            from modspec.validation.training import cuda_index_problem
+
+            problem = cuda_index_problem(text)
+        except ImportError:
+            return text
+        if problem:
+            raise _invalid(text, problem)
         return text
     raise _invalid(text, "must be auto, cpu, cuda or cuda:N")
 

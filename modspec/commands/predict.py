@@ -38,13 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=number(0, strict=True), required=True,
                    help="learning rate (> 0)")
     p.add_argument("--epochs", type=integer(0), required=True, help="last epoch (≥ 0)")
+    p.add_argument("--record-every", type=integer(1), default=None, metavar="K",
+                   help="print every K-th epoch (and the last); default every epoch, up to "
+                        "an output of 64 MiB")
     p.add_argument("--a0", type=number(), default=1e-6,
                    help="initial mode strength of every mode (finite; default 1e-6)")
-    p.add_argument("--hidden", type=integer(1), default=50,
-                   help="hidden width (≥ 1): coupled networks (integrated matrix flow) and "
-                        "lambda-balanced starts")
-    p.add_argument("--seed", type=SEED, default=0,
-                   help="seed: coupled networks and lambda-balanced starts")
+    p.add_argument("--hidden", type=integer(1), default=None,
+                   help="hidden width (≥ 1, default 50): coupled networks (integrated matrix "
+                        "flow) and lambda-balanced starts; a decoupled network from a small "
+                        "start has none (a warning says so)")
+    p.add_argument("--seed", type=SEED, default=None,
+                   help="seed (default 0): coupled networks and lambda-balanced starts")
     p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
                    help="continuous: the gradient flow (closed forms); discrete: gradient "
                         "descent epoch by epoch at this lr (exact per-epoch mode map)")
@@ -54,6 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def epochs_of(args: argparse.Namespace) -> np.ndarray:
+    """The epochs printed: ``0, K, 2K, …`` and the last (``K = --record-every``, default 1)."""
+    k = getattr(args, "record_every", None) or 1
+    t = np.arange(0, args.epochs + 1, k, dtype=float)
+    return t if t[-1] == args.epochs else np.append(t, float(args.epochs))
+
+
 def prediction(args: argparse.Namespace) -> Any:
     from modspec.numerics.predict import compile
     from modspec.theory.derivation import derive
@@ -61,13 +72,17 @@ def prediction(args: argparse.Namespace) -> Any:
     if args.epochs < 0:
         raise bad("epochs", args.epochs, "must be an integer ≥ 0")
     dataset, network = dataset_from(args), network_from(args)
+    if getattr(dataset, "fits", False):     # the start's bound, before deriving anything
+        from modspec.numerics.discrete import check_start, converged_scale
+
+        check_start("a0", args.a0, abs(args.a0), converged_scale(dataset))
     rule = rule_from(args) if hasattr(args, "rule") else None
     if rule is not None and not rule.is_gradient_descent:
         return _under_rule(args, dataset, network, rule)
     if getattr(args, "init", "random") == "lambda-balanced":
         return _from_balanced_start(args, dataset, network)
     f = compile(derive(dataset, network))
-    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
+    return f(epochs_of(args), lr=args.lr, a0=args.a0,
              hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
 
 
@@ -83,7 +98,7 @@ def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any)
     if not args.a0 > 0:
         raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
     f = compile(derive(dataset, network, rule=rule))
-    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
+    return f(epochs_of(args), lr=args.lr, a0=args.a0,
              time=getattr(args, "time", "continuous"))
 
 
@@ -96,7 +111,7 @@ def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -
         raise bad("time", args.time, "must be continuous from a lambda-balanced start (run "
                                      "gradient descent from it with modspec simulate --init "
                                      "lambda-balanced)")
-    return predict_balanced(dataset, network, np.arange(args.epochs + 1, dtype=float),
+    return predict_balanced(dataset, network, epochs_of(args),
                             args.lr, args.lam, args.init_scale, args.hidden, args.seed)
 
 
@@ -112,10 +127,26 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.numerics.budget import check_memory, prediction_bytes
+    from modspec.numerics.budget import check_memory, check_output, prediction_bytes
 
     network = network_from(args)
-    check_memory(prediction_bytes(args.epochs, dataset_from(args), network, args.hidden),
+    given = [f"--{name}" for name in ("hidden", "seed") if getattr(args, name) is not None]
+    balanced = getattr(args, "init", "random") == "lambda-balanced"
+    if given and not network.coupled and not balanced:
+        print(f"modspec predict: warning: {' and '.join(given)} ignored: the {network.name} "
+              "network is decoupled, its modes follow closed forms with no hidden width or "
+              "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
+    args.hidden = 50 if args.hidden is None else args.hidden
+    args.seed = 0 if args.seed is None else args.seed
+    if network.coupled:
+        from modspec.numerics.predict import check_coupled_hidden
+
+        check_coupled_hidden(args.hidden, "--hidden")
+    rows = args.epochs // (args.record_every or 1) + 2
+    if args.record_every is None:
+        check_output(rows, f"--epochs={args.epochs}", "pass --record-every K to print every "
+                     "K-th epoch")
+    check_memory(prediction_bytes(rows - 1, dataset_from(args), network, args.hidden),
                  f"--epochs={args.epochs}" + (f", --hidden={args.hidden}" * network.coupled))
     payload = prediction(args).payload()
     if args.format == "csv":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from modspec.commands.options import (
@@ -82,5 +83,16 @@ def simulation(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     check_objects_option(args)
-    write_json(simulation(args).payload())
+    payload = simulation(args).payload()       # a run that diverged is refused in one line
+    if args.rule == "gradient-descent" and args.gamma is None and args.nabla is None:
+        from modspec.numerics.stability import check_below_limit
+
+        limit = check_below_limit(dataset_from(args), network_from(args), args.lr,
+                                  args.hidden, parse_objects(args.train_objects))
+        if limit is not None:
+            print(f"modspec simulate: warning: lr={args.lr:g} is at or above the derived "
+                  f"stability limit lr < {limit:.4g} of this network on these data: gradient "
+                  "descent oscillates around the learned map instead of settling on it",
+                  file=sys.stderr)
+    write_json(payload)
     return 0

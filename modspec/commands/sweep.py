@@ -42,7 +42,7 @@ def scheduler_address(text: str) -> str:
     """An argparse type: a Dask scheduler address ``tcp://HOST:PORT``."""
     scheme, _, rest = text.partition("://")
     host, _, port = rest.rpartition(":")
-    if scheme not in ("tcp", "tls") or not host or not port.isdigit():
+    if scheme != "tcp" or not host or not port.isdigit():  # tls needs certificates: not taken
         raise argparse.ArgumentTypeError(f"{text!r} is invalid: must be tcp://HOST:PORT")
     return text
 
@@ -98,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.plot is not None and (args.x is None or args.value is None):
         raise bad("--plot", args.plot, "needs --x and --value")
+    if args.y is not None and args.y == args.x:
+        raise bad("--y", args.y, "must differ from --x (a surface needs two parameters)")
     if args.plot is None and (args.x or args.y or args.value):
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
     try:

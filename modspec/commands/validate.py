@@ -93,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
             raise bad("--rule", args.rule, "applies to one architecture; the claims are "
                       "checked with gradient descent (drop --rule or --claims)")
     ds = dataset_from(args)
+    from modspec.numerics.flow import check_numeric
+
+    check_numeric(ds)                   # a dataset too large to train on: before the folder
+    if not args.claims:
+        from modspec.validation.training import check_backend
+
+        check_backend(args.backend, args.dtype)
     os.makedirs(args.out, exist_ok=True)
     nonlin = None if args.nonlinearity == "linear" else args.nonlinearity
     if args.claims:
