@@ -48,3 +48,9 @@ def test_relu_bad_options_are_one_line(contexts_file, capsys, opts, name):
     assert code == 2
     msg = capsys.readouterr().err.strip()
     assert "\n" not in msg and name in msg
+
+
+def test_relu_refuses_what_cannot_fit_in_memory(contexts_file, capsys):
+    assert main(["relu", "--dataset", contexts_file, "--epochs", "2000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "epochs=2000000000" in err and "memory" in err

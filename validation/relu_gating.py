@@ -57,7 +57,8 @@ def relu_network(dataset: Any) -> Network:
 
 @dataclass(frozen=True, eq=False)
 class ReluComparison:
-    """What :func:`compare_relu_gating` measured: the recorded epochs ``t``, the
+    """What :func:`compare_relu_gating` measured (``entries``: the fraction of gates, unit ×
+    sample, that differ from the last epoch's, for information): the recorded epochs ``t``, the
     ``instability`` from each (see the module docstring), ``stable_epoch`` (None: not
     applicable), the start's instability relative to the stable gating,
     the trained ``t``/``loss``/``norms``, and per prediction (``from_stable``,
@@ -72,6 +73,7 @@ class ReluComparison:
     loss: np.ndarray
     norms: dict[str, np.ndarray]
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: np.ndarray | None = None
 
     @property
     def applicable(self) -> bool:
@@ -86,6 +88,8 @@ class ReluComparison:
         return {"settings": self.settings, "applicable": self.applicable,
                 "threshold": self.settings["threshold"],
                 "instability": self.instability.tolist(),
+                "gates_differing_from_end": (None if self.entries is None
+                                             else self.entries.tolist()),
                 "stable_epoch": self.stable_epoch,
                 "start_instability": self.start_instability, "groups": self.groups,
                 "trained": {"t": self.t.tolist(), "loss": self.loss.tolist(),
@@ -208,12 +212,14 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     flips = np.any(pats[1:] != pats[:-1], axis=2)            # (T-1, hidden)
     last = np.where(flips.any(axis=0), flips.shape[0] - np.argmax(flips[::-1], axis=0), 0)
     inst = np.array([float(np.mean(last > i)) for i in range(len(t))])
+    entries = np.mean(pats != pats[-1], axis=(1, 2))           # informative only
     settings = {"hidden": hidden, "lr": float(lr), "epochs": epochs, "seed": int(seed),
                 "init_std": float(init_std), "threshold": float(threshold),
                 "record_every": record_every, "samples": int(X.shape[1])}
     stable = next((i for i in range(len(t) - 1) if inst[i] <= threshold), None)
     if stable is None:
-        return ReluComparison(settings, inst, None, None, None, t, loss, trained_norms)
+        return ReluComparison(settings, inst, None, None, None, t, loss, trained_norms,
+                              entries=entries)
     gates = pats[stable]
     start_inst = float(np.mean(np.any(pats[0] != gates, axis=1)))
     preds, groups = {}, None
@@ -235,4 +241,4 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
             "claimed": name == "from_stable" or start_inst <= threshold}
         groups = groups or g.summary()
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,
-                          trained_norms, preds)
+                          trained_norms, preds, entries)

@@ -56,6 +56,7 @@ def test_unstable_gating_is_not_applicable():
                             threshold=0.05)
     assert not r.applicable and not r.predictions
     assert r.instability[:-1].min() > 0.05
+    assert r.entries[-1] == 0 and np.all(r.entries <= r.instability + 1e-12)
     assert "not applicable" in r.summary() and r.payload()["applicable"] is False
 
 
