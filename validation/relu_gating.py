@@ -110,8 +110,12 @@ class ReluComparison:
                            f"before the end {low:.2f} > {s['threshold']:g}); nothing is "
                            "predicted")
         g = self.groups or {}
+        race = g.get("race", {})
+        race_text = ("the race reduction holds" if race.get("holds") else
+                     race.get("reason", "") if race.get("checked") else
+                     f"basis condition not checked: {race.get('reason', '')}")
         lines = [head, f"stable from epoch {self.stable_epoch}: {g.get('groups')} pathway groups "
-                 f"of sizes {g.get('sizes')} ({g.get('dead')} dead units)"]
+                 f"of sizes {g.get('sizes')} ({g.get('dead')} dead units); {race_text}"]
         for name, p in self.predictions.items():
             if p["claimed"]:
                 lines.append(f"{name}: epochs {p['t'][0]:g}-{p['t'][-1]:g}, loss error "
@@ -135,6 +139,23 @@ def _norms(quads: dict[str, tuple[slice, slice]], J: np.ndarray) -> dict[str, np
 def _mean_jacobian(W1: np.ndarray, W2: np.ndarray, pats: np.ndarray) -> np.ndarray:
     """``W2 diag(mean_s g(s)) W1``: the mean over samples of ``W2 D_s W1``."""
     return W2 @ (pats.mean(axis=-1)[..., :, None] * W1)
+
+
+#: The most pathway groups whose basis condition (exact statistics) is checked.
+RACE_GROUPS = 4
+
+
+def _race_condition(gating: Any) -> dict[str, Any]:
+    """Whether the per-mode race applies to the gated network (its basis condition,
+    docs/theory/gated.md §3), checked for at most :data:`RACE_GROUPS` groups."""
+    from modspec.theory.gated_data import gated_statistics
+    from modspec.theory.gated_modes import basis_condition
+
+    n = len(gating.groups)
+    if n > RACE_GROUPS:
+        return {"checked": False, "reason": f"{n} pathway groups (checked up to {RACE_GROUPS})"}
+    cond = basis_condition(gated_statistics(gating.network, gating.data))
+    return {"checked": True, "holds": cond.holds, "reason": cond.reason}
 
 
 def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int = 0,
@@ -239,6 +260,7 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
             "norm_error": float(max(np.max(np.abs(p_norms[q] - trained_norms[q][on]))
                                     for q in p_norms) / scale),
             "claimed": name == "from_stable" or start_inst <= threshold}
-        groups = groups or g.summary()
+        if groups is None:
+            groups = {**g.summary(), "race": _race_condition(g)}
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,
                           trained_norms, preds, entries)

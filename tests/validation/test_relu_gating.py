@@ -44,6 +44,10 @@ def test_stable_gating_is_predicted_exactly(C, hidden):
     assert p["claimed"] and p["t"][0] == r.stable_epoch and p["t"][-1] == 600
     assert p["loss_error"] < 1e-8 and p["norm_error"] < 1e-8
     assert p["t"][0] <= 500 and sum(r.groups["sizes"]) == hidden
+    race = r.groups["race"]
+    assert race["checked"] == (r.groups["groups"] <= 4)
+    if race["checked"]:                        # measured: these gatings share no basis
+        assert race["holds"] is False and "basis condition fails" in race["reason"]
     start = r.predictions["from_start"]
     assert start["claimed"] == (r.start_instability == 0)
     payload = json.loads(json.dumps(r.payload()))
