@@ -37,7 +37,7 @@ from modspec.theory.gated import NAME, Edge, Gate, GatedNetwork, Layer
 from modspec.theory.gated_data import GatedData
 
 __all__ = ["ReluGating", "gating_patterns", "pattern_groups", "gating_instability",
-           "relu_gated", "relu_weights", "relu_output", "gated_output"]
+           "relu_gated", "relu_gated_record", "relu_weights", "relu_output", "gated_output"]
 
 Blocks = Mapping[str, tuple[int, int]]
 
@@ -168,6 +168,34 @@ def relu_gated(W1: Any, W2: Any, X: Any, Y: Any, input_blocks: Blocks | None = N
                      {o: Y[s:e] for o, (s, e) in outs.items()})
     return ReluGating(net, data, groups, np.array([pats[g[0]] for g in groups]), weights,
                       ins, outs, hidden)
+
+
+def relu_gated_record(record: Any, dataset: Any, seed: int = 0, start: bool = False
+                      ) -> ReluGating:
+    """:func:`relu_gated` of a training record (:class:`~modspec.numerics.record.Trajectory`
+    of :func:`modspec.validation.training.train` with ``nonlinearity="relu"``, one module of
+    depth 2 over every block of ``dataset`` in order, no biases): the weights of seed ``seed``
+    at the end, or at the start (``start=True``); the samples are the training objects."""
+    weights = record.init if start else record.weights
+    if weights is None or len(weights) != 1 or len(weights[0]) != 2:
+        raise bad("record", "weights", "must hold one module of two layers (a two-layer "
+                  "network: one dense module of depth 2)")
+    if record.meta.get("nonlinearity") != "relu" or record.biases is not None:
+        raise bad("record", record.meta.get("nonlinearity"),
+                  "must be a ReLU network without biases (nonlinearity='relu', bias=False)")
+    W1s, W2s = (np.asarray(w) for w in weights[0])
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < W1s.shape[0]:
+        raise bad("seed", seed, f"must be an integer in [0, {W1s.shape[0]})")
+    X = np.asarray(dataset.X, dtype=float)
+    Y = np.asarray(dataset.Y, dtype=float)
+    if record.train_objects is not None:
+        cols = np.asarray(record.train_objects, dtype=int)
+        X, Y = X[:, cols], Y[:, cols]
+    if W1s.shape[2] != X.shape[0] or W2s.shape[1] != Y.shape[0]:
+        raise bad("record", "shapes", f"must map the dataset's {X.shape[0]} input rows to its "
+                  f"{Y.shape[0]} output rows (every block, in order)")
+    return relu_gated(W1s[seed], W2s[seed], X, Y, dataset.input_blocks, dataset.output_blocks)
 
 
 def relu_weights(gating: ReluGating, weights: Mapping[str, np.ndarray]

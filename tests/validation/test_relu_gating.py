@@ -10,6 +10,11 @@ import pytest
 pytest.importorskip("torch")
 
 import modspec as ms  # noqa: E402
+from modspec.numerics.relu_gating import (  # noqa: E402
+    gated_output,
+    relu_gated_record,
+    relu_output,
+)
 from modspec.theory.errors import ModspecError  # noqa: E402
 from modspec.validation.relu_gating import (  # noqa: E402
     compare_relu_gating,
@@ -30,6 +35,23 @@ def test_train_relu_is_the_trainer_with_relu():
     X, Y = np.asarray(ds.X, float), np.asarray(ds.Y, float)
     loss = ((mine["W2"] @ np.maximum(mine["W1"] @ X, 0) - Y) ** 2).sum(axis=1).mean(axis=1)
     assert np.allclose(loss, sum(v[0] for v in ref.loss.values()), rtol=1e-10)
+
+
+def test_gated_network_of_a_training_record():
+    ds = ms.contexts(C=3)
+    rec = train(ds, relu_network(ds), lr=0.02, epochs=30, hidden=6, init_std=0.1, seeds=2,
+                seed=1, nonlinearity="relu", device="cpu")
+    X = np.asarray(ds.X, float)
+    for start in (False, True):
+        w = rec.init if start else rec.weights
+        g = relu_gated_record(rec, ds, seed=1, start=start)
+        assert np.max(np.abs(gated_output(g) - relu_output(w[0][0][1], w[0][1][1], X))) < 1e-12
+    lin = train(ds, relu_network(ds), lr=0.02, epochs=3, hidden=6, device="cpu",
+                backend="torch")
+    for bad_call in (lambda: relu_gated_record(rec, ds, seed=2),
+                     lambda: relu_gated_record(lin, ds)):
+        with pytest.raises(ModspecError):
+            bad_call()
 
 
 @pytest.mark.parametrize("C, hidden", [(3, 4), (5, 8)])
