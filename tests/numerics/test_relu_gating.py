@@ -169,3 +169,19 @@ def test_frozen_gates_follow_the_per_mode_race():
         return np.sum((Y - h[1] @ (masks * (h[0] @ X))) ** 2)
 
     assert loss(hist[-1]) < 0.5 * loss(hist[0])                  # it learned
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 3), st.integers(1, 6), st.integers(0, 2**16))
+@example(1, 1, 1, 0)
+def test_instability_is_a_symmetric_fraction_zero_iff_patterns_equal(hidden, d_in, samples,
+                                                                     seed):
+    rng = np.random.default_rng(seed)
+    A, B = rng.normal(size=(hidden, d_in)), rng.normal(size=(hidden, d_in))
+    X = rng.normal(size=(d_in, samples))
+    v = gating_instability(A, B, X)
+    assert v == gating_instability(B, A, X) and 0 <= v <= 1
+    assert v * hidden == pytest.approx(round(v * hidden))
+    same = np.all(gating_patterns(A, X) == gating_patterns(B, X), axis=1)
+    assert (v == 0) == bool(same.all())
+    assert gating_instability(A, 2.5 * A, X) == 0.0              # positive scaling keeps gates
