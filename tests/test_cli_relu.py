@@ -25,6 +25,7 @@ def test_relu_text_and_json(contexts_file, capsys):
     assert main(opts) == 0
     text = capsys.readouterr().out
     assert "stable from epoch" in text and "from_stable: epochs" in text
+    assert "agrees (tolerance 0.05)" in text
     assert main([*opts, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["applicable"] and out["predictions"]["from_stable"]["loss_error"] < 1e-8

@@ -28,7 +28,8 @@ Compared: the loss (mean over samples of the squared error summed over outputs, 
 training record's, summed over output blocks) and the module norms (Frobenius norms of the
 blocks of the mean input–output Jacobian, the record's ``quadrant_norms``), as the largest
 absolute difference over the compared epochs relative to the trained loss at the first of them
-(to the largest trained norm for the norms).
+(to the largest trained norm for the norms). A claimed prediction *agrees* when both errors are
+at most ``tolerance`` (default 0.05).
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ class ReluComparison:
         for name, p in self.predictions.items():
             if p["claimed"]:
                 lines.append(f"{name}: epochs {p['t'][0]:g}-{p['t'][-1]:g}, loss error "
-                             f"{p['loss_error']:.2e}, norm error {p['norm_error']:.2e}")
+                             f"{p['loss_error']:.2e}, norm error {p['norm_error']:.2e}: "
+                             + ("agrees" if p["agrees"] else "differs")
+                             + f" (tolerance {s['tolerance']:g})")
             else:
                 lines.append(f"{name}: not applicable (the start's gating differs from the "
                              f"stable one: instability {self.start_instability:.2f})")
@@ -199,7 +202,8 @@ def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int =
 
 def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                         epochs: int = 400, seed: int = 0, init_std: float = 1e-3,
-                        threshold: float = 0.05, record_every: int = 1,
+                        threshold: float = 0.05, tolerance: float = 0.05,
+                        record_every: int = 1,
                         device: str = "cpu") -> ReluComparison:
     """Train the ReLU network (module docstring), measure its gating instability and, where
     the gating is stable, compare it with the gated network's gradient descent."""
@@ -208,11 +212,13 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     record_every = _int("record_every", record_every, 1)
     _int("seed", seed, 0)
     for name, v, ok in (("lr", lr, lambda x: x > 0), ("init_std", init_std, lambda x: x >= 0),
-                        ("threshold", threshold, lambda x: 0 <= x < 1)):
+                        ("threshold", threshold, lambda x: 0 <= x < 1),
+                        ("tolerance", tolerance, lambda x: x > 0)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
                 or not ok(v):
             raise bad(name, v, {"lr": "must be a number > 0", "init_std": "must be a number "
-                                "≥ 0", "threshold": "must be a number in [0, 1)"}[name])
+                                "≥ 0", "threshold": "must be a number in [0, 1)",
+                                "tolerance": "must be a number > 0"}[name])
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "must be numeric (substitute numbers for symbols)")
     net = relu_network(dataset)
@@ -236,6 +242,7 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     entries = np.mean(pats != pats[-1], axis=(1, 2))           # informative only
     settings = {"hidden": hidden, "lr": float(lr), "epochs": epochs, "seed": int(seed),
                 "init_std": float(init_std), "threshold": float(threshold),
+                "tolerance": float(tolerance),
                 "record_every": record_every, "samples": int(X.shape[1])}
     stable = next((i for i in range(len(t) - 1) if inst[i] <= threshold), None)
     if stable is None:
@@ -260,6 +267,9 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
             "norm_error": float(max(np.max(np.abs(p_norms[q] - trained_norms[q][on]))
                                     for q in p_norms) / scale),
             "claimed": name == "from_stable" or start_inst <= threshold}
+        preds[name]["agrees"] = (preds[name]["claimed"]
+                                 and preds[name]["loss_error"] <= tolerance
+                                 and preds[name]["norm_error"] <= tolerance)
         if groups is None:
             groups = {**g.summary(), "race": _race_condition(g)}
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,

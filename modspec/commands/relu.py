@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=number(0), default=0.05,
                    help="largest gating instability (fraction of units whose pattern "
                         "changes later) at which a prediction is made, in [0, 1)")
+    p.add_argument("--tolerance", type=number(0, strict=True), default=0.05,
+                   help="largest relative loss and norm error at which a claimed prediction "
+                        "agrees with training (> 0)")
     p.add_argument("--record-every", type=integer(1), default=1,
                    help="epochs between recorded weights (1: every flip is seen)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     result = compare_relu_gating(dataset, hidden=args.hidden, lr=args.lr, epochs=args.epochs,
                                  seed=args.seed, init_std=args.init_std,
-                                 threshold=args.threshold, record_every=args.record_every,
+                                 threshold=args.threshold,
+                                 tolerance=args.tolerance, record_every=args.record_every,
                                  device=args.device)
     if args.format == "json":
         write_json(result.payload())

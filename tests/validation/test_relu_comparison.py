@@ -65,6 +65,7 @@ def test_stable_gating_is_predicted_exactly(C, hidden):
     p = r.predictions["from_stable"]
     assert p["claimed"] and p["t"][0] == r.stable_epoch and p["t"][-1] == 600
     assert p["loss_error"] < 1e-8 and p["norm_error"] < 1e-8
+    assert p["agrees"]
     assert p["t"][0] <= 500 and sum(r.groups["sizes"]) == hidden
     race = r.groups["race"]
     assert race["checked"] == (r.groups["groups"] <= 4)
@@ -87,7 +88,8 @@ def test_unstable_gating_is_not_applicable():
 
 
 @pytest.mark.parametrize("kw", [dict(hidden=0), dict(lr=-1.0), dict(threshold=1.0),
-                                dict(epochs=0), dict(init_std=float("nan"))])
+                                dict(epochs=0), dict(init_std=float("nan")),
+                                dict(tolerance=0.0)])
 def test_bad_settings_are_one_line(kw):
     with pytest.raises(ModspecError) as err:
         compare_relu_gating(ms.contexts(C=3), **kw)
