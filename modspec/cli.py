@@ -25,7 +25,8 @@ __all__ = ["COMMANDS", "RULE_TABLE", "OneLineParser", "build_parser", "config_to
 
 #: Sub-command modules, in help order. A module that fails to import (an optional extra is
 #: missing) is simply not offered.
-COMMANDS = ("derive", "predict", "simulate", "validate", "sweep", "cmnist", "reproduce")
+COMMANDS = ("derive", "predict", "simulate", "validate", "sweep", "cmnist", "reproduce",
+            "relu")
 
 
 #: Keys of a ``[rule]`` table -> the options they stand for (``--rule``, ``--gamma``,
