@@ -41,7 +41,7 @@ from modspec.theory.spectra import Spectrum, module_spectra
 from .codegen import Generated, generate
 
 __all__ = ["Covariances", "Layout", "ModuleLayout", "block", "check_hidden", "check_numeric",
-           "check_weights", "covariances", "gradients", "layer_symbols", "layout",
+           "check_positive", "check_weights", "covariances", "gradients", "layer_symbols", "layout",
            "module_gradient", "module_maps", "module_tangent", "residual", "tau_of", "total_map"]
 
 
@@ -101,6 +101,19 @@ class Layout:
 def check_numeric(dataset: Any) -> None:
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "simulation and integration need numeric parameters")
+
+
+def check_positive(name: str, value: Any, integer: bool = False,
+                   allow_zero: bool = False) -> Any:
+    """``value`` as a float (or int with ``integer``) > 0 (≥ 0 with ``allow_zero``), else a
+    :class:`~modspec.theory.errors.ModspecError` naming ``name``."""
+    ok = (not isinstance(value, bool)) and isinstance(value, (int, np.integer)) if integer \
+        else isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        kind = "integer" if integer else "number"
+        raise bad(name, value, f"must be a {kind} {'≥' if allow_zero else '>'} 0")
+    return int(value) if integer else float(value)
 
 
 def check_hidden(hidden: Any) -> int:

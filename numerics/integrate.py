@@ -53,7 +53,8 @@ from .flow import (
     total_map,
 )
 from .record import Trajectory, heldout_curve, stack_records
-from .simulate import Observer, initial_weights
+from .simulate import Observer
+from .starts import initial_weights
 
 __all__ = ["CHUNK", "END_POINT_SEEDS", "FlowSystem", "IMPLICIT", "REST", "converged_map",
            "converged_weights", "end_point", "flow_system", "integrate_flow", "integrate_modes",

@@ -61,6 +61,7 @@ from .codegen import Generated, generate
 from .points import DatasetPoint
 from .record import Trajectory
 from .stable import stable_form
+from .starts import init_std_for
 
 __all__ = ["ClosedForms", "CompiledExpression", "CoupledDynamics", "ModeConstants",
            "ModeSolutions", "Observables", "Predictor", "compile"]
@@ -219,9 +220,10 @@ class CoupledDynamics:
     def __call__(self, t: np.ndarray, lr: float, a0: float, hidden: int, seed: int,
                  time: str) -> Trajectory:
         from .integrate import integrate_flow
-        from .simulate import initial_weights, simulate
+        from .simulate import simulate
+        from .starts import initial_weights
 
-        init_std = float(np.sqrt(2 * a0 / hidden))
+        init_std = init_std_for(a0, hidden)
         init = initial_weights(self.dataset, self.network, hidden, init_std, 1, seed)
         if time == "discrete":
             run = simulate(self.dataset, self.network, lr, int(t.max()), init=init).at(t)
@@ -449,7 +451,7 @@ class Predictor:
         run = self.coupled_dynamics(t, float(lr), a0, hidden, seed, time)
         return Trajectory(t, run.modes, run.quadrant_norms, run.loss, seed_axis=False,
                           kind="theory", time=time, lr=lr, tau=run.tau,
-                          meta={"init_std": float(np.sqrt(2 * a0 / hidden)), "hidden": hidden,
+                          meta={"init_std": init_std_for(a0, hidden), "hidden": hidden,
                                 "seed": seed})
 
 
