@@ -159,7 +159,8 @@ def test_expected_run_is_the_sweeps_former_policy():
 
 
 def test_former_names_still_resolve_to_the_one_policy():
-    from modspec.numerics import early, expectation, rule_modes, simulate as sim
+    from modspec.numerics import early, expectation, rule_modes
+    from modspec.numerics import simulate as sim
 
     assert early.seeded_starts is starts.seeded
     assert expectation.expected_a0 is starts.expected
