@@ -32,6 +32,7 @@ import sympy as sp
 
 from modspec.theory.architectures import Module, Network
 from modspec.theory.dataset import CompositionalDataset, Dataset, block_index
+from modspec.theory.defaults import HIDDEN
 from modspec.theory.derivation import mode_key
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.heldout import check_objects
@@ -122,7 +123,8 @@ def check_hidden(hidden: Any) -> int:
     return int(hidden)
 
 
-def layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: int = 50) -> Layout:
+def layout(dataset: CompositionalDataset | Dataset, network: Network,
+           hidden: int = HIDDEN) -> Layout:
     """Indices, layer shapes and analytic mode projections of every module.
 
     Pure in its arguments, and its spectra come from SymPy (~20 ms for D0): a layout of a

@@ -54,6 +54,7 @@ import numpy as np
 import sympy as sp
 
 from modspec.theory import symbols as sy
+from modspec.theory.defaults import HIDDEN
 from modspec.theory.derivation import Derivation
 from modspec.theory.errors import ModspecError, bad
 
@@ -337,7 +338,7 @@ class Predictor:
             return arr
         return _positive(f"a0[{key}]", value)
 
-    def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
+    def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = HIDDEN,
                  seed: int = 0, time: str = "continuous", **params: Any) -> Trajectory:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
         ``a0`` (number, array, or dict ``{mode key: value}``); dataset parameters by name.

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 
 from modspec.theory.architectures import Network
+from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 from modspec.theory.observables import loss_key
 
 from .budget import check_memory, training_bytes
-from .defaults import HIDDEN, INIT_STD
 from .flow import (
     Covariances,
     Layout,

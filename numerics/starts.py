@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modspec.theory.architectures import Network
+from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 
-from .defaults import HIDDEN, INIT_STD
 from .flow import Layout, check_hidden, check_positive, layout
 
 if TYPE_CHECKING:
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from .record import Trajectory
 
 __all__ = ["A0_FLOOR", "ALIGNED", "MAX_DIRECTIONS", "balanced_layers", "effective_a0",
-           "expected", "expected_run", "init_std_for", "initial_weights", "layer_starts", "recorded",
-           "recorded_directions", "seeded"]
+           "expected", "expected_run", "init_std_for", "initial_weights", "layer_starts",
+           "recorded", "recorded_directions", "seeded"]
 
 #: Smallest initial strength given to a mode of depth ≥ 2.
 A0_FLOOR = 1e-12
