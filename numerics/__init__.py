@@ -16,8 +16,9 @@ Depends on :mod:`modspec.theory`; never imports PyTorch.
 * :mod:`.record` — :class:`~.record.Trajectory`, the one record of everything that unfolds in
   time (theory, simulation, training, flow);
 * :mod:`.expectation` — the theory of a recorded run: which solution applies, from which
-  start, with which end point; :mod:`.early` — the effective starts of deep modes from random
-  weights (the free flow);
+  start, with which end point; :mod:`.starts` — the one start policy, one function per
+  situation; :mod:`.early` — the effective starts of deep modes from random weights (the
+  free flow);
 * :mod:`.stability` — the stability limit of gradient descent from the full Hessian of the
   loss at the fixed point;
 * :mod:`.riccati`, :mod:`.any_start` — the exact two-layer flow from any λ-balanced start

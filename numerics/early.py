@@ -3,7 +3,7 @@
 docs/theory/dynamics.md ("Deep modes from random starts"). The mode solutions of a module
 of depth L assume balanced, aligned layers, ``W_l = R_l diag(c) R_{l−1}ᵀ`` with one ``c``
 for every layer. Small random weights are neither: for L = 2 the early phase is linear and
-gives the effective start in closed form (:func:`~.simulate.effective_a0`), but for L > 2 the
+gives the effective start in closed form (:func:`~.starts.effective_a0`), but for L > 2 the
 random middle layers take part in it, and the balanced start ``((|W_1 v|² + |W_Lᵀ u|²)/2)^{L/2}``
 makes the theory run 15–20 % ahead of gradient descent (D0, depth 3, init std 1e-2).
 
@@ -22,7 +22,8 @@ of ``U_bᵀ W_L ⋯ W_1 V_b``), each has the *effective start*
 
     c0_j = (a_j(u)^{−(L−2)/L} + (L − 2) u)^{−1/(L−2)},        a0_j = c0_j^L,
 
-the start of the balanced solution that blows up when it does. :func:`free_starts`
+the start of the balanced solution that blows up when it does (which start a caller uses
+is decided in :mod:`.starts`). :func:`free_starts`
 integrates the free flow from a run's own initial weights until the block's largest
 strength has grown by :data:`GROWTH` per layer over the balanced start and reads every
 direction's effective start there (the result does not depend on that choice once the
@@ -35,16 +36,13 @@ by a few per cent at 50 hidden units (about 1 % at 100).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from modspec.theory.architectures import Network
+from .flow import Layout, module_gradient
 
-from .flow import Layout, layout, module_gradient
-
-__all__ = ["GROWTH", "free_starts", "seeded_starts"]
+__all__ = ["GROWTH", "free_starts"]
 
 #: Growth per layer of the block's largest strength, over its balanced start, at which the
 #: effective starts are read.
@@ -67,27 +65,6 @@ def free_starts(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[st
             out[key] = np.stack([
                 _free_start(generated, [np.asarray(w[i], dtype=float) for w in layers], U, V)
                 for i in range(layers[0].shape[0])])
-    return out
-
-
-def seeded_starts(dataset: Any, network: Network, hidden: int, init_std: float, seeds: int,
-                  seed: int) -> dict[str, float]:
-    """One start per mode of every module of depth > 2 for the run a simulation with these
-    settings makes (the same seeded initial weights, :func:`~.simulate.initial_weights`): the
-    balanced start ``c^L`` with ``c`` the harmonic mean of the effective per-layer starts
-    ``c0_j`` of the mode's directions and seeds (:func:`free_starts`) — the half-rise time of
-    a deep mode is, to leading order, proportional to ``1/c0``. Used where one start per mode
-    is evaluated for many points at once (sweeps)."""
-    from .simulate import initial_weights
-
-    lay = layout(dataset, network, hidden)
-    weights = initial_weights(dataset, network, hidden, init_std, seeds, seed)
-    depth = {key: ml.depth for ml in lay.modules for key in ml.keys.values()}
-    out = {}
-    for key, a0 in free_starts(lay, weights).items():
-        c0 = a0.ravel() ** (1.0 / depth[key])
-        if np.all(c0 > 0):
-            out[key] = float((c0.size / np.sum(1.0 / c0)) ** depth[key])
     return out
 
 
@@ -133,3 +110,13 @@ def _free_start(generated, layers: list[np.ndarray], U: np.ndarray, V: np.ndarra
     c0 = (a ** (-(L - 2) / L) + (L - 2) * u_end) ** (-1.0 / (L - 2))
     return c0 ** L
 
+
+
+def __getattr__(name: str):
+    """``seeded_starts``, the earlier name of :func:`modspec.numerics.starts.seeded` (kept for
+    callers not yet moved to :mod:`.starts`)."""
+    if name == "seeded_starts":
+        from .starts import seeded
+
+        return seeded
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ learning rate, initial weights and training objects), :func:`expect` gives what 
 predicts for *that* run:
 
 * **decoupled networks trained on every object** — each mode from the run's own effective
-  initial strength (:func:`start_strengths`), in the chosen time:
+  initial strength (:func:`~modspec.numerics.starts.recorded`), in the chosen time:
   ``time="discrete"`` (the default) — gradient descent itself, the exact per-epoch map of
   each mode (docs/theory/dynamics.md), the theory of what was run;
   ``time="continuous"`` — the gradient flow: closed forms (depth ≤ 2) or the inverted
@@ -22,11 +22,13 @@ predicts for *that* run:
   error; the mode trajectories of the full dataset do not describe such a run, so none is
   given (except for coupled networks, whose exact dynamics already uses the subset).
 
-The one start policy: a mode's ``a0`` is its effective initial strength averaged over seeds
-(:func:`~modspec.numerics.simulate.effective_a0`), floored at :data:`A0_FLOOR` for modes of
-depth ≥ 2 (their sigmoids grow from a positive seed; depth-1 modes take any sign). Without a
-run (a sweep's theory), the expected value of that start for weights ``N(0, init_std²)``
-(:func:`expected_a0`), floored the same way.
+The one start policy (:mod:`modspec.numerics.starts`): a mode's ``a0`` is its effective
+initial strength averaged over seeds (:func:`~modspec.numerics.starts.recorded`), floored at
+``A0_FLOOR`` for modes of depth ≥ 2 (their sigmoids grow from a positive seed; depth-1
+modes take any sign); modes of depth > 2 start each direction from its effective start
+(:func:`~modspec.numerics.starts.recorded_directions`). Without a run (a sweep's theory),
+the expected value of that start for weights ``N(0, init_std²)``
+(:func:`~modspec.numerics.starts.expected`), floored the same way.
 
 Times are epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
 """
@@ -43,13 +45,13 @@ from modspec.theory.errors import bad
 from modspec.theory.observables import map_summary
 
 from .record import GROUPS, Trajectory
+from .starts import A0_FLOOR, recorded, recorded_directions
+from .starts import expected as expected_a0
+from .starts import recorded as start_strengths
 
+#: ``A0_FLOOR``, ``expected_a0`` and ``start_strengths`` are :mod:`.starts`'s
+#: ``A0_FLOOR``, ``expected`` and ``recorded``, under the names they had here.
 __all__ = ["A0_FLOOR", "Expectation", "expect", "expected_a0", "run_rule", "start_strengths"]
-
-#: Smallest initial strength given to a mode of depth ≥ 2.
-A0_FLOOR = 1e-12
-#: Most starts per mode the theory of a deep run is evaluated for (:func:`_starts`).
-MAX_DIRECTIONS = 240
 
 TIMES = ("continuous", "discrete")
 
@@ -80,35 +82,6 @@ class Expectation:
     @property
     def full_data(self) -> bool:
         return self.heldout is None
-
-
-def start_strengths(th: Derivation, run: Trajectory) -> dict[str, float]:
-    """The one start policy: each mode's effective initial strength, mean over seeds, floored
-    at :data:`A0_FLOOR` for modes of depth ≥ 2."""
-    depth = {md.keys[m.label]: md.module.depth for md in th.modules for m in md.spectrum.modes}
-    out = {}
-    for key, value in run.a0.items():
-        a0 = float(np.mean(value))
-        out[key] = a0 if depth.get(key, 2) == 1 else max(a0, A0_FLOOR)
-    return out
-
-
-def expected_a0(depth: int, hidden: int, init_std: float) -> float:
-    """Expected effective initial strength of a mode of a module of ``depth`` layers whose
-    weights are drawn ``N(0, init_std²)`` with ``hidden`` units per hidden layer.
-
-    With ``σ = init_std``, ``h = hidden`` (see :func:`modspec.numerics.simulate.effective_a0`
-    for the effective starts): depth 1, ``E[uᵀWv] = 0``; depth 2, ``E|W1 v + W2ᵀ u|²/4 =
-    h σ²/2`` (the relation ``init_std = sqrt(2·a0/hidden)`` of the coupled predictor); depth
-    L > 2, ``(E c²)^{L/2} = (h σ²)^{L/2}``. Deep modes are floored at ``1e-12``.
-    """
-    if depth == 1:
-        return 0.0
-    if depth == 2:
-        value = hidden * init_std**2 / 2
-    else:
-        value = (hidden * init_std**2) ** (depth / 2)
-    return max(value, A0_FLOOR)
 
 
 def _subset(th: Derivation, run: Trajectory) -> list[int] | None:
@@ -154,7 +127,7 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
             return Expectation(Trajectory.empty(run.t, time=time),
                                f"not reducible: the run's rule {run.meta['rule']!r} is not a "
                                "preset; pass its definition as rule=", time,
-                               a0=start_strengths(th, run))
+                               a0=recorded(th, run))
     if rule is not None:
         from .rules import learning_rule
 
@@ -164,7 +137,7 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
     net, ds = th.network, th.dataset
     subset = _subset(th, run)
     t = np.asarray(run.t, dtype=float)
-    a0 = start_strengths(th, run)
+    a0 = recorded(th, run)
     held = None
     if subset is not None:
         h = heldout(ds, net, subset)
@@ -200,7 +173,7 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
 
     # a gradient-descent run: gradient descent's theory, even of a derivation with a rule
     f = compile_theory(th if th.rule is None else replace(th, rule=None))
-    starts = _starts(th, run, a0)
+    starts = recorded_directions(th, run)
     trajectory = _mean_over_directions(f(t, lr=run.lr, a0=starts, time=time))
     lag = None
     if time == "discrete":
@@ -211,7 +184,7 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
     else:
         deep = any(md.module.depth > 2 for md in th.modules)
         method = "implicit solution t(a), inverted" if deep else "closed form a(t)"
-    if starts is not a0:
+    if any(np.ndim(v) for v in starts.values()):
         method += ", deep modes from each direction's effective start (free flow)"
         a0 = {k: float(np.mean(v)) for k, v in starts.items()}
     end = ({k: float(v) for k, v in conv["quadrant_norms"].items()}
@@ -219,33 +192,9 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
     return Expectation(trajectory, method, time, fixed, end, systematic, None, None, a0, lag)
 
 
-def _starts(th: Derivation, run: Trajectory, a0: dict[str, float]
-            ) -> dict[str, float | np.ndarray]:
-    """The starts the mode solutions run from: :func:`start_strengths`, except for modes of
-    modules of depth > 2 when the run's initial weights are known, which start every
-    direction of every seed from its effective start (:func:`~.early.free_starts`). Those
-    come as one batch axis of equal length for every mode (each mode's starts repeated to
-    the least common multiple of their numbers), so that the batch mean of each mode is the
-    mean over its own directions and seeds."""
-    if run.init is None or all(md.module.depth <= 2 for md in th.modules):
-        return a0
-    from .early import free_starts
-    from .flow import layout
-
-    hidden = int(np.asarray(run.init[0][0]).shape[-2])
-    deep = {k: np.maximum(v.ravel(), A0_FLOOR)
-            for k, v in free_starts(layout(th.dataset, th.network, hidden), run.init).items()}
-    n = int(np.lcm.reduce([v.size for v in deep.values()]))
-    if n > MAX_DIRECTIONS:
-        # too many to repeat exactly: each mode's starts at n evenly spaced quantiles
-        n = MAX_DIRECTIONS
-        deep = {k: np.quantile(v, (np.arange(n) + 0.5) / n) for k, v in deep.items()}
-    return {k: np.repeat(deep[k], n // deep[k].size) if k in deep else np.full(n, value)
-            for k, value in a0.items()}
-
-
 def _mean_over_directions(trajectory: Trajectory) -> Trajectory:
-    """A theory computed for a batch of starts (:func:`_starts`), averaged over the batch.
+    """A theory computed for a batch of starts
+    (:func:`~modspec.numerics.starts.recorded_directions`), averaged over the batch.
     Quadrant norms and losses are the batch means of those of each start (the exact
     observables of a mode whose directions differ lie between these and those of the mean
     strengths; at the end point, where every direction is at its fixed point, they agree)."""
@@ -262,7 +211,7 @@ def _under_rule(th: Derivation, run: Trajectory, time: str, rule: Any) -> Expect
     from .rules import check_rule_network
 
     check_rule_network(rule, th.network, th.dataset)
-    a0 = start_strengths(th, run)
+    a0 = recorded(th, run)
     result = rule_theory(th.dataset, th.network, run, rule, time)
     conv = th.converged
     if result.trajectory is None:

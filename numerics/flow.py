@@ -32,6 +32,7 @@ import sympy as sp
 
 from modspec.theory.architectures import Module, Network
 from modspec.theory.dataset import CompositionalDataset, Dataset, block_index
+from modspec.theory.defaults import HIDDEN
 from modspec.theory.derivation import mode_key
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.heldout import check_objects
@@ -41,7 +42,7 @@ from modspec.theory.spectra import Spectrum, module_spectra
 from .codegen import Generated, generate
 
 __all__ = ["Covariances", "Layout", "ModuleLayout", "block", "check_hidden", "check_numeric",
-           "check_weights", "covariances", "gradients", "layer_symbols", "layout",
+           "check_positive", "check_weights", "covariances", "gradients", "layer_symbols", "layout",
            "module_gradient", "module_maps", "module_tangent", "residual", "tau_of", "total_map"]
 
 
@@ -113,13 +114,27 @@ def check_numeric(dataset: Any) -> None:
     _check_projection_cost(dataset)
 
 
+def check_positive(name: str, value: Any, integer: bool = False,
+                   allow_zero: bool = False) -> Any:
+    """``value`` as a float (or int with ``integer``) > 0 (≥ 0 with ``allow_zero``), else a
+    :class:`~modspec.theory.errors.ModspecError` naming ``name``."""
+    ok = (not isinstance(value, bool)) and isinstance(value, (int, np.integer)) if integer \
+        else isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        kind = "integer" if integer else "number"
+        raise bad(name, value, f"must be a {kind} {'≥' if allow_zero else '>'} 0")
+    return int(value) if integer else float(value)
+
+
 def check_hidden(hidden: Any) -> int:
     if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
         raise bad("hidden", hidden, "must be an integer ≥ 1")
     return int(hidden)
 
 
-def layout(dataset: CompositionalDataset | Dataset, network: Network, hidden: int = 50) -> Layout:
+def layout(dataset: CompositionalDataset | Dataset, network: Network,
+           hidden: int = HIDDEN) -> Layout:
     """Indices, layer shapes and analytic mode projections of every module.
 
     Pure in its arguments, and its spectra come from SymPy (~20 ms for D0): a layout of a

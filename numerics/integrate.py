@@ -36,6 +36,7 @@ from scipy.integrate import solve_ivp
 from modspec.theory import dynamics
 from modspec.theory import symbols as sy
 from modspec.theory.architectures import Network
+from modspec.theory.defaults import HIDDEN
 from modspec.theory.errors import ModspecError, bad
 
 from .codegen import Generated, generate
@@ -53,7 +54,8 @@ from .flow import (
     total_map,
 )
 from .record import Trajectory, heldout_curve, stack_records
-from .simulate import Observer, initial_weights
+from .simulate import Observer
+from .starts import initial_weights
 
 __all__ = ["CHUNK", "END_POINT_SEEDS", "FlowSystem", "IMPLICIT", "REST", "converged_map",
            "converged_weights", "end_point", "flow_system", "integrate_flow", "integrate_modes",
@@ -186,7 +188,7 @@ class FlowSystem:
         return self.jvp(y, np.eye(n)).T
 
 
-def flow_system(dataset: Any, network: Network, lr: float, hidden: int = 50,
+def flow_system(dataset: Any, network: Network, lr: float, hidden: int = HIDDEN,
                 train_objects: Sequence[int] | None = None) -> FlowSystem:
     """The matrix flow of ``network`` on ``dataset`` at learning rate ``lr`` (τ = 1/(P·lr))."""
     lay = layout(dataset, network, hidden)
@@ -287,7 +289,7 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
 
 
 def converged_weights(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
-                      hidden: int = 50, gtol: float = 1e-10, max_time: float = 1e6,
+                      hidden: int = HIDDEN, gtol: float = 1e-10, max_time: float = 1e6,
                       train_objects: Sequence[int] | None = None
                       ) -> tuple[Layout, list[list[np.ndarray]]]:
     """The layout and the weights (per module, per layer, ``(1, out, in)``) where the exact
@@ -318,7 +320,7 @@ def converged_weights(dataset: Any, network: Network, init_std: float = 1e-3, se
 
 
 def converged_map(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,
-                  hidden: int = 50, gtol: float = 1e-10, max_time: float = 1e6,
+                  hidden: int = HIDDEN, gtol: float = 1e-10, max_time: float = 1e6,
                   train_objects: Sequence[int] | None = None) -> np.ndarray:
     """The total map (rows as ``Y``, columns as ``X``) after the exact matrix gradient flow
     from small random weights (``N(0, init_std²)``, seeded) has converged

@@ -54,6 +54,7 @@ import numpy as np
 import sympy as sp
 
 from modspec.theory import symbols as sy
+from modspec.theory.defaults import HIDDEN
 from modspec.theory.derivation import Derivation
 from modspec.theory.errors import ModspecError, bad
 
@@ -61,6 +62,7 @@ from .codegen import Generated, generate
 from .points import DatasetPoint
 from .record import Trajectory
 from .stable import stable_form
+from .starts import init_std_for
 
 __all__ = ["MAX_COUPLED_HIDDEN", "ClosedForms", "CompiledExpression", "CoupledDynamics",
            "ModeConstants", "ModeSolutions", "Observables", "Predictor", "check_coupled_hidden",
@@ -234,9 +236,10 @@ class CoupledDynamics:
     def __call__(self, t: np.ndarray, lr: float, a0: float, hidden: int, seed: int,
                  time: str) -> Trajectory:
         from .integrate import integrate_flow
-        from .simulate import initial_weights, simulate
+        from .simulate import simulate
+        from .starts import initial_weights
 
-        init_std = float(np.sqrt(2 * a0 / hidden))
+        init_std = init_std_for(a0, hidden)
         init = initial_weights(self.dataset, self.network, hidden, init_std, 1, seed)
         if time == "discrete":
             run = simulate(self.dataset, self.network, lr, int(t.max()), init=init).at(t)
@@ -369,7 +372,7 @@ class Predictor:
         for key, a0 in a0s.items():
             check_start(f"a0[{key}]" if per_mode else "a0", a0.tolist(), a0, a_star)
 
-    def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = 50,
+    def __call__(self, t: Any, lr: Any = None, a0: Any = 1e-6, *, hidden: int = HIDDEN,
                  seed: int = 0, time: str = "continuous", **params: Any) -> Trajectory:
         """Predict at times ``t`` (epochs) for learning rate(s) ``lr`` and initial strength(s)
         ``a0`` (number, array, or dict ``{mode key: value}``); dataset parameters by name.
@@ -486,7 +489,7 @@ class Predictor:
         run = self.coupled_dynamics(t, float(lr), a0, hidden, seed, time)
         return Trajectory(t, run.modes, run.quadrant_norms, run.loss, seed_axis=False,
                           kind="theory", time=time, lr=lr, tau=run.tau,
-                          meta={"init_std": float(np.sqrt(2 * a0 / hidden)), "hidden": hidden,
+                          meta={"init_std": init_std_for(a0, hidden), "hidden": hidden,
                                 "seed": seed})
 
 

@@ -8,10 +8,11 @@ for a run:
 * the constants of each mode: ``s, λ`` (the dataset's spectrum) and ``σy = uᵀ (Y Yᵀ/P) u``
   (the output variance along ``u``; the reduction needs ``Y Yᵀ`` diagonal in the basis ``U``,
   which is checked, not assumed);
-* the start of every singular direction of every seed from the run's initial weights:
-  ``p = W1 v``, ``q = W2ᵀ u``; an aligned start (``p ∥ q``) gives ``c1 = |p|``,
-  ``c2 = p·q/|p|`` exactly; a random small start is given the balanced strengths
-  ``c1 = c2 = √a0`` with the effective start ``a0 = |p + q|²/4`` of gradient descent's theory;
+* the start of every singular direction of every seed from the run's initial weights
+  (:func:`modspec.numerics.starts.layer_starts`): ``p = W1 v``, ``q = W2ᵀ u``; an aligned
+  start (``p ∥ q``) gives ``c1 = |p|``, ``c2 = p·q/|p|`` exactly; a random small start is
+  given the balanced strengths ``c1 = c2 = √a0`` with the effective start
+  ``a0 = |p + q|²/4`` of gradient descent's theory;
 * ``time="discrete"``: the exact per-epoch map ``c ← c + scaled/τ + unscaled`` iterated from
   the start; ``time="continuous"``: ``dc/dt = scaled/τ + unscaled`` integrated (SciPy, rtol
   1e-10);
@@ -31,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from .record import Trajectory
+from .starts import ALIGNED, balanced_layers, layer_starts
 
+#: ``ALIGNED`` is :data:`modspec.numerics.starts.ALIGNED`, under the name it had here.
 __all__ = ["ALIGNED", "NOT_DIAGONAL", "RuleModes", "RuleTheory", "evolve", "output_variances",
            "rule_prediction", "rule_rhs", "rule_theory"]
 
-#: Cosine above which a start counts as aligned (``p ∥ q``).
-ALIGNED = 1 - 1e-9
 #: Why an output term does not reduce on a dataset whose ``Y Yᵀ`` is not diagonal.
 NOT_DIAGONAL = ("Y Yᵀ is not diagonal in the basis of Σyx's left singular vectors, so the "
                 "output term does not keep the aligned ansatz on this dataset")
@@ -68,14 +69,7 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
     W1, W2 = (np.asarray(w, dtype=float) for w in run.init[0])
 
     def starts(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-        p = W1 @ V                                                   # (seeds, h, m)
-        q = np.swapaxes(W2, -1, -2) @ U
-        norm_p, norm_q = np.linalg.norm(p, axis=-2), np.linalg.norm(q, axis=-2)
-        dot = np.sum(p * q, axis=-2)
-        if np.all(np.abs(dot) >= ALIGNED * norm_p * norm_q) and np.all(norm_p > 0):
-            return norm_p, dot / norm_p, True
-        a0 = np.maximum(np.sum((p + q) ** 2, axis=-2) / 4, 1e-12)
-        return np.sqrt(a0), np.sqrt(a0), False
+        return layer_starts(W1, W2, U, V)
 
     return _theory(dataset, network, rule, np.asarray(run.t, dtype=float), run.lr, time,
                    W1.shape[-2], starts)
@@ -86,8 +80,7 @@ def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0
     """The rule's derived per-mode dynamics without a run: every mode from balanced starts
     ``c1 = c2 = √a0`` (``a0 > 0``)."""
     def starts(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-        c = np.full((1, U.shape[1]), np.sqrt(a0))
-        return c, c.copy(), False
+        return (*balanced_layers(np.full((1, U.shape[1]), a0)), False)
 
     return _theory(dataset, network, rule, np.asarray(t, dtype=float), lr, time, 1, starts)
 
@@ -307,7 +300,8 @@ class RuleModes:
         consts = self.constants(values, batch)
         s = np.stack([consts[k][0] for k in self.keys], -1).astype(float)
         lam = np.stack([consts[k][1] for k in self.keys], -1).astype(float)
-        start = np.sqrt(np.stack([np.broadcast_to(a0s[k], batch) for k in self.keys], -1))
+        start, _ = balanced_layers(np.stack([np.broadcast_to(a0s[k], batch)
+                                             for k in self.keys], -1))
         # a mode that does not exist at a point (λ = 0 or s = 0 there) is held at the origin
         # with harmless constants: the predictor reports it as 0
         absent = ~(np.isfinite(s) & np.isfinite(lam) & (lam > 0) & (s > 0))

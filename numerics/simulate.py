@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from modspec.theory.architectures import Network
+from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 from modspec.theory.observables import loss_key
 
@@ -46,7 +47,7 @@ from .budget import check_memory, training_bytes
 from .flow import (
     Covariances,
     Layout,
-    check_hidden,
+    check_positive,
     check_weights,
     covariances,
     gradients,
@@ -58,42 +59,11 @@ from .flow import (
 )
 from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
+from .starts import effective_a0, initial_weights
 from .subspace import full_maps, full_residual, full_weights, reduce_run
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "lr_limit", "simulate",
            "single_threaded_blas"]
-
-def _check_positive(name: str, value: Any, integer: bool = False,
-                    allow_zero: bool = False) -> Any:
-    ok = (not isinstance(value, bool)) and isinstance(value, (int, np.integer)) if integer \
-        else isinstance(value, (int, float, np.integer, np.floating)) \
-        and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        kind = "integer" if integer else "number"
-        raise bad(name, value, f"must be a {kind} {'≥' if allow_zero else '>'} 0")
-    return int(value) if integer else float(value)
-
-
-def initial_weights(dataset: Any, network: Network, hidden: int = 50, init_std: float = 2e-4,
-                    seeds: int = 1, seed: int = 0) -> list[list[np.ndarray]]:
-    """Independent Gaussian weights ``N(0, init_std²)`` for every layer of every module.
-
-    Returns a list over modules of a list over layers of float64 arrays ``(seeds, out, in)``;
-    layer 0 maps the module's inputs (its input blocks concatenated in the module's order) to
-    ``hidden`` units, the last layer maps ``hidden`` to the module's outputs; a depth-1 module
-    has one ``(seeds, out, in)`` array. Drawn from ``numpy.random.default_rng(seed)`` in the
-    order module, layer: the same seed gives the same numbers.
-    """
-    hidden = check_hidden(hidden)
-    init_std = _check_positive("init_std", init_std, allow_zero=True)
-    seeds = _check_positive("seeds", seeds, integer=True)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise bad("seed", seed, "must be an integer ≥ 0")
-    lay = layout(dataset, network, hidden)
-    rng = np.random.default_rng(int(seed))
-    return [[rng.normal(0.0, init_std, size=(seeds, ml.dims[i + 1], ml.dims[i]))
-             for i in range(ml.depth)] for ml in lay.modules]
-
 
 class Observer:
     """Reads the recorded quantities off a batch of module maps (see the module docstring)."""
@@ -195,35 +165,6 @@ def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr:
                f"coefficients or lr (gradient descent alone is stable for lr < {limit:.4g})")
 
 
-def effective_a0(lay: Layout, weights: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
-    """Each mode's initial strength as the closed forms see it (mean over its multiplicity).
-
-    Depth 1: the projection ``uᵀ W v``. Depth 2: from small random weights the mode's hidden
-    vectors ``p = W1 v`` and ``q = W2ᵀ u`` obey ``τ p' = s q``, ``τ q' = s p`` at first, so
-    ``uᵀ W2 W1 v = q·p`` grows as ``|p + q|²/4 · e^{2st/τ}``: the closed form's ``a0`` is
-    ``|p + q|²/4`` (equal to ``q·p`` for balanced, aligned weights). Depth L > 2: the balanced
-    reduction ``a = c^L`` with ``c²`` the mean squared size of the path's first and last
-    layers along the mode, ``(|W1 v|² + |W_Lᵀ u|²)/2``.
-    """
-    out: dict[str, np.ndarray] = {}
-    for ml, layers in zip(lay.modules, weights, strict=True):
-        for mode in ml.spectrum.modes:
-            key = ml.keys[mode.label]
-            U, V = mode.U, mode.V
-            if ml.depth == 1:
-                val = np.einsum("ok,soi,ik->sk", U, layers[0], V)
-            else:
-                p = layers[0] @ V                                     # (seeds, h, m)
-                q = np.swapaxes(layers[-1], -1, -2) @ U               # (seeds, h, m)
-                if ml.depth == 2:
-                    val = np.sum((p + q) ** 2, axis=-2) / 4
-                else:
-                    c2 = (np.sum(p**2, axis=-2) + np.sum(q**2, axis=-2)) / 2
-                    val = c2 ** (ml.depth / 2)
-            out[key] = val.mean(axis=-1)
-    return out
-
-
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Run BLAS on one thread (when ``threadpoolctl`` is available).
@@ -240,8 +181,8 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
-def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int = 50,
-             init_std: float = 2e-4, seeds: int = 1, seed: int = 0,
+def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int = HIDDEN,
+             init_std: float = INIT_STD, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
              init: Sequence[Sequence[np.ndarray]] | None = None,
              record_every: int = 1, rule: LearningRule | str | None = None) -> Trajectory:
@@ -280,8 +221,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
               init: Sequence[Sequence[np.ndarray]] | None, record_every: int,
               rule: LearningRule) -> Trajectory:
-    epochs = _check_positive("epochs", epochs, integer=True, allow_zero=True)
-    record_every = _check_positive("record_every", record_every, integer=True)
+    epochs = check_positive("epochs", epochs, integer=True, allow_zero=True)
+    record_every = check_positive("record_every", record_every, integer=True)
     given = init is not None
     if init is None:
         init = initial_weights(dataset, network, hidden, init_std, seeds, seed)

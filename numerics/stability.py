@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from modspec.theory.architectures import Network
+from modspec.theory.defaults import HIDDEN
 
 from .flow import Layout, block, covariances, layout, module_maps
 
@@ -104,7 +105,7 @@ def _rank(M: np.ndarray) -> int:
         if S.size and S[0] > 0 else 0
 
 
-def fixed_point(dataset: Any, network: Network, hidden: int = 50,
+def fixed_point(dataset: Any, network: Network, hidden: int = HIDDEN,
                 train_objects: Sequence[int] | None = None) -> FixedPoint:
     """The balanced fixed point of gradient descent from a small start (module docstring).
 
@@ -178,7 +179,7 @@ def largest_curvature(dataset: Any, point: FixedPoint,
                        return_eigenvectors=False)[0])
 
 
-def stability_limit(dataset: Any, network: Network, hidden: int = 50,
+def stability_limit(dataset: Any, network: Network, hidden: int = HIDDEN,
                     train_objects: Sequence[int] | None = None) -> StabilityLimit:
     """The largest learning rate at which gradient descent converges to its fixed point:
     ``2/(P λ_max(H))`` with H the full Hessian of :func:`loss_hessian` (cross-mode and
@@ -234,7 +235,7 @@ def safe_learning_rate(dataset: Any, network: Network,
     return 2.0 / (cov.P * bound) if bound > 0 else float("inf")
 
 
-def check_below_limit(dataset: Any, network: Network, lr: float, hidden: int = 50,
+def check_below_limit(dataset: Any, network: Network, lr: float, hidden: int = HIDDEN,
                       train_objects: Sequence[int] | None = None) -> float | None:
     """``None`` when ``lr`` is below the stability limit, else the limit (the Hessian is
     computed only when :func:`safe_learning_rate` cannot decide)."""

@@ -66,3 +66,93 @@ def test_light_modules_import_neither_sympy_nor_torch(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def module_imports(path: Path, package: str) -> set[str]:
+    """The modules of ``modspec.<package>`` that the file at ``path`` imports when it runs,
+    at module level or inside functions (``from . import x`` names the module ``x``); imports
+    under ``if TYPE_CHECKING:`` are for type checkers only and are left out."""
+    prefix = f"modspec.{package}"
+    modules = {p.stem for p in (ROOT / package).glob("*.py")}
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level == 1:
+                base = ".".join(filter(None, [prefix, node.module]))
+            if base == prefix:
+                found.update(f"{prefix}.{a.name}" for a in node.names if a.name in modules)
+            elif base.startswith(prefix + "."):
+                found.add(".".join(base.split(".")[:3]))
+        elif isinstance(node, ast.Import):
+            found.update(".".join(a.name.split(".")[:3]) for a in node.names
+                         if a.name.startswith(prefix + "."))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected components of more than one
+    module, or a module importing itself."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in graph.get(v, ()):
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return out
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    return {f"modspec.{package}.{p.stem}": module_imports(p, package) - {f"modspec.{package}"}
+            for p in sorted((ROOT / package).glob("*.py")) if p.stem != "__init__"}
+
+
+def test_the_theory_package_has_no_import_cycles():
+    """Every import of a theory module, inside functions too, points to a module that does not
+    import it back, directly or through others."""
+    assert cycles(import_graph("theory")) == []
+
+
+def test_the_cycle_check_sees_function_level_and_relative_imports(tmp_path):
+    source = ("from typing import TYPE_CHECKING\nfrom . import latex\n"
+              "if TYPE_CHECKING:\n    from .spectra import Mode\n"
+              "def f():\n    from .families import domain\n"
+              "    import modspec.theory.rules.x\n")
+    path = tmp_path / "probe.py"
+    path.write_text(source, encoding="utf-8")
+    assert module_imports(path, "theory") == {"modspec.theory.latex",
+                                              "modspec.theory.families",
+                                              "modspec.theory.rules"}
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"a"}}) == [["a"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

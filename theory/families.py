@@ -43,7 +43,7 @@ from .declaration import (
     TreeFeatures,
 )
 from .errors import ModspecError, bad
-from .spectra import Mode, existence
+from .modes import Mode, existence
 
 __all__ = ["D", "EXPLAINED", "FAMILIES", "IDENTITY", "MEMORISED", "STRUCTURE", "SYMBOLS",
            "block_roles", "c", "compositional", "contexts", "domain", "f", "family_network",

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .architectures import Network
+from .defaults import HIDDEN
 from .errors import bad
 from .gated import NAME, Edge, GatedNetwork, Layer
 from .gated_data import GatedData
@@ -49,7 +50,7 @@ def _spans(blocks: Sequence[str], sizes: dict[str, int]) -> dict[str, slice]:
     return out
 
 
-def as_gated(network: Network, dataset: Any, hidden: int = 50,
+def as_gated(network: Network, dataset: Any, hidden: int = HIDDEN,
              train_objects: Sequence[int] | None = None) -> Conversion:
     """``network`` on ``dataset`` (numeric) as a gated network (see the module docstring);
     ``train_objects`` keeps those columns (objects) only, as training on them does."""

@@ -17,15 +17,17 @@ of a rule (:func:`modspec.theory.alignment.layer_system`) with what the dataset 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
 from . import alignment as al
 from . import symbols as sy
-from .derivation import Derivation
 from .errors import bad
 from .rules import Rule
+
+if TYPE_CHECKING:
+    from .derivation import Derivation
 
 __all__ = ["RuleDerivation", "as_rule", "derive_rule", "describe", "outputs_linear"]
 

@@ -20,9 +20,8 @@ input–output correlation: it is *silent* (no mode). Zero ``s`` means no mode.
 from __future__ import annotations
 
 import numbers
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,59 +31,15 @@ from . import symbols as sy
 from .architectures import Network, check_blocks
 from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows, exact
 from .errors import ModspecError, bad
+from .modes import Mode, existence, mode_tex
 from .projectors import Atom, SampleSpace, sample_space
 from .symbols import to_latex as tex
 
+#: ``Mode``, ``existence`` and ``mode_tex`` are defined in :mod:`modspec.theory.modes` (which
+#: the families import without this module) and are public here as before.
 __all__ = ["Mode", "Spectrum", "existence", "merge_equal", "mode_tex", "module_spectra",
            "module_spectrum",
            "spectrum", "spectrum_latex"]
-
-
-@dataclass(frozen=True, eq=False)
-class Mode:
-    """One mode of a module: a group of atoms with equal Gram coefficients on its blocks.
-
-    ``s`` singular value of Σyx, ``lam`` eigenvalue of Σx along the right singular vectors,
-    ``multiplicity`` the number of singular values equal to ``s``, ``fixed_point = s/lam``.
-    ``cx``/``cy`` hold the per-block Gram eigenvalues (their sums give ``cx``/``cy`` of the
-    module). ``condition`` says when the mode exists (a SymPy boolean; ``True`` for numbers).
-    ``U`` (outputs × m) and ``V`` (inputs × m) are the singular vectors for numeric data.
-    """
-
-    label: str
-    s: sp.Expr
-    lam: sp.Expr
-    multiplicity: sp.Expr
-    fixed_point: sp.Expr
-    cx: Mapping[str, sp.Expr]
-    cy: Mapping[str, sp.Expr]
-    atoms: tuple[str, ...]
-    condition: sp.Basic = sp.true
-    U: np.ndarray | None = field(default=None, repr=False)
-    V: np.ndarray | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        """One line with the mode's numbers (no singular vectors)."""
-        cond = "" if self.condition is sp.true else f", if {sy.to_text(self.condition)}"
-        return (f"Mode({self.label}: s={sy.to_text(self.s)}, lam={sy.to_text(self.lam)}, "
-                f"multiplicity={sy.to_text(self.multiplicity)}, "
-                f"fixed_point={sy.to_text(self.fixed_point)}{cond})")
-
-    def _repr_latex_(self) -> str:
-        k = mode_tex(self.label)
-        cond = ("" if self.condition is sp.true
-                else rf" \quad \text{{if }} {tex(self.condition)}")
-        return (rf"$s_{{{k}}} = {tex(self.s)},\ \lambda_{{{k}}} = {tex(self.lam)},\ "
-                rf"m_{{{k}}} = {tex(self.multiplicity)},\ a^*_{{{k}}} = "
-                rf"{tex(self.fixed_point)}{cond}$")
-
-    @property
-    def cx_total(self) -> sp.Expr:
-        return sp.Add(*self.cx.values())
-
-    @property
-    def cy_total(self) -> sp.Expr:
-        return sp.Add(*self.cy.values())
 
 
 @dataclass(frozen=True, eq=False)
@@ -404,20 +359,6 @@ def _clean(expr: sp.Expr) -> sp.Expr:
     return min(candidates, key=sp.count_ops)
 
 
-def existence(rank: sp.Expr, cxcy: sp.Expr, always_present: bool = False) -> sp.Basic:
-    """When a mode exists: its rank is positive and cx·cy > 0 (factor by factor; a factor
-    positive by its symbols' assumptions needs no condition)."""
-    conditions = [] if always_present else [sp.Gt(rank, 0)]
-    for factor in sp.Mul.make_args(sp.factor(cxcy)):
-        if factor.is_positive:
-            continue
-        base = factor.base if factor.is_Pow and factor.exp.is_positive else factor
-        if base.is_positive:
-            continue
-        conditions.append(sp.Gt(base, 0))
-    return sp.And(*conditions) if conditions else sp.true
-
-
 def _substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
     """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
     parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
@@ -461,25 +402,6 @@ def _subs_mode(mode: Mode, mapping: dict) -> Mode | None:
     return Mode(mode.label, s, lam, rank, fixed,
                 {k: ev(v) for k, v in mode.cx.items()}, {k: ev(v) for k, v in mode.cy.items()},
                 mode.atoms, cond)
-
-
-_LABEL = re.compile(r"([A-Za-z]+)_?([0-9]+|[A-Za-z])")
-
-
-def mode_tex(label: str) -> str:
-    """LaTeX name of a mode label: ``pi1+pi2`` → ``\\pi_1{+}\\pi_2``, ``pi12`` →
-    ``\\pi_{12}``, ``g3`` → ``g_3``, ``level0`` → ``\\mathrm{level}_0``, ``level_g`` →
-    ``\\mathrm{level}_g``; any other label upright."""
-    return "{+}".join(_part_tex(p) for p in label.split("+"))
-
-
-def _part_tex(part: str) -> str:
-    m = _LABEL.fullmatch(part)
-    if m is None:
-        return r"\mathrm{" + part.replace("_", r"\_") + "}"
-    name, index = m.groups()
-    head = r"\pi" if name == "pi" else name if len(name) == 1 else rf"\mathrm{{{name}}}"
-    return f"{head}_{index}" if len(index) == 1 else f"{head}_{{{index}}}"
 
 
 def spectrum_latex(spec: Spectrum, env: str = "align*") -> str:

@@ -35,6 +35,7 @@ import numpy as np
 
 from modspec.theory.architectures import architecture
 from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD, LR, SEED, SEEDS
 
 from .comparison import check, systematicity
 from .pipeline import CHECK_TOLERANCES, Assessment, validate
@@ -57,12 +58,12 @@ class ClaimsConfig:
 
     nonlinearity: str | None = None
     bias: bool = False
-    seeds: int = 3
-    seed: int = 0
-    hidden: int = 50
-    lr: float = 0.005
-    epochs: int = 2400
-    init_std: float = 2e-4
+    seeds: int = SEEDS
+    seed: int = SEED
+    hidden: int = HIDDEN
+    lr: float = LR
+    epochs: int = EPOCHS
+    init_std: float = INIT_STD
     shallow_epochs: int = 800
     deep_depth: int = 3
     deep_lr: float = 0.02
@@ -150,7 +151,7 @@ def run_claims(dataset: CompositionalDataset | None = None,
                config: ClaimsConfig | None = None,
                progress: Callable[[str], None] | None = None) -> ClaimsReport:
     """Train, predict and compare for the four claims; see the module docstring."""
-    ds = dataset or CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
+    ds = dataset or CompositionalDataset(**D0)
     cfg = config or ClaimsConfig()
     tol = {**CHECK_TOLERANCES, **cfg.tolerances}
     P = int(ds.P)

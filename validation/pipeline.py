@@ -39,6 +39,7 @@ from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
+from modspec.theory.defaults import HIDDEN
 from modspec.theory.derivation import Derivation, derive
 from modspec.theory.errors import bad
 
@@ -157,7 +158,7 @@ def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None
     return out
 
 
-def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = 50,
+def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = HIDDEN,
                  train_objects: Any = None) -> None:
     """Refuse (one line, before any training) a learning rate at or above the stability limit
     of gradient descent (:func:`modspec.numerics.stability.stability_limit`, the full Hessian

@@ -34,6 +34,7 @@ from modspec.numerics.rules import GRADIENT_DESCENT, PRESETS, LearningRule
 from modspec.numerics.simulate import simulate
 from modspec.theory import architectures
 from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.defaults import D0, HIDDEN, INIT_STD
 from modspec.theory.derivation import Derivation, derive
 from modspec.theory.errors import ModspecError, bad
 
@@ -41,9 +42,6 @@ from .pipeline import CHECK_TOLERANCES
 
 __all__ = ["CLAIM_QUADRANTS", "D0", "GD_THEORY", "MEASURABLE_STD", "SAME_MAP_REL", "SETTINGS",
            "RuleOutcome", "outcome", "rule_run", "rules_study", "theories"]
-
-#: The study's dataset D0.
-D0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
 
 #: rule name -> (learning rate, epochs) of the study.
 SETTINGS: dict[str, tuple[float, int]] = {
@@ -119,8 +117,8 @@ class RuleOutcome:
         return self.same_map and not self.systematic
 
 
-def rule_run(name: str, seeds: int = 5, seed: int = 0, hidden: int = 50,
-             init_std: float = 2e-4, epoch_scale: float = 1.0,
+def rule_run(name: str, seeds: int = 5, seed: int = 0, hidden: int = HIDDEN,
+             init_std: float = INIT_STD, epoch_scale: float = 1.0,
              record_every: int | None = None) -> Trajectory:
     """The simulated run of one rule at its study setting (:data:`SETTINGS`, epochs ×
     ``epoch_scale``) on D0, ``seeds`` seeds from ``seed``; observables every
@@ -157,7 +155,7 @@ def outcome(name: str, run: Trajectory, derivation: Derivation,
                        rel_tol, nonzero)
 
 
-def rules_study(seeds: int = 5, seed: int = 0, hidden: int = 50, init_std: float = 2e-4,
+def rules_study(seeds: int = 5, seed: int = 0, hidden: int = HIDDEN, init_std: float = INIT_STD,
                 epoch_scale: float = 1.0, rel_tol: float = SAME_MAP_REL,
                 rules: tuple[str, ...] = tuple(SETTINGS)) -> list[RuleOutcome]:
     """Run each rule of ``rules`` at its study setting (epochs × ``epoch_scale``) for ``seeds``

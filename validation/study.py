@@ -24,6 +24,7 @@ import numpy as np
 
 from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.defaults import D0, HIDDEN, INIT_STD
 from modspec.theory.derivation import derive
 from modspec.theory.errors import ModspecError
 from modspec.theory.matrix_flow import minimum_norm_map
@@ -47,7 +48,6 @@ __all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "par
            "part_dynamics", "part_learning_rules", "part_options", "part_rank", "part_spectrum",
            "part_torch", "RULES_SIZES", "run_study"]
 
-D0 = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
 DECOUPLED = ("dense", "shallow", "split", "segregated")
 
 
@@ -199,7 +199,7 @@ def part_dynamics(ctx: Context) -> Part:
                  "gradient flow from the same initial weights. Time in epochs.")
     for name, (lr, epochs) in DYNAMICS.items():
         net = arch.architecture(name)
-        sim = simulate(ds, net, lr=lr, epochs=epochs, hidden=50, init_std=2e-4, seeds=seeds,
+        sim = simulate(ds, net, lr=lr, epochs=epochs, hidden=HIDDEN, init_std=INIT_STD, seeds=seeds,
                        seed=ctx.seed)
         th = derive(ds, net)
         numbers: dict[str, Any] = {"lr": lr, "epochs": epochs, "tau": sim.tau}
@@ -261,10 +261,10 @@ def part_torch(ctx: Context) -> Part:
     part = Part("torch", f"PyTorch (device {ctx.device}) against the NumPy simulator")
     for name in ("dense", "split", "leaky"):
         net = arch.architecture(name)
-        init = initial_weights(ds, net, hidden=50, init_std=2e-4, seeds=2, seed=ctx.seed)
-        sim = simulate(ds, net, lr=0.02, epochs=100, hidden=50, seeds=2, init=init)
+        init = initial_weights(ds, net, hidden=HIDDEN, init_std=INIT_STD, seeds=2, seed=ctx.seed)
+        sim = simulate(ds, net, lr=0.02, epochs=100, hidden=HIDDEN, seeds=2, init=init)
         tor = train(ds, net, backend="torch", device=ctx.device, dtype="float64", lr=0.02,
-                    epochs=100, hidden=50, seeds=2, init=init)
+                    epochs=100, hidden=HIDDEN, seeds=2, init=init)
         err = max(float(np.max(np.abs(tor.quadrant_norms[q] - sim.quadrant_norms[q])))
                   for q in sim.quadrant_norms)
         err = max(err, *(float(np.max(np.abs(tor.modes[k] - sim.modes[k]))) for k in sim.modes))
@@ -596,7 +596,7 @@ def run_study(out: Path | str, quick: bool = True, seed: int = 0, quiet: bool = 
                            f"{list(SETTINGS)}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "parts").mkdir(exist_ok=True)
-    config = {"quick": quick, "seed": seed, "dataset": D0, "cmnist_source": source}
+    config = {"quick": quick, "seed": seed, "dataset": dict(D0), "cmnist_source": source}
     key = config_key(config)
     ctx = Context(out, quick, seed, quiet, device, source, rules)
     finished: dict[str, Part] = {}

@@ -44,6 +44,7 @@ from modspec.numerics.rules import LearningRule, check_rule_network, learning_ru
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
+from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.observables import loss_key
 
@@ -113,8 +114,8 @@ def train(
     *,
     lr: float,
     epochs: int,
-    hidden: int = 50,
-    init_std: float = 2e-4,
+    hidden: int = HIDDEN,
+    init_std: float = INIT_STD,
     seeds: int = 1,
     seed: int = 0,
     train_objects: Sequence[int] | None = None,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modspec.theory.architectures import MAX_DEPTH, PRESETS, Network, architecture
+from modspec.theory.defaults import D0
 from modspec.theory.errors import bad
 
 if TYPE_CHECKING:  # imported lazily: SymPy is not needed to parse options or read caches
@@ -183,13 +184,15 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
                         "(nx outputs kx ky r), contexts (C r rc variants) or declared (space, "
                         "inputs, outputs); "
                         "see docs/theory/families.md. Overrides --nx … --ry")
-    g.add_argument("--nx", type=integer(1), default=3, help="compositional input features (≥ 1)")
-    g.add_argument("--ny", type=integer(0), default=1,
+    g.add_argument("--nx", type=integer(1), default=D0["nx"],
+                   help="compositional input features (≥ 1)")
+    g.add_argument("--ny", type=integer(0), default=D0["ny"],
                    help="compositional output features (0 ≤ ny ≤ nx)")
-    g.add_argument("--kx", type=integer(0), default=3, help="identity repeats in the input (≥ 0)")
-    g.add_argument("--ky", type=integer(0), default=1,
+    g.add_argument("--kx", type=integer(0), default=D0["kx"],
+                   help="identity repeats in the input (≥ 0)")
+    g.add_argument("--ky", type=integer(0), default=D0["ky"],
                    help="identity repeats in the output (≥ 0)")
-    g.add_argument("--r", type=number(0), default=1.0, help="identity scale (≥ 0)")
+    g.add_argument("--r", type=number(0), default=float(D0["r"]), help="identity scale (≥ 0)")
     g.add_argument("--rx", type=number(0), default=None,
                    help="input identity scale (≥ 0, default r)")
     g.add_argument("--ry", type=number(0), default=None,
