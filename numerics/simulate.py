@@ -142,7 +142,7 @@ def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
 
 
 def lr_limit(dataset: Any, network: Network, train_objects: Sequence[int] | None = None,
-             hidden: int = 50) -> float:
+             hidden: int = HIDDEN) -> float:
     """The derived stability limit of gradient descent on this network and these training
     objects: the full Hessian of the loss at the fixed point
     (:func:`modspec.numerics.stability.stability_limit`, cross-mode curvature included)."""
