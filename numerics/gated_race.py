@@ -28,7 +28,7 @@ from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes, conserved_quantities
 from modspec.theory.names import checked_lambdify
 
-__all__ = ["ModeSystem", "mode_system", "race", "end_point", "EndPoint"]
+__all__ = ["ModeSystem", "mode_system", "race", "end_point", "EndPoint", "half_rise_time"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +97,7 @@ def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: floa
             if all(e in sys_a.edges for e in p):
                 prod = np.prod([H[:, sys_a.edges.index(e)] for e in p], axis=0)
                 paths[path_label(p)] = prod
-                rise[path_label(p)] = _half_rise(prod)
+                rise[path_label(p)] = half_rise_time(prod)
         out["pathways"][a] = paths
         out["half_rise"][a] = rise
         risen = {k: v for k, v in rise.items() if v is not None}
@@ -105,7 +105,7 @@ def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: floa
     return out
 
 
-def _half_rise(x: np.ndarray) -> float | None:
+def half_rise_time(x: np.ndarray) -> float | None:
     """First epoch (linearly interpolated) at which ``x`` reaches half-way from its start to
     its end; None when it does not move."""
     a, z = x[0], x[-1]

@@ -45,12 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "lambda-balanced starts")
     p.add_argument("--seed", type=SEED, default=0,
                    help="seed: coupled networks and lambda-balanced starts")
-    p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
-                   help="continuous: the gradient flow (closed forms); discrete: gradient "
-                        "descent epoch by epoch at this lr (exact per-epoch mode map)")
+    p.add_argument("--time", choices=("continuous", "discrete"), default=None,
+                   help="continuous (default): the gradient flow (closed forms); discrete: "
+                        "gradient descent epoch by epoch at this lr (exact per-epoch mode "
+                        "map; the only one with --network)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     add_rule_options(p)
     add_init_options(p)
+    from modspec.commands.gated import add_network_options
+
+    add_network_options(p)
     p.set_defaults(func=run)
 
 
@@ -68,7 +72,8 @@ def prediction(args: argparse.Namespace) -> Any:
         return _from_balanced_start(args, dataset, network)
     f = compile(derive(dataset, network))
     return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
-             hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
+             hidden=args.hidden, seed=args.seed,
+             time=getattr(args, "time", None) or "continuous")
 
 
 def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any) -> Any:
@@ -84,7 +89,7 @@ def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any)
         raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
     f = compile(derive(dataset, network, rule=rule))
     return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
-             time=getattr(args, "time", "continuous"))
+             time=getattr(args, "time", None) or "continuous")
 
 
 def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -> Any:
@@ -92,7 +97,7 @@ def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -
     time from such a start is simulated, not predicted."""
     from modspec.numerics.any_start import predict_balanced
 
-    if getattr(args, "time", "continuous") != "continuous":
+    if (getattr(args, "time", None) or "continuous") != "continuous":
         raise bad("time", args.time, "must be continuous from a lambda-balanced start (run "
                                      "gradient descent from it with modspec simulate --init "
                                      "lambda-balanced)")
@@ -112,6 +117,13 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
+        from modspec.commands.gated import predict_network
+
+        return predict_network(args)
+    if getattr(args, "start", None) is not None:
+        raise bad("--start", args.start, "needs --network (the aligned start of a gated "
+                  "network; use --a0)")
     from modspec.numerics.budget import check_memory, prediction_bytes
 
     network = network_from(args)
