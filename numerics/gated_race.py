@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from modspec.theory.exprtree import to_tree
+from modspec.theory.gated_cache import cached_exprs
 from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes, conserved_quantities
 from modspec.theory.names import checked_lambdify
@@ -55,14 +57,30 @@ def mode_system(modes: PathwayModes, mode: int) -> ModeSystem:
     """Compile mode ``mode``'s per-mode system (SymPy → NumPy; kept for the last few)."""
     rhs = modes.system(mode)
     edges = tuple(rhs)
-    laws = tuple(conserved_quantities(modes.structure(mode), modes.b))
+    structure = modes.structure(mode)
     # compile in plain symbols: names such as b[in0] are not Python identifiers
     plain = [sp.Symbol(f"b{k}", real=True) for k in range(len(edges))]
     to_plain = dict(zip((modes.b[e] for e in edges), plain, strict=True))
     exprs = [rhs[e].xreplace(to_plain) for e in edges]
+    n = len(edges)
+
+    def derive() -> list[sp.Expr]:
+        laws = conserved_quantities(structure, modes.b)
+        qs = [q.xreplace(to_plain) for q in laws]
+        J = sp.Matrix(exprs).jacobian(plain)
+        dQ = [sp.diff(q, s) for q in qs for s in plain]
+        return [sp.Tuple(*laws), sp.Tuple(*J), sp.Tuple(*dQ)]
+
+    # through the disk cache, keyed by the mode's own equations (modspec.theory.gated_cache)
+    key = {"mode_system": [[e, to_tree(rhs[e]), to_tree(structure[e])] for e in edges]}
+    laws_t, J_t, dQ_t = cached_exprs(key, derive, {*plain, *modes.b.values()})
+    laws = tuple(laws_t)
     qs = [q.xreplace(to_plain) for q in laws]
-    J = sp.Matrix(exprs).jacobian(plain)
-    dQ = sp.Matrix([[sp.diff(q, s) for s in plain] for q in qs]) if qs else sp.zeros(0, 0)
+    if len(J_t) != n * n or len(dQ_t) != n * len(qs):
+        laws_t, J_t, dQ_t = derive()
+        laws, qs = tuple(laws_t), [q.xreplace(to_plain) for q in laws_t]
+    J = sp.Matrix(n, n, list(J_t))
+    dQ = sp.Matrix(len(qs), n, list(dQ_t)) if qs else sp.zeros(0, 0)
     return ModeSystem(mode, edges, rhs, laws,
                       checked_lambdify(plain, exprs, "numpy"),
                       checked_lambdify(plain, J, "numpy"),
