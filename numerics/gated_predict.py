@@ -47,7 +47,10 @@ from .gated_simulate import GatedRun, gated_simulate
 from .record import Trajectory
 
 __all__ = ["GatedTheory", "aligned_start", "gated_theory", "gated_prediction", "observables",
-           "pathway_products", "run_record"]
+           "pathway_products", "run_record", "stepped_run", "BUDGET_BYTES"]
+
+#: Most bytes of recorded weights :func:`stepped_run` holds at once.
+BUDGET_BYTES = 1 << 28
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,3 +183,46 @@ def run_record(theory: GatedTheory, run: GatedRun, kind: str = "simulation",
     return Trajectory(np.asarray(run.t, dtype=float), modes, norms, loss, seed_axis=True,
                       kind=kind, time="discrete", lr=run.lr, tau=run.tau,
                       meta=dict(meta or {}))
+
+
+def stepped_run(theory: GatedTheory, step: Any, epochs: int, init: Mapping[str, np.ndarray],
+                kind: str = "simulation", meta: Mapping[str, Any] | None = None,
+                budget_bytes: int = BUDGET_BYTES) -> tuple[GatedRun, Trajectory]:
+    """A run of ``epochs`` epochs from ``init`` (edge → ``(seeds, out, in)``) in pieces
+    whose recorded weights fit ``budget_bytes``: ``step(weights, n)`` runs n epochs from
+    ``weights`` with ``keep_weights=True`` (full-batch gradient descent is deterministic, so
+    the pieces are the one run). Returns the run (without its history) and its record."""
+    seeds = next(iter(init.values())).shape[0]
+    per_epoch = 8 * seeds * sum(int(np.prod(np.shape(w)[1:])) for w in init.values())
+    chunk = max(1, int(budget_bytes // max(per_epoch, 1)))
+    done, W = 0, dict(init)
+    ts: list[np.ndarray] = []
+    losses: list[np.ndarray] = []
+    parts: list[Trajectory] = []
+    run = None
+    while True:
+        n = min(chunk, epochs - done)
+        run = step(W, n)
+        keep = slice(0 if done == 0 else 1, None)
+        rec = run_record(theory, run, kind)
+        ts.append(np.asarray(run.t)[keep] + done)
+        losses.append(run.loss[:, keep])
+        parts.append(Trajectory(rec.t[keep], *({k: v[..., keep] for k, v in g.items()}
+                                               for g in (rec.modes, rec.quadrant_norms,
+                                                         rec.loss))))
+        W = run.weights
+        done += n
+        if done >= epochs:
+            break
+    assert run is not None
+
+    def join(group: str) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([getattr(p, group)[k] for p in parts], axis=-1)
+                for k in getattr(parts[0], group)}
+
+    whole = GatedRun(np.concatenate(ts), np.concatenate(losses, axis=1),
+                     {k: np.asarray(v) for k, v in init.items()}, W, run.lr, run.tau)
+    record = Trajectory(whole.t, join("modes"), join("quadrant_norms"), join("loss"),
+                        seed_axis=True, kind=kind, time="discrete", lr=run.lr, tau=run.tau,
+                        meta=dict(meta or {}))
+    return whole, record

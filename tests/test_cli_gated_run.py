@@ -256,3 +256,26 @@ def test_a_network_without_training_needs_a_start_and_refuses_an_aligned_one_wit
                  "--start", "0.1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--start needs the basis condition" in err and "\n" not in err
+
+
+def test_a_run_in_pieces_is_the_one_run():
+    """simulate and validate record long, many-seed runs in pieces that fit a memory
+    budget: the pieces are the same gradient descent."""
+    from modspec.numerics.gated_predict import gated_theory, run_record, stepped_run
+    from modspec.numerics.gated_simulate import gated_initial_weights, gated_simulate
+
+    conv = as_gated(architecture("split", 2), D0, hidden=4)
+    theory = gated_theory(conv.network, conv.data)
+    init = gated_initial_weights(conv.network, 0.1, seeds=3, seed=2)
+    whole = run_record(theory, gated_simulate(conv.network, conv.data, 0.05, 23, init=init,
+                                              keep_weights=True))
+
+    def step(W, n):
+        return gated_simulate(conv.network, conv.data, 0.05, n, init=W, keep_weights=True)
+
+    run, record = stepped_run(theory, step, 23, init, budget_bytes=5 * 8 * 3 * 200)
+    np.testing.assert_array_equal(record.t, np.arange(24))
+    for group in ("modes", "quadrant_norms", "loss"):
+        for k, v in getattr(whole, group).items():
+            np.testing.assert_allclose(getattr(record, group)[k], v, rtol=1e-13, atol=1e-15)
+    assert run.loss.shape == (3, 24)

@@ -19,8 +19,9 @@ Which start: from the **aligned start** (``start``, every seed the same) the rac
 gradient descent, and everything above is judged. From a **random start** (``start=None``:
 ``init_std``, seeds) the race describes no trajectory: only the end points of the trained
 pathways are judged (they are fitted whatever the start), the rest is reported. Where the
-basis condition fails the theory is the exact matrix dynamics from each seed's own start
-(full gradient descent): the pathway norms are judged at every epoch.
+basis condition fails the theory is the exact matrix dynamics derived by SymPy
+(:func:`~modspec.theory.gated_flow.gated_flow`, stepped epoch by epoch with the exact gated
+statistics) from each seed's own start: the pathway norms are judged at every epoch.
 """
 
 from __future__ import annotations
@@ -37,11 +38,10 @@ from modspec.numerics.gated_predict import (
     aligned_start,
     gated_prediction,
     gated_theory,
-    observables,
-    run_record,
+    stepped_run,
 )
 from modspec.numerics.gated_report import pathway_errors
-from modspec.numerics.gated_simulate import GatedRun, gated_simulate
+from modspec.numerics.gated_simulate import GatedRun, gated_initial_weights, gated_simulate
 from modspec.numerics.record import Trajectory
 from modspec.theory.errors import bad
 from modspec.theory.gated import GatedNetwork
@@ -90,26 +90,31 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     if start is not None and theory.modes is None:
         raise bad("start", start, "needs the basis condition (an aligned start is built on "
                   "the shared singular vectors): " + theory.condition.reason)
-    kw: dict[str, Any] = dict(lr=lr, epochs=epochs, keep_weights=True)
     if start is not None:
-        kw["init"] = aligned_start(theory, start, seeds)
+        init = aligned_start(theory, start, seeds)
     else:
-        kw.update(init_std=init_std, seeds=seeds, seed=seed)
-    if backend == "torch":
-        kw.update(device=device, dtype=dtype)
-    run = _train(network, data, backend, **kw)
-    measured = run_record(theory, run, kind="training" if backend == "torch" else "simulation",
-                          meta={"backend": backend, "start": start, "init_std": init_std})
+        init = gated_initial_weights(network, init_std, seeds, seed)
+    options: dict[str, Any] = {"device": device, "dtype": dtype} if backend == "torch" else {}
+
+    def step(W: dict[str, np.ndarray], n: int) -> GatedRun:
+        return _train(network, data, backend, lr=lr, epochs=n, init=W, keep_weights=True,
+                      **options)
+
+    run, measured = stepped_run(theory, step, epochs, init,
+                                kind="training" if backend == "torch" else "simulation",
+                                meta={"backend": backend, "start": start,
+                                      "init_std": init_std})
     if theory.modes is not None:
         predicted = gated_prediction(theory, lr, epochs, start if start is not None else 0.0)
-    else:   # the exact matrix dynamics from each seed's own start, averaged over seeds
-        exact = gated_simulate(network, data, lr, epochs, init=run.init, keep_weights=True)
-        norms, loss = observables(network, data, exact.history)
-        predicted = Trajectory(exact.t, {}, {k: v.mean(0) for k, v in norms.items()},
-                               {k: v.mean(0) for k, v in loss.items()}, seed_axis=False,
-                               kind="theory", time="discrete", lr=lr, tau=exact.tau,
-                               meta={"solution": "matrix dynamics",
-                                     "basis_condition": theory.condition.reason})
+    else:   # the derived matrix dynamics from each seed's own start, averaged over seeds
+        def exact(W: dict[str, np.ndarray], n: int) -> GatedRun:
+            return _derived_dynamics(theory, lr, n, W)
+
+        _, own = stepped_run(theory, exact, epochs, run.init)
+        predicted = Trajectory(own.t, {}, own.mean()["quadrant_norms"], own.mean()["loss"],
+                               seed_axis=False, kind="theory", time="discrete", lr=lr,
+                               tau=run.tau, meta={"solution": "matrix dynamics",
+                                                  "basis_condition": theory.condition.reason})
     aligned = start is not None and theory.modes is not None
     trained = {path_label(p) for p in active_pathways(network, data.P)}
     final = {k: float(v[-1]) for k, v in predicted.quadrant_norms.items()
@@ -151,6 +156,35 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     comp = Comparison(comp.modes, comp.half_rise, comp.quadrant_norms, comp.systematicity,
                       verdicts, comp.tolerances)
     return GatedAssessment(theory, run, predicted, measured, comp, zero_shot, start)
+
+
+def _derived_dynamics(theory: GatedTheory, lr: float, epochs: int,
+                      init: dict[str, np.ndarray]) -> GatedRun:
+    """Gradient descent by the *derived* matrix flow (:mod:`modspec.theory.gated_flow`,
+    ``W_e ← W_e + (τ dW_e/dt)/τ`` with the exact gated statistics), seed by seed, every
+    epoch kept: the exact matrix dynamics the simulator is compared with."""
+    from modspec.theory.gated_data import gated_statistics
+    from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
+
+    net = theory.network
+    flow = gated_flow(net)
+    values = flow_values(flow, gated_statistics(net, theory.data))
+    tau = 1.0 / (theory.samples * lr)
+    seeds = next(iter(init.values())).shape[0]
+    history: dict[str, list] = {e: [] for e in init}
+    for s in range(seeds):
+        W = {e: np.array(w[s], dtype=float) for e, w in init.items()}
+        steps = [W]
+        for _ in range(epochs):
+            d = evaluate_flow(flow, values, W)
+            W = {e: W[e] + d[e] / tau for e in W}
+            steps.append(W)
+        for e in history:
+            history[e].append(np.stack([w[e] for w in steps]))
+    hist = {e: np.stack(v) for e, v in history.items()}
+    final = {e: v[:, -1] for e, v in hist.items()}
+    return GatedRun(np.arange(epochs + 1, dtype=float), np.zeros((seeds, epochs + 1)),
+                    dict(init), final, lr, tau, hist)
 
 
 def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | None

@@ -160,27 +160,31 @@ def simulate_network(args: argparse.Namespace) -> int:
     """``modspec simulate --network``: gradient descent of the gated network, batched over
     seeds (NumPy or PyTorch), from a random start or, with ``--start``, the aligned one."""
     from modspec.commands.options import write_json
-    from modspec.numerics.gated_predict import aligned_start, gated_theory, run_record
+    from modspec.numerics.gated_predict import aligned_start, gated_theory, stepped_run
+    from modspec.numerics.gated_simulate import gated_initial_weights
 
     network, data = load(args)
     theory = gated_theory(network, data)
-    kw: dict = dict(lr=args.lr, epochs=args.epochs, keep_weights=True)
     if args.start is not None:
         if theory.modes is None:
             raise ModspecError(f"--start needs the basis condition (an aligned start lies "
                                f"on shared singular vectors): {theory.condition.reason}")
-        kw["init"] = aligned_start(theory, args.start, args.seeds)
+        init = aligned_start(theory, args.start, args.seeds)
     else:
-        kw.update(init_std=args.init_std, seeds=args.seeds, seed=args.seed)
+        init = gated_initial_weights(network, args.init_std, args.seeds, args.seed)
     if args.backend == "numpy":
         from modspec.numerics.gated_simulate import gated_simulate
 
-        run = gated_simulate(network, data, **kw)
+        def step(W: dict, n: int) -> object:
+            return gated_simulate(network, data, args.lr, n, init=W, keep_weights=True)
     else:
         from modspec.validation.gated_training import gated_train
 
-        run = gated_train(network, data, device=args.device, **kw)
-    write_json(run_record(theory, run).payload())
+        def step(W: dict, n: int) -> object:
+            return gated_train(network, data, args.lr, n, init=W, keep_weights=True,
+                               device=args.device)
+    _, record = stepped_run(theory, step, args.epochs, init)
+    write_json(record.payload())
     return 0
 
 
