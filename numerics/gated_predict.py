@@ -78,11 +78,13 @@ def pathway_products(network: GatedNetwork, weights: Mapping[str, np.ndarray]
                      ) -> dict[str, np.ndarray]:
     """``W_p`` (any leading axes) of every pathway, by :func:`path_label`."""
     out = {}
+    prefix: dict[tuple[str, ...], np.ndarray] = {}     # shared beginnings computed once
     for p in network.pathways:
-        Wp = np.asarray(weights[p[0]])
-        for e in p[1:]:
-            Wp = np.asarray(weights[e]) @ Wp
-        out[path_label(p)] = Wp
+        for k in range(1, len(p) + 1):
+            if p[:k] not in prefix:
+                W = np.asarray(weights[p[k - 1]])
+                prefix[p[:k]] = W if k == 1 else W @ prefix[p[:k - 1]]
+        out[path_label(p)] = prefix[p]
     return out
 
 

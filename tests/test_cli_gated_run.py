@@ -201,6 +201,10 @@ def test_where_the_basis_condition_fails_predict_says_so_and_gives_the_matrix_dy
     sim = _json(capsys)
     for k, v in pred["loss"].items():
         np.testing.assert_allclose(sim["loss"][k], v, rtol=1e-12)
+    assert main(["predict", "--network", *failing, "--lr", "0.1", "--epochs", "3",
+                 "--start", "0.1", "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert header[0] == "t" and "norm:A" in header and "loss:y" in header
     # validate compares the run with the exact dynamics of its own start, epoch by epoch
     out = tmp_path / "v"
     assert main(["validate", "--network", *failing, "--lr", "0.1", "--epochs", "50",
@@ -279,3 +283,23 @@ def test_a_run_in_pieces_is_the_one_run():
         for k, v in getattr(whole, group).items():
             np.testing.assert_allclose(getattr(record, group)[k], v, rtol=1e-13, atol=1e-15)
     assert run.loss.shape == (3, 24)
+
+
+def test_validate_from_a_random_start_judges_only_the_trained_end_points(tmp_path, capsys):
+    """Two pathways into y; the gate never trains V. From random weights the race describes
+    no trajectory: the trained pathway's end point is judged, V's zero-shot error reported."""
+    (tmp_path / "n.toml").write_text("[layers]\nx = 1\nh = 1\ny = 1\n[edges]\n"
+                                     "V = ['x', 'y']\nW1 = ['x', 'h']\nW2 = ['h', 'y']\n"
+                                     "[gates.item]\nV = [0]\n")
+    (tmp_path / "d.toml").write_text("family = 'gated'\n[inputs]\nx = [[1]]\n"
+                                     "[targets]\ny = [[2]]\n")
+    out = tmp_path / "v"
+    assert main(["validate", "--network", str(tmp_path / "n.toml"), "--dataset",
+                 str(tmp_path / "d.toml"), "--lr", "0.1", "--epochs", "300", "--seeds", "2",
+                 "--init-std", "0.1", "--out", str(out), "--no-figures"]) == 0
+    assert "random start" in capsys.readouterr().out
+    report = json.loads((out / "comparison.json").read_text())
+    assert set(report["verdicts"]) == {"end point W1.W2"} and report["passed"]
+    assert report["quadrant_norms"]["W1.W2"]["theory"] == pytest.approx(2.0, abs=1e-6)
+    assert set(report["zero_shot"]) == {"V"}
+    assert report["zero_shot"]["V"]["simulation"] > 1.0     # V stays near its small start

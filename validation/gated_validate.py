@@ -105,7 +105,10 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
                                 meta={"backend": backend, "start": start,
                                       "init_std": init_std})
     if theory.modes is not None:
-        predicted = gated_prediction(theory, lr, epochs, start if start is not None else 0.0)
+        # from a random start: the race from the aligned start of strength init_std, whose
+        # trained pathways end where training ends (only those end points are judged)
+        predicted = gated_prediction(theory, lr, epochs,
+                                     start if start is not None else init_std)
     else:   # the derived matrix dynamics from each seed's own start, averaged over seeds
         def exact(W: dict[str, np.ndarray], n: int) -> GatedRun:
             return _derived_dynamics(theory, lr, n, W)
