@@ -28,7 +28,6 @@ from modspec.theory.exprtree import to_tree
 from modspec.theory.gated_cache import cached_exprs
 from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes, conserved_quantities
-from modspec.theory.names import checked_lambdify
 
 __all__ = ["ModeSystem", "mode_system", "race", "end_point", "EndPoint", "half_rise_time"]
 
@@ -81,11 +80,26 @@ def mode_system(modes: PathwayModes, mode: int) -> ModeSystem:
         laws, qs = tuple(laws_t), [q.xreplace(to_plain) for q in laws_t]
     J = sp.Matrix(n, n, list(J_t))
     dQ = sp.Matrix(len(qs), n, list(dQ_t)) if qs else sp.zeros(0, 0)
-    return ModeSystem(mode, edges, rhs, laws,
-                      checked_lambdify(plain, exprs, "numpy"),
-                      checked_lambdify(plain, J, "numpy"),
-                      checked_lambdify(plain, qs, "numpy"),
-                      checked_lambdify(plain, dQ, "numpy"))
+    return ModeSystem(mode, edges, rhs, laws, _compiled(plain, exprs, (n,), "f", True),
+                      _compiled(plain, list(J), (n, n), "jac"),
+                      _compiled(plain, qs, (len(qs),), "q"),
+                      _compiled(plain, list(dQ), (len(qs), n), "dq"))
+
+
+def _compiled(args: list[sp.Symbol], exprs: list[sp.Expr], shape: tuple[int, ...], name: str,
+              use_cse: bool = False) -> Any:
+    """``exprs`` as one NumPy function of ``args`` returning an array of ``shape``, through
+    the code generator and its disk cache (:func:`modspec.numerics.codegen.generate`: every
+    printed name an identifier, the source checksummed); common subexpressions only for
+    the map itself, called every epoch."""
+    if not exprs:
+        return lambda *b: np.zeros(shape)
+    from .codegen import generate
+
+    gen = generate({f"{name}{k}": e for k, e in enumerate(exprs)}, args, use_cse=use_cse,
+                   name=f"gated_{name}", description="a mode of a gated network's race "
+                   "(modspec.numerics.gated_race)")
+    return lambda *b: np.asarray(gen(*b), dtype=float).reshape(shape)
 
 
 def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: float,
