@@ -43,7 +43,7 @@ from modspec.theory.gated_modes import (
 )
 
 from .gated_race import race
-from .gated_simulate import GatedRun, gated_simulate
+from .gated_simulate import GatedRun, gated_initial_weights, gated_simulate
 from .record import Trajectory
 
 __all__ = ["GatedTheory", "aligned_start", "gated_theory", "gated_prediction", "observables",
@@ -151,15 +151,28 @@ def gated_prediction(theory: GatedTheory, lr: float, epochs: int, start: float,
         modes = theory.modes
         begin = {a: {e: start for e in es} for a, es in modes.edges.items()}
         result = race(modes, begin, lr, epochs)
-        history = _aligned_history(modes, result["strengths"])
-        norms, loss = observables(net, data, history)
+        # the weights rebuilt a piece of time at a time, within the memory budget
+        params = sum(x * y for x, y in ((net.sizes[e.target], net.sizes[e.source])
+                                        for e in net.edges))
+        chunk = max(1, BUDGET_BYTES // (8 * params))
+        pieces = []
+        for lo in range(0, epochs + 1, chunk):
+            part = {a: {e: v[lo:lo + chunk] for e, v in bs.items()}
+                    for a, bs in result["strengths"].items()}
+            pieces.append(observables(net, data, _aligned_history(modes, part)))
+        norms = {k: np.concatenate([p[0][k] for p in pieces]) for k in pieces[0][0]}
+        loss = {k: np.concatenate([p[1][k] for p in pieces]) for k in pieces[0][1]}
         return Trajectory(t, _mode_curves(modes, result["strengths"]), norms, loss,
                           seed_axis=False, kind="theory", time="discrete", lr=lr, tau=tau,
                           meta={"solution": "race", "start": start,
                                 "winner": {str(a): w for a, w in result["winner"].items()}})
-    run = gated_simulate(net, data, lr, epochs, init_std=init_std, seeds=1, seed=seed,
-                         keep_weights=True)
-    norms, loss = observables(net, data, {e: w[0] for e, w in run.history.items()})
+    def step(W: dict[str, np.ndarray], n: int) -> GatedRun:
+        return gated_simulate(net, data, lr, n, init=W, keep_weights=True)
+
+    init = gated_initial_weights(net, init_std, seeds=1, seed=seed)
+    _, rec = stepped_run(theory, step, epochs, init)
+    norms = {k: v[0] for k, v in rec.quadrant_norms.items()}
+    loss = {k: v[0] for k, v in rec.loss.items()}
     return Trajectory(t, {}, norms, loss, seed_axis=False, kind="theory", time="discrete",
                       lr=lr, tau=tau, meta={"solution": "matrix dynamics",
                                             "basis_condition": theory.condition.reason,

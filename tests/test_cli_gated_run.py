@@ -303,3 +303,16 @@ def test_validate_from_a_random_start_judges_only_the_trained_end_points(tmp_pat
     assert report["quadrant_norms"]["W1.W2"]["theory"] == pytest.approx(2.0, abs=1e-6)
     assert set(report["zero_shot"]) == {"V"}
     assert report["zero_shot"]["V"]["simulation"] > 1.0     # V stays near its small start
+
+
+def test_a_prediction_in_pieces_equals_the_whole(monkeypatch):
+    from modspec.numerics import gated_predict as gp
+
+    conv = as_gated(architecture("dense", 2), D0, hidden=4)
+    theory = gp.gated_theory(conv.network, conv.data)
+    whole = gp.gated_prediction(theory, 0.05, 40, 0.01)
+    monkeypatch.setattr(gp, "BUDGET_BYTES", 8 * 200 * 7)      # a few epochs a piece
+    pieces = gp.gated_prediction(theory, 0.05, 40, 0.01)
+    for group in ("quadrant_norms", "loss"):
+        for k, v in getattr(whole, group).items():
+            np.testing.assert_allclose(getattr(pieces, group)[k], v, rtol=1e-13)
