@@ -113,6 +113,10 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     if args.dataset is None:
         raise ModspecError("--network needs --dataset FILE.toml: the network's data "
                            "(family = gated)")
+    family = args.dataset.get("family")
+    if family != "gated":
+        raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
+                           "gated (the inputs and targets of the network's layers)")
     return network, data_from_dict(args.dataset).check(network)
 
 
