@@ -1,9 +1,15 @@
-"""``modspec derive --network FILE.toml``: the race report of a gated network.
+"""``--network FILE.toml`` on derive, predict, simulate and validate: gated networks.
 
-Not a command of its own: :mod:`modspec.commands.derive` hands over here when ``--network`` is
-given. The network is read with :func:`modspec.theory.gated_toml.load_network`, its data from the
-``--dataset`` file (``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`),
-and :func:`modspec.numerics.gated_report.gated_report` is printed (docs/theory/gated.md).
+Not a command of its own: :mod:`modspec.commands.derive`, ``predict``, ``simulate`` and
+``validate`` hand over here when ``--network`` is given (docs/theory/gated.md). The network is
+read with :func:`modspec.theory.gated_toml.load_network`, its data from the ``--dataset`` file
+(``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`); every option of the
+modular networks set with it is refused in one line (:data:`MODULAR`). ``derive`` prints
+:func:`modspec.numerics.gated_report.gated_report`; ``predict`` the race
+(:func:`modspec.numerics.gated_predict.gated_prediction`), ``simulate`` a batched run
+(:func:`~modspec.numerics.gated_predict.stepped_run`), both in the JSON contract of
+:meth:`modspec.numerics.record.Trajectory.payload`; ``validate`` the judgement of
+:mod:`modspec.validation.gated_validate`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import json
 
 from modspec.theory.errors import ModspecError
 
-__all__ = ["NETWORK_HELP", "derive_network"]
+__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "load",
+           "predict_network", "simulate_network", "start_of", "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
                 "--dataset then names its data (family = gated): prints the pathways, the "
