@@ -325,3 +325,18 @@ def test_a_dataset_of_another_family_with_network_is_one_line(tmp_path, capsys):
                      "--lr", "0.1", "--epochs", "2"]) == 2
         err = capsys.readouterr().err.strip()
         assert "family" in err and "gated" in err and "\n" not in err
+
+
+def test_simulate_with_pytorch_equals_numpy(failing, capsys):
+    pytest.importorskip("torch")
+    outs = []
+    for backend in ("numpy", "torch"):
+        assert main(["simulate", "--network", *failing, "--lr", "0.1", "--epochs", "30",
+                     "--seeds", "3", "--init-std", "0.3", "--backend", backend,
+                     "--device", "cpu"]) == 0
+        outs.append(_json(capsys))
+    for group in ("quadrant_norms", "loss"):
+        for k, v in outs[0][group].items():
+            np.testing.assert_allclose(outs[1][group][k], v, rtol=1e-10)
+            np.testing.assert_allclose(outs[1]["std"][group][k], outs[0]["std"][group][k],
+                                       rtol=1e-8, atol=1e-14)
