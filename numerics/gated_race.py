@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from modspec.theory.exprtree import to_tree
+from modspec.theory.gated_cache import cached_exprs
 from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes, conserved_quantities
-from modspec.theory.names import checked_lambdify
 
-__all__ = ["ModeSystem", "mode_system", "race", "end_point", "EndPoint"]
+__all__ = ["ModeSystem", "mode_system", "race", "end_point", "EndPoint", "half_rise_time"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,19 +56,50 @@ def mode_system(modes: PathwayModes, mode: int) -> ModeSystem:
     """Compile mode ``mode``'s per-mode system (SymPy → NumPy; kept for the last few)."""
     rhs = modes.system(mode)
     edges = tuple(rhs)
-    laws = tuple(conserved_quantities(modes.structure(mode), modes.b))
+    structure = modes.structure(mode)
     # compile in plain symbols: names such as b[in0] are not Python identifiers
     plain = [sp.Symbol(f"b{k}", real=True) for k in range(len(edges))]
     to_plain = dict(zip((modes.b[e] for e in edges), plain, strict=True))
     exprs = [rhs[e].xreplace(to_plain) for e in edges]
+    n = len(edges)
+
+    def derive() -> list[sp.Expr]:
+        laws = conserved_quantities(structure, modes.b)
+        qs = [q.xreplace(to_plain) for q in laws]
+        J = sp.Matrix(exprs).jacobian(plain)
+        dQ = [sp.diff(q, s) for q in qs for s in plain]
+        return [sp.Tuple(*laws), sp.Tuple(*J), sp.Tuple(*dQ)]
+
+    # through the disk cache, keyed by the mode's own equations (modspec.theory.gated_cache)
+    key = {"mode_system": [[e, to_tree(rhs[e]), to_tree(structure[e])] for e in edges]}
+    laws_t, J_t, dQ_t = cached_exprs(key, derive, {*plain, *modes.b.values()})
+    laws = tuple(laws_t)
     qs = [q.xreplace(to_plain) for q in laws]
-    J = sp.Matrix(exprs).jacobian(plain)
-    dQ = sp.Matrix([[sp.diff(q, s) for s in plain] for q in qs]) if qs else sp.zeros(0, 0)
-    return ModeSystem(mode, edges, rhs, laws,
-                      checked_lambdify(plain, exprs, "numpy"),
-                      checked_lambdify(plain, J, "numpy"),
-                      checked_lambdify(plain, qs, "numpy"),
-                      checked_lambdify(plain, dQ, "numpy"))
+    if len(J_t) != n * n or len(dQ_t) != n * len(qs):
+        laws_t, J_t, dQ_t = derive()
+        laws, qs = tuple(laws_t), [q.xreplace(to_plain) for q in laws_t]
+    J = sp.Matrix(n, n, list(J_t))
+    dQ = sp.Matrix(len(qs), n, list(dQ_t)) if qs else sp.zeros(0, 0)
+    return ModeSystem(mode, edges, rhs, laws, _compiled(plain, exprs, (n,), "f", True),
+                      _compiled(plain, list(J), (n, n), "jac"),
+                      _compiled(plain, qs, (len(qs),), "q"),
+                      _compiled(plain, list(dQ), (len(qs), n), "dq"))
+
+
+def _compiled(args: list[sp.Symbol], exprs: list[sp.Expr], shape: tuple[int, ...], name: str,
+              use_cse: bool = False) -> Any:
+    """``exprs`` as one NumPy function of ``args`` returning an array of ``shape``, through
+    the code generator and its disk cache (:func:`modspec.numerics.codegen.generate`: every
+    printed name an identifier, the source checksummed); common subexpressions only for
+    the map itself, called every epoch."""
+    if not exprs:
+        return lambda *b: np.zeros(shape)
+    from .codegen import generate
+
+    gen = generate({f"{name}{k}": e for k, e in enumerate(exprs)}, args, use_cse=use_cse,
+                   name=f"gated_{name}", description="a mode of a gated network's race "
+                   "(modspec.numerics.gated_race)")
+    return lambda *b: np.asarray(gen(*b), dtype=float).reshape(shape)
 
 
 def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: float,
@@ -97,7 +129,7 @@ def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: floa
             if all(e in sys_a.edges for e in p):
                 prod = np.prod([H[:, sys_a.edges.index(e)] for e in p], axis=0)
                 paths[path_label(p)] = prod
-                rise[path_label(p)] = _half_rise(prod)
+                rise[path_label(p)] = half_rise_time(prod)
         out["pathways"][a] = paths
         out["half_rise"][a] = rise
         risen = {k: v for k, v in rise.items() if v is not None}
@@ -105,7 +137,7 @@ def race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr: floa
     return out
 
 
-def _half_rise(x: np.ndarray) -> float | None:
+def half_rise_time(x: np.ndarray) -> float | None:
     """First epoch (linearly interpolated) at which ``x`` reaches half-way from its start to
     its end; None when it does not move."""
     a, z = x[0], x[-1]

@@ -118,7 +118,8 @@ def _shape_derivative(kind: str, shape: tuple[tuple[tuple[int, ...], tuple[int, 
 
 def gated_flow(network: GatedNetwork) -> GatedFlow:
     """Derive ℓ and ``τ dW_e/dt`` for every edge (see the module docstring). Kept in memory
-    for the last few networks (SymPy results are immutable)."""
+    for the last few networks (SymPy results are immutable) and on disk
+    (:mod:`modspec.theory.gated_cache`)."""
     return _derive(network)
 
 
@@ -148,17 +149,24 @@ def _derive(network: GatedNetwork) -> GatedFlow:
         terms.append(("x", (j, p), _term("x", (j, p), W, S[("x", j, p)])))
     loss = sp.Add(*[v / 2 for v in sigma_y.values()], *[t for _, _, t in terms])
 
-    rhs = {}
-    for e, We in W.items():
-        # term by term (SymPy returns 0 for the derivative of some sums of traces), each
-        # derivative taken once per shape of term (:func:`_derivative`)
-        parts = [_derivative(network, kind, paths, e, W, n, S[(kind, *paths)])
-                 for kind, paths, t in terms if t.has(We)]
-        if not parts:       # every pathway through e is gated off in every sample
-            rhs[e] = sp.ZeroMatrix(*We.shape)
-            continue
-        grad = sp.MatAdd(*parts).doit() if len(parts) > 1 else parts[0].doit()
-        rhs[e] = sp.expand(-grad)
+    def derive_rhs() -> dict[str, sp.MatrixExpr]:
+        rhs = {}
+        for e, We in W.items():
+            # term by term (SymPy returns 0 for the derivative of some sums of traces), each
+            # derivative taken once per shape of term (:func:`_derivative`)
+            parts = [_derivative(network, kind, paths, e, W, n, S[(kind, *paths)])
+                     for kind, paths, t in terms if t.has(We)]
+            if not parts:       # every pathway through e is gated off in every sample
+                rhs[e] = sp.ZeroMatrix(*We.shape)
+                continue
+            grad = sp.MatAdd(*parts).doit() if len(parts) > 1 else parts[0].doit()
+            rhs[e] = sp.expand(-grad)
+        return rhs
+
+    from .gated_cache import cached_rhs
+
+    symbols = {**W, **{str(m.name): m for m in S.values()}}
+    rhs = cached_rhs(network, symbols, derive_rhs)
     return GatedFlow(network, W, stats, sigma_y, loss, rhs, pairs)
 
 

@@ -1,9 +1,15 @@
-"""``modspec derive --network FILE.toml``: the race report of a gated network.
+"""``--network FILE.toml`` on derive, predict, simulate and validate: gated networks.
 
-Not a command of its own: :mod:`modspec.commands.derive` hands over here when ``--network`` is
-given. The network is read with :func:`modspec.theory.gated_toml.load_network`, its data from the
-``--dataset`` file (``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`),
-and :func:`modspec.numerics.gated_report.gated_report` is printed (docs/theory/gated.md).
+Not a command of its own: :mod:`modspec.commands.derive`, ``predict``, ``simulate`` and
+``validate`` hand over here when ``--network`` is given (docs/theory/gated.md). The network is
+read with :func:`modspec.theory.gated_toml.load_network`, its data from the ``--dataset`` file
+(``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`); every option of the
+modular networks set with it is refused in one line (:data:`MODULAR`). ``derive`` prints
+:func:`modspec.numerics.gated_report.gated_report`; ``predict`` the race
+(:func:`modspec.numerics.gated_predict.gated_prediction`), ``simulate`` a batched run
+(:func:`~modspec.numerics.gated_predict.stepped_run`), both in the JSON contract of
+:meth:`modspec.numerics.record.Trajectory.payload`; ``validate`` the judgement of
+:mod:`modspec.validation.gated_validate`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import json
 
 from modspec.theory.errors import ModspecError
 
-__all__ = ["NETWORK_HELP", "derive_network"]
+__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "load",
+           "predict_network", "simulate_network", "start_of", "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
                 "--dataset then names its data (family = gated): prints the pathways, the "
@@ -67,3 +74,152 @@ def _text(report: dict) -> str:
                 f"{e}={v:.6g}" for e, v in fl["strengths"].items()))
             lines.append(f"  first to half-rise: {m['winner']}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------- predict, simulate, validate --network
+#: Options of the modular networks that mean nothing for a gated network, with the values
+#: they may keep: any other value together with --network is refused (one line, exit 2).
+MODULAR: dict[str, tuple] = {
+    "arch": ("dense",), "depth": (2,), "rule": ("gradient-descent",), "gamma": (None,),
+    "nabla": (None,), "init": ("random",), "lam": (0.0,), "init_scale": (1.0,),
+    "train_objects": (None,), "hidden": (None, 50), "symbolic": (False,),
+    "claims": (False,), "nonlinearity": ("linear",), "bias": (False,),
+    "time": (None, "discrete"), "a0": (1e-6,), "standalone": (False,)}
+
+RUN_HELP = ("a gated network declared in TOML (docs/theory/gated.md) instead of --arch; "
+            "--dataset then names its data (family = gated)")
+START_HELP = ("with --network: the aligned start, strength of every edge on every mode "
+              "(> 0; default: the network's [training] start)")
+
+
+def add_network_options(parser: argparse.ArgumentParser, start: bool = True) -> None:
+    """``--network FILE.toml`` (and ``--start``) on predict, simulate and validate."""
+    from modspec.commands.options import number
+
+    g = parser.add_argument_group("gated network (docs/theory/gated.md)")
+    g.add_argument("--network", default=None, metavar="FILE.toml", help=RUN_HELP)
+    if start:
+        g.add_argument("--start", type=number(0, strict=True), default=None, help=START_HELP)
+
+
+def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
+    """The network and its data, after refusing every modular option set with --network
+    (``allowed`` adds values a command's defaults give)."""
+    from modspec.theory.gated_data import data_from_dict
+    from modspec.theory.gated_toml import load_network
+
+    for name, values in {**MODULAR, **(allowed or {})}.items():
+        if hasattr(args, name) and getattr(args, name) not in values:
+            flag = "--" + name.replace("_", "-")
+            why = ("the race is gradient descent epoch by epoch (discrete time)"
+                   if name == "time" else "it sets the modular network (a gated network "
+                   "declares its own layers, edges and gates)")
+            raise ModspecError(f"{flag}={getattr(args, name)} is invalid with --network: "
+                               f"{why}; drop one of them")
+    network = load_network(args.network)
+    if args.dataset is None:
+        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
+                           "(family = gated)")
+    family = args.dataset.get("family")
+    if family != "gated":
+        raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
+                           "gated (the inputs and targets of the network's layers)")
+    return network, data_from_dict(args.dataset).check(network)
+
+
+def start_of(args: argparse.Namespace, network: object, required: bool) -> float | None:
+    """``--start``, else the network's ``[training]`` start (None when neither is given
+    and it is not ``required``)."""
+    if args.start is not None:
+        return float(args.start)
+    training = getattr(network, "training", None)
+    if training is not None:
+        return training.start
+    if required:
+        raise ModspecError("--network needs --start (the aligned start) or a [training] "
+                           "table with start in the network file")
+    return None
+
+
+def predict_network(args: argparse.Namespace) -> int:
+    """``modspec predict --network``: the race (or, where the basis condition fails, the
+    exact matrix dynamics, said in one line on stderr) as the predict contract."""
+    import sys
+
+    from modspec.commands.options import write_json
+    from modspec.commands.predict import write_csv
+
+    network, data = load(args)
+    start = start_of(args, network, required=True)
+    from modspec.numerics.gated_predict import gated_prediction, gated_theory
+
+    theory = gated_theory(network, data)
+    if theory.modes is None:
+        print(f"modspec predict: {theory.condition.reason}; predicting the exact matrix "
+              f"dynamics from a random start of std {start:g} (seed {args.seed})",
+              file=sys.stderr)
+    payload = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
+                               seed=args.seed).payload()
+    if args.format == "csv":
+        write_csv(payload)
+    else:
+        write_json(payload)
+    return 0
+
+
+def simulate_network(args: argparse.Namespace) -> int:
+    """``modspec simulate --network``: gradient descent of the gated network, batched over
+    seeds (NumPy or PyTorch), from a random start or, with ``--start``, the aligned one."""
+    from modspec.commands.options import write_json
+    from modspec.numerics.gated_predict import aligned_start, gated_theory, stepped_run
+    from modspec.numerics.gated_simulate import gated_initial_weights
+
+    network, data = load(args)
+    theory = gated_theory(network, data)
+    if args.start is not None:
+        if theory.modes is None:
+            raise ModspecError(f"--start needs the basis condition (an aligned start lies "
+                               f"on shared singular vectors): {theory.condition.reason}")
+        init = aligned_start(theory, args.start, args.seeds)
+    else:
+        init = gated_initial_weights(network, args.init_std, args.seeds, args.seed)
+    if args.backend == "numpy":
+        from modspec.numerics.gated_simulate import gated_simulate
+
+        def step(W: dict, n: int) -> object:
+            return gated_simulate(network, data, args.lr, n, init=W, keep_weights=True)
+    else:
+        from modspec.validation.gated_training import gated_train
+
+        def step(W: dict, n: int) -> object:
+            return gated_train(network, data, args.lr, n, init=W, keep_weights=True,
+                               device=args.device)
+    _, record = stepped_run(theory, step, args.epochs, init)
+    write_json(record.payload())
+    return 0
+
+
+def validate_network(args: argparse.Namespace) -> int:
+    """``modspec validate --network``: train, judge the race, write ``--out``."""
+    import os
+
+    from modspec.validation.defaults import VALIDATE
+
+    network, data = load(args, {"hidden": (None, VALIDATE["hidden"])})
+    start = start_of(args, network, required=False)
+    lr = args.lr if args.lr is not None else (
+        network.training.lr if network.training is not None else None)
+    if lr is None:
+        raise ModspecError("--network needs --lr or a [training] table with lr in the "
+                           "network file")
+    backend = "numpy" if args.backend == "auto" and args.device in ("auto", "cpu") else (
+        "torch" if args.backend == "auto" else args.backend)
+    from modspec.validation import gated_validate as gv
+
+    os.makedirs(args.out, exist_ok=True)
+    result = gv.validate_network(network, data, lr=lr, epochs=args.epochs or VALIDATE["epochs"],
+                   start=start, init_std=args.init_std, seeds=args.seeds, seed=args.seed,
+                   backend=backend, device=args.device, dtype=args.dtype)
+    gv.write_gated_outputs(result, args.out, figures=not args.no_figures)
+    print(gv.gated_summary(result))
+    return 1 if args.strict and not result.passed else 0

@@ -22,6 +22,7 @@ from modspec.commands.options import (
     rule_from,
     write_json,
 )
+from modspec.theory.defaults import HIDDEN, SEED
 from modspec.theory.errors import bad
 
 __all__ = ["prediction", "register", "run", "write_csv"]
@@ -49,12 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "start has none (a warning says so)")
     p.add_argument("--seed", type=SEED, default=None,
                    help="seed (default 0): coupled networks and lambda-balanced starts")
-    p.add_argument("--time", choices=("continuous", "discrete"), default="continuous",
-                   help="continuous: the gradient flow (closed forms); discrete: gradient "
-                        "descent epoch by epoch at this lr (exact per-epoch mode map)")
+    p.add_argument("--time", choices=("continuous", "discrete"), default=None,
+                   help="continuous (default): the gradient flow (closed forms); discrete: "
+                        "gradient descent epoch by epoch at this lr (exact per-epoch mode "
+                        "map; the only one with --network)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     add_rule_options(p)
     add_init_options(p)
+    from modspec.commands.gated import add_network_options
+
+    add_network_options(p)
     p.set_defaults(func=run)
 
 
@@ -83,7 +88,8 @@ def prediction(args: argparse.Namespace) -> Any:
         return _from_balanced_start(args, dataset, network)
     f = compile(derive(dataset, network))
     return f(epochs_of(args), lr=args.lr, a0=args.a0,
-             hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
+             hidden=args.hidden, seed=args.seed,
+             time=getattr(args, "time", None) or "continuous")
 
 
 def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any) -> Any:
@@ -99,7 +105,7 @@ def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any)
         raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
     f = compile(derive(dataset, network, rule=rule))
     return f(epochs_of(args), lr=args.lr, a0=args.a0,
-             time=getattr(args, "time", "continuous"))
+             time=getattr(args, "time", None) or "continuous")
 
 
 def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -> Any:
@@ -107,7 +113,7 @@ def _from_balanced_start(args: argparse.Namespace, dataset: Any, network: Any) -
     time from such a start is simulated, not predicted."""
     from modspec.numerics.any_start import predict_balanced
 
-    if getattr(args, "time", "continuous") != "continuous":
+    if (getattr(args, "time", None) or "continuous") != "continuous":
         raise bad("time", args.time, "must be continuous from a lambda-balanced start (run "
                                      "gradient descent from it with modspec simulate --init "
                                      "lambda-balanced)")
@@ -127,6 +133,15 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
+        from modspec.commands.gated import predict_network
+
+        args.hidden = HIDDEN if args.hidden is None else args.hidden
+        args.seed = SEED if args.seed is None else args.seed
+        return predict_network(args)
+    if getattr(args, "start", None) is not None:
+        raise bad("--start", args.start, "needs --network (the aligned start of a gated "
+                  "network; use --a0)")
     from modspec.numerics.budget import check_memory, check_output, prediction_bytes
 
     network = network_from(args)
@@ -136,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"modspec predict: warning: {' and '.join(given)} ignored: the {network.name} "
               "network is decoupled, its modes follow closed forms with no hidden width or "
               "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
-    args.hidden = 50 if args.hidden is None else args.hidden
-    args.seed = 0 if args.seed is None else args.seed
+    args.hidden = HIDDEN if args.hidden is None else args.hidden
+    args.seed = SEED if args.seed is None else args.seed
     if network.coupled:
         from modspec.numerics.predict import check_coupled_hidden
 

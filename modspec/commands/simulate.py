@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch backend only")
     p.add_argument("--format", choices=("json",), default="json")
+    from modspec.commands.gated import add_network_options
+
+    add_network_options(p)
     p.set_defaults(func=run)
 
 
@@ -82,6 +85,13 @@ def simulation(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
+        from modspec.commands.gated import simulate_network
+
+        return simulate_network(args)
+    if getattr(args, "start", None) is not None:
+        raise ModspecError("--start is invalid without --network (it is the aligned start "
+                           "of a gated network; use --init-std)")
     check_objects_option(args)
     payload = simulation(args).payload()       # a run that diverged is refused in one line
     if args.rule == "gradient-descent" and args.gamma is None and args.nabla is None:

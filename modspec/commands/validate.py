@@ -82,10 +82,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when a verdict fails")
     p.add_argument("--out", type=output_folder, required=True,
                    help="output folder (created if needed; must be writable)")
+    from .gated import add_network_options
+
+    add_network_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
+        from .gated import validate_network
+
+        return validate_network(args)
+    if getattr(args, "start", None) is not None:
+        raise bad("--start", args.start, "needs --network (the aligned start of a gated "
+                  "network)")
     check_objects_option(args)
     if args.claims:
         check_objects_option(args, "--heldout", proper=True)
