@@ -22,7 +22,7 @@ from modspec.commands.options import (
     rule_from,
     write_json,
 )
-from modspec.theory.defaults import HIDDEN, SEED
+from modspec.theory import defaults
 from modspec.theory.errors import bad
 
 __all__ = ["prediction", "register", "run", "write_csv"]
@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
         from modspec.commands.gated import predict_network
 
-        args.hidden = HIDDEN if args.hidden is None else args.hidden
-        args.seed = SEED if args.seed is None else args.seed
+        args.hidden = defaults.HIDDEN if args.hidden is None else args.hidden
+        args.seed = defaults.SEED if args.seed is None else args.seed
         return predict_network(args)
     if getattr(args, "start", None) is not None:
         raise bad("--start", args.start, "needs --network (the aligned start of a gated "
@@ -151,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"modspec predict: warning: {' and '.join(given)} ignored: the {network.name} "
               "network is decoupled, its modes follow closed forms with no hidden width or "
               "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
-    args.hidden = HIDDEN if args.hidden is None else args.hidden
-    args.seed = SEED if args.seed is None else args.seed
+    args.hidden = defaults.HIDDEN if args.hidden is None else args.hidden
+    args.seed = defaults.SEED if args.seed is None else args.seed
     if network.coupled:
         from modspec.numerics.predict import check_coupled_hidden
 
