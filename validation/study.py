@@ -342,6 +342,7 @@ def part_rank(ctx: Context) -> Part:
     j = [r["j"] for r in rows]
     ax.plot(j, [r["probability"] for r in rows], "o-", label="exact")
     ax.plot(j, [r["sampled"] for r in rows], "x", label="sampled")
+    ax.plot(j, [r["study"] for r in rows], "s--", label="study's det |C| > 0.1")
     ax.set_xlabel("training objects j")
     ax.set_ylabel("P(full-rank Ox covariance)")
     ax.legend()
