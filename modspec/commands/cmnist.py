@@ -99,11 +99,12 @@ def run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_experiment(config, args.out, progress)
     if not args.no_figures:
-        from modspec.validation.figures import cmnist_claim_figure, cmnist_figure
+        from modspec.validation.figures import cmnist_claim_figure, cmnist_figure, save_png_pdf
 
-        cmnist_figure(summary, os.path.join(args.out, "cmnist.png"))
+        save_png_pdf(cmnist_figure(summary), os.path.join(args.out, "cmnist.png"), dpi=110)
         if "dense" in summary["archs"] and "split" in summary["archs"]:
-            cmnist_claim_figure(summary, os.path.join(args.out, "cmnist_claim.png"))
+            save_png_pdf(cmnist_claim_figure(summary),
+                         os.path.join(args.out, "cmnist_claim.png"), dpi=110)
     print(report(summary))
     from modspec.theory.cache import atomic_write_text
 
