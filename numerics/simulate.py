@@ -56,6 +56,7 @@ from .flow import (
     tau_of,
     total_map,
 )
+from .progress import counted, epoch_bar
 from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
 from .subspace import full_maps, full_residual, full_weights, reduce_run
@@ -233,7 +234,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
              init_std: float = 2e-4, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
              init: Sequence[Sequence[np.ndarray]] | None = None,
-             record_every: int = 1, rule: LearningRule | str | None = None) -> Trajectory:
+             record_every: int = 1, rule: LearningRule | str | None = None,
+             progress: bool = True) -> Trajectory:
     """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
 
     ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
@@ -245,6 +247,9 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
     gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
     dense two-layer networks only). A run that diverges under a rule stops in the same way.
+
+    ``progress``: a ``tqdm.auto`` bar of the epochs once the run has taken a few seconds
+    (:mod:`modspec.numerics.progress`); ``False`` draws none.
 
     Gradient descent that diverges (weights overflow: ``lr`` beyond the stability limit
     of :func:`modspec.numerics.stability.stability_limit`, from the full Hessian) stops with a
@@ -262,13 +267,13 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore",
                                              divide="ignore"):
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                         train_objects, init, record_every, rule)
+                         train_objects, init, record_every, rule, progress)
 
 
 def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
               init: Sequence[Sequence[np.ndarray]] | None, record_every: int,
-              rule: LearningRule) -> Trajectory:
+              rule: LearningRule, progress: bool = False) -> Trajectory:
     epochs = _check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = _check_positive("record_every", record_every, integer=True)
     if init is None:
@@ -306,7 +311,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     if sub is not None:                  # from here on, the reduced weights are stepped
         weights = [[w.copy() for w in layers] for layers in sub.start]
     slot = 0
-    for step in range(epochs + 1):
+    bar = epoch_bar(epochs, progress, f"simulate ({seeds} seed{'s' * (seeds != 1)})")
+    for step in counted(range(epochs + 1), bar):
         maps = module_maps(run_lay, weights)
         W = total_map(run_lay, maps)
         R = residual(W, run_cov)

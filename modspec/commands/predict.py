@@ -24,7 +24,7 @@ from modspec.commands.options import (
 )
 from modspec.theory.errors import bad
 
-__all__ = ["prediction", "register", "run", "write_csv"]
+__all__ = ["prediction", "read_a0", "register", "run", "write_csv"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=integer(0), required=True, help="last epoch (≥ 0)")
     p.add_argument("--a0", type=number(), default=1e-6,
                    help="initial mode strength of every mode (finite; default 1e-6)")
+    p.add_argument("--a0-from", metavar="RUN.json", default=None,
+                   help="start each mode where a run started: the a0 of the JSON that "
+                        "modspec simulate wrote (replaces --a0)")
     p.add_argument("--hidden", type=integer(1), default=50,
                    help="hidden width (≥ 1): coupled networks (integrated matrix flow) and "
                         "lambda-balanced starts")
@@ -61,14 +64,39 @@ def prediction(args: argparse.Namespace) -> Any:
     if args.epochs < 0:
         raise bad("epochs", args.epochs, "must be an integer ≥ 0")
     dataset, network = dataset_from(args), network_from(args)
+    a0 = read_a0(args.a0_from) if getattr(args, "a0_from", None) else args.a0
     rule = rule_from(args) if hasattr(args, "rule") else None
+    if not isinstance(a0, float) and ((rule is not None and not rule.is_gradient_descent)
+                                      or getattr(args, "init", "random") != "random"):
+        raise bad("a0-from", args.a0_from, "starts gradient descent from random weights only "
+                  "(not under a rule or from a lambda-balanced start)")
     if rule is not None and not rule.is_gradient_descent:
         return _under_rule(args, dataset, network, rule)
     if getattr(args, "init", "random") == "lambda-balanced":
         return _from_balanced_start(args, dataset, network)
     f = compile(derive(dataset, network))
-    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=args.a0,
+    return f(np.arange(args.epochs + 1, dtype=float), lr=args.lr, a0=a0,
              hidden=args.hidden, seed=args.seed, time=getattr(args, "time", "continuous"))
+
+
+def read_a0(path: str) -> dict[str, float]:
+    """Each mode's start ``{key: a0}`` from the JSON ``modspec simulate`` wrote (read as
+    JSON, never evaluated)."""
+    import json
+    import math
+
+    allowed = "must be the JSON of modspec simulate (with its a0 entry)"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise bad("a0-from", path, allowed) from None
+    a0 = data.get("a0") if isinstance(data, dict) else None
+    if not isinstance(a0, dict) or not a0 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in a0.values()):
+        raise bad("a0-from", path, allowed)
+    return {str(k): float(v) for k, v in a0.items()}
 
 
 def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any) -> Any:
