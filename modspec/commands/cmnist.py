@@ -98,6 +98,13 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_experiment(config, args.out, progress)
+    from modspec.validation.provenance import settings_of, write_provenance
+
+    write_provenance(args.out, "cmnist", dataset={"family": "compositional-mnist",
+                                                  "source": config.source, "r": config.r,
+                                                  "data_seed": config.data_seed},
+                     network=list(config.archs), rule="gradient-descent",
+                     settings={**settings_of(args), "config": repr(config)})
     if not args.no_figures:
         from modspec.validation.figures import cmnist_claim_figure, cmnist_figure, save_png_pdf
 
