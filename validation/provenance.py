@@ -43,6 +43,8 @@ def settings_of(args: Any) -> dict[str, Any]:
 def _rule(rule: Any) -> Any:
     if rule is None or isinstance(rule, str):
         return rule or "gradient-descent"
+    if isinstance(rule, (list, tuple)):
+        return [_rule(r) for r in rule]
     if dataclasses.is_dataclass(rule):
         return {"name": getattr(rule, "name", type(rule).__name__),
                 **{f.name: getattr(rule, f.name) for f in dataclasses.fields(rule)}}
