@@ -143,3 +143,14 @@ def test_library_never_switches_the_backend_or_touches_pyplot():
     for package in ("modspec", "theory", "numerics", "validation"):
         for source in (root / package).rglob("*.py"):
             assert "matplotlib.use(" not in source.read_text(), source
+
+
+def test_the_command_line_takes_the_shell_safe_alias_of_a_value(tmp_path, run_cli, capsys):
+    (tmp_path / "g.toml").write_text(
+        '[dataset]\nkx = [1, 2]\n[run]\nlr = 0.05\nepochs = 20\nseeds = 1\n'
+        'compute = ["theory"]\n')
+    code, _, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"), "--out",
+                           str(tmp_path / "s.jsonl"), "--workers", "0", "--plot",
+                           str(tmp_path / "c.png"), "--x", "kx", "--value", "Gx_Oy")
+    assert code == 0, err
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
