@@ -59,8 +59,16 @@ def test_simulate_json_records_a0_and_settings_and_predict_starts_there(run_cli,
         assert status == 2 and out == "" and "a0-from" in err and len(err.splitlines()) == 1
 
 
+def test_no_bar_where_nobody_watches(monkeypatch, capsys):
+    monkeypatch.setattr(progress_module, "DELAY", 0)
+    d0 = CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
+    simulate(d0, arch.dense(), lr=0.05, epochs=5)     # stderr captured: not a terminal
+    assert capsys.readouterr().err == ""
+
+
 def test_progress_is_on_by_default_and_off_when_asked(monkeypatch, capsys, run_cli):
     monkeypatch.setattr(progress_module, "DELAY", 0)
+    monkeypatch.setattr(progress_module, "_interactive", lambda: True)   # as on a terminal
     d0 = CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
     simulate(d0, arch.dense(), lr=0.05, epochs=5)
     assert "epoch" in capsys.readouterr().err
@@ -77,6 +85,7 @@ def test_torch_training_shows_progress_unless_quiet(monkeypatch, capsys):
     from modspec.validation.training import train
 
     monkeypatch.setattr(progress_module, "DELAY", 0)
+    monkeypatch.setattr(progress_module, "_interactive", lambda: True)   # as on a terminal
     d0 = CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
     train(d0, arch.dense(), backend="torch", device="cpu", lr=0.05, epochs=5)
     assert "train" in capsys.readouterr().err
