@@ -172,6 +172,19 @@ def test_study_criterion_agrees_with_a_brute_force_determinant():
         study_criterion_count(3, 3, threshold=-1)
 
 
+@given(nx=st.sampled_from([2, 3]), data=st.data(),
+       thresholds=st.tuples(st.fractions(0, 2), st.fractions(0, 2)))
+@example(nx=2, data=None, thresholds=(Fraction(0), Fraction(1, 10)))
+@settings(max_examples=25, deadline=None)
+def test_study_criterion_passes_fewer_subsets_at_a_higher_threshold(nx, data, thresholds):
+    P = 2**nx
+    j = data.draw(st.integers(1, P)) if data is not None else P
+    low, high = sorted(thresholds)
+    assert study_criterion_count(nx, j, low)[0] >= study_criterion_count(nx, j, high)[0]
+    # every object: C = I, so det |C| = 1 passes any threshold below 1
+    assert study_criterion_probability(nx, P, high) == (1 if high < 1 else 0)
+
+
 # --------------------------------------------------------------- held-out objects, any family
 FAMILY_FAST = dict(max_examples=12, deadline=None)
 scales = st.sampled_from([0.5, 1.0, 2.0])
