@@ -26,6 +26,8 @@ _LAZY = {
     "predict_balanced": "modspec.numerics.any_start",
     "stability_limit": "modspec.numerics.stability",
     "load_sweep": "modspec.validation.sweeps",
+    "tidy_sweep": "modspec.validation.sweep_store",
+    "export_sweep": "modspec.validation.sweep_store",
     "sweep": "modspec.validation.sweeps",
     "validate": "modspec.validation.pipeline",
     "CompositionalDataset": "modspec.theory",

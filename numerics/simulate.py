@@ -57,6 +57,7 @@ from .flow import (
     tau_of,
     total_map,
 )
+from .progress import counted, epoch_bar
 from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
 from .starts import effective_a0, initial_weights
@@ -185,7 +186,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
              init_std: float = INIT_STD, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
              init: Sequence[Sequence[np.ndarray]] | None = None,
-             record_every: int = 1, rule: LearningRule | str | None = None) -> Trajectory:
+             record_every: int = 1, rule: LearningRule | str | None = None,
+             progress: bool = True) -> Trajectory:
     """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
 
     ``init`` (from :func:`initial_weights`) overrides ``hidden``/``init_std``/``seeds``/``seed``
@@ -197,6 +199,9 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
     gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
     dense two-layer networks only). A run that diverges under a rule stops in the same way.
+
+    ``progress``: a ``tqdm.auto`` bar of the epochs once the run has taken a few seconds
+    (:mod:`modspec.numerics.progress`); ``False`` draws none.
 
     Gradient descent that diverges (weights overflow: ``lr`` beyond the stability limit
     of :func:`modspec.numerics.stability.stability_limit`, from the full Hessian) stops with a
@@ -214,13 +219,13 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore",
                                              divide="ignore"):
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                         train_objects, init, record_every, rule)
+                         train_objects, init, record_every, rule, progress)
 
 
 def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
               init: Sequence[Sequence[np.ndarray]] | None, record_every: int,
-              rule: LearningRule) -> Trajectory:
+              rule: LearningRule, progress: bool = False) -> Trajectory:
     epochs = check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = check_positive("record_every", record_every, integer=True)
     given = init is not None
@@ -264,7 +269,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     start = ("init", "the given weights") if given else ("init_std", init_std)
     bound = None               # DIVERGENCE_GROWTH times the start's (or the data's) scale
     scale = max(np.abs(run_cov.sigma_yx).max(initial=0.0), np.finfo(float).tiny)
-    for step in range(epochs + 1):
+    bar = epoch_bar(epochs, progress, f"simulate ({seeds} seed{'s' * (seeds != 1)})")
+    for step in counted(range(epochs + 1), bar):
         maps = module_maps(run_lay, weights)
         W = total_map(run_lay, maps)
         R = residual(W, run_cov)

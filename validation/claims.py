@@ -351,10 +351,11 @@ def write_claims(report: ClaimsReport, out: str, figures: bool = True) -> None:
         if not r.theory.modes and not r.theory.quadrant_norms:
             continue
         stem = os.path.join(out, name.replace("/", "-"))
-        fig.modes_figure(r.theory, r.run, stem + "-modes.png", name)
-        fig.quadrants_figure(r.theory, r.run, stem + "-quadrants.png", name)
-        fig.losses_figure(r.theory, r.run, stem + "-losses.png", name)
+        for kind, draw in (("modes", fig.modes_figure), ("quadrants", fig.quadrants_figure),
+                           ("losses", fig.losses_figure)):
+            fig.save_png_pdf(draw(r.theory, r.run, None, name), f"{stem}-{kind}.png", dpi=110)
     held = {n.split("/")[0]: r.run for n, r in report.runs.items() if r.run.heldout is not None}
     if held:
-        fig.heldout_figure({n: r.heldout["compositional_error"] for n, r in held.items()},
-                           {n: r.t for n, r in held.items()}, os.path.join(out, "heldout.png"))
+        fig.save_png_pdf(fig.heldout_figure(
+            {n: r.heldout["compositional_error"] for n, r in held.items()},
+            {n: r.t for n, r in held.items()}), os.path.join(out, "heldout.png"), dpi=110)

@@ -1,11 +1,14 @@
-"""Figures (matplotlib, Agg backend, no TeX): theory dashed, simulation solid.
+"""Figures (matplotlib, no TeX, no pyplot state): theory dashed, simulation solid.
 
 Curves come as :class:`~modspec.numerics.record.Trajectory` records: the *theory* (no seed
 axis) dashed, the *measured* run (NumPy simulator or PyTorch training, ``(seeds, T)``) solid as
 the mean over seeds with a ±1 std band. Times are epochs of full-batch gradient descent.
 Losses are per sample (mean over samples of the summed squared
-error over the block's units). Each function writes one PNG (atomically, never through a
-symbolic link: :func:`save_figure`) and returns its path.
+error over the block's units). Each function draws on a new
+:class:`matplotlib.figure.Figure` (no pyplot, no backend switch) or, with ``ax=``, on the
+caller's axes (a sequence of axes for the figures of several panels); it returns the Figure and,
+given a ``path``, also writes it there (the format named by the suffix, atomically, never
+through a symbolic link: :func:`save_figure`); :func:`save_png_pdf` writes PNG and PDF.
 """
 
 from __future__ import annotations
@@ -20,17 +23,8 @@ import numpy as np
 from modspec.numerics.record import Trajectory
 
 __all__ = ["cmnist_claim_figure", "cmnist_figure", "heldout_figure", "losses_figure",
-           "modes_figure", "quadrants_figure", "save_figure", "theories_figure"]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["text.usetex"] = False
-    import matplotlib.pyplot as plt
-
-    return plt
+           "modes_figure", "quadrants_figure", "save_figure", "save_png_pdf",
+           "theories_figure"]
 
 
 def _mean_std(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -40,15 +34,26 @@ def _mean_std(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return a, None
 
 
-def _figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
-    """A figure and its axes drawn by Agg directly (no pyplot: faster, no global state)."""
-    import matplotlib
-
-    matplotlib.rcParams["text.usetex"] = False
+def _figure(figsize: tuple[float, float], ax: Any = None, n: int = 1) -> tuple[Any, Any]:
+    """The figure and axes to draw on: the caller's ``ax`` (one axes, or a sequence of ``n``)
+    or a new :class:`~matplotlib.figure.Figure` (no pyplot: no global state, no backend)."""
+    if ax is not None:
+        axes = list(np.ravel(np.asarray(ax, dtype=object))) if n > 1 else [ax]
+        if len(axes) != n or not all(hasattr(a, "plot") for a in axes):
+            raise ValueError(f"ax must be {'a sequence of ' + str(n) if n > 1 else 'one'} "
+                             "matplotlib axes")
+        return axes[0].figure, (axes if n > 1 else axes[0])
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots()
+    with _no_tex():
+        fig = Figure(figsize=figsize)
+    return fig, (list(fig.subplots(1, n)) if n > 1 else fig.subplots())
+
+
+def _no_tex() -> Any:
+    import matplotlib
+
+    return matplotlib.rc_context({"text.usetex": False})
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], **savefig: Any) -> str:
@@ -68,14 +73,21 @@ def save_figure(fig: Any, path: str | os.PathLike[str], **savefig: Any) -> str:
     return os.fspath(path)
 
 
-def _save(fig: Any, path: str) -> str:
-    import sys
+def save_png_pdf(fig: Any, path: str | os.PathLike[str], **savefig: Any) -> list[str]:
+    """Write ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` (:func:`save_figure`; the suffix of
+    ``path`` is replaced). Returns both paths."""
+    stem = os.path.splitext(os.fspath(path))[0]
+    return [save_figure(fig, f"{stem}.{ext}", **savefig) for ext in ("png", "pdf")]
 
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    if "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot is released there
-        sys.modules["matplotlib.pyplot"].close(fig)
-    return path
+
+def _save(fig: Any, path: str | None, own: bool = True) -> Any:
+    """Lay out a figure this module made (``own``) and write it to ``path`` if given."""
+    if own:
+        fig.tight_layout()
+    if path is not None:
+        with _no_tex():
+            save_figure(fig, path, dpi=110)
+    return fig
 
 
 def _panel(ax: Any, theory: Trajectory | None, measured: Trajectory, field: str,
@@ -105,33 +117,33 @@ def _panel(ax: Any, theory: Trajectory | None, measured: Trajectory, field: str,
 
 
 def _curves_figure(field: str, default_title: str, ylabel: str, theory: Trajectory | None,
-                   measured: Trajectory, path: str, title: str) -> str:
-    fig, ax = _figure((6, 4))
-    _panel(ax, theory, measured, field, None, title or default_title, ylabel)
-    return _save(fig, path)
+                   measured: Trajectory, path: str | None, title: str, ax: Any) -> Any:
+    fig, axes = _figure((6, 4), ax)
+    _panel(axes, theory, measured, field, None, title or default_title, ylabel)
+    return _save(fig, path, ax is None)
 
 
-def modes_figure(theory: Trajectory | None, measured: Trajectory, path: str,
-                 title: str = "") -> str:
+def modes_figure(theory: Trajectory | None, measured: Trajectory,
+                 path: str | None = None, title: str = "", *, ax: Any = None) -> Any:
     """Mode strengths a(t): theory dashed, simulation solid (mean ± std over seeds)."""
     return _curves_figure("modes", "mode strengths",
                           "a (projection on analytic singular vectors)", theory, measured,
-                          path, title)
+                          path, title, ax)
 
 
-def quadrants_figure(theory: Trajectory | None, measured: Trajectory, path: str,
-                     title: str = "") -> str:
+def quadrants_figure(theory: Trajectory | None, measured: Trajectory,
+                     path: str | None = None, title: str = "", *, ax: Any = None) -> Any:
     """Quadrant norms ‖W[i→o]‖_F (functional for non-linear networks)."""
     return _curves_figure("quadrant_norms", "quadrant norms", "Frobenius norm", theory,
-                          measured, path, title)
+                          measured, path, title, ax)
 
 
-def losses_figure(theory: Trajectory | None, measured: Trajectory, path: str,
-                  title: str = "") -> str:
+def losses_figure(theory: Trajectory | None, measured: Trajectory,
+                  path: str | None = None, title: str = "", *, ax: Any = None) -> Any:
     """Block losses: compositional (Oy rows) and non-compositional (Gy rows), per sample."""
     return _curves_figure("loss", "block losses",
                           "loss per sample (summed over the block's units)", theory,
-                          measured, path, title)
+                          measured, path, title, ax)
 
 
 #: Line styles of the theories of :func:`theories_figure`, in order.
@@ -167,8 +179,8 @@ def _theories_panel(ax: Any, theories: Sequence[tuple[str, Trajectory]], measure
 
 
 def theories_figure(theories: Sequence[tuple[str, Trajectory]], measured: Trajectory,
-                    path: str, targets: Mapping[str, float] | None = None,
-                    title: str = "") -> str:
+                    path: str | None = None, targets: Mapping[str, float] | None = None,
+                    title: str = "", *, ax: Any = None) -> Any:
     """Two panels of one measured run against any number of theories.
 
     Left, mode strengths; right, quadrant norms. The run is solid (mean ± std over seeds);
@@ -178,28 +190,24 @@ def theories_figure(theories: Sequence[tuple[str, Trajectory]], measured: Trajec
     """
     if len(theories) > len(THEORY_STYLES):
         raise ValueError(f"at most {len(THEORY_STYLES)} theories per figure")
-    import matplotlib
-
-    matplotlib.rcParams["text.usetex"] = False
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(14, 4))
-    left, right = fig.subplots(1, 2)
+    fig, (left, right) = _figure((14, 4), ax, n=2)
     _theories_panel(left, theories, measured, "modes", f"{title}: mode strengths",
                     "a (projection on analytic singular vectors)", None)
     _theories_panel(right, theories, measured, "quadrant_norms", f"{title}: quadrant norms",
                     "Frobenius norm", targets)
-    return _save(fig, path)
+    return _save(fig, path, ax is None)
 
 
-def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = "",
-                   ylabel: str = "Oy squared error per held-out object") -> str:
+def heldout_figure(curves: Mapping[str, Any], t: Any, path: str | None = None,
+                   title: str = "", ylabel: str = "Oy squared error per held-out object", *,
+                   ax: Any = None) -> Any:
     """Held-out error over time, one curve per entry of ``curves`` (mean ± std): by default
     the compositional error of each network; any per-object error with ``ylabel``.
 
     ``t`` is one time axis for all curves or a dict ``{name: t}``.
     """
-    fig, ax = _figure((6, 4))
+    own = ax is None
+    fig, ax = _figure((6, 4), ax)
     for name, values in curves.items():
         m, s = _mean_std(values)
         times = np.asarray(t[name] if isinstance(t, Mapping) else t, dtype=float)
@@ -210,14 +218,16 @@ def heldout_figure(curves: Mapping[str, Any], t: Any, path: str, title: str = ""
     ax.set_xlabel("t (epochs of full-batch GD)")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _save(fig, path, own)
 
 
-def cmnist_figure(summary: Mapping[str, Any], path: str) -> str:
-    """Compositional MNIST curves: per part, train/seen/held-out errors of each network."""
-    plt = _pyplot()
+def cmnist_figure(summary: Mapping[str, Any], path: str | None = None, *,
+                  ax: Any = None) -> Any:
+    """Compositional MNIST curves: per part, train/seen/held-out errors of each network
+    (three panels; ``ax`` a sequence of three axes)."""
     parts = ("compositional", "noncompositional")
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    own = ax is None
+    fig, axes = _figure((15, 4), ax, n=3)
     styles = {"train": ":", "seen": "--", "heldout": "-"}
     colours = {"dense": "tab:red", "split": "tab:blue"}
     for ax, part in zip(axes[:2], parts, strict=True):
@@ -246,16 +256,18 @@ def cmnist_figure(summary: Mapping[str, Any], path: str) -> str:
     ax.set_title("gap: held-out − seen (compositional)")
     ax.set_xlabel("epoch")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _save(fig, path, own)
 
 
-def cmnist_claim_figure(summary: Mapping[str, Any], path: str) -> str:
+def cmnist_claim_figure(summary: Mapping[str, Any], path: str | None = None, *,
+                        ax: Any = None) -> Any:
     """The claim over time: paired difference dense − split of each verdict metric against
-    epochs, mean ± 2 sem over seeds; the claim holds where the band is above 0."""
-    plt = _pyplot()
+    epochs, mean ± 2 sem over seeds; the claim holds where the band is above 0 (two panels;
+    ``ax`` a sequence of two axes)."""
     over = summary["over_time"]
     t = np.asarray(over["epochs"], dtype=float)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    own = ax is None
+    fig, axes = _figure((11, 3.6), ax, n=2)
     for ax, name in zip(axes, ("error", "gap"), strict=True):
         m = over[name]
         mean = np.array(m["mean"], dtype=float)
@@ -273,4 +285,4 @@ def cmnist_claim_figure(summary: Mapping[str, Any], path: str) -> str:
         ax.set_title(textwrap.fill(f"dense − split: {m['metric']}", 60), fontsize=9)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _save(fig, path, own)

@@ -300,16 +300,19 @@ def write_outputs(assessment: Assessment, out: str, figures: bool = True) -> Non
         name = assessment.derivation.network.name
         title = f"{name} ({run.meta.get('nonlinearity', 'linear')}), lr {run.lr}"
         theory = assessment.theory
-        fig.modes_figure(theory, run, os.path.join(out, "modes.png"), title)
-        fig.quadrants_figure(theory, run, os.path.join(out, "quadrants.png"), title)
-        fig.losses_figure(theory, run, os.path.join(out, "losses.png"), title)
+        def save(figure: Any, stem: str) -> None:       # PNG and PDF
+            fig.save_png_pdf(figure, os.path.join(out, stem + ".png"), dpi=110)
+
+        save(fig.modes_figure(theory, run, None, title), "modes")
+        save(fig.quadrants_figure(theory, run, None, title), "quadrants")
+        save(fig.losses_figure(theory, run, None, title), "losses")
         blocks = (run.heldout or {}).get("blocks") or {}
         if blocks:
-            fig.heldout_figure(blocks, run.t, os.path.join(out, "heldout.png"), title,
-                               ylabel="squared error per held-out object, by output block")
+            save(fig.heldout_figure(blocks, run.t, None, title, ylabel="squared error per "
+                                    "held-out object, by output block"), "heldout")
         elif run.heldout is not None and run.heldout.get("compositional_error") is not None:
-            fig.heldout_figure({name: run.heldout["compositional_error"]}, run.t,
-                               os.path.join(out, "heldout.png"), title)
+            save(fig.heldout_figure({name: run.heldout["compositional_error"]}, run.t, None,
+                                    title), "heldout")
 
 
 def summary(assessment: Assessment) -> str:

@@ -69,26 +69,18 @@ class Context:
 
     def figure(self, fig: Any, name: str) -> list[str]:
         """Save a matplotlib figure as PNG and PDF; returns the file names."""
-        import matplotlib.pyplot as plt
+        from modspec.validation.figures import save_png_pdf
 
-        from modspec.validation.figures import save_figure
-
-        names = []
-        for ext in ("png", "pdf"):
-            path = self.out / f"{name}.{ext}"
-            save_figure(fig, path, dpi=120, bbox_inches="tight")
-            names.append(path.name)
-        plt.close(fig)
-        return names
+        return [Path(p).name for p in save_png_pdf(fig, self.out / f"{name}.png", dpi=120,
+                                                   bbox_inches="tight")]
 
 
-def _pyplot():
-    import matplotlib
+def _subplots(figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A new :class:`~matplotlib.figure.Figure` and its axes (no pyplot, no backend switch)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 # --------------------------------------------------------------------------- parts
@@ -120,8 +112,7 @@ def part_spectrum(ctx: Context) -> Part:
                                    (("Gx",), ("Gy",), "segregated module B")):
         m = spectrum(ds, inputs, outputs)
         part.numbers[label] = m.as_dict()
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = _subplots((5, 3))
     ax.bar(range(len(sv)), sv, color="0.7", label="numpy SVD")
     ax.plot(range(len(derived_sv)), derived_sv, "o", color="C3", label="derived")
     ax.set_xlabel("index")
@@ -155,8 +146,7 @@ def part_converged(ctx: Context) -> Part:
                              systematic == {"dense": False, "shallow": False, "split": False,
                                             "segregated": True}))
     part.numbers = table
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _subplots((6, 3))
     width = 0.2
     for i, name in enumerate(DECOUPLED):
         vals = [table[name]["derived"][quadrant_name(*q)] for q in QUADRANTS]
@@ -168,11 +158,13 @@ def part_converged(ctx: Context) -> Part:
     return part
 
 
-def _figures(ctx: Context, name: str, draw: Callable[..., str], *args: Any,
+def _figures(ctx: Context, name: str, draw: Callable[..., Any], *args: Any,
              **kwargs: Any) -> list[str]:
     """Draw a figure of :mod:`modspec.validation.figures` as PNG and PDF."""
-    return [Path(draw(*args, path=str(ctx.out / f"{name}.{ext}"), **kwargs)).name
-            for ext in ("png", "pdf")]
+    from modspec.validation.figures import save_png_pdf
+
+    fig = draw(*args, **kwargs)
+    return [Path(p).name for p in save_png_pdf(fig, ctx.out / f"{name}.png", dpi=110)]
 
 
 #: Learning rate and epochs of the D0 dynamics runs (τ = 1/(P·lr) epochs).
@@ -337,11 +329,11 @@ def part_rank(ctx: Context) -> Part:
                              [r["exact"] for r in rows], [round(r["sampled"], 3) for r in rows],
                              f"absolute {4 / np.sqrt(n):.3f} (4 standard errors)",
                              worst <= 4 / np.sqrt(n) + 1e-12, f"largest difference {worst:.3g}"))
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = _subplots((5, 3))
     j = [r["j"] for r in rows]
     ax.plot(j, [r["probability"] for r in rows], "o-", label="exact")
     ax.plot(j, [r["sampled"] for r in rows], "x", label="sampled")
+    ax.plot(j, [r["study"] for r in rows], "s--", label="study's det |C| > 0.1")
     ax.set_xlabel("training objects j")
     ax.set_ylabel("P(full-rank Ox covariance)")
     ax.legend()

@@ -47,15 +47,19 @@ KINDS = ("theory", "simulate", "train")
 
 
 def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
-                  out: str | Path | None = None) -> Any:
+                  out: str | Path | None = None, *, ax: Any = None) -> Any:
     """The phase diagram of a store (a path or :func:`load_sweep`'s DataFrame); see the
     module docstring. Returns the :class:`matplotlib.figure.Figure`; ``out`` (``.png`` or
-    ``.pdf``) saves it."""
+    ``.pdf``) saves it. ``ax``: draw on the caller's axes instead of a new figure — one axes
+    when the figure has one panel, else a sequence of at least as many axes as panels (the
+    unused ones are hidden). ``value`` takes the shell-safe alias of an observable
+    (``Gx_Oy`` for ``Gx->Oy``)."""
     from matplotlib.figure import Figure
 
-    from .sweep_store import load_sweep
+    from .sweep_store import load_sweep, observable_name
 
     df = load_sweep(store) if not hasattr(store, "columns") else store
+    value = observable_name(value, _observables(df))
     if out is not None and Path(out).suffix.lower() not in (".png", ".pdf"):
         raise bad("--out", str(out), "must end in .png or .pdf")
     for name in (x, y):
@@ -66,19 +70,24 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
         raise bad("--y", y, "must differ from --x")
     kinds = [k for k in KINDS if f"{k}.{value}" in df.columns]
     if not kinds:
-        observables = sorted({c.split(".", 1)[1].removesuffix(".std") for c in df.columns
-                              if c.startswith(tuple(f"{k}." for k in KINDS))})
         raise bad("--value", value, f"must be an observable of the sweep "
-                                    f"({', '.join(observables)})")
+                                    f"({', '.join(_observables(df))})")
     drawn = [x] if y is None else [x, y]
     lay = layout(df, drawn, curves=y is None)
     facets, moving = list(lay.facets), list(lay.moving)
     panels = list(df.groupby(facets, sort=True)) if facets else [((), df)]
     ncols = min(len(panels), 3)
     nrows = math.ceil(len(panels) / ncols)
-    fig = Figure(figsize=(4.6 * ncols + (0.8 if y else 0.0), 3.6 * nrows))
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharex=True,
-                                      sharey=True)).ravel()
+    if ax is None:
+        fig = Figure(figsize=(4.6 * ncols + (0.8 if y else 0.0), 3.6 * nrows))
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharex=True,
+                                          sharey=True)).ravel()
+    else:
+        axes = np.ravel(np.asarray(ax, dtype=object))
+        if len(axes) < len(panels) or not all(hasattr(a, "plot") for a in axes):
+            raise bad("ax", f"{len(axes)} axes", f"must be {len(panels)} or more matplotlib "
+                      f"axes: the figure has a panel per {', '.join(facets) or 'store'}")
+        fig, ncols = axes[0].figure, len(axes)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     with_x = [m for m in moving if _determine(df, x, m)]
@@ -285,6 +294,11 @@ def smooth_theory(group: Any, x: str, value: str, moving: list[str]
     if not np.allclose(at_grid, stored, rtol=1e-6, atol=1e-9, equal_nan=True):
         return None       # the curve must pass through what the store holds
     return xs, ys
+
+
+def _observables(df: Any) -> list[str]:
+    return sorted({c.split(".", 1)[1].removesuffix(".std") for c in df.columns
+                   if c.startswith(tuple(f"{k}." for k in KINDS))})
 
 
 def _missing(value: Any) -> bool:

@@ -43,8 +43,9 @@ from typing import IO, Any
 from modspec import _version
 from modspec.theory.errors import bad
 
-__all__ = ["FORMAT", "SCHEMA", "Store", "StoreWarning", "grid_key", "header", "load_sweep",
-           "open_store", "read_rows"]
+__all__ = ["FORMAT", "GROUPS", "KINDS", "SCHEMA", "TIDY", "Store", "StoreWarning", "alias",
+           "export_sweep", "grid_key", "header", "load_sweep", "observable_name", "open_store",
+           "read_rows", "tidy_sweep"]
 
 #: The ``format`` of a store's header line.
 FORMAT = "modspec-sweep-store"
@@ -118,17 +119,117 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     return _parse(path.read_bytes(), str(path))[1]
 
 
-def load_sweep(path: str | Path) -> Any:
+def load_sweep(path: str | Path, tidy: bool = False) -> Any:
     """A sweep's store as a pandas DataFrame: one row per point, a column per parameter
     (``nx``, ``kx``, ``arch``, …) and per result (``theory.Gx->Oy``, ``simulate.Gx->Oy``,
     ``simulate.Gx->Oy.std``, ``simulate.half_rise.pi1`` …; NaN where a value does not
-    exist), in the order the points finished."""
+    exist), in the order the points finished.
+
+    ``tidy=True``: the long form of :func:`tidy_sweep` instead (plain column names)."""
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         raise bad("STORE", str(path), "must be an existing sweep store (modspec sweep --out)")
-    return pd.DataFrame(read_rows(path))
+    df = pd.DataFrame(read_rows(path))
+    return tidy_sweep(df) if tidy else df
+
+
+#: The result kinds of a store: the prefixes of its result columns.
+KINDS = ("theory", "simulate", "train")
+#: Result groups named before the observable (``theory.half_rise.pi1``, ``theory.loss.total``).
+GROUPS = ("half_rise", "loss", "end")
+#: The columns of :func:`tidy_sweep` after the parameters.
+TIDY = ("kind", "quantity", "observable", "alias", "value", "std")
+
+
+def alias(name: str) -> str:
+    """The shell-safe alias of an observable name: ``Gx->Oy`` → ``Gx_Oy`` (others unchanged)."""
+    return name.replace("->", "_")
+
+
+def observable_name(name: str, available: Any) -> str:
+    """``name`` as spelled among ``available`` observables: itself, or the observable whose
+    :func:`alias` it is (``Gx_Oy`` → ``Gx->Oy``); unknown names are returned unchanged."""
+    available = list(available)
+    if name in available:
+        return name
+    matches = [a for a in available if alias(a) == name]
+    return matches[0] if len(matches) == 1 else name
+
+
+def _split(column: str) -> tuple[str, str, str, bool]:
+    """``theory.half_rise.pi1`` → ``(theory, half_rise, pi1, False)``; ``simulate.Gx->Oy.std``
+    → ``(simulate, quadrant_norm, Gx->Oy, True)``."""
+    kind, rest = column.split(".", 1)
+    std = rest.endswith(".std")
+    rest = rest.removesuffix(".std")
+    group, _, name = rest.partition(".")
+    if name and group in GROUPS:
+        return kind, group, name, std
+    if "->" in rest:
+        return kind, "quadrant_norm", rest, std
+    if rest == "heldout":
+        return kind, "heldout", "compositional_error", std
+    return kind, "mode", rest, std
+
+
+def tidy_sweep(df: Any) -> Any:
+    """A store's wide rows (:func:`load_sweep`) in long ("tidy") form, one row per point, kind
+    and result, with plain column names: the point's parameters (``key``, ``nx``, ``kx``,
+    ``arch``, …), then ``kind`` (``theory``/``simulate``/``train``), ``quantity``
+    (``quadrant_norm``, ``mode``, ``loss``, ``end`` — the converged map's quadrant norms —,
+    ``half_rise``, ``heldout``), ``observable`` (``Gx->Oy``, ``pi1``, ``total`` …; its
+    shell-safe :func:`alias` in ``alias``), ``value`` and ``std`` (± over seeds; NaN for the
+    theory). Results that do not exist at a point (null in the store) are left out."""
+    import pandas as pd
+
+    results = [c for c in df.columns if c.split(".", 1)[0] in KINDS and "." in c]
+    params = [c for c in df.columns if c not in results]
+    frames = []
+    for column in results:
+        kind, quantity, observable, std = _split(column)
+        if std:
+            continue
+        std_column = column + ".std"
+        frame = df[params].copy()
+        frame["kind"], frame["quantity"], frame["observable"] = kind, quantity, observable
+        frame["alias"] = alias(observable)
+        frame["value"] = pd.to_numeric(df[column], errors="coerce")
+        frame["std"] = (pd.to_numeric(df[std_column], errors="coerce")
+                        if std_column in df.columns else float("nan"))
+        frames.append(frame[frame["value"].notna() | frame["std"].notna()])
+    columns = [*params, *TIDY]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def export_sweep(path: str | Path, out: str | Path) -> Path:
+    """Write a store's tidy form (:func:`tidy_sweep`) to ``out``: ``.parquet`` (needs pyarrow)
+    or ``.csv``, atomically. Returns ``out``."""
+    import io
+
+    from modspec.theory.cache import atomic_write_bytes
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise bad("out", str(out), "must end in .parquet or .csv")
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise bad("out", str(out), "needs pyarrow for .parquet (pip install pyarrow); "
+                      "or end it in .csv") from None
+    df = load_sweep(path, tidy=True)
+    buffer = io.BytesIO()
+    if suffix == ".parquet":
+        df.to_parquet(buffer, index=False)
+    else:
+        buffer.write(df.to_csv(index=False).encode())
+    atomic_write_bytes(out, buffer.getvalue())
+    return out
 
 
 def _plain(value: Any) -> Any:

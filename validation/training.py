@@ -39,6 +39,7 @@ import numpy as np
 
 from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
+from modspec.numerics.progress import counted, epoch_bar
 from modspec.numerics.record import Trajectory, Weights, heldout_curve
 from modspec.numerics.rules import LearningRule, check_rule_network, learning_rule, rule_terms
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
@@ -125,6 +126,7 @@ def train(
     record_every: int = 1,
     threads: int | None = 1,
     rule: LearningRule | str | None = None,
+    progress: bool = True,
 ) -> Trajectory:
     """Train ``seeds`` copies of ``network`` on ``dataset`` by full-batch gradient descent.
 
@@ -142,7 +144,8 @@ def train(
     docstring for what is recorded. ``rule`` (a
     :class:`~modspec.numerics.rules.LearningRule` or a preset name; default gradient descent)
     adds its extra terms to every update, as the NumPy simulator does (dense two-layer linear
-    networks without biases only).
+    networks without biases only). ``progress``: a ``tqdm.auto`` bar of the epochs once
+    training has taken a few seconds (:mod:`modspec.numerics.progress`); ``False`` draws none.
     """
     if backend not in ("auto", "torch", "numpy"):
         raise bad("backend", backend, "must be auto, torch or numpy")
@@ -170,7 +173,8 @@ def train(
                    and not str(device).startswith("cuda") else "torch")
     if backend == "numpy":
         return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                              train_objects, init, nonlinearity, bias, record_every, rule)
+                              train_objects, init, nonlinearity, bias, record_every, rule,
+                              progress)
 
     import torch
 
@@ -180,7 +184,8 @@ def train(
         torch.set_num_threads(int(threads))
     try:
         return _train_torch(dataset, network, dev, dtype, lr, epochs, hidden, init_std, seeds,
-                            seed, train_objects, init, nonlinearity, bias, record_every, rule)
+                            seed, train_objects, init, nonlinearity, bias, record_every, rule,
+                            progress)
     finally:
         torch.set_num_threads(previous)
 
@@ -189,7 +194,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
                  dtype: str, lr: float, epochs: int, hidden: int, init_std: float, seeds: int,
                  seed: int, train_objects: Sequence[int] | None, init: Weights | None,
                  nonlinearity: str | None, bias: bool, record_every: int,
-                 rule: LearningRule) -> Trajectory:
+                 rule: LearningRule, progress: bool = False) -> Trajectory:
     import torch
 
     tdt = resolve_dtype(dtype)
@@ -251,7 +256,8 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
                 ).detach().clone())
 
     slot = 0
-    for epoch in range(epochs + 1):
+    bar = epoch_bar(epochs, progress, f"train ({seeds} seed{'s' * (seeds != 1)}, {dev})")
+    for epoch in counted(range(epochs + 1), bar):
         yhat = forward()
         if epoch == record_at[slot]:
             record(yhat)
@@ -341,13 +347,13 @@ def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr
                    epochs: int, hidden: int, init_std: float, seeds: int, seed: int,
                    train_objects: Sequence[int] | None, init: Weights | None,
                    nonlinearity: str | None, bias: bool, record_every: int,
-                   rule: LearningRule) -> Trajectory:
+                   rule: LearningRule, progress: bool = False) -> Trajectory:
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
                   "use backend='torch' for non-linear networks or biases")
     run = simulate(dataset, network, lr=lr, epochs=epochs, hidden=hidden, init_std=init_std,
                    seeds=seeds, seed=seed, train_objects=train_objects, init=init,
-                   record_every=record_every, rule=rule)
+                   record_every=record_every, rule=rule, progress=progress)
     meta = {"backend": "numpy", "device": "cpu", "dtype": "float64", "lr": float(lr),
             "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
             "seeds": int(run.init[0][0].shape[0]), "seed": int(seed), "nonlinearity": "linear",

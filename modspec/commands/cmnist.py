@@ -101,12 +101,20 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_experiment(config, args.out, progress)
-    if not args.no_figures:
-        from modspec.validation.figures import cmnist_claim_figure, cmnist_figure
+    from modspec.validation.provenance import settings_of, write_provenance
 
-        cmnist_figure(summary, os.path.join(args.out, "cmnist.png"))
+    write_provenance(args.out, "cmnist", dataset={"family": "compositional-mnist",
+                                                  "source": config.source, "r": config.r,
+                                                  "data_seed": config.data_seed},
+                     network=list(config.archs), rule="gradient-descent",
+                     settings={**settings_of(args), "config": repr(config)})
+    if not args.no_figures:
+        from modspec.validation.figures import cmnist_claim_figure, cmnist_figure, save_png_pdf
+
+        save_png_pdf(cmnist_figure(summary), os.path.join(args.out, "cmnist.png"), dpi=110)
         if "dense" in summary["archs"] and "split" in summary["archs"]:
-            cmnist_claim_figure(summary, os.path.join(args.out, "cmnist_claim.png"))
+            save_png_pdf(cmnist_claim_figure(summary),
+                         os.path.join(args.out, "cmnist_claim.png"), dpi=110)
     print(report(summary))
     from modspec.theory.cache import atomic_write_text
 

@@ -25,7 +25,7 @@ from modspec.commands.options import (
 from modspec.theory import defaults
 from modspec.theory.errors import bad
 
-__all__ = ["prediction", "register", "run", "write_csv"]
+__all__ = ["prediction", "read_a0", "register", "run", "write_csv"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "an output of 64 MiB")
     p.add_argument("--a0", type=number(), default=1e-6,
                    help="initial mode strength of every mode (finite; default 1e-6)")
+    p.add_argument("--a0-from", metavar="RUN.json", default=None,
+                   help="start each mode where a run started: the a0 of the JSON that "
+                        "modspec simulate wrote (replaces --a0)")
     p.add_argument("--hidden", type=integer(1), default=None,
                    help="hidden width (≥ 1, default 50): coupled networks (integrated matrix "
                         "flow) and lambda-balanced starts; a decoupled network from a small "
@@ -77,19 +80,45 @@ def prediction(args: argparse.Namespace) -> Any:
     if args.epochs < 0:
         raise bad("epochs", args.epochs, "must be an integer ≥ 0")
     dataset, network = dataset_from(args), network_from(args)
+    a0 = read_a0(args.a0_from) if getattr(args, "a0_from", None) else args.a0
     if getattr(dataset, "fits", False):     # the start's bound, before deriving anything
         from modspec.numerics.discrete import check_start, converged_scale
 
-        check_start("a0", args.a0, abs(args.a0), converged_scale(dataset))
+        if isinstance(a0, float):
+            check_start("a0", a0, abs(a0), converged_scale(dataset))
     rule = rule_from(args) if hasattr(args, "rule") else None
+    if not isinstance(a0, float) and ((rule is not None and not rule.is_gradient_descent)
+                                      or getattr(args, "init", "random") != "random"):
+        raise bad("a0-from", args.a0_from, "starts gradient descent from random weights only "
+                  "(not under a rule or from a lambda-balanced start)")
     if rule is not None and not rule.is_gradient_descent:
         return _under_rule(args, dataset, network, rule)
     if getattr(args, "init", "random") == "lambda-balanced":
         return _from_balanced_start(args, dataset, network)
     f = compile(derive(dataset, network))
-    return f(epochs_of(args), lr=args.lr, a0=args.a0,
+    return f(epochs_of(args), lr=args.lr, a0=a0,
              hidden=args.hidden, seed=args.seed,
              time=getattr(args, "time", None) or "continuous")
+
+
+def read_a0(path: str) -> dict[str, float]:
+    """Each mode's start ``{key: a0}`` from the JSON ``modspec simulate`` wrote (read as
+    JSON, never evaluated)."""
+    import json
+    import math
+
+    allowed = "must be the JSON of modspec simulate (with its a0 entry)"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise bad("a0-from", path, allowed) from None
+    a0 = data.get("a0") if isinstance(data, dict) else None
+    if not isinstance(a0, dict) or not a0 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in a0.values()):
+        raise bad("a0-from", path, allowed)
+    return {str(k): float(v) for k, v in a0.items()}
 
 
 def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any) -> Any:

@@ -76,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
     parts = run_study(Path(args.out), quick=args.quick, seed=args.seed, quiet=args.quiet,
                       device=args.device, parts=args.parts, source=args.source,
                       derivation_tex=derivation_tex, rules=args.rules)
+    from modspec.theory.architectures import PRESETS
+    from modspec.validation.provenance import settings_of, write_provenance
+    from modspec.validation.study import D0
+
+    write_provenance(args.out, "reproduce",
+                     dataset={"D0": D0, "compositional_mnist": args.source},
+                     network=list(PRESETS), rule=["gradient-descent", *(args.rules or [])],
+                     settings=settings_of(args))
     claims = [c for p in parts for c in p.claims]
     passed = sum(c.passed for c in claims)
     if not args.quiet:

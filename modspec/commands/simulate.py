@@ -24,7 +24,7 @@ from modspec.commands.options import (
 )
 from modspec.theory.errors import ModspecError
 
-__all__ = ["register", "run", "simulation"]
+__all__ = ["payload", "register", "run", "simulation"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch backend only")
-    p.add_argument("--format", choices=("json",), default="json")
+    p.add_argument("--format", choices=("json", "csv"), default="json",
+                   help="json: means and stds over seeds, each mode's start a0 and the run's "
+                        "settings (meta); csv: long form, one row per epoch, seed and "
+                        "observable (columns epoch, seed, group, observable, value)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (shown on stderr once a run takes a few seconds)")
     from modspec.commands.gated import add_network_options
 
     add_network_options(p)
@@ -64,7 +69,7 @@ def simulation(args: argparse.Namespace) -> Any:
     dataset, network = dataset_from(args), network_from(args)
     kw = dict(lr=args.lr, epochs=args.epochs, hidden=args.hidden, init_std=args.init_std,
               seeds=args.seeds, seed=args.seed, train_objects=parse_objects(args.train_objects),
-              rule=rule_from(args))
+              rule=rule_from(args), progress=not getattr(args, "quiet", False))
     if getattr(args, "init", "random") == "lambda-balanced":
         from modspec.numerics.any_start import lambda_balanced_weights
 
@@ -84,6 +89,25 @@ def simulation(args: argparse.Namespace) -> Any:
     return train(dataset, network, backend="torch", device=args.device, **kw)
 
 
+def payload(args: argparse.Namespace, record: Any) -> dict[str, Any]:
+    """The JSON of ``modspec simulate``: the record's :meth:`payload`, each mode's effective
+    start ``a0`` (mean over seeds; ``modspec predict --a0-from`` starts the theory there) and
+    the run's settings under ``meta`` (with the modspec version)."""
+    import numpy as np
+
+    from modspec import _version
+
+    out = record.payload()
+    out["a0"] = {k: float(np.mean(v)) for k, v in record.a0.items()}
+    settings = {"command": "simulate", "modspec": _version.__version__,
+                "backend": args.backend, "lr": args.lr, "epochs": args.epochs,
+                "hidden": args.hidden, "init_std": args.init_std, "seeds": args.seeds,
+                "seed": args.seed, "arch": getattr(args, "arch", None),
+                "train_objects": args.train_objects}
+    out["meta"] = {**settings, **out.get("meta", {})}
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
         from modspec.commands.gated import simulate_network
@@ -93,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModspecError("--start is invalid without --network (it is the aligned start "
                            "of a gated network; use --init-std)")
     check_objects_option(args)
-    payload = simulation(args).payload()       # a run that diverged is refused in one line
+    record = simulation(args)                  # a run that diverged is refused in one line
     if args.rule == "gradient-descent" and args.gamma is None and args.nabla is None:
         from modspec.numerics.stability import check_below_limit
 
@@ -104,5 +128,8 @@ def run(args: argparse.Namespace) -> int:
                   f"stability limit lr < {limit:.4g} of this network on these data: gradient "
                   "descent oscillates around the learned map instead of settling on it",
                   file=sys.stderr)
-    write_json(payload)
+    if args.format == "csv":
+        record.to_dataframe().to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    write_json(payload(args, record))
     return 0

@@ -129,8 +129,18 @@ def _single(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
                       nonlinearity=nonlin, bias=args.bias, rule=rule_from(args), **given)
     result.comparison.verdicts.update(theory_checks(result))
     write_outputs(result, args.out, figures=not args.no_figures)
+    _provenance(args, ds, net, rule_from(args))
     print(summary(result))
     return 1 if args.strict and not result.passed else 0
+
+
+def _provenance(args: argparse.Namespace, ds: Any, network: Any, rule: Any) -> None:
+    """``provenance.json`` in ``--out``: the dataset (and its TOML), network, rule, version."""
+    from modspec.validation.provenance import settings_of, write_provenance
+
+    write_provenance(args.out, "validate", dataset=ds,
+                     dataset_toml=args.dataset if isinstance(args.dataset, dict) else None,
+                     network=network, rule=rule, settings=settings_of(args))
 
 
 def _claims(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
@@ -150,5 +160,8 @@ def _claims(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
     report = run_claims(ds, replace(base, **changes),
                         progress=lambda line: print(line, flush=True))
     write_claims(report, args.out, figures=not args.no_figures)
+    from modspec.theory.architectures import PRESETS
+
+    _provenance(args, ds, list(PRESETS), None)
     print(report.text())
     return 1 if args.strict and not report.passed else 0

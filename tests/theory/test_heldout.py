@@ -3,6 +3,8 @@ error of every output block is the least-squares map's on the training columns."
 
 from __future__ import annotations
 
+import itertools
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -29,6 +31,9 @@ from modspec.theory.rank import (
     full_rank_probability,
     rank_table,
     sampled_full_rank_probability,
+    sign_patterns,
+    study_criterion_count,
+    study_criterion_probability,
 )
 
 D0 = CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
@@ -141,6 +146,43 @@ def test_sampled_probability_is_seeded_and_within_four_standard_errors():
     table = rank_table(3, samples=500)
     assert [row["j"] for row in table] == list(range(1, 9))
     assert all(0 <= row["sampled"] <= 1 for row in table)
+
+
+def test_study_criterion_reproduces_the_published_numbers_and_differs_from_full_rank():
+    # The study's det|C_T| > 0.1 (elementwise absolute value): 0.2989 at nx = 4, j = 4 and
+    # 0.1143 at j = 3, where full rank is impossible.
+    assert float(study_criterion_probability(4, 4)) == pytest.approx(0.2989, abs=5e-5)
+    assert float(study_criterion_probability(4, 3)) == pytest.approx(0.1143, abs=5e-5)
+    assert full_rank_probability(4, 3) == 0
+    assert study_criterion_probability(4, 4) != full_rank_probability(4, 4)
+    table = rank_table(4, samples=50)
+    assert table[2]["study"] == pytest.approx(0.1143, abs=5e-5) and table[2]["probability"] == 0
+
+
+def test_study_criterion_agrees_with_a_brute_force_determinant():
+    omega = sign_patterns(3)
+    for j in range(1, 9):
+        good = 0
+        for subset in itertools.combinations(range(8), j):
+            c = omega[:, subset] @ omega[:, subset].T / j
+            good += np.linalg.det(np.abs(c)) > 0.1
+        assert study_criterion_count(3, j) == (good, math.comb(8, j))
+    assert study_criterion_probability(3, 8, threshold=0) == 1   # |C| = I at j = P
+    with pytest.raises(ModspecError, match="threshold"):
+        study_criterion_count(3, 3, threshold=-1)
+
+
+@given(nx=st.sampled_from([2, 3]), data=st.data(),
+       thresholds=st.tuples(st.fractions(0, 2), st.fractions(0, 2)))
+@example(nx=2, data=None, thresholds=(Fraction(0), Fraction(1, 10)))
+@settings(max_examples=25, deadline=None)
+def test_study_criterion_passes_fewer_subsets_at_a_higher_threshold(nx, data, thresholds):
+    P = 2**nx
+    j = data.draw(st.integers(1, P)) if data is not None else P
+    low, high = sorted(thresholds)
+    assert study_criterion_count(nx, j, low)[0] >= study_criterion_count(nx, j, high)[0]
+    # every object: C = I, so det |C| = 1 passes any threshold below 1
+    assert study_criterion_probability(nx, P, high) == (1 if high < 1 else 0)
 
 
 # --------------------------------------------------------------- held-out objects, any family

@@ -375,7 +375,13 @@ def test_cmnist_command_writes_report_and_figure(tmp_path, capsys):
     assert "claim over time (holds at every evaluation from): gap not at the end" in text
     assert (out / "cmnist_claim.png").stat().st_size > 0
     assert (out / "cmnist.png").stat().st_size > 0
+    assert (out / "cmnist.pdf").read_bytes().startswith(b"%PDF")      # PNG and PDF
     assert (out / "report.txt").exists()
+    from modspec.validation.provenance import read_provenance
+
+    record = read_provenance(out)
+    assert record["command"] == "cmnist" and record["network"] == ["dense", "split"]
+    assert record["dataset"]["family"] == "compositional-mnist" and record["modspec"]
 
 
 def test_cmnist_command_bad_source_is_one_line_exit_2(tmp_path, capsys):

@@ -106,6 +106,11 @@ def rules_part(tmp_path_factory):
                      *CHOSEN, "--out", str(out)]) == 0
     saved = json.loads((out / "parts" / "learning_rules.json").read_text())
     assert saved["options"] == {"rules": CHOSEN}
+    from modspec.validation.provenance import read_provenance
+
+    record = read_provenance(out)         # what the folder was made from
+    assert record["command"] == "reproduce" and record["rule"][1:] == CHOSEN
+    assert record["dataset"]["D0"]["nx"] == 3 and "dense" in record["network"]
     return out, Part.from_json(saved["part"])
 
 
