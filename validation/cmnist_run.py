@@ -557,13 +557,21 @@ def _save_checkpoint(path: Path, groups: Mapping[str, SeedGroup], key: str, epoc
 
 
 def _load_checkpoint(path: Path, key: str) -> dict[str, np.ndarray] | None:
-    """The checkpoint's arrays when it was written under ``key`` (never unpickled)."""
+    """The checkpoint's arrays when it was written under ``key`` (never unpickled); ``None``
+    (train from the start) when it is unreadable, of another run, or holds non-finite weights
+    — a damaged checkpoint, not a learning rate, is then to blame, and a fresh run names its
+    own cause if it diverges."""
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return None
-    return arrays if str(arrays.get("run_key", "")) == key else None
+    if str(arrays.get("run_key", "")) != key:
+        return None
+    weights = [a for k, a in arrays.items() if "/param/" in k]
+    if not all(np.isfinite(a).all() for a in weights):
+        return None
+    return arrays
 
 
 # ------------------------------------------------------------------------ summary and claim

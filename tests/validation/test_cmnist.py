@@ -320,6 +320,32 @@ def test_a_damaged_checkpoint_is_ignored_and_training_starts_afresh(tmp_path):
     assert not any("resumed" in m for m in messages)
 
 
+def test_a_checkpoint_with_non_finite_weights_is_not_resumed_and_lr_is_not_blamed(tmp_path):
+    """A NaN checkpoint (same run key) used to be resumed and its NaN blamed on lr."""
+    pytest.importorskip("torch")
+    from modspec.validation.cmnist_run import CMNISTConfig, run
+
+    cfg = CMNISTConfig(epochs=2, seeds=1, eval_every=1, plateau_window=1, **TINY)
+    cut = tmp_path / "cut"
+
+    def stop_at_epoch_1(line):
+        if line.startswith("epoch 1/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, str(cut), stop_at_epoch_1)
+    path = cut / "checkpoint.npz"
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    first = next(k for k in arrays if "/param/" in k)
+    arrays[first] = np.full_like(arrays[first], np.nan)
+    np.savez(path, **arrays)
+    messages = []
+    summary = run(cfg, str(cut), messages.append)        # trains afresh, no lr error
+    assert not any("resumed" in m for m in messages)
+    assert summary["convergence"]["stopped_epoch"] == 2
+
+
 def test_ctrl_c_stops_a_run_within_seconds_and_keeps_its_progress(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "run"
