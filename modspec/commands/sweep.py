@@ -11,9 +11,11 @@ from modspec.commands.options import integer, output_folder
 
 __all__ = ["register", "run", "scheduler_address", "store_file"]
 
-#: Parameters of a grid point (the columns a phase diagram can put on an axis).
+#: Parameters of a compositional grid point (the columns a phase diagram can put on an axis;
+#: a grid of another family has its own, checked against the grid before any work).
 PARAMETERS = ("nx", "ny", "kx", "ky", "rx", "ry", "arch", "depth", "lr", "epochs", "hidden",
-              "init_std", "seeds", "seed", "train_objects", "record_every", "a0")
+              "init_std", "seeds", "seed", "train_objects", "record_every", "a0", "rule",
+              "gamma", "nabla")
 
 
 def store_file(text: str) -> str:
@@ -69,8 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("phase diagram")
     g.add_argument("--plot", type=figure_file, default=None, metavar="FIGURE",
                    help="draw the store into FIGURE (.png or .pdf) once the sweep is done")
-    g.add_argument("--x", choices=PARAMETERS, default=None, help="parameter on the x axis")
-    g.add_argument("--y", choices=PARAMETERS, default=None,
+    g.add_argument("--x", default=None, metavar="PARAM",
+                   help="parameter on the x axis (a parameter of the grid: "
+                        f"{', '.join(PARAMETERS[:6])}, …, or another family's own)")
+    g.add_argument("--y", default=None, metavar="PARAM",
                    help="parameter on the y axis (a surface; default: curves over --x)")
     g.add_argument("--value", default=None, metavar="OBS",
                    help="observable: a quadrant (Gx->Oy), a mode, loss.<name>, "
@@ -93,13 +97,17 @@ def _one_line(message: Warning | str, category: type[Warning], *_: object) -> No
 
 def _run(args: argparse.Namespace) -> int:
     from modspec.theory.errors import bad
+    from modspec.validation.sweep_grid import grid_points, read_grid
     from modspec.validation.sweep_store import read_rows
-    from modspec.validation.sweeps import plot, sweep
+    from modspec.validation.sweeps import check_plot, plot, sweep
 
     if args.plot is not None and (args.x is None or args.value is None):
         raise bad("--plot", args.plot, "needs --x and --value")
     if args.plot is None and (args.x or args.y or args.value):
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
+    if args.plot is not None:               # the figure's options, before any point
+        check_plot(grid_points(read_grid(args.grid), where=args.grid), args.x, args.value,
+                   args.y)
     try:
         result = sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
                        progress=True)
