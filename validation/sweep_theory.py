@@ -9,7 +9,8 @@ start, the expected effective start of weights ``N(0, init_std²)``
 ``expect(derive(dataset, network), planned_run(point), rule=point's rule)``, the one theory of
 a run the rest of the house uses; the row holds the last epoch of that expectation's
 :meth:`~modspec.numerics.record.Trajectory.payload` (``theory.<quadrant>``,
-``theory.<mode>``, ``theory.loss.<name>``), its end point (``theory.end.<quadrant>``), its
+``theory.<mode>``, ``theory.loss.<name>``), its end point (``theory.end.<quadrant>``: for
+gradient descent on every object the converged map, as ``modspec derive`` prints it), its
 held-out error (``theory.heldout``, points trained on a subset) and, for gradient descent,
 each mode's half-rise epoch of the gradient flow from the start used
 (``theory.half_rise.<mode>``). A theory that does not apply is ``theory.error`` (one line).
@@ -80,7 +81,11 @@ def _columns(th: Any, e: Expectation, p: Point) -> dict[str, float]:
     for group, label in (("quadrant_norms", ""), ("modes", ""), ("loss", "loss.")):
         for key, values in payload[group].items():
             out[f"theory.{label}{key}"] = _float(values[-1])
-    out |= {f"theory.end.{q}": _float(v) for q, v in (e.end_point or {}).items()}
+    end = e.end_point or {}
+    converged = th.converged.get("quadrant_norms")
+    if converged and p.learning_rule().is_gradient_descent and e.heldout is None:
+        end = converged                 # the converged map, as `modspec derive` prints it
+    out |= {f"theory.end.{q}": _float(v) for q, v in end.items()}
     if e.heldout_error is not None:
         out["theory.heldout"] = _float(e.heldout_error)
     if e.method.startswith(("not reducible", "none")):
