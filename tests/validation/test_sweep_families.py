@@ -13,12 +13,20 @@ from modspec.validation.sweep_store import read_rows
 from modspec.validation.sweeps import sweep
 
 
-def _rows_equal_expect(tmp_path, tables, expected_theory):
+def _rows_equal_expect(tmp_path, tables, expected_theory, cli=None):
+    """Sweep ``tables`` (in Python, or with ``cli = (run_cli, capsys, grid file)`` through
+    ``modspec sweep``) and check every row's theory against the oracle."""
     store = tmp_path / "s.jsonl"
-    result = sweep(tables, store, workers=0)
+    if cli is None:
+        result = sweep(tables, store, workers=0)
+    else:
+        run_cli, capsys, path = cli
+        code, _, err = run_cli(capsys, "sweep", str(path), "--out", str(store), "--workers",
+                               "0")
+        assert code == 0, err
     rows = {r["key"]: r for r in read_rows(store)}
     points = grid_points(tables)
-    assert result.computed == len(points) == len(rows)
+    assert len(points) == len(rows) and (cli is not None or result.computed == len(points))
     for p in points:
         row = rows[p.key]
         th, e = expected_theory(p)
@@ -34,11 +42,15 @@ def _rows_equal_expect(tmp_path, tables, expected_theory):
     return points, rows
 
 
-def test_hierarchical_grid_rows_equal_derive_and_expect(tmp_path, expected_theory):
-    tables = {"dataset": {"family": "hierarchical", "levels": 3, "branching": [2, 3],
-                          "r": [0.5, 1.0]},
-              "run": {"lr": 0.05, "epochs": 60, "compute": ["theory"]}}
-    points, rows = _rows_equal_expect(tmp_path, tables, expected_theory)
+def test_hierarchical_grid_rows_equal_derive_and_expect(tmp_path, expected_theory, run_cli,
+                                                         capsys):
+    from modspec.validation.sweep_grid import read_grid
+
+    path = tmp_path / "tree.toml"
+    path.write_text('[dataset]\nfamily = "hierarchical"\nlevels = 3\nbranching = [2, 3]\n'
+                    'r = [0.5, 1.0]\n[run]\nlr = 0.05\nepochs = 60\ncompute = ["theory"]\n')
+    points, rows = _rows_equal_expect(tmp_path, read_grid(path), expected_theory,
+                                      (run_cli, capsys, path))
     row = rows[points[0].key]
     assert row["family"] == "hierarchical" and row["branching"] == 2 and "nx" not in row
     th, _ = expected_theory(points[0])
