@@ -1,6 +1,6 @@
 """The grid of a sweep: a TOML file read into a list of small, picklable point specifications.
 
-A grid file has two tables (docs/tutorials/sweep.md)::
+A grid file has two tables (docs/tutorials/sweep.md), and optionally a third, ``[rule]``::
 
     [dataset]
     family = "compositional"
@@ -30,7 +30,8 @@ A parameter whose value is itself a list (parity ``outputs``, declared ``inputs`
 
 ``[run]`` also takes the learning ``rule`` (a preset of :mod:`modspec.numerics.rules`,
 default ``"gradient-descent"``) and its coefficients ``gamma`` and ``nabla``; all three may
-be swept.
+be swept. A ``[rule]`` table (``name``, ``gamma``, ``nabla``, as in a ``--config`` file) says
+the same.
 
 Any value written as a list is swept; the grid is the product of the lists, in the order
 the keys are written (the last one varies fastest). ``compute`` is the one list that is not
@@ -64,8 +65,8 @@ from modspec.theory.errors import ModspecError, bad
 from modspec.theory.families import FAMILIES, family_network, from_mapping
 from modspec.theory.inputfile import InputFileError, read_toml
 
-__all__ = ["COMPUTE", "DATASET_KEYS", "LIST_KEYS", "RUN_KEYS", "Point", "family_keys",
-           "grid_points", "read_grid"]
+__all__ = ["COMPUTE", "DATASET_KEYS", "LIST_KEYS", "RULE_TABLE", "RUN_KEYS", "Point",
+           "family_keys", "grid_points", "read_grid"]
 
 #: What a point can compute.
 COMPUTE = ("theory", "simulate", "train")
@@ -78,6 +79,8 @@ RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": N
                             "train_objects": None, "record_every": None, "a0": None,
                             "rule": "gradient-descent", "gamma": None, "nabla": None,
                             "compute": None}
+#: Keys of a ``[rule]`` table (as in a ``--config`` file) -> the ``[run]`` keys they stand for.
+RULE_TABLE = {"name": "rule", "gamma": "gamma", "nabla": "nabla"}
 #: Dataset parameters whose one value is a list (swept by a list of such lists).
 LIST_KEYS = ("outputs", "inputs", "variants")
 #: The fields of a point that are left out of its key at their defaults (so the keys of
@@ -258,15 +261,25 @@ def _swept(key: str, value: Any, family: str) -> bool:
 
 def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
     """Every point of a grid (the parsed TOML), checked; see the module docstring."""
-    unknown_tables = set(grid) - {"dataset", "run"}
+    unknown_tables = set(grid) - {"dataset", "run", "rule"}
     if unknown_tables:
         name = sorted(unknown_tables)[0]
         raise ModspecError(f"{where}: table or key [{name}] is invalid: a grid has the "
-                           "tables [dataset] and [run]")
+                           "tables [dataset], [run] and [rule]")
+    if not isinstance(grid.get("dataset", {}), dict) or not isinstance(grid.get("run"), dict) \
+            or not isinstance(grid.get("rule", {}), dict):
+        raise ModspecError(f"{where}: [dataset], [run] and [rule] must be tables; [run] is "
+                           "required")
     dataset = dict(grid.get("dataset", {}))
     run = dict(grid.get("run", {}))
-    if not isinstance(grid.get("dataset", {}), dict) or not isinstance(grid.get("run"), dict):
-        raise ModspecError(f"{where}: [dataset] and [run] must be tables; [run] is required")
+    for key, value in grid.get("rule", {}).items():       # [rule] name/gamma/nabla
+        if key not in RULE_TABLE:
+            raise bad(f"rule.{key}", value,
+                      f"not a key of [rule] (allowed: {', '.join(RULE_TABLE)})")
+        if RULE_TABLE[key] in run:
+            raise bad(f"rule.{key}", value, f"is given as run.{RULE_TABLE[key]} too: "
+                                            "give it once")
+        run[RULE_TABLE[key]] = value
     family = dataset.pop("family", "compositional")
     families = ("compositional", *sorted(set(FAMILIES) - {"compositional"}), "declared")
     if family not in families:

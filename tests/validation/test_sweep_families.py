@@ -80,8 +80,9 @@ def test_rule_axis_rows_equal_derive_and_expect_under_each_rule(tmp_path, expect
     # the rule changes the theory (the hebbian term moves pi2 away from gradient descent's)
     assert not math.isclose(by["hebbian"]["theory.pi2"], by["gradient-descent"]["theory.pi2"],
                             rel_tol=1e-6)
-    # its coefficient is an axis too
-    tables["run"] |= {"rule": "hebbian", "nabla": [1e-2]}
+    # its coefficient is an axis too, here from a [rule] table as in a --config file
+    del tables["run"]["rule"]
+    tables["rule"] = {"name": "hebbian", "nabla": [1e-2]}
     _, more = _rows_equal_expect(tmp_path / "nabla", tables, expected_theory)
     (row,) = more.values()
     assert row["nabla"] == 1e-2 and not math.isclose(row["theory.pi2"],
@@ -94,11 +95,17 @@ def test_rule_axis_rows_equal_derive_and_expect_under_each_rule(tmp_path, expect
     ({"dataset": {"family": "hierarchical", "levels": 3, "branching": [2, 1]}},
      ["branching", "grid point"]),
     ({"run": {"rule": "oja"}}, ["run.rule", "oja"]),
+    ({"rule": {"name": "hebbian", "eta": 1}}, ["rule.eta", "name, gamma, nabla"]),
+    ({"rule": {"name": "hebbian"}, "run": {"rule": "hebbian"}}, ["rule.name", "once"]),
+    ({"dataset": {"family": "hierarchical", "levels": 3,
+                  "branching": "__import__('os').getcwd()"}}, ["branching"]),
     ({"run": {"rule": "hebbian", "arch": "segregated"}}, ["rule", "dense"]),
 ])
 def test_bad_family_or_rule_is_one_line_before_any_work(tmp_path, tables, names):
     g = {"dataset": tables.get("dataset", {}),
          "run": {"lr": 0.05, "epochs": 10, "compute": ["theory"], **tables.get("run", {})}}
+    if "rule" in tables:
+        g["rule"] = tables["rule"]
     with pytest.raises(Exception) as info:
         sweep(g, tmp_path / "s.jsonl", workers=0)
     message = str(info.value)
