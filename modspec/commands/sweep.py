@@ -11,13 +11,6 @@ from modspec.commands.options import integer, output_folder
 
 __all__ = ["register", "run", "scheduler_address", "store_file"]
 
-#: Parameters of a compositional grid point (the columns a phase diagram can put on an axis;
-#: a grid of another family has its own, checked against the grid before any work).
-PARAMETERS = ("nx", "ny", "kx", "ky", "rx", "ry", "arch", "depth", "lr", "epochs", "hidden",
-              "init_std", "seeds", "seed", "train_objects", "record_every", "a0", "rule",
-              "gamma", "nabla")
-
-
 def store_file(text: str) -> str:
     """An argparse type: a file the sweep can append its rows to (checked before any work)."""
     path = Path(text).expanduser()
@@ -52,8 +45,9 @@ def scheduler_address(text: str) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="run a grid of theory, simulation and training points",
-        description="Compute every point of a grid file (TOML tables [dataset] and [run]; a "
-                    "list is swept, the grid is the product; docs/tutorials/sweep.md) and "
+        description="Compute every point of a grid file (TOML tables [dataset] of any family "
+                    "and [run], optionally [rule]; a list is swept, the grid is the product; "
+                    "docs/tutorials/sweep.md) and "
                     "append one row per finished point to STORE (JSON lines after a header "
                     "line; Python: modspec.load_sweep(STORE)). Points already in STORE are "
                     "skipped, so an interrupted sweep resumes by running the same command. "
@@ -72,8 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--plot", type=figure_file, default=None, metavar="FIGURE",
                    help="draw the store into FIGURE (.png or .pdf) once the sweep is done")
     g.add_argument("--x", default=None, metavar="PARAM",
-                   help="parameter on the x axis (a parameter of the grid: "
-                        f"{', '.join(PARAMETERS[:6])}, …, or another family's own)")
+                   help="parameter on the x axis: a parameter of the grid (nx, kx, rx, arch, "
+                        "lr, rule, …, or another family's own: levels, branching, …); "
+                        "--x, --y and --value are checked against the grid before any point")
     g.add_argument("--y", default=None, metavar="PARAM",
                    help="parameter on the y axis (a surface; default: curves over --x)")
     g.add_argument("--value", default=None, metavar="OBS",
