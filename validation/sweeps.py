@@ -106,7 +106,7 @@ def measured_values(prefix: str, run: Trajectory) -> dict[str, float]:
             out[f"{prefix}.{label}{key}.std"] = float(std[group][key][-1])
     for key, values in mean["modes"].items():
         out[f"{prefix}.half_rise.{key}"] = measured_half_rise(run.t, values, float(values[-1]))
-    if run.heldout is not None:
+    if run.heldout is not None and run.heldout.get("compositional_error") is not None:
         held = np.asarray(run.heldout["compositional_error"])[:, -1]
         out[f"{prefix}.heldout"] = float(held.mean())
         out[f"{prefix}.heldout.std"] = float(held.std())

@@ -144,3 +144,15 @@ def test_a_local_cluster_object_or_its_client_gives_the_local_rows(tmp_path):
         assert {r["key"]: r for r in read_rows(tmp_path / f"{name}.jsonl")} == local
     with pytest.raises(Exception, match="client"):
         sweep(tables, tmp_path / "x.jsonl", client="tcp://127.0.0.1:1")
+
+
+def test_a_family_point_on_a_subset_of_objects_simulates_and_has_its_subsets_end(tmp_path):
+    """A family without a compositional split (no held-out compositional error): the row
+    has the subset's converged map and the simulated observables, no error."""
+    tables = {"dataset": {"family": "hierarchical", "levels": 3, "branching": 2},
+              "run": {"lr": 0.05, "epochs": 20, "train_objects": 3,
+                      "compute": ["theory", "simulate"]}}
+    sweep(tables, tmp_path / "s.jsonl", workers=0)
+    (row,) = read_rows(tmp_path / "s.jsonl")
+    assert not any(k.endswith(".error") for k in row), row
+    assert row["theory.end.items->level0"] > 0 and row["simulate.items->level0"] > 0
