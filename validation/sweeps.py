@@ -2,27 +2,24 @@
 
 :func:`sweep` reads a grid (:mod:`.sweep_grid`), skips the points its store already holds
 (:mod:`.sweep_store`), cuts the rest into bundles and hands them to an executor: in-process,
-a local process pool (the default) or an existing Dask distributed cluster. A task is the
+a local process pool (the default) or a Dask distributed cluster (an address, a ``Client`` or
+a ``LocalCluster``). A task is the
 plain importable function :func:`run_bundle` of a list of :class:`~.sweep_grid.Point` (small,
 picklable), run with BLAS on one thread; only the driver writes the store.
 
 What a point computes (``compute``), as columns of its row (times in epochs of full-batch
 gradient descent, ``τ = 1/(P·lr)``):
 
-* ``theory`` — the compiled predictor of the derivation, in discrete time (gradient descent
-  at the point's ``lr``, the exact per-epoch map of each mode) from ``a0``
-  (:func:`modspec.numerics.expectation.expected_a0` unless given; modes deeper than two
-  layers from the effective start of the point's seeded weights,
-  :func:`modspec.numerics.early.seeded_starts`): ``theory.<q>`` the
-  quadrant norms,
-  ``theory.<mode>`` the mode strengths and ``theory.loss.<name>`` the losses at the last
-  epoch; ``theory.end.<q>`` the converged map's quadrant norms (as ``modspec derive``);
-  ``theory.half_rise.<mode>`` the gradient flow's half-rise epoch from ``a0``. For decoupled
-  networks on a generic dataset (``kx, ky ≥ 1``, ``rx, ry > 0``, ``1 ≤ ny < nx``) the
-  symbolic family is derived once per network and its compiled predictor evaluated in one
-  batch over all points of a bundle; other points (coupled networks, degenerate datasets,
-  training subsets) are derived one by one. A point trained on a subset of objects has the
-  subset's converged map as ``theory.end.<q>`` and its held-out error ``theory.heldout``.
+* ``theory`` — the theory of the run the point describes,
+  :func:`modspec.numerics.expectation.expect` of its derivation and planned run
+  (:mod:`.sweep_theory`: the seeded initial weights, the expected starts, the point's rule),
+  in discrete time: ``theory.<q>`` the quadrant norms, ``theory.<mode>`` the mode strengths
+  and ``theory.loss.<name>`` the losses at the last epoch; ``theory.end.<q>`` the end point
+  (the converged map's quadrant norms, as ``modspec derive``; a subset's converged map for a
+  point trained on a subset, with its held-out error ``theory.heldout``);
+  ``theory.half_rise.<mode>`` the gradient flow's half-rise epoch from the start used
+  (gradient descent). Generic compositional points of decoupled networks are evaluated in one
+  batch of the same compiled predictor.
 * ``simulate`` — :func:`modspec.numerics.simulate.simulate`, all seeds in one batch,
   recording every ``record_every`` epochs: ``simulate.<obs>`` the mean over seeds at the last
   epoch and ``simulate.<obs>.std`` the standard deviation; ``simulate.half_rise.<mode>`` the
@@ -43,23 +40,22 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modspec.numerics.expectation import expected_a0
 from modspec.numerics.record import Trajectory
 from modspec.numerics.simulate import simulate, single_threaded_blas
-from modspec.theory.architectures import architecture
 from modspec.theory.errors import ModspecError, bad
 
 from .comparison import measured_half_rise
 from .sweep_grid import Point, grid_points, read_grid
 from .sweep_store import StoreWarning, grid_key, load_sweep, open_store
+from .sweep_theory import theory_values
 
-__all__ = ["EXECUTORS", "SweepResult", "bundles", "load_sweep", "plot", "run_bundle", "sweep"]
+__all__ = ["EXECUTORS", "SweepResult", "bundles", "check_plot", "load_sweep", "plot",
+           "run_bundle", "sweep", "theory_values"]
 
 #: The executors: in this process, a local process pool, a Dask distributed cluster.
 EXECUTORS = ("inline", "pool", "dask")
@@ -86,7 +82,8 @@ def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
 def _simulate(p: Point) -> Trajectory:
     return simulate(p.dataset(), p.network(), lr=p.lr, epochs=p.epochs, hidden=p.hidden,
                     init_std=p.init_std, seeds=p.seeds, seed=p.seed,
-                    train_objects=p.objects(), record_every=p.record_every)
+                    train_objects=p.objects(), record_every=p.record_every,
+                    rule=p.learning_rule())
 
 
 def _train(p: Point) -> Trajectory:
@@ -94,7 +91,7 @@ def _train(p: Point) -> Trajectory:
 
     run = train(p.dataset(), p.network(), backend="torch", device="cpu", lr=p.lr,
                 epochs=p.epochs, hidden=p.hidden, init_std=p.init_std, seeds=p.seeds,
-                seed=p.seed, train_objects=p.objects())
+                seed=p.seed, train_objects=p.objects(), rule=p.learning_rule())
     return run
 
 
@@ -109,127 +106,10 @@ def measured_values(prefix: str, run: Trajectory) -> dict[str, float]:
             out[f"{prefix}.{label}{key}.std"] = float(std[group][key][-1])
     for key, values in mean["modes"].items():
         out[f"{prefix}.half_rise.{key}"] = measured_half_rise(run.t, values, float(values[-1]))
-    if run.heldout is not None:
+    if run.heldout is not None and run.heldout.get("compositional_error") is not None:
         held = np.asarray(run.heldout["compositional_error"])[:, -1]
         out[f"{prefix}.heldout"] = float(held.mean())
         out[f"{prefix}.heldout.std"] = float(held.std())
-    return out
-
-
-# --------------------------------------------------------------------------- theory
-def _generic(p: Point) -> bool:
-    """A point where the symbolic family's spectrum holds: no block vanishes."""
-    return p.kx >= 1 and p.ky >= 1 and p.rx > 0 and p.ry > 0 and 1 <= p.ny < p.nx
-
-
-@lru_cache(maxsize=16)
-def _family(arch: str, depth: int) -> tuple[Any, Any, dict[str, Any]]:
-    """The symbolic family's predictor, compiled end norms and half-rise times (per process)."""
-    from modspec.numerics.predict import compile
-    from modspec.theory.dataset import CompositionalDataset
-    from modspec.theory.derivation import derive
-
-    th = derive(CompositionalDataset.symbolic(), architecture(arch, depth))
-    rises = {k: compile(e) for k, e in th.half_rise_times.items()}
-    return compile(th), compile(th.converged["quadrant_norms"]), rises
-
-
-def _a0s(p: Point, depths: dict[str, int]) -> dict[str, float]:
-    """Each mode's start: the point's ``a0`` when given; else the expected start of weights
-    ``N(0, init_std²)`` (:func:`~modspec.numerics.expectation.expected_a0`), except for modes
-    of depth > 2, which start from the effective start of the point's own seeded weights
-    (:func:`~modspec.numerics.early.seeded_starts`: the balanced start alone is 10–20 % early
-    there)."""
-    if p.a0 is not None:
-        return {k: p.a0 for k in depths}
-    deep: dict[str, float] = {}
-    if any(d > 2 for d in depths.values()) and not p.network().coupled:
-        from modspec.numerics.early import seeded_starts
-
-        deep = seeded_starts(p.dataset(), p.network(), p.hidden, p.init_std, p.seeds, p.seed)
-    return {k: deep.get(k, expected_a0(d, p.hidden, p.init_std)) for k, d in depths.items()}
-
-
-def _last(run: Trajectory, index: Any = ...) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for group, label in (("quadrant_norms", ""), ("modes", ""), ("loss", "loss.")):
-        for key, values in getattr(run, group).items():
-            out[f"theory.{label}{key}"] = np.asarray(values)[index, -1]
-    return out
-
-
-def theory_values(points: Sequence[Point]) -> list[dict[str, Any]]:
-    """The theory columns of each point (see the module docstring)."""
-    out: list[dict[str, Any]] = [{} for _ in points]
-    batches: dict[tuple[str, int, int], list[int]] = {}
-    for i, p in enumerate(points):
-        if _generic(p) and p.train_objects is None and not p.network().coupled:
-            batches.setdefault((p.arch, p.depth, p.epochs), []).append(i)
-        else:
-            out[i] = _theory_caught(p)
-    for (arch, depth, epochs), index in batches.items():
-        group = [points[i] for i in index]
-        try:
-            values = _theory_batch(arch, depth, epochs, group)
-        except ModspecError:                        # a point of the batch: one by one
-            values = [_theory_caught(p) for p in group]
-        for i, v in zip(index, values, strict=True):
-            out[i] = v
-    return out
-
-
-def _theory_caught(p: Point) -> dict[str, Any]:
-    """One point's theory, or its one-line error as ``theory.error`` (e.g. gradient descent
-    diverges at this learning rate)."""
-    try:
-        return _theory_one(p)
-    except ModspecError as exc:
-        return {"theory.error": str(exc)}
-
-
-def _theory_batch(arch: str, depth: int, epochs: int, points: list[Point]
-                  ) -> list[dict[str, float]]:
-    f, ends, rises = _family(arch, depth)
-    data = {name: np.array([getattr(p, name) for p in points], dtype=float)
-            for name in ("nx", "ny", "kx", "ky", "rx", "ry")}
-    lr = np.array([p.lr for p in points])
-    starts = [_a0s(p, f.depths) for p in points]
-    a0s = {k: np.array([a0[k] for a0 in starts]) for k in f.keys}
-    run = f([epochs], lr=lr, a0=a0s, time="discrete", **data)
-    columns = _last(run)
-    used = {name: data[name] for name in ends.names}
-    columns |= {f"theory.end.{q}": v for q, v in ends(**used).items()}
-    tau = 1.0 / (2.0 ** data["nx"] * lr)
-    for key, rise in rises.items():
-        args = {"tau": tau, "a0": a0s[key], **data}
-        columns[f"theory.half_rise.{key}"] = rise(**{n: args[n] for n in rise.names})
-    return [{k: float(np.broadcast_to(v, lr.shape)[i]) for k, v in columns.items()}
-            for i in range(len(points))]
-
-
-def _theory_one(p: Point) -> dict[str, float]:
-    from modspec.numerics.predict import compile
-    from modspec.theory import symbols as sy
-    from modspec.theory.derivation import derive
-    from modspec.theory.heldout import heldout
-
-    dataset, network = p.dataset(), p.network()
-    if p.train_objects is not None:
-        held = heldout(dataset, network, p.objects(), exact=False)
-        out = {f"theory.end.{q}": float(v) for q, v in held.quadrant_norms.items()}
-        return out | {"theory.heldout": float(held.compositional_error)}
-    th = derive(dataset, network)
-    f = compile(th)
-    a0s = _a0s(p, f.depths) if not network.coupled else \
-        expected_a0(p.depth, p.hidden, p.init_std) if p.a0 is None else p.a0
-    run = f([p.epochs], lr=p.lr, a0=a0s, time="discrete", hidden=p.hidden, seed=p.seed)
-    out = {k: float(v) for k, v in _last(run).items()}
-    norms = th.converged.get("quadrant_norms") or {}
-    out |= {f"theory.end.{q}": float(v) for q, v in norms.items()}
-    tau = 1.0 / (2.0**p.nx * p.lr)
-    for key, rise in th.half_rise_times.items():
-        value = complex(rise.subs({sy.tau: tau, sy.a0: a0s[key]}).evalf())
-        out[f"theory.half_rise.{key}"] = value.real if value.imag == 0 else math.nan
     return out
 
 
@@ -339,20 +219,25 @@ def _probe(address: str, timeout: float) -> None:
                   f"announces {size} bytes)")
 
 
-def connect(address: str, timeout: float = 5.0) -> Any:
-    """A Dask client of the scheduler at ``address``, its workers checked: Python packages as
+def connect(address: Any, timeout: float = 5.0) -> Any:
+    """A Dask client of the scheduler at ``address`` (``tcp://HOST:PORT``, a ``Client``, used
+    as it is, or a cluster such as ``LocalCluster``), its workers checked: Python packages as
     the client's (``get_versions(check=True)``) and the same modspec version."""
     try:
         from distributed import Client
     except ImportError:
         raise bad("--scheduler", address,
                   "needs Dask (pip install 'modspec[dask]')") from None
-    _probe(address, timeout)
-    try:
-        client = Client(address, timeout=f"{timeout}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise bad("--scheduler", address, f"cannot connect ({reason})") from None
+    if isinstance(address, Client):
+        client = address
+    else:
+        if isinstance(address, str):
+            _probe(address, timeout)
+        try:
+            client = Client(address, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise bad("--scheduler", address, f"cannot connect ({reason})") from None
     try:
         client.get_versions(check=True)
         try:
@@ -367,7 +252,8 @@ def connect(address: str, timeout: float = 5.0) -> Any:
             raise bad("--scheduler", address,
                       f"worker {worker} runs modspec {version}, this client {mine}")
     except ValueError as exc:           # get_versions(check=True): mismatched packages
-        client.close()
+        if client is not address:
+            client.close()
         if isinstance(exc, ModspecError):
             raise
         raise bad("--scheduler", address,
@@ -375,15 +261,22 @@ def connect(address: str, timeout: float = 5.0) -> Any:
     return client
 
 
-def _dask(work: list[list[Point]], client: Any) -> Iterator[list[dict[str, Any]]]:
+def _dask(work: list[list[Point]], client: Any, own: bool = True
+          ) -> Iterator[list[dict[str, Any]]]:
+    """Bundles on a Dask cluster; the client is closed at the end when the sweep made it
+    (``own``), a user's own ``Client`` is left open (its futures of this sweep cancelled)."""
     from distributed import as_completed
 
+    futures = []
     try:
         futures = [client.submit(run_bundle, bundle, pure=False) for bundle in work]
         for future in as_completed(futures):
             yield future.result()
     finally:
-        client.close()
+        if own:
+            client.close()
+        else:
+            client.cancel(futures)
 
 
 # --------------------------------------------------------------------------- driver
@@ -399,13 +292,16 @@ class SweepResult:
 
 
 def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | None = None,
-          scheduler: str | None = None, progress: bool = False) -> SweepResult:
+          scheduler: str | None = None, client: Any = None,
+          progress: bool = False) -> SweepResult:
     """Compute every point of ``grid`` (a grid file or its parsed tables) not yet in the store
     ``out``, appending a row per point as it finishes.
 
     ``workers``: 0 runs in this process, N a local pool of N processes (default: the CPU
     count); ``scheduler`` (``tcp://HOST:PORT``) submits the bundles to that Dask cluster
-    instead. The whole grid is checked before any work. Interrupted (Ctrl-C, a kill), the
+    instead, and so does ``client``: a Dask ``Client`` (left open) or a cluster such as
+    ``LocalCluster`` (a client of it is made and closed). The whole grid is checked before
+    any work. Interrupted (Ctrl-C, a kill), the
     store keeps every finished point and the same call resumes. ``out`` must be new, empty or
     a store of this grid (:func:`~.sweep_store.open_store`: a symbolic link, a file that is
     not a store and a store another sweep is writing are refused before any work).
@@ -419,13 +315,27 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
         raise bad("workers", workers, "must be an integer ≥ 0 (0: in this process)")
     if scheduler is not None and not str(scheduler).startswith("tcp://"):
         raise bad("--scheduler", scheduler, "must be an address tcp://HOST:PORT")
-    client = connect(scheduler) if scheduler is not None else None
-    with open_store(out, grid_key(family)) as store:
+    if scheduler is not None and client is not None:
+        raise bad("client", client, "give a scheduler address or a client, not both")
+    if client is not None and (isinstance(client, (str, bytes)) or
+                               not hasattr(client, "scheduler_info")):
+        raise bad("client", type(client).__name__, "must be a Dask Client or a cluster "
+                  "(LocalCluster); an address goes to scheduler=")
+    target = scheduler if client is None else client
+    dask = connect(target) if target is not None else None
+    own = dask is not None and dask is not client
+    try:
+        store = open_store(out, grid_key(family))
+    except BaseException:
+        if own:
+            dask.close()
+        raise
+    with store:
         todo = list({p.key: p for p in points if p.key not in store.done}.values())
         skipped = len(points) - len(todo)
-        work = bundles(todo, 1 if scheduler else workers)
-        if client is not None:
-            results: Iterable[list[dict[str, Any]]] = _dask(work, client)
+        work = bundles(todo, 1 if dask is not None else workers)
+        if dask is not None:
+            results: Iterable[list[dict[str, Any]]] = _dask(work, dask, own)
         elif workers == 0:
             results = _inline(work)
         else:
@@ -442,6 +352,34 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
 
 
 # ----------------------------------------------------------------------------- plots
+#: What ``value`` of a plot may start with (the observable follows), besides a bare one.
+VALUE_PREFIXES = ("loss.", "half_rise.", "end.")
+
+
+def check_plot(points: Sequence[Point], x: str, value: str, y: str | None = None) -> None:
+    """Refuse, before any point is computed, a phase diagram of ``points`` whose ``x``/``y``
+    is not a parameter of the grid or whose ``value`` is no observable of its theory (the
+    theory of the grid's first point of each network names them: quadrants, modes,
+    ``loss.<name>``, ``half_rise.<mode>``, ``end.<quadrant>``, ``heldout``)."""
+    names = [k for k in points[0].params() if k != "compute"] if points else []
+    for flag, name in (("--x", x), ("--y", y)):
+        if name is not None and name not in names:
+            raise bad(flag, name, f"must be a parameter of this grid: {', '.join(names)}")
+    if value == "heldout" or not points:
+        return
+    known: set[str] = set()
+    firsts = {(p.family, repr(p.data), p.arch, p.depth, p.rule): p for p in reversed(points)}
+    for p in firsts.values():
+        row = theory_values([p])[0]
+        if "theory.error" in row:
+            return                              # no theory here to name them: not refused
+        known |= {k.removeprefix("theory.") for k in row}
+    if value not in known:
+        shown = sorted(k for k in known if not k.startswith(VALUE_PREFIXES))
+        raise bad("--value", value, f"must be an observable of this grid: {', '.join(shown)}"
+                  ", or loss.<name>, half_rise.<mode>, end.<quadrant>, heldout")
+
+
 def plot(store: Any, x: str, value: str, y: str | None = None,
          out: str | Path | None = None) -> Any:
     """A phase diagram of a store (a path or :func:`load_sweep`'s DataFrame), never an

@@ -11,11 +11,6 @@ from modspec.commands.options import integer, output_folder
 
 __all__ = ["register", "run", "scheduler_address", "store_file"]
 
-#: Parameters of a grid point (the columns a phase diagram can put on an axis).
-PARAMETERS = ("nx", "ny", "kx", "ky", "rx", "ry", "arch", "depth", "lr", "epochs", "hidden",
-              "init_std", "seeds", "seed", "train_objects", "record_every", "a0")
-
-
 def store_file(text: str) -> str:
     """An argparse type: a file the sweep can append its rows to (checked before any work)."""
     path = Path(text).expanduser()
@@ -50,8 +45,9 @@ def scheduler_address(text: str) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="run a grid of theory, simulation and training points",
-        description="Compute every point of a grid file (TOML tables [dataset] and [run]; a "
-                    "list is swept, the grid is the product; docs/tutorials/sweep.md) and "
+        description="Compute every point of a grid file (TOML tables [dataset] of any family "
+                    "and [run], optionally [rule]; a list is swept, the grid is the product; "
+                    "docs/tutorials/sweep.md) and "
                     "append one row per finished point to STORE (JSON lines after a header "
                     "line; Python: modspec.load_sweep(STORE)). Points already in STORE are "
                     "skipped, so an interrupted sweep resumes by running the same command. "
@@ -69,8 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("phase diagram")
     g.add_argument("--plot", type=figure_file, default=None, metavar="FIGURE",
                    help="draw the store into FIGURE (.png or .pdf) once the sweep is done")
-    g.add_argument("--x", choices=PARAMETERS, default=None, help="parameter on the x axis")
-    g.add_argument("--y", choices=PARAMETERS, default=None,
+    g.add_argument("--x", default=None, metavar="PARAM",
+                   help="parameter on the x axis: a parameter of the grid (nx, kx, rx, arch, "
+                        "lr, rule, …, or another family's own: levels, branching, …); "
+                        "--x, --y and --value are checked against the grid before any point")
+    g.add_argument("--y", default=None, metavar="PARAM",
                    help="parameter on the y axis (a surface; default: curves over --x)")
     g.add_argument("--value", default=None, metavar="OBS",
                    help="observable: a quadrant (Gx->Oy), a mode, loss.<name>, "
@@ -93,8 +92,9 @@ def _one_line(message: Warning | str, category: type[Warning], *_: object) -> No
 
 def _run(args: argparse.Namespace) -> int:
     from modspec.theory.errors import bad
+    from modspec.validation.sweep_grid import grid_points, read_grid
     from modspec.validation.sweep_store import read_rows
-    from modspec.validation.sweeps import plot, sweep
+    from modspec.validation.sweeps import check_plot, plot, sweep
 
     if args.plot is not None and (args.x is None or args.value is None):
         raise bad("--plot", args.plot, "needs --x and --value")
@@ -102,6 +102,9 @@ def _run(args: argparse.Namespace) -> int:
         raise bad("--y", args.y, "must differ from --x (a surface needs two parameters)")
     if args.plot is None and (args.x or args.y or args.value):
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
+    if args.plot is not None:               # the figure's options, before any point
+        check_plot(grid_points(read_grid(args.grid), where=args.grid), args.x, args.value,
+                   args.y)
     try:
         result = sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
                        progress=True)

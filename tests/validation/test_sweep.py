@@ -110,24 +110,22 @@ def test_deep_points_start_their_theory_from_the_seeded_weights_effective_starts
     assert row["simulate.half_rise.pi1"] > 1.1 * balanced
 
 
-def test_theory_rows_equal_direct_derive_and_discrete_prediction():
-    """Batched (symbolic family) and one-by-one (degenerate, coupled) points alike."""
+def test_theory_rows_equal_direct_derive_and_expect(expected_theory):
+    """Batched (symbolic family) and one-by-one (degenerate, coupled) points alike: the row is
+    ``expect`` of the run the point describes (its seeded weights, expected starts)."""
     points = grid_points(grid({"nx": 3, "ny": [1, 3], "kx": [0, 2], "r": [0.5, 1.5]},
                               arch=["dense", "segregated", "leaky"], epochs=40))
     sample = [points[i] for i in (0, 3, 5, 6, 9, 12, 15, 17, 20, 23)]
     rows = run_bundle(sample)
     for p, row in zip(sample, rows, strict=True):
-        th = ms.derive(p.dataset(), p.network())
-        f = ms.compile(th)
-        a0 = expected_a0(p.depth, p.hidden, p.init_std)
-        pr = f([p.epochs], lr=p.lr, a0=a0, time="discrete", hidden=p.hidden, seed=p.seed)
+        th, e = expected_theory(p)
         for q in QUADRANTS:
-            assert row[f"theory.{q}"] == pytest.approx(pr.final("quadrant_norms", q),
+            assert row[f"theory.{q}"] == pytest.approx(e.trajectory.final("quadrant_norms", q),
                                                        rel=1e-9, abs=1e-12), (p, q)
             assert row[f"theory.end.{q}"] == pytest.approx(
                 float(th.converged["quadrant_norms"][q]), rel=1e-9, abs=1e-12), (p, q)
-        for key in f.keys:
-            assert row[f"theory.{key}"] == pytest.approx(pr.final("modes", key),
+        for key in e.trajectory.modes:
+            assert row[f"theory.{key}"] == pytest.approx(e.trajectory.final("modes", key),
                                                          rel=1e-9, abs=1e-12)
 
 
