@@ -374,7 +374,9 @@ def check_plot(points: Sequence[Point], x: str, value: str, y: str | None = None
         if "theory.error" in row:
             return                              # no theory here to name them: not refused
         known |= {k.removeprefix("theory.") for k in row}
-    if value not in known:
+    from .sweep_store import observable_name
+
+    if observable_name(value, known) not in known:        # shell-safe aliases: Gx_Oy
         shown = sorted(k for k in known if not k.startswith(VALUE_PREFIXES))
         raise bad("--value", value, f"must be an observable of this grid: {', '.join(shown)}"
                   ", or loss.<name>, half_rise.<mode>, end.<quadrant>, heldout")
