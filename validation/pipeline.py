@@ -30,11 +30,12 @@ and the held-out error of every output block against its theory (any dataset fam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from modspec.numerics.domain import DOMAIN_SHIFT, ModeDomain, mode_domains
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
@@ -64,6 +65,9 @@ CHECK_TOLERANCES = {
     "heldout_zero": 1e-4,
     # |t½(π1)/t½(π2) − 1| of the shallow network (equal λ ⇒ equal rates)
     "shallow_rate": 0.05,
+    # estimated shift a0/a* + (L−2)·M/h from which a mode's trajectory is not judged
+    # (modspec.numerics.domain)
+    "domain_shift": DOMAIN_SHIFT,
 }
 
 
@@ -75,6 +79,7 @@ class Assessment:
     run: Trajectory
     expectation: Expectation
     comparison: Comparison
+    domain: dict[str, ModeDomain] = field(default_factory=dict)
 
     @property
     def theory(self) -> Trajectory:
@@ -100,16 +105,41 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     reduces to modes (``rule``: its definition, default the run's own rule; see
     :func:`modspec.numerics.expectation.expect`), and only measured where it does not."""
     exp = expect(th, run, time, linear, rule=rule)
+    tol = {**CHECK_TOLERANCES, **(tolerances or {})}
     converged = not _unconverged(exp)
     judge_trajectories = (linear and exp.full_data and not th.coupled
                           and (max(m.depth for m in th.network.modules) <= 2
                                or run.init is not None))
+    domain = _domain(th, run, exp, tol["domain_shift"]) if judge_trajectories else {}
+    # a mode outside the domain takes the end points with it: its omitted cross terms decay
+    # on its own slow time scale
+    converged = converged and all(d.inside for d in domain.values())
     comp = compare(exp.trajectory, run, dataset=th.dataset, fixed_points=exp.fixed_points,
-                   converged=exp.end_point,
-                   tolerances={**CHECK_TOLERANCES, **(tolerances or {})},
+                   converged=exp.end_point, tolerances=tol,
                    check_trajectories=judge_trajectories, own_end=not linear,
-                   judge_end_points=linear and converged)
-    return Assessment(th, run, exp, comp)
+                   judge_end_points=linear and converged,
+                   outside={k: d.reason() for k, d in domain.items() if not d.inside})
+    return Assessment(th, run, exp, comp, domain)
+
+
+def _domain(th: Derivation, run: Trajectory, exp: Expectation, bound: float
+            ) -> dict[str, ModeDomain]:
+    """Every mode's place in the theory's domain (:func:`~modspec.numerics.domain.mode_domains`)
+    from the run's hidden width and the theory's starts and half-rise times."""
+    from .comparison import measured_half_rise
+
+    if run.init is not None:
+        hidden = int(np.asarray(run.init[0][0]).shape[-2])
+    else:
+        hidden = int(run.meta.get("hidden") or 1)
+    t = np.asarray(run.t, dtype=float)
+    fixed = exp.fixed_points or {}
+    rise = {}
+    for key, a in exp.trajectory.modes.items():
+        a = np.asarray(a, dtype=float)
+        rise[key] = (measured_half_rise(t, np.interp(t, exp.trajectory.t, a), fixed[key])
+                     if a.ndim == 1 and fixed.get(key) else float("nan"))
+    return mode_domains(th, hidden, exp.a0, rise, bound)
 
 
 def _unconverged(exp: Expectation) -> dict[str, float]:
@@ -269,7 +299,8 @@ def payload(assessment: Assessment) -> dict[str, Any]:
     out["tau_epochs"] = float(run.tau)
     out["theory"] = {"time": exp.time, "method": exp.method, "a0": exp.a0,
                      "flow_lag": exp.flow_lag,
-                     "unconverged_at_end": assessment.unconverged or None}
+                     "unconverged_at_end": assessment.unconverged or None,
+                     "domain": {k: d.as_dict() for k, d in assessment.domain.items()} or None}
     if exp.heldout is not None:
         out["heldout_theory"] = exp.heldout
     measured = run.final_heldout_blocks()
@@ -328,6 +359,12 @@ def summary(assessment: Assessment) -> str:
     for key, v in comp.verdicts.items():
         lines.append(f"  [{'ok ' if v['passed'] else 'BAD'}] {key}: {v['value']:.6g} "
                      f"{v['test']} {v['tolerance']:.3g}")
+    for key, why in comp.outside.items():
+        rel, half = comp.modes[key]["rel"], comp.half_rise.get(key, {}).get("rel")
+        shown = f"trajectory {rel:.6g}" + ("" if half is None or not np.isfinite(half)
+                                           else f", half-rise {half:.6g}")
+        lines.append(f"  [ - ] {key}: outside the theory's domain, not judged ({shown}; "
+                     f"{why})")
     for key, value in comp.systematicity.items():
         lines.append(f"  {key}: {value:.6g}")
     measured = assessment.run.final_heldout_blocks()
@@ -336,6 +373,10 @@ def summary(assessment: Assessment) -> str:
         held = ", ".join(f"{b} {v:.3f}" + (f" (theory {theory[b]:.3f})" if b in theory else "")
                          for b, v in measured.items())
         lines.append(f"  held-out error per output block: {held}")
+    shifted = [k for k, v in comp.quadrant_norms.items() if f"end point {k}" not in comp.verdicts]
+    if comp.outside and shifted and not assessment.unconverged:
+        lines.append("  end points reported, not judged: modes outside the theory's domain "
+                     "(what the theory leaves out of them still decays at the last epoch)")
     if assessment.unconverged and comp.quadrant_norms:
         where = ", ".join(f"{k} at {100 * v:.1f} %" for k, v in assessment.unconverged.items())
         lines.append(f"  end points reported, not judged: by epoch {assessment.run.t[-1]:g} "
