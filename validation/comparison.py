@@ -102,7 +102,8 @@ def compare(theory: Trajectory, measured: Trajectory, *,
             tolerances: Mapping[str, float] | None = None,
             check_trajectories: bool = True, own_end: bool = False,
             judge_end_points: bool = True,
-            outside: Mapping[str, str] | None = None) -> Comparison:
+            outside: Mapping[str, str] | None = None,
+            steep: Mapping[str, str] | None = None) -> Comparison:
     """Compare the theory of a run with its measurement (see the module docstring).
 
     ``fixed_points`` {key: a*} gives each mode's end value (default: the theory's last
@@ -114,7 +115,9 @@ def compare(theory: Trajectory, measured: Trajectory, *,
     ``judge_end_points=False`` reports the final quadrant norms without verdicts.
     ``outside`` {mode key: why}: modes outside the theory's domain
     (:mod:`modspec.numerics.domain`), whose trajectory and half-rise are reported, never
-    judged (``Comparison.outside``).
+    judged (``Comparison.outside``); ``steep`` {mode key: why}: modes whose half-rise is
+    judged but whose trajectory is not (a rise so steep that the delay the theory allows
+    moves it by more than the tolerance), also listed in ``Comparison.outside``.
     """
     tol = {**TOLERANCES, **(tolerances or {})}
     t_sim = np.asarray(measured.t, dtype=float)
@@ -145,9 +148,10 @@ def compare(theory: Trajectory, measured: Trajectory, *,
         rises[key] = {"theory": t_th, "simulation": t_si,
                       "rel": float(abs(t_si - t_th) / t_th) if t_th > 0 else float("nan")}
         if check_trajectories and key not in (outside or {}):
-            verdicts[f"trajectory {key}"] = check(
-                modes[key]["rel"], tol["mode_rel"],
-                f"max_t |a_sim − a_theory| / a* for mode {key}")
+            if key not in (steep or {}):
+                verdicts[f"trajectory {key}"] = check(
+                    modes[key]["rel"], tol["mode_rel"],
+                    f"max_t |a_sim − a_theory| / a* for mode {key}")
             if np.isfinite(t_th) and t_th > 0:
                 verdicts[f"half-rise {key}"] = check(
                     rises[key]["rel"], tol["half_rise_rel"],
@@ -167,7 +171,8 @@ def compare(theory: Trajectory, measured: Trajectory, *,
                                                   f"|final ‖{q}‖ sim − theory|")
 
     system = systematicity(measured, dataset)
-    skipped = {k: str(v) for k, v in (outside or {}).items() if k in modes}
+    skipped = {k: str(v) for k, v in {**(steep or {}), **(outside or {})}.items()
+               if k in modes}
     return Comparison(modes, rises, quads, system, verdicts, tol,
                       skipped if check_trajectories else {})
 

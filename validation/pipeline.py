@@ -35,7 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from modspec.numerics.domain import DOMAIN_SHIFT, ModeDomain, mode_domains
+from modspec.numerics.domain import (
+    DOMAIN_SHIFT,
+    TRAJECTORY_SHIFT,
+    ModeDomain,
+    mode_domains,
+    steepness,
+)
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
@@ -65,9 +71,11 @@ CHECK_TOLERANCES = {
     "heldout_zero": 1e-4,
     # |t½(π1)/t½(π2) − 1| of the shallow network (equal λ ⇒ equal rates)
     "shallow_rate": 0.05,
-    # estimated shift a0/a* + (L−2)·M/h from which a mode's trajectory is not judged
+    # estimated shift (a0/a*)^(2/L) + (L−2)·M/h from which a mode's trajectory is not judged
     # (modspec.numerics.domain)
     "domain_shift": DOMAIN_SHIFT,
+    # largest trajectory error κ·δ that shift may make (κ: the theory's steepness)
+    "trajectory_shift": TRAJECTORY_SHIFT,
 }
 
 
@@ -110,7 +118,8 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     judge_trajectories = (linear and exp.full_data and not th.coupled
                           and (max(m.depth for m in th.network.modules) <= 2
                                or run.init is not None))
-    domain = _domain(th, run, exp, tol["domain_shift"]) if judge_trajectories else {}
+    domain = (_domain(th, run, exp, tol["domain_shift"], tol["trajectory_shift"])
+              if judge_trajectories else {})
     # a mode outside the domain takes the end points with it: its omitted cross terms decay
     # on its own slow time scale
     converged = converged and all(d.inside for d in domain.values())
@@ -118,12 +127,14 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
                    converged=exp.end_point, tolerances=tol,
                    check_trajectories=judge_trajectories, own_end=not linear,
                    judge_end_points=linear and converged,
-                   outside={k: d.reason() for k, d in domain.items() if not d.inside})
+                   outside={k: d.reason() for k, d in domain.items() if not d.inside},
+                   steep={k: d.reason() for k, d in domain.items()
+                          if d.inside and not d.trajectory_inside})
     return Assessment(th, run, exp, comp, domain)
 
 
-def _domain(th: Derivation, run: Trajectory, exp: Expectation, bound: float
-            ) -> dict[str, ModeDomain]:
+def _domain(th: Derivation, run: Trajectory, exp: Expectation, bound: float,
+            trajectory_bound: float) -> dict[str, ModeDomain]:
     """Every mode's place in the theory's domain (:func:`~modspec.numerics.domain.mode_domains`)
     from the run's hidden width and the theory's starts and half-rise times."""
     from .comparison import measured_half_rise
@@ -134,12 +145,16 @@ def _domain(th: Derivation, run: Trajectory, exp: Expectation, bound: float
         hidden = int(run.meta.get("hidden") or 1)
     t = np.asarray(run.t, dtype=float)
     fixed = exp.fixed_points or {}
-    rise = {}
+    rise, steep = {}, {}
     for key, a in exp.trajectory.modes.items():
         a = np.asarray(a, dtype=float)
-        rise[key] = (measured_half_rise(t, np.interp(t, exp.trajectory.t, a), fixed[key])
-                     if a.ndim == 1 and fixed.get(key) else float("nan"))
-    return mode_domains(th, hidden, exp.a0, rise, bound)
+        if a.ndim != 1 or not fixed.get(key):
+            rise[key] = float("nan")
+            continue
+        a = np.interp(t, exp.trajectory.t, a)
+        rise[key] = measured_half_rise(t, a, fixed[key])
+        steep[key] = steepness(t, a, fixed[key], rise[key])
+    return mode_domains(th, hidden, exp.a0, rise, bound, steep, trajectory_bound)
 
 
 def _unconverged(exp: Expectation) -> dict[str, float]:
@@ -361,6 +376,9 @@ def summary(assessment: Assessment) -> str:
                      f"{v['test']} {v['tolerance']:.3g}")
     for key, why in comp.outside.items():
         rel, half = comp.modes[key]["rel"], comp.half_rise.get(key, {}).get("rel")
+        if f"half-rise {key}" in comp.verdicts or why.startswith("steep"):
+            lines.append(f"  [ - ] trajectory {key}: {rel:.6g}, not judged ({why})")
+            continue
         shown = f"trajectory {rel:.6g}" + ("" if half is None or not np.isfinite(half)
                                            else f", half-rise {half:.6g}")
         lines.append(f"  [ - ] {key}: outside the theory's domain, not judged ({shown}; "
