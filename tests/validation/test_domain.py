@@ -47,7 +47,7 @@ def test_the_estimate_counts_the_earlier_modes_of_the_same_module():
     (["--depth", "3", "--init-std", "1e-2", "--lr", "0.005", "--seed", "10"], {"pi2", "pi3"}),
     (["--depth", "3", "--init-std", "2e-2", "--hidden", "20"], {"pi2", "pi3"}),
     # depth 5 from a large start: the theory said π2 rises before π1
-    (["--depth", "5", "--init-std", "0.1", "--epochs", "400"], {"pi1", "pi2", "pi3"}),
+    (["--depth", "5", "--init-std", "0.1", "--epochs", "300"], {"pi1", "pi2", "pi3"}),
 ])
 def test_the_issues_random_starts_are_reported_outside_the_domain(tmp_path, capsys, argv,
                                                                   outside):
@@ -58,7 +58,9 @@ def test_the_issues_random_starts_are_reported_outside_the_domain(tmp_path, caps
     text = capsys.readouterr().out
     assert code == 0, text
     result = json.loads((tmp_path / "comparison.json").read_text())
-    assert set(result["outside_domain"]) == outside
+    domain = result["theory"]["domain"]
+    assert {k for k, d in domain.items() if not d["inside"]} == outside
+    assert outside <= set(result["outside_domain"])
     for key in outside:
         assert f"trajectory {key}" not in result["verdicts"]
         assert f"half-rise {key}" not in result["verdicts"]
@@ -70,12 +72,13 @@ def test_the_issues_random_starts_are_reported_outside_the_domain(tmp_path, caps
         assert v["passed"], key
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck),
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.generate], derandomize=True)
 @given(depth=st.integers(2, 5), hidden=st.integers(6, 60),
        init_std=st.floats(0.005, 0.2), lr=st.floats(0.005, 0.03),
        nx=st.integers(2, 4), kx=st.integers(0, 2), ky=st.integers(0, 2),
-       r=st.sampled_from([0.5, 1.0, 1.5, 2.0]), name=st.sampled_from(["dense", "split", "segregated"]),
+       r=st.sampled_from([0.5, 1.0, 1.5, 2.0]),
+       name=st.sampled_from(["dense", "split", "segregated"]),
        seed=st.integers(0, 100))
 @example(depth=3, hidden=20, init_std=0.02, lr=0.02, nx=3, kx=3, ky=1, r=1.0, name="dense",
          seed=0)
@@ -96,12 +99,12 @@ def test_no_configuration_gets_a_pass_the_theory_cannot_back(depth, hidden, init
         ok = v["value"] <= v["tolerance"] if v["test"] == "≤" else v["value"] > v["tolerance"]
         assert v["passed"] == ok, key
     for key, dom in result.domain.items():
-        judged = f"trajectory {key}" in comp.verdicts
-        assert judged == dom.inside, key
-        if judged:
-            assert comp.verdicts[f"trajectory {key}"]["passed"], (key, dom, comp.modes[key])
-            if f"half-rise {key}" in comp.verdicts:
-                assert comp.verdicts[f"half-rise {key}"]["passed"], (key, dom)
+        assert (f"trajectory {key}" in comp.verdicts) == dom.trajectory_inside, key
+        if not dom.inside:
+            assert f"half-rise {key}" not in comp.verdicts, key
+        for check in (f"trajectory {key}", f"half-rise {key}"):
+            if check in comp.verdicts:
+                assert comp.verdicts[check]["passed"], (check, dom, comp.modes[key])
     if not all(d.inside for d in result.domain.values()):
         assert not any(k.startswith("end point") for k in comp.verdicts)
     shown = payload(result)["theory"]["domain"]
