@@ -226,7 +226,8 @@ def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = 50,
 
 def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
              time: str = "discrete",
-             tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
+             tolerances: Mapping[str, float] | None = None, lam: float | None = None,
+             init_scale: float = 1.0, **training: Any) -> Assessment:
     """Train ``network`` on ``dataset`` (:func:`modspec.validation.training.train` with the
     keyword arguments ``training``), derive its theory and assess the run against it.
 
@@ -234,7 +235,13 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     (:data:`modspec.validation.defaults.VALIDATE`: ``lr`` 0.005, ``epochs`` 2400, ``hidden``
     50, ``init_std`` 2e-4, ``seeds`` 3, ``seed`` 0, ``backend`` auto). The arguments are
     checked before any work: a wrong one is a one-line
-    :class:`~modspec.theory.errors.ModspecError` naming it."""
+    :class:`~modspec.theory.errors.ModspecError` naming it.
+
+    ``lam`` (with ``init_scale``): start from seeded λ-balanced weights
+    (:func:`modspec.numerics.any_start.lambda_balanced_weights`) and compare with the exact
+    flow from each seed's start (:func:`~modspec.numerics.any_start.expect_balanced`:
+    two-layer, uncoupled, whitened modules, gradient descent of a linear network, on every
+    object, ``time="continuous"``; anything else is refused in one line)."""
     from .training import train
 
     options = training_options(dataset, network, time, tolerances, training)
@@ -244,10 +251,54 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     if linear and gd and not options.get("bias"):
         check_stable(dataset, network, options["lr"], options.get("hidden", 50),
                      options.get("train_objects"))
+    if lam is not None:
+        return _validate_balanced(dataset, network, time, tolerances, lam, init_scale, options,
+                                  linear and gd)
     theory = derive(dataset, network)      # a derivation error shows before any training
     run = train(dataset, network, **options)
     return assess(theory, run, time=time, linear=linear,
                   tolerances=tolerances, rule=options.get("rule"))
+
+
+def _validate_balanced(dataset: Any, network: Network, time: str, tolerances: Any, lam: Any,
+                       init_scale: Any, options: dict[str, Any], linear_gd: bool) -> Assessment:
+    """:func:`validate` from a λ-balanced start (see there)."""
+    from modspec.numerics.any_start import expect_balanced, lambda_balanced_weights
+
+    from .training import train
+
+    if time != "continuous":
+        raise bad("time", time, "must be continuous from a lambda-balanced start (the exact "
+                                "solution is of the gradient flow; gradient descent lags it "
+                                "by O(lr))")
+    if not linear_gd or options.get("bias"):
+        raise bad("init", "lambda-balanced", "needs a linear network trained by gradient "
+                                             "descent without biases")
+    if options.get("train_objects") is not None:
+        raise bad("train_objects", options["train_objects"], "a lambda-balanced start is "
+                                                             "validated on every object")
+    if network.coupled:
+        raise bad("arch", network.name, "modules writing the same output block couple: the "
+                                        "λ-balanced solution is for uncoupled modules")
+    options["init"] = lambda_balanced_weights(dataset, network, options.get("hidden", 50),
+                                              float(lam), float(init_scale),
+                                              options.get("seeds", 1), options.get("seed", 0))
+    theory = derive(dataset, network)
+    expect_balanced(theory, _probe(options["init"], options["lr"]), float(lam))  # refusals
+    run = train(dataset, network, **options)
+    exp = expect_balanced(theory, run, float(lam))
+    tol = {**CHECK_TOLERANCES, **(tolerances or {})}
+    converged = not _unconverged(exp)
+    comp = compare(exp.trajectory, run, dataset=theory.dataset, fixed_points=exp.fixed_points,
+                   converged=exp.end_point, tolerances=tol, judge_end_points=converged)
+    return Assessment(theory, run, exp, comp)
+
+
+def _probe(init: Any, lr: float) -> Trajectory:
+    """A record of one epoch from ``init``: what :func:`expect_balanced` checks before any
+    training (whitened inputs, two-layer modules)."""
+    return Trajectory(np.array([0.0]), {}, {}, {}, seed_axis=True, kind="simulation",
+                      lr=float(lr), init=init)
 
 
 def training_options(dataset: Any, network: Any, time: Any, tolerances: Any,
