@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DOMAIN_SHIFT", "START_PRECISION", "TRAJECTORY_SHIFT", "ModeDomain", "mode_domains",
-           "steepness"]
+           "run_domains", "steepness"]
 
 #: Estimated shift ``δ = (a0/a*)^{2/L} + (L−2)·M/h`` from which a mode's trajectory and
 #: half-rise time are no longer judged (measured delays reach 1.2× the estimate and more:
@@ -162,3 +162,39 @@ def mode_domains(th: Any, hidden: int, a0: Mapping[str, float],
                                   float(bound), float((steep or {}).get(key, 0.0)),
                                   float(trajectory_bound))
     return out
+
+
+def run_domains(th: Any, run: Any, exp: Any, bound: float = DOMAIN_SHIFT,
+                trajectory_bound: float = TRAJECTORY_SHIFT) -> dict[str, ModeDomain]:
+    """Every mode's place in the theory's domain (:func:`mode_domains`) for a recorded ``run``
+    (a :class:`~modspec.numerics.record.Trajectory`) and the theory of it ``exp`` (an
+    :class:`~modspec.numerics.expectation.Expectation`): the run's hidden width, the theory's
+    starts, half-rise times and steepness."""
+
+    if run.init is not None:
+        hidden = int(np.asarray(run.init[0][0]).shape[-2])
+    else:
+        hidden = int(run.meta.get("hidden") or 1)
+    t = np.asarray(run.t, dtype=float)
+    fixed = exp.fixed_points or {}
+    rise, steep = {}, {}
+    for key, a in exp.trajectory.modes.items():
+        a = np.asarray(a, dtype=float)
+        if a.ndim != 1 or not fixed.get(key):
+            rise[key] = float("nan")
+            continue
+        a = np.interp(t, exp.trajectory.t, a)
+        rise[key] = _half_rise(t, a, fixed[key])
+        steep[key] = steepness(t, a, fixed[key], rise[key])
+    return mode_domains(th, hidden, exp.a0, rise, bound, steep, trajectory_bound)
+
+
+def _half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
+    """First time ``a`` reaches ``target/2`` (linear interpolation), NaN if never."""
+    above = np.flatnonzero(a >= target / 2)
+    if above.size == 0 or target <= 0:
+        return float("nan")
+    k = int(above[0])
+    if k == 0:
+        return float(t[0])
+    return float(t[k - 1] + (target / 2 - a[k - 1]) * (t[k] - t[k - 1]) / (a[k] - a[k - 1]))

@@ -35,13 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from modspec.numerics.domain import (
-    DOMAIN_SHIFT,
-    TRAJECTORY_SHIFT,
-    ModeDomain,
-    mode_domains,
-    steepness,
-)
+from modspec.numerics.domain import DOMAIN_SHIFT, TRAJECTORY_SHIFT, ModeDomain, run_domains
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
@@ -52,7 +46,8 @@ from modspec.theory.errors import bad
 from .comparison import TOLERANCES, Comparison, check, compare
 
 __all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "check_stable", "payload", "summary",
-           "theory_checks", "training_options", "validate", "write_outputs"]
+           "theory_checks", "training_options", "unconverged_modes", "validate",
+           "write_outputs"]
 
 #: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
 #: A mode whose theory ends farther than this (relative) from its fixed point has not
@@ -103,7 +98,7 @@ class Assessment:
         """Modes the theory itself has not brought within 1 % of their fixed points by the
         run's last epoch: ``{mode: a(T)/a*}`` (empty when the theory has converged, or has no
         trajectory). Such a run's end point is reported, not judged against ``W*``."""
-        return _unconverged(self.expectation)
+        return unconverged_modes(self.expectation)
 
 
 def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: bool = True,
@@ -114,11 +109,11 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     :func:`modspec.numerics.expectation.expect`), and only measured where it does not."""
     exp = expect(th, run, time, linear, rule=rule)
     tol = {**CHECK_TOLERANCES, **(tolerances or {})}
-    converged = not _unconverged(exp)
+    converged = not unconverged_modes(exp)
     judge_trajectories = (linear and exp.full_data and not th.coupled
                           and (max(m.depth for m in th.network.modules) <= 2
                                or run.init is not None))
-    domain = (_domain(th, run, exp, tol["domain_shift"], tol["trajectory_shift"])
+    domain = (run_domains(th, run, exp, tol["domain_shift"], tol["trajectory_shift"])
               if judge_trajectories else {})
     # a mode outside the domain takes the end points with it: its omitted cross terms decay
     # on its own slow time scale
@@ -133,31 +128,10 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     return Assessment(th, run, exp, comp, domain)
 
 
-def _domain(th: Derivation, run: Trajectory, exp: Expectation, bound: float,
-            trajectory_bound: float) -> dict[str, ModeDomain]:
-    """Every mode's place in the theory's domain (:func:`~modspec.numerics.domain.mode_domains`)
-    from the run's hidden width and the theory's starts and half-rise times."""
-    from .comparison import measured_half_rise
-
-    if run.init is not None:
-        hidden = int(np.asarray(run.init[0][0]).shape[-2])
-    else:
-        hidden = int(run.meta.get("hidden") or 1)
-    t = np.asarray(run.t, dtype=float)
-    fixed = exp.fixed_points or {}
-    rise, steep = {}, {}
-    for key, a in exp.trajectory.modes.items():
-        a = np.asarray(a, dtype=float)
-        if a.ndim != 1 or not fixed.get(key):
-            rise[key] = float("nan")
-            continue
-        a = np.interp(t, exp.trajectory.t, a)
-        rise[key] = measured_half_rise(t, a, fixed[key])
-        steep[key] = steepness(t, a, fixed[key], rise[key])
-    return mode_domains(th, hidden, exp.a0, rise, bound, steep, trajectory_bound)
-
-
-def _unconverged(exp: Expectation) -> dict[str, float]:
+def unconverged_modes(exp: Expectation) -> dict[str, float]:
+    """``{mode: a(T)/a*}`` of the modes the theory ``exp`` has not brought within
+    :data:`UNCONVERGED` of their fixed points by its last time (see
+    :attr:`Assessment.unconverged`)."""
     modes, fixed = exp.trajectory.modes, exp.fixed_points or {}
     out = {}
     for key, a in modes.items():
@@ -252,53 +226,14 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
         check_stable(dataset, network, options["lr"], options.get("hidden", 50),
                      options.get("train_objects"))
     if lam is not None:
-        return _validate_balanced(dataset, network, time, tolerances, lam, init_scale, options,
-                                  linear and gd)
+        from .balanced import validate_balanced
+
+        return validate_balanced(dataset, network, time, tolerances, lam, init_scale, options,
+                                 linear and gd)
     theory = derive(dataset, network)      # a derivation error shows before any training
     run = train(dataset, network, **options)
     return assess(theory, run, time=time, linear=linear,
                   tolerances=tolerances, rule=options.get("rule"))
-
-
-def _validate_balanced(dataset: Any, network: Network, time: str, tolerances: Any, lam: Any,
-                       init_scale: Any, options: dict[str, Any], linear_gd: bool) -> Assessment:
-    """:func:`validate` from a λ-balanced start (see there)."""
-    from modspec.numerics.any_start import expect_balanced, lambda_balanced_weights
-
-    from .training import train
-
-    if time != "continuous":
-        raise bad("time", time, "must be continuous from a lambda-balanced start (the exact "
-                                "solution is of the gradient flow; gradient descent lags it "
-                                "by O(lr))")
-    if not linear_gd or options.get("bias"):
-        raise bad("init", "lambda-balanced", "needs a linear network trained by gradient "
-                                             "descent without biases")
-    if options.get("train_objects") is not None:
-        raise bad("train_objects", options["train_objects"], "a lambda-balanced start is "
-                                                             "validated on every object")
-    if network.coupled:
-        raise bad("arch", network.name, "modules writing the same output block couple: the "
-                                        "λ-balanced solution is for uncoupled modules")
-    options["init"] = lambda_balanced_weights(dataset, network, options.get("hidden", 50),
-                                              float(lam), float(init_scale),
-                                              options.get("seeds", 1), options.get("seed", 0))
-    theory = derive(dataset, network)
-    expect_balanced(theory, _probe(options["init"], options["lr"]), float(lam))  # refusals
-    run = train(dataset, network, **options)
-    exp = expect_balanced(theory, run, float(lam))
-    tol = {**CHECK_TOLERANCES, **(tolerances or {})}
-    converged = not _unconverged(exp)
-    comp = compare(exp.trajectory, run, dataset=theory.dataset, fixed_points=exp.fixed_points,
-                   converged=exp.end_point, tolerances=tol, judge_end_points=converged)
-    return Assessment(theory, run, exp, comp)
-
-
-def _probe(init: Any, lr: float) -> Trajectory:
-    """A record of one epoch from ``init``: what :func:`expect_balanced` checks before any
-    training (whitened inputs, two-layer modules)."""
-    return Trajectory(np.array([0.0]), {}, {}, {}, seed_axis=True, kind="simulation",
-                      lr=float(lr), init=init)
 
 
 def training_options(dataset: Any, network: Any, time: Any, tolerances: Any,
