@@ -30,7 +30,8 @@ from .flow import block, covariances, layout, residual, tau_of, total_map
 from .record import Trajectory
 from .riccati import balanced_start, solve_balanced
 
-__all__ = ["WHITE_TOL", "lambda_balanced_weights", "predict_balanced", "regime_measures"]
+__all__ = ["WHITE_TOL", "expect_balanced", "lambda_balanced_weights", "predict_balanced",
+           "regime_measures"]
 
 #: ``‖Σx − I‖`` (max entry) below which a module's inputs count as whitened.
 WHITE_TOL = 1e-10
@@ -132,3 +133,41 @@ def regime_measures(dataset: Any, network: Network, start: Sequence[Sequence[np.
             align.append(sol.alignment()[-1])
         out[ml.module.name] = {"kernel_movement": np.array(move), "alignment": np.array(align)}
     return out
+
+
+def expect_balanced(th: Any, run: Trajectory, lam: float) -> Any:
+    """The theory of a gradient-descent ``run`` (``Trajectory``, a seed axis) made from
+    λ-balanced initial weights (``run.init``): the exact gradient flow of
+    :func:`predict_balanced` from every seed's own start, averaged over seeds, at the run's
+    times, as a :class:`~modspec.numerics.expectation.Expectation` (continuous time: gradient
+    descent lags it by O(lr)). Refuses (one line) what :func:`predict_balanced` refuses, a run
+    without initial weights and a run on a subset of the objects."""
+    from dataclasses import replace
+
+    from .expectation import Expectation
+    from .record import GROUPS
+
+    if run.init is None:
+        raise bad("init", None, "the theory from a λ-balanced start needs the run's initial "
+                                "weights")
+    if run.train_objects is not None and len(run.train_objects) != int(th.dataset.P):
+        raise bad("train_objects", list(run.train_objects), "a λ-balanced start is predicted "
+                                                            "on every object")
+    seeds = int(np.asarray(run.init[0][0]).shape[0])
+    per_seed = [predict_balanced(th.dataset, th.network, run.t, run.lr, lam,
+                                 init=[[np.asarray(w)[k:k + 1] for w in layers]
+                                       for layers in run.init]) for k in range(seeds)]
+    first = per_seed[0]
+
+    def mean(group: str) -> dict[str, np.ndarray]:
+        return {k: np.mean([getattr(p, group)[k] for p in per_seed], axis=0)
+                for k in getattr(first, group)}
+
+    trajectory = replace(first, **{g: mean(g) for g in GROUPS})
+    conv = th.converged
+    fixed = {k: float(m.fixed_point) for k, m in th.modes.items()}
+    end = ({k: float(v) for k, v in conv["quadrant_norms"].items()}
+           if conv.get("quadrant_norms") else None)
+    return Expectation(trajectory, f"exact gradient flow from the λ-balanced start (λ = {lam:g}, "
+                                   "Riccati solution), mean over seeds", "continuous", fixed,
+                       end, conv.get("systematic"))

@@ -65,6 +65,7 @@ class Comparison:
     systematicity: dict[str, float]
     verdicts: dict[str, dict[str, Any]]
     tolerances: dict[str, float] = field(default_factory=dict)
+    outside: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -74,7 +75,7 @@ class Comparison:
         return {"modes": self.modes, "half_rise": self.half_rise,
                 "quadrant_norms": self.quadrant_norms, "systematicity": self.systematicity,
                 "verdicts": self.verdicts, "tolerances": self.tolerances,
-                "passed": self.passed}
+                "passed": self.passed, "outside_domain": self.outside}
 
 
 def measured_half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
@@ -100,7 +101,9 @@ def compare(theory: Trajectory, measured: Trajectory, *,
             converged: Mapping[str, float] | None = None,
             tolerances: Mapping[str, float] | None = None,
             check_trajectories: bool = True, own_end: bool = False,
-            judge_end_points: bool = True) -> Comparison:
+            judge_end_points: bool = True,
+            outside: Mapping[str, str] | None = None,
+            steep: Mapping[str, str] | None = None) -> Comparison:
     """Compare the theory of a run with its measurement (see the module docstring).
 
     ``fixed_points`` {key: a*} gives each mode's end value (default: the theory's last
@@ -110,6 +113,11 @@ def compare(theory: Trajectory, measured: Trajectory, *,
     not claim to describe). ``own_end=True`` measures the simulation's half-rise time against
     half of its *own* final value (for non-linear networks, whose end point differs);
     ``judge_end_points=False`` reports the final quadrant norms without verdicts.
+    ``outside`` {mode key: why}: modes outside the theory's domain
+    (:mod:`modspec.numerics.domain`), whose trajectory and half-rise are reported, never
+    judged (``Comparison.outside``); ``steep`` {mode key: why}: modes whose half-rise is
+    judged but whose trajectory is not (a rise so steep that the delay the theory allows
+    moves it by more than the tolerance), also listed in ``Comparison.outside``.
     """
     tol = {**TOLERANCES, **(tolerances or {})}
     t_sim = np.asarray(measured.t, dtype=float)
@@ -139,10 +147,11 @@ def compare(theory: Trajectory, measured: Trajectory, *,
         t_si = measured_half_rise(t_sim, s, float(s[-1]) if own_end else end)
         rises[key] = {"theory": t_th, "simulation": t_si,
                       "rel": float(abs(t_si - t_th) / t_th) if t_th > 0 else float("nan")}
-        if check_trajectories:
-            verdicts[f"trajectory {key}"] = check(
-                modes[key]["rel"], tol["mode_rel"],
-                f"max_t |a_sim − a_theory| / a* for mode {key}")
+        if check_trajectories and key not in (outside or {}):
+            if key not in (steep or {}):
+                verdicts[f"trajectory {key}"] = check(
+                    modes[key]["rel"], tol["mode_rel"],
+                    f"max_t |a_sim − a_theory| / a* for mode {key}")
             if np.isfinite(t_th) and t_th > 0:
                 verdicts[f"half-rise {key}"] = check(
                     rises[key]["rel"], tol["half_rise_rel"],
@@ -162,7 +171,10 @@ def compare(theory: Trajectory, measured: Trajectory, *,
                                                   f"|final ‖{q}‖ sim − theory|")
 
     system = systematicity(measured, dataset)
-    return Comparison(modes, rises, quads, system, verdicts, tol)
+    skipped = {k: str(v) for k, v in {**(steep or {}), **(outside or {})}.items()
+               if k in modes}
+    return Comparison(modes, rises, quads, system, verdicts, tol,
+                      skipped if check_trajectories else {})
 
 
 def systematicity(measured: Trajectory, dataset: CompositionalDataset | Dataset | None = None

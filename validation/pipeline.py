@@ -30,11 +30,12 @@ and the held-out error of every output block against its theory (any dataset fam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from modspec.numerics.domain import DOMAIN_SHIFT, TRAJECTORY_SHIFT, ModeDomain, run_domains
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import Network
@@ -46,7 +47,8 @@ from modspec.theory.errors import bad
 from .comparison import TOLERANCES, Comparison, check, compare
 
 __all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "check_stable", "payload", "summary",
-           "theory_checks", "training_options", "validate", "write_outputs"]
+           "theory_checks", "training_options", "unconverged_modes", "validate",
+           "write_outputs"]
 
 #: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
 #: A mode whose theory ends farther than this (relative) from its fixed point has not
@@ -65,6 +67,11 @@ CHECK_TOLERANCES = {
     "heldout_zero": 1e-4,
     # |t½(π1)/t½(π2) − 1| of the shallow network (equal λ ⇒ equal rates)
     "shallow_rate": 0.05,
+    # estimated shift (a0/a*)^(2/L) + (L−2)·M/h from which a mode's trajectory is not judged
+    # (modspec.numerics.domain)
+    "domain_shift": DOMAIN_SHIFT,
+    # largest trajectory error κ·δ that shift may make (κ: the theory's steepness)
+    "trajectory_shift": TRAJECTORY_SHIFT,
 }
 
 
@@ -76,6 +83,7 @@ class Assessment:
     run: Trajectory
     expectation: Expectation
     comparison: Comparison
+    domain: dict[str, ModeDomain] = field(default_factory=dict)
 
     @property
     def theory(self) -> Trajectory:
@@ -91,7 +99,7 @@ class Assessment:
         """Modes the theory itself has not brought within 1 % of their fixed points by the
         run's last epoch: ``{mode: a(T)/a*}`` (empty when the theory has converged, or has no
         trajectory). Such a run's end point is reported, not judged against ``W*``."""
-        return _unconverged(self.expectation)
+        return unconverged_modes(self.expectation)
 
 
 def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: bool = True,
@@ -101,19 +109,30 @@ def assess(th: Derivation, run: Trajectory, *, time: str = "discrete", linear: b
     reduces to modes (``rule``: its definition, default the run's own rule; see
     :func:`modspec.numerics.expectation.expect`), and only measured where it does not."""
     exp = expect(th, run, time, linear, rule=rule)
-    converged = not _unconverged(exp)
+    tol = {**CHECK_TOLERANCES, **(tolerances or {})}
+    converged = not unconverged_modes(exp)
     judge_trajectories = (linear and exp.full_data and not th.coupled
                           and (max(m.depth for m in th.network.modules) <= 2
                                or run.init is not None))
+    domain = (run_domains(th, run, exp, tol["domain_shift"], tol["trajectory_shift"])
+              if judge_trajectories else {})
+    # a mode outside the domain takes the end points with it: its omitted cross terms decay
+    # on its own slow time scale
+    converged = converged and all(d.inside for d in domain.values())
     comp = compare(exp.trajectory, run, dataset=th.dataset, fixed_points=exp.fixed_points,
-                   converged=exp.end_point,
-                   tolerances={**CHECK_TOLERANCES, **(tolerances or {})},
+                   converged=exp.end_point, tolerances=tol,
                    check_trajectories=judge_trajectories, own_end=not linear,
-                   judge_end_points=linear and converged)
-    return Assessment(th, run, exp, comp)
+                   judge_end_points=linear and converged,
+                   outside={k: d.reason() for k, d in domain.items() if not d.inside},
+                   steep={k: d.reason() for k, d in domain.items()
+                          if d.inside and not d.trajectory_inside})
+    return Assessment(th, run, exp, comp, domain)
 
 
-def _unconverged(exp: Expectation) -> dict[str, float]:
+def unconverged_modes(exp: Expectation) -> dict[str, float]:
+    """``{mode: a(T)/a*}`` of the modes the theory ``exp`` has not brought within
+    :data:`UNCONVERGED` of their fixed points by its last time (see
+    :attr:`Assessment.unconverged`)."""
     modes, fixed = exp.trajectory.modes, exp.fixed_points or {}
     out = {}
     for key, a in modes.items():
@@ -182,7 +201,8 @@ def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = HIDDEN,
 
 def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
              time: str = "discrete",
-             tolerances: Mapping[str, float] | None = None, **training: Any) -> Assessment:
+             tolerances: Mapping[str, float] | None = None, lam: float | None = None,
+             init_scale: float = 1.0, **training: Any) -> Assessment:
     """Train ``network`` on ``dataset`` (:func:`modspec.validation.training.train` with the
     keyword arguments ``training``), derive its theory and assess the run against it.
 
@@ -190,7 +210,13 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     (:data:`modspec.validation.defaults.VALIDATE`: ``lr`` 0.005, ``epochs`` 2400, ``hidden``
     50, ``init_std`` 2e-4, ``seeds`` 3, ``seed`` 0, ``backend`` auto). The arguments are
     checked before any work: a wrong one is a one-line
-    :class:`~modspec.theory.errors.ModspecError` naming it."""
+    :class:`~modspec.theory.errors.ModspecError` naming it.
+
+    ``lam`` (with ``init_scale``): start from seeded λ-balanced weights
+    (:func:`modspec.numerics.any_start.lambda_balanced_weights`) and compare with the exact
+    flow from each seed's start (:func:`~modspec.numerics.any_start.expect_balanced`:
+    two-layer, uncoupled, whitened modules, gradient descent of a linear network, on every
+    object, ``time="continuous"``; anything else is refused in one line)."""
     from .training import train
 
     options = training_options(dataset, network, time, tolerances, training)
@@ -200,6 +226,11 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     if linear and gd and not options.get("bias"):
         check_stable(dataset, network, options["lr"], options.get("hidden", 50),
                      options.get("train_objects"))
+    if lam is not None:
+        from .balanced import validate_balanced
+
+        return validate_balanced(dataset, network, time, tolerances, lam, init_scale, options,
+                                 linear and gd)
     theory = derive(dataset, network)      # a derivation error shows before any training
     run = train(dataset, network, **options)
     return assess(theory, run, time=time, linear=linear,
@@ -270,7 +301,8 @@ def payload(assessment: Assessment) -> dict[str, Any]:
     out["tau_epochs"] = float(run.tau)
     out["theory"] = {"time": exp.time, "method": exp.method, "a0": exp.a0,
                      "flow_lag": exp.flow_lag,
-                     "unconverged_at_end": assessment.unconverged or None}
+                     "unconverged_at_end": assessment.unconverged or None,
+                     "domain": {k: d.as_dict() for k, d in assessment.domain.items()} or None}
     if exp.heldout is not None:
         out["heldout_theory"] = exp.heldout
     measured = run.final_heldout_blocks()
@@ -332,6 +364,15 @@ def summary(assessment: Assessment) -> str:
     for key, v in comp.verdicts.items():
         lines.append(f"  [{'ok ' if v['passed'] else 'BAD'}] {key}: {v['value']:.6g} "
                      f"{v['test']} {v['tolerance']:.3g}")
+    for key, why in comp.outside.items():
+        rel, half = comp.modes[key]["rel"], comp.half_rise.get(key, {}).get("rel")
+        if f"half-rise {key}" in comp.verdicts or why.startswith("steep"):
+            lines.append(f"  [ - ] trajectory {key}: {rel:.6g}, not judged ({why})")
+            continue
+        shown = f"trajectory {rel:.6g}" + ("" if half is None or not np.isfinite(half)
+                                           else f", half-rise {half:.6g}")
+        lines.append(f"  [ - ] {key}: outside the theory's domain, not judged ({shown}; "
+                     f"{why})")
     for key, value in comp.systematicity.items():
         lines.append(f"  {key}: {value:.6g}")
     measured = assessment.run.final_heldout_blocks()
@@ -340,6 +381,10 @@ def summary(assessment: Assessment) -> str:
         held = ", ".join(f"{b} {v:.3f}" + (f" (theory {theory[b]:.3f})" if b in theory else "")
                          for b, v in measured.items())
         lines.append(f"  held-out error per output block: {held}")
+    shifted = [k for k, v in comp.quadrant_norms.items() if f"end point {k}" not in comp.verdicts]
+    if comp.outside and shifted and not assessment.unconverged:
+        lines.append("  end points reported, not judged: modes outside the theory's domain "
+                     "(what the theory leaves out of them still decays at the last epoch)")
     if assessment.unconverged and comp.quadrant_norms:
         where = ", ".join(f"{k} at {100 * v:.1f} %" for k, v in assessment.unconverged.items())
         lines.append(f"  end points reported, not judged: by epoch {assessment.run.t[-1]:g} "

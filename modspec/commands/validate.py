@@ -21,6 +21,7 @@ from .options import (
     SEED,
     add_architecture_options,
     add_dataset_options,
+    add_init_options,
     add_objects_option,
     add_rule_options,
     check_objects_option,
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_options(p)
     add_architecture_options(p)
     add_rule_options(p)
+    add_init_options(p)
     g = p.add_argument_group("training")
     # defaults: those of ms.validate (VALIDATE); --lr/--epochs stay None so that --claims
     # keeps its own per-run values unless they are given
@@ -102,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         if args.rule != "gradient-descent":
             raise bad("--rule", args.rule, "applies to one architecture; the claims are "
                       "checked with gradient descent (drop --rule or --claims)")
+        if args.init != "random":
+            raise bad("--init", args.init, "applies to one architecture; the claims start "
+                      "from small random weights (drop --init or --claims)")
     ds = dataset_from(args)
     from modspec.numerics.flow import check_numeric
 
@@ -122,6 +127,8 @@ def _single(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
 
     net = network_from(args)
     given = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
+    if args.init == "lambda-balanced":
+        given |= {"lam": args.lam, "init_scale": args.init_scale}
     result = validate(ds, net, time=args.time, backend=args.backend, device=args.device,
                       dtype=args.dtype, hidden=args.hidden, init_std=args.init_std,
                       seeds=args.seeds, seed=args.seed,
