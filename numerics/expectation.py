@@ -198,8 +198,8 @@ def _mean_over_directions(trajectory: Trajectory) -> Trajectory:
     Quadrant norms and losses are the batch means of those of each start (the exact
     observables of a mode whose directions differ lie between these and those of the mean
     strengths; at the end point, where every direction is at its fixed point, they agree)."""
-    if np.ndim(next(iter(trajectory.modes.values()))) < 2:
-        return trajectory
+    if not trajectory.modes or np.ndim(next(iter(trajectory.modes.values()))) < 2:
+        return trajectory                     # no mode (outputs uncorrelated): nothing to mean
     mean = {g: {k: np.mean(v, axis=0) for k, v in getattr(trajectory, g).items()}
             for g in GROUPS}
     return replace(trajectory, tau=float(np.mean(trajectory.tau)), **mean)

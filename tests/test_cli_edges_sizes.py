@@ -143,8 +143,8 @@ SHAPES = {
                          'compute = ["theory"]\n', "run.arch=['dense']"),
     "arch table": ('[run]\narch = {a = "dense"}\nlr = 0.02\nepochs = 10\ncompute = ["theory"]\n',
                    "run.arch={'a': 'dense'}"),
-    "dataset scalar": ("dataset = 3\n" + GRID_RUN, "[dataset] and [run] must be tables"),
-    "run string": ('run = "x"\n[dataset]\nnx = 3\n', "[dataset] and [run] must be tables"),
+    "dataset scalar": ("dataset = 3\n" + GRID_RUN, "must be tables"),
+    "run string": ('run = "x"\n[dataset]\nnx = 3\n', "must be tables"),
     "huge product": ("[dataset]\nkx = [" + ", ".join(map(str, range(100))) + "]\n[run]\n"
                      "lr = [" + ", ".join(f"0.0{i + 1}" for i in range(9)) + "]\nepochs = 10\n"
                      "seed = [" + ", ".join(map(str, range(1000))) + ']\ncompute = ["theory"]\n',
