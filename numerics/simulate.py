@@ -23,7 +23,8 @@ update of epoch t+1):
 * ``quadrant_norms[q]`` — Frobenius norms of the quadrants ``Ox->Oy`` … of the total map;
 * ``loss[name]`` — per sample: the mean over training samples of the summed squared error
   over the block's output units (``compositional``: ``Oy``; ``noncompositional``: ``Gy``),
-  computed as ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩``;
+  computed as ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩`` (on the reduced run's ``W̃``, ``R̃``:
+  the training outputs are the same);
 * ``heldout`` — when ``train_objects`` leaves objects out, for every output block ``o``
   ``blocks[o]`` (seeds, T): the mean over held-out objects j of ``‖W[o, :] x_j − y_j[o]‖²``
   (summed over the block's units; the theory's ``block_errors``,
@@ -58,7 +59,7 @@ from .flow import (
 )
 from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
-from .subspace import full_maps, full_residual, full_weights, reduce_run
+from .subspace import full_maps, full_weights, reduce_run
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "simulate", "single_threaded_blas"]
 
@@ -141,15 +142,27 @@ class Observer:
         norms = np.sqrt((W * W).reshape(*W.shape[:-2], -1) @ self.quadrant_masks)
         return {q: norms[..., j] for j, q in enumerate(self.lay.quadrants)}
 
-    def values(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray) -> np.ndarray:
+    def values(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray | None,
+               reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+               ) -> np.ndarray:
         """Every recorded value of a batch as one array ``(batch, len(names))``, in the order
         of :attr:`names` (mode strengths, quadrant norms, block losses): one matrix product
-        per module for the modes, one for the quadrants and one for the losses."""
+        per module for the modes, one for the quadrants and one for the losses.
+
+        ``reduced = (W̃, Σ̃yx, R̃)``, a reduced run's total map, covariance and residual
+        (:mod:`modspec.numerics.subspace`), gives the losses instead of the full ``R``
+        (then unused): the training outputs are the same, ``W X = W̃ Z``, so
+        ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩ = tr Σy_o − ⟨Σ̃yx_o + R̃_o, W̃_o⟩`` (equal up to
+        rounding), read on the few reduced columns."""
         n = W.shape[0]
         parts = [M.reshape(n, -1) @ proj for (_, proj), M in zip(self.projections, maps,
                                                                   strict=True)]
         quads = np.sqrt((W * W).reshape(n, -1) @ self.quadrant_masks)
-        inner = ((self.cov.sigma_yx + R) * W).reshape(n, -1) @ self.loss_masks
+        if reduced is None:
+            inner = ((self.cov.sigma_yx + R) * W).reshape(n, -1) @ self.loss_masks
+        else:
+            Wr, sigma_yz, Rr = reduced
+            inner = np.sum((sigma_yz + Rr) * Wr, axis=-1) @ self.block_rows
         return np.concatenate([*parts, quads, self.loss_traces - inner], axis=1)
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
@@ -332,7 +345,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
             else:                        # the full maps and residual, from the reduced ones
                 full = full_maps(sub, lay, maps, weights)
                 final_map = total_map(lay, full)
-                table[slot] = obs.values(full, final_map, full_residual(sub, W, cov))
+                table[slot] = obs.values(full, final_map, None, (W, run_cov.sigma_yx, R))
             if held_err is not None:
                 for b, v in obs.heldout(final_map).items():
                     held_err[b][:, slot] = v
