@@ -52,7 +52,7 @@ from .observables import (
     where_exists,
 )
 from .projectors import SampleSpace, sample_space
-from .spectra import Mode, Spectrum, module_spectra
+from .spectra import Mode, Spectrum, _differ_somewhere, module_spectra
 
 __all__ = ["DOMAIN", "Derivation", "DerivedOnUse", "LOSS_NORMALISATION", "ModuleDerivation",
            "coupled_map", "derive", "map_blocks", "mode_key", "network_map", "strength_symbol",
@@ -401,21 +401,30 @@ def map_blocks(space: SampleSpace, spectra: list[Spectrum],
     Only atoms on which both blocks are non-zero are listed (the others add nothing).
     """
     blocks: dict[str, dict[str, sp.Expr]] = {}
+    per_mode: dict[tuple[int, str], sp.Expr] = {}     # c of a mode: the same in every block
     for inp, out in block_pairs(space.input_blocks, space.output_blocks):
         coeff: dict[str, sp.Expr] = {}
-        for spec, a in zip(spectra, strengths, strict=True):
+        for i, (spec, a) in enumerate(zip(spectra, strengths, strict=True)):
             for m in spec.modes:
                 if inp not in m.cx or out not in m.cy:
                     continue
-                c = where_exists(m, sp.simplify(a[m.label] / sp.sqrt(m.cx_total
-                                                                      * m.cy_total)))
+                if (i, m.label) not in per_mode:
+                    per_mode[i, m.label] = where_exists(
+                        m, sp.simplify(a[m.label] / sp.sqrt(m.cx_total * m.cy_total)))
+                c = per_mode[i, m.label]
                 for atom in m.atoms:
                     coeff[atom] = coeff.get(atom, sp.Integer(0)) + c
         touched = {g.label for g in space.atoms
-                   if sp.simplify(g.gram[inp] * g.gram[out]) != 0}
+                   if _nonzero(g.gram[inp] * g.gram[out])}
         coeff = {g: c for g, c in coeff.items() if g in touched}
         blocks[quadrant_name(inp, out)] = coeff
     return blocks
+
+
+def _nonzero(expr: sp.Expr) -> bool:
+    """``simplify(expr) != 0``, skipping ``simplify`` when ``expr`` is already seen to be
+    non-zero at a point its symbols allow (:func:`modspec.theory.spectra._differ_somewhere`)."""
+    return _differ_somewhere(expr, sp.Integer(0)) or sp.simplify(expr) != 0
 
 
 def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,
