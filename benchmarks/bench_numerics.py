@@ -188,10 +188,11 @@ def bench_simulate(seeds: int, epochs: int) -> None:
           f"the quadrant norms {t_quad:.3f} s -> {q_ratio:.1f}x (target >= 10x; max |diff| "
           f"{qerr:.1e}); bare per-seed loop {t_bare:.3f} s -> {b_ratio:.1f}x (target >= 4x)")
     if q_ratio < 10 or b_ratio < 4:
-        print("    short of the goal: per recorded epoch simulate rebuilds the full map from "
-              "the reduced run (M~ Q^T + W~2 C, a stacked 9x17 @ 17x27 product per seed), "
-              "the full residual and three masked sums; each is a NumPy call on ~24k "
-              "numbers, so the record costs about as much as the reduced step itself")
+        print("    short of the goal: every recorded epoch rebuilds the full map from the "
+              "reduced run (M~ Q^T + W~2 C: a stacked 9x17 @ 17x27 product per seed, more "
+              "arithmetic than the reduced step) for the quadrant norms, which read its "
+              "entries; with the mode and quadrant sums (skinny matrix products) recording "
+              "costs about twice the step (compare record_every below)")
     print(f"    simulate {seeds} seeds of D0 dense (hidden 50, {epochs} epochs): batched "
           f"{t_batch:.3f} s, per-seed loop {t_loop:.3f} s -> {t_loop / t_batch:.1f}x faster "
           f"(target >= 10x; max |diff| {err:.1e})")
