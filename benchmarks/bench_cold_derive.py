@@ -8,12 +8,29 @@ and check every candidate by substitution into the ODE, so they do the same work
 the solving, and both must give the same expression. A cold ``modspec derive`` of D0 is
 dominated by this step when the cache is empty.
 
-    python benchmarks/bench_cold_derive.py
+Then whole cold commands, each in a fresh process with an empty ``MODSPEC_CACHE_DIR`` and
+measured in CPU seconds of the child (the machine is shared; wall time is not comparable):
+
+* ``modspec derive`` of D0 against the floor every command pays, a process that only
+  imports ``modspec.theory.derivation`` (SymPy, NumPy and the theory modules);
+* ``modspec derive --symbolic`` of a hierarchy (branching, features and r symbolic) at
+  ``levels = 10`` against ``levels = 4``: the goal is a ratio near 1 (the cost independent
+  of the number of levels; the symbolic observables are derived only when read, so derive
+  no longer simplifies a quadrant norm per level).
+
+    python benchmarks/bench_cold_derive.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import sympy as sp
 
@@ -42,7 +59,46 @@ def best_of(f, repeat: int = 3) -> tuple[float, sp.Expr]:
     return best, out
 
 
+def cold_cpu(args: list[str], repeat: int) -> float:
+    """Best CPU seconds (user + system) of ``python args`` in a fresh process with an empty
+    cache directory, over ``repeat`` runs."""
+    best = float("inf")
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL,
+                           env={**os.environ, "MODSPEC_CACHE_DIR": cache}, cwd=cache)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best
+
+
+def hierarchy(directory: str, levels: int) -> str:
+    path = Path(directory) / f"hierarchy{levels}.toml"
+    path.write_text(f'family = "hierarchical"\nlevels = {levels}\nbranching = 2\n'
+                    'features = 1\nr = 1.0\n')
+    return str(path)
+
+
+def bench_commands(quick: bool) -> None:
+    n = 1 if quick else 3
+    t_floor = cold_cpu(["-c", "import modspec.theory.derivation"], n)
+    t_d0 = cold_cpu(["-m", "modspec", "derive", "--format", "json"], n)
+    print(f"cold modspec derive of D0: {t_d0:.2f} CPU s, import floor {t_floor:.2f} CPU s "
+          f"-> {t_d0 / t_floor:.1f}x the floor (derivation {t_d0 - t_floor:.2f} CPU s)")
+    with tempfile.TemporaryDirectory() as d:
+        levels = (4, 6) if quick else (4, 10)
+        times = [cold_cpu(["-m", "modspec", "derive", "--symbolic", "--format", "json",
+                           "--dataset", hierarchy(d, L)], 1 if quick else 2) for L in levels]
+    print(f"cold symbolic hierarchical derive: levels {levels[0]} {times[0]:.2f} CPU s, "
+          f"levels {levels[1]} {times[1]:.2f} CPU s -> ratio {times[1] / times[0]:.2f} "
+          "(goal: near 1)")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, levels 6")
+    args = parser.parse_args()
     for L in (1, 2):
         integrand = sp.together(sy.tau / dynamics.mode_rhs(L, dynamics._a))
         t_new, new = best_of(lambda: dynamics._separate(integrand, L))   # noqa: B023
@@ -50,6 +106,7 @@ def main() -> None:
         assert sp.simplify(new - old) == 0, (new, old)
         print(f"depth {L}: exponentiated {t_new:.2f} s, sympy.solve {t_old:.2f} s "
               f"-> {t_old / t_new:.1f}x faster (same a(t): {new})")
+    bench_commands(args.quick)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ update of epoch t+1):
 * ``quadrant_norms[q]`` — Frobenius norms of the quadrants ``Ox->Oy`` … of the total map;
 * ``loss[name]`` — per sample: the mean over training samples of the summed squared error
   over the block's output units (``compositional``: ``Oy``; ``noncompositional``: ``Gy``),
-  computed as ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩``;
+  computed as ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩`` (on the reduced run's ``W̃``, ``R̃``:
+  the training outputs are the same);
 * ``heldout`` — when ``train_objects`` leaves objects out, for every output block ``o``
   ``blocks[o]`` (seeds, T): the mean over held-out objects j of ``‖W[o, :] x_j − y_j[o]‖²``
   (summed over the block's units; the theory's ``block_errors``,
@@ -61,7 +62,7 @@ from .progress import counted, epoch_bar
 from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
 from .starts import effective_a0, initial_weights
-from .subspace import full_maps, full_residual, full_weights, reduce_run
+from .subspace import full_maps, full_weights, reduce_run
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "lr_limit", "simulate",
            "single_threaded_blas"]
@@ -89,6 +90,10 @@ class Observer:
         self.loss_masks = _masks((lay.n_out, lay.n_in),
                                  [(self.out_spans[b], slice(None)) for b in self.loss_blocks])
         self.loss_traces = np.array([cov.trace_y[b] for b in self.loss_blocks])
+        #: (group, key) of every column of :meth:`values`
+        self.names = [*(("modes", k) for ml, _ in self.projections for k in ml.projections),
+                      *(("quadrant_norms", q) for q in lay.quadrants),
+                      *(("loss", name) for name in self.loss_blocks.values())]
         # held-out errors: the output rows summed by block (a 0/1 matrix rows × blocks)
         self.block_rows = _masks((lay.n_out, 1), [(self.out_spans[b], slice(None))
                                                  for b in self.out_spans])
@@ -109,15 +114,36 @@ class Observer:
         norms = np.sqrt((W * W).reshape(*W.shape[:-2], -1) @ self.quadrant_masks)
         return {q: norms[..., j] for j, q in enumerate(self.lay.quadrants)}
 
+    def values(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray | None,
+               reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+               ) -> np.ndarray:
+        """Every recorded value of a batch as one array ``(batch, len(names))``, in the order
+        of :attr:`names` (mode strengths, quadrant norms, block losses): one matrix product
+        per module for the modes, one for the quadrants and one for the losses.
+
+        ``reduced = (W̃, Σ̃yx, R̃)``, a reduced run's total map, covariance and residual
+        (:mod:`modspec.numerics.subspace`), gives the losses instead of the full ``R``
+        (then unused): the training outputs are the same, ``W X = W̃ Z``, so
+        ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩ = tr Σy_o − ⟨Σ̃yx_o + R̃_o, W̃_o⟩`` (equal up to
+        rounding), read on the few reduced columns."""
+        n = W.shape[0]
+        parts = [M.reshape(n, -1) @ proj for (_, proj), M in zip(self.projections, maps,
+                                                                  strict=True)]
+        quads = np.sqrt((W * W).reshape(n, -1) @ self.quadrant_masks)
+        if reduced is None:
+            inner = ((self.cov.sigma_yx + R) * W).reshape(n, -1) @ self.loss_masks
+        else:
+            Wr, sigma_yz, Rr = reduced
+            inner = np.sum((sigma_yz + Rr) * Wr, axis=-1) @ self.block_rows
+        return np.concatenate([*parts, quads, self.loss_traces - inner], axis=1)
+
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
                  ) -> dict[str, Any]:
         """``maps``, ``W``, ``R`` stacked over a leading batch axis; values are (batch,)."""
-        modes = self.modes(maps)
-        quads = self.quadrant_norms(W)
-        inner = ((self.cov.sigma_yx + R) * W).reshape(*W.shape[:-2], -1) @ self.loss_masks
-        losses = {name: self.loss_traces[j] - inner[..., j]
-                  for j, name in enumerate(self.loss_blocks.values())}
-        out: dict[str, Any] = {"modes": modes, "quadrant_norms": quads, "loss": losses}
+        vals = self.values(maps, W, R)
+        out: dict[str, Any] = {"modes": {}, "quadrant_norms": {}, "loss": {}}
+        for j, (group, key) in enumerate(self.names):
+            out[group][key] = vals[..., j]
         if self.record_held:
             out["heldout"] = self.heldout(W)
         return out
@@ -247,9 +273,9 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     T = len(record_at)
 
     obs = Observer(lay, cov, dataset)
-    records = {"modes": {k: np.empty((n_seeds, T)) for k in lay.keys},
-               "quadrant_norms": {q: np.empty((n_seeds, T)) for q in lay.quadrants},
-               "loss": {loss_key(b): np.empty((n_seeds, T)) for b in dataset.output_blocks}}
+    # every record of an epoch is one row of ``table`` (T, seeds, observables), split into
+    # the named (seeds, T) arrays at the end
+    table = np.empty((T, n_seeds, len(obs.names)))
     held_err = ({b: np.empty((n_seeds, T)) for b in dataset.output_blocks}
                 if obs.record_held else None)
 
@@ -284,16 +310,13 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         if step == record_at[slot]:
             if sub is None:
                 final_map = W
-                rec = obs(maps, W, R)
+                table[slot] = obs.values(maps, W, R)
             else:                        # the full maps and residual, from the reduced ones
                 full = full_maps(sub, lay, maps, weights)
                 final_map = total_map(lay, full)
-                rec = obs(full, final_map, full_residual(sub, W, cov))
-            for group, values in records.items():
-                for k, v in rec[group].items():
-                    values[k][:, slot] = v
+                table[slot] = obs.values(full, final_map, None, (W, run_cov.sigma_yx, R))
             if held_err is not None:
-                for b, v in rec["heldout"].items():
+                for b, v in obs.heldout(final_map).items():
                     held_err[b][:, slot] = v
             slot += 1
         if step == epochs:
@@ -304,13 +327,17 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
                  else rule_terms(rule, *weights[0], X_train, Y_train, tau))
         for layers, g in zip(weights, grads, strict=True):
             for w, d in zip(layers, g, strict=True):
-                w += d / tau
+                d /= tau                 # the generated products are fresh arrays
+                w += d
         if extra is not None:
             for w, e in zip(weights[0], extra, strict=True):
                 w += e
     if sub is not None:
         weights = full_weights(sub, weights)
     heldout = heldout_curve(held_err, obs.held) if held_err is not None else None
+    records: dict[str, dict[str, np.ndarray]] = {"modes": {}, "quadrant_norms": {}, "loss": {}}
+    for j, (group, key) in enumerate(obs.names):
+        records[group][key] = np.ascontiguousarray(table[:, :, j].T)
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else cov.objects,

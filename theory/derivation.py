@@ -27,9 +27,9 @@ sample: the mean over samples of the summed squared error over a block's output 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -52,10 +52,11 @@ from .observables import (
     where_exists,
 )
 from .projectors import SampleSpace, sample_space
-from .spectra import Mode, Spectrum, module_spectra
+from .spectra import Mode, Spectrum, _differ_somewhere, module_spectra
 
-__all__ = ["DOMAIN", "Derivation", "LOSS_NORMALISATION", "ModuleDerivation", "coupled_map",
-           "derive", "map_blocks", "mode_key", "network_map", "strength_symbol", "validity"]
+__all__ = ["DOMAIN", "Derivation", "DerivedOnUse", "LOSS_NORMALISATION", "ModuleDerivation",
+           "coupled_map", "derive", "map_blocks", "mode_key", "network_map", "strength_symbol",
+           "validity"]
 
 LOSS_NORMALISATION = ("per sample: mean over samples of the summed squared error over the "
                       "block's output units")
@@ -86,6 +87,31 @@ class ModuleDerivation:
         return self.module.name
 
 
+class DerivedOnUse(Mapping[str, Any]):
+    """A read-only mapping computed by ``compute()`` the first time it is read, then kept."""
+
+    def __init__(self, compute: Callable[[], Mapping[str, Any]]) -> None:
+        self._compute: Callable[[], Mapping[str, Any]] | None = compute
+        self._value: Mapping[str, Any] = {}
+
+    def _get(self) -> Mapping[str, Any]:
+        if self._compute is not None:
+            self._value, self._compute = self._compute(), None
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+
 @dataclass(frozen=True, eq=False)
 class Derivation:
     """Everything :func:`derive` found; see the module docstring for the steps.
@@ -93,7 +119,9 @@ class Derivation:
     ``strengths`` maps result keys to mode-strength symbols; ``trajectories`` to the closed
     form ``a(t)`` of that mode (``s`` and ``λ`` substituted; ``None`` without a closed form);
     ``observables`` holds ``quadrant_norms`` and ``loss`` as expressions in the strength symbols
-    (and, for the Ox/Gx/Oy/Gy blocks, ``systematicity``); absent for coupled networks.
+    (and, for the Ox/Gx/Oy/Gy blocks, ``systematicity``); absent for coupled networks. It is
+    derived when first read (:class:`DerivedOnUse`): ``modspec derive`` never shows it, and
+    its simplification grows with the number of output blocks (a hierarchy's levels).
     ``closed_form_end`` is what the derivation found in closed form about ``W*`` (empty
     apart from ``coupled``/``closed_form`` flags for coupled networks); :attr:`converged` is
     the converged map's description for every network.
@@ -106,7 +134,7 @@ class Derivation:
     modules: tuple[ModuleDerivation, ...]
     strengths: dict[str, sp.Symbol]
     trajectories: dict[str, sp.Expr | None]
-    observables: dict[str, Any]
+    observables: Mapping[str, Any]
     closed_form_end: dict[str, Any]
     steps: list[str] = field(default_factory=list)
     #: A learning rule's derivation on this dataset and network
@@ -302,7 +330,7 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
                 f"depth {module.depth}: a(t) is not elementary; the implicit solution "
                 f"t(a) = {implicit} is (checked by differentiation)"))
 
-    observables: dict[str, Any] = {}
+    observables: Mapping[str, Any] = {}
     conv: dict[str, Any]
     if coupled:
         conv = {"coupled": True, "closed_form": False,
@@ -312,7 +340,7 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         spectra = [md.spectrum for md in modules]
         symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
                    for md in modules]
-        observables = _observables(space, spectra, symbols)
+        observables = DerivedOnUse(partial(_observables, space, spectra, symbols))
         steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
                      f"losses {LOSS_NORMALISATION}")
         conv = _converged(space, spectra)
@@ -373,21 +401,30 @@ def map_blocks(space: SampleSpace, spectra: list[Spectrum],
     Only atoms on which both blocks are non-zero are listed (the others add nothing).
     """
     blocks: dict[str, dict[str, sp.Expr]] = {}
+    per_mode: dict[tuple[int, str], sp.Expr] = {}     # c of a mode: the same in every block
     for inp, out in block_pairs(space.input_blocks, space.output_blocks):
         coeff: dict[str, sp.Expr] = {}
-        for spec, a in zip(spectra, strengths, strict=True):
+        for i, (spec, a) in enumerate(zip(spectra, strengths, strict=True)):
             for m in spec.modes:
                 if inp not in m.cx or out not in m.cy:
                     continue
-                c = where_exists(m, sp.simplify(a[m.label] / sp.sqrt(m.cx_total
-                                                                      * m.cy_total)))
+                if (i, m.label) not in per_mode:
+                    per_mode[i, m.label] = where_exists(
+                        m, sp.simplify(a[m.label] / sp.sqrt(m.cx_total * m.cy_total)))
+                c = per_mode[i, m.label]
                 for atom in m.atoms:
                     coeff[atom] = coeff.get(atom, sp.Integer(0)) + c
         touched = {g.label for g in space.atoms
-                   if sp.simplify(g.gram[inp] * g.gram[out]) != 0}
+                   if _nonzero(g.gram[inp] * g.gram[out])}
         coeff = {g: c for g, c in coeff.items() if g in touched}
         blocks[quadrant_name(inp, out)] = coeff
     return blocks
+
+
+def _nonzero(expr: sp.Expr) -> bool:
+    """``simplify(expr) != 0``, skipping ``simplify`` when ``expr`` is already seen to be
+    non-zero at a point its symbols allow (:func:`modspec.theory.spectra._differ_somewhere`)."""
+    return _differ_somewhere(expr, sp.Integer(0)) or sp.simplify(expr) != 0
 
 
 def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,

@@ -30,6 +30,7 @@ derived equations. :func:`shallow_converged_map` gives the exact end point of a 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +86,16 @@ def matrix_flow(network: Network, dataset: CompositionalDataset | Dataset | None
     """Derive ``τ dW/dt`` for every layer of every module (see the module docstring).
 
     The result is symbolic in the shapes and independent of the data values; ``dataset`` only
-    fixes the block names to check against (defaults Ox, Gx → Oy, Gy).
+    fixes the block names to check against (defaults Ox, Gx → Oy, Gy). Derived once per
+    network in a process (the matrix calculus takes about a second): treat it as read-only.
     """
     if dataset is not None:
         network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))
+    return _matrix_flow(network)
+
+
+@functools.cache
+def _matrix_flow(network: Network) -> MatrixFlow:
     coupled = network.coupled
     mods = network.modules
     hidden = {m.name: sp.Symbol(f"h_{m.name}", positive=True, integer=True) for m in mods}

@@ -338,7 +338,30 @@ def _same(a: Any, b: Any) -> bool:
         if abs(fa - fb) > MERGE_RTOL * max(abs(fa), abs(fb)):
             return False
         return True if a.has(sp.Float) or b.has(sp.Float) else sp.simplify(a - b) == 0
+    if _differ_somewhere(a, b):      # cheap and exact: then ``simplify`` cannot reach 0
+        return False
     return sp.simplify(a - b) == 0
+
+
+def _differ_somewhere(a: sp.Expr, b: sp.Expr) -> bool:
+    """True when ``a − b`` is clearly non-zero at one point that every symbol's assumptions
+    allow (integers 3, 4, …; other symbols 13/7, 15/7, …), evaluated to 30 digits: then
+    ``a`` and ``b`` differ as functions. False when that cannot be shown (a point the
+    assumptions forbid, a singular or complex value, or a difference within rounding)."""
+    point = {}
+    for i, x in enumerate(sorted((a - b).free_symbols, key=str)):
+        v = sp.Integer(3 + i) if x.is_integer else sp.Rational(13 + 2 * i, 7)
+        if any(val is not None and getattr(v, f"is_{k}", None) is not val
+               for k, val in x.assumptions0.items()):
+            return False
+        point[x] = v
+    try:
+        va, vb = (complex(e.xreplace(point).evalf(30)) for e in (a, b))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    if not all(np.isfinite([va.real, va.imag, vb.real, vb.imag])):
+        return False
+    return abs(va - vb) > 1e-15 * (1.0 + abs(va) + abs(vb))
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:

@@ -184,3 +184,27 @@ def test_bad_network_is_rejected_with_a_clear_error(d0):
         derive(d0, arch.Network((arch.Module(("Ox",), ("Oy",), 2, "A"),)))
     with pytest.raises(ModspecError, match="network"):
         derive(d0, "dense")
+
+
+def test_observables_are_derived_once_when_first_read(d0, monkeypatch):
+    """``derive`` leaves the observables to their first reader (``modspec derive`` shows none
+    of them): nothing is simplified until then, exactly once, and the mapping reads as the
+    dict it stands for."""
+    from modspec.theory import derivation
+
+    calls = []
+    real = derivation._observables
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(derivation, "_observables", counted)
+    th = derive(d0, arch.dense())
+    assert calls == []
+    norms = th.observables["quadrant_norms"]
+    assert set(norms) == {"Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy"}
+    assert set(th.observables) == {"quadrant_norms", "loss", "systematicity"}
+    assert th.observables.get("loss") is th.observables["loss"] and bool(th.observables)
+    assert calls == [1]
+    assert derive(d0, arch.leaky()).observables == {}          # coupled: none at all

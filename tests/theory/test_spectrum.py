@@ -280,3 +280,25 @@ def test_derive_json_lists_modes_sharing_s_and_lambda_once():
     parity = ms.derive(ms.parity(2, [[0, 1]], 1, 1, 1), dense)
     modes = payload(parity)["modules"][0]["modes"]
     assert len({(m["s"], m["lambda"]) for m in modes}) == len(modes) == 3
+
+
+def test_the_numeric_probe_only_ever_shows_a_difference_that_simplify_agrees_with():
+    """``_same`` skips ``simplify`` when one point its symbols allow already separates two
+    expressions; equal expressions in different forms still go to ``simplify``, and a
+    symbol whose assumptions the probe cannot meet is never probed."""
+    import sympy as sp
+
+    from modspec.theory.spectra import _differ_somewhere, _same
+
+    c = sp.Symbol("c", positive=True, integer=True)
+    f = sp.Symbol("f", nonnegative=True)
+    r = sp.Symbol("r", positive=True)
+    a = sp.sqrt(f) * r * sp.sqrt(c**4 + c**3 + c**2 + c + 1) / c**4
+    other = r * sp.sqrt(c**3 * f + c**2 * f + c * f + f) / c**4          # the next level
+    same = sp.sqrt(f * r**2 * (c**5 - 1) / (c - 1)) / c**4                # a in another form
+    assert _differ_somewhere(a, other) and not _same(a, other)
+    assert sp.simplify(a - other) != 0
+    assert not _differ_somewhere(a, same) and _same(a, same)
+    n = sp.Symbol("n", negative=True)
+    assert not _differ_somewhere(n, 2 * n) and not _same(n, 2 * n)       # simplify decides
+    assert not _differ_somewhere(1 / (c - 3), 1 / (c - 4))                 # singular at c = 3
