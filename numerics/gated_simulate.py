@@ -30,7 +30,7 @@ from modspec.theory.errors import ModspecError, bad
 from modspec.theory.gated import GatedNetwork, gate_table
 from modspec.theory.gated_data import GatedData
 
-__all__ = ["GatedRun", "gated_initial_weights", "gated_simulate", "gated_loss"]
+__all__ = ["GatedRun", "gated_initial_weights", "gated_loss", "gated_simulate", "start_weights"]
 
 Weights = dict[str, np.ndarray]
 
@@ -122,6 +122,29 @@ class _Graph:
         return grads
 
 
+def start_weights(network: GatedNetwork, init: Weights | None, init_std: float, seeds: int,
+                  seed: int) -> dict[str, np.ndarray]:
+    """The start of a run, one float64 array ``(seeds, out, in)`` per edge (fresh copies):
+    ``init`` checked against the network (a ``(out, in)`` array is one seed), or
+    :func:`gated_initial_weights` when it is ``None``."""
+    if init is None:
+        init = gated_initial_weights(network, init_std, seeds, seed)
+    sizes = network.sizes
+    W = {}
+    for e in network.edges:
+        if e.name not in init:
+            raise bad("init", sorted(init), f"must give the edge {e.name}")
+        w = np.array(init[e.name], dtype=float)
+        w = w[None] if w.ndim == 2 else w
+        if w.shape[1:] != (sizes[e.target], sizes[e.source]):
+            raise bad(f"init[{e.name}]", w.shape,
+                      f"must be (seeds, {sizes[e.target]}, {sizes[e.source]})")
+        W[e.name] = w
+    if len({w.shape[0] for w in W.values()}) != 1:
+        raise bad("init", "seed axes", "every edge must have the same number of seeds")
+    return W
+
+
 def gated_loss(network: GatedNetwork, data: GatedData, weights: Weights) -> np.ndarray:
     """The loss ℓ (mean over samples, see the module docstring) of each seed, (seeds,)."""
     graph = _Graph(network, data)
@@ -143,22 +166,7 @@ def gated_simulate(network: GatedNetwork, data: GatedData, lr: float, epochs: in
     epochs = _int("epochs", epochs, 0)
     record_every = _int("record_every", record_every, 1)
     graph = _Graph(network, data)
-    if init is None:
-        init = gated_initial_weights(network, init_std, seeds, seed)
-    sizes = network.sizes
-    W = {}
-    for e in network.edges:
-        if e.name not in init:
-            raise bad("init", sorted(init), f"must give the edge {e.name}")
-        w = np.array(init[e.name], dtype=float)
-        if w.ndim == 2:
-            w = w[None]
-        if w.shape[1:] != (sizes[e.target], sizes[e.source]):
-            raise bad(f"init[{e.name}]", w.shape,
-                      f"must be (seeds, {sizes[e.target]}, {sizes[e.source]})")
-        W[e.name] = w
-    if len({w.shape[0] for w in W.values()}) != 1:
-        raise bad("init", "seed axes", "every edge must have the same number of seeds")
+    W = start_weights(network, init, init_std, seeds, seed)
     start = {k: v.copy() for k, v in W.items()}
     steps = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     losses, history = [], {e: [] for e in W}

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from modspec.numerics.gated_simulate import GatedRun, gated_initial_weights
+from modspec.numerics.gated_simulate import GatedRun, start_weights
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.gated import GatedNetwork, gate_table
 from modspec.theory.gated_data import GatedData
@@ -60,21 +60,8 @@ def gated_train(network: GatedNetwork, data: GatedData, lr: float, epochs: int,
     X, Y = data.numeric()
     x = {i: tensor(np.tile(X[i], (1, C))) for i in network.input_layers}
     y = {k: tensor(np.tile(Y[k], (1, C))) for k in network.output_layers}
-    if init is None:
-        init = gated_initial_weights(network, init_std, seeds, seed)
-    sizes = network.sizes
-    W = {}
-    for e in network.edges:
-        if e.name not in init:
-            raise bad("init", sorted(init), f"must give the edge {e.name}")
-        w = np.asarray(init[e.name], dtype=float)
-        w = w[None] if w.ndim == 2 else w
-        if w.shape[1:] != (sizes[e.target], sizes[e.source]):
-            raise bad(f"init[{e.name}]", w.shape,
-                      f"must be (seeds, {sizes[e.target]}, {sizes[e.source]})")
-        W[e.name] = tensor(w).requires_grad_(True)
-    start = {e: np.array(init[e.name], dtype=float).reshape(W[e.name].shape)
-             for e in network.edges}
+    start = start_weights(network, init, init_std, seeds, seed)
+    W = {e: tensor(w.copy()).requires_grad_(True) for e, w in start.items()}
     into = {n: [e for e in network.edges if e.target == n] for n in network.order}
 
     def per_seed_loss() -> Any:
