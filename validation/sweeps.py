@@ -261,17 +261,52 @@ def connect(address: Any, timeout: float = 5.0) -> Any:
     return client
 
 
+#: How often the driver looks at a Dask cluster while it waits, and how long it waits on a
+#: cluster that has lost every worker before it stops (its finished points are stored).
+POLL_S = 1.0
+NO_WORKERS_S = 30.0
+
+
+def _result(future: Any) -> list[dict[str, Any]]:
+    """A bundle's rows; a bundle whose workers kept dying is one line, not a traceback."""
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        raise bad("--scheduler", "a worker", "died each time it ran a bundle of points (Dask "
+                  "KilledWorker: out of memory or killed); the finished points are in the "
+                  "store") from None
+
+
 def _dask(work: list[list[Point]], client: Any, own: bool = True
           ) -> Iterator[list[dict[str, Any]]]:
     """Bundles on a Dask cluster; the client is closed at the end when the sweep made it
     (``own``), a user's own ``Client`` is left open (its futures of this sweep cancelled)."""
-    from distributed import as_completed
+    import time
+
+    from distributed import wait
 
     futures = []
     try:
         futures = [client.submit(run_bundle, bundle, pure=False) for bundle in work]
-        for future in as_completed(futures):
-            yield future.result()
+        pending, idle_since = set(futures), None
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            for future in done:
+                yield _result(future)
+            if done or client.scheduler_info().get("workers"):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > NO_WORKERS_S:
+                raise bad("--scheduler", getattr(client, "scheduler", None) and
+                          client.scheduler.address, f"has had no workers for {NO_WORKERS_S:g} s "
+                          f"with {len(pending)} bundle(s) of points left: the finished points "
+                          "are in the store; start workers and run the sweep again")
     finally:
         if own:
             client.close()

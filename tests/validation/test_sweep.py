@@ -411,3 +411,50 @@ def test_training_points_equal_the_simulated_ones_in_float64(tmp_path):
     for column in columns:
         twin = "simulate." + column.removeprefix("train.")
         np.testing.assert_allclose(df[column], df[twin], atol=1e-8, err_msg=column)
+
+
+def test_a_cluster_that_loses_every_worker_stops_the_sweep_in_one_line(tmp_path, run_cli,
+                                                                       capsys, monkeypatch):
+    """A worker killed mid-sweep (no nanny to restart it) leaves the scheduler with none: the
+    driver says so in one line after NO_WORKERS_S instead of waiting silently for ever."""
+    pytest.importorskip("distributed")
+    import threading
+
+    from modspec.validation import sweeps
+
+    monkeypatch.setattr(sweeps, "NO_WORKERS_S", 2.0)
+    bindir = Path(sys.executable).parent
+    info = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen(
+            [str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
+             "--no-nanny", "--host", "127.0.0.1", "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(worker)
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=90)
+        (tmp_path / "g.toml").write_text(
+            '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = 0.01\nepochs = 2000000\nseeds = 1\n'
+            'hidden = 8\ncompute = ["simulate"]\n')
+        threading.Timer(4.0, worker.kill).start()     # mid-sweep: every bundle is long
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "sweep", str(tmp_path / "g.toml"), "--out",
+                                 str(tmp_path / "s.jsonl"), "--scheduler", address)
+        assert code == 2, err
+        last = err.strip().splitlines()[-1]          # after the progress bar: one line
+        assert last.startswith("modspec sweep: error: --scheduler") and "no workers" in last
+        assert err.count("error") == 1 and "Traceback" not in err
+        assert time.monotonic() - started < 60
+    finally:
+        for proc in reversed(procs):
+            proc.kill()
+            proc.wait(timeout=30)
