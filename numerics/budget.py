@@ -6,9 +6,10 @@ at every recorded epoch::
 
     bytes ≈ 8 · S · (3 · Σ_layers out·in + 3 · n_out·n_in) + 8 · S · n_series · (T + 1)
 
-with ``T = epochs // record_every + 1`` recorded times and ``n_series`` the recorded curves
-(4 quadrant norms, 2 losses and one mode per module: most modules record a few modes, a
-module without modes none). A prediction holds ``epochs + 1`` values of at least 8 curves
+with ``T = epochs // record_every + 1`` recorded times and ``n_series`` twice the recorded
+curves (4 quadrant norms, a loss per output block and, as an upper bound on the modes, the
+narrowest width of each module): the simulator fills one table of them and copies it out into
+the record at the end. A prediction holds ``epochs + 1`` values of at least 8 curves
 (times, one mode, four quadrant norms, two losses), each as a float64, a Python float in the
 payload and JSON text.
 
@@ -88,13 +89,16 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
     ins, outs = dataset.input_blocks, dataset.output_blocks
     n_in = max(end for _, end in ins.values())
     n_out = max(end for _, end in outs.values())
-    params, series = 0, 6
+    params, modes = 0, 0
     for module in network.modules:
         m_in = sum(ins[b][1] - ins[b][0] for b in module.inputs if b in ins)
         m_out = sum(outs[b][1] - outs[b][0] for b in module.outputs if b in outs)
         dims = [m_in] + [hidden] * (module.depth - 1) + [m_out]
         params += sum(a * b for a, b in zip(dims, dims[1:], strict=False))
-        series += 1
+        modes += min(dims)                     # at most this many distinct modes
+    # the recorded observables (four quadrants, a loss per output block, the modes: an upper
+    # bound) are filled into one table and copied out into the record at the end: twice
+    series = 2 * (4 + len(outs) + modes)
     recorded = epochs // record_every + 2
     # the input covariance Σx (n_in × n_in) and the data (n_in + n_out rows of P objects)
     data = n_in * n_in + (n_in + n_out) * int(getattr(dataset, "P", 0) or 0)
