@@ -3,6 +3,7 @@ a Dask cluster gives the local rows, phase diagrams are drawn."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -229,10 +230,11 @@ def test_local_pool_gives_the_rows_of_the_in_process_run(tmp_path):
     assert a == b and len(a) == 4
 
 
-@pytest.fixture
-def dask_cluster(tmp_path):
-    """A real Dask cluster: ``dask scheduler`` and two ``dask worker`` processes on
-    127.0.0.1, torn down after the test."""
+@contextlib.contextmanager
+def dask_processes(tmp_path, workers=2, nanny=True):
+    """A real Dask cluster: a ``dask scheduler`` and ``workers`` ``dask worker`` processes on
+    127.0.0.1 (``nanny=False``: a killed worker is not restarted). Yields the scheduler's
+    address and the worker processes; everything is torn down at the end."""
     pytest.importorskip("distributed")
     bindir = Path(sys.executable).parent
     info = tmp_path / "scheduler.json"
@@ -244,16 +246,16 @@ def dask_cluster(tmp_path):
         while not info.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(info.read_text())["address"]
-        for _ in range(2):
+        for _ in range(workers):
             procs.append(subprocess.Popen(
                 [str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
-                 "--host", "127.0.0.1", "--no-dashboard"],
+                 *([] if nanny else ["--no-nanny"]), "--host", "127.0.0.1", "--no-dashboard"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=90)
-        yield address
+            client.wait_for_workers(workers, timeout=90)
+        yield address, procs[1:]
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -262,6 +264,13 @@ def dask_cluster(tmp_path):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real Dask cluster with two workers (:func:`dask_processes`); its address."""
+    with dask_processes(tmp_path) as (address, _):
+        yield address
 
 
 def test_dask_cluster_gives_the_rows_of_the_local_run(tmp_path, dask_cluster, run_cli, capsys):
@@ -423,25 +432,7 @@ def test_a_cluster_that_loses_every_worker_stops_the_sweep_in_one_line(tmp_path,
     from modspec.validation import sweeps
 
     monkeypatch.setattr(sweeps, "NO_WORKERS_S", 2.0)
-    bindir = Path(sys.executable).parent
-    info = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.monotonic() + 60
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(info.read_text())["address"]
-        worker = subprocess.Popen(
-            [str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
-             "--no-nanny", "--host", "127.0.0.1", "--no-dashboard"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(worker)
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(1, timeout=90)
+    with dask_processes(tmp_path, workers=1, nanny=False) as (address, (worker,)):
         (tmp_path / "g.toml").write_text(
             '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = 0.01\nepochs = 2000000\nseeds = 1\n'
             'hidden = 8\ncompute = ["simulate"]\n')
@@ -454,7 +445,3 @@ def test_a_cluster_that_loses_every_worker_stops_the_sweep_in_one_line(tmp_path,
         assert last.startswith("modspec sweep: error: --scheduler") and "no workers" in last
         assert err.count("error") == 1 and "Traceback" not in err
         assert time.monotonic() - started < 60
-    finally:
-        for proc in reversed(procs):
-            proc.kill()
-            proc.wait(timeout=30)
