@@ -19,100 +19,37 @@ all-symbolic family in the canonical symbols of :mod:`modspec.theory.symbols`.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sympy as sp
 
 from . import symbols as sy
 from .errors import ModspecError, bad
+from .values import (
+    MAX_ENTRIES,
+    MAX_LOG2,
+    check_scale,
+    check_size,
+    exact,
+    is_symbolic_value,
+    log2_exact,
+    sci,
+)
 
-#: Largest number of matrix entries (X and Y together) that :attr:`X`/:attr:`Y` will build.
-MAX_ENTRIES = 50_000_000
+__all__ = ["DOMAIN", "MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset",
+           "block_index", "block_rows", "canonical_substitution", "check_scale", "check_size",
+           "exact", "is_symbolic_value", "least_squares_rule", "materialisable"]
 
-#: Every numeric result of the family is a product or ratio of at most four of the quantities
-#: ``P = 2**nx``, ``kx``, ``ky``, ``kx·rx²`` and ``ky·ry²`` (e.g. ``m·a*² = P·cy/cx``). Keeping
-#: each non-zero one within ``2**±MAX_LOG2`` keeps every result a finite, non-zero float64
-#: (whose normal range is ``2**±1022``); in particular ``nx ≤ MAX_LOG2``.
-MAX_LOG2 = 255
-
-__all__ = ["MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset", "block_index",
-           "block_rows", "check_scale", "check_size", "exact", "is_symbolic_value",
-           "materialisable"]
+#: Where the compositional family's symbolic results hold, as relations that plain
+#: ``sympy.sympify`` reads (the family's parameter domain).
+DOMAIN = ("nx >= 1", f"nx <= {MAX_LOG2}", "ny >= 0", "ny <= nx", "kx >= 0",
+          f"kx <= 2**{MAX_LOG2}", "ky >= 0", f"ky <= 2**{MAX_LOG2}", "rx >= 0", "ry >= 0")
 
 Span = tuple[int, int]
-
-
-def is_symbolic_value(value: Any) -> bool:
-    """True for a SymPy expression with free symbols (a size or scale left symbolic)."""
-    return isinstance(value, sp.Expr) and not value.is_number
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, (bool, np.bool_, sp.logic.boolalg.Boolean))
-
-
-def check_size(name: str, value: Any, minimum: int, maximum: int) -> Any:
-    """An integer parameter in ``[minimum, maximum]`` (symbols pass unchanged), else
-    :class:`ModspecError` naming ``name``."""
-    top = f"2**{maximum.bit_length() - 1}" if maximum > 2**64 else str(maximum)
-    allowed = f"must be an integer in [{minimum}, {top}]"
-    if is_symbolic_value(value):
-        return value
-    if _is_bool(value) or not isinstance(value, (numbers.Real, sp.Number)):
-        raise bad(name, value, allowed)
-    if not isinstance(value, (numbers.Integral, sp.Integer)):
-        as_float = float(value)
-        if not (np.isfinite(as_float) and as_float.is_integer()):
-            raise bad(name, value, allowed)
-    value = int(value)
-    if not minimum <= value <= maximum:
-        raise bad(name, value, allowed)
-    return value
-
-
-def check_scale(name: str, value: Any) -> Any:
-    """A real scale ≥ 0 (symbols pass unchanged), else :class:`ModspecError` naming ``name``."""
-    allowed = "must be a real number ≥ 0"
-    if is_symbolic_value(value):
-        return value
-    numeric = isinstance(value, numbers.Real) or (isinstance(value, sp.Expr)
-                                                  and bool(value.is_extended_real))
-    if _is_bool(value) or not numeric:
-        raise bad(name, value, allowed)
-    if not np.isfinite(float(value)) or value < 0:
-        raise bad(name, value, allowed)
-    return value
-
-
-def exact(value: Any) -> sp.Expr:
-    """A number as an exact SymPy number: floats as the decimal they print as (``0.1`` →
-    ``1/10``), so that results do not depend on binary round-off; SymPy objects unchanged."""
-    if isinstance(value, sp.Basic):
-        return value
-    if isinstance(value, numbers.Integral):
-        return sp.Integer(int(value))
-    return sp.Rational(repr(float(value)))
-
-
-def _log2(value: Any) -> float:
-    """``log2`` of a positive real, exactly for huge integers and fractions."""
-    if isinstance(value, sp.Basic) and not value.is_Rational:
-        return float(sp.log(value, 2).evalf())
-    q = Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Basic) else Fraction(value)
-    return math.log2(q.numerator) - math.log2(q.denominator)
-
-
-def _sci(value: Any) -> str:
-    """``3e+600``-style text for a positive real of any size (float64 may not hold it)."""
-    exponent = _log2(value) * math.log10(2)
-    whole = math.floor(exponent)
-    return f"{10 ** (exponent - whole):.3g}e{whole:+d}"
 
 
 @dataclass(frozen=True)
@@ -146,6 +83,8 @@ class CompositionalDataset:
     rx: Any = None
     ry: Any = None
     output_features: tuple[int, ...] | None = None
+    #: The registry name of the family (:mod:`modspec.theory.families`).
+    family: ClassVar[str] = "compositional"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -182,11 +121,11 @@ class CompositionalDataset:
             r = getattr(self, side)
             if is_symbolic_value(k) or is_symbolic_value(r) or k == 0 or r == 0:
                 continue
-            magnitude = _log2(k) + 2 * _log2(r)
+            magnitude = log2_exact(k) + 2 * log2_exact(r)
             if abs(magnitude) > MAX_LOG2:
                 k_name = "k" + side[1]
                 raise bad(scale_names[side], r,
-                          f"{k_name}·{side}² = {_sci(sp.Integer(k) * sp.Rational(r) ** 2)} "
+                          f"{k_name}·{side}² = {sci(sp.Integer(k) * sp.Rational(r) ** 2)} "
                           f"must lie within 2**±{MAX_LOG2} (about 1e±77) so that "
                           "every result is a finite, non-zero float64")
 
@@ -263,7 +202,7 @@ class CompositionalDataset:
         if not self.fits:
             entries = (self.shape_x[0] + self.shape_y[0]) * self.P
             raise ModspecError(
-                f"nx={self.nx}, kx={self.kx}, ky={self.ky} give X and Y with {_sci(entries)} "
+                f"nx={self.nx}, kx={self.kx}, ky={self.ky} give X and Y with {sci(entries)} "
                 f"entries (> {MAX_ENTRIES:.0e}): too large to materialise; "
                 "use the symbolic route (modspec.spectrum / modspec.derive), whose cost does "
                 "not depend on the size"
@@ -335,6 +274,9 @@ class Dataset:
     Y: Any
     input_blocks: dict[str, Span] | None = None
     output_blocks: dict[str, Span] | None = None
+    #: Arrays have no family of their own: symbols and domain are the canonical ones of
+    #: :mod:`modspec.theory.symbols` (the compositional family's).
+    family: ClassVar[str] = "compositional"
 
     def __post_init__(self) -> None:
         for name in ("X", "Y"):
@@ -389,6 +331,11 @@ class Dataset:
         return tuple(self.X.shape)
 
     @property
+    def selection(self) -> np.ndarray | None:
+        """The compositional rule ``S`` (:func:`least_squares_rule`), None without ``Ox``/``Oy``."""
+        return least_squares_rule(self)
+
+    @property
     def shape_y(self) -> tuple[int, int]:
         return tuple(self.Y.shape)
 
@@ -419,3 +366,44 @@ def materialisable(dataset: Any) -> bool:
         return False
     P = dataset.P
     return (dataset.shape_x[0] + dataset.shape_y[0]) * P <= MAX_ENTRIES and P * P <= MAX_ENTRIES
+
+
+def least_squares_rule(dataset: Any) -> np.ndarray | None:
+    """The compositional rule of any numeric dataset with blocks ``Ox`` and ``Oy``: the
+    least-squares map ``S = Y_Oy X_Ox⁺`` (for the compositional family its output-feature
+    selection); None when it lacks those blocks or cannot be materialised."""
+    if "Ox" not in dataset.input_blocks or "Oy" not in dataset.output_blocks \
+            or dataset.is_symbolic or not materialisable(dataset):
+        return None
+    (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
+    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+    return Y[o0:o1] @ np.linalg.pinv(X[i0:i1])
+
+
+def canonical_substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
+    """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
+    parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
+    if values is not None and not isinstance(values, Mapping):
+        raise bad("values", values, "must be a mapping of parameter names to numbers")
+    given: dict[str, Any] = {}
+    for key, value in {**(values or {}), **kw}.items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        if name not in sy.LOCALS:
+            raise bad("parameter", name, "must be one of nx, ny, kx, ky, rx, ry, r")
+        given[name] = value
+    sizes = {k: given[k] for k in ("nx", "ny", "kx", "ky") if k in given}
+    scales = {k: given.get(k, None if "r" in given else getattr(sy, k)) for k in ("rx", "ry")}
+    base = {k: v for k, v in CompositionalDataset.symbolic().params.items()
+            if k not in ("rx", "ry")}
+    checked = CompositionalDataset(**(base | sizes), r=given.get("r", sy.r),
+                                   **scales).sympy_params
+    names = [*sizes, *(k for k in ("rx", "ry") if k in given or "r" in given)]
+    mapping: dict[sp.Symbol, sp.Expr] = {getattr(sy, k): checked[getattr(sy, k)]
+                                         for k in names}
+    for name, value in given.items():
+        if name in ("nx", "ny", "kx", "ky", "rx", "ry", "r"):
+            continue
+        if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
+            raise bad(name, value, "must be a real number or a SymPy expression")
+        mapping[sy.LOCALS[name]] = exact(value)
+    return mapping

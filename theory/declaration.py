@@ -35,6 +35,7 @@ from .dataset import (
     check_scale,
     check_size,
     is_symbolic_value,
+    least_squares_rule,
     materialisable,
 )
 from .errors import ModspecError, bad
@@ -344,6 +345,12 @@ class DeclaredDataset:
             subsets = list(itertools.combinations(range(n), block.order))
         rows = [scale * walsh_row(T, n) for T in subsets]
         return np.vstack(rows) if rows else np.zeros((0, P))
+
+    @property
+    def selection(self) -> np.ndarray | None:
+        """The compositional rule ``S`` (:func:`~modspec.theory.dataset.least_squares_rule`;
+        for the compositional family its output-feature selection), None without ``Ox``/``Oy``."""
+        return least_squares_rule(self)
 
     @property
     def X(self) -> np.ndarray:

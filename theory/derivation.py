@@ -38,7 +38,7 @@ import sympy as sp
 from . import dynamics
 from . import symbols as sy
 from .architectures import Module, Network
-from .dataset import MAX_LOG2, CompositionalDataset, Dataset, block_index
+from .dataset import DOMAIN, CompositionalDataset, Dataset, block_index
 from .declaration import DeclaredDataset
 from .errors import ModspecError, bad
 from .observables import (
@@ -227,12 +227,6 @@ class Derivation:
 
 
 # --------------------------------------------------------------------- validity
-#: Where the symbolic results hold: the family's parameter domain, as relations that plain
-#: ``sympy.sympify`` reads.
-DOMAIN = ("nx >= 1", f"nx <= {MAX_LOG2}", "ny >= 0", "ny <= nx", "kx >= 0",
-          f"kx <= 2**{MAX_LOG2}", "ky >= 0", f"ky <= 2**{MAX_LOG2}", "rx >= 0", "ry >= 0")
-
-
 def validity(th: Derivation) -> dict[str, Any]:
     """The range of validity of a symbolic derivation, as text :func:`sympy.sympify` reads.
 
@@ -243,14 +237,9 @@ def validity(th: Derivation) -> dict[str, Any]:
     domain: a term that would be ``0/0`` where its mode vanishes carries that mode's condition
     (``Piecewise``), so substituting a point gives the value of the numeric data there.
     """
-    family = getattr(th.dataset, "family", "compositional")
-    if family in ("hierarchical", "parity", "contexts"):
-        from .families import domain
+    from .families import domain
 
-        where = list(domain(th.dataset))
-    else:
-        where = list(DOMAIN)
-    return {"domain": where,
+    return {"domain": list(domain(th.dataset)),
             "modes": {key: sy.to_text(m.condition) for key, m in th.modes.items()}}
 
 

@@ -118,14 +118,15 @@ def _any_depth(th: Derivation) -> dict[str, Any] | None:
     """For the symbolic hierarchical family's dense network: its modes for any number of
     levels ``D`` (:func:`~modspec.theory.families.hierarchical_levels`), the root and a generic
     level ``g``; ``None`` otherwise."""
-    from .families import hierarchical_levels
+    from .families import family_of
 
-    if (getattr(th.dataset, "family", None) != "hierarchical" or len(th.modules) != 1
+    any_depth = family_of(th.dataset).any_depth
+    if (any_depth is None or len(th.modules) != 1
             or th.modules[0].spectrum.outputs != tuple(th.dataset.output_blocks)):
         return None
     modes = [{"label": m.label, "s": to_text(m.s), "lambda": to_text(m.lam),
               "multiplicity": to_text(m.multiplicity), "fixed_point": to_text(m.fixed_point),
-              "condition": to_text(m.condition)} for m in hierarchical_levels()]
+              "condition": to_text(m.condition)} for m in any_depth()]
     return {"levels": "D", "modes": modes,
             "note": "the dense network's modes for any number of levels D: the root (level0) "
                     "and a generic level g, 1 <= g <= D - 1 (level_g)"}
@@ -270,14 +271,14 @@ def latex_report(th: Derivation, payload: dict[str, Any], rule: Any = None) -> s
 
     parts = [derivation_latex(th, with_rule=False)]
     if "any_depth" in payload:
-        from .families import hierarchical_levels
+        from .families import family_of
         from .spectra import mode_tex
         from .symbols import to_latex as tex
 
         rows = [rf"s_{{{mode_tex(m.label)}}} &= {tex(m.s)} & m_{{{mode_tex(m.label)}}} &= "
                 rf"{tex(m.multiplicity)} & a^*_{{{mode_tex(m.label)}}} &= {tex(m.fixed_point)}"
                 + ("" if m.condition is sp.true else rf" && \text{{if }} {tex(m.condition)}")
-                for m in hierarchical_levels()]
+                for m in family_of(th.dataset).any_depth()]
         parts.append("\\begin{align*}\n&\\text{" + text("Any number of levels D (dense)")
                      + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     conv = payload["converged"]

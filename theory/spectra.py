@@ -19,7 +19,6 @@ input–output correlation: it is *silent* (no mode). Zero ``s`` means no mode.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,7 +28,7 @@ import sympy as sp
 
 from . import symbols as sy
 from .architectures import Network, check_blocks
-from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows, exact
+from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows
 from .errors import ModspecError, bad
 from .modes import Mode, existence, mode_tex
 from .projectors import Atom, SampleSpace, sample_space
@@ -74,14 +73,9 @@ class Spectrum:
         ``ky``, ``r``; ``C``, ``r``, ``rc``), checked as the family checks them (one-line
         :class:`ModspecError`).
         """
-        family = getattr(self.dataset, "family", "compositional")
-        if family in ("hierarchical", "parity", "contexts"):
-            from .families import substitution
+        from .families import substitution_of
 
-            mapping = substitution(self.dataset, {**(values or {}), **kw}
-                                   if values is None or isinstance(values, Mapping) else values)
-        else:
-            mapping = _substitution(values, kw)
+        mapping = substitution_of(self.dataset, values, kw)
         modes = []
         silent = []
         for mode in (*self.modes, *self.silent):
@@ -380,35 +374,6 @@ def _clean(expr: sp.Expr) -> sp.Expr:
         return expr
     candidates = [expr, sp.factor(expr), sp.simplify(expr)]
     return min(candidates, key=sp.count_ops)
-
-
-def _substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
-    """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
-    parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
-    if values is not None and not isinstance(values, Mapping):
-        raise bad("values", values, "must be a mapping of parameter names to numbers")
-    given: dict[str, Any] = {}
-    for key, value in {**(values or {}), **kw}.items():
-        name = key.name if isinstance(key, sp.Symbol) else str(key)
-        if name not in sy.LOCALS:
-            raise bad("parameter", name, "must be one of nx, ny, kx, ky, rx, ry, r")
-        given[name] = value
-    sizes = {k: given[k] for k in ("nx", "ny", "kx", "ky") if k in given}
-    scales = {k: given.get(k, None if "r" in given else getattr(sy, k)) for k in ("rx", "ry")}
-    base = {k: v for k, v in CompositionalDataset.symbolic().params.items()
-            if k not in ("rx", "ry")}
-    checked = CompositionalDataset(**(base | sizes), r=given.get("r", sy.r),
-                                   **scales).sympy_params
-    names = [*sizes, *(k for k in ("rx", "ry") if k in given or "r" in given)]
-    mapping: dict[sp.Symbol, sp.Expr] = {getattr(sy, k): checked[getattr(sy, k)]
-                                         for k in names}
-    for name, value in given.items():
-        if name in ("nx", "ny", "kx", "ky", "rx", "ry", "r"):
-            continue
-        if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
-            raise bad(name, value, "must be a real number or a SymPy expression")
-        mapping[sy.LOCALS[name]] = exact(value)
-    return mapping
 
 
 def _subs_mode(mode: Mode, mapping: dict) -> Mode | None:

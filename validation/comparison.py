@@ -183,7 +183,8 @@ def systematicity(measured: Trajectory, dataset: CompositionalDataset | Dataset 
     and the final map are known, and the final held-out compositional error when recorded."""
     out = {q: measured.final("quadrant_norms", q)
            for q in ("Gx->Oy", "Ox->Gy") if q in measured.quadrant_norms}
-    if dataset is not None and hasattr(dataset, "selection") and measured.final_map is not None:
+    if dataset is not None and getattr(dataset, "selection", None) is not None \
+            and measured.final_map is not None:
         out["rule_error"] = float(np.mean(rule_error(dataset, measured.final_map)))
     held = measured.final_heldout()
     if held is not None:

@@ -51,7 +51,6 @@ point.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
 import math
@@ -60,9 +59,9 @@ from pathlib import Path
 from typing import Any
 
 from modspec.theory.architectures import PRESETS, Network, architecture
-from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError, bad
-from modspec.theory.families import FAMILIES, family_network, from_mapping
+from modspec.theory.families import family as registered
+from modspec.theory.families import family_network, from_mapping, names
 from modspec.theory.inputfile import InputFileError, read_toml
 
 __all__ = ["COMPUTE", "DATASET_KEYS", "LIST_KEYS", "MAX_EPOCHS", "MAX_POINTS", "RULE_TABLE",
@@ -90,16 +89,8 @@ _NEW_FIELDS = {"family": "compositional", "data": (), "rule": "gradient-descent"
 
 
 def family_keys(family: str) -> tuple[str, ...]:
-    """The ``[dataset]`` keys of a family (besides ``family``)."""
-    if family == "compositional":
-        return tuple(DATASET_KEYS)
-    if family == "declared":
-        return ("space", "inputs", "outputs")
-    if family == "contexts":
-        from modspec.theory.contexts import KEYS
-
-        return tuple(KEYS)
-    return tuple(inspect.signature(FAMILIES[family]).parameters)
+    """The ``[dataset]`` keys of a family (besides ``family``), as it registered them."""
+    return tuple(registered(family).keys)
 
 
 #: The most points one grid may have (each is computed and stored as one row).
@@ -145,6 +136,11 @@ class Point:
     nabla: float | None = None
 
     @property
+    def inline(self) -> bool:
+        """Whether the family's parameters are the point's own columns ``nx … ry``."""
+        return registered(self.family).inline
+
+    @property
     def key(self) -> str:
         """SHA-256 of the point's full specification and the modspec version (canonical
         JSON): a point stored by another version is computed again."""
@@ -163,7 +159,7 @@ class Point:
         out = asdict(self)
         out["compute"] = "+".join(self.compute)
         data = dict(out.pop("data"))
-        if self.family != "compositional":
+        if not self.inline:
             for name in ("nx", "ny", "kx", "ky", "rx", "ry"):
                 del out[name]
             out = {"family": self.family, **data, **out}
@@ -177,13 +173,13 @@ class Point:
     def dataset(self) -> Any:
         """The point's dataset (:func:`modspec.theory.families.from_mapping` for a family
         other than the compositional one)."""
-        if self.family == "compositional":
-            return CompositionalDataset(nx=self.nx, ny=self.ny, kx=self.kx, ky=self.ky,
-                                        rx=self.rx, ry=self.ry)
+        if self.inline:
+            return registered(self.family).build(nx=self.nx, ny=self.ny, kx=self.kx,
+                                                 ky=self.ky, rx=self.rx, ry=self.ry)
         return _dataset(self.family, self.data)
 
     def network(self) -> Network:
-        if self.family == "compositional":
+        if self.inline:
             return architecture(self.arch, self.depth)
         return family_network(self.arch, self.dataset(), self.depth)
 
@@ -268,7 +264,7 @@ def _swept(key: str, value: Any, family: str) -> bool:
     compositional one), which is swept by a list of lists of lists or tables."""
     if not isinstance(value, list):
         return False
-    if family == "compositional" or key not in LIST_KEYS:
+    if key not in registered(family).list_keys:
         return True
     return bool(value) and all(isinstance(v, list) and v and
                                all(isinstance(u, (list, dict)) for u in v) for v in value)
@@ -296,7 +292,8 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
                                             "give it once")
         run[RULE_TABLE[key]] = value
     family = dataset.pop("family", "compositional")
-    families = ("compositional", *sorted(set(FAMILIES) - {"compositional"}), "declared")
+    families = sorted(names(), key=lambda n: (not registered(n).inline,
+                                              not registered(n).listed, n))
     if family not in families:
         raise bad("dataset.family", family, f"must be one of {', '.join(families)}")
     keys = family_keys(family)
@@ -323,7 +320,7 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
             options = value if swept else [value]
             if not options:
                 raise bad(f"{table}.{key}", value, "an empty list sweeps nothing: give values")
-            if family == "compositional" or table == "run":
+            if registered(family).inline or table == "run":
                 for v in options:
                     problem = _kind_ok(key, v)
                     if problem:
@@ -335,7 +332,7 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
         raise bad("grid", f"{counts} = {size} points", f"must have at most {MAX_POINTS} "
                   "points: split it into several grids (each stores into its own file)")
     points = []
-    defaults = DATASET_KEYS if family == "compositional" else {}
+    defaults = DATASET_KEYS if registered(family).inline else {}
     for combo in itertools.product(*axes.values()):
         values = {**defaults, **RUN_KEYS, **dict(zip(axes, combo, strict=True))}
         points.append(_point(values, tuple(items), family, keys))
@@ -363,7 +360,7 @@ def _point(v: dict[str, Any], compute: tuple[str, ...], family: str = "compositi
            keys: tuple[str, ...] = ()) -> Point:
     epochs = int(v["epochs"])
     record_every = v["record_every"] or max(1, epochs // 200)
-    if family == "compositional":
+    if registered(family).inline:
         r = float(v["r"])
         rx = float(r if v["rx"] is None else v["rx"])
         ry = float(r if v["ry"] is None else v["ry"])
@@ -382,7 +379,7 @@ def _point(v: dict[str, Any], compute: tuple[str, ...], family: str = "compositi
                   gamma=None if v["gamma"] is None else float(v["gamma"]),
                   nabla=None if v["nabla"] is None else float(v["nabla"]))
     shown = [(f.name, getattr(point, f.name)) for f in fields(point)
-             if f.name in ("nx", "ny", "kx", "ky", "rx", "ry") and family == "compositional"]
+             if f.name in ("nx", "ny", "kx", "ky", "rx", "ry") and point.inline]
     shown += list(data) + [(f.name, getattr(point, f.name)) for f in fields(point)
                            if f.name in ("arch", "depth", "train_objects")]
     if point.rule != "gradient-descent":

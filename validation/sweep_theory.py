@@ -116,7 +116,7 @@ def _one(p: Point) -> dict[str, Any]:
 
 # --------------------------------------------------------------------- the batch
 def _batched(p: Point) -> bool:
-    return (p.family == "compositional" and p.rule == "gradient-descent" and p.gamma is None
+    return (p.inline and p.rule == "gradient-descent" and p.gamma is None
             and p.nabla is None and p.train_objects is None and p.depth <= 2
             and p.kx >= 1 and p.ky >= 1 and p.rx > 0 and p.ry > 0 and 1 <= p.ny < p.nx
             and not architecture(p.arch, p.depth).coupled)
