@@ -271,10 +271,11 @@ def network_from(args: argparse.Namespace) -> Network:
     than the compositional family) the preset addresses that dataset's blocks
     (:func:`modspec.theory.families.family_network`)."""
     spec = getattr(args, "dataset", None)
-    if spec is not None and spec.get("family") != "compositional":
-        from modspec.theory.families import family_network
+    if spec is not None:
+        from modspec.theory.families import family, family_network
 
-        return family_network(args.arch, dataset_from(args), args.depth)
+        if not family(spec.get("family")).inline:
+            return family_network(args.arch, dataset_from(args), args.depth)
     return architecture(args.arch, args.depth)
 
 

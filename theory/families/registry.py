@@ -40,7 +40,9 @@ class Family:
     gives, for a symbolic dataset, where its results hold (relations :func:`sympy.sympify`
     reads); ``substitute(dataset, values, kw)`` overrides how values replace its symbols.
     ``list_keys`` are parameters whose one value is a list (a sweep sweeps lists of them);
-    ``inline`` says a sweep point holds the parameters as its own columns ``nx … ry``;
+    ``inline`` says its parameters are the compositional ones (``nx … ry``): the presets of
+    :mod:`~modspec.theory.architectures` wire it as they are, and a sweep point holds them as
+    its own columns and batches them through the symbolic family;
     ``any_depth()`` gives the dense modes for any size (None: not derived).
     """
 
