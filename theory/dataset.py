@@ -19,7 +19,6 @@ all-symbolic family in the canonical symbols of :mod:`modspec.theory.symbols`.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -41,7 +40,7 @@ from .values import (
 )
 
 __all__ = ["DOMAIN", "MAX_ENTRIES", "MAX_LOG2", "CompositionalDataset", "Dataset",
-           "block_index", "block_rows", "canonical_substitution", "check_scale", "check_size",
+           "block_index", "block_rows", "check_scale", "check_size",
            "exact", "is_symbolic_value", "least_squares_rule", "materialisable"]
 
 #: Where the compositional family's symbolic results hold, as relations that plain
@@ -378,32 +377,3 @@ def least_squares_rule(dataset: Any) -> np.ndarray | None:
     (i0, i1), (o0, o1) = dataset.input_blocks["Ox"], dataset.output_blocks["Oy"]
     X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
     return Y[o0:o1] @ np.linalg.pinv(X[i0:i1])
-
-
-def canonical_substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
-    """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
-    parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
-    if values is not None and not isinstance(values, Mapping):
-        raise bad("values", values, "must be a mapping of parameter names to numbers")
-    given: dict[str, Any] = {}
-    for key, value in {**(values or {}), **kw}.items():
-        name = key.name if isinstance(key, sp.Symbol) else str(key)
-        if name not in sy.LOCALS:
-            raise bad("parameter", name, "must be one of nx, ny, kx, ky, rx, ry, r")
-        given[name] = value
-    sizes = {k: given[k] for k in ("nx", "ny", "kx", "ky") if k in given}
-    scales = {k: given.get(k, None if "r" in given else getattr(sy, k)) for k in ("rx", "ry")}
-    base = {k: v for k, v in CompositionalDataset.symbolic().params.items()
-            if k not in ("rx", "ry")}
-    checked = CompositionalDataset(**(base | sizes), r=given.get("r", sy.r),
-                                   **scales).sympy_params
-    names = [*sizes, *(k for k in ("rx", "ry") if k in given or "r" in given)]
-    mapping: dict[sp.Symbol, sp.Expr] = {getattr(sy, k): checked[getattr(sy, k)]
-                                         for k in names}
-    for name, value in given.items():
-        if name in ("nx", "ny", "kx", "ky", "rx", "ry", "r"):
-            continue
-        if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
-            raise bad(name, value, "must be a real number or a SymPy expression")
-        mapping[sy.LOCALS[name]] = exact(value)
-    return mapping

@@ -40,6 +40,7 @@ from . import symbols as sy
 from .architectures import Module, Network
 from .dataset import DOMAIN, CompositionalDataset, Dataset, block_index
 from .declaration import DeclaredDataset
+from .equality import differ_somewhere
 from .errors import ModspecError, bad
 from .observables import (
     block_pairs,
@@ -52,7 +53,7 @@ from .observables import (
     where_exists,
 )
 from .projectors import SampleSpace, sample_space
-from .spectra import Mode, Spectrum, _differ_somewhere, module_spectra
+from .spectra import Mode, Spectrum, module_spectra
 
 __all__ = ["DOMAIN", "Derivation", "DerivedOnUse", "LOSS_NORMALISATION", "ModuleDerivation",
            "coupled_map", "derive", "map_blocks", "mode_key", "network_map", "strength_symbol",
@@ -412,8 +413,8 @@ def map_blocks(space: SampleSpace, spectra: list[Spectrum],
 
 def _nonzero(expr: sp.Expr) -> bool:
     """``simplify(expr) != 0``, skipping ``simplify`` when ``expr`` is already seen to be
-    non-zero at a point its symbols allow (:func:`modspec.theory.spectra._differ_somewhere`)."""
-    return _differ_somewhere(expr, sp.Integer(0)) or sp.simplify(expr) != 0
+    non-zero at a point its symbols allow (:func:`modspec.theory.equality.differ_somewhere`)."""
+    return differ_somewhere(expr, sp.Integer(0)) or sp.simplify(expr) != 0
 
 
 def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,

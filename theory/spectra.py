@@ -29,16 +29,17 @@ import sympy as sp
 from . import symbols as sy
 from .architectures import Network, check_blocks
 from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows
+from .equality import MERGE_RTOL, clean, equal, merge_equal, same
 from .errors import ModspecError, bad
 from .modes import Mode, existence, mode_tex
 from .projectors import Atom, SampleSpace, sample_space
 from .symbols import to_latex as tex
 
 #: ``Mode``, ``existence`` and ``mode_tex`` are defined in :mod:`modspec.theory.modes` (which
-#: the families import without this module) and are public here as before.
-__all__ = ["Mode", "Spectrum", "existence", "merge_equal", "mode_tex", "module_spectra",
-           "module_spectrum",
-           "spectrum", "spectrum_latex"]
+#: the families import without this module), ``merge_equal`` in
+#: :mod:`modspec.theory.equality`; all are public here as before.
+__all__ = ["MERGE_RTOL", "Mode", "Spectrum", "existence", "merge_equal", "mode_tex",
+           "module_spectra", "module_spectrum", "spectrum", "spectrum_latex"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +124,7 @@ class Spectrum:
         groups: list[list[Mode]] = []
         for m in self.modes:
             for g in groups:
-                if _same(g[0].s, m.s) and _same(g[0].lam, m.lam):
+                if same(g[0].s, m.s) and same(g[0].lam, m.lam):
                     g.append(m)
                     break
             else:
@@ -209,58 +210,22 @@ def module_spectrum(
     name: str | None = None,
 ) -> Spectrum:
     """The modes of one module from an already computed sample space."""
-    inputs = space.input_blocks if inputs is None else check_blocks("inputs", inputs)
-    outputs = space.output_blocks if outputs is None else check_blocks("outputs", outputs)
-    for label, chosen, allowed in (("inputs", inputs, space.input_blocks),
-                                   ("outputs", outputs, space.output_blocks)):
-        if not chosen:
-            raise bad(label, chosen, f"must name at least one of {list(allowed)}")
-        for block in chosen:
-            if block not in allowed:
-                raise bad(label, block, f"must be blocks among {list(allowed)}")
+    inputs, outputs = _module_blocks(space, inputs, outputs)
     symbolic = bool(getattr(dataset, "is_symbolic", False))
     P = space.P
-    groups: list[list[Atom]] = []
-    for atom in space.atoms:
-        keys = (*inputs, *outputs)
-        for group in groups:
-            if all(_equal(group[0].gram[k], atom.gram[k]) for k in keys):
-                group.append(atom)
-                break
-        else:
-            groups.append([atom])
-
     vectors = not symbolic and all(a.basis is not None for a in space.atoms)
-    x_full = np.asarray(dataset.X) if vectors else None
-    y_full = np.asarray(dataset.Y) if vectors else None
     in_spans = [dataset.input_blocks[b] for b in inputs]
     out_spans = [dataset.output_blocks[b] for b in outputs]
-
+    if vectors:
+        X, Y = np.asarray(dataset.X), np.asarray(dataset.Y)
+        rows = (np.vstack([block_rows(X, s) for s in in_spans]),
+                np.vstack([block_rows(Y, s) for s in out_spans]))
     modes, silent = [], []
-    for group in groups:
-        first = group[0]
-        cx = {b: first.gram[b] for b in inputs}
-        cy = {b: first.gram[b] for b in outputs}
-        cxt, cyt = sp.Add(*cx.values()), sp.Add(*cy.values())
-        rank = sp.Add(*[a.rank for a in group])
-        if sp.simplify(cxt) == 0 or (rank.is_number and rank == 0):
+    for group in _atom_groups(space, (*inputs, *outputs)):
+        mode = _group_mode(group, inputs, outputs, P, symbolic, rows if vectors else None)
+        if mode is None:
             continue
-        s = _clean(sp.sqrt(cxt * cyt) / P)
-        lam = _clean(cxt / P)
-        fixed = _clean(sp.sqrt(cyt / cxt)) if cxt != 0 else sp.nan
-        always = all(a.always_present for a in group)
-        cond = existence(rank, cxt * cyt, always) if symbolic else sp.true
-        U = V = None
-        if vectors:
-            G = np.hstack([a.basis for a in group])
-            Xm = np.vstack([block_rows(x_full, sp_) for sp_ in in_spans])
-            Ym = np.vstack([block_rows(y_full, sp_) for sp_ in out_spans])
-            V = _product(Xm, G) / np.sqrt(float(cxt))
-            U = _product(Ym, G) / np.sqrt(float(cyt)) if float(cyt) > 0 else None
-        label = "+".join(a.label for a in group)
-        mode = Mode(label, s, lam, rank, fixed, cx, cy, tuple(a.label for a in group), cond,
-                    U, V)
-        if sp.simplify(cyt) == 0:
+        if sp.simplify(sp.Add(*mode.cy.values())) == 0:
             silent.append(replace(mode, s=sp.Integer(0), fixed_point=sp.Integer(0)))
         else:
             modes.append(mode)
@@ -272,6 +237,61 @@ def module_spectrum(
         else f"{'+'.join(inputs)}->{'+'.join(outputs)}"
     return Spectrum(tuple(modes), tuple(silent), P, inputs, outputs, n_in, n_out, symbolic,
                     name or default, dataset)
+
+
+def _module_blocks(space: SampleSpace, inputs: Sequence[str] | None,
+                   outputs: Sequence[str] | None) -> tuple[Any, Any]:
+    """A module's input and output blocks (default: all), checked against the space's."""
+    inputs = space.input_blocks if inputs is None else check_blocks("inputs", inputs)
+    outputs = space.output_blocks if outputs is None else check_blocks("outputs", outputs)
+    for label, chosen, allowed in (("inputs", inputs, space.input_blocks),
+                                   ("outputs", outputs, space.output_blocks)):
+        if not chosen:
+            raise bad(label, chosen, f"must name at least one of {list(allowed)}")
+        for block in chosen:
+            if block not in allowed:
+                raise bad(label, block, f"must be blocks among {list(allowed)}")
+    return inputs, outputs
+
+
+def _atom_groups(space: SampleSpace, keys: Sequence[str]) -> list[list[Atom]]:
+    """The atoms grouped by equal Gram coefficients on the blocks ``keys`` (one mode each)."""
+    groups: list[list[Atom]] = []
+    for atom in space.atoms:
+        for group in groups:
+            if all(equal(group[0].gram[k], atom.gram[k]) for k in keys):
+                group.append(atom)
+                break
+        else:
+            groups.append([atom])
+    return groups
+
+
+def _group_mode(group: list[Atom], inputs: Sequence[str], outputs: Sequence[str],
+                P: sp.Expr, symbolic: bool, rows: tuple[np.ndarray, np.ndarray] | None
+                ) -> Mode | None:
+    """The mode of one group of atoms (module docstring): ``s = sqrt(cx·cy)/P``, ``λ =
+    cx/P``, ``a* = sqrt(cy/cx)``, and its singular vectors from the module's rows ``rows``
+    when numeric; None when the group carries no input variance or has rank 0."""
+    first = group[0]
+    cx = {b: first.gram[b] for b in inputs}
+    cy = {b: first.gram[b] for b in outputs}
+    cxt, cyt = sp.Add(*cx.values()), sp.Add(*cy.values())
+    rank = sp.Add(*[a.rank for a in group])
+    if sp.simplify(cxt) == 0 or (rank.is_number and rank == 0):
+        return None
+    s = clean(sp.sqrt(cxt * cyt) / P)
+    lam = clean(cxt / P)
+    fixed = clean(sp.sqrt(cyt / cxt)) if cxt != 0 else sp.nan
+    always = all(a.always_present for a in group)
+    cond = existence(rank, cxt * cyt, always) if symbolic else sp.true
+    U = V = None
+    if rows is not None:
+        G = np.hstack([a.basis for a in group])
+        V = _product(rows[0], G) / np.sqrt(float(cxt))
+        U = _product(rows[1], G) / np.sqrt(float(cyt)) if float(cyt) > 0 else None
+    return Mode("+".join(a.label for a in group), s, lam, rank, fixed, cx, cy,
+                tuple(a.label for a in group), cond, U, V)
 
 
 def module_spectra(dataset: CompositionalDataset | Dataset, network: Network,
@@ -303,77 +323,6 @@ def _expand(pairs: list[tuple[float, int]], what: str) -> np.ndarray:
             f"{what} would list {total:.3g} values (> {MAX_ENTRIES:.0e}); use "
             f"distinct_{what}() for (value, multiplicity) pairs")
     return np.repeat([v for v, _ in pairs], [k for _, k in pairs]).astype(float)
-
-
-def merge_equal(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[sp.Expr, sp.Expr]]:
-    """``(value, multiplicity)`` pairs of numbers with equal values merged (multiplicities
-    summed), by decreasing value. Exact values merge when they are equal exactly, values
-    holding floats (a numerical diagonalisation) when they agree to a relative
-    :data:`MERGE_RTOL`."""
-    merged: list[tuple[sp.Expr, sp.Expr]] = []
-    for value, k in sorted(pairs, key=lambda p: -float(p[0])):
-        if merged and _same(merged[-1][0], value):
-            merged[-1] = (merged[-1][0], sp.sympify(merged[-1][1]) + sp.sympify(k))
-        else:
-            merged.append((sp.sympify(value), sp.sympify(k)))
-    return merged
-
-
-#: Relative tolerance within which two singular values or eigenvalues holding floats are one.
-MERGE_RTOL = 1e-9
-
-
-def _same(a: Any, b: Any) -> bool:
-    """``a == b``: exactly for exact numbers and expressions (SymPy), to a relative
-    :data:`MERGE_RTOL` for numbers holding floats."""
-    a, b = sp.sympify(a), sp.sympify(b)
-    if a.is_number and b.is_number:
-        fa, fb = complex(a), complex(b)
-        if abs(fa - fb) > MERGE_RTOL * max(abs(fa), abs(fb)):
-            return False
-        return True if a.has(sp.Float) or b.has(sp.Float) else sp.simplify(a - b) == 0
-    if _differ_somewhere(a, b):      # cheap and exact: then ``simplify`` cannot reach 0
-        return False
-    return sp.simplify(a - b) == 0
-
-
-def _differ_somewhere(a: sp.Expr, b: sp.Expr) -> bool:
-    """True when ``a − b`` is clearly non-zero at one point that every symbol's assumptions
-    allow (integers 3, 4, …; other symbols 13/7, 15/7, …), evaluated to 30 digits: then
-    ``a`` and ``b`` differ as functions. False when that cannot be shown (a point the
-    assumptions forbid, a singular or complex value, or a difference within rounding)."""
-    point = {}
-    for i, x in enumerate(sorted((a - b).free_symbols, key=str)):
-        v = sp.Integer(3 + i) if x.is_integer else sp.Rational(13 + 2 * i, 7)
-        if any(val is not None and getattr(v, f"is_{k}", None) is not val
-               for k, val in x.assumptions0.items()):
-            return False
-        point[x] = v
-    try:
-        va, vb = (complex(e.xreplace(point).evalf(30)) for e in (a, b))
-    except (TypeError, ValueError, ZeroDivisionError):
-        return False
-    if not all(np.isfinite([va.real, va.imag, vb.real, vb.imag])):
-        return False
-    return abs(va - vb) > 1e-15 * (1.0 + abs(va) + abs(vb))
-
-
-def _equal(a: sp.Expr, b: sp.Expr) -> bool:
-    diff = sp.sympify(a) - sp.sympify(b)
-    if diff.is_number:
-        if not (sp.sympify(a).is_number and sp.sympify(b).is_number):
-            return diff == 0
-        return abs(complex(diff)) <= 1e-12 * max(1.0, abs(complex(a)), abs(complex(b)))
-    return sp.simplify(diff) == 0
-
-
-def _clean(expr: sp.Expr) -> sp.Expr:
-    """Put a square-root expression in the compact forms of docs/theory/spectrum.md."""
-    expr = sp.powsimp(sp.powdenest(expr, force=False))
-    if expr.has(sp.Float):   # general data: floats from a numerical diagonalisation
-        return expr
-    candidates = [expr, sp.factor(expr), sp.simplify(expr)]
-    return min(candidates, key=sp.count_ops)
 
 
 def _subs_mode(mode: Mode, mapping: dict) -> Mode | None:

@@ -283,12 +283,13 @@ def test_derive_json_lists_modes_sharing_s_and_lambda_once():
 
 
 def test_the_numeric_probe_only_ever_shows_a_difference_that_simplify_agrees_with():
-    """``_same`` skips ``simplify`` when one point its symbols allow already separates two
+    """``same`` skips ``simplify`` when one point its symbols allow already separates two
     expressions; equal expressions in different forms still go to ``simplify``, and a
     symbol whose assumptions the probe cannot meet is never probed."""
     import sympy as sp
 
-    from modspec.theory.spectra import _differ_somewhere, _same
+    from modspec.theory.equality import differ_somewhere as _differ_somewhere
+    from modspec.theory.equality import same as _same
 
     c = sp.Symbol("c", positive=True, integer=True)
     f = sp.Symbol("f", nonnegative=True)

@@ -8,14 +8,19 @@ the same spectrum.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from typing import Any
 
+import sympy as sp
+
 from .. import symbols as sy
-from ..dataset import DOMAIN, CompositionalDataset, canonical_substitution
+from ..dataset import DOMAIN, CompositionalDataset, exact
 from ..declaration import DeclaredDataset, Features, Hypercube, Identity
+from ..errors import bad
 from .registry import Family, register
 
-__all__ = ["compositional", "params_of"]
+__all__ = ["canonical_substitution", "compositional", "params_of"]
 
 
 def params_of(**kw: Any) -> tuple[tuple[str, Any], ...]:
@@ -33,6 +38,35 @@ def compositional(nx: Any, ny: Any, kx: Any, ky: Any, r: Any = 1, rx: Any = None
         (("Ox", Features()), ("Gx", Identity(kx, rx))),
         (("Oy", Features(count=ny)), ("Gy", Identity(ky, ry))),
         "compositional", params_of(nx=nx, ny=ny, kx=kx, ky=ky, rx=rx, ry=ry))
+
+
+def canonical_substitution(values: Mapping[Any, Any] | None, kw: Mapping[str, Any]) -> dict:
+    """Canonical symbol → exact value, checked as :class:`CompositionalDataset` checks its
+    parameters (integer sizes in range, ``ny ≤ nx``, scales ≥ 0 whose results fit float64)."""
+    if values is not None and not isinstance(values, Mapping):
+        raise bad("values", values, "must be a mapping of parameter names to numbers")
+    given: dict[str, Any] = {}
+    for key, value in {**(values or {}), **kw}.items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        if name not in sy.LOCALS:
+            raise bad("parameter", name, "must be one of nx, ny, kx, ky, rx, ry, r")
+        given[name] = value
+    sizes = {k: given[k] for k in ("nx", "ny", "kx", "ky") if k in given}
+    scales = {k: given.get(k, None if "r" in given else getattr(sy, k)) for k in ("rx", "ry")}
+    base = {k: v for k, v in CompositionalDataset.symbolic().params.items()
+            if k not in ("rx", "ry")}
+    checked = CompositionalDataset(**(base | sizes), r=given.get("r", sy.r),
+                                   **scales).sympy_params
+    names = [*sizes, *(k for k in ("rx", "ry") if k in given or "r" in given)]
+    mapping: dict[sp.Symbol, sp.Expr] = {getattr(sy, k): checked[getattr(sy, k)]
+                                         for k in names}
+    for name, value in given.items():
+        if name in ("nx", "ny", "kx", "ky", "rx", "ry", "r"):
+            continue
+        if isinstance(value, (bool, str)) or not isinstance(value, (numbers.Real, sp.Expr)):
+            raise bad(name, value, "must be a real number or a SymPy expression")
+        mapping[sy.LOCALS[name]] = exact(value)
+    return mapping
 
 
 register(Family(

@@ -1,0 +1,87 @@
+"""Equality of exact and floating spectral values: when two modes' values are one.
+
+Exact numbers and expressions are compared exactly (SymPy, after a cheap numeric probe that
+proves a difference without simplifying); values holding floats (a numerical
+diagonalisation) to a relative :data:`MERGE_RTOL`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["MERGE_RTOL", "clean", "differ_somewhere", "equal", "merge_equal", "same"]
+
+
+def merge_equal(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[sp.Expr, sp.Expr]]:
+    """``(value, multiplicity)`` pairs of numbers with equal values merged (multiplicities
+    summed), by decreasing value. Exact values merge when they are equal exactly, values
+    holding floats (a numerical diagonalisation) when they agree to a relative
+    :data:`MERGE_RTOL`."""
+    merged: list[tuple[sp.Expr, sp.Expr]] = []
+    for value, k in sorted(pairs, key=lambda p: -float(p[0])):
+        if merged and same(merged[-1][0], value):
+            merged[-1] = (merged[-1][0], sp.sympify(merged[-1][1]) + sp.sympify(k))
+        else:
+            merged.append((sp.sympify(value), sp.sympify(k)))
+    return merged
+
+
+#: Relative tolerance within which two singular values or eigenvalues holding floats are one.
+MERGE_RTOL = 1e-9
+
+
+def same(a: Any, b: Any) -> bool:
+    """``a == b``: exactly for exact numbers and expressions (SymPy), to a relative
+    :data:`MERGE_RTOL` for numbers holding floats."""
+    a, b = sp.sympify(a), sp.sympify(b)
+    if a.is_number and b.is_number:
+        fa, fb = complex(a), complex(b)
+        if abs(fa - fb) > MERGE_RTOL * max(abs(fa), abs(fb)):
+            return False
+        return True if a.has(sp.Float) or b.has(sp.Float) else sp.simplify(a - b) == 0
+    if differ_somewhere(a, b):      # cheap and exact: then ``simplify`` cannot reach 0
+        return False
+    return sp.simplify(a - b) == 0
+
+
+def differ_somewhere(a: sp.Expr, b: sp.Expr) -> bool:
+    """True when ``a − b`` is clearly non-zero at one point that every symbol's assumptions
+    allow (integers 3, 4, …; other symbols 13/7, 15/7, …), evaluated to 30 digits: then
+    ``a`` and ``b`` differ as functions. False when that cannot be shown (a point the
+    assumptions forbid, a singular or complex value, or a difference within rounding)."""
+    point = {}
+    for i, x in enumerate(sorted((a - b).free_symbols, key=str)):
+        v = sp.Integer(3 + i) if x.is_integer else sp.Rational(13 + 2 * i, 7)
+        if any(val is not None and getattr(v, f"is_{k}", None) is not val
+               for k, val in x.assumptions0.items()):
+            return False
+        point[x] = v
+    try:
+        va, vb = (complex(e.xreplace(point).evalf(30)) for e in (a, b))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    if not all(np.isfinite([va.real, va.imag, vb.real, vb.imag])):
+        return False
+    return abs(va - vb) > 1e-15 * (1.0 + abs(va) + abs(vb))
+
+
+def equal(a: sp.Expr, b: sp.Expr) -> bool:
+    diff = sp.sympify(a) - sp.sympify(b)
+    if diff.is_number:
+        if not (sp.sympify(a).is_number and sp.sympify(b).is_number):
+            return diff == 0
+        return abs(complex(diff)) <= 1e-12 * max(1.0, abs(complex(a)), abs(complex(b)))
+    return sp.simplify(diff) == 0
+
+
+def clean(expr: sp.Expr) -> sp.Expr:
+    """Put a square-root expression in the compact forms of docs/theory/spectrum.md."""
+    expr = sp.powsimp(sp.powdenest(expr, force=False))
+    if expr.has(sp.Float):   # general data: floats from a numerical diagonalisation
+        return expr
+    candidates = [expr, sp.factor(expr), sp.simplify(expr)]
+    return min(candidates, key=sp.count_ops)
