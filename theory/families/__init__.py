@@ -35,6 +35,7 @@ from .compositional import compositional
 from .contexts import contexts
 from .hierarchical import D, c, f, hierarchical, hierarchical_levels
 from .parity import parity
+from .protocol import DatasetProtocol
 from .registry import (
     FAMILIES,
     SYMBOLS,
@@ -53,9 +54,9 @@ from .registry import (
 from .wiring import EXPLAINED, IDENTITY, MEMORISED, STRUCTURE, block_roles, family_network
 
 __all__ = ["D", "EXPLAINED", "FAMILIES", "IDENTITY", "MEMORISED", "STRUCTURE", "SYMBOLS",
-           "Family", "block_roles", "c", "compositional", "contexts", "domain", "f", "family",
-           "family_network", "family_of", "from_mapping", "hierarchical", "hierarchical_levels",
-           "names", "parity", "register", "substitution", "substitution_of", "symbolic",
-           "unregister"]
+           "DatasetProtocol", "Family", "block_roles", "c", "compositional", "contexts",
+           "domain", "f", "family", "family_network", "family_of", "from_mapping",
+           "hierarchical", "hierarchical_levels", "names", "parity", "register",
+           "substitution", "substitution_of", "symbolic", "unregister"]
 
 del _compositional, _hierarchical, _parity, _declared, _contexts
