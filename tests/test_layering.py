@@ -73,7 +73,12 @@ def module_imports(path: Path, package: str) -> set[str]:
     at module level or inside functions (``from . import x`` names the module ``x``); imports
     under ``if TYPE_CHECKING:`` are for type checkers only and are left out."""
     prefix = f"modspec.{package}"
-    modules = {p.stem for p in (ROOT / package).glob("*.py")}
+    modules = {p.stem for p in (ROOT / package).glob("*.py")} | {
+        p.name for p in (ROOT / package).iterdir() if (p / "__init__.py").is_file()}
+    try:    # the file's own package: a subpackage's relative imports start there
+        here = [prefix, *path.parent.relative_to(ROOT / package).parts]
+    except ValueError:
+        here = [prefix]
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
@@ -83,8 +88,9 @@ def module_imports(path: Path, package: str) -> set[str]:
             return
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level == 1:
-                base = ".".join(filter(None, [prefix, node.module]))
+            if node.level:
+                up = here[: max(1, len(here) - node.level + 1)]
+                base = ".".join(filter(None, [*up, node.module]))
             if base == prefix:
                 found.update(f"{prefix}.{a.name}" for a in node.names if a.name in modules)
             elif base.startswith(prefix + "."):
@@ -133,8 +139,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def import_graph(package: str) -> dict[str, set[str]]:
-    return {f"modspec.{package}.{p.stem}": module_imports(p, package) - {f"modspec.{package}"}
-            for p in sorted((ROOT / package).glob("*.py")) if p.stem != "__init__"}
+    """Module → the modules it imports; a subpackage is one node (all its files' imports)."""
+    graph = {f"modspec.{package}.{p.stem}": module_imports(p, package) - {f"modspec.{package}"}
+             for p in sorted((ROOT / package).glob("*.py")) if p.stem != "__init__"}
+    for sub in sorted(p for p in (ROOT / package).iterdir() if (p / "__init__.py").is_file()):
+        name = f"modspec.{package}.{sub.name}"
+        graph[name] = set().union(*(module_imports(f, package) for f in sub.rglob("*.py"))) \
+            - {f"modspec.{package}", name}
+    return graph
 
 
 def test_the_theory_package_has_no_import_cycles():
@@ -156,3 +168,14 @@ def test_the_cycle_check_sees_function_level_and_relative_imports(tmp_path):
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"a"}}) == [["a"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_a_subpackage_is_one_node_and_its_relative_imports_resolve_from_it():
+    """``theory/families/contexts.py``: ``from .. import contexts`` is the theory module,
+    ``from .registry import …`` its own package (one node of the graph)."""
+    path = ROOT / "theory" / "families" / "contexts.py"
+    assert module_imports(path, "theory") == {"modspec.theory.contexts",
+                                              "modspec.theory.families"}
+    graph = import_graph("theory")
+    assert "modspec.theory.contexts" in graph["modspec.theory.families"]
+    assert "modspec.theory.families" not in graph["modspec.theory.families"]
