@@ -169,8 +169,10 @@ def dataset_file(text: str) -> dict[str, Any]:
     except InputFileError as exc:
         raise _invalid(text, exc.reason) from None
     if "family" not in spec:
-        raise _invalid(text, "must set family = compositional, hierarchical, parity, "
-                             "contexts or declared")
+        from modspec.theory.families import FAMILIES, names
+
+        known = [*FAMILIES, *(n for n in names() if n not in FAMILIES)]
+        raise _invalid(text, f"must set family = {', '.join(known[:-1])} or {known[-1]}")
     return spec
 
 
