@@ -111,3 +111,20 @@ def test_sweep_over_the_toy_family_gives_derive_and_expect(tmp_path, capsys, run
             assert row[f"theory.{q}"] == pytest.approx(e.trajectory.final("quadrant_norms", q),
                                                        rel=1e-9, abs=1e-12)
         assert math.isfinite(row["simulate.Ox->Oy"]) and row["simulate.Ox->Oy"] > 0
+
+
+def test_symbolic_compile_of_the_toy_family_predicts_the_numeric_one(toy_family):
+    import numpy as np
+
+    import modspec as ms
+    from modspec.theory.families import family_network, symbolic
+
+    t = np.array([0.0, 20.0, 40.0])
+    predictions = []
+    for ds in (symbolic({"family": "toy", "n": 3}), from_mapping({"family": "toy", "n": 3})):
+        predictor = ms.compile(ms.derive(ds, family_network("dense", ds)))
+        values = {"nx": 3, "r": 1.0} if ds.is_symbolic else {}
+        predictions.append(predictor(t, lr=0.05, a0=1e-3, **values).modes)
+    assert predictions[0].keys() == predictions[1].keys() == {"pi1", "pi2", "pi3"}
+    for key, curve in predictions[1].items():
+        np.testing.assert_allclose(predictions[0][key], curve, rtol=1e-9)
