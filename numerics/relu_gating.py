@@ -37,7 +37,8 @@ from modspec.theory.gated import NAME, Edge, Gate, GatedNetwork, Layer
 from modspec.theory.gated_data import GatedData
 
 __all__ = ["ReluGating", "gating_patterns", "pattern_groups", "gating_instability",
-           "relu_gated", "relu_gated_record", "relu_weights", "relu_output", "gated_output"]
+           "relu_gated", "relu_gated_record", "relu_weights", "relu_output", "gated_output",
+           "frozen_gate_gap"]
 
 Blocks = Mapping[str, tuple[int, int]]
 
@@ -238,3 +239,21 @@ def gated_output(gating: ReluGating, weights: Mapping[str, np.ndarray] | None = 
         for o, (s, e) in outs.items():
             out[..., s:e, :] += np.asarray(W[f"g{k}_out_{o}"]) @ h
     return out
+
+
+def frozen_gate_gap(W1: Any, W2: Any, X: Any, Y: Any, at: int) -> float:
+    """How much freezing the gates at recorded epoch ``at`` changes the network afterwards:
+    ``max_{t ≥ at} ‖W2(t) relu(W1(t) X) − W2(t) (g(at) ⊙ W1(t) X)‖_F / ‖Y‖_F`` over the
+    recorded weights ``W1`` (T, hidden, in) and ``W2`` (T, out, hidden), ``g(at)`` the gating
+    at ``at``. 0 when no unit flips; small when the flips are of pre-activations near 0 (they
+    change the output little), unlike the fraction of units that flip."""
+    W1 = np.asarray(W1, dtype=float)
+    W2 = np.asarray(W2, dtype=float)
+    X = _matrix("X", X, rows=W1.shape[-1])
+    Y = _matrix("Y", Y, rows=W2.shape[-2], cols=X.shape[1])
+    if isinstance(at, bool) or not isinstance(at, (int, np.integer)) \
+            or not 0 <= at < W1.shape[0]:
+        raise bad("at", at, f"must be an integer in [0, {W1.shape[0]})")
+    H = W1[at:] @ X
+    gap = W2[at:] @ (np.maximum(H, 0.0) - H * (H[0] > 0))
+    return float(np.linalg.norm(gap, axis=(-2, -1)).max() / max(np.linalg.norm(Y), 1e-300))

@@ -47,7 +47,8 @@ from modspec.numerics.relu_gating import relu_gated, relu_weights
 from modspec.theory.architectures import Module, Network
 from modspec.theory.errors import bad
 
-__all__ = ["ReluComparison", "relu_network", "train_relu", "compare_relu_gating"]
+__all__ = ["ReluComparison", "relu_network", "train_relu", "compare_relu_gating",
+           "instability_curve"]
 
 
 def relu_network(dataset: Any) -> Network:
@@ -161,6 +162,15 @@ def _race_condition(gating: Any) -> dict[str, Any]:
     return {"checked": True, "holds": cond.holds, "reason": cond.reason}
 
 
+def instability_curve(patterns: np.ndarray) -> np.ndarray:
+    """From recorded gatings ``patterns`` (T, hidden, samples): at each record, the fraction
+    of hidden units whose pattern at some later record differs (module docstring)."""
+    flips = np.any(patterns[1:] != patterns[:-1], axis=2)     # (T-1, hidden)
+    # the last record index at which each unit's pattern changed (0: never)
+    last = np.where(flips.any(axis=0), flips.shape[0] - np.argmax(flips[::-1], axis=0), 0)
+    return np.array([float(np.mean(last > i)) for i in range(patterns.shape[0])])
+
+
 def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int = 0,
                init_std: float = 1e-3, record_every: int = 1, device: str = "cpu"
                ) -> dict[str, np.ndarray]:
@@ -235,10 +245,7 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     loss = err.sum(axis=1).mean(axis=1)
     quads = layout(dataset, net, hidden).quadrants
     trained_norms = _norms(quads, _mean_jacobian(W1, W2, pats))
-    # the last recorded index at which each unit's pattern changed (0: never)
-    flips = np.any(pats[1:] != pats[:-1], axis=2)            # (T-1, hidden)
-    last = np.where(flips.any(axis=0), flips.shape[0] - np.argmax(flips[::-1], axis=0), 0)
-    inst = np.array([float(np.mean(last > i)) for i in range(len(t))])
+    inst = instability_curve(pats)
     entries = np.mean(pats != pats[-1], axis=(1, 2))           # informative only
     settings = {"hidden": hidden, "lr": float(lr), "epochs": epochs, "seed": int(seed),
                 "init_std": float(init_std), "threshold": float(threshold),
