@@ -43,7 +43,13 @@ import numpy as np
 from modspec.numerics.budget import check_memory
 from modspec.numerics.flow import layout
 from modspec.numerics.gated_simulate import gated_simulate
-from modspec.numerics.relu_gating import relu_gated, relu_weights
+from modspec.numerics.relu_gating import (
+    common_plateau,
+    pathway_norms,
+    relu_gated,
+    relu_weights,
+    winners,
+)
 from modspec.theory.architectures import Module, Network
 from modspec.theory.errors import bad
 
@@ -118,6 +124,7 @@ class ReluComparison:
                      f"basis condition not checked: {race.get('reason', '')}")
         lines = [head, f"stable from epoch {self.stable_epoch}: {g.get('groups')} pathway groups "
                  f"of sizes {g.get('sizes')} ({g.get('dead')} dead units); {race_text}"]
+        lines += _pathway_lines(g)
         for name, p in self.predictions.items():
             if p["claimed"]:
                 lines.append(f"{name}: epochs {p['t'][0]:g}-{p['t'][-1]:g}, loss error "
@@ -128,6 +135,54 @@ class ReluComparison:
                 lines.append(f"{name}: not applicable (the start's gating differs from the "
                              f"stable one: instability {self.start_instability:.2f})")
         return "\n".join(lines)
+
+
+def _pathways(gating: Any, predicted: tuple[np.ndarray, np.ndarray],
+              trained: tuple[np.ndarray, np.ndarray], loss: np.ndarray, p_loss: np.ndarray,
+              tolerance: float) -> dict[str, Any]:
+    """Winning pathway per output block and the common pathway's plateau, from the
+    prediction from the stable epoch and from training (both at the end; ``loss`` and
+    ``p_loss`` from the stable epoch on). The plateau is judged only when the trained loss at
+    the stable epoch is still above it (the gating settled before the plateau); then the
+    trained loss at the epoch where the prediction comes nearest the plateau is compared."""
+    p_norms = pathway_norms(gating, *predicted)
+    t_norms = pathway_norms(gating, *trained)
+    win = {"predicted": winners(p_norms), "trained": winners(t_norms)}
+    win["agree"] = win["predicted"] == win["trained"]
+    plateau = common_plateau(gating)
+    if plateau is not None:
+        judged = bool(loss[0] > plateau["loss"] * (1 + tolerance))
+        plateau["judged"] = judged
+        if judged:
+            k = int(np.argmin(np.abs(p_loss - plateau["loss"])))
+            plateau["trained"] = float(loss[k])
+            plateau["agrees"] = bool(abs(loss[k] - plateau["loss"])
+                                     <= tolerance * loss[0])
+        else:
+            plateau["reason"] = (f"the gating settles after the plateau (trained loss "
+                                 f"{loss[0]:.3g} at the stable epoch ≤ plateau "
+                                 f"{plateau['loss']:.3g})")
+    return {"winners": win, "pathway_norms": {"predicted": p_norms, "trained": t_norms},
+            "common_plateau": plateau}
+
+
+def _pathway_lines(g: dict[str, Any]) -> list[str]:
+    win, plateau = g.get("winners"), g.get("common_plateau")
+    out = []
+    if win:
+        out.append("winning pathways (per output block, at the end): predicted "
+                   f"{win['predicted']}, trained {win['trained']}: "
+                   + ("agree" if win["agree"] else "differ"))
+    if plateau is None:
+        out.append("common pathway: no group is active on every sample")
+    elif plateau["judged"]:
+        out.append(f"common pathway {plateau['groups']} (width {plateau['width']}): plateau "
+                   f"predicted {plateau['loss']:.4g}, trained {plateau['trained']:.4g}: "
+                   + ("agrees" if plateau["agrees"] else "differs"))
+    else:
+        out.append(f"common pathway {plateau['groups']} plateau {plateau['loss']:.4g}: not "
+                   f"judged: {plateau['reason']}")
+    return out
 
 
 def _int(name: str, value: Any, low: int) -> int:
@@ -278,6 +333,8 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                                  and preds[name]["loss_error"] <= tolerance
                                  and preds[name]["norm_error"] <= tolerance)
         if groups is None:
-            groups = {**g.summary(), "race": _race_condition(g)}
+            groups = {**g.summary(), "race": _race_condition(g),
+                      **_pathways(g, (A[-1], B[-1]), (W1[-1], W2[-1]), loss[stable:],
+                                  p_loss, tolerance)}
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,
                           trained_norms, preds, entries)

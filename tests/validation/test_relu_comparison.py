@@ -76,6 +76,15 @@ def test_stable_gating_is_predicted_exactly(C, hidden):
     payload = json.loads(json.dumps(r.payload()))
     assert payload["applicable"] and payload["stable_epoch"] == r.stable_epoch
     assert "stable from epoch" in r.summary()
+    # exact from the stable epoch: the winners are the same; the plateau is judged only when
+    # the gating settled before it
+    win = payload["groups"]["winners"]
+    assert win["agree"] and win["predicted"] == win["trained"]
+    assert "winning pathways" in r.summary()
+    plateau = payload["groups"]["common_plateau"]
+    if plateau is not None and not plateau["judged"]:
+        assert r.loss[r.t == r.stable_epoch][0] <= plateau["loss"] * 1.05
+        assert "not judged" in r.summary()
 
 
 def test_unstable_gating_is_not_applicable():
