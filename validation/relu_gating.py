@@ -2,7 +2,8 @@
 
 docs/theory/relu-gating.md. The ReLU network is one dense depth-2 module over all the
 dataset's blocks (no biases), trained with PyTorch by full-batch gradient descent on
-``½ Σ_s ‖y_s − W2 relu(W1 x_s)‖²`` from :func:`modspec.numerics.simulate.initial_weights` —
+``½ Σ_s ‖y_s − W2 relu(W1 x_s)‖²`` (on ``device``: the time per epoch, weights recorded,
+is reported) from :func:`modspec.numerics.simulate.initial_weights` —
 the updates of :func:`modspec.validation.training.train` with ``nonlinearity="relu"`` (the
 same weights, to rounding: a test), with the weights kept at every recorded epoch.
 
@@ -35,6 +36,7 @@ at most ``tolerance`` (default 0.05).
 from __future__ import annotations
 
 import numbers
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +111,8 @@ class ReluComparison:
         s = self.settings
         marks = np.linspace(0, len(self.t) - 1, min(len(self.t), 9)).round().astype(int)
         head = (f"ReLU network, hidden {s['hidden']}, lr {s['lr']:g}, {s['epochs']} epochs, "
-                f"seed {s['seed']}: gating instability from epoch "
+                f"seed {s['seed']} ({s['device']}, {s['seconds_per_epoch'] * 1e3:.3g} ms per "
+                f"epoch): gating instability from epoch "
                 + ", ".join(f"{self.t[k]:g}: {self.instability[k]:.2f}" for k in marks)
                 + f" (threshold {s['threshold']:g})")
         if not self.applicable:
@@ -245,6 +248,7 @@ def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int =
     W2 = torch.as_tensor(init[1][0], device=dev).clone().requires_grad_(True)
     at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     rec1, rec2 = [], []
+    start = time.perf_counter()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -261,8 +265,9 @@ def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int =
                 W2 -= lr * g2
     finally:
         torch.set_num_threads(previous)
-    return {"t": np.array(at, dtype=float),
-            "W1": torch.stack(rec1).cpu().numpy(), "W2": torch.stack(rec2).cpu().numpy()}
+    W1s, W2s = torch.stack(rec1).cpu().numpy(), torch.stack(rec2).cpu().numpy()
+    return {"t": np.array(at, dtype=float), "W1": W1s, "W2": W2s,
+            "seconds_per_epoch": (time.perf_counter() - start) / max(epochs, 1)}
 
 
 def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
@@ -305,7 +310,8 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     settings = {"hidden": hidden, "lr": float(lr), "epochs": epochs, "seed": int(seed),
                 "init_std": float(init_std), "threshold": float(threshold),
                 "tolerance": float(tolerance),
-                "record_every": record_every, "samples": int(X.shape[1])}
+                "record_every": record_every, "samples": int(X.shape[1]), "device": device,
+                "seconds_per_epoch": float(run["seconds_per_epoch"])}
     stable = next((i for i in range(len(t) - 1) if inst[i] <= threshold), None)
     if stable is None:
         return ReluComparison(settings, inst, None, None, None, t, loss, trained_norms,
