@@ -18,8 +18,7 @@ from modspec.validation.relu_regimes import (  # noqa: E402
 
 def test_frozen_gate_gap_is_zero_without_flips_and_sees_a_flip():
     rng = np.random.default_rng(0)
-    X, Y = rng.normal(size=(3, 5)), rng.normal(size=(2, 5))
-    W1, W2 = rng.normal(size=(4, 3)), rng.normal(size=(2, 4))
+    X, Y, W1, W2 = (rng.normal(size=s) for s in ((3, 5), (2, 5), (4, 3), (2, 4)))
     same = frozen_gate_gap(np.array([W1, 2 * W1]), np.array([W2, W2]), X, Y, 0)
     assert same == 0.0                           # scaling by 2 > 0 keeps every sign
     flipped = frozen_gate_gap(np.array([W1, -W1]), np.array([W2, W2]), X, Y, 0)
