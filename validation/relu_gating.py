@@ -270,6 +270,20 @@ def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int =
             "seconds_per_epoch": (time.perf_counter() - start) / max(epochs, 1)}
 
 
+#: The real settings of :func:`compare_relu_gating`: (test, the allowed range in words).
+_REALS = {"lr": (lambda x: x > 0, "a number > 0"), "init_std": (lambda x: x >= 0, "a number ≥ 0"),
+          "threshold": (lambda x: 0 <= x < 1, "a number in [0, 1)"),
+          "tolerance": (lambda x: x > 0, "a number > 0")}
+
+
+def _check_reals(**values: Any) -> None:
+    for name, v in values.items():
+        ok, allowed = _REALS[name]
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
+                or not ok(v):
+            raise bad(name, v, f"must be {allowed}")
+
+
 def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                         epochs: int = 400, seed: int = 0, init_std: float = 1e-3,
                         threshold: float = 0.05, tolerance: float = 0.05,
@@ -281,14 +295,7 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     epochs = _int("epochs", epochs, 1)
     record_every = _int("record_every", record_every, 1)
     _int("seed", seed, 0)
-    for name, v, ok in (("lr", lr, lambda x: x > 0), ("init_std", init_std, lambda x: x >= 0),
-                        ("threshold", threshold, lambda x: 0 <= x < 1),
-                        ("tolerance", tolerance, lambda x: x > 0)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
-                or not ok(v):
-            raise bad(name, v, {"lr": "must be a number > 0", "init_std": "must be a number "
-                                "≥ 0", "threshold": "must be a number in [0, 1)",
-                                "tolerance": "must be a number > 0"}[name])
+    _check_reals(lr=lr, init_std=init_std, threshold=threshold, tolerance=tolerance)
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "must be numeric (substitute numbers for symbols)")
     net = relu_network(dataset)
