@@ -26,7 +26,7 @@ one is the gated network of the other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,8 @@ from modspec.theory.gated import NAME, Edge, Gate, GatedNetwork, Layer
 from modspec.theory.gated_data import GatedData
 
 __all__ = ["ReluGating", "gating_patterns", "pattern_groups", "gating_instability",
-           "relu_gated", "relu_gated_record", "relu_weights", "relu_output", "gated_output"]
+           "relu_gated", "relu_gated_record", "relu_weights", "relu_output", "gated_output",
+           "frozen_gate_gap", "pathway_norms", "winners", "common_plateau"]
 
 Blocks = Mapping[str, tuple[int, int]]
 
@@ -238,3 +239,58 @@ def gated_output(gating: ReluGating, weights: Mapping[str, np.ndarray] | None = 
         for o, (s, e) in outs.items():
             out[..., s:e, :] += np.asarray(W[f"g{k}_out_{o}"]) @ h
     return out
+
+
+def frozen_gate_gap(W1: Any, W2: Any, X: Any, Y: Any, at: int) -> float:
+    """How much freezing the gates at recorded epoch ``at`` changes the network afterwards:
+    ``max_{t ≥ at} ‖W2(t) relu(W1(t) X) − W2(t) (g(at) ⊙ W1(t) X)‖_F / ‖Y‖_F`` over the
+    recorded weights ``W1`` (T, hidden, in) and ``W2`` (T, out, hidden), ``g(at)`` the gating
+    at ``at``. 0 when no unit flips; small when the flips are of pre-activations near 0 (they
+    change the output little), unlike the fraction of units that flip."""
+    W1 = np.asarray(W1, dtype=float)
+    W2 = np.asarray(W2, dtype=float)
+    X = _matrix("X", X, rows=W1.shape[-1])
+    Y = _matrix("Y", Y, rows=W2.shape[-2], cols=X.shape[1])
+    if isinstance(at, bool) or not isinstance(at, (int, np.integer)) \
+            or not 0 <= at < W1.shape[0]:
+        raise bad("at", at, f"must be an integer in [0, {W1.shape[0]})")
+    H = W1[at:] @ X
+    gap = W2[at:] @ (np.maximum(H, 0.0) - H * (H[0] > 0))
+    return float(np.linalg.norm(gap, axis=(-2, -1)).max() / max(np.linalg.norm(Y), 1e-300))
+
+
+def pathway_norms(gating: ReluGating, W1: Any, W2: Any) -> dict[str, list[float]]:
+    """Per output block, per pathway group ``g<k>`` of ``gating``: ``‖W2[o, G] W1[G, :]‖_F``,
+    the norm of the map the group carries to the block, for ReLU weights ``W1``, ``W2``
+    (the groups' units, whatever the weights' own gating)."""
+    W1 = _matrix("W1", W1, rows=gating.hidden)
+    W2 = _matrix("W2", W2, cols=gating.hidden)
+    return {o: [float(np.linalg.norm(W2[s:e][:, list(g)] @ W1[list(g)])) for g in gating.groups]
+            for o, (s, e) in gating.output_blocks.items()}
+
+
+def winners(norms: Mapping[str, Sequence[float]]) -> dict[str, str]:
+    """Per output block, the pathway group carrying the largest map (:func:`pathway_norms`)."""
+    return {o: f"g{int(np.argmax(v))}" for o, v in norms.items()}
+
+
+def common_plateau(gating: ReluGating) -> dict[str, Any] | None:
+    """The loss plateau of the *common pathway*: the groups active on every sample, which
+    together are a linear network of width ``w`` (their units). Alone, from a small start,
+    gradient descent takes it to the best map of rank ≤ w, whose fitted outputs are
+    ``U_w U_wᵀ Ŷ`` with ``Ŷ = Y X⁺ X`` (the least-squares fit) and ``U_w`` its top-w left
+    singular vectors; the plateau is that map's loss, the mean over samples of
+    ``‖y_s − ŷ_s‖²``. None when no group is active on every sample."""
+    common = [k for k, p in enumerate(gating.patterns) if p.all()]
+    if not common:
+        return None
+    width = sum(len(gating.groups[k]) for k in common)
+    X, Y = gating.data.numeric()
+    Xm = np.vstack([X[b] for b in gating.input_blocks])
+    Ym = np.vstack([Y[o] for o in gating.output_blocks])
+    fit = Ym @ np.linalg.pinv(Xm) @ Xm
+    U, s, _ = np.linalg.svd(fit, full_matrices=False)
+    rank = int(np.sum(s > s.max() * 1e-12)) if s.size else 0
+    Uw = U[:, :min(width, rank)]
+    loss = float(((Ym - Uw @ (Uw.T @ fit)) ** 2).sum(axis=0).mean())
+    return {"groups": [f"g{k}" for k in common], "width": width, "loss": loss}

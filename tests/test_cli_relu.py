@@ -55,3 +55,33 @@ def test_relu_refuses_what_cannot_fit_in_memory(contexts_file, capsys):
     assert main(["relu", "--dataset", contexts_file, "--epochs", "2000000000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "epochs=2000000000" in err and "memory" in err
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def test_relu_full_size_preset_and_time_per_epoch(contexts_file, capsys):
+    """--full sets the follow-up's size (an explicit option still wins: 20 epochs here)."""
+    assert main(["relu", "--dataset", contexts_file, "--full", "--epochs", "20",
+                 "--format", "json"]) == 0
+    s = json.loads(capsys.readouterr().out)["settings"]
+    assert (s["hidden"], s["lr"], s["epochs"], s["record_every"]) == (700, 1e-3, 20, 10)
+    assert s["seconds_per_epoch"] > 0 and s["device"] == "cpu"
+
+
+@pytest.mark.skipif(_cuda(), reason="checks the refusal where CUDA is absent")
+def test_relu_cuda_refused_in_one_line_without_a_device(contexts_file, capsys):
+    assert main(["relu", "--dataset", contexts_file, "--full", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA is not available" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _cuda(), reason="the full-size protocol needs a CUDA device")
+def test_relu_full_size_on_cuda(contexts_file, capsys):
+    assert main(["relu", "--dataset", contexts_file, "--full", "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden 700, lr 0.001, 8000 epochs" in out and "ms per epoch" in out

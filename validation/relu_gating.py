@@ -2,7 +2,8 @@
 
 docs/theory/relu-gating.md. The ReLU network is one dense depth-2 module over all the
 dataset's blocks (no biases), trained with PyTorch by full-batch gradient descent on
-``½ Σ_s ‖y_s − W2 relu(W1 x_s)‖²`` from :func:`modspec.numerics.simulate.initial_weights` —
+``½ Σ_s ‖y_s − W2 relu(W1 x_s)‖²`` (on ``device``: the time per epoch, weights recorded,
+is reported) from :func:`modspec.numerics.simulate.initial_weights` —
 the updates of :func:`modspec.validation.training.train` with ``nonlinearity="relu"`` (the
 same weights, to rounding: a test), with the weights kept at every recorded epoch.
 
@@ -35,6 +36,7 @@ at most ``tolerance`` (default 0.05).
 from __future__ import annotations
 
 import numbers
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +45,18 @@ import numpy as np
 from modspec.numerics.budget import check_memory
 from modspec.numerics.flow import layout
 from modspec.numerics.gated_simulate import gated_simulate
-from modspec.numerics.relu_gating import relu_gated, relu_weights
+from modspec.numerics.relu_gating import (
+    common_plateau,
+    pathway_norms,
+    relu_gated,
+    relu_weights,
+    winners,
+)
 from modspec.theory.architectures import Module, Network
 from modspec.theory.errors import bad
 
-__all__ = ["ReluComparison", "relu_network", "train_relu", "compare_relu_gating"]
+__all__ = ["ReluComparison", "relu_network", "train_relu", "compare_relu_gating",
+           "instability_curve"]
 
 
 def relu_network(dataset: Any) -> Network:
@@ -102,7 +111,8 @@ class ReluComparison:
         s = self.settings
         marks = np.linspace(0, len(self.t) - 1, min(len(self.t), 9)).round().astype(int)
         head = (f"ReLU network, hidden {s['hidden']}, lr {s['lr']:g}, {s['epochs']} epochs, "
-                f"seed {s['seed']}: gating instability from epoch "
+                f"seed {s['seed']} ({s['device']}, {s['seconds_per_epoch'] * 1e3:.3g} ms per "
+                f"epoch): gating instability from epoch "
                 + ", ".join(f"{self.t[k]:g}: {self.instability[k]:.2f}" for k in marks)
                 + f" (threshold {s['threshold']:g})")
         if not self.applicable:
@@ -117,6 +127,7 @@ class ReluComparison:
                      f"basis condition not checked: {race.get('reason', '')}")
         lines = [head, f"stable from epoch {self.stable_epoch}: {g.get('groups')} pathway groups "
                  f"of sizes {g.get('sizes')} ({g.get('dead')} dead units); {race_text}"]
+        lines += _pathway_lines(g)
         for name, p in self.predictions.items():
             if p["claimed"]:
                 lines.append(f"{name}: epochs {p['t'][0]:g}-{p['t'][-1]:g}, loss error "
@@ -127,6 +138,54 @@ class ReluComparison:
                 lines.append(f"{name}: not applicable (the start's gating differs from the "
                              f"stable one: instability {self.start_instability:.2f})")
         return "\n".join(lines)
+
+
+def _pathways(gating: Any, predicted: tuple[np.ndarray, np.ndarray],
+              trained: tuple[np.ndarray, np.ndarray], loss: np.ndarray, p_loss: np.ndarray,
+              tolerance: float) -> dict[str, Any]:
+    """Winning pathway per output block and the common pathway's plateau, from the
+    prediction from the stable epoch and from training (both at the end; ``loss`` and
+    ``p_loss`` from the stable epoch on). The plateau is judged only when the trained loss at
+    the stable epoch is still above it (the gating settled before the plateau); then the
+    trained loss at the epoch where the prediction comes nearest the plateau is compared."""
+    p_norms = pathway_norms(gating, *predicted)
+    t_norms = pathway_norms(gating, *trained)
+    win = {"predicted": winners(p_norms), "trained": winners(t_norms)}
+    win["agree"] = win["predicted"] == win["trained"]
+    plateau = common_plateau(gating)
+    if plateau is not None:
+        judged = bool(loss[0] > plateau["loss"] * (1 + tolerance))
+        plateau["judged"] = judged
+        if judged:
+            k = int(np.argmin(np.abs(p_loss - plateau["loss"])))
+            plateau["trained"] = float(loss[k])
+            plateau["agrees"] = bool(abs(loss[k] - plateau["loss"])
+                                     <= tolerance * loss[0])
+        else:
+            plateau["reason"] = (f"the gating settles after the plateau (trained loss "
+                                 f"{loss[0]:.3g} at the stable epoch ≤ plateau "
+                                 f"{plateau['loss']:.3g})")
+    return {"winners": win, "pathway_norms": {"predicted": p_norms, "trained": t_norms},
+            "common_plateau": plateau}
+
+
+def _pathway_lines(g: dict[str, Any]) -> list[str]:
+    win, plateau = g.get("winners"), g.get("common_plateau")
+    out = []
+    if win:
+        out.append("winning pathways (per output block, at the end): predicted "
+                   f"{win['predicted']}, trained {win['trained']}: "
+                   + ("agree" if win["agree"] else "differ"))
+    if plateau is None:
+        out.append("common pathway: no group is active on every sample")
+    elif plateau["judged"]:
+        out.append(f"common pathway {plateau['groups']} (width {plateau['width']}): plateau "
+                   f"predicted {plateau['loss']:.4g}, trained {plateau['trained']:.4g}: "
+                   + ("agrees" if plateau["agrees"] else "differs"))
+    else:
+        out.append(f"common pathway {plateau['groups']} plateau {plateau['loss']:.4g}: not "
+                   f"judged: {plateau['reason']}")
+    return out
 
 
 def _int(name: str, value: Any, low: int) -> int:
@@ -161,6 +220,15 @@ def _race_condition(gating: Any) -> dict[str, Any]:
     return {"checked": True, "holds": cond.holds, "reason": cond.reason}
 
 
+def instability_curve(patterns: np.ndarray) -> np.ndarray:
+    """From recorded gatings ``patterns`` (T, hidden, samples): at each record, the fraction
+    of hidden units whose pattern at some later record differs (module docstring)."""
+    flips = np.any(patterns[1:] != patterns[:-1], axis=2)     # (T-1, hidden)
+    # the last record index at which each unit's pattern changed (0: never)
+    last = np.where(flips.any(axis=0), flips.shape[0] - np.argmax(flips[::-1], axis=0), 0)
+    return np.array([float(np.mean(last > i)) for i in range(patterns.shape[0])])
+
+
 def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int = 0,
                init_std: float = 1e-3, record_every: int = 1, device: str = "cpu"
                ) -> dict[str, np.ndarray]:
@@ -180,6 +248,7 @@ def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int =
     W2 = torch.as_tensor(init[1][0], device=dev).clone().requires_grad_(True)
     at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     rec1, rec2 = [], []
+    start = time.perf_counter()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -196,8 +265,23 @@ def train_relu(dataset: Any, *, hidden: int, lr: float, epochs: int, seed: int =
                 W2 -= lr * g2
     finally:
         torch.set_num_threads(previous)
-    return {"t": np.array(at, dtype=float),
-            "W1": torch.stack(rec1).cpu().numpy(), "W2": torch.stack(rec2).cpu().numpy()}
+    W1s, W2s = torch.stack(rec1).cpu().numpy(), torch.stack(rec2).cpu().numpy()
+    return {"t": np.array(at, dtype=float), "W1": W1s, "W2": W2s,
+            "seconds_per_epoch": (time.perf_counter() - start) / max(epochs, 1)}
+
+
+#: The real settings of :func:`compare_relu_gating`: (test, the allowed range in words).
+_REALS = {"lr": (lambda x: x > 0, "a number > 0"), "init_std": (lambda x: x >= 0, "a number ≥ 0"),
+          "threshold": (lambda x: 0 <= x < 1, "a number in [0, 1)"),
+          "tolerance": (lambda x: x > 0, "a number > 0")}
+
+
+def _check_reals(**values: Any) -> None:
+    for name, v in values.items():
+        ok, allowed = _REALS[name]
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
+                or not ok(v):
+            raise bad(name, v, f"must be {allowed}")
 
 
 def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
@@ -211,14 +295,7 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     epochs = _int("epochs", epochs, 1)
     record_every = _int("record_every", record_every, 1)
     _int("seed", seed, 0)
-    for name, v, ok in (("lr", lr, lambda x: x > 0), ("init_std", init_std, lambda x: x >= 0),
-                        ("threshold", threshold, lambda x: 0 <= x < 1),
-                        ("tolerance", tolerance, lambda x: x > 0)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
-                or not ok(v):
-            raise bad(name, v, {"lr": "must be a number > 0", "init_std": "must be a number "
-                                "≥ 0", "threshold": "must be a number in [0, 1)",
-                                "tolerance": "must be a number > 0"}[name])
+    _check_reals(lr=lr, init_std=init_std, threshold=threshold, tolerance=tolerance)
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "must be numeric (substitute numbers for symbols)")
     net = relu_network(dataset)
@@ -235,15 +312,13 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     loss = err.sum(axis=1).mean(axis=1)
     quads = layout(dataset, net, hidden).quadrants
     trained_norms = _norms(quads, _mean_jacobian(W1, W2, pats))
-    # the last recorded index at which each unit's pattern changed (0: never)
-    flips = np.any(pats[1:] != pats[:-1], axis=2)            # (T-1, hidden)
-    last = np.where(flips.any(axis=0), flips.shape[0] - np.argmax(flips[::-1], axis=0), 0)
-    inst = np.array([float(np.mean(last > i)) for i in range(len(t))])
+    inst = instability_curve(pats)
     entries = np.mean(pats != pats[-1], axis=(1, 2))           # informative only
     settings = {"hidden": hidden, "lr": float(lr), "epochs": epochs, "seed": int(seed),
                 "init_std": float(init_std), "threshold": float(threshold),
                 "tolerance": float(tolerance),
-                "record_every": record_every, "samples": int(X.shape[1])}
+                "record_every": record_every, "samples": int(X.shape[1]), "device": device,
+                "seconds_per_epoch": float(run["seconds_per_epoch"])}
     stable = next((i for i in range(len(t) - 1) if inst[i] <= threshold), None)
     if stable is None:
         return ReluComparison(settings, inst, None, None, None, t, loss, trained_norms,
@@ -271,6 +346,8 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                                  and preds[name]["loss_error"] <= tolerance
                                  and preds[name]["norm_error"] <= tolerance)
         if groups is None:
-            groups = {**g.summary(), "race": _race_condition(g)}
+            groups = {**g.summary(), "race": _race_condition(g),
+                      **_pathways(g, (A[-1], B[-1]), (W1[-1], W2[-1]), loss[stable:],
+                                  p_loss, tolerance)}
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,
                           trained_norms, preds, entries)

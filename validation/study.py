@@ -30,6 +30,7 @@ from modspec.theory.errors import ModspecError
 from modspec.theory.matrix_flow import minimum_norm_map
 from modspec.theory.observables import QUADRANTS, map_quadrant_norms, quadrant_name
 from modspec.theory.spectra import spectrum
+from modspec.validation.relu_study import part_relu_gating
 from modspec.validation.report import (
     Claim,
     Part,
@@ -510,6 +511,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "torch": part_torch,
     "claims_linear": part_claims_linear,
     "claims_relu": part_claims_relu,
+    "relu_gating": part_relu_gating,
     "rank": part_rank,
     "cmnist": part_cmnist,
     "learning_rules": part_learning_rules,

@@ -5,6 +5,8 @@ measures its gating instability and, where the gating is stable, compares its lo
 norms with the gated network's gradient descent
 (:func:`modspec.validation.relu_gating.compare_relu_gating`, docs/theory/relu-gating.md).
 Where the gating is not stable it says "not applicable", with the instability measured.
+``--full`` is the follow-up paper's size (700 hidden units, lr 1e-3, 8000 epochs), meant for
+``--device cuda``; every run prints its time per epoch.
 """
 
 from __future__ import annotations
@@ -33,10 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "of the equivalent gated linear network "
                                    "(docs/theory/relu-gating.md).")
     add_dataset_options(p)
-    p.add_argument("--hidden", type=integer(1), default=16, help="hidden units (≥ 1)")
-    p.add_argument("--lr", type=number(0, strict=True), default=0.02,
-                   help="learning rate (> 0) of θ ← θ − lr ∂L/∂θ, L = ½ Σ_s ‖y − ŷ‖²")
-    p.add_argument("--epochs", type=integer(1), default=400, help="epochs (≥ 1)")
+    p.add_argument("--hidden", type=integer(1), default=None,
+                   help=f"hidden units (≥ 1; default {QUICK['hidden']}, "
+                        f"--full {FULL['hidden']})")
+    p.add_argument("--lr", type=number(0, strict=True), default=None,
+                   help="learning rate (> 0) of θ ← θ − lr ∂L/∂θ, L = ½ Σ_s ‖y − ŷ‖² "
+                        f"(default {QUICK['lr']}, --full {FULL['lr']})")
+    p.add_argument("--epochs", type=integer(1), default=None,
+                   help=f"epochs (≥ 1; default {QUICK['epochs']}, --full {FULL['epochs']})")
+    p.add_argument("--full", action="store_true",
+                   help="the follow-up paper's full size: 700 hidden units, lr 1e-3, 8000 "
+                        "epochs, weights recorded every 10 epochs (a GPU protocol: use "
+                        "--device cuda; the time per epoch is printed)")
     p.add_argument("--init-std", type=number(0), default=1e-3,
                    help="std of the initial weights (≥ 0)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed")
@@ -46,16 +56,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=number(0, strict=True), default=0.05,
                    help="largest relative loss and norm error at which a claimed prediction "
                         "agrees with training (> 0)")
-    p.add_argument("--record-every", type=integer(1), default=1,
-                   help="epochs between recorded weights (1: every flip is seen)")
+    p.add_argument("--record-every", type=integer(1), default=None,
+                   help="epochs between recorded weights (default 1: every flip is seen; "
+                        f"--full {FULL['record_every']})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 
 
+#: The sizes: the quick CPU default and the follow-up paper's full size (a GPU protocol).
+QUICK = {"hidden": 16, "lr": 0.02, "epochs": 400, "record_every": 1}
+FULL = {"hidden": 700, "lr": 1e-3, "epochs": 8000, "record_every": 10}
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.threshold < 1:
         raise bad("--threshold", args.threshold, "must be a number in [0, 1)")
+    for key, value in (FULL if args.full else QUICK).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     dataset = dataset_from(args)
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("--dataset is invalid for relu: give numbers for every symbol "

@@ -141,7 +141,7 @@ def output_matches(expected: str, got: str, rel: float | None) -> bool:
 
 
 def test_every_tutorial_has_runnable_python_blocks():
-    assert len(TUTORIALS) == 8, [p.name for p in TUTORIALS]
+    assert len(TUTORIALS) == 9, [p.name for p in TUTORIALS]
     for path in TUTORIALS:
         python = [b for b in blocks(path) if b.lang == "python"]
         assert len(python) >= 5, f"{path.name}: only {len(python)} python blocks"
