@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.sweep_store import StoreWarning
+    from modspec.validation.sweeps.store import StoreWarning
 
     with warnings.catch_warnings():        # a store's warnings: one line each on stderr
         warnings.simplefilter("always", StoreWarning)
@@ -92,9 +92,9 @@ def _one_line(message: Warning | str, category: type[Warning], *_: object) -> No
 
 def _run(args: argparse.Namespace) -> int:
     from modspec.theory.errors import bad
-    from modspec.validation.sweep_grid import grid_points, read_grid
-    from modspec.validation.sweep_store import read_rows
-    from modspec.validation.sweeps import check_plot, plot, sweep
+    from modspec.validation.sweeps.grid import grid_points, read_grid
+    from modspec.validation.sweeps.run import check_plot, plot, sweep
+    from modspec.validation.sweeps.store import read_rows
 
     if args.plot is not None and (args.x is None or args.value is None):
         raise bad("--plot", args.plot, "needs --x and --value")

@@ -15,8 +15,8 @@ varies is drawn too, or the figure is refused.
 
 The theory of a curve over a continuous parameter (``rx``, ``ry``, ``lr``, ``init_std``) of
 decoupled networks on generic datasets is evaluated between the grid points as well (one
-batch of the compiled family, :func:`modspec.validation.sweeps.theory_values`, checked to pass
-through the stored values) and drawn as a smooth line; elsewhere (integer parameters such as
+batch of the compiled family, :func:`~modspec.validation.sweeps.theory.theory_values`, checked
+to pass through the stored values) and drawn as a smooth line; elsewhere (integer parameters such as
 ``kx``, where the theory exists only at the grid points) it is drawn as marked points, labelled
 so. Measured values are points with error bars (± std over seeds).
 """
@@ -56,7 +56,7 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
     (``Gx_Oy`` for ``Gx->Oy``)."""
     from matplotlib.figure import Figure
 
-    from .sweep_store import load_sweep, observable_name
+    from .store import load_sweep, observable_name
 
     df = load_sweep(store) if not hasattr(store, "columns") else store
     value = observable_name(value, _observables(df))
@@ -112,7 +112,7 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
         for ax in axes[::ncols]:
             ax.set_ylabel(y + (f" ({', '.join(with_y)} with it)" if with_y else ""))
     if out is not None:
-        from .figures import save_figure  # atomic, never through a symbolic link
+        from ..figures import save_figure  # atomic, never through a symbolic link
 
         save_figure(fig, out, dpi=120, bbox_inches="tight")   # the image fits every label
     return fig
@@ -261,7 +261,7 @@ def smooth_theory(group: Any, x: str, value: str, moving: list[str]
     that is not cheap or not defined (see the module docstring)."""
     from modspec.theory.architectures import architecture
 
-    from .sweeps import theory_values
+    from .run import theory_values
 
     if x not in CONTINUOUS or len(group) < 2:
         return None
@@ -306,8 +306,8 @@ def _missing(value: Any) -> bool:
 
 
 def _point(row: Any, changes: dict[str, float]) -> Any:
-    """The :class:`~.sweep_grid.Point` of a stored row, with ``changes``, computing theory."""
-    from .sweep_grid import Point
+    """The :class:`~.grid.Point` of a stored row, with ``changes``, computing theory."""
+    from .grid import Point
 
     ints = ("nx", "ny", "kx", "ky", "depth", "epochs", "hidden", "seeds", "seed",
             "record_every")

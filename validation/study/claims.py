@@ -37,8 +37,8 @@ from modspec.theory.architectures import architecture
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD, LR, SEED, SEEDS
 
-from .comparison import check, systematicity
-from .pipeline import CHECK_TOLERANCES, Assessment, validate
+from ..comparison import check, systematicity
+from ..pipeline import CHECK_TOLERANCES, Assessment, validate
 
 __all__ = ["RELU", "ClaimsConfig", "ClaimsReport", "quick", "run_claims", "theory_numbers",
            "write_claims"]
@@ -345,7 +345,7 @@ def write_claims(report: ClaimsReport, out: str, figures: bool = True) -> None:
     atomic_write_text(os.path.join(out, "claims.txt"), report.text() + "\n")
     if not figures:
         return
-    from . import figures as fig
+    from .. import figures as fig
 
     for name, r in report.runs.items():
         if not r.theory.modes and not r.theory.quadrant_norms:

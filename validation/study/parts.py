@@ -30,7 +30,7 @@ from modspec.theory.errors import ModspecError
 from modspec.theory.matrix_flow import minimum_norm_map
 from modspec.theory.observables import QUADRANTS, map_quadrant_norms, quadrant_name
 from modspec.theory.spectra import spectrum
-from modspec.validation.report import (
+from modspec.validation.study.report import (
     Claim,
     Part,
     atomic_write_text,
@@ -41,7 +41,7 @@ from modspec.validation.report import (
 )
 
 if TYPE_CHECKING:  # the claims module imports the training code: only when a part runs
-    from modspec.validation.claims import ClaimsConfig, ClaimsReport
+    from modspec.validation.study.claims import ClaimsConfig, ClaimsReport
 
 __all__ = ["Context", "D0", "DECOUPLED", "DYNAMICS", "PARTS", "config_key", "part_checksum",
            "part_claims_linear", "part_claims_relu", "part_cmnist", "part_converged",
@@ -279,7 +279,7 @@ def _claims_rows(part: Part, report: ClaimsReport, label: str) -> None:
 
 
 def _claims_part(name: str, title: str, label: str, config: ClaimsConfig, text: str) -> Part:
-    from modspec.validation.claims import run_claims
+    from modspec.validation.study.claims import run_claims
 
     report = run_claims(config=config)
     part = Part(name, title)
@@ -291,7 +291,7 @@ def _claims_part(name: str, title: str, label: str, config: ClaimsConfig, text: 
 
 def part_claims_linear(ctx: Context) -> Part:
     """The four claims of docs/theory/dataset.md by trained linear PyTorch networks."""
-    from modspec.validation.claims import ClaimsConfig, quick
+    from modspec.validation.study.claims import ClaimsConfig, quick
 
     base = ClaimsConfig(device=ctx.device, seed=ctx.seed)
     config = quick(base) if ctx.quick else base
@@ -305,7 +305,7 @@ def part_claims_relu(ctx: Context) -> Part:
     """The claims for ReLU networks; the linear theory is the reference, not a promise."""
     from dataclasses import replace
 
-    from modspec.validation.claims import RELU, quick
+    from modspec.validation.study.claims import RELU, quick
 
     config = replace(quick(RELU) if ctx.quick else RELU, device=ctx.device, seed=ctx.seed)
     return _claims_part(
@@ -345,9 +345,9 @@ def part_cmnist(ctx: Context) -> Part:
     """Compositional MNIST: dense vs split CNNs trained to the plateau rule, held-out digit
     combinations; the verdict where training stopped and the claim over time."""
     from modspec.validation import figures
-    from modspec.validation.cmnist_presets import QUICK, REFERENCE
-    from modspec.validation.cmnist_run import CMNISTConfig, run
-    from modspec.validation.cnn import parse_init
+    from modspec.validation.cmnist.cnn import parse_init
+    from modspec.validation.cmnist.presets import QUICK, REFERENCE
+    from modspec.validation.cmnist.run import CMNISTConfig, run
 
     preset = dict(QUICK if ctx.quick else REFERENCE)
     if not ctx.quick:
@@ -410,11 +410,11 @@ RULES_SIZES = {True: (3, 10), False: (5, 2)}
 def part_learning_rules(ctx: Context) -> Part:
     """The study's four learning rules on D0 (and gradient descent as the reference): mode
     strengths and quadrant norms over time against gradient descent's theory, the end point
-    against ``W*`` and whether it is systematic (:mod:`modspec.validation.rules_study`)."""
+    against ``W*`` and whether it is systematic (:mod:`modspec.validation.study.rules`)."""
     from modspec.numerics.rules import PRESETS
     from modspec.validation import figures
     from modspec.validation.comparison import compare, systematicity
-    from modspec.validation.rules_study import (
+    from modspec.validation.study.rules import (
         CLAIM_QUADRANTS,
         GD_THEORY,
         SAME_MAP_REL,
@@ -574,7 +574,7 @@ def run_study(out: Path | str, quick: bool = True, seed: int = 0, quiet: bool = 
     """
     from tqdm.auto import tqdm
 
-    from modspec.validation.rules_study import SETTINGS
+    from modspec.validation.study.rules import SETTINGS
 
     out = Path(out)
     names = list(PARTS) if parts is None else list(parts)

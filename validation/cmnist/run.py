@@ -66,8 +66,8 @@ import numpy as np
 
 from modspec.theory.errors import bad
 
-from .cmnist import CompositionalMNIST, build
 from .cnn import ARCHS, build_cnn, check_init, initialise
+from .dataset import CompositionalMNIST, build
 
 __all__ = ["CMNISTConfig", "MAX_THREADS", "SeedGroup", "check_budget", "check_out",
            "claim_over_time", "data_tensors", "plateau_epoch", "plateaued", "run", "run_bytes",
@@ -198,7 +198,7 @@ class SeedGroup:
     """The networks of one architecture, one per seed, trained together on one device.
 
     Seed ``s`` is initialised exactly as ``torch.manual_seed(s); build_cnn(...)`` then
-    :func:`~modspec.validation.cnn.initialise`, and draws its mini-batch order from its own
+    :func:`~modspec.validation.cmnist.cnn.initialise`, and draws its mini-batch order from its own
     generator seeded with ``s``. With one seed no ``vmap`` is used: that is training one
     network at a time.
     """
@@ -404,7 +404,7 @@ def run(config: CMNISTConfig, out_dir: str,
     Resumes from ``OUT/checkpoint.npz`` or reuses ``OUT/seeds/`` written under the same
     settings (``config.run_key()``). The summary is also written to ``OUT/summary.json``.
     """
-    from .training import resolve_device
+    from ..training import resolve_device
 
     check_budget(config)
     out = check_out(out_dir)
@@ -736,6 +736,6 @@ def _load(path: str, key: str) -> dict[str, Any] | None:
 
 def _atomic_write(path: str, payload: Any) -> None:
     """Write ``payload`` as strict JSON atomically (a finished seed is never half-written)."""
-    from .report import atomic_write_text, jsonable
+    from ..study.report import atomic_write_text, jsonable
 
     atomic_write_text(Path(path), json.dumps(jsonable(payload), indent=1, allow_nan=False))

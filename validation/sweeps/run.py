@@ -1,10 +1,10 @@
 """Sweeps: many points of a grid, computed in bundles by an executor, stored as they finish.
 
-:func:`sweep` reads a grid (:mod:`.sweep_grid`), skips the points its store already holds
-(:mod:`.sweep_store`), cuts the rest into bundles and hands them to an executor: in-process,
+:func:`sweep` reads a grid (:mod:`.grid`), skips the points its store already holds
+(:mod:`.store`), cuts the rest into bundles and hands them to an executor: in-process,
 a local process pool (the default) or a Dask distributed cluster (an address, a ``Client`` or
 a ``LocalCluster``). A task is the
-plain importable function :func:`run_bundle` of a list of :class:`~.sweep_grid.Point` (small,
+plain importable function :func:`run_bundle` of a list of :class:`~.grid.Point` (small,
 picklable), run with BLAS on one thread; only the driver writes the store.
 
 What a point computes (``compute``), as columns of its row (times in epochs of full-batch
@@ -12,7 +12,7 @@ gradient descent, ``τ = 1/(P·lr)``):
 
 * ``theory`` — the theory of the run the point describes,
   :func:`modspec.numerics.expectation.expect` of its derivation and planned run
-  (:mod:`.sweep_theory`: the seeded initial weights, the expected starts, the point's rule),
+  (:mod:`.theory`: the seeded initial weights, the expected starts, the point's rule),
   in discrete time: ``theory.<q>`` the quadrant norms, ``theory.<mode>`` the mode strengths
   and ``theory.loss.<name>`` the losses at the last epoch; ``theory.end.<q>`` the end point
   (the converged map's quadrant norms, as ``modspec derive``; a subset's converged map for a
@@ -49,10 +49,10 @@ from modspec.numerics.record import Trajectory
 from modspec.numerics.simulate import simulate, single_threaded_blas
 from modspec.theory.errors import ModspecError, bad
 
-from .comparison import measured_half_rise
-from .sweep_grid import Point, grid_points, read_grid
-from .sweep_store import StoreWarning, grid_key, load_sweep, open_store
-from .sweep_theory import theory_values
+from ..comparison import measured_half_rise
+from .grid import Point, grid_points, read_grid
+from .store import StoreWarning, grid_key, load_sweep, open_store
+from .theory import theory_values
 
 __all__ = ["EXECUTORS", "SweepResult", "bundles", "check_plot", "load_sweep", "plot",
            "run_bundle", "sweep", "theory_values"]
@@ -87,7 +87,7 @@ def _simulate(p: Point) -> Trajectory:
 
 
 def _train(p: Point) -> Trajectory:
-    from .training import train
+    from ..training import train
 
     run = train(p.dataset(), p.network(), backend="torch", device="cpu", lr=p.lr,
                 epochs=p.epochs, hidden=p.hidden, init_std=p.init_std, seeds=p.seeds,
@@ -338,7 +338,7 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
     ``LocalCluster`` (a client of it is made and closed). The whole grid is checked before
     any work. Interrupted (Ctrl-C, a kill), the
     store keeps every finished point and the same call resumes. ``out`` must be new, empty or
-    a store of this grid (:func:`~.sweep_store.open_store`: a symbolic link, a file that is
+    a store of this grid (:func:`~.store.open_store`: a symbolic link, a file that is
     not a store and a store another sweep is writing are refused before any work).
     """
     tables = read_grid(grid) if not isinstance(grid, dict) else grid
@@ -409,7 +409,7 @@ def check_plot(points: Sequence[Point], x: str, value: str, y: str | None = None
         if "theory.error" in row:
             return                              # no theory here to name them: not refused
         known |= {k.removeprefix("theory.") for k in row}
-    from .sweep_store import observable_name
+    from .store import observable_name
 
     if observable_name(value, known) not in known:        # shell-safe aliases: Gx_Oy
         shown = sorted(k for k in known if not k.startswith(VALUE_PREFIXES))
@@ -430,10 +430,10 @@ def plot(store: Any, x: str, value: str, y: str | None = None,
     computed), the measured points on it as circles coloured on the same scale. Every other
     parameter the sweep varies is drawn: as colours (curves) and panels (small multiples), or
     named on the axis when it moves with ``x``/``y``; too many panels are refused in one line
-    (:mod:`modspec.validation.sweep_plot`). Returns the :class:`matplotlib.figure.Figure`;
+    (:mod:`modspec.validation.sweeps.diagram`). Returns the :class:`matplotlib.figure.Figure`;
     ``out`` (``.png`` or ``.pdf``) saves it.
     """
-    from .sweep_plot import phase_diagram
+    from .diagram import phase_diagram
 
     df = load_sweep(store) if not hasattr(store, "columns") else store
     if "key" in df.columns and df["key"].duplicated().any():   # one mark per point

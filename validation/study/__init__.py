@@ -1,0 +1,26 @@
+"""The study (``modspec reproduce``) and the claims (``modspec validate --claims``).
+
+* :mod:`.parts` — the study's parts and the resumable pipeline :func:`run_study`;
+* :mod:`.claims` — the four claims of docs/theory/learning-dynamics.md by trained networks;
+* :mod:`.rules` — the learning-rules study (end points against ``W*``, systematicity);
+* :mod:`.report` — a study's ``results.json``, ``report.md`` and ``report.html``.
+
+The names below are resolved on first access, so importing one submodule imports no other.
+"""
+
+from __future__ import annotations
+
+from modspec.exports import lazy_exports
+
+#: Public name -> (submodule, attribute).
+_LAZY = {
+    "ClaimsConfig": ("claims", "ClaimsConfig"),
+    "PARTS": ("parts", "PARTS"),
+    "run_claims": ("claims", "run_claims"),
+    "run_study": ("parts", "run_study"),
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: (f".{module}", attribute) for name, (module, attribute) in _LAZY.items()})
