@@ -371,7 +371,7 @@ def _server(first: bytes | None):
 def test_a_service_that_is_not_a_dask_scheduler_is_one_line_within_the_timeout(first, why):
     pytest.importorskip("distributed")
     from modspec.theory.errors import ModspecError
-    from modspec.validation.sweeps.run import connect
+    from modspec.validation.sweeps.cluster import connect
 
     listener, address = _server(first)
     try:

@@ -429,9 +429,9 @@ def test_a_cluster_that_loses_every_worker_stops_the_sweep_in_one_line(tmp_path,
     pytest.importorskip("distributed")
     import threading
 
-    from modspec.validation.sweeps import run as sweeps
+    from modspec.validation.sweeps import cluster
 
-    monkeypatch.setattr(sweeps, "NO_WORKERS_S", 2.0)
+    monkeypatch.setattr(cluster, "NO_WORKERS_S", 2.0)
     with dask_processes(tmp_path, workers=1, nanny=False) as (address, (worker,)):
         (tmp_path / "g.toml").write_text(
             '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = 0.01\nepochs = 2000000\nseeds = 1\n'

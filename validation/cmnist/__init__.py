@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (submodule, attribute).
+#: Public name -> (its submodule, its name there).
 _LAZY = {
-    "CMNISTConfig": ("run", "CMNISTConfig"),
-    "CompositionalMNIST": ("dataset", "CompositionalMNIST"),
-    "build": ("dataset", "build"),
+    "CMNISTConfig": (".run", "CMNISTConfig"),
+    "CompositionalMNIST": (".dataset", "CompositionalMNIST"),
+    "build": (".dataset", "build"),
 }
 
 __all__ = sorted(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: (f".{module}", attribute) for name, (module, attribute) in _LAZY.items()})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (submodule, attribute).
+#: Public name -> (its submodule, its name there).
 _LAZY = {
-    "ClaimsConfig": ("claims", "ClaimsConfig"),
-    "PARTS": ("parts", "PARTS"),
-    "run_claims": ("claims", "run_claims"),
-    "run_study": ("parts", "run_study"),
+    "ClaimsConfig": (".claims", "ClaimsConfig"),
+    "PARTS": (".parts", "PARTS"),
+    "run_claims": (".claims", "run_claims"),
+    "run_study": (".parts", "run_study"),
 }
 
 __all__ = sorted(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: (f".{module}", attribute) for name, (module, attribute) in _LAZY.items()})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -3,7 +3,9 @@
 * :mod:`.grid` — the grid file and its points;
 * :mod:`.store` — the append-only store of rows, its tidy and exported forms;
 * :mod:`.theory` — the theory of a point (:func:`~modspec.numerics.expectation.expect`);
-* :mod:`.run` — the task of a bundle of points, the executors and the driver :func:`sweep`;
+* :mod:`.run` — the task of a bundle of points and the driver :func:`sweep`;
+* :mod:`.executors` — what runs the bundles, by name (:data:`EXECUTORS`: in this process, a
+  local process pool, a Dask cluster through :mod:`.cluster`); a new one is registered there;
 * :mod:`.diagram` — phase diagrams of a store (:func:`plot`).
 
 The names below are resolved on first access, so importing one submodule imports no other.
@@ -13,22 +15,23 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (submodule, attribute).
+#: Public name -> (its submodule, its name there).
 _LAZY = {
-    "EXECUTORS": ("run", "EXECUTORS"),
-    "SweepResult": ("run", "SweepResult"),
-    "bundles": ("run", "bundles"),
-    "check_plot": ("run", "check_plot"),
-    "export_sweep": ("store", "export_sweep"),
-    "load_sweep": ("store", "load_sweep"),
-    "plot": ("run", "plot"),
-    "run_bundle": ("run", "run_bundle"),
-    "sweep": ("run", "sweep"),
-    "theory_values": ("theory", "theory_values"),
-    "tidy_sweep": ("store", "tidy_sweep"),
+    "EXECUTORS": (".executors", "EXECUTORS"),
+    "Executor": (".executors", "Executor"),
+    "ExecutorOptions": (".executors", "ExecutorOptions"),
+    "SweepResult": (".run", "SweepResult"),
+    "bundles": (".run", "bundles"),
+    "check_plot": (".run", "check_plot"),
+    "export_sweep": (".store", "export_sweep"),
+    "load_sweep": (".store", "load_sweep"),
+    "plot": (".run", "plot"),
+    "run_bundle": (".run", "run_bundle"),
+    "sweep": (".run", "sweep"),
+    "theory_values": (".theory", "theory_values"),
+    "tidy_sweep": (".store", "tidy_sweep"),
 }
 
 __all__ = sorted(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: (f".{module}", attribute) for name, (module, attribute) in _LAZY.items()})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,10 +1,10 @@
 """Sweeps: many points of a grid, computed in bundles by an executor, stored as they finish.
 
 :func:`sweep` reads a grid (:mod:`.grid`), skips the points its store already holds
-(:mod:`.store`), cuts the rest into bundles and hands them to an executor: in-process,
-a local process pool (the default) or a Dask distributed cluster (an address, a ``Client`` or
-a ``LocalCluster``). A task is the
-plain importable function :func:`run_bundle` of a list of :class:`~.grid.Point` (small,
+(:mod:`.store`), cuts the rest into bundles and hands them to an executor named in
+:data:`~.executors.EXECUTORS`: in-process, a local process pool (the default) or a Dask
+distributed cluster (an address, a ``Client`` or a ``LocalCluster``; :mod:`.cluster`). A task
+is the plain importable function :func:`run_bundle` of a list of :class:`~.grid.Point` (small,
 picklable), run with BLAS on one thread; only the driver writes the store.
 
 What a point computes (``compute``), as columns of its row (times in epochs of full-batch
@@ -33,12 +33,8 @@ Phase diagrams of a store: :func:`plot`.
 from __future__ import annotations
 
 import math
-import os
-import signal
 import sys
-import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,16 +46,13 @@ from modspec.numerics.simulate import simulate, single_threaded_blas
 from modspec.theory.errors import ModspecError, bad
 
 from ..comparison import measured_half_rise
+from .executors import ExecutorOptions, start
 from .grid import Point, grid_points, read_grid
 from .store import StoreWarning, grid_key, load_sweep, open_store
 from .theory import theory_values
 
-__all__ = ["EXECUTORS", "SweepResult", "bundles", "check_plot", "load_sweep", "plot",
+__all__ = ["SweepResult", "bundles", "check_plot", "load_sweep", "plot",
            "run_bundle", "sweep", "theory_values"]
-
-#: The executors: in this process, a local process pool, a Dask distributed cluster.
-EXECUTORS = ("inline", "pool", "dask")
-
 
 # ------------------------------------------------------------------------ the task
 def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
@@ -113,7 +106,7 @@ def measured_values(prefix: str, run: Trajectory) -> dict[str, float]:
     return out
 
 
-# ------------------------------------------------------------------------ executors
+# ------------------------------------------------------------------------ bundles
 def bundles(points: Sequence[Point], workers: int) -> list[list[Point]]:
     """Points cut into bundles: about four per worker (so a slow one does not hold the rest
     back), at most 256 points of theory or 8 of simulation/training each (so progress and
@@ -131,189 +124,6 @@ def bundles(points: Sequence[Point], workers: int) -> list[list[Point]]:
     return out
 
 
-def _worker_start(driver: int) -> None:
-    """A pool worker's start: it leaves Ctrl-C to the driver, which stops the sweep, and it
-    dies with the driver, so a driver killed even by SIGKILL leaves no worker behind (nor the
-    resource tracker, which ends when its last client does). On Linux the kernel sends the
-    worker SIGKILL when the driver dies (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
-    thread also checks every half second that the driver is still the worker's parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)          # 1: PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != driver:                  # the driver died before this worker started
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == driver:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="modspec-driver-watch", daemon=True).start()
-
-
-def _inline(work: list[list[Point]]) -> Iterator[list[dict[str, Any]]]:
-    for bundle in work:
-        yield run_bundle(bundle)
-
-
-def _pool(work: list[list[Point]], workers: int) -> Iterator[list[dict[str, Any]]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_worker_start, initargs=(os.getpid(),))
-    try:
-        futures = [pool.submit(run_bundle, bundle) for bundle in work]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def modspec_version() -> str:
-    """The modspec version of the process that runs this (asked of every Dask worker)."""
-    from modspec._version import __version__
-
-    return __version__
-
-
-#: The largest first message a Dask scheduler sends (its handshake: a few hundred bytes).
-HANDSHAKE_BYTES = 2**20
-
-
-def _probe(address: str, timeout: float) -> None:
-    """Refuse in one line, within ``timeout``, a service at ``address`` that is not a Dask
-    scheduler: a Dask server sends its handshake as soon as a connection opens (an 8-byte
-    little-endian length, then the message), so a service that stays silent (one that accepts
-    but never answers, an HTTP server) or announces an absurd length is no scheduler (Dask's
-    own client would wait forever on the first, and try to allocate exabytes on the second)."""
-    import socket
-
-    host, _, port = address.partition("://")[2].rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            head = b""
-            while len(head) < 8:
-                chunk = sock.recv(8 - len(head))
-                if not chunk:
-                    raise bad("--scheduler", address, "closed the connection without the "
-                              "handshake of a Dask scheduler")
-                head += chunk
-    except TimeoutError:
-        raise bad("--scheduler", address, f"accepts connections but sent no Dask handshake "
-                  f"within {timeout:g} s: not a Dask scheduler") from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise bad("--scheduler", address, f"cannot connect ({reason})") from None
-    size = int.from_bytes(head, "little")
-    if size > HANDSHAKE_BYTES:
-        raise bad("--scheduler", address, f"does not speak Dask's protocol (its first message "
-                  f"announces {size} bytes)")
-
-
-def connect(address: Any, timeout: float = 5.0) -> Any:
-    """A Dask client of the scheduler at ``address`` (``tcp://HOST:PORT``, a ``Client``, used
-    as it is, or a cluster such as ``LocalCluster``), its workers checked: Python packages as
-    the client's (``get_versions(check=True)``) and the same modspec version."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise bad("--scheduler", address,
-                  "needs Dask (pip install 'modspec[dask]')") from None
-    if isinstance(address, Client):
-        client = address
-    else:
-        if isinstance(address, str):
-            _probe(address, timeout)
-        try:
-            client = Client(address, timeout=f"{timeout}s")
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise bad("--scheduler", address, f"cannot connect ({reason})") from None
-    try:
-        client.get_versions(check=True)
-        try:
-            client.wait_for_workers(1, timeout=timeout)
-        except TimeoutError:
-            raise bad("--scheduler", address, "has no workers") from None
-        versions = client.run(modspec_version)
-        mine = modspec_version()
-        other = {w: v for w, v in versions.items() if v != mine}
-        if other:
-            worker, version = next(iter(other.items()))
-            raise bad("--scheduler", address,
-                      f"worker {worker} runs modspec {version}, this client {mine}")
-    except ValueError as exc:           # get_versions(check=True): mismatched packages
-        if client is not address:
-            client.close()
-        if isinstance(exc, ModspecError):
-            raise
-        raise bad("--scheduler", address,
-                  f"versions differ ({str(exc).splitlines()[0]})") from None
-    return client
-
-
-#: How often the driver looks at a Dask cluster while it waits, and how long it waits on a
-#: cluster that has lost every worker before it stops (its finished points are stored).
-POLL_S = 1.0
-NO_WORKERS_S = 30.0
-
-
-def _result(future: Any) -> list[dict[str, Any]]:
-    """A bundle's rows; a bundle whose workers kept dying is one line, not a traceback."""
-    from distributed import KilledWorker
-
-    try:
-        return future.result()
-    except KilledWorker:
-        raise bad("--scheduler", "a worker", "died each time it ran a bundle of points (Dask "
-                  "KilledWorker: out of memory or killed); the finished points are in the "
-                  "store") from None
-
-
-def _dask(work: list[list[Point]], client: Any, own: bool = True
-          ) -> Iterator[list[dict[str, Any]]]:
-    """Bundles on a Dask cluster; the client is closed at the end when the sweep made it
-    (``own``), a user's own ``Client`` is left open (its futures of this sweep cancelled)."""
-    import time
-
-    from distributed import wait
-
-    futures = []
-    try:
-        futures = [client.submit(run_bundle, bundle, pure=False) for bundle in work]
-        pending, idle_since = set(futures), None
-        while pending:
-            try:
-                done, pending = wait(pending, timeout=POLL_S, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                done = set()
-            for future in done:
-                yield _result(future)
-            if done or client.scheduler_info().get("workers"):
-                idle_since = None
-            elif idle_since is None:
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since > NO_WORKERS_S:
-                raise bad("--scheduler", getattr(client, "scheduler", None) and
-                          client.scheduler.address, f"has had no workers for {NO_WORKERS_S:g} s "
-                          f"with {len(pending)} bundle(s) of points left: the finished points "
-                          "are in the store; start workers and run the sweep again")
-    finally:
-        if own:
-            client.close()
-        else:
-            client.cancel(futures)
-
-
 # --------------------------------------------------------------------------- driver
 @dataclass(frozen=True)
 class SweepResult:
@@ -327,11 +137,13 @@ class SweepResult:
 
 
 def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | None = None,
-          scheduler: str | None = None, client: Any = None,
+          scheduler: str | None = None, client: Any = None, executor: str | None = None,
           progress: bool = False) -> SweepResult:
     """Compute every point of ``grid`` (a grid file or its parsed tables) not yet in the store
     ``out``, appending a row per point as it finishes.
 
+    ``executor``: a name of :data:`~.executors.EXECUTORS` (``inline``, ``pool``, ``dask``, or
+    one registered there); without one, the options choose (:func:`~.executors.implied`).
     ``workers``: 0 runs in this process, N a local pool of N processes (default: the CPU
     count); ``scheduler`` (``tcp://HOST:PORT``) submits the bundles to that Dask cluster
     instead, and so does ``client``: a Dask ``Client`` (left open) or a cluster such as
@@ -344,45 +156,24 @@ def sweep(grid: str | Path | dict[str, Any], out: str | Path, *, workers: int | 
     tables = read_grid(grid) if not isinstance(grid, dict) else grid
     points = grid_points(tables, where=str(grid) if not isinstance(grid, dict) else "grid")
     family = str(tables.get("dataset", {}).get("family", "compositional"))
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 0):
         raise bad("workers", workers, "must be an integer ≥ 0 (0: in this process)")
-    if scheduler is not None and not str(scheduler).startswith("tcp://"):
-        raise bad("--scheduler", scheduler, "must be an address tcp://HOST:PORT")
-    if scheduler is not None and client is not None:
-        raise bad("client", client, "give a scheduler address or a client, not both")
-    if client is not None and (isinstance(client, (str, bytes)) or
-                               not hasattr(client, "scheduler_info")):
-        raise bad("client", type(client).__name__, "must be a Dask Client or a cluster "
-                  "(LocalCluster); an address goes to scheduler=")
-    target = scheduler if client is None else client
-    dask = connect(target) if target is not None else None
-    own = dask is not None and dask is not client
+    runner = start(executor, ExecutorOptions(workers, scheduler, client))
     try:
-        store = open_store(out, grid_key(family))
-    except BaseException:
-        if own:
-            dask.close()
-        raise
-    with store:
-        todo = list({p.key: p for p in points if p.key not in store.done}.values())
-        skipped = len(points) - len(todo)
-        work = bundles(todo, 1 if dask is not None else workers)
-        if dask is not None:
-            results: Iterable[list[dict[str, Any]]] = _dask(work, dask, own)
-        elif workers == 0:
-            results = _inline(work)
-        else:
-            results = _pool(work, min(workers, len(work)) or 1)
-        from tqdm import tqdm
+        with open_store(out, grid_key(family)) as store:
+            todo = list({p.key: p for p in points if p.key not in store.done}.values())
+            skipped = len(points) - len(todo)
+            from tqdm import tqdm
 
-        with tqdm(total=len(points), initial=skipped, unit="point", file=sys.stderr,
-                  disable=not progress, smoothing=0.1) as bar:
-            for rows in results:
-                for row in rows:
-                    store.append(row)
-                bar.update(len(rows))
+            with tqdm(total=len(points), initial=skipped, unit="point", file=sys.stderr,
+                      disable=not progress, smoothing=0.1) as bar:
+                for rows in runner.map(run_bundle, bundles(todo, runner.workers)):
+                    for row in rows:
+                        store.append(row)
+                    bar.update(len(rows))
+    finally:
+        runner.close()
     return SweepResult(len(points), skipped, len(todo), Path(out))
 
 
