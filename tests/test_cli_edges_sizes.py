@@ -50,8 +50,8 @@ def test_cmnist_sizes_beyond_the_machine_are_refused_before_allocating(run_cli, 
 
 
 def test_the_cmnist_memory_estimate_fits_the_reference_protocols():
+    from modspec.validation.cmnist.config import CMNISTConfig, run_bytes
     from modspec.validation.cmnist.presets import QUICK, REFERENCE
-    from modspec.validation.cmnist.run import CMNISTConfig, run_bytes
 
     assert run_bytes(CMNISTConfig(**QUICK)) < 2**30                  # runs on a laptop
     assert run_bytes(CMNISTConfig(**REFERENCE)) < 2**30
@@ -62,7 +62,8 @@ def test_the_cmnist_memory_estimate_fits_the_reference_protocols():
 def test_cmnist_init_that_overflows_is_blamed_not_lr():
     pytest.importorskip("torch")
     from modspec.theory.errors import ModspecError
-    from modspec.validation.cmnist.run import CMNISTConfig, SeedGroup
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.seeds import SeedGroup
 
     group = SeedGroup.__new__(SeedGroup)
     group.seeds, group.arch = [0], "dense"

@@ -19,7 +19,7 @@ from modspec.exports import lazy_exports
 #: Public name -> (submodule, attribute).
 _LAZY = {
     "Assessment": ("pipeline", "Assessment"),
-    "CMNISTConfig": ("cmnist.run", "CMNISTConfig"),
+    "CMNISTConfig": ("cmnist.config", "CMNISTConfig"),
     "ClaimsConfig": ("study.claims", "ClaimsConfig"),
     "assess": ("pipeline", "assess"),
     "build_cmnist": ("cmnist.dataset", "build"),

@@ -17,8 +17,8 @@ import os
 import sys
 
 from modspec.commands.options import SEED, device, image_source, integer, number, output_folder
+from modspec.validation.cmnist.config import MAX_THREADS
 from modspec.validation.cmnist.presets import QUICK, REFERENCE
-from modspec.validation.cmnist.run import MAX_THREADS
 
 __all__ = ["config_from", "register", "report", "run"]
 
@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def config_from(args: argparse.Namespace):
     from modspec.validation.cmnist.cnn import parse_init
-    from modspec.validation.cmnist.run import CMNISTConfig
+    from modspec.validation.cmnist.config import CMNISTConfig
 
     base = dict(QUICK if args.quick else REFERENCE)
     for name in (*base, "plateau_window", "plateau_tol"):
@@ -93,7 +93,7 @@ def _describe(preset: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.cmnist.run import check_budget, check_out
+    from modspec.validation.cmnist.config import check_budget, check_out
     from modspec.validation.cmnist.run import run as run_experiment
 
     config = config_from(args)

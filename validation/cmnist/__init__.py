@@ -15,7 +15,7 @@ from modspec.exports import lazy_exports
 
 #: Public name -> (its submodule, its name there).
 _LAZY = {
-    "CMNISTConfig": (".run", "CMNISTConfig"),
+    "CMNISTConfig": (".config", "CMNISTConfig"),
     "CompositionalMNIST": (".dataset", "CompositionalMNIST"),
     "build": (".dataset", "build"),
 }

@@ -346,8 +346,9 @@ def part_cmnist(ctx: Context) -> Part:
     combinations; the verdict where training stopped and the claim over time."""
     from modspec.validation import figures
     from modspec.validation.cmnist.cnn import parse_init
+    from modspec.validation.cmnist.config import CMNISTConfig
     from modspec.validation.cmnist.presets import QUICK, REFERENCE
-    from modspec.validation.cmnist.run import CMNISTConfig, run
+    from modspec.validation.cmnist.run import run
 
     preset = dict(QUICK if ctx.quick else REFERENCE)
     if not ctx.quick:
