@@ -531,7 +531,8 @@ def test_study_part_reports_convergence_verdict_epoch_and_claim_over_time(tmp_pa
                                                                            monkeypatch):
     pytest.importorskip("torch")
     from modspec.validation.cmnist import presets as cmnist_presets
-    from modspec.validation.study.parts import Context, part_cmnist
+    from modspec.validation.study.context import Context
+    from modspec.validation.study.experiments import part_cmnist
     from modspec.validation.study.report import write_results
 
     tiny = {**cmnist_presets.QUICK, "n_train": 48, "n_test": 12, "epochs": 2, "seeds": 2,

@@ -210,7 +210,7 @@ def test_atomic_writes_replace_a_link_and_never_write_its_target(tmp_path):
 def test_figures_of_validate_plot_and_reproduce_never_write_through_links(tmp_path,
                                                                          store_rows):
     from modspec.validation.figures import modes_figure
-    from modspec.validation.study.parts import run_study
+    from modspec.validation.study.run import run_study
 
     victim = tmp_path / "victim"
     victim.write_bytes(b"keep")
@@ -341,7 +341,7 @@ def test_study_parts_are_keyed_by_the_version_and_checksummed(tmp_path, monkeypa
 
 
 def test_part_checksum_changes_with_every_field():
-    from modspec.validation.study.parts import part_checksum
+    from modspec.validation.study.run import part_checksum
 
     base = part_checksum("k", {}, {"claims": [{"passed": True}]})
     assert len({base, part_checksum("k2", {}, {"claims": [{"passed": True}]}),

@@ -128,7 +128,7 @@ def test_phase_diagram_draws_on_given_axes(store):
 def test_library_never_switches_the_backend_or_touches_pyplot():
     code = ("import sys, numpy as np\n"
             "import modspec.validation.figures as f, modspec.validation.sweeps.diagram, "
-            "modspec.validation.study.parts, modspec.validation.pipeline\n"
+            "modspec.validation.study.run, modspec.validation.pipeline\n"
             "from modspec.numerics.record import Trajectory\n"
             "t = np.arange(3.0); c = np.ones((1, 3))\n"
             "f.modes_figure(None, Trajectory(t=t, modes={'pi1': c}, quadrant_norms={}, "

@@ -1,6 +1,9 @@
 """The study (``modspec reproduce``) and the claims (``modspec validate --claims``).
 
-* :mod:`.parts` — the study's parts and the resumable pipeline :func:`run_study`;
+* :mod:`.run` — the resumable pipeline :func:`run_study` of the study's parts;
+* :mod:`.parts` — the parts that check the theory against NumPy, and the registry
+  :data:`PARTS` of every part; :mod:`.experiments` — the parts that train networks;
+* :mod:`.context` — what every part sees;
 * :mod:`.claims` — the four claims of docs/theory/learning-dynamics.md by trained networks;
 * :mod:`.rules` — the learning-rules study (end points against ``W*``, systematicity);
 * :mod:`.report` — a study's ``results.json``, ``report.md`` and ``report.html``.
@@ -17,7 +20,7 @@ _LAZY = {
     "ClaimsConfig": (".claims", "ClaimsConfig"),
     "PARTS": (".parts", "PARTS"),
     "run_claims": (".claims", "run_claims"),
-    "run_study": (".parts", "run_study"),
+    "run_study": (".run", "run_study"),
 }
 
 __all__ = sorted(_LAZY)
