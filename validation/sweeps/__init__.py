@@ -1,6 +1,7 @@
 """Sweeps: many points of a grid, computed in bundles by an executor, stored as they finish.
 
-* :mod:`.grid` — the grid file and its points;
+* :mod:`.grid` — the grid file, checked whole, and the product of its values;
+* :mod:`.point` — one point: its specification (:class:`~.point.Point`), built and checked;
 * :mod:`.store` — the append-only store of rows, its tidy and exported forms;
 * :mod:`.theory` — the theory of a point (:func:`~modspec.numerics.expectation.expect`);
 * :mod:`.run` — the task of a bundle of points and the driver :func:`sweep`;

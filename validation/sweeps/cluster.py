@@ -18,7 +18,7 @@ from modspec.theory.errors import ModspecError, bad
 
 if TYPE_CHECKING:
     from .executors import ExecutorOptions, Rows, Task
-    from .grid import Point
+    from .point import Point
 
 __all__ = ["Dask", "HANDSHAKE_BYTES", "NO_WORKERS_S", "POLL_S", "connect", "modspec_version"]
 

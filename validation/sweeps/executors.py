@@ -1,7 +1,7 @@
 """Executors: what runs a sweep's bundles of points, by name.
 
 An executor takes the task (:func:`~modspec.validation.sweeps.run.run_bundle`, a plain
-importable function of a list of :class:`~modspec.validation.sweeps.grid.Point`) and the
+importable function of a list of :class:`~modspec.validation.sweeps.point.Point`) and the
 bundles, and yields each bundle's rows as it finishes, in any order; only the driver
 (:func:`~modspec.validation.sweeps.run.sweep`) writes the store. :data:`EXECUTORS` names them,
 as the study's ``PARTS`` names its parts: a new executor is a factory (a class or a function
@@ -32,7 +32,7 @@ from modspec.theory.errors import bad
 from .cluster import Dask
 
 if TYPE_CHECKING:
-    from .grid import Point
+    from .point import Point
 
 __all__ = ["EXECUTORS", "Executor", "ExecutorOptions", "Inline", "Pool", "Rows", "Task",
            "factory", "implied", "start"]

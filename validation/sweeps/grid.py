@@ -50,23 +50,21 @@ point.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
-import json
 import math
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from modspec.theory.architectures import PRESETS, Network, architecture
-from modspec.theory.dataset import CompositionalDataset
+from modspec.theory.architectures import PRESETS
 from modspec.theory.errors import ModspecError, bad
-from modspec.theory.families import FAMILIES, family_network, from_mapping
+from modspec.theory.families import FAMILIES
 from modspec.theory.inputfile import InputFileError, read_toml
 
+from .point import Point, point_of
+
 __all__ = ["COMPUTE", "DATASET_KEYS", "LIST_KEYS", "MAX_EPOCHS", "MAX_POINTS", "RULE_TABLE",
-           "RUN_KEYS", "Point", "family_keys", "grid_points", "read_grid"]
+           "RUN_KEYS", "family_keys", "grid_points", "read_grid"]
 
 #: What a point can compute.
 COMPUTE = ("theory", "simulate", "train")
@@ -83,11 +81,6 @@ RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": N
 RULE_TABLE = {"name": "rule", "gamma": "gamma", "nabla": "nabla"}
 #: Dataset parameters whose one value is a list (swept by a list of such lists).
 LIST_KEYS = ("outputs", "inputs", "variants")
-#: The fields of a point that are left out of its key at their defaults (so the keys of
-#: compositional gradient-descent points are those of before these fields existed).
-_NEW_FIELDS = {"family": "compositional", "data": (), "rule": "gradient-descent",
-               "gamma": None, "nabla": None}
-
 
 def family_keys(family: str) -> tuple[str, ...]:
     """The ``[dataset]`` keys of a family (besides ``family``)."""
@@ -106,111 +99,6 @@ def family_keys(family: str) -> tuple[str, ...]:
 MAX_POINTS = 100_000
 #: The most epochs a point may run: simulations and the discrete theory step every epoch.
 MAX_EPOCHS = 10**8
-
-
-@dataclass(frozen=True)
-class Point:
-    """One point of a grid: a dataset, a network, a run, what to compute.
-
-    Plain numbers and strings only, so it pickles small and hashes stably (:attr:`key`).
-    A compositional point has ``nx … ry`` (``rx``/``ry`` resolved: ``r`` when not given);
-    a point of another ``family`` has them None and its parameters in ``data``
-    (``(name, value)`` pairs, as the grid file gives them). ``train_objects`` is a count or
-    None; ``rule`` a preset name with its coefficients ``gamma``/``nabla`` (None: the
-    preset's).
-    """
-
-    nx: int | None
-    ny: int | None
-    kx: int | None
-    ky: int | None
-    rx: float | None
-    ry: float | None
-    arch: str
-    depth: int
-    lr: float
-    epochs: int
-    hidden: int
-    init_std: float
-    seeds: int
-    seed: int
-    train_objects: int | None
-    record_every: int
-    a0: float | None
-    compute: tuple[str, ...]
-    family: str = "compositional"
-    data: tuple[tuple[str, Any], ...] = ()
-    rule: str = "gradient-descent"
-    gamma: float | None = None
-    nabla: float | None = None
-
-    @property
-    def key(self) -> str:
-        """SHA-256 of the point's full specification and the modspec version (canonical
-        JSON): a point stored by another version is computed again."""
-        from modspec._version import __version__
-
-        spec = {k: v for k, v in asdict(self).items()
-                if k not in _NEW_FIELDS or v != _NEW_FIELDS[k]}
-        text = json.dumps({**spec, "modspec": __version__}, sort_keys=True,
-                          separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def params(self) -> dict[str, Any]:
-        """The parameters as a flat dict, the store's columns: a compositional point's
-        ``nx … ry``, another family's ``family`` and its own parameters; the run's (with
-        ``rule``, and ``gamma``/``nabla`` when given); ``compute`` joined by ``+``."""
-        out = asdict(self)
-        out["compute"] = "+".join(self.compute)
-        data = dict(out.pop("data"))
-        if self.family != "compositional":
-            for name in ("nx", "ny", "kx", "ky", "rx", "ry"):
-                del out[name]
-            out = {"family": self.family, **data, **out}
-        else:
-            del out["family"]
-        for name in ("gamma", "nabla"):
-            if out[name] is None:
-                del out[name]
-        return out
-
-    def dataset(self) -> Any:
-        """The point's dataset (:func:`modspec.theory.families.from_mapping` for a family
-        other than the compositional one)."""
-        if self.family == "compositional":
-            return CompositionalDataset(nx=self.nx, ny=self.ny, kx=self.kx, ky=self.ky,
-                                        rx=self.rx, ry=self.ry)
-        return _dataset(self.family, self.data)
-
-    def network(self) -> Network:
-        if self.family == "compositional":
-            return architecture(self.arch, self.depth)
-        return family_network(self.arch, self.dataset(), self.depth)
-
-    def learning_rule(self) -> Any:
-        """The point's :class:`~modspec.numerics.rules.LearningRule`."""
-        from modspec.numerics.rules import learning_rule
-
-        return learning_rule(self.rule, self.gamma, self.nabla)
-
-    def objects(self) -> list[int] | None:
-        """The training objects: ``train_objects`` of the dataset's P drawn with ``seed``
-        (sorted), or None for all."""
-        if self.train_objects is None:
-            return None
-        import numpy as np
-
-        rng = np.random.default_rng(self.seed)
-        return sorted(int(j) for j in rng.choice(int(self.dataset().P), self.train_objects,
-                                                 replace=False))
-
-
-def _dataset(family: str, data: tuple[tuple[str, Any], ...]) -> Any:
-    """A dataset of ``family`` from its parameters (checked: one line naming a bad one)."""
-    try:
-        return from_mapping({"family": family, **dict(data)})
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ModspecError(f"{family}: {exc}") from None
 
 
 # ------------------------------------------------------------------------ reading
@@ -276,25 +164,7 @@ def _swept(key: str, value: Any, family: str) -> bool:
 
 def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
     """Every point of a grid (the parsed TOML), checked; see the module docstring."""
-    unknown_tables = set(grid) - {"dataset", "run", "rule"}
-    if unknown_tables:
-        name = sorted(unknown_tables)[0]
-        raise ModspecError(f"{where}: table or key [{name}] is invalid: a grid has the "
-                           "tables [dataset], [run] and [rule]")
-    if not isinstance(grid.get("dataset", {}), dict) or not isinstance(grid.get("run"), dict) \
-            or not isinstance(grid.get("rule", {}), dict):
-        raise ModspecError(f"{where}: [dataset], [run] and [rule] must be tables; [run] is "
-                           "required")
-    dataset = dict(grid.get("dataset", {}))
-    run = dict(grid.get("run", {}))
-    for key, value in grid.get("rule", {}).items():       # [rule] name/gamma/nabla
-        if key not in RULE_TABLE:
-            raise bad(f"rule.{key}", value,
-                      f"not a key of [rule] (allowed: {', '.join(RULE_TABLE)})")
-        if RULE_TABLE[key] in run:
-            raise bad(f"rule.{key}", value, f"is given as run.{RULE_TABLE[key]} too: "
-                                            "give it once")
-        run[RULE_TABLE[key]] = value
+    dataset, run = _tables(grid, where)
     family = dataset.pop("family", "compositional")
     families = ("compositional", *sorted(set(FAMILIES) - {"compositional"}), "declared")
     if family not in families:
@@ -316,6 +186,43 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
     if "r" in dataset and "rx" in dataset and "ry" in dataset:
         raise bad("dataset.r", dataset["r"], "has no effect when rx and ry are both given "
                   "(it is their default): give r, or rx and ry")
+    axes = _axes(dataset, run, family)
+    points = []
+    defaults = DATASET_KEYS if family == "compositional" else {}
+    for combo in itertools.product(*axes.values()):
+        values = {**defaults, **RUN_KEYS, **dict(zip(axes, combo, strict=True))}
+        points.append(point_of(values, tuple(items), family, keys))
+    return points
+
+
+def _tables(grid: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copies of the ``[dataset]`` and ``[run]`` tables, ``[rule]``'s keys moved into
+    ``[run]`` (a key given in both is refused); any other table is refused."""
+    unknown_tables = set(grid) - {"dataset", "run", "rule"}
+    if unknown_tables:
+        name = sorted(unknown_tables)[0]
+        raise ModspecError(f"{where}: table or key [{name}] is invalid: a grid has the "
+                           "tables [dataset], [run] and [rule]")
+    if not isinstance(grid.get("dataset", {}), dict) or not isinstance(grid.get("run"), dict) \
+            or not isinstance(grid.get("rule", {}), dict):
+        raise ModspecError(f"{where}: [dataset], [run] and [rule] must be tables; [run] is "
+                           "required")
+    dataset = dict(grid.get("dataset", {}))
+    run = dict(grid.get("run", {}))
+    for key, value in grid.get("rule", {}).items():       # [rule] name/gamma/nabla
+        if key not in RULE_TABLE:
+            raise bad(f"rule.{key}", value,
+                      f"not a key of [rule] (allowed: {', '.join(RULE_TABLE)})")
+        if RULE_TABLE[key] in run:
+            raise bad(f"rule.{key}", value, f"is given as run.{RULE_TABLE[key]} too: "
+                                            "give it once")
+        run[RULE_TABLE[key]] = value
+    return dataset, run
+
+
+def _axes(dataset: dict[str, Any], run: dict[str, Any], family: str) -> dict[str, list[Any]]:
+    """The values of every key, in the order written (one value: a list of one), each
+    checked (:func:`_kind_ok`); a grid of more than :data:`MAX_POINTS` points is refused."""
     axes: dict[str, list[Any]] = {}
     for table, values in (("dataset", dataset), ("run", run)):
         for key, value in values.items():
@@ -334,78 +241,6 @@ def grid_points(grid: dict[str, Any], where: str = "grid") -> list[Point]:
         counts = " × ".join(str(len(o)) for o in axes.values() if len(o) > 1)
         raise bad("grid", f"{counts} = {size} points", f"must have at most {MAX_POINTS} "
                   "points: split it into several grids (each stores into its own file)")
-    points = []
-    defaults = DATASET_KEYS if family == "compositional" else {}
-    for combo in itertools.product(*axes.values()):
-        values = {**defaults, **RUN_KEYS, **dict(zip(axes, combo, strict=True))}
-        points.append(_point(values, tuple(items), family, keys))
-    return points
+    return axes
 
 
-def _check_starts(point: Point) -> None:
-    """The point's starts (``a0``, and the effective start of weights drawn with ``init_std``)
-    within the bound of :func:`modspec.numerics.discrete.check_start`."""
-    import numpy as np
-
-    from modspec.numerics.discrete import check_start, converged_scale
-    from modspec.numerics.expectation import expected_a0
-
-    a_star = converged_scale(point.dataset())
-    if point.a0 is not None:
-        check_start("a0", point.a0, point.a0, a_star)
-    with np.errstate(over="ignore"):
-        drawn = (expected_a0(point.depth, point.hidden, np.float64(point.init_std))
-                 if point.depth > 1 else point.init_std)
-    check_start("init_std", point.init_std, drawn, a_star)
-
-
-def _point(v: dict[str, Any], compute: tuple[str, ...], family: str = "compositional",
-           keys: tuple[str, ...] = ()) -> Point:
-    epochs = int(v["epochs"])
-    record_every = v["record_every"] or max(1, epochs // 200)
-    if family == "compositional":
-        r = float(v["r"])
-        rx = float(r if v["rx"] is None else v["rx"])
-        ry = float(r if v["ry"] is None else v["ry"])
-        sizes: dict[str, Any] = dict(nx=v["nx"], ny=v["ny"], kx=v["kx"], ky=v["ky"], rx=rx,
-                                     ry=ry)
-        data: tuple[tuple[str, Any], ...] = ()
-    else:
-        sizes = dict.fromkeys(("nx", "ny", "kx", "ky", "rx", "ry"))
-        data = tuple((k, v[k]) for k in keys if k in v)
-    point = Point(**sizes, arch=v["arch"], depth=v["depth"], lr=float(v["lr"]),
-                  epochs=epochs, hidden=v["hidden"], init_std=float(v["init_std"]),
-                  seeds=v["seeds"], seed=v["seed"], train_objects=v["train_objects"],
-                  record_every=int(record_every),
-                  a0=None if v["a0"] is None else float(v["a0"]), compute=compute,
-                  family=family, data=data, rule=v["rule"],
-                  gamma=None if v["gamma"] is None else float(v["gamma"]),
-                  nabla=None if v["nabla"] is None else float(v["nabla"]))
-    shown = [(f.name, getattr(point, f.name)) for f in fields(point)
-             if f.name in ("nx", "ny", "kx", "ky", "rx", "ry") and family == "compositional"]
-    shown += list(data) + [(f.name, getattr(point, f.name)) for f in fields(point)
-                           if f.name in ("arch", "depth", "train_objects")]
-    if point.rule != "gradient-descent":
-        shown.append(("rule", point.rule))
-    label = ", ".join(f"{k}={val!r}" for k, val in shown)
-    try:
-        dataset, network = point.dataset(), point.network()
-        P = int(dataset.P)
-        if point.train_objects is not None and point.train_objects > P:
-            raise bad("train_objects", point.train_objects,
-                      f"must be at most the dataset's P = {P} objects")
-        if point.rule != "gradient-descent" or point.gamma is not None \
-                or point.nabla is not None:
-            from modspec.numerics.rules import check_rule_network
-
-            check_rule_network(point.learning_rule(), network, dataset)
-        _check_starts(point)
-        if "simulate" in point.compute or "train" in point.compute:
-            from modspec.numerics.budget import check_memory, training_bytes
-
-            check_memory(training_bytes(dataset, network, point.hidden,
-                                        point.seeds, point.epochs, point.record_every),
-                         f"seeds={point.seeds}, hidden={point.hidden}, epochs={point.epochs}")
-    except ModspecError as exc:
-        raise ModspecError(f"{exc} (at the grid point {label})") from None
-    return point

@@ -4,7 +4,7 @@
 (:mod:`.store`), cuts the rest into bundles and hands them to an executor named in
 :data:`~.executors.EXECUTORS`: in-process, a local process pool (the default) or a Dask
 distributed cluster (an address, a ``Client`` or a ``LocalCluster``; :mod:`.cluster`). A task
-is the plain importable function :func:`run_bundle` of a list of :class:`~.grid.Point` (small,
+is the plain importable function :func:`run_bundle` of a list of :class:`~.point.Point` (small,
 picklable), run with BLAS on one thread; only the driver writes the store.
 
 What a point computes (``compute``), as columns of its row (times in epochs of full-batch
@@ -47,7 +47,8 @@ from modspec.theory.errors import ModspecError, bad
 
 from ..comparison import measured_half_rise
 from .executors import ExecutorOptions, start
-from .grid import Point, grid_points, read_grid
+from .grid import grid_points, read_grid
+from .point import Point
 from .store import StoreWarning, grid_key, load_sweep, open_store
 from .theory import theory_values
 
