@@ -30,9 +30,10 @@ def main() -> None:
 
     import torch
 
-    from modspec.validation.cmnist import build
-    from modspec.validation.cmnist_presets import QUICK, REFERENCE
-    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup, data_tensors
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.dataset import build
+    from modspec.validation.cmnist.presets import QUICK, REFERENCE
+    from modspec.validation.cmnist.seeds import SeedGroup, data_tensors
     from modspec.validation.training import resolve_device
 
     torch.set_num_threads(args.threads)

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from modspec.validation.sweep_grid import grid_points
-from modspec.validation.sweeps import run_bundle, sweep
+from modspec.validation.sweeps.grid import grid_points
+from modspec.validation.sweeps.run import run_bundle, sweep
 
 
 def spaced(m: int) -> list[float]:

@@ -25,7 +25,8 @@ import warnings
 from pathlib import Path
 
 PACKAGES = ("modspec", "modspec.commands", "modspec.theory", "modspec.numerics",
-            "modspec.validation")
+            "modspec.validation", "modspec.validation.cmnist", "modspec.validation.study",
+            "modspec.validation.sweeps")
 #: Modules that are not part of the documented API (entry-point shims).
 SKIP = {"modspec.__main__"}
 

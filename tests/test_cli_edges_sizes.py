@@ -50,8 +50,8 @@ def test_cmnist_sizes_beyond_the_machine_are_refused_before_allocating(run_cli, 
 
 
 def test_the_cmnist_memory_estimate_fits_the_reference_protocols():
-    from modspec.validation.cmnist_presets import QUICK, REFERENCE
-    from modspec.validation.cmnist_run import CMNISTConfig, run_bytes
+    from modspec.validation.cmnist.config import CMNISTConfig, run_bytes
+    from modspec.validation.cmnist.presets import QUICK, REFERENCE
 
     assert run_bytes(CMNISTConfig(**QUICK)) < 2**30                  # runs on a laptop
     assert run_bytes(CMNISTConfig(**REFERENCE)) < 2**30
@@ -62,7 +62,8 @@ def test_the_cmnist_memory_estimate_fits_the_reference_protocols():
 def test_cmnist_init_that_overflows_is_blamed_not_lr():
     pytest.importorskip("torch")
     from modspec.theory.errors import ModspecError
-    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.seeds import SeedGroup
 
     group = SeedGroup.__new__(SeedGroup)
     group.seeds, group.arch = [0], "dense"
@@ -371,7 +372,7 @@ def _server(first: bytes | None):
 def test_a_service_that_is_not_a_dask_scheduler_is_one_line_within_the_timeout(first, why):
     pytest.importorskip("distributed")
     from modspec.theory.errors import ModspecError
-    from modspec.validation.sweeps import connect
+    from modspec.validation.sweeps.cluster import connect
 
     listener, address = _server(first)
     try:

@@ -2,7 +2,7 @@
 
 PyTorch is imported lazily, inside the functions that need it, so importing this package does
 not import torch; the names below are resolved on first access, so importing one light
-submodule (say :mod:`.cmnist_presets`) imports nothing else.
+submodule (say :mod:`.cmnist.presets`) imports nothing else.
 
 * :func:`train` — full-batch GD of any architecture (linear, ReLU, tanh; CPU/CUDA);
 * :func:`validate`, :func:`assess` — the pipeline: train, the theory of that run, compare
@@ -19,13 +19,13 @@ from modspec.exports import lazy_exports
 #: Public name -> (submodule, attribute).
 _LAZY = {
     "Assessment": ("pipeline", "Assessment"),
-    "CMNISTConfig": ("cmnist_run", "CMNISTConfig"),
-    "ClaimsConfig": ("claims", "ClaimsConfig"),
+    "CMNISTConfig": ("cmnist.config", "CMNISTConfig"),
+    "ClaimsConfig": ("study.claims", "ClaimsConfig"),
     "assess": ("pipeline", "assess"),
-    "build_cmnist": ("cmnist", "build"),
+    "build_cmnist": ("cmnist.dataset", "build"),
     "compare": ("comparison", "compare"),
-    "run_claims": ("claims", "run_claims"),
-    "run_cmnist": ("cmnist_run", "run"),
+    "run_claims": ("study.claims", "run_claims"),
+    "run_cmnist": ("cmnist.run", "run"),
     "train": ("training", "train"),
     "validate": ("pipeline", "validate"),
 }

@@ -241,7 +241,7 @@ def write_gated_outputs(assessment: GatedAssessment, out: str, figures: bool = T
     race applies), ``pathways.png`` (pathway norms) and ``losses.png``, written atomically."""
     from modspec.theory.cache import atomic_write_text
 
-    from .report import jsonable
+    from .study.report import jsonable
 
     atomic_write_text(os.path.join(out, "comparison.json"),
                       json.dumps(jsonable(gated_payload(assessment)), indent=2))

@@ -320,7 +320,7 @@ def write_outputs(assessment: Assessment, out: str, figures: bool = True) -> Non
 
     from modspec.theory.cache import atomic_write_text
 
-    from .report import jsonable
+    from .study.report import jsonable
 
     run = assessment.run
     atomic_write_text(os.path.join(out, "comparison.json"),

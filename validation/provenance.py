@@ -59,7 +59,7 @@ def provenance(command: str, *, dataset: Any = None, dataset_toml: Any = None,
     ``None``), ``network``, ``rule`` and ``settings``."""
     from modspec import _version
 
-    from .report import jsonable
+    from .study.report import jsonable
 
     described = dataset.describe() if hasattr(dataset, "describe") else dataset
     if dataclasses.is_dataclass(described) and not isinstance(described, type):

@@ -3,7 +3,7 @@
 Defaults are the reference protocol of the original study (three positions, 20,000 training
 examples, SGD lr 2e-3, batch 16, at most 300 epochs, N(0, 0.01²) initialisation); the digits
 source replaces MNIST offline. Training stops once every network's training error has
-plateaued (the rule of :mod:`modspec.validation.cmnist_run`). ``--quick`` selects a
+plateaued (the rule of :mod:`modspec.validation.cmnist.run`). ``--quick`` selects a
 configuration that finishes in minutes on two CPU cores (see QUICK); any option given
 explicitly overrides it. Progress is checkpointed at every evaluation (Ctrl-C loses at most one
 evaluation interval; a rerun continues), and the finished networks are saved under
@@ -17,8 +17,8 @@ import os
 import sys
 
 from modspec.commands.options import SEED, device, image_source, integer, number, output_folder
-from modspec.validation.cmnist_presets import QUICK, REFERENCE
-from modspec.validation.cmnist_run import MAX_THREADS
+from modspec.validation.cmnist.config import MAX_THREADS
+from modspec.validation.cmnist.presets import QUICK, REFERENCE
 
 __all__ = ["config_from", "register", "report", "run"]
 
@@ -71,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from(args: argparse.Namespace):
-    from modspec.validation.cmnist_run import CMNISTConfig
-    from modspec.validation.cnn import parse_init
+    from modspec.validation.cmnist.cnn import parse_init
+    from modspec.validation.cmnist.config import CMNISTConfig
 
     base = dict(QUICK if args.quick else REFERENCE)
     for name in (*base, "plateau_window", "plateau_tol"):
@@ -93,8 +93,8 @@ def _describe(preset: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.cmnist_run import check_budget, check_out
-    from modspec.validation.cmnist_run import run as run_experiment
+    from modspec.validation.cmnist.config import check_budget, check_out
+    from modspec.validation.cmnist.run import run as run_experiment
 
     config = config_from(args)
     check_budget(config)

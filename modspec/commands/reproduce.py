@@ -66,7 +66,8 @@ def derivation_tex() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.study import PARTS, run_study
+    from modspec.validation.study.parts import PARTS
+    from modspec.validation.study.run import run_study
 
     check_parts(args.parts, PARTS)
     if args.rules is not None and args.parts is not None and "learning_rules" not in args.parts:
@@ -77,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
                       device=args.device, parts=args.parts, source=args.source,
                       derivation_tex=derivation_tex, rules=args.rules)
     from modspec.theory.architectures import PRESETS
+    from modspec.theory.defaults import D0
     from modspec.validation.provenance import settings_of, write_provenance
-    from modspec.validation.study import D0
 
     write_provenance(args.out, "reproduce",
                      dataset={"D0": D0, "compositional_mnist": args.source},

@@ -62,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", type=scheduler_address, default=None, metavar="ADDR",
                    help="a Dask scheduler tcp://HOST:PORT to run the points on "
                         "(pip install 'modspec[dask]'; docs/dask.md)")
+    p.add_argument("--executor", default=None, metavar="NAME",
+                   help="what runs the points: inline (this process), pool (local "
+                        "processes), dask (the cluster of --scheduler), or another registered "
+                        "executor (default: dask with --scheduler, inline with --workers 0, "
+                        "pool otherwise)")
     g = p.add_argument_group("phase diagram")
     g.add_argument("--plot", type=figure_file, default=None, metavar="FIGURE",
                    help="draw the store into FIGURE (.png or .pdf) once the sweep is done")
@@ -78,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modspec.validation.sweep_store import StoreWarning
+    from modspec.validation.sweeps.store import StoreWarning
 
     with warnings.catch_warnings():        # a store's warnings: one line each on stderr
         warnings.simplefilter("always", StoreWarning)
@@ -92,9 +97,10 @@ def _one_line(message: Warning | str, category: type[Warning], *_: object) -> No
 
 def _run(args: argparse.Namespace) -> int:
     from modspec.theory.errors import bad
-    from modspec.validation.sweep_grid import grid_points, read_grid
-    from modspec.validation.sweep_store import read_rows
-    from modspec.validation.sweeps import check_plot, plot, sweep
+    from modspec.validation.sweeps.executors import factory
+    from modspec.validation.sweeps.grid import grid_points, read_grid
+    from modspec.validation.sweeps.run import check_plot, plot, sweep
+    from modspec.validation.sweeps.store import read_rows
 
     if args.plot is not None and (args.x is None or args.value is None):
         raise bad("--plot", args.plot, "needs --x and --value")
@@ -102,12 +108,14 @@ def _run(args: argparse.Namespace) -> int:
         raise bad("--y", args.y, "must differ from --x (a surface needs two parameters)")
     if args.plot is None and (args.x or args.y or args.value):
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
+    if args.executor is not None:
+        factory(args.executor)              # a known name, before any point
     if args.plot is not None:               # the figure's options, before any point
         check_plot(grid_points(read_grid(args.grid), where=args.grid), args.x, args.value,
                    args.y)
     try:
         result = sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
-                       progress=True)
+                       executor=args.executor, progress=True)
     except KeyboardInterrupt:
         stored = len(read_rows(args.out))
         print(f"modspec sweep: interrupted; {stored} points are stored in {args.out}. "

@@ -153,7 +153,7 @@ def _provenance(args: argparse.Namespace, ds: Any, network: Any, rule: Any) -> N
 def _claims(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
     from dataclasses import replace
 
-    from modspec.validation.claims import RELU, ClaimsConfig, run_claims, write_claims
+    from modspec.validation.study.claims import RELU, ClaimsConfig, run_claims, write_claims
 
     base = RELU if nonlin == "relu" else ClaimsConfig(nonlinearity=nonlin)
     changes = {"seeds": args.seeds, "seed": args.seed, "hidden": args.hidden,

@@ -172,9 +172,9 @@ def test_former_names_still_resolve_to_the_one_policy():
 
 
 # ------------------------------------------------------------- nobody else computes a start
-#: Validation/sweeps.py still picks its points' starts (it is being rewritten to call
+#: validation/sweeps/run.py still picks its points' starts (it is being rewritten to call
 #: ``expect``); every other library module asks numerics/starts.py.
-NOT_YET_MOVED = {"validation/sweeps.py"}
+NOT_YET_MOVED = {"validation/sweeps/run.py"}
 
 
 def _start_formulas(tree: ast.AST) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from modspec.validation.claims import RELU, ClaimsConfig, quick, run_claims  # noqa: E402
+from modspec.validation.study.claims import RELU, ClaimsConfig, quick, run_claims  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -17,8 +18,8 @@ from hypothesis import strategies as st
 
 from modspec.cli import main
 from modspec.theory.errors import ModspecError
-from modspec.validation.cmnist import build, read_idx, targets, tuple_number
-from modspec.validation.cnn import kernel_sizes
+from modspec.validation.cmnist.cnn import kernel_sizes
+from modspec.validation.cmnist.dataset import build, read_idx, targets, tuple_number
 
 pytest.importorskip("sklearn")
 
@@ -110,7 +111,7 @@ def test_bad_idx_file_and_bad_options_are_user_errors(tmp_path, idx_dir):
 
 def test_kernels_scale_with_the_image_and_cnn_outputs_have_the_target_width():
     torch = pytest.importorskip("torch")
-    from modspec.validation.cnn import build_cnn
+    from modspec.validation.cmnist.cnn import build_cnn
 
     assert kernel_sizes((8, 24)) == [(3, 8), (2, 6), (1, 4)]
     x = torch.zeros(5, 1, 8, 16)
@@ -128,8 +129,9 @@ TINY = {"positions": 2, "n_train": 48, "n_test": 12, "holdout": 0.2, "batch": 16
 
 def test_cmnist_smoke_run_saves_each_seed_and_reuses_a_finished_run(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    from modspec.validation import cmnist_run
-    from modspec.validation.cmnist_run import CMNISTConfig, run
+    from modspec.validation.cmnist import run as cmnist_run
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.run import run
 
     cfg = CMNISTConfig(epochs=2, seeds=2, eval_every=1, plateau_window=1, **TINY)
     summary = run(cfg, str(tmp_path))
@@ -150,7 +152,7 @@ def test_cmnist_smoke_run_saves_each_seed_and_reuses_a_finished_run(tmp_path, mo
     def boom(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(cmnist_run, "_train", boom)
+    monkeypatch.setattr(cmnist_run, "train_seeds", boom)
     again = run(cfg, str(tmp_path))
     assert again["archs"]["dense"]["gap_per_seed"] == summary["archs"]["dense"]["gap_per_seed"]
     with open(tmp_path / "summary.json") as fh:
@@ -159,7 +161,8 @@ def test_cmnist_smoke_run_saves_each_seed_and_reuses_a_finished_run(tmp_path, mo
 
 def test_seeds_trained_together_equal_seeds_trained_one_at_a_time():
     torch = pytest.importorskip("torch")
-    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup, data_tensors
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.seeds import SeedGroup, data_tensors
 
     cfg = CMNISTConfig(epochs=2, seeds=3, **TINY)
     data = build("digits", 2, 48, 12, 0.2, 10.0, 0)
@@ -188,7 +191,7 @@ def test_seeds_trained_together_equal_seeds_trained_one_at_a_time():
 @example(start=1.0, rate=0.1, window=10, tol=0.01)
 def test_plateau_rule_holds_first_where_the_windowed_fall_drops_below_tol(start, rate, window,
                                                                           tol):
-    from modspec.validation.cmnist_run import plateau_epoch
+    from modspec.validation.cmnist.train import plateau_epoch
 
     epochs = list(range(0, 400, 5))
     curve = [start * np.exp(-rate * t) for t in epochs]
@@ -204,7 +207,7 @@ def test_plateau_rule_holds_first_where_the_windowed_fall_drops_below_tol(start,
 
 
 def test_an_initial_plateau_or_one_part_still_learning_is_not_convergence():
-    from modspec.validation.cmnist_run import plateau_epoch
+    from modspec.validation.cmnist.train import plateau_epoch
 
     epochs = list(range(0, 101, 5))
     flat = [1.0] * len(epochs)                      # the plateau of a small initialisation
@@ -220,7 +223,9 @@ def test_an_initial_plateau_or_one_part_still_learning_is_not_convergence():
 
 def test_training_stops_once_every_network_has_plateaued_and_reports_each_epoch(tmp_path):
     pytest.importorskip("torch")
-    from modspec.validation.cmnist_run import CMNISTConfig, plateau_epoch, run
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.run import run
+    from modspec.validation.cmnist.train import plateau_epoch
 
     cfg = CMNISTConfig(**{**TINY, "positions": 1, "holdout": 0.0, "eval_train": 48},
                        archs=("dense",), epochs=60, lr=0.01, seeds=2, eval_every=1,
@@ -257,7 +262,7 @@ def _runs(diffs_gap, diffs_err, seeds=5):
 
 
 def test_claim_over_time_finds_the_epoch_from_which_it_holds():
-    from modspec.validation.cmnist_run import claim_over_time
+    from modspec.validation.cmnist.summary import claim_over_time
 
     rising = [0.0] * 4 + [0.2] * 6          # dense − split > 0 from the fifth evaluation on
     over = claim_over_time(_runs(rising, rising), heldout=True)
@@ -272,7 +277,7 @@ def test_claim_over_time_finds_the_epoch_from_which_it_holds():
 
 
 def test_one_seed_gives_an_inconclusive_verdict_and_strict_json():
-    from modspec.validation.cmnist_run import claim_over_time, verdict
+    from modspec.validation.cmnist.summary import claim_over_time, verdict
 
     archs = {a: {"gap_per_seed": [0.1], "heldout_compositional_per_seed": [0.5],
                  "seen_compositional_per_seed": [0.4]} for a in ("dense", "split")}
@@ -285,7 +290,8 @@ def test_one_seed_gives_an_inconclusive_verdict_and_strict_json():
 
 def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
     pytest.importorskip("torch")
-    from modspec.validation.cmnist_run import CMNISTConfig, run
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.run import run
 
     cfg = CMNISTConfig(epochs=4, seeds=2, eval_every=1, plateau_window=1, **TINY)
     whole = run(cfg, str(tmp_path / "whole"))
@@ -310,7 +316,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(tmp_p
 
 def test_a_damaged_checkpoint_is_ignored_and_training_starts_afresh(tmp_path):
     pytest.importorskip("torch")
-    from modspec.validation.cmnist_run import CMNISTConfig, run
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.run import run
 
     cfg = CMNISTConfig(epochs=1, seeds=1, eval_every=1, plateau_window=1, **TINY)
     (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 not a zip")
@@ -323,7 +330,8 @@ def test_a_damaged_checkpoint_is_ignored_and_training_starts_afresh(tmp_path):
 def test_a_checkpoint_with_non_finite_weights_is_not_resumed_and_lr_is_not_blamed(tmp_path):
     """A NaN checkpoint (same run key) used to be resumed and its NaN blamed on lr."""
     pytest.importorskip("torch")
-    from modspec.validation.cmnist_run import CMNISTConfig, run
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.run import run
 
     cfg = CMNISTConfig(epochs=2, seeds=1, eval_every=1, plateau_window=1, **TINY)
     cut = tmp_path / "cut"
@@ -479,13 +487,14 @@ def test_unchecked_cmnist_options_are_one_line_exit_2_before_any_work(tmp_path, 
 
 def test_unusable_output_folders_are_one_line_exit_2_before_training(tmp_path, capsys,
                                                                       monkeypatch):
-    from modspec.validation import cmnist_run
-    from modspec.validation.cmnist_run import CMNISTConfig, run
+    from modspec.validation.cmnist import run as cmnist_run
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.run import run
 
     def never(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(cmnist_run, "_train", never)
+    monkeypatch.setattr(cmnist_run, "train_seeds", never)
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     cases = [str(a_file), "", str(a_file / "below")]
@@ -501,7 +510,7 @@ def test_unusable_output_folders_are_one_line_exit_2_before_training(tmp_path, c
     def read_only(*args, **kwargs):   # what a folder without write permission answers
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cmnist_run.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
     with pytest.raises(ModspecError, match="out=.*Permission denied"):
         run(cfg, str(tmp_path / "ro"))
 
@@ -521,9 +530,10 @@ def test_a_read_only_output_folder_is_refused(tmp_path, capsys):
 def test_study_part_reports_convergence_verdict_epoch_and_claim_over_time(tmp_path,
                                                                            monkeypatch):
     pytest.importorskip("torch")
-    from modspec.validation import cmnist_presets
-    from modspec.validation.report import write_results
-    from modspec.validation.study import Context, part_cmnist
+    from modspec.validation.cmnist import presets as cmnist_presets
+    from modspec.validation.study.context import Context
+    from modspec.validation.study.experiments import part_cmnist
+    from modspec.validation.study.report import write_results
 
     tiny = {**cmnist_presets.QUICK, "n_train": 48, "n_test": 12, "epochs": 2, "seeds": 2,
             "eval_every": 1, "eval_train": 24, "plateau_window": 1}
@@ -542,7 +552,8 @@ def test_study_part_reports_convergence_verdict_epoch_and_claim_over_time(tmp_pa
 
 def test_weights_gone_infinite_are_reported_at_the_evaluation_not_written_as_errors():
     torch = pytest.importorskip("torch")
-    from modspec.validation.cmnist_run import CMNISTConfig, SeedGroup, data_tensors
+    from modspec.validation.cmnist.config import CMNISTConfig
+    from modspec.validation.cmnist.seeds import SeedGroup, data_tensors
 
     cfg = CMNISTConfig(epochs=1, seeds=2, **TINY)
     data = build("digits", 2, 48, 12, 0.2, 10.0, 0)

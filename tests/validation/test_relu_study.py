@@ -13,7 +13,7 @@ from modspec.theory.architectures import architecture  # noqa: E402
 from modspec.theory.dataset import CompositionalDataset  # noqa: E402
 from modspec.theory.defaults import D0  # noqa: E402
 from modspec.validation import study  # noqa: E402
-from modspec.validation.relu_study import (  # noqa: E402
+from modspec.validation.study.relu import (  # noqa: E402
     hidden_patterns,
     part_relu_gating,
     relu_ordering,

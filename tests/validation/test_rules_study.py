@@ -13,7 +13,7 @@ from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError
-from modspec.validation.rules_study import D0, rules_study
+from modspec.validation.study.rules import D0, rules_study
 
 DATA = CompositionalDataset(**D0)
 W_STAR_GX_OY = 2 * math.sqrt(6) / 11    # ‖W*[Gx→Oy]‖ of gradient descent on D0
@@ -97,7 +97,7 @@ def rules_part(tmp_path_factory):
     and the part as saved."""
     from modspec.cli import main
     from modspec.commands import reproduce
-    from modspec.validation.report import Part
+    from modspec.validation.study.report import Part
 
     out = tmp_path_factory.mktemp("rules-study")
     with pytest.MonkeyPatch.context() as mp:
@@ -240,7 +240,7 @@ def test_a_rule_is_drawn_against_gradient_descent_and_its_own_derived_dynamics()
     gets its own derived dynamics, one that does not (anti-Hebbian) says why and has no
     trajectory to draw."""
     from modspec.theory.derivation import derive
-    from modspec.validation.rules_study import GD_THEORY, rule_run, theories
+    from modspec.validation.study.rules import GD_THEORY, rule_run, theories
 
     th = derive(DATA, arch.dense())
     run = rule_run("hebbian", seeds=1, epoch_scale=0.02, record_every=10)
@@ -259,7 +259,7 @@ def test_the_theories_figure_takes_any_list_of_labelled_theories(tmp_path):
     from modspec.numerics.expectation import expect
     from modspec.theory.derivation import derive
     from modspec.validation.figures import theories_figure
-    from modspec.validation.rules_study import rule_run
+    from modspec.validation.study.rules import rule_run
 
     th = derive(DATA, arch.dense())
     run = rule_run("gradient-descent", seeds=2, epoch_scale=0.1, record_every=5)

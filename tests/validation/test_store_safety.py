@@ -20,15 +20,15 @@ import modspec
 import modspec as ms
 from modspec.theory.cache import atomic_write_bytes
 from modspec.theory.errors import ModspecError
-from modspec.validation.sweep_grid import grid_points
-from modspec.validation.sweep_store import (
+from modspec.validation.sweeps.grid import grid_points
+from modspec.validation.sweeps.run import plot, sweep
+from modspec.validation.sweeps.store import (
     StoreWarning,
     grid_key,
     header,
     open_store,
     read_rows,
 )
-from modspec.validation.sweeps import plot, sweep
 
 THEORY = '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = 0.05\nepochs = 60\ncompute = ["theory"]\n'
 #: A grid that runs for a while on a pool: 64 simulated points, 8 per bundle (the first rows
@@ -210,7 +210,7 @@ def test_atomic_writes_replace_a_link_and_never_write_its_target(tmp_path):
 def test_figures_of_validate_plot_and_reproduce_never_write_through_links(tmp_path,
                                                                          store_rows):
     from modspec.validation.figures import modes_figure
-    from modspec.validation.study import run_study
+    from modspec.validation.study.run import run_study
 
     victim = tmp_path / "victim"
     victim.write_bytes(b"keep")
@@ -341,7 +341,7 @@ def test_study_parts_are_keyed_by_the_version_and_checksummed(tmp_path, monkeypa
 
 
 def test_part_checksum_changes_with_every_field():
-    from modspec.validation.study import part_checksum
+    from modspec.validation.study.run import part_checksum
 
     base = part_checksum("k", {}, {"claims": [{"passed": True}]})
     assert len({base, part_checksum("k2", {}, {"claims": [{"passed": True}]}),

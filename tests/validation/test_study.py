@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from modspec.validation.study import run_study
+from modspec.validation.study.run import run_study
 
 
 def test_study_writes_reports_and_resumes_without_recomputing(tmp_path, monkeypatch):

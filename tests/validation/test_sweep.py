@@ -18,15 +18,15 @@ import pytest
 import modspec as ms
 from modspec.numerics.expectation import expected_a0
 from modspec.theory.errors import ModspecError
-from modspec.validation.sweep_grid import grid_points
-from modspec.validation.sweep_store import (
+from modspec.validation.sweeps.grid import grid_points
+from modspec.validation.sweeps.run import bundles, run_bundle, sweep
+from modspec.validation.sweeps.store import (
     StoreWarning,
     grid_key,
     header,
     open_store,
     read_rows,
 )
-from modspec.validation.sweeps import bundles, run_bundle, sweep
 
 QUADRANTS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
 
@@ -373,7 +373,7 @@ def test_theory_over_an_integer_parameter_is_marked_as_grid_points(two_archs):
 
 
 def test_a_figure_that_would_average_or_crowd_is_refused_in_one_line(two_archs):
-    from modspec.validation import sweep_plot
+    from modspec.validation.sweeps import diagram as sweep_plot
 
     crowded = two_archs.assign(seed=np.arange(len(two_archs)) % 13)   # 13 seeds per curve
     with pytest.raises(ModspecError) as err:
@@ -429,9 +429,9 @@ def test_a_cluster_that_loses_every_worker_stops_the_sweep_in_one_line(tmp_path,
     pytest.importorskip("distributed")
     import threading
 
-    from modspec.validation import sweeps
+    from modspec.validation.sweeps import cluster
 
-    monkeypatch.setattr(sweeps, "NO_WORKERS_S", 2.0)
+    monkeypatch.setattr(cluster, "NO_WORKERS_S", 2.0)
     with dask_processes(tmp_path, workers=1, nanny=False) as (address, (worker,)):
         (tmp_path / "g.toml").write_text(
             '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = 0.01\nepochs = 2000000\nseeds = 1\n'

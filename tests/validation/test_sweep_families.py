@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from modspec.validation.sweep_grid import grid_points
-from modspec.validation.sweep_store import read_rows
-from modspec.validation.sweeps import sweep
+from modspec.validation.sweeps.grid import grid_points
+from modspec.validation.sweeps.run import sweep
+from modspec.validation.sweeps.store import read_rows
 
 
 def _rows_equal_expect(tmp_path, tables, expected_theory, cli=None):
@@ -44,7 +44,7 @@ def _rows_equal_expect(tmp_path, tables, expected_theory, cli=None):
 
 def test_hierarchical_grid_rows_equal_derive_and_expect(tmp_path, expected_theory, run_cli,
                                                          capsys):
-    from modspec.validation.sweep_grid import read_grid
+    from modspec.validation.sweeps.grid import read_grid
 
     path = tmp_path / "tree.toml"
     path.write_text('[dataset]\nfamily = "hierarchical"\nlevels = 3\nbranching = [2, 3]\n'

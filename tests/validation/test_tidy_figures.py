@@ -13,9 +13,9 @@ import modspec as ms
 from modspec.numerics.record import Trajectory
 from modspec.theory.errors import ModspecError
 from modspec.validation import figures
-from modspec.validation.sweep_plot import phase_diagram
-from modspec.validation.sweep_store import alias, export_sweep, observable_name, tidy_sweep
-from modspec.validation.sweeps import sweep
+from modspec.validation.sweeps.diagram import phase_diagram
+from modspec.validation.sweeps.run import sweep
+from modspec.validation.sweeps.store import alias, export_sweep, observable_name, tidy_sweep
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +127,8 @@ def test_phase_diagram_draws_on_given_axes(store):
 
 def test_library_never_switches_the_backend_or_touches_pyplot():
     code = ("import sys, numpy as np\n"
-            "import modspec.validation.figures as f, modspec.validation.sweep_plot, "
-            "modspec.validation.study, modspec.validation.pipeline\n"
+            "import modspec.validation.figures as f, modspec.validation.sweeps.diagram, "
+            "modspec.validation.study.run, modspec.validation.pipeline\n"
             "from modspec.numerics.record import Trajectory\n"
             "t = np.arange(3.0); c = np.ones((1, 3))\n"
             "f.modes_figure(None, Trajectory(t=t, modes={'pi1': c}, quadrant_norms={}, "

@@ -160,8 +160,9 @@ def test_cuda_requested_without_cuda_is_a_user_error(monkeypatch):
 
 def test_import_modspec_and_validation_modules_does_not_import_torch():
     code = ("import sys, modspec, modspec.validation.training, modspec.validation.comparison, "
-            "modspec.validation.cmnist, modspec.validation.cnn, modspec.validation.claims, "
-            "modspec.validation.cmnist_run, modspec.validation.figures, modspec.cli; "
+            "modspec.validation.cmnist.dataset, modspec.validation.cmnist.cnn, "
+            "modspec.validation.study.claims, modspec.validation.cmnist.run, "
+            "modspec.validation.figures, modspec.cli; "
             "modspec.cli.build_parser(); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

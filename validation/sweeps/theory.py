@@ -36,7 +36,7 @@ from modspec.numerics.record import Trajectory
 from modspec.theory.architectures import architecture
 from modspec.theory.errors import ModspecError
 
-from .sweep_grid import Point
+from .point import Point
 
 __all__ = ["planned_run", "point_expectation", "theory_values"]
 

@@ -222,6 +222,26 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
     ``holdout > 0``, ``n_test`` of held-out tuples. ``holdout`` is the fraction of all
     ``10**positions`` digit tuples held out of training, in [0, 0.5].
     """
+    _check_build(positions, n_train, n_test, holdout, r, seed)
+    tr_im, tr_lab, te_im, te_lab = load_source(source, seed)
+    rng = np.random.default_rng([seed, 2])       # one stream, drawn in this order
+    train_pools, test_pool = _pools(rng, tr_lab, te_lab, positions, source)
+    seen_tuples, held_tuples = _hold_out(rng, positions, holdout)
+    train = _sample(rng, n_train, seen_tuples, train_pools, tr_im)
+    test_seen = _sample(rng, n_test, seen_tuples, [test_pool], te_im)
+    if len(held_tuples):
+        test_held = _sample(rng, n_test, held_tuples, [test_pool], te_im)
+    else:
+        h, w = train.images.shape[-2:]
+        test_held = Split(np.zeros((0, 1, h, w), np.float32), np.zeros((0, positions), int))
+    return CompositionalMNIST(train, test_seen, test_held, positions, float(r), source,
+                              float(holdout), int(seed),
+                              tuple(int(v) for v in tuple_number(held_tuples)))
+
+
+def _check_build(positions: int, n_train: int, n_test: int, holdout: float, r: float,
+                 seed: int) -> None:
+    """Refuse, in one line, sizes :func:`build` cannot make."""
     if isinstance(positions, bool) or not isinstance(positions, int) or not 1 <= positions <= 4:
         raise bad("positions", positions, "must be an integer in 1..4")
     for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("seed", seed, 0)):
@@ -231,10 +251,12 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
         raise bad("holdout", holdout, "must be a fraction of digit tuples in [0, 0.5]")
     if not (math.isfinite(float(r)) and float(r) > 0):
         raise bad("r", r, "must be a finite number > 0")
-    tr_im, tr_lab, te_im, te_lab = load_source(source, seed)
-    rng = np.random.default_rng([seed, 2])
 
-    # Disjoint parts of the training pool, one per position (the original protocol).
+
+def _pools(rng: np.random.Generator, tr_lab: np.ndarray, te_lab: np.ndarray, positions: int,
+           source: str) -> tuple[list[dict[int, np.ndarray]], dict[int, np.ndarray]]:
+    """The images of each digit: in disjoint parts of the training pool, one per position
+    (the original protocol), and in the test pool; a part lacking a digit is refused."""
     order = rng.permutation(tr_lab.size)
     parts = np.array_split(order, positions)
     train_pools = [_by_digit(tr_lab, part) for part in parts]
@@ -245,7 +267,13 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
             if missing:
                 raise ModspecError(f"source {source!r}: a {what} has no image of digit(s) "
                                    f"{missing}; it is too small for {positions} positions")
+    return train_pools, test_pool
 
+
+def _hold_out(rng: np.random.Generator, positions: int, holdout: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The seen and the held-out digit tuples: ``holdout`` of all of them held out, every
+    digit still seen at every position."""
     n_tuples = 10**positions
     all_tuples = np.array(np.unravel_index(np.arange(n_tuples), (10,) * positions)).T
     n_held = int(round(holdout * n_tuples))
@@ -260,29 +288,21 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
         else:  # pragma: no cover - practically impossible for holdout ≤ 0.5
             raise ModspecError("could not hold out tuples while keeping every digit at "
                                "every position in training")
-    seen_tuples, held_tuples = all_tuples[~held], all_tuples[held]
+    return all_tuples[~held], all_tuples[held]
 
-    def sample(n: int, tuples: np.ndarray, pools: list[dict[int, np.ndarray]],
-               images: np.ndarray) -> Split:
-        choice = tuples[rng.integers(0, len(tuples), n)]
-        cols = []
-        for i in range(positions):
-            pool = pools[i] if len(pools) > 1 else pools[0]
-            idx = np.array([pool[d][rng.integers(0, pool[d].size)] for d in choice[:, i]])
-            cols.append(images[idx])
-        pics = np.concatenate(cols, axis=2)[:, None, :, :].astype(np.float32)
-        return Split(pics, choice.astype(int))
 
-    train = sample(n_train, seen_tuples, train_pools, tr_im)
-    test_seen = sample(n_test, seen_tuples, [test_pool], te_im)
-    if len(held_tuples):
-        test_held = sample(n_test, held_tuples, [test_pool], te_im)
-    else:
-        h, w = train.images.shape[-2:]
-        test_held = Split(np.zeros((0, 1, h, w), np.float32), np.zeros((0, positions), int))
-    return CompositionalMNIST(train, test_seen, test_held, positions, float(r), source,
-                              float(holdout), int(seed),
-                              tuple(int(v) for v in tuple_number(held_tuples)))
+def _sample(rng: np.random.Generator, n: int, tuples: np.ndarray,
+            pools: list[dict[int, np.ndarray]], images: np.ndarray) -> Split:
+    """``n`` examples: a tuple drawn from ``tuples``, then an image of each of its digits from
+    that position's pool (one pool shared by every position when only one is given)."""
+    choice = tuples[rng.integers(0, len(tuples), n)]
+    cols = []
+    for i in range(tuples.shape[1]):
+        pool = pools[i] if len(pools) > 1 else pools[0]
+        idx = np.array([pool[d][rng.integers(0, pool[d].size)] for d in choice[:, i]])
+        cols.append(images[idx])
+    pics = np.concatenate(cols, axis=2)[:, None, :, :].astype(np.float32)
+    return Split(pics, choice.astype(int))
 
 
 def _by_digit(labels: np.ndarray, subset: np.ndarray) -> dict[int, np.ndarray]:

@@ -2,7 +2,7 @@
 
 ``REFERENCE`` is the protocol of the original study (docs/theory/cmnist.md); ``QUICK`` a
 configuration that finishes in minutes on two CPU cores. Both are keyword arguments of
-:class:`modspec.validation.cmnist_run.CMNISTConfig`; in both ``epochs`` is a cap, training
+:class:`modspec.validation.cmnist.config.CMNISTConfig`; in both ``epochs`` is a cap, training
 stops earlier once every network's training error has plateaued (window 20 epochs, tolerance
 0.01, the defaults of the convergence rule).
 """

@@ -27,6 +27,8 @@ Time is in epochs of full-batch gradient descent, ``τ = 1/(P_train·lr)``.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,11 +36,13 @@ from typing import Any
 import numpy as np
 
 from modspec.theory.architectures import architecture
+from modspec.theory.cache import atomic_write_text
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD, LR, SEED, SEEDS
 
-from .comparison import check, systematicity
-from .pipeline import CHECK_TOLERANCES, Assessment, validate
+from ..comparison import check, systematicity
+from ..pipeline import CHECK_TOLERANCES, Assessment, validate
+from .report import jsonable
 
 __all__ = ["RELU", "ClaimsConfig", "ClaimsReport", "quick", "run_claims", "theory_numbers",
            "write_claims"]
@@ -154,169 +158,208 @@ def run_claims(dataset: CompositionalDataset | None = None,
     ds = dataset or CompositionalDataset(**D0)
     cfg = config or ClaimsConfig()
     tol = {**CHECK_TOLERANCES, **cfg.tolerances}
-    P = int(ds.P)
-    train_objects = [j for j in range(P) if j not in set(cfg.heldout)]
-    say = progress or (lambda _line: None)
+    t = _Runs(_train(ds, cfg, tol, progress or (lambda _line: None)), cfg, tol)
+    claims = {1: _claim_w_star(t), 2: _claim_segregation(t), 3: _claim_leaky(t),
+              4: _claim_depth(t)}
+    if not cfg.linear:      # non-linear: deviation from the linear theory (reported)
+        claims[1]["numbers"]["deviation of functional mode trajectories from linear theory"] = \
+            _fmt(_deviation(t))
+    for c in claims.values():
+        c["passed"] = all(v["passed"] for v in c["checks"].values())
+    return ClaimsReport(claims, t.runs, cfg)
+
+
+def _train(ds: CompositionalDataset, cfg: ClaimsConfig, tol: dict[str, float],
+           say: Callable[[str], None]) -> dict[str, Assessment]:
+    """Every run of the claims, validated against its theory, by name: the four depth-2
+    networks, the shallow one (linear only), the deep dense one, and the held-out runs."""
+    train_objects = [j for j in range(int(ds.P)) if j not in set(cfg.heldout)]
     runs: dict[str, Assessment] = {}
 
     def run(name: str, arch: str, depth: int = 2, held: bool = False, lr: float | None = None,
             epochs: int | None = None, init_std: float | None = None,
-            linear_only: bool = False) -> Assessment:
+            linear_only: bool = False) -> None:
         nonlin = None if linear_only else cfg.nonlinearity
         ep = epochs or cfg.epochs
         say(f"training {name} ({nonlin or 'linear'}, {ep} epochs)")
-        r = validate(ds, architecture(arch, depth), time=cfg.time, tolerances=tol,
-                     backend="torch", device=cfg.device, dtype=cfg.dtype, lr=lr or cfg.lr,
-                     epochs=ep,
-                     hidden=cfg.hidden, init_std=init_std or cfg.init_std, seeds=cfg.seeds,
-                     seed=cfg.seed, train_objects=train_objects if held else None,
-                     nonlinearity=nonlin, bias=cfg.bias and not linear_only,
-                     record_every=cfg.record_every)
-        runs[name] = r
-        return r
+        runs[name] = validate(
+            ds, architecture(arch, depth), time=cfg.time, tolerances=tol, backend="torch",
+            device=cfg.device, dtype=cfg.dtype, lr=lr or cfg.lr, epochs=ep, hidden=cfg.hidden,
+            init_std=init_std or cfg.init_std, seeds=cfg.seeds, seed=cfg.seed,
+            train_objects=train_objects if held else None, nonlinearity=nonlin,
+            bias=cfg.bias and not linear_only, record_every=cfg.record_every)
 
-    linear = cfg.linear
-    dense = run("dense", "dense")
-    split = run("split", "split")
-    seg = run("segregated", "segregated")
-    leaky = run("leaky", "leaky")
-    shallow = run("shallow", "shallow", 1, epochs=cfg.shallow_epochs, linear_only=True) \
-        if linear else None
-    deep = run(f"dense-depth{cfg.deep_depth}", "dense", cfg.deep_depth, lr=cfg.deep_lr,
-               epochs=cfg.deep_epochs, init_std=cfg.deep_init_std)
-    held = {a: run(f"{a}/heldout", a, held=True) for a in ("dense", "split", "segregated")}
-    if linear:
-        held["shallow"] = run("shallow/heldout", "shallow", 1, held=True,
-                              epochs=cfg.shallow_epochs, linear_only=True)
+    for a in ("dense", "split", "segregated", "leaky"):
+        run(a, a)
+    if cfg.linear:
+        run("shallow", "shallow", 1, epochs=cfg.shallow_epochs, linear_only=True)
+    run(f"dense-depth{cfg.deep_depth}", "dense", cfg.deep_depth, lr=cfg.deep_lr,
+        epochs=cfg.deep_epochs, init_std=cfg.deep_init_std)
+    for a in ("dense", "split", "segregated"):
+        run(f"{a}/heldout", a, held=True)
+    if cfg.linear:
+        run("shallow/heldout", "shallow", 1, held=True, epochs=cfg.shallow_epochs,
+            linear_only=True)
+    return runs
 
-    def name(r: Assessment) -> str:
-        return next(k for k, v in runs.items() if v is r)
 
-    def final(r: Assessment, q: str) -> float:
-        return r.run.final("quadrant_norms", q)
+@dataclass(frozen=True)
+class _Runs:
+    """The runs of the claims by name, with the configuration and tolerances judging them."""
 
-    def held_err(r: Assessment) -> float:
-        return float(r.run.final_heldout())
+    runs: dict[str, Assessment]
+    cfg: ClaimsConfig
+    tol: dict[str, float]
 
-    claims: dict[int, dict[str, Any]] = {}
+    def __getitem__(self, name: str) -> Assessment | None:
+        return self.runs.get(name)
 
-    # ---- claim 1
+    @property
+    def deep(self) -> Assessment:
+        return self.runs[f"dense-depth{self.cfg.deep_depth}"]
+
+    def held(self, arch: str) -> Assessment | None:
+        """The run of ``arch`` trained without the held-out objects (None: not run)."""
+        return self.runs.get(f"{arch}/heldout")
+
+    def name(self, r: Assessment) -> str:
+        return next(k for k, v in self.runs.items() if v is r)
+
+
+def _final(r: Assessment, q: str) -> float:
+    return r.run.final("quadrant_norms", q)
+
+
+def _held_err(r: Assessment) -> float:
+    return float(r.run.final_heldout())
+
+
+def _claim_w_star(t: _Runs) -> dict[str, Any]:
+    """Claim 1: dense, shallow and split networks converge to W*, which is not systematic,
+    with a non-zero held-out error (the theory's, for linear networks)."""
+    tol, linear = t.tol, t.cfg.linear
     checks, numbers = {}, {}
-    for r in filter(None, (dense, shallow, split)):
+    for r in filter(None, (t["dense"], t["shallow"], t["split"])):
         if linear:
             for k, v in r.comparison.verdicts.items():
-                checks[f"{name(r)}: {k}"] = v
-        checks[f"{name(r)}: not systematic"] = check(
-            final(r, "Gx->Oy"), tol["nonzero"], "final ‖Gx→Oy‖ (theory: > 0)", below=False)
-        numbers[f"{name(r)} final quadrant norms"] = _fmt(
-            {q: final(r, q) for q in r.run.quadrant_norms})
+                checks[f"{t.name(r)}: {k}"] = v
+        checks[f"{t.name(r)}: not systematic"] = check(
+            _final(r, "Gx->Oy"), tol["nonzero"], "final ‖Gx→Oy‖ (theory: > 0)", below=False)
+        numbers[f"{t.name(r)} final quadrant norms"] = _fmt(
+            {q: _final(r, q) for q in r.run.quadrant_norms})
         if theory_numbers(r).get("converged_quadrant_norms"):
-            numbers[f"{name(r)} theory W* quadrant norms"] = _fmt(
+            numbers[f"{t.name(r)} theory W* quadrant norms"] = _fmt(
                 theory_numbers(r)["converged_quadrant_norms"])
     for a in ("dense", "shallow", "split"):
-        if a not in held:
+        h = t.held(a)
+        if h is None:
             continue
-        h = held[a]
         th_err = theory_numbers(h).get("heldout_compositional_error")
         if linear and th_err is not None:
             checks[f"{a}: held-out error = theory"] = check(
-                abs(held_err(h) - th_err), tol["heldout_abs"],
+                abs(_held_err(h) - th_err), tol["heldout_abs"],
                 f"|held-out compositional error sim − theory| (theory {th_err:.4g})")
         checks[f"{a}: held-out error > 0"] = check(
-            held_err(h), tol["nonzero"], "held-out compositional error", below=False)
-    claims[1] = {"title": "dense, shallow and output-split networks converge to W* "
-                          "(not systematic)", "checks": checks, "numbers": numbers}
+            _held_err(h), tol["nonzero"], "held-out compositional error", below=False)
+    return {"title": "dense, shallow and output-split networks converge to W* "
+                     "(not systematic)", "checks": checks, "numbers": numbers}
 
-    # ---- claim 2
+
+def _claim_segregation(t: _Runs) -> dict[str, Any]:
+    """Claim 2: the segregated network converges to ``W[Ox→Oy] = S``, ``W[Gx→Oy] = 0``, and
+    generalises to held-out objects (better than dense)."""
+    tol, linear, seg, h = t.tol, t.cfg.linear, t["segregated"], t.held("segregated")
     checks, numbers = {}, {}
     if linear:
         for k, v in seg.comparison.verdicts.items():
             checks[f"segregated: {k}"] = v
-    checks["segregated: Gx->Oy = 0"] = check(final(seg, "Gx->Oy"), tol["zero"],
+    checks["segregated: Gx->Oy = 0"] = check(_final(seg, "Gx->Oy"), tol["zero"],
                                                "final ‖Gx→Oy‖ (theory: exactly 0)")
     rule = seg.comparison.systematicity.get("rule_error", float("nan"))
-    h = held["segregated"]
     if linear:
         checks["segregated: W[Ox->Oy] = S"] = check(rule, tol["rule_abs"], "‖W[Ox→Oy] − S‖")
         checks["segregated: zero held-out error"] = check(
-            held_err(h), tol["heldout_zero"],
+            _held_err(h), tol["heldout_zero"],
             f"held-out compositional error (theory "
             f"{theory_numbers(h).get('heldout_compositional_error', float('nan')):.3g})")
     checks["segregated generalises better than dense"] = check(
-        held_err(held["dense"]) - held_err(h), 0.0,
+        _held_err(t.held("dense")) - _held_err(h), 0.0,
         "held-out compositional error dense − segregated", below=False)
     numbers["segregated rule error ‖W[Ox→Oy] − S‖"] = _fmt(rule)
     numbers["held-out compositional error (dense, split, segregated)"] = _fmt(
-        {a: held_err(held[a]) for a in ("dense", "split", "segregated")})
-    numbers["held-out objects"] = list(cfg.heldout)
+        {a: _held_err(t.held(a)) for a in ("dense", "split", "segregated")})
+    numbers["held-out objects"] = list(t.cfg.heldout)
     numbers["training Ox covariance full rank"] = theory_numbers(h).get("ox_covariance_full_rank")
-    claims[2] = {"title": "segregation converges to S and generalises to held-out objects",
-                 "checks": checks, "numbers": numbers}
+    return {"title": "segregation converges to S and generalises to held-out objects",
+            "checks": checks, "numbers": numbers}
 
-    # ---- claim 3
+
+def _claim_leaky(t: _Runs) -> dict[str, Any]:
+    """Claim 3: the leaky network learns a non-zero ``Gx→Oy`` map (for linear networks, the
+    exact matrix dynamics' from the same start)."""
+    leaky, cfg = t["leaky"], t.cfg
     checks, numbers = {}, {}
-    checks["leaky: Gx->Oy > 0"] = check(final(leaky, "Gx->Oy"), tol["nonzero"],
+    checks["leaky: Gx->Oy > 0"] = check(_final(leaky, "Gx->Oy"), t.tol["nonzero"],
                                           "final ‖Gx→Oy‖ of the leaky network", below=False)
     numbers["leaky final quadrant norms"] = _fmt(
-        {q: final(leaky, q) for q in leaky.run.quadrant_norms})
-    if linear:
+        {q: _final(leaky, q) for q in leaky.run.quadrant_norms})
+    if cfg.linear:
         flow_end = {q: float(np.asarray(v)[-1])
                     for q, v in leaky.theory.quadrant_norms.items()}
         numbers[f"leaky: exact {cfg.time} matrix dynamics from the same start, at the end"] = \
             _fmt(flow_end)
         checks["leaky: Gx->Oy = exact dynamics"] = check(
-            abs(final(leaky, "Gx->Oy") - flow_end["Gx->Oy"]), tol["quadrant_abs"],
+            abs(_final(leaky, "Gx->Oy") - flow_end["Gx->Oy"]), t.tol["quadrant_abs"],
             f"|final ‖Gx→Oy‖ sim − exact {cfg.time} dynamics from the same start|")
-    claims[3] = {"title": "imperfect segregation learns a non-zero Gx→Oy map",
-                 "checks": checks, "numbers": numbers}
+    return {"title": "imperfect segregation learns a non-zero Gx→Oy map",
+            "checks": checks, "numbers": numbers}
 
-    # ---- claim 4
+
+def _claim_depth(t: _Runs) -> dict[str, Any]:
+    """Claim 4: deep sigmoids are ordered by ``s``, the shallow network's rates are set by
+    ``λ`` only, and every depth reaches the same end point ``W*``."""
+    linear, dense, shallow = t.cfg.linear, t["dense"], t["shallow"]
     checks, numbers = {}, {}
-    for r in (dense, deep):
+    for r in (dense, t.deep):
         s = theory_numbers(r)["s"]
         order = sorted(s, key=lambda k: -s[k])
         # a mode that never reaches half its end value counts as unresolved (fails)
         t_half = {k: r.comparison.half_rise[k]["simulation"] for k in order}
         steps = [t_half[b] - t_half[a] for a, b in zip(order, order[1:], strict=False)]
         smallest = min(steps) if steps and all(np.isfinite(steps)) else -1.0
-        checks[f"{name(r)}: sigmoids ordered by s"] = check(
+        checks[f"{t.name(r)}: sigmoids ordered by s"] = check(
             smallest, 0.0, "min over consecutive modes (by decreasing s) of the t½ difference"
             + ("" if linear else "; t½ = half of the network's own end value"), below=False)
-        numbers[f"{name(r)} half-rise epochs (simulation / theory)"] = _fmt(
+        numbers[f"{t.name(r)} half-rise epochs (simulation / theory)"] = _fmt(
             {k: (r.comparison.half_rise[k]["simulation"], r.comparison.half_rise[k]["theory"])
              for k in order})
     if shallow is not None:
         hr = shallow.comparison.half_rise
         ratio = hr["pi1"]["simulation"] / hr["pi2"]["simulation"]
         checks["shallow: rate set by λ only"] = check(
-            abs(ratio - 1), tol["shallow_rate"],
+            abs(ratio - 1), t.tol["shallow_rate"],
             "|t½(π1)/t½(π2) − 1| (equal λ, s differ by 3×)")
-    ends = [r for r in (shallow, dense, deep) if r is not None]
+    ends = [r for r in (shallow, dense, t.deep) if r is not None]
     if linear:
         conv = theory_numbers(dense)["converged_quadrant_norms"]
         for r in ends:
-            worst = max(abs(final(r, q) - conv[q]) for q in conv)
-            checks[f"{name(r)}: same end point W*"] = check(
-                worst, tol["quadrant_abs"], "max over quadrants |final norm − W*|")
+            worst = max(abs(_final(r, q) - conv[q]) for q in conv)
+            checks[f"{t.name(r)}: same end point W*"] = check(
+                worst, t.tol["quadrant_abs"], "max over quadrants |final norm − W*|")
     numbers["final quadrant norms by depth"] = _fmt(
-        {name(r): {q: final(r, q) for q in r.run.quadrant_norms} for r in ends})
-    claims[4] = {"title": "depth changes the order and timing of learning, not the end point",
-                 "checks": checks, "numbers": numbers}
+        {t.name(r): {q: _final(r, q) for q in r.run.quadrant_norms} for r in ends})
+    return {"title": "depth changes the order and timing of learning, not the end point",
+            "checks": checks, "numbers": numbers}
 
-    # ---- non-linear: deviation from the linear theory (reported)
-    if not linear:
-        dev = {}
-        for r in (dense, split, seg, deep):
-            dev[name(r)] = {k: {"max_abs": v["max_abs"], "rel": v["rel"],
-                               "t_half_sim": r.comparison.half_rise[k]["simulation"],
-                               "t_half_theory": r.comparison.half_rise[k]["theory"]}
-                           for k, v in r.comparison.modes.items()}
-        claims[1]["numbers"]["deviation of functional mode trajectories from linear theory"] = \
-            _fmt(dev)
 
-    for c in claims.values():
-        c["passed"] = all(v["passed"] for v in c["checks"].values())
-    return ClaimsReport(claims, runs, cfg)
+def _deviation(t: _Runs) -> dict[str, Any]:
+    """How far a non-linear network's functional mode trajectories are from the linear
+    theory, per run and mode (reported, not judged)."""
+    return {t.name(r): {k: {"max_abs": v["max_abs"], "rel": v["rel"],
+                            "t_half_sim": r.comparison.half_rise[k]["simulation"],
+                            "t_half_theory": r.comparison.half_rise[k]["theory"]}
+                        for k, v in r.comparison.modes.items()}
+            for r in (t["dense"], t["split"], t["segregated"], t.deep)}
 
 
 def quick(config: ClaimsConfig, factor: int = 4) -> ClaimsConfig:
@@ -333,19 +376,12 @@ def quick(config: ClaimsConfig, factor: int = 4) -> ClaimsConfig:
 def write_claims(report: ClaimsReport, out: str, figures: bool = True) -> None:
     """Write ``claims.json``, ``claims.txt`` and, with ``figures``, the mode, quadrant and
     loss figures of every run with a theory trajectory and one held-out figure, into ``out``."""
-    import json
-    import os
-
-    from modspec.theory.cache import atomic_write_text
-
-    from .report import jsonable
-
     atomic_write_text(os.path.join(out, "claims.json"),
                       json.dumps(jsonable(report.as_dict()), indent=1))
     atomic_write_text(os.path.join(out, "claims.txt"), report.text() + "\n")
     if not figures:
         return
-    from . import figures as fig
+    from .. import figures as fig
 
     for name, r in report.runs.items():
         if not r.theory.modes and not r.theory.quadrant_norms:

@@ -15,8 +15,8 @@ varies is drawn too, or the figure is refused.
 
 The theory of a curve over a continuous parameter (``rx``, ``ry``, ``lr``, ``init_std``) of
 decoupled networks on generic datasets is evaluated between the grid points as well (one
-batch of the compiled family, :func:`modspec.validation.sweeps.theory_values`, checked to pass
-through the stored values) and drawn as a smooth line; elsewhere (integer parameters such as
+batch of the compiled family, :func:`~modspec.validation.sweeps.theory.theory_values`, checked
+to pass through the stored values) and drawn as a smooth line; elsewhere (integer parameters such as
 ``kx``, where the theory exists only at the grid points) it is drawn as marked points, labelled
 so. Measured values are points with error bars (± std over seeds).
 """
@@ -54,40 +54,16 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
     when the figure has one panel, else a sequence of at least as many axes as panels (the
     unused ones are hidden). ``value`` takes the shell-safe alias of an observable
     (``Gx_Oy`` for ``Gx->Oy``)."""
-    from matplotlib.figure import Figure
-
-    from .sweep_store import load_sweep, observable_name
+    from .store import load_sweep, observable_name
 
     df = load_sweep(store) if not hasattr(store, "columns") else store
     value = observable_name(value, _observables(df))
-    if out is not None and Path(out).suffix.lower() not in (".png", ".pdf"):
-        raise bad("--out", str(out), "must end in .png or .pdf")
-    for name in (x, y):
-        if name is not None and name not in df.columns:
-            raise bad("--x" if name == x else "--y", name,
-                      f"must be a parameter of the sweep ({', '.join(_parameters(df))})")
-    if y is not None and y == x:
-        raise bad("--y", y, "must differ from --x")
-    kinds = [k for k in KINDS if f"{k}.{value}" in df.columns]
-    if not kinds:
-        raise bad("--value", value, f"must be an observable of the sweep "
-                                    f"({', '.join(_observables(df))})")
+    kinds = _kinds(df, x, value, y, out)
     drawn = [x] if y is None else [x, y]
     lay = layout(df, drawn, curves=y is None)
     facets, moving = list(lay.facets), list(lay.moving)
     panels = list(df.groupby(facets, sort=True)) if facets else [((), df)]
-    ncols = min(len(panels), 3)
-    nrows = math.ceil(len(panels) / ncols)
-    if ax is None:
-        fig = Figure(figsize=(4.6 * ncols + (0.8 if y else 0.0), 3.6 * nrows))
-        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharex=True,
-                                          sharey=True)).ravel()
-    else:
-        axes = np.ravel(np.asarray(ax, dtype=object))
-        if len(axes) < len(panels) or not all(hasattr(a, "plot") for a in axes):
-            raise bad("ax", f"{len(axes)} axes", f"must be {len(panels)} or more matplotlib "
-                      f"axes: the figure has a panel per {', '.join(facets) or 'store'}")
-        fig, ncols = axes[0].figure, len(axes)
+    fig, axes, ncols = _panels(ax, len(panels), facets, surface=y is not None)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     with_x = [m for m in moving if _determine(df, x, m)]
@@ -112,10 +88,47 @@ def phase_diagram(store: Any, x: str, value: str, y: str | None = None,
         for ax in axes[::ncols]:
             ax.set_ylabel(y + (f" ({', '.join(with_y)} with it)" if with_y else ""))
     if out is not None:
-        from .figures import save_figure  # atomic, never through a symbolic link
+        from ..figures import save_figure  # atomic, never through a symbolic link
 
         save_figure(fig, out, dpi=120, bbox_inches="tight")   # the image fits every label
     return fig
+
+
+def _kinds(df: Any, x: str, value: str, y: str | None, out: str | Path | None) -> list[str]:
+    """What drew ``value`` (theory, simulate, train), the request checked against the store:
+    ``x``/``y`` are distinct parameters of it, ``value`` an observable, ``out`` a figure."""
+    if out is not None and Path(out).suffix.lower() not in (".png", ".pdf"):
+        raise bad("--out", str(out), "must end in .png or .pdf")
+    for name in (x, y):
+        if name is not None and name not in df.columns:
+            raise bad("--x" if name == x else "--y", name,
+                      f"must be a parameter of the sweep ({', '.join(_parameters(df))})")
+    if y is not None and y == x:
+        raise bad("--y", y, "must differ from --x")
+    kinds = [k for k in KINDS if f"{k}.{value}" in df.columns]
+    if not kinds:
+        raise bad("--value", value, f"must be an observable of the sweep "
+                                    f"({', '.join(_observables(df))})")
+    return kinds
+
+
+def _panels(ax: Any, n: int, facets: list[str], surface: bool) -> tuple[Any, Any, int]:
+    """The figure, its axes (at least ``n``, one per panel; three columns) and the number of
+    columns: a new figure, or the caller's ``ax`` checked to hold enough axes."""
+    from matplotlib.figure import Figure
+
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    if ax is None:
+        fig = Figure(figsize=(4.6 * ncols + (0.8 if surface else 0.0), 3.6 * nrows))
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharex=True,
+                                          sharey=True)).ravel()
+        return fig, axes, ncols
+    axes = np.ravel(np.asarray(ax, dtype=object))
+    if len(axes) < n or not all(hasattr(a, "plot") for a in axes):
+        raise bad("ax", f"{len(axes)} axes", f"must be {n} or more matplotlib "
+                  f"axes: the figure has a panel per {', '.join(facets) or 'store'}")
+    return axes[0].figure, axes, len(axes)
 
 
 @dataclass(frozen=True)
@@ -261,7 +274,7 @@ def smooth_theory(group: Any, x: str, value: str, moving: list[str]
     that is not cheap or not defined (see the module docstring)."""
     from modspec.theory.architectures import architecture
 
-    from .sweeps import theory_values
+    from .run import theory_values
 
     if x not in CONTINUOUS or len(group) < 2:
         return None
@@ -306,8 +319,8 @@ def _missing(value: Any) -> bool:
 
 
 def _point(row: Any, changes: dict[str, float]) -> Any:
-    """The :class:`~.sweep_grid.Point` of a stored row, with ``changes``, computing theory."""
-    from .sweep_grid import Point
+    """The :class:`~.point.Point` of a stored row, with ``changes``, computing theory."""
+    from .point import Point
 
     ints = ("nx", "ny", "kx", "ky", "depth", "epochs", "hidden", "seeds", "seed",
             "record_every")

@@ -31,7 +31,7 @@ import numpy as np
 from modspec.theory.architectures import architecture
 from modspec.theory.derivation import derive
 
-from .comparison import measured_half_rise
+from ..comparison import measured_half_rise
 from .report import Claim, Part
 
 __all__ = ["NETWORKS", "gating_checkpoints", "hidden_patterns", "part_relu_gating",
@@ -68,7 +68,7 @@ def gating_checkpoints(dataset: Any, network: Any, *, lr: float, epochs: int, hi
     """Train the ReLU network (no biases) in ``checkpoints`` equal pieces; returns the
     checkpoint epochs ``t``, the hidden patterns at each (``patterns``: (checkpoints + 1,
     units, samples)) and the modes (mean over seeds) on every recorded epoch."""
-    from .training import train
+    from ..training import train
 
     ends = np.unique(np.linspace(0, epochs, checkpoints + 1).round().astype(int))
     common = dict(backend="torch", device=device, dtype="float64", lr=lr, hidden=hidden,
@@ -116,7 +116,7 @@ def part_relu_gating(ctx: Any, threshold: float = 0.05, checkpoints: int = 25,
                      networks: tuple[tuple[str, str, int], ...] = NETWORKS) -> Part:
     """The study part (module docstring): per network, the measured instability over the
     rises and, where it is within ``threshold``, the ordering verdict."""
-    from modspec.validation.claims import RELU, quick
+    from modspec.validation.study.claims import RELU, quick
 
     cfg = replace(quick(RELU) if ctx.quick else RELU, device=ctx.device, seed=ctx.seed)
     ds = ctx.dataset

@@ -6,7 +6,7 @@ of the store format, the grid's dataset family and the modspec version, so a gri
 more values keeps its store (only the new points are computed), while a store of another
 family or of another modspec version is refused rather than mixed with new rows. Each further
 line is one flat JSON object: ``key`` (SHA-256 of the point's full specification and the
-modspec version, :attr:`~modspec.validation.sweep_grid.Point.key`), the point's parameters
+modspec version, :attr:`~modspec.validation.sweeps.point.Point.key`), the point's parameters
 under their own names (``nx``, ``kx``, ``rx``, ``arch``, …) and the results,
 ``theory.<obs>``, ``simulate.<obs>``, ``simulate.<obs>.std``, ``train.<obs>`` … (``null``
 where a value does not exist). :func:`load_sweep` reads the rows into a pandas DataFrame, one

@@ -38,7 +38,7 @@ from modspec.theory.defaults import D0, HIDDEN, INIT_STD
 from modspec.theory.derivation import Derivation, derive
 from modspec.theory.errors import ModspecError, bad
 
-from .pipeline import CHECK_TOLERANCES
+from ..pipeline import CHECK_TOLERANCES
 
 __all__ = ["CLAIM_QUADRANTS", "D0", "GD_THEORY", "MEASURABLE_STD", "SAME_MAP_REL", "SETTINGS",
            "RuleOutcome", "outcome", "rule_run", "rules_study", "theories"]
