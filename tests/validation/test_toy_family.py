@@ -90,8 +90,8 @@ def test_validate_runs_the_toy_family(tmp_path, capsys, run_cli, toy_family):
 
 def test_sweep_over_the_toy_family_gives_derive_and_expect(tmp_path, capsys, run_cli,
                                                           toy_family, expected_theory):
-    from modspec.validation.sweep_grid import grid_points, read_grid
-    from modspec.validation.sweep_store import read_rows
+    from modspec.validation.sweeps.grid import grid_points, read_grid
+    from modspec.validation.sweeps.store import read_rows
 
     grid = tmp_path / "grid.toml"
     grid.write_text('[dataset]\nfamily = "toy"\nn = [2, 3]\nr = 1.0\n[run]\nlr = 0.05\n'
