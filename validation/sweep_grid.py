@@ -33,6 +33,10 @@ default ``"gradient-descent"``) and its coefficients ``gamma`` and ``nabla``; al
 be swept. A ``[rule]`` table (``name``, ``gamma``, ``nabla``, as in a ``--config`` file) says
 the same.
 
+``init = "lambda-balanced"`` with ``lam`` and ``init_scale`` starts every point from seeded
+λ-balanced weights, with the exact theory and the lazy–rich measures of
+:mod:`modspec.validation.balanced_sweep`.
+
 Any value written as a list is swept; the grid is the product of the lists, in the order
 the keys are written (the last one varies fastest). ``compute`` is the one list that is not
 swept: it says what every point computes, a subset of ``theory``, ``simulate``, ``train``.
@@ -78,6 +82,7 @@ RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": N
                             "hidden": 50, "init_std": 2e-4, "seeds": 1, "seed": 0,
                             "train_objects": None, "record_every": None, "a0": None,
                             "rule": "gradient-descent", "gamma": None, "nabla": None,
+                            "init": "random", "lam": None, "init_scale": None,
                             "compute": None}
 #: Keys of a ``[rule]`` table (as in a ``--config`` file) -> the ``[run]`` keys they stand for.
 RULE_TABLE = {"name": "rule", "gamma": "gamma", "nabla": "nabla"}
@@ -86,7 +91,8 @@ LIST_KEYS = ("outputs", "inputs", "variants")
 #: The fields of a point that are left out of its key at their defaults (so the keys of
 #: compositional gradient-descent points are those of before these fields existed).
 _NEW_FIELDS = {"family": "compositional", "data": (), "rule": "gradient-descent",
-               "gamma": None, "nabla": None}
+               "gamma": None, "nabla": None, "init": "random", "lam": None,
+               "init_scale": None}
 
 
 def family_keys(family: str) -> tuple[str, ...]:
@@ -143,6 +149,9 @@ class Point:
     rule: str = "gradient-descent"
     gamma: float | None = None
     nabla: float | None = None
+    init: str = "random"                # or "lambda-balanced" (validation/balanced_sweep.py)
+    lam: float | None = None
+    init_scale: float | None = None
 
     @property
     def key(self) -> str:
@@ -169,7 +178,7 @@ class Point:
             out = {"family": self.family, **data, **out}
         else:
             del out["family"]
-        for name in ("gamma", "nabla"):
+        for name in ("gamma", "nabla", "lam", "init_scale"):
             if out[name] is None:
                 del out[name]
         return out
@@ -249,7 +258,11 @@ def _kind_ok(key: str, value: Any) -> str | None:
             return "must be a finite number " + ("> 0" if strict else "≥ 0") + (
                 " (from zero the network sits on a saddle and never learns)"
                 if key in ("init_std", "a0") else "")
-    elif key in ("gamma", "nabla"):
+    elif key == "init_scale" and (not real or not math.isfinite(value) or value < 0):
+        return "must be a finite number ≥ 0"
+    elif key == "init" and value not in ("random", "lambda-balanced"):
+        return "must be one of random, lambda-balanced"
+    elif key in ("gamma", "nabla", "lam"):
         if not real or not math.isfinite(value):
             return "must be a finite number"
     elif key == "rule":
@@ -380,7 +393,8 @@ def _point(v: dict[str, Any], compute: tuple[str, ...], family: str = "compositi
                   a0=None if v["a0"] is None else float(v["a0"]), compute=compute,
                   family=family, data=data, rule=v["rule"],
                   gamma=None if v["gamma"] is None else float(v["gamma"]),
-                  nabla=None if v["nabla"] is None else float(v["nabla"]))
+                  nabla=None if v["nabla"] is None else float(v["nabla"]), init=v["init"],
+                  **{k: None if v[k] is None else float(v[k]) for k in ("lam", "init_scale")})
     shown = [(f.name, getattr(point, f.name)) for f in fields(point)
              if f.name in ("nx", "ny", "kx", "ky", "rx", "ry") and family == "compositional"]
     shown += list(data) + [(f.name, getattr(point, f.name)) for f in fields(point)
@@ -400,6 +414,9 @@ def _point(v: dict[str, Any], compute: tuple[str, ...], family: str = "compositi
 
             check_rule_network(point.learning_rule(), network, dataset)
         _check_starts(point)
+        from modspec.validation.balanced_sweep import check_point
+
+        check_point(point)
         if "simulate" in point.compute or "train" in point.compute:
             from modspec.numerics.budget import check_memory, training_bytes
 
