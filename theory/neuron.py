@@ -39,8 +39,8 @@ import sympy as sp
 from . import symbols as sy
 
 __all__ = ["a", "a0", "beta", "delta", "fixed_points", "flow", "forms", "half_rise_time", "loss",
-           "omega", "riccati_form", "solution", "time_to_reach", "v", "w1", "w10", "w2",
-           "w20"]
+           "omega", "riccati_form", "riccati_matrix", "solution", "time_to_reach", "v", "w1",
+           "w10", "w2", "w20"]
 
 #: The neuron's output weight and its two input weights in the plane (along β*, across).
 a, w1, w2 = sp.symbols("a w1 w2", real=True)
