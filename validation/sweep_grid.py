@@ -168,7 +168,8 @@ class Point:
     def params(self) -> dict[str, Any]:
         """The parameters as a flat dict, the store's columns: a compositional point's
         ``nx … ry``, another family's ``family`` and its own parameters; the run's (with
-        ``rule``, and ``gamma``/``nabla`` when given); ``compute`` joined by ``+``."""
+        ``rule``, and ``gamma``/``nabla`` when given; ``init``, ``lam``, ``init_scale`` for a
+        λ-balanced start); ``compute`` joined by ``+``."""
         out = asdict(self)
         out["compute"] = "+".join(self.compute)
         data = dict(out.pop("data"))
@@ -178,6 +179,8 @@ class Point:
             out = {"family": self.family, **data, **out}
         else:
             del out["family"]
+        if out["init"] == "random":
+            del out["init"]
         for name in ("gamma", "nabla", "lam", "init_scale"):
             if out[name] is None:
                 del out[name]
