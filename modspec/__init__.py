@@ -24,6 +24,7 @@ _LAZY = {
     "simulate": "modspec.numerics.simulate",
     "lambda_balanced_weights": "modspec.numerics.any_start",
     "predict_balanced": "modspec.numerics.any_start",
+    "solve_neuron": "modspec.numerics.neuron",
     "stability_limit": "modspec.numerics.stability",
     "load_sweep": "modspec.validation.sweeps.store",
     "tidy_sweep": "modspec.validation.sweeps.store",

@@ -31,7 +31,7 @@ from .record import Trajectory
 from .riccati import balanced_start, solve_balanced
 
 __all__ = ["WHITE_TOL", "expect_balanced", "lambda_balanced_weights", "predict_balanced",
-           "regime_measures"]
+           "regime_measures", "theory_regime"]
 
 #: ``‖Σx − I‖`` (max entry) below which a module's inputs count as whitened.
 WHITE_TOL = 1e-10
@@ -109,29 +109,47 @@ def regime_measures(dataset: Any, network: Network, start: Sequence[Sequence[np.
                     end: Sequence[Sequence[np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
     """Lazy–rich measures of a run from its start and end weights (``Trajectory.init`` and
     ``.weights``; per module, per layer, ``(seeds, out, in)``), per two-layer module:
-    ``kernel_movement`` ``‖K(end) − K(start)‖/‖K(start)‖`` and ``alignment`` of the end's
-    ``W1ᵀW1`` with ``(ΣyxᵀΣyx)^{1/2}`` of the module's block, each ``(seeds,)`` — the same
-    quantities as :meth:`modspec.numerics.riccati.BalancedSolution.kernel_movement` and
-    ``.alignment``, so a run and its theory are compared number for number."""
+    ``kernel_movement`` ``‖K(end) − K(start)‖/‖K(start)‖``, ``kernel_distance``
+    ``1 − cos(K(start), K(end))`` and ``alignment`` of the end's ``W1ᵀW1`` with
+    ``(ΣyxᵀΣyx)^{1/2}`` of the module's block, each ``(seeds,)`` — the same quantities as
+    :meth:`modspec.numerics.riccati.BalancedSolution.kernel_movement`, ``.kernel_distance``
+    and ``.alignment``, so a run and its theory are compared number for number."""
     from .riccati import BalancedSolution
 
+    def solution(S: np.ndarray, k: int, first: Any, last: Any) -> BalancedSolution:
+        W1s = np.stack([np.asarray(first[0])[k], np.asarray(last[0])[k]])
+        W2s = np.stack([np.asarray(first[1])[k], np.asarray(last[1])[k]])
+        return BalancedSolution(np.array([0.0, 1.0]), W2s @ W1s, np.swapaxes(W1s, 1, 2) @ W1s,
+                                W2s @ np.swapaxes(W2s, 1, 2), float("nan"), 1.0, S)
+
+    return _per_module(dataset, network, start, solution, end)
+
+
+def theory_regime(dataset: Any, network: Network, start: Sequence[Sequence[np.ndarray]],
+                  t_end: float, lr: float, lam: float) -> dict[str, dict[str, np.ndarray]]:
+    """The measures of :func:`regime_measures` of the exact flow from each seed's λ-balanced
+    ``start`` to epoch ``t_end`` (τ = 1/(P·lr)): the theory of a run's regime."""
+    tau = tau_of(covariances(dataset).P, lr)
+    return _per_module(dataset, network, start, lambda S, k, first, _: solve_balanced(
+        S, np.asarray(first[0])[k], np.asarray(first[1])[k], [0.0, float(t_end)], tau, lam))
+
+
+def _per_module(dataset: Any, network: Network, start: Sequence[Sequence[np.ndarray]],
+                solution: Any, end: Any = None) -> dict[str, dict[str, np.ndarray]]:
+    """``{module: {measure: (seeds,)}}`` of the last time of ``solution(Σyx block, seed,
+    start layers, end layers)`` (a :class:`~modspec.numerics.riccati.BalancedSolution`)."""
     _check_two_layer(network)
     cov = covariances(dataset)
     hid = np.asarray(start[0][0]).shape[-2]
     lay = layout(dataset, network, hid)
     out = {}
-    for ml, first, last in zip(lay.modules, start, end, strict=True):
+    for m, ml in enumerate(lay.modules):
         S = block(cov.sigma_yx, ml.outputs, ml.inputs)
-        move, align = [], []
-        for k in range(np.asarray(first[0]).shape[0]):
-            W1s = np.stack([np.asarray(first[0])[k], np.asarray(last[0])[k]])
-            W2s = np.stack([np.asarray(first[1])[k], np.asarray(last[1])[k]])
-            sol = BalancedSolution(np.array([0.0, 1.0]), W2s @ W1s,
-                                   np.swapaxes(W1s, 1, 2) @ W1s, W2s @ np.swapaxes(W2s, 1, 2),
-                                   float("nan"), 1.0, S)
-            move.append(sol.kernel_movement()[-1])
-            align.append(sol.alignment()[-1])
-        out[ml.module.name] = {"kernel_movement": np.array(move), "alignment": np.array(align)}
+        sols = [solution(S, k, start[m], None if end is None else end[m])
+                for k in range(np.asarray(start[m][0]).shape[0])]
+        out[ml.module.name] = {name: np.array([getattr(sol, name)()[-1] for sol in sols])
+                               for name in ("kernel_movement", "kernel_distance",
+                                            "alignment")}
     return out
 
 

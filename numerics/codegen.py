@@ -45,7 +45,7 @@ __all__ = ["ArrayPrinter", "CODEGEN_VERSION", "Generated", "MatrixNumPyPrinter",
            "doc_text", "generate", "python_name", "render", "symengine_available"]
 
 #: Bump when the generated source changes shape: old cache entries then go stale.
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "3"
 
 _CACHE_KIND = "codegen"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -60,6 +60,16 @@ class MatrixNumPyPrinter(NumPyPrinter):
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return str(expr.name)
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        if abs(int(expr)) <= _EXACT_INT:
+            return super()._print_Integer(expr)
+        return _float_literal(expr)
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        if max(abs(int(expr.p)), int(expr.q)) <= _EXACT_INT:
+            return super()._print_Rational(expr)
+        return _float_literal(expr)
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         return f"{self._module_format('numpy.swapaxes')}({self._print(expr.arg)}, -1, -2)"
@@ -110,6 +120,23 @@ class ArrayPrinter(MatrixNumPyPrinter):
 
 
 _PRINTERS = {"numpy": MatrixNumPyPrinter, "array": ArrayPrinter}
+#: Integers up to 2⁵³ are exact floats and fit NumPy's int64; larger ones (the numerators and
+#: denominators of a float given with many digits, ``r = 1.2345678901234567`` → p/10¹⁶, and
+#: their powers) are printed as floats, since NumPy ufuncs refuse Python ints past int64.
+_EXACT_INT = 2**53
+
+
+def _float_literal(expr: sp.Rational) -> str:
+    """A rational too large for exact integer code, as the correctly rounded float it
+    stands for (``int / int`` rounds once); a value past the float range is an error."""
+    try:
+        value = int(expr.p) / int(expr.q)
+    except OverflowError:
+        value = float("inf")
+    if not np.isfinite(value):
+        raise bad("expression constant", f"{float(sp.log(abs(expr), 10)):.0f} decimal digits",
+                  "must be within the float range to be printed into generated code")
+    return f"({value!r})"
 
 
 def _chain(mats: list[sp.MatrixExpr], pr: Callable[[Any], str]) -> str:

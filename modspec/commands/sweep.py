@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from modspec.commands.options import integer, output_folder
+from modspec.commands.options import add_init_options, integer, output_folder
 
 __all__ = ["register", "run", "scheduler_address", "store_file"]
 
@@ -67,6 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "processes), dask (the cluster of --scheduler), or another registered "
                         "executor (default: dask with --scheduler, inline with --workers 0, "
                         "pool otherwise)")
+    add_init_options(p)         # set in the grid's [run] (validation/sweeps/balanced.py)
+    p.set_defaults(lam=None, init_scale=None)
     g = p.add_argument_group("phase diagram")
     g.add_argument("--plot", type=figure_file, default=None, metavar="FIGURE",
                    help="draw the store into FIGURE (.png or .pdf) once the sweep is done")
@@ -97,6 +99,7 @@ def _one_line(message: Warning | str, category: type[Warning], *_: object) -> No
 
 def _run(args: argparse.Namespace) -> int:
     from modspec.theory.errors import bad
+    from modspec.validation.sweeps.balanced import with_init
     from modspec.validation.sweeps.executors import factory
     from modspec.validation.sweeps.grid import grid_points, read_grid
     from modspec.validation.sweeps.run import check_plot, plot, sweep
@@ -110,11 +113,14 @@ def _run(args: argparse.Namespace) -> int:
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
     if args.executor is not None:
         factory(args.executor)              # a known name, before any point
+    grid = args.grid
+    if args.init != "random" or args.lam is not None or args.init_scale is not None:
+        grid = with_init(read_grid(args.grid), args.init, args.lam, args.init_scale)
     if args.plot is not None:               # the figure's options, before any point
-        check_plot(grid_points(read_grid(args.grid), where=args.grid), args.x, args.value,
-                   args.y)
+        check_plot(grid_points(read_grid(grid) if isinstance(grid, str) else grid,
+                               where=args.grid), args.x, args.value, args.y)
     try:
-        result = sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
+        result = sweep(grid, args.out, workers=args.workers, scheduler=args.scheduler,
                        executor=args.executor, progress=True)
     except KeyboardInterrupt:
         stored = len(read_rows(args.out))

@@ -174,3 +174,22 @@ def test_symengine_backend_agrees_with_numpy():
     for x, y in zip(a(t, 2.0, np.array([0.5, 1.0])), b(t, 2.0, np.array([0.5, 1.0])),
                     strict=True):
         np.testing.assert_allclose(x, np.broadcast_to(y, x.shape), rtol=1e-13)
+
+
+def test_rationals_past_int64_print_as_correctly_rounded_floats():
+    """A float given with many digits is an exact rational p/10¹⁶ (theory.dataset.exact);
+    its powers under a root used to reach numpy.sqrt as Python ints past int64 (issue 22)."""
+    from modspec.theory.dataset import exact
+
+    r = exact(1.2345678901234567)
+    x = sp.Symbol("x", positive=True)
+    exprs = {"root": 3 * sp.sqrt(r**8 * 7 + 1) / 8, "ratio": r**4 / 3, "scaled": x * r**6,
+             "small": sp.Rational(3, 7) * x}
+    g = codegen.generate(exprs, [x], name="big_rationals", use_cache=False)
+    out = g.as_dict(np.array([1.0, 2.0]))
+    for key, e in exprs.items():
+        want = [float(e.subs(x, v).evalf(30)) for v in (1.0, 2.0)]
+        np.testing.assert_allclose(out[key], want, rtol=4e-16, err_msg=key)
+    assert "3/7" in g.source                  # small rationals keep their exact form
+    with pytest.raises(ModspecError, match="float range"):
+        codegen.generate({"huge": x * sp.Integer(10) ** 400}, [x], use_cache=False)

@@ -81,3 +81,44 @@ def test_aligned_matrix_solution_follows_the_mode_solution(lam):
     for i in range(2):
         want = float(b1sq.subs({sy.s: s[i], bal.ell: lam}))
         assert late.gram_in[0][i, i] == pytest.approx(want, rel=1e-9)
+
+
+_half = sp.lambdify((sy.a0, sy.s, bal.ell, sy.tau), bal.half_rise_time(), "numpy")
+_half_rich = sp.lambdify((sy.a0, sy.s, sy.tau), bal.half_rise_time(0), "numpy")
+
+
+@pytest.mark.parametrize("lam", [-5.0, -0.3, 0.0, 0.5, 10.0])
+def test_half_rise_time_is_when_the_integrated_mode_reaches_half(lam):
+    s, a0, tau = 1.7, 0.01, 1.3
+    t_half = float(_half_rich(a0, s, tau) if lam == 0 else _half(a0, s, lam, tau))
+
+    def rhs(_, a):
+        return np.sqrt(lam**2 + 4 * a**2) * (s - a) / tau
+
+    sol = solve_ivp(rhs, (0, t_half), [a0], method="DOP853", rtol=1e-12, atol=1e-14)
+    assert sol.y[0, -1] == pytest.approx(s / 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("lam", [-2.0, 0.0, 0.7, 6.0])
+def test_layers_of_the_mode_flow_converge_to_the_derived_fixed_strengths(lam):
+    s = 1.4
+    b1_0 = np.sqrt(0.01 + max(-lam, 0.0))
+    y0 = [b1_0, np.sqrt(b1_0**2 + lam)]
+
+    def rhs(_, b):
+        return [b[1] * (s - b[0] * b[1]), b[0] * (s - b[0] * b[1])]
+
+    end = solve_ivp(rhs, (0, 60), y0, method="DOP853", rtol=1e-12, atol=1e-14).y[:, -1]
+    b1sq, b2sq = (float(e.subs({sy.s: s, bal.ell: lam})) for e in bal.layer_strengths())
+    assert end[0]**2 == pytest.approx(b1sq, rel=1e-9, abs=1e-12)
+    assert end[1]**2 == pytest.approx(b2sq, rel=1e-9)
+
+
+def test_half_rise_time_tends_to_the_lazy_and_rich_limits():
+    s, a0, tau = 2.0, 0.05, 1.0
+    for lam in (1e4, -1e4):                  # lazy: a = s + (a0 − s) e^{−|λ| t/τ}
+        lazy = tau / abs(lam) * np.log((s - a0) / (s / 2))
+        assert float(_half(a0, s, lam, tau)) == pytest.approx(lazy, rel=1e-3)
+    rich = float(_half_rich(a0, s, tau))      # rich: the logistic's half-rise
+    assert rich == pytest.approx(tau / (2 * s) * np.log((s - a0) / a0), rel=1e-12)
+    assert float(_half(a0, s, 1e-6, tau)) == pytest.approx(rich, rel=1e-6)

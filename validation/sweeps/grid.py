@@ -33,6 +33,10 @@ default ``"gradient-descent"``) and its coefficients ``gamma`` and ``nabla``; al
 be swept. A ``[rule]`` table (``name``, ``gamma``, ``nabla``, as in a ``--config`` file) says
 the same.
 
+``init = "lambda-balanced"`` with ``lam`` and ``init_scale`` starts every point from seeded
+λ-balanced weights, with the exact theory and the lazy–rich measures of
+:mod:`modspec.validation.sweeps.balanced`.
+
 Any value written as a list is swept; the grid is the product of the lists, in the order
 the keys are written (the last one varies fastest). ``compute`` is the one list that is not
 swept: it says what every point computes, a subset of ``theory``, ``simulate``, ``train``.
@@ -76,6 +80,7 @@ RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": N
                             "hidden": 50, "init_std": 2e-4, "seeds": 1, "seed": 0,
                             "train_objects": None, "record_every": None, "a0": None,
                             "rule": "gradient-descent", "gamma": None, "nabla": None,
+                            "init": "random", "lam": None, "init_scale": None,
                             "compute": None}
 #: Keys of a ``[rule]`` table (as in a ``--config`` file) -> the ``[run]`` keys they stand for.
 RULE_TABLE = {"name": "rule", "gamma": "gamma", "nabla": "nabla"}
@@ -129,7 +134,11 @@ def _kind_ok(key: str, value: Any) -> str | None:
             return "must be a finite number " + ("> 0" if strict else "≥ 0") + (
                 " (from zero the network sits on a saddle and never learns)"
                 if key in ("init_std", "a0") else "")
-    elif key in ("gamma", "nabla"):
+    elif key == "init_scale" and (not real or not math.isfinite(value) or value < 0):
+        return "must be a finite number ≥ 0"
+    elif key == "init" and value not in ("random", "lambda-balanced"):
+        return "must be one of random, lambda-balanced"
+    elif key in ("gamma", "nabla", "lam"):
         if not real or not math.isfinite(value):
             return "must be a finite number"
     elif key == "rule":

@@ -20,7 +20,8 @@ __all__ = ["Point", "point_of"]
 #: The fields of a point that are left out of its key at their defaults (so the keys of
 #: compositional gradient-descent points are those of before these fields existed).
 _NEW_FIELDS = {"family": "compositional", "data": (), "rule": "gradient-descent",
-               "gamma": None, "nabla": None}
+               "gamma": None, "nabla": None, "init": "random", "lam": None,
+               "init_scale": None}
 
 
 
@@ -59,6 +60,9 @@ class Point:
     rule: str = "gradient-descent"
     gamma: float | None = None
     nabla: float | None = None
+    init: str = "random"                # or "lambda-balanced" (validation/sweeps/balanced.py)
+    lam: float | None = None
+    init_scale: float | None = None
 
     @property
     def inline(self) -> bool:
@@ -80,7 +84,8 @@ class Point:
     def params(self) -> dict[str, Any]:
         """The parameters as a flat dict, the store's columns: a compositional point's
         ``nx … ry``, another family's ``family`` and its own parameters; the run's (with
-        ``rule``, and ``gamma``/``nabla`` when given); ``compute`` joined by ``+``."""
+        ``rule``, and ``gamma``/``nabla`` when given; ``init``, ``lam``, ``init_scale`` for a
+        λ-balanced start); ``compute`` joined by ``+``."""
         out = asdict(self)
         out["compute"] = "+".join(self.compute)
         data = dict(out.pop("data"))
@@ -90,7 +95,9 @@ class Point:
             out = {"family": self.family, **data, **out}
         else:
             del out["family"]
-        for name in ("gamma", "nabla"):
+        if out["init"] == "random":
+            del out["init"]
+        for name in ("gamma", "nabla", "lam", "init_scale"):
             if out[name] is None:
                 del out[name]
         return out
@@ -175,7 +182,8 @@ def point_of(v: dict[str, Any], compute: tuple[str, ...], family: str = "composi
                   a0=None if v["a0"] is None else float(v["a0"]), compute=compute,
                   family=family, data=data, rule=v["rule"],
                   gamma=None if v["gamma"] is None else float(v["gamma"]),
-                  nabla=None if v["nabla"] is None else float(v["nabla"]))
+                  nabla=None if v["nabla"] is None else float(v["nabla"]), init=v["init"],
+                  **{k: None if v[k] is None else float(v[k]) for k in ("lam", "init_scale")})
     shown = [(f.name, getattr(point, f.name)) for f in fields(point)
              if f.name in ("nx", "ny", "kx", "ky", "rx", "ry") and point.inline]
     shown += list(data) + [(f.name, getattr(point, f.name)) for f in fields(point)
@@ -195,6 +203,9 @@ def point_of(v: dict[str, Any], compute: tuple[str, ...], family: str = "composi
 
             check_rule_network(point.learning_rule(), network, dataset)
         _check_starts(point)
+        from modspec.validation.sweeps.balanced import check_point
+
+        check_point(point)
         if "simulate" in point.compute or "train" in point.compute:
             from modspec.numerics.budget import check_memory, training_bytes
 

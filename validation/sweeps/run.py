@@ -44,6 +44,7 @@ import numpy as np
 from modspec.numerics.record import Trajectory
 from modspec.numerics.simulate import simulate, single_threaded_blas
 from modspec.theory.errors import ModspecError, bad
+from modspec.validation.sweeps.balanced import balanced, measured_columns, weights
 
 from ..comparison import measured_half_rise
 from .executors import ExecutorOptions, start
@@ -67,7 +68,8 @@ def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
             for kind, produce in (("simulate", _simulate), ("train", _train)):
                 if kind in p.compute:
                     try:
-                        rows[i].update(measured_values(kind, produce(p)))
+                        run = produce(p)
+                        rows[i].update(measured_values(kind, run) | measured_columns(kind, p, run))
                     except ModspecError as exc:     # e.g. gradient descent diverges here
                         rows[i][f"{kind}.error"] = str(exc)
     return rows
@@ -77,7 +79,7 @@ def _simulate(p: Point) -> Trajectory:
     return simulate(p.dataset(), p.network(), lr=p.lr, epochs=p.epochs, hidden=p.hidden,
                     init_std=p.init_std, seeds=p.seeds, seed=p.seed,
                     train_objects=p.objects(), record_every=p.record_every,
-                    rule=p.learning_rule())
+                    rule=p.learning_rule(), init=weights(p) if balanced(p) else None)
 
 
 def _train(p: Point) -> Trajectory:
@@ -85,7 +87,8 @@ def _train(p: Point) -> Trajectory:
 
     run = train(p.dataset(), p.network(), backend="torch", device="cpu", lr=p.lr,
                 epochs=p.epochs, hidden=p.hidden, init_std=p.init_std, seeds=p.seeds,
-                seed=p.seed, train_objects=p.objects(), rule=p.learning_rule())
+                seed=p.seed, train_objects=p.objects(), rule=p.learning_rule(),
+                init=weights(p) if balanced(p) else None)
     return run
 
 

@@ -165,8 +165,12 @@ def theory_values(points: Sequence[Point]) -> list[dict[str, Any]]:
     """The theory columns of each point (module docstring)."""
     out: list[dict[str, Any]] = [{} for _ in points]
     batches: dict[tuple[str, int, int], list[int]] = {}
+    from modspec.validation.sweeps.balanced import balanced, theory_columns
+
     for i, p in enumerate(points):
-        if _batched(p):
+        if balanced(p):
+            out[i] = theory_columns(p)
+        elif _batched(p):
             batches.setdefault((p.arch, p.depth, p.epochs), []).append(i)
         else:
             out[i] = _one(p)
