@@ -237,6 +237,28 @@ def test_modular_options_with_network_are_one_line_and_status_2(command, extra, 
     assert message in err and "\n" not in err
 
 
+@pytest.mark.parametrize("command", ["derive", "predict", "simulate", "validate"])
+@pytest.mark.parametrize("extra,message", [
+    (["--arch", "dense"], "--arch=dense is invalid with --network"),
+    (["--depth", "2"], "--depth=2 is invalid with --network"),
+    (["--config", "CONFIG"], "--depth=2 is invalid with --network"),
+])
+def test_arch_or_depth_with_network_is_refused_even_at_its_default(command, extra, message,
+                                                                   tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text("[architecture]\ndepth = 2\n")
+    args = [command, "--network", *ROUTING, *[str(config) if a == "CONFIG" else a
+                                              for a in extra]]
+    if command in ("predict", "simulate"):
+        args += ["--lr", "0.01", "--epochs", "2"]
+    elif command == "validate":
+        args += ["--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "drop one of them" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     (["predict", "--network", ROUTING[0], "--lr", "0.1", "--epochs", "2"],
      "--network needs --dataset"),

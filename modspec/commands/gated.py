@@ -20,7 +20,8 @@ import json
 from modspec.theory.errors import ModspecError
 
 __all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "load",
-           "predict_network", "simulate_network", "start_of", "validate_network"]
+           "predict_network", "refuse_architecture", "simulate_network", "start_of",
+           "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
                 "--dataset then names its data (family = gated): prints the pathways, the "
@@ -33,6 +34,7 @@ def derive_network(args: argparse.Namespace) -> int:
     from modspec.theory.gated_data import data_from_dict
     from modspec.theory.gated_toml import load_network
 
+    refuse_architecture(args)
     network = load_network(args.network)
     if args.dataset is None:
         raise ModspecError("--network needs --dataset FILE.toml: the network's data "
@@ -102,12 +104,24 @@ def add_network_options(parser: argparse.ArgumentParser, start: bool = True) -> 
         g.add_argument("--start", type=number(0, strict=True), default=None, help=START_HELP)
 
 
+def refuse_architecture(args: argparse.Namespace) -> None:
+    """``--arch`` or ``--depth`` given (on the line or in ``--config``, whatever the value)
+    together with ``--network``: one line (:class:`modspec.commands.options.Given` notes
+    which options were given)."""
+    for name in ("arch", "depth"):
+        if name in getattr(args, "given", ()):
+            raise ModspecError(f"--{name}={getattr(args, name)} is invalid with --network: "
+                               "it sets the modular network (a gated network declares its "
+                               "own layers, edges and gates); drop one of them")
+
+
 def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     """The network and its data, after refusing every modular option set with --network
     (``allowed`` adds values a command's defaults give)."""
     from modspec.theory.gated_data import data_from_dict
     from modspec.theory.gated_toml import load_network
 
+    refuse_architecture(args)
     for name, values in {**MODULAR, **(allowed or {})}.items():
         if hasattr(args, name) and getattr(args, name) not in values:
             flag = "--" + name.replace("_", "-")
