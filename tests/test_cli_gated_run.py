@@ -217,7 +217,7 @@ def test_where_the_basis_condition_fails_predict_says_so_and_gives_the_matrix_dy
 # ------------------------------------------------------------------- bad combinations
 @pytest.mark.parametrize("command,extra,message", [
     ("predict", ["--arch", "split"], "--arch=split is invalid with --network"),
-    ("predict", ["--time", "continuous"], "--time=continuous is invalid with --network"),
+    ("validate", ["--time", "continuous"], "--time=continuous is invalid with --network"),
     ("predict", ["--rule", "hebbian"], "--rule=hebbian is invalid with --network"),
     ("predict", ["--init", "lambda-balanced"], "--init=lambda-balanced is invalid"),
     ("simulate", ["--depth", "3"], "--depth=3 is invalid with --network"),

@@ -157,13 +157,14 @@ def start_of(args: argparse.Namespace, network: object, required: bool) -> float
 
 def predict_network(args: argparse.Namespace) -> int:
     """``modspec predict --network``: the race (or, where the basis condition fails, the
-    exact matrix dynamics, said in one line on stderr) as the predict contract."""
+    exact matrix dynamics, said in one line on stderr) as the predict contract; gradient
+    descent epoch by epoch, or with ``--time continuous`` the gradient flow."""
     import sys
 
     from modspec.commands.options import write_json
     from modspec.commands.predict import write_csv
 
-    network, data = load(args)
+    network, data = load(args, {"time": (None, "discrete", "continuous")})
     start = start_of(args, network, required=True)
     from modspec.numerics.gated_predict import gated_prediction, gated_theory
 
@@ -172,8 +173,13 @@ def predict_network(args: argparse.Namespace) -> int:
         print(f"modspec predict: {theory.condition.reason}; predicting the exact matrix "
               f"dynamics from a random start of std {start:g} (seed {args.seed})",
               file=sys.stderr)
-    payload = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
-                               seed=args.seed).payload()
+    record = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
+                              seed=args.seed, time=args.time or "discrete")
+    payload = record.payload()
+    payload["meta"]["time"] = record.time
+    if theory.modes is not None:    # the race: mode → winner, half-rise times, solution
+        payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution")
+                           if k in record.meta}
     if args.format == "csv":
         write_csv(payload)
     else:
