@@ -307,9 +307,11 @@ def test_a_run_in_pieces_is_the_one_run():
     assert run.loss.shape == (3, 24)
 
 
-def test_validate_from_a_random_start_judges_only_the_trained_end_points(tmp_path, capsys):
+def test_validate_from_a_random_start_judges_the_trained_end_points_and_zero_shot(tmp_path,
+                                                                                 capsys):
     """Two pathways into y; the gate never trains V. From random weights the race describes
-    no trajectory: the trained pathway's end point is judged, V's zero-shot error reported."""
+    no trajectory: the trained pathway's end point is judged, and V's zero-shot error against
+    the derived matrix dynamics from each seed's start."""
     (tmp_path / "n.toml").write_text("[layers]\nx = 1\nh = 1\ny = 1\n[edges]\n"
                                      "V = ['x', 'y']\nW1 = ['x', 'h']\nW2 = ['h', 'y']\n"
                                      "[gates.item]\nV = [0]\n")
@@ -321,10 +323,12 @@ def test_validate_from_a_random_start_judges_only_the_trained_end_points(tmp_pat
                  "--init-std", "0.1", "--out", str(out), "--no-figures"]) == 0
     assert "random start" in capsys.readouterr().out
     report = json.loads((out / "comparison.json").read_text())
-    assert set(report["verdicts"]) == {"end point W1.W2"} and report["passed"]
+    assert set(report["verdicts"]) == {"end point W1.W2", "zero-shot V"} and report["passed"]
     assert report["quadrant_norms"]["W1.W2"]["theory"] == pytest.approx(2.0, abs=1e-6)
     assert set(report["zero_shot"]) == {"V"}
     assert report["zero_shot"]["V"]["simulation"] > 1.0     # V stays near its small start
+    assert report["zero_shot"]["V"]["theory"] == pytest.approx(
+        report["zero_shot"]["V"]["simulation"], rel=1e-10)
 
 
 def test_a_prediction_in_pieces_equals_the_whole(monkeypatch):

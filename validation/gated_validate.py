@@ -12,13 +12,15 @@ pathway norms ``‖W_p‖_F`` at the end (end-point verdicts). Beside it:
 * **winner** — on every mode, the pathway whose strength rises first in training is the
   theory's winner;
 * **zero-shot error** — for every untrained pathway, its error on the data of its two ends
-  (:func:`~modspec.numerics.gated_report.pathway_errors`) at the end of training against the
-  theory's, ``|measured − theory| ≤ heldout_abs``.
+  (:func:`~modspec.numerics.gated_report.pathway_errors`) at the end of training, averaged
+  over seeds, against the theory's, ``|measured − theory| ≤ heldout_abs``: the race's end
+  from the aligned start; from random starts the derived matrix dynamics from each seed's
+  own start (:mod:`modspec.numerics.gated_zero_shot`).
 
 Which start: from the **aligned start** (``start``, every seed the same) the race is exactly
 gradient descent, and everything above is judged. From a **random start** (``start=None``:
 ``init_std``, seeds) the race describes no trajectory: only the end points of the trained
-pathways are judged (they are fitted whatever the start), the rest is reported. Where the
+pathways and the zero-shot errors are judged, the rest is reported. Where the
 basis condition fails the theory is the exact matrix dynamics derived by SymPy
 (:func:`~modspec.theory.gated_flow.gated_flow`, stepped epoch by epoch with the exact gated
 statistics) from each seed's own start: the pathway norms are judged at every epoch.
@@ -42,6 +44,7 @@ from modspec.numerics.gated_predict import (
 )
 from modspec.numerics.gated_report import pathway_errors
 from modspec.numerics.gated_simulate import GatedRun, gated_initial_weights, gated_simulate
+from modspec.numerics.gated_zero_shot import derived_run, zero_shot_errors
 from modspec.numerics.record import Trajectory
 from modspec.theory.errors import bad
 from modspec.theory.gated import GatedNetwork
@@ -111,7 +114,7 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
                                      start if start is not None else init_std)
     else:   # the derived matrix dynamics from each seed's own start, averaged over seeds
         def exact(W: dict[str, np.ndarray], n: int) -> GatedRun:
-            return _derived_dynamics(theory, lr, n, W)
+            return derived_run(network, data, lr, n, W, keep_weights=True)
 
         _, own = stepped_run(theory, exact, epochs, run.init)
         predicted = Trajectory(own.t, {}, own.mean()["quadrant_norms"], own.mean()["loss"],
@@ -135,16 +138,14 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     zero_shot: dict[str, dict[str, float]] = {}
     untrained = [path_label(p) for p in network.pathways if path_label(p) not in trained]
     if untrained:
-        errs = [pathway_errors(network, data, {e: w[s] for e, w in run.weights.items()})
-                for s in range(run.loss.shape[0])]
-        theory_errs = _theory_errors(theory, predicted, start)
+        errs = zero_shot_errors(network, data, run.weights)
+        theory_errs = _theory_errors(theory, predicted, start, run)
         for k in untrained:
-            got = float(np.mean([e[k] for e in errs]))
-            zero_shot[k] = {"simulation": got, "theory": theory_errs.get(k, float("nan"))}
-            if aligned:
-                verdicts[f"zero-shot {k}"] = check(abs(got - zero_shot[k]["theory"]),
-                                                   CHECK_TOLERANCES["heldout_abs"],
-                                                   f"|zero-shot error of {k} sim − theory|")
+            got = float(np.mean(errs[k]))
+            zero_shot[k] = {"simulation": got, "theory": theory_errs[k]}
+            verdicts[f"zero-shot {k}"] = check(abs(got - zero_shot[k]["theory"]),
+                                               CHECK_TOLERANCES["heldout_abs"],
+                                               f"|zero-shot error of {k} sim − theory|")
     if aligned:
         for a, name in predicted.meta.get("winner", {}).items():
             rises = _rises(measured, a)
@@ -161,40 +162,16 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     return GatedAssessment(theory, run, predicted, measured, comp, zero_shot, start)
 
 
-def _derived_dynamics(theory: GatedTheory, lr: float, epochs: int,
-                      init: dict[str, np.ndarray]) -> GatedRun:
-    """Gradient descent by the *derived* matrix flow (:mod:`modspec.theory.gated_flow`,
-    ``W_e ← W_e + (τ dW_e/dt)/τ`` with the exact gated statistics), seed by seed, every
-    epoch kept: the exact matrix dynamics the simulator is compared with."""
-    from modspec.theory.gated_data import gated_statistics
-    from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
-
-    net = theory.network
-    flow = gated_flow(net)
-    values = flow_values(flow, gated_statistics(net, theory.data))
-    tau = 1.0 / (theory.samples * lr)
-    seeds = next(iter(init.values())).shape[0]
-    history: dict[str, list] = {e: [] for e in init}
-    for s in range(seeds):
-        W = {e: np.array(w[s], dtype=float) for e, w in init.items()}
-        steps = [W]
-        for _ in range(epochs):
-            d = evaluate_flow(flow, values, W)
-            W = {e: W[e] + d[e] / tau for e in W}
-            steps.append(W)
-        for e in history:
-            history[e].append(np.stack([w[e] for w in steps]))
-    hist = {e: np.stack(v) for e, v in history.items()}
-    final = {e: v[:, -1] for e, v in hist.items()}
-    return GatedRun(np.arange(epochs + 1, dtype=float), np.zeros((seeds, epochs + 1)),
-                    dict(init), final, lr, tau, hist)
-
-
-def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | None
-                   ) -> dict[str, float]:
-    """Every pathway's error at the theory's end weights (aligned start only)."""
+def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | None,
+                   run: GatedRun) -> dict[str, float]:
+    """Every untrained pathway's error at the theory's end weights: the race's from the
+    aligned start; otherwise the derived matrix dynamics from each seed's own start
+    (:mod:`modspec.numerics.gated_zero_shot`), averaged over seeds."""
+    net, data = theory.network, theory.data
     if theory.modes is None or start is None:
-        return {}
+        end = derived_run(net, data, float(predicted.lr), int(predicted.t[-1]), run.init)
+        return {k: float(np.mean(v)) for k, v in
+                zero_shot_errors(net, data, end.weights).items()}
     from modspec.numerics.gated_race import race
     from modspec.theory.gated_modes import aligned_weights
 
@@ -202,7 +179,7 @@ def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | No
     result = race(theory.modes, begin, float(predicted.lr), int(predicted.t[-1]))
     ends = {a: {e: float(v[-1]) for e, v in bs.items()}
             for a, bs in result["strengths"].items()}
-    return pathway_errors(theory.network, theory.data, aligned_weights(theory.modes, ends))
+    return pathway_errors(net, data, aligned_weights(theory.modes, ends))
 
 
 def _rises(measured: Trajectory, mode: str) -> dict[str, float]:
