@@ -154,3 +154,10 @@ def chain(depth: int, size: int = 2) -> str:
 
 
 CHAIN_DATA = GatedData({"x": np.eye(2)}, {"y": [[3, 1], [0, 1]]})
+
+
+def data_toml(data: GatedData) -> str:
+    """``data`` as the text of a ``--dataset`` file (``family = "gated"``)."""
+    X, Y = data.numeric()
+    rows = ["family = 'gated'", "[inputs]"] + [f"{k} = {v.tolist()}" for k, v in X.items()]
+    return "\n".join(rows + ["[targets]"] + [f"{k} = {v.tolist()}" for k, v in Y.items()]) + "\n"

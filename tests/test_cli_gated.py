@@ -5,37 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from gated_cases import FAILING, FAILING_DATA, SHALLOW_DEEP, SHALLOW_DEEP_DATA, data_toml
 
 from modspec.cli import main
-
-NETWORK = """
-name = "race"
-[layers]
-x = 1
-h = 1
-y = 1
-[edges]
-V = ["x", "y"]
-W1 = ["x", "h"]
-W2 = ["h", "y"]
-[training]
-lr = 0.1
-start = 0.001
-"""
-DATA = """
-family = "gated"
-[inputs]
-x = [[1]]
-[targets]
-y = [[2]]
-"""
 
 
 @pytest.fixture()
 def files(tmp_path):
     net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text(NETWORK)
-    data.write_text(DATA)
+    net.write_text(SHALLOW_DEEP)
+    data.write_text(data_toml(SHALLOW_DEEP_DATA))
     return str(net), str(data)
 
 
@@ -86,10 +65,8 @@ def test_a_bad_network_file_is_one_line(tmp_path, capsys, files):
 def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix_flow(
         tmp_path, capsys):
     net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text("[layers]\nx = 2\nh = 2\ny = 2\n[edges]\nA = ['x', 'y']\n"
-                   "W1 = ['x', 'h']\nW2 = ['h', 'y']\n[gates.item]\nA = [1, 0]\n")
-    data.write_text("family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n"
-                    "[targets]\ny = [[1, 0], [0, 2]]\n")
+    net.write_text(FAILING)
+    data.write_text(data_toml(FAILING_DATA))
     assert main(["derive", "--network", str(net), "--dataset", str(data),
                  "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)

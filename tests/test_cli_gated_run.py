@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gated_cases import FAILING, FAILING_DATA, data_toml
 
 from modspec.cli import main
 from modspec.theory.architectures import architecture
@@ -174,15 +175,10 @@ def test_validate_of_a_converted_wiring_agrees_with_todays_end_points(tmp_path, 
 
 
 # ------------------------------------------------------------- where the condition fails
-FAIL_NET = "[layers]\nx = 2\nh = 2\ny = 2\n[edges]\nA = ['x', 'y']\nW1 = ['x', 'h']\n" \
-           "W2 = ['h', 'y']\n[gates.item]\nA = [1, 0]\n"
-FAIL_DATA = "family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n[targets]\ny = [[1, 0], [0, 2]]\n"
-
-
 @pytest.fixture()
 def failing(tmp_path):
-    (tmp_path / "n.toml").write_text(FAIL_NET)
-    (tmp_path / "d.toml").write_text(FAIL_DATA)
+    (tmp_path / "n.toml").write_text(FAILING)
+    (tmp_path / "d.toml").write_text(data_toml(FAILING_DATA))
     return [str(tmp_path / "n.toml"), "--dataset", str(tmp_path / "d.toml")]
 
 

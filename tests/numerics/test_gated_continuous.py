@@ -10,6 +10,7 @@ import pytest
 from gated_cases import (
     CHAIN_DATA,
     FAILING,
+    FAILING_DATA,
     ROUTING_SMALL,
     ROUTING_SMALL_DATA,
     SHALLOW_DEEP,
@@ -17,6 +18,7 @@ from gated_cases import (
     SHARED_DATA,
     SHARED_NET,
     chain,
+    data_toml,
 )
 from scipy.integrate import solve_ivp
 
@@ -120,7 +122,7 @@ def test_gradient_descent_at_small_lr_approaches_the_flow_and_its_half_rise_time
 def test_the_shallow_pathway_wins_in_continuous_time_as_in_discrete(tmp_path, capsys):
     net, data = tmp_path / "net.toml", tmp_path / "data.toml"
     net.write_text(SHALLOW_DEEP)
-    data.write_text("family = 'gated'\n[inputs]\nx = [[1]]\n[targets]\ny = [[2]]\n")
+    data.write_text(data_toml(SHALLOW_DEEP_DATA))
     common = ["predict", "--network", str(net), "--dataset", str(data), "--lr", "0.1",
               "--epochs", "200"]
     assert main([*common, "--time", "continuous"]) == 0
@@ -140,8 +142,7 @@ def test_where_the_basis_condition_fails_the_flow_is_the_integrated_matrix_flow(
                                                                                 capsys):
     net, data = tmp_path / "net.toml", tmp_path / "data.toml"
     net.write_text(FAILING)
-    data.write_text("family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n"
-                    "[targets]\ny = [[1, 0], [0, 2]]\n")
+    data.write_text(data_toml(FAILING_DATA))
     common = ["predict", "--network", str(net), "--dataset", str(data), "--lr", "0.002",
               "--epochs", "300", "--start", "0.3"]
     assert main([*common, "--time", "continuous"]) == 0

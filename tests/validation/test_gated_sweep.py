@@ -5,22 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gated_cases import SHALLOW_DEEP
+from gated_cases import SHALLOW_DEEP, SHALLOW_DEEP_DATA, data_toml
 
 from modspec.cli import main
 from modspec.numerics.gated_predict import gated_prediction, gated_theory
-from modspec.theory.gated_data import data_from_dict
 from modspec.theory.gated_toml import network_from_toml
 from modspec.validation.sweep_store import read_rows
-
-DATA = {"family": "gated", "inputs": {"x": [[1]]}, "targets": {"y": [[2]]}}
 
 
 @pytest.fixture()
 def files(tmp_path):
     (tmp_path / "net.toml").write_text(SHALLOW_DEEP)
-    (tmp_path / "data.toml").write_text("family = 'gated'\n[inputs]\nx = [[1]]\n"
-                                        "[targets]\ny = [[2]]\n")
+    (tmp_path / "data.toml").write_text(data_toml(SHALLOW_DEEP_DATA))
     return tmp_path
 
 
@@ -37,7 +33,7 @@ def test_every_point_holds_the_race_of_its_parameters(files, where, capsys):
     rows = read_rows(store)
     assert len(rows) == 4 and {(r["lr"], r["time"]) for r in rows} == {
         (lr, t) for lr in (0.05, 0.1) for t in ("discrete", "continuous")}
-    theory = gated_theory(network_from_toml(SHALLOW_DEEP), data_from_dict(DATA))
+    theory = gated_theory(network_from_toml(SHALLOW_DEEP), SHALLOW_DEEP_DATA)
     for r in rows:
         rec = gated_prediction(theory, r["lr"], 200, 0.001, time=r["time"])
         assert r["start"] == 0.001 and r["theory.basis_condition"] is True

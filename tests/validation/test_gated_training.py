@@ -7,43 +7,20 @@ import pytest
 
 pytest.importorskip("torch")
 
+from gated_cases import GATED, GATED_DATA  # noqa: E402
+
 from modspec.numerics.gated_simulate import gated_initial_weights, gated_simulate  # noqa: E402
 from modspec.theory.errors import ModspecError  # noqa: E402
-from modspec.theory.gated_data import GatedData  # noqa: E402
 from modspec.theory.gated_toml import network_from_toml  # noqa: E402
 from modspec.validation.gated_training import gated_train  # noqa: E402
 
-NETWORK = """
-contexts = ["a", "b"]
-[layers]
-x = 2
-u = 1
-h = 3
-y = 2
-z = 1
-[edges]
-W1 = ["x", "h"]
-U = ["u", "h"]
-W2 = ["h", "y"]
-V = ["x", "y"]
-Z = ["h", "z"]
-[gates.context]
-V = [1, 0]
-z = [0.5, 1]
-[gates.item]
-h = [1, 0, 2]
-U = [1, 1, -1]
-"""
-DATA = GatedData({"x": [[1, 0, 1], [0, 1, 1]], "u": [[1, 2, 3]]},
-                 {"y": [[1, 2, 0], [0, 1, 1]], "z": [[1, -1, 0.5]]})
-
 
 def test_torch_training_is_the_numpy_simulation_to_rounding():
-    net = network_from_toml(NETWORK)
+    net = network_from_toml(GATED)
     init = gated_initial_weights(net, init_std=0.3, seeds=4, seed=2)
     kw = dict(init=init, record_every=5, keep_weights=True)
-    sim = gated_simulate(net, DATA, 0.01, 40, **kw)
-    run = gated_train(net, DATA, 0.01, 40, device="cpu", **kw)
+    sim = gated_simulate(net, GATED_DATA, 0.01, 40, **kw)
+    run = gated_train(net, GATED_DATA, 0.01, 40, device="cpu", **kw)
     np.testing.assert_array_equal(run.t, sim.t)
     np.testing.assert_allclose(run.loss, sim.loss, rtol=1e-12)
     for e in sim.weights:
@@ -53,8 +30,8 @@ def test_torch_training_is_the_numpy_simulation_to_rounding():
 
 
 def test_bad_arguments_are_one_line_errors():
-    net = network_from_toml(NETWORK)
+    net = network_from_toml(GATED)
     with pytest.raises(ModspecError, match="^lr="):
-        gated_train(net, DATA, 0.0, 3)
+        gated_train(net, GATED_DATA, 0.0, 3)
     with pytest.raises(ModspecError, match="^dtype="):
-        gated_train(net, DATA, 0.1, 3, dtype="float16")
+        gated_train(net, GATED_DATA, 0.1, 3, dtype="float16")
