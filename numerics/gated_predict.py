@@ -245,11 +245,13 @@ def stepped_run(theory: GatedTheory, step: Any, epochs: int, init: Mapping[str, 
     done, W = 0, dict(init)
     ts: list[np.ndarray] = []
     losses: list[np.ndarray] = []
+    seconds: list[float | None] = []
     parts: list[Trajectory] = []
     run = None
     while True:
         n = min(chunk, epochs - done)
         run = step(W, n)
+        seconds.append(run.seconds)
         keep = slice(0 if done == 0 else 1, None)
         rec = run_record(theory, run, kind)
         ts.append(np.asarray(run.t)[keep] + done)
@@ -268,7 +270,8 @@ def stepped_run(theory: GatedTheory, step: Any, epochs: int, init: Mapping[str, 
                 for k in getattr(parts[0], group)}
 
     whole = GatedRun(np.concatenate(ts), np.concatenate(losses, axis=1),
-                     {k: np.asarray(v) for k, v in init.items()}, W, run.lr, run.tau)
+                     {k: np.asarray(v) for k, v in init.items()}, W, run.lr, run.tau,
+                     seconds=None if None in seconds else float(sum(seconds)))
     record = Trajectory(whole.t, join("modes"), join("quadrant_norms"), join("loss"),
                         seed_axis=True, kind=kind, time="discrete", lr=run.lr, tau=run.tau,
                         meta=dict(meta or {}))

@@ -20,6 +20,7 @@ derived statistics; the equality is a test.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,8 @@ Weights = dict[str, np.ndarray]
 class GatedRun:
     """A simulated run: epochs ``t`` (T,), ``loss`` (seeds, T) at each recorded epoch (before
     that epoch's update), the initial and final ``weights``, and, when asked for, every
-    edge's weights at each recorded epoch ``history[e]`` (seeds, T, out, in)."""
+    edge's weights at each recorded epoch ``history[e]`` (seeds, T, out, in); ``seconds``
+    the wall time of the epochs (on a GPU, with the device synchronised)."""
 
     t: np.ndarray
     loss: np.ndarray
@@ -48,6 +50,7 @@ class GatedRun:
     lr: float
     tau: float
     history: Weights | None = field(default=None, repr=False)
+    seconds: float | None = None
 
 
 def _int(name: str, value: Any, minimum: int) -> int:
@@ -168,6 +171,7 @@ def gated_simulate(network: GatedNetwork, data: GatedData, lr: float, epochs: in
     graph = _Graph(network, data)
     W = start_weights(network, init, init_std, seeds, seed)
     start = {k: v.copy() for k, v in W.items()}
+    began = time.perf_counter()
     steps = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     losses, history = [], {e: [] for e in W}
     with np.errstate(over="ignore", invalid="ignore"):
@@ -188,4 +192,4 @@ def gated_simulate(network: GatedNetwork, data: GatedData, lr: float, epochs: in
                                    f"(non-finite weights at epoch {epoch + 1}); use a smaller lr")
     hist = {e: np.stack(v, axis=1) for e, v in history.items()} if keep_weights else None
     return GatedRun(np.array(steps, dtype=float), np.stack(losses, axis=1), start, W,
-                    float(lr), 1.0 / (graph.N * lr), hist)
+                    float(lr), 1.0 / (graph.N * lr), hist, time.perf_counter() - began)

@@ -106,7 +106,8 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     run, measured = stepped_run(theory, step, epochs, init,
                                 kind="training" if backend == "torch" else "simulation",
                                 meta={"backend": backend, "start": start,
-                                      "init_std": init_std})
+                                      "init_std": init_std,
+                                      "device": device if backend == "torch" else "cpu"})
     if theory.modes is not None:
         # from a random start: the race from the aligned start of strength init_std, whose
         # trained pathways end where training ends (only those end points are judged)
@@ -259,6 +260,12 @@ def gated_summary(assessment: GatedAssessment) -> str:
         if not v["passed"]:
             lines.append(f"    failed {key}: {v['value']:.6g} {v['test']} "
                          f"{v['tolerance']:.3g} ({v['what']})")
+    run = assessment.run
+    if run.seconds is not None and run.t[-1] > 0:
+        per_epoch = run.seconds / float(run.t[-1])
+        lines.append(f"  training on {assessment.measured.meta.get('device', 'cpu')}: "
+                     f"{run.seconds:.3g} s, {1e3 * per_epoch:.3g} ms per epoch, "
+                     f"{1e3 * per_epoch / run.loss.shape[0]:.3g} ms per epoch per seed")
     if assessment.zero_shot:
         lines.append("  zero-shot error of untrained pathways (mean): " + ", ".join(
             f"{k} {v['simulation']:.3g}" for k, v in list(assessment.zero_shot.items())[:6])

@@ -35,3 +35,39 @@ def test_bad_arguments_are_one_line_errors():
         gated_train(net, GATED_DATA, 0.0, 3)
     with pytest.raises(ModspecError, match="^dtype="):
         gated_train(net, GATED_DATA, 0.1, 3, dtype="float16")
+
+
+def test_the_run_times_its_epochs_and_validate_prints_time_per_epoch_and_seed():
+    net = network_from_toml(GATED)
+    run = gated_train(net, GATED_DATA, 0.01, 20, seeds=3, device="cpu")
+    assert run.seconds is not None and run.seconds > 0
+    sim = gated_simulate(net, GATED_DATA, 0.01, 20, seeds=3)
+    assert sim.seconds is not None and sim.seconds > 0
+
+
+@pytest.mark.gpu
+def test_gpu_training_equals_the_cpu_and_prints_its_times(tmp_path, capsys):
+    """The GPU protocol: on a CUDA device, float64 training of the routing network follows
+    the NumPy simulator to rounding, and validate prints the time per epoch and per seed."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device here")
+    from pathlib import Path
+
+    from modspec.cli import main
+
+    net = network_from_toml(GATED)
+    init = gated_initial_weights(net, init_std=0.3, seeds=8, seed=2)
+    sim = gated_simulate(net, GATED_DATA, 0.01, 40, init=init)
+    run = gated_train(net, GATED_DATA, 0.01, 40, init=init, device="cuda")
+    for e in sim.weights:
+        np.testing.assert_allclose(run.weights[e], sim.weights[e], rtol=1e-9, atol=1e-12)
+    root = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    assert main(["validate", "--network", str(root / "routing.toml"), "--dataset",
+                 str(root / "routing-data.toml"), "--epochs", "200", "--seeds", "100",
+                 "--backend", "torch", "--device", "cuda", "--out", str(tmp_path),
+                 "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "training on cuda" in out and "ms per epoch per seed" in out
+    print(out)
