@@ -7,6 +7,8 @@ Each case is the TOML text of a network (read with
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from modspec.theory.gated_data import GatedData
@@ -161,3 +163,12 @@ def data_toml(data: GatedData) -> str:
     X, Y = data.numeric()
     rows = ["family = 'gated'", "[inputs]"] + [f"{k} = {v.tolist()}" for k, v in X.items()]
     return "\n".join(rows + ["[targets]"] + [f"{k} = {v.tolist()}" for k, v in Y.items()]) + "\n"
+
+
+def write_case(folder: Any, network: str, data: GatedData) -> list[str]:
+    """The network's TOML and its data written to ``folder``: ``[net.toml, "--dataset",
+    data.toml]``, the arguments that follow ``--network``."""
+    net, path = folder / "net.toml", folder / "data.toml"
+    net.write_text(network)
+    path.write_text(data_toml(data))
+    return [str(net), "--dataset", str(path)]

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from gated_cases import FAILING, FAILING_DATA, SHALLOW_DEEP, SHALLOW_DEEP_DATA, data_toml
+from gated_cases import FAILING, FAILING_DATA, SHALLOW_DEEP, SHALLOW_DEEP_DATA, write_case
 
 from modspec.cli import main
 
 
 @pytest.fixture()
 def files(tmp_path):
-    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text(SHALLOW_DEEP)
-    data.write_text(data_toml(SHALLOW_DEEP_DATA))
-    return str(net), str(data)
+    net, _, data = write_case(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_DATA)
+    return net, data
 
 
 def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
@@ -64,9 +62,7 @@ def test_a_bad_network_file_is_one_line(tmp_path, capsys, files):
 
 def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix_flow(
         tmp_path, capsys):
-    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text(FAILING)
-    data.write_text(data_toml(FAILING_DATA))
+    net, _, data = write_case(tmp_path, FAILING, FAILING_DATA)
     assert main(["derive", "--network", str(net), "--dataset", str(data),
                  "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)

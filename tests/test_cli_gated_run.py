@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gated_cases import FAILING, FAILING_DATA, data_toml
+from gated_cases import FAILING, FAILING_DATA, write_case
 
 from modspec.cli import main
 from modspec.theory.architectures import architecture
@@ -177,9 +177,7 @@ def test_validate_of_a_converted_wiring_agrees_with_todays_end_points(tmp_path, 
 # ------------------------------------------------------------- where the condition fails
 @pytest.fixture()
 def failing(tmp_path):
-    (tmp_path / "n.toml").write_text(FAILING)
-    (tmp_path / "d.toml").write_text(data_toml(FAILING_DATA))
-    return [str(tmp_path / "n.toml"), "--dataset", str(tmp_path / "d.toml")]
+    return write_case(tmp_path, FAILING, FAILING_DATA)
 
 
 def test_where_the_basis_condition_fails_predict_says_so_and_gives_the_matrix_dynamics(

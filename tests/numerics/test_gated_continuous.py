@@ -18,7 +18,7 @@ from gated_cases import (
     SHARED_DATA,
     SHARED_NET,
     chain,
-    data_toml,
+    write_case,
 )
 from scipy.integrate import solve_ivp
 
@@ -115,20 +115,22 @@ def test_gradient_descent_at_small_lr_approaches_the_flow_and_its_half_rise_time
                                   >= 0))
                 t_gd = k - 1 + ((curve[0] + end) / 2 - curve[k - 1]) / (curve[k] - curve[k - 1])
                 assert t_gd == pytest.approx(t_flow, rel=0.1 * lr / 0.01)
-    print(gaps)
     assert gaps[0] < 0.1 and 1.8 < gaps[0] / gaps[1] < 2.3      # the gap is O(lr)
 
 
+def _predict_both(command, capsys):
+    """``predict`` in continuous time, then in discrete time (its default)."""
+    out = []
+    for extra in (["--time", "continuous"], []):
+        assert main([*command, *extra]) == 0
+        out.append(json.loads(capsys.readouterr().out))
+    return out
+
+
 def test_the_shallow_pathway_wins_in_continuous_time_as_in_discrete(tmp_path, capsys):
-    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text(SHALLOW_DEEP)
-    data.write_text(data_toml(SHALLOW_DEEP_DATA))
-    common = ["predict", "--network", str(net), "--dataset", str(data), "--lr", "0.1",
-              "--epochs", "200"]
-    assert main([*common, "--time", "continuous"]) == 0
-    flow = json.loads(capsys.readouterr().out)
-    assert main(common) == 0
-    descent = json.loads(capsys.readouterr().out)
+    common = ["predict", "--network", *write_case(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_DATA),
+              "--lr", "0.1", "--epochs", "200"]
+    flow, descent = _predict_both(common, capsys)
     assert flow["meta"]["time"] == "continuous" and descent["meta"]["time"] == "discrete"
     assert flow["race"]["winner"] == descent["race"]["winner"] == {"0": "V"}
     assert flow["race"]["mode_solution"] == {"0": "integrated"}
@@ -140,15 +142,9 @@ def test_the_shallow_pathway_wins_in_continuous_time_as_in_discrete(tmp_path, ca
 
 def test_where_the_basis_condition_fails_the_flow_is_the_integrated_matrix_flow(tmp_path,
                                                                                 capsys):
-    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text(FAILING)
-    data.write_text(data_toml(FAILING_DATA))
-    common = ["predict", "--network", str(net), "--dataset", str(data), "--lr", "0.002",
-              "--epochs", "300", "--start", "0.3"]
-    assert main([*common, "--time", "continuous"]) == 0
-    flow = json.loads(capsys.readouterr().out)
-    assert main(common) == 0
-    descent = json.loads(capsys.readouterr().out)
+    common = ["predict", "--network", *write_case(tmp_path, FAILING, FAILING_DATA),
+              "--lr", "0.002", "--epochs", "300", "--start", "0.3"]
+    flow, descent = _predict_both(common, capsys)
     assert flow["meta"]["solution"] == "matrix dynamics" and "race" not in flow
     for k, v in flow["quadrant_norms"].items():     # gradient descent at small lr: O(lr)
         np.testing.assert_allclose(descent["quadrant_norms"][k], v, rtol=0, atol=5e-3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gated_cases import SHALLOW_DEEP, SHALLOW_DEEP_DATA, data_toml
+from gated_cases import SHALLOW_DEEP, SHALLOW_DEEP_DATA, write_case
 
 from modspec.cli import main
 from modspec.numerics.gated_predict import gated_prediction, gated_theory
@@ -15,8 +15,7 @@ from modspec.validation.sweep_store import read_rows
 
 @pytest.fixture()
 def files(tmp_path):
-    (tmp_path / "net.toml").write_text(SHALLOW_DEEP)
-    (tmp_path / "data.toml").write_text(data_toml(SHALLOW_DEEP_DATA))
+    write_case(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_DATA)
     return tmp_path
 
 
