@@ -5,9 +5,10 @@ basis condition; where it holds, for every mode its statistics, its per-mode equ
 conserved quantities, and the end points from the aligned start of the network's
 ``[training]`` — of the gradient flow (on the conserved level set of the start) and of gradient
 descent at the training's lr (from the iterated per-epoch map) — with their eigenvalues, the
-half-rise epoch of every pathway and the winner, and every pathway's error at the end of
-gradient descent (for untrained pathways, the zero-shot error); where it fails, the one-line
-reason and the exact matrix flow of every edge.
+half-rise epoch of every pathway and the winner — of gradient descent and, from the same
+start, of the gradient flow (:func:`~modspec.numerics.gated_continuous.flow_race`) — and
+every pathway's error at the end of gradient descent (for untrained pathways, the zero-shot
+error); where it fails, the one-line reason and the exact matrix flow of every edge.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
                 for a, s in systems.items()}
         horizon = max(took for _, took in ends.values())
         races = race(modes, start, training.lr, horizon)
+        from .gated_continuous import flow_race
+
+        flows = flow_race(modes, start, training.lr, np.array([0.0]))
         out["training"] = {"lr": training.lr, "start": training.start, "tau": _num(tau),
                            "epochs_to_converge": horizon}
     entries = []
@@ -102,6 +106,10 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
             entry["half_rise"] = {k: (None if v is None else _num(v))
                                   for k, v in races["half_rise"][a].items()}
             entry["winner"] = races["winner"][a]
+            entry["half_rise_flow"] = {k: (None if v is None else _num(v))
+                                       for k, v in flows["half_rise"][a].items()}
+            entry["winner_flow"] = flows["winner"][a]
+            entry["solution_flow"] = flows["solution"][a]
         entries.append(entry)
     out["modes"] = entries
     if training is not None:

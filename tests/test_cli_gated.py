@@ -22,7 +22,9 @@ def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["basis_condition"]["holds"]
     (mode,) = report["modes"]
-    assert mode["winner"] == "V"                 # the shallow pathway rises first
+    assert mode["winner"] == mode["winner_flow"] == "V"    # the shallow pathway rises first
+    assert mode["half_rise_flow"]["V"] < mode["half_rise_flow"]["W1.W2"]
+    assert mode["solution_flow"] == "integrated"
     for key in ("fixed_point_flow", "fixed_point_gradient_descent"):
         b = mode[key]["strengths"]
         assert b["V"] + b["W1"] * b["W2"] == pytest.approx(2.0, rel=1e-9)
@@ -36,7 +38,8 @@ def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
     assert errors["V"] < 1e-6 < errors["W1.W2"]
     assert main(["derive", "--network", net, "--dataset", data]) == 0
     text = capsys.readouterr().out
-    assert "race reduction holds" in text and "first to half-rise: V" in text
+    assert "race reduction holds" in text
+    assert "first to half-rise: V (gradient descent), V (gradient flow)" in text
 
 
 @pytest.mark.parametrize("args,message", [

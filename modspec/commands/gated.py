@@ -74,7 +74,8 @@ def _text(report: dict) -> str:
                 + f" ({'attracting' if gd['attracting'] else 'not attracting'})")
             lines.append("  the flow ends at " + ", ".join(
                 f"{e}={v:.6g}" for e, v in fl["strengths"].items()))
-            lines.append(f"  first to half-rise: {m['winner']}")
+            lines.append(f"  first to half-rise: {m['winner']} (gradient descent), "
+                         f"{m['winner_flow']} (gradient flow)")
     return "\n".join(lines)
 
 
