@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from modspec.theory.errors import bad
 from modspec.theory.gated import GatedNetwork, gate_table
 from modspec.theory.gated_data import GatedData, gated_statistics, path_gates, path_label
 from modspec.theory.gated_flow import gated_flow
@@ -140,43 +141,74 @@ def _aligned_history(modes: PathwayModes, strengths: Mapping[int, Mapping[str, n
 
 
 def gated_prediction(theory: GatedTheory, lr: float, epochs: int, start: float,
-                     init_std: float = 1e-2, seed: int = 0) -> Trajectory:
-    """The theory's record at epochs ``0..epochs`` (see the module docstring); ``meta``
-    says which solution (``race`` or ``matrix dynamics``) and, where the basis condition
-    fails, why (``basis_condition``)."""
+                     init_std: float = 1e-2, seed: int = 0, time: str = "discrete"
+                     ) -> Trajectory:
+    """The theory's record at epochs ``0..epochs`` (see the module docstring): gradient
+    descent epoch by epoch (``time="discrete"``) or the gradient flow (``"continuous"``,
+    :func:`~modspec.numerics.gated_continuous.flow_race`; where the basis condition fails,
+    the integrated matrix flow). ``meta`` says which solution (``race`` or ``matrix
+    dynamics``), the winners and half-rise times, and, where the condition fails, why."""
+    if time not in ("discrete", "continuous"):
+        raise bad("time", time, "must be discrete or continuous")
     net, data = theory.network, theory.data
     t = np.arange(epochs + 1, dtype=float)
     tau = 1.0 / (theory.samples * lr)
     if theory.modes is not None:
         modes = theory.modes
         begin = {a: {e: start for e in es} for a, es in modes.edges.items()}
-        result = race(modes, begin, lr, epochs)
-        # the weights rebuilt a piece of time at a time, within the memory budget
-        params = sum(x * y for x, y in ((net.sizes[e.target], net.sizes[e.source])
-                                        for e in net.edges))
-        chunk = max(1, BUDGET_BYTES // (8 * params))
-        pieces = []
-        for lo in range(0, epochs + 1, chunk):
-            part = {a: {e: v[lo:lo + chunk] for e, v in bs.items()}
-                    for a, bs in result["strengths"].items()}
-            pieces.append(observables(net, data, _aligned_history(modes, part)))
-        norms = {k: np.concatenate([p[0][k] for p in pieces]) for k in pieces[0][0]}
-        loss = {k: np.concatenate([p[1][k] for p in pieces]) for k in pieces[0][1]}
-        return Trajectory(t, _mode_curves(modes, result["strengths"]), norms, loss,
-                          seed_axis=False, kind="theory", time="discrete", lr=lr, tau=tau,
-                          meta={"solution": "race", "start": start,
-                                "winner": {str(a): w for a, w in result["winner"].items()}})
-    def step(W: dict[str, np.ndarray], n: int) -> GatedRun:
-        return gated_simulate(net, data, lr, n, init=W, keep_weights=True)
+        if time == "discrete":
+            result = race(modes, begin, lr, epochs)
+        else:
+            from .gated_continuous import flow_race
 
+            result = flow_race(modes, begin, lr, t)
+        norms, loss = _aligned_observables(theory, result["strengths"], epochs)
+        meta = {"solution": "race", "start": start,
+                "winner": {str(a): w for a, w in result["winner"].items()},
+                "half_rise": {str(a): r for a, r in result["half_rise"].items()}}
+        if time == "continuous":
+            meta["mode_solution"] = {str(a): v for a, v in result["solution"].items()}
+        return Trajectory(t, _mode_curves(modes, result["strengths"]), norms, loss,
+                          seed_axis=False, kind="theory", time=time, lr=lr, tau=tau,
+                          meta=meta)
     init = gated_initial_weights(net, init_std, seeds=1, seed=seed)
-    _, rec = stepped_run(theory, step, epochs, init)
-    norms = {k: v[0] for k, v in rec.quadrant_norms.items()}
-    loss = {k: v[0] for k, v in rec.loss.items()}
-    return Trajectory(t, {}, norms, loss, seed_axis=False, kind="theory", time="discrete",
+    if time == "discrete":
+        def step(W: dict[str, np.ndarray], n: int) -> GatedRun:
+            return gated_simulate(net, data, lr, n, init=W, keep_weights=True)
+
+        _, rec = stepped_run(theory, step, epochs, init)
+        norms = {k: v[0] for k, v in rec.quadrant_norms.items()}
+        loss = {k: v[0] for k, v in rec.loss.items()}
+    else:
+        from modspec.theory.gated_data import gated_statistics
+        from modspec.theory.gated_flow import flow_values
+
+        from .gated_continuous import matrix_flow
+
+        flow = gated_flow(net)
+        W = matrix_flow(flow, flow_values(flow, gated_statistics(net, data)),
+                        {e: w[0] for e, w in init.items()}, tau, t)
+        norms, loss = observables(net, data, W)
+    return Trajectory(t, {}, norms, loss, seed_axis=False, kind="theory", time=time,
                       lr=lr, tau=tau, meta={"solution": "matrix dynamics",
                                             "basis_condition": theory.condition.reason,
                                             "init_std": init_std, "seed": seed})
+
+
+def _aligned_observables(theory: GatedTheory, strengths: Mapping[int, Mapping[str, Any]],
+                         epochs: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Pathway norms and losses of the aligned weights rebuilt from the mode strengths, a
+    piece of time at a time within the memory budget."""
+    net = theory.network
+    assert theory.modes is not None
+    params = sum(net.sizes[e.target] * net.sizes[e.source] for e in net.edges)
+    chunk = max(1, BUDGET_BYTES // (8 * params))
+    pieces = []
+    for lo in range(0, epochs + 1, chunk):
+        part = {a: {e: v[lo:lo + chunk] for e, v in bs.items()} for a, bs in strengths.items()}
+        pieces.append(observables(net, theory.data, _aligned_history(theory.modes, part)))
+    return ({k: np.concatenate([p[0][k] for p in pieces]) for k in pieces[0][0]},
+            {k: np.concatenate([p[1][k] for p in pieces]) for k in pieces[0][1]})
 
 
 def aligned_start(theory: GatedTheory, start: float, seeds: int = 1) -> dict[str, np.ndarray]:
@@ -213,11 +245,13 @@ def stepped_run(theory: GatedTheory, step: Any, epochs: int, init: Mapping[str, 
     done, W = 0, dict(init)
     ts: list[np.ndarray] = []
     losses: list[np.ndarray] = []
+    seconds: list[float | None] = []
     parts: list[Trajectory] = []
     run = None
     while True:
         n = min(chunk, epochs - done)
         run = step(W, n)
+        seconds.append(run.seconds)
         keep = slice(0 if done == 0 else 1, None)
         rec = run_record(theory, run, kind)
         ts.append(np.asarray(run.t)[keep] + done)
@@ -236,7 +270,8 @@ def stepped_run(theory: GatedTheory, step: Any, epochs: int, init: Mapping[str, 
                 for k in getattr(parts[0], group)}
 
     whole = GatedRun(np.concatenate(ts), np.concatenate(losses, axis=1),
-                     {k: np.asarray(v) for k, v in init.items()}, W, run.lr, run.tau)
+                     {k: np.asarray(v) for k, v in init.items()}, W, run.lr, run.tau,
+                     seconds=None if None in seconds else float(sum(seconds)))
     record = Trajectory(whole.t, join("modes"), join("quadrant_norms"), join("loss"),
                         seed_axis=True, kind=kind, time="discrete", lr=run.lr, tau=run.tau,
                         meta=dict(meta or {}))

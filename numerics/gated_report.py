@@ -5,9 +5,10 @@ basis condition; where it holds, for every mode its statistics, its per-mode equ
 conserved quantities, and the end points from the aligned start of the network's
 ``[training]`` — of the gradient flow (on the conserved level set of the start) and of gradient
 descent at the training's lr (from the iterated per-epoch map) — with their eigenvalues, the
-half-rise epoch of every pathway and the winner, and every pathway's error at the end of
-gradient descent (for untrained pathways, the zero-shot error); where it fails, the one-line
-reason and the exact matrix flow of every edge.
+half-rise epoch of every pathway and the winner — of gradient descent and, from the same
+start, of the gradient flow (:func:`~modspec.numerics.gated_continuous.flow_race`) — and
+every pathway's error at the end of gradient descent (for untrained pathways, the zero-shot
+error); where it fails, the one-line reason and the exact matrix flow of every edge.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
                 for a, s in systems.items()}
         horizon = max(took for _, took in ends.values())
         races = race(modes, start, training.lr, horizon)
+        from .gated_continuous import flow_race
+
+        flows = flow_race(modes, start, training.lr, np.array([0.0]))
         out["training"] = {"lr": training.lr, "start": training.start, "tau": _num(tau),
                            "epochs_to_converge": horizon}
     entries = []
@@ -94,20 +98,32 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
             "conserved": [str(q) for q in system.conserved],
         }
         if training is not None:
-            b_end, took = ends[a]
-            guess = dict(zip(system.edges, b_end, strict=True))
-            entry["fixed_point_gradient_descent"] = {
-                **_point(end_point(system, guess, tau)), "epochs_to_converge": took}
-            entry["fixed_point_flow"] = _point(end_point(system, guess, tau, start=start[a]))
-            entry["half_rise"] = {k: (None if v is None else _num(v))
-                                  for k, v in races["half_rise"][a].items()}
-            entry["winner"] = races["winner"][a]
+            entry.update(_race_entry(system, ends[a], tau, start[a], races, flows, a))
         entries.append(entry)
     out["modes"] = entries
     if training is not None:
         ends_b = {m["mode"]: m["fixed_point_gradient_descent"]["strengths"] for m in entries}
         out["pathway_errors"] = pathway_errors(network, data, aligned_weights(modes, ends_b))
     return out
+
+
+def _race_entry(system: Any, end: tuple[np.ndarray, int], tau: float,
+                start: dict[str, float], races: dict[str, Any], flows: dict[str, Any],
+                mode: int) -> dict[str, Any]:
+    """A mode's fixed points of gradient descent and of the flow, and its half-rise times
+    and winner in both."""
+    b_end, took = end
+    guess = dict(zip(system.edges, b_end, strict=True))
+
+    def rises(found: dict[str, Any]) -> dict[str, float | None]:
+        return {k: (None if v is None else _num(v)) for k, v in found.items()}
+
+    return {"fixed_point_gradient_descent": {**_point(end_point(system, guess, tau)),
+                                             "epochs_to_converge": took},
+            "fixed_point_flow": _point(end_point(system, guess, tau, start=start)),
+            "half_rise": rises(races["half_rise"][mode]), "winner": races["winner"][mode],
+            "half_rise_flow": rises(flows["half_rise"][mode]),
+            "winner_flow": flows["winner"][mode], "solution_flow": flows["solution"][mode]}
 
 
 def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np.ndarray]

@@ -20,6 +20,7 @@ derived statistics; the equality is a test.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,8 @@ Weights = dict[str, np.ndarray]
 class GatedRun:
     """A simulated run: epochs ``t`` (T,), ``loss`` (seeds, T) at each recorded epoch (before
     that epoch's update), the initial and final ``weights``, and, when asked for, every
-    edge's weights at each recorded epoch ``history[e]`` (seeds, T, out, in)."""
+    edge's weights at each recorded epoch ``history[e]`` (seeds, T, out, in); ``seconds``
+    the wall time of the epochs (on a GPU, with the device synchronised)."""
 
     t: np.ndarray
     loss: np.ndarray
@@ -48,6 +50,7 @@ class GatedRun:
     lr: float
     tau: float
     history: Weights | None = field(default=None, repr=False)
+    seconds: float | None = None
 
 
 def _int(name: str, value: Any, minimum: int) -> int:
@@ -88,16 +91,32 @@ class _Graph:
         self.y = {k: np.tile(Y[k], (1, C)) for k in network.output_layers}
         self.into = {n: [e for e in network.edges if e.target == n] for n in network.order}
         self.out_of = {n: [e for e in network.edges if e.source == n] for n in network.order}
+        self.size = network.sizes
+        # the samples where each edge carries a signal: its gate, its target's and a
+        # source that can be non-zero (a routing network's module sees 1/M of them)
+        live: dict[str, np.ndarray] = {}
+        self.cols: dict[str, Any] = {}
+        for n in network.order:
+            on = self.gate[n] != 0
+            live[n] = on if n in self.x else on & np.any(
+                [(self.gate[e.name] != 0) & live[e.source] for e in self.into[n]], axis=0)
+        for e in network.edges:
+            mask = (self.gate[e.name] != 0) & live[e.source] & (self.gate[e.target] != 0)
+            self.cols[e.name] = slice(None) if mask.all() else np.flatnonzero(mask)
 
     def forward(self, W: Weights) -> dict[str, np.ndarray]:
+        """Every layer's activity ``(seeds, size, N)`` (input layers ``(size, N)``)."""
         z: dict[str, np.ndarray] = {}
         S = next(iter(W.values())).shape[0]
         for n in self.net.order:
-            if n in self.x:
-                z[n] = np.broadcast_to(self.gate[n] * self.x[n], (S, *self.x[n].shape))
-            else:
-                z[n] = self.gate[n] * sum(self.gate[e.name] * (W[e.name] @ z[e.source])
-                                          for e in self.into[n])
+            if n in self.x:     # no seed axis: matmul broadcasts it (a zero-stride copy
+                z[n] = self.gate[n] * self.x[n]     # would leave BLAS for a slow loop)
+                continue
+            z[n] = np.zeros((S, self.size[n], self.N))
+            for e in self.into[n]:
+                c = self.cols[e.name]
+                z[n][..., c] += (self.gate[n] * self.gate[e.name])[c] * (
+                    W[e.name] @ z[e.source][..., c])
         return z
 
     def loss(self, z: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -105,19 +124,21 @@ class _Graph:
                    for k in self.y) / self.N
 
     def descent(self, W: Weights, z: Mapping[str, np.ndarray]) -> Weights:
-        """``−N ∂ℓ/∂W_e`` for every edge (the loss summed over samples)."""
+        """``−N ∂ℓ/∂W_e`` for every edge (the loss summed over samples), each on the samples
+        where it carries a signal."""
         beta: dict[str, np.ndarray] = {}
         grads = {}
         for n in reversed(self.net.order):
             if n in self.y:
                 beta[n] = self.gate[n] * (self.y[n] - z[n])
                 continue
-            acc = None
+            acc = None if n in self.x else np.zeros_like(z[n])
             for e in self.out_of[n]:
-                signal = (self.gate[e.target] * self.gate[e.name]) * beta[e.target]
-                grads[e.name] = signal @ np.swapaxes(z[n], -1, -2)
-                back = np.swapaxes(W[e.name], -1, -2) @ signal
-                acc = back if acc is None else acc + back
+                c = self.cols[e.name]
+                signal = (self.gate[e.target] * self.gate[e.name])[c] * beta[e.target][..., c]
+                grads[e.name] = signal @ np.swapaxes(z[n][..., c], -1, -2)
+                if acc is not None:         # an input layer passes nothing back
+                    acc[..., c] += np.swapaxes(W[e.name], -1, -2) @ signal
             beta[n] = acc
         return grads
 
@@ -168,6 +189,7 @@ def gated_simulate(network: GatedNetwork, data: GatedData, lr: float, epochs: in
     graph = _Graph(network, data)
     W = start_weights(network, init, init_std, seeds, seed)
     start = {k: v.copy() for k, v in W.items()}
+    began = time.perf_counter()
     steps = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     losses, history = [], {e: [] for e in W}
     with np.errstate(over="ignore", invalid="ignore"):
@@ -188,4 +210,4 @@ def gated_simulate(network: GatedNetwork, data: GatedData, lr: float, epochs: in
                                    f"(non-finite weights at epoch {epoch + 1}); use a smaller lr")
     hist = {e: np.stack(v, axis=1) for e, v in history.items()} if keep_weights else None
     return GatedRun(np.array(steps, dtype=float), np.stack(losses, axis=1), start, W,
-                    float(lr), 1.0 / (graph.N * lr), hist)
+                    float(lr), 1.0 / (graph.N * lr), hist, time.perf_counter() - began)

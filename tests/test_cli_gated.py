@@ -5,38 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from gated_cases import FAILING, FAILING_DATA, SHALLOW_DEEP, SHALLOW_DEEP_DATA, write_case
 
 from modspec.cli import main
-
-NETWORK = """
-name = "race"
-[layers]
-x = 1
-h = 1
-y = 1
-[edges]
-V = ["x", "y"]
-W1 = ["x", "h"]
-W2 = ["h", "y"]
-[training]
-lr = 0.1
-start = 0.001
-"""
-DATA = """
-family = "gated"
-[inputs]
-x = [[1]]
-[targets]
-y = [[2]]
-"""
 
 
 @pytest.fixture()
 def files(tmp_path):
-    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text(NETWORK)
-    data.write_text(DATA)
-    return str(net), str(data)
+    net, _, data = write_case(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_DATA)
+    return net, data
 
 
 def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
@@ -45,7 +22,9 @@ def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["basis_condition"]["holds"]
     (mode,) = report["modes"]
-    assert mode["winner"] == "V"                 # the shallow pathway rises first
+    assert mode["winner"] == mode["winner_flow"] == "V"    # the shallow pathway rises first
+    assert mode["half_rise_flow"]["V"] < mode["half_rise_flow"]["W1.W2"]
+    assert mode["solution_flow"] == "integrated"
     for key in ("fixed_point_flow", "fixed_point_gradient_descent"):
         b = mode[key]["strengths"]
         assert b["V"] + b["W1"] * b["W2"] == pytest.approx(2.0, rel=1e-9)
@@ -59,7 +38,8 @@ def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
     assert errors["V"] < 1e-6 < errors["W1.W2"]
     assert main(["derive", "--network", net, "--dataset", data]) == 0
     text = capsys.readouterr().out
-    assert "race reduction holds" in text and "first to half-rise: V" in text
+    assert "race reduction holds" in text
+    assert "first to half-rise: V (gradient descent), V (gradient flow)" in text
 
 
 @pytest.mark.parametrize("args,message", [
@@ -85,11 +65,7 @@ def test_a_bad_network_file_is_one_line(tmp_path, capsys, files):
 
 def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix_flow(
         tmp_path, capsys):
-    net, data = tmp_path / "net.toml", tmp_path / "data.toml"
-    net.write_text("[layers]\nx = 2\nh = 2\ny = 2\n[edges]\nA = ['x', 'y']\n"
-                   "W1 = ['x', 'h']\nW2 = ['h', 'y']\n[gates.item]\nA = [1, 0]\n")
-    data.write_text("family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n"
-                    "[targets]\ny = [[1, 0], [0, 2]]\n")
+    net, _, data = write_case(tmp_path, FAILING, FAILING_DATA)
     assert main(["derive", "--network", str(net), "--dataset", str(data),
                  "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gated_cases import FAILING, FAILING_DATA, write_case
 
 from modspec.cli import main
 from modspec.theory.architectures import architecture
@@ -174,16 +175,9 @@ def test_validate_of_a_converted_wiring_agrees_with_todays_end_points(tmp_path, 
 
 
 # ------------------------------------------------------------- where the condition fails
-FAIL_NET = "[layers]\nx = 2\nh = 2\ny = 2\n[edges]\nA = ['x', 'y']\nW1 = ['x', 'h']\n" \
-           "W2 = ['h', 'y']\n[gates.item]\nA = [1, 0]\n"
-FAIL_DATA = "family = 'gated'\n[inputs]\nx = [[1, 1], [0, 1]]\n[targets]\ny = [[1, 0], [0, 2]]\n"
-
-
 @pytest.fixture()
 def failing(tmp_path):
-    (tmp_path / "n.toml").write_text(FAIL_NET)
-    (tmp_path / "d.toml").write_text(FAIL_DATA)
-    return [str(tmp_path / "n.toml"), "--dataset", str(tmp_path / "d.toml")]
+    return write_case(tmp_path, FAILING, FAILING_DATA)
 
 
 def test_where_the_basis_condition_fails_predict_says_so_and_gives_the_matrix_dynamics(
@@ -217,7 +211,7 @@ def test_where_the_basis_condition_fails_predict_says_so_and_gives_the_matrix_dy
 # ------------------------------------------------------------------- bad combinations
 @pytest.mark.parametrize("command,extra,message", [
     ("predict", ["--arch", "split"], "--arch=split is invalid with --network"),
-    ("predict", ["--time", "continuous"], "--time=continuous is invalid with --network"),
+    ("validate", ["--time", "continuous"], "--time=continuous is invalid with --network"),
     ("predict", ["--rule", "hebbian"], "--rule=hebbian is invalid with --network"),
     ("predict", ["--init", "lambda-balanced"], "--init=lambda-balanced is invalid"),
     ("simulate", ["--depth", "3"], "--depth=3 is invalid with --network"),
@@ -235,6 +229,28 @@ def test_modular_options_with_network_are_one_line_and_status_2(command, extra, 
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("command", ["derive", "predict", "simulate", "validate"])
+@pytest.mark.parametrize("extra,message", [
+    (["--arch", "dense"], "--arch=dense is invalid with --network"),
+    (["--depth", "2"], "--depth=2 is invalid with --network"),
+    (["--config", "CONFIG"], "--depth=2 is invalid with --network"),
+])
+def test_arch_or_depth_with_network_is_refused_even_at_its_default(command, extra, message,
+                                                                   tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text("[architecture]\ndepth = 2\n")
+    args = [command, "--network", *ROUTING, *[str(config) if a == "CONFIG" else a
+                                              for a in extra]]
+    if command in ("predict", "simulate"):
+        args += ["--lr", "0.01", "--epochs", "2"]
+    elif command == "validate":
+        args += ["--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "drop one of them" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("args,message", [
@@ -285,9 +301,11 @@ def test_a_run_in_pieces_is_the_one_run():
     assert run.loss.shape == (3, 24)
 
 
-def test_validate_from_a_random_start_judges_only_the_trained_end_points(tmp_path, capsys):
+def test_validate_from_a_random_start_judges_the_trained_end_points_and_zero_shot(tmp_path,
+                                                                                 capsys):
     """Two pathways into y; the gate never trains V. From random weights the race describes
-    no trajectory: the trained pathway's end point is judged, V's zero-shot error reported."""
+    no trajectory: the trained pathway's end point is judged, and V's zero-shot error against
+    the derived matrix dynamics from each seed's start."""
     (tmp_path / "n.toml").write_text("[layers]\nx = 1\nh = 1\ny = 1\n[edges]\n"
                                      "V = ['x', 'y']\nW1 = ['x', 'h']\nW2 = ['h', 'y']\n"
                                      "[gates.item]\nV = [0]\n")
@@ -299,10 +317,12 @@ def test_validate_from_a_random_start_judges_only_the_trained_end_points(tmp_pat
                  "--init-std", "0.1", "--out", str(out), "--no-figures"]) == 0
     assert "random start" in capsys.readouterr().out
     report = json.loads((out / "comparison.json").read_text())
-    assert set(report["verdicts"]) == {"end point W1.W2"} and report["passed"]
+    assert set(report["verdicts"]) == {"end point W1.W2", "zero-shot V"} and report["passed"]
     assert report["quadrant_norms"]["W1.W2"]["theory"] == pytest.approx(2.0, abs=1e-6)
     assert set(report["zero_shot"]) == {"V"}
     assert report["zero_shot"]["V"]["simulation"] > 1.0     # V stays near its small start
+    assert report["zero_shot"]["V"]["theory"] == pytest.approx(
+        report["zero_shot"]["V"]["simulation"], rel=1e-10)
 
 
 def test_a_prediction_in_pieces_equals_the_whole(monkeypatch):

@@ -275,7 +275,7 @@ def evaluate(expr: sp.MatrixExpr, env: Mapping[str, np.ndarray]) -> np.ndarray:
     if isinstance(expr, sp.MatrixSymbol):
         return np.asarray(env[expr.name])
     if isinstance(expr, sp.Transpose):
-        return evaluate(expr.arg, env).T
+        return np.swapaxes(evaluate(expr.arg, env), -1, -2)     # leading axes batch
     if isinstance(expr, sp.MatAdd):
         return sum(evaluate(a, env) for a in expr.args)
     if isinstance(expr, sp.MatMul):

@@ -14,6 +14,7 @@ the NumPy simulator to rounding error.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,9 @@ def gated_train(network: GatedNetwork, data: GatedData, lr: float, epochs: int,
 
     steps = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     losses, history = [], {e: [] for e in W}
+    sync = torch.cuda.synchronize if str(dev).startswith("cuda") else (lambda: None)
+    sync()
+    began = time.perf_counter()
     for epoch in range(epochs + 1):
         loss = per_seed_loss()
         if epoch in steps:
@@ -92,7 +96,9 @@ def gated_train(network: GatedNetwork, data: GatedData, lr: float, epochs: int,
         if not all(bool(torch.isfinite(w).all()) for w in W.values()):
             raise ModspecError(f"lr={lr:g} is invalid: gradient descent diverged "
                                f"(non-finite weights at epoch {epoch + 1}); use a smaller lr")
+    sync()
+    seconds = time.perf_counter() - began
     hist = {e: np.stack(v, axis=1) for e, v in history.items()} if keep_weights else None
     final = {e: w.detach().cpu().numpy().astype(float) for e, w in W.items()}
     return GatedRun(np.array(steps, dtype=float), np.stack(losses, axis=1), start, final,
-                    float(lr), 1.0 / (N * lr), hist)
+                    float(lr), 1.0 / (N * lr), hist, seconds)

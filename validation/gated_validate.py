@@ -12,13 +12,15 @@ pathway norms ``‖W_p‖_F`` at the end (end-point verdicts). Beside it:
 * **winner** — on every mode, the pathway whose strength rises first in training is the
   theory's winner;
 * **zero-shot error** — for every untrained pathway, its error on the data of its two ends
-  (:func:`~modspec.numerics.gated_report.pathway_errors`) at the end of training against the
-  theory's, ``|measured − theory| ≤ heldout_abs``.
+  (:func:`~modspec.numerics.gated_report.pathway_errors`) at the end of training, averaged
+  over seeds, against the theory's, ``|measured − theory| ≤ heldout_abs``: the race's end
+  from the aligned start; from random starts the derived matrix dynamics from each seed's
+  own start (:mod:`modspec.numerics.gated_zero_shot`).
 
 Which start: from the **aligned start** (``start``, every seed the same) the race is exactly
 gradient descent, and everything above is judged. From a **random start** (``start=None``:
 ``init_std``, seeds) the race describes no trajectory: only the end points of the trained
-pathways are judged (they are fitted whatever the start), the rest is reported. Where the
+pathways and the zero-shot errors are judged, the rest is reported. Where the
 basis condition fails the theory is the exact matrix dynamics derived by SymPy
 (:func:`~modspec.theory.gated_flow.gated_flow`, stepped epoch by epoch with the exact gated
 statistics) from each seed's own start: the pathway norms are judged at every epoch.
@@ -42,6 +44,7 @@ from modspec.numerics.gated_predict import (
 )
 from modspec.numerics.gated_report import pathway_errors
 from modspec.numerics.gated_simulate import GatedRun, gated_initial_weights, gated_simulate
+from modspec.numerics.gated_zero_shot import derived_run, zero_shot_errors
 from modspec.numerics.record import Trajectory
 from modspec.theory.errors import bad
 from modspec.theory.gated import GatedNetwork
@@ -103,7 +106,8 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     run, measured = stepped_run(theory, step, epochs, init,
                                 kind="training" if backend == "torch" else "simulation",
                                 meta={"backend": backend, "start": start,
-                                      "init_std": init_std})
+                                      "init_std": init_std,
+                                      "device": device if backend == "torch" else "cpu"})
     if theory.modes is not None:
         # from a random start: the race from the aligned start of strength init_std, whose
         # trained pathways end where training ends (only those end points are judged)
@@ -111,7 +115,7 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
                                      start if start is not None else init_std)
     else:   # the derived matrix dynamics from each seed's own start, averaged over seeds
         def exact(W: dict[str, np.ndarray], n: int) -> GatedRun:
-            return _derived_dynamics(theory, lr, n, W)
+            return derived_run(network, data, lr, n, W, keep_weights=True)
 
         _, own = stepped_run(theory, exact, epochs, run.init)
         predicted = Trajectory(own.t, {}, own.mean()["quadrant_norms"], own.mean()["loss"],
@@ -135,66 +139,47 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
     zero_shot: dict[str, dict[str, float]] = {}
     untrained = [path_label(p) for p in network.pathways if path_label(p) not in trained]
     if untrained:
-        errs = [pathway_errors(network, data, {e: w[s] for e, w in run.weights.items()})
-                for s in range(run.loss.shape[0])]
-        theory_errs = _theory_errors(theory, predicted, start)
+        errs = zero_shot_errors(network, data, run.weights)
+        theory_errs = _theory_errors(theory, predicted, start, run)
         for k in untrained:
-            got = float(np.mean([e[k] for e in errs]))
-            zero_shot[k] = {"simulation": got, "theory": theory_errs.get(k, float("nan"))}
-            if aligned:
-                verdicts[f"zero-shot {k}"] = check(abs(got - zero_shot[k]["theory"]),
-                                                   CHECK_TOLERANCES["heldout_abs"],
-                                                   f"|zero-shot error of {k} sim − theory|")
+            got = float(np.mean(errs[k]))
+            zero_shot[k] = {"simulation": got, "theory": theory_errs[k]}
+            verdicts[f"zero-shot {k}"] = check(abs(got - zero_shot[k]["theory"]),
+                                               CHECK_TOLERANCES["heldout_abs"],
+                                               f"|zero-shot error of {k} sim − theory|")
     if aligned:
-        for a, name in predicted.meta.get("winner", {}).items():
-            rises = _rises(measured, a)
-            if name is None or name not in rises:
-                continue
-            first = min(rises.values())
-            verdicts[f"winner mode {a}"] = check(
-                (rises[name] - first) / first if first > 0 else 0.0,
-                CHECK_TOLERANCES["half_rise_rel"],
-                f"(t½ of the theory's winner {name} − first t½) / first t½ in training, "
-                f"mode {a} (ties allowed)")
+        verdicts.update(_winner_verdicts(predicted, measured))
     comp = Comparison(comp.modes, comp.half_rise, comp.quadrant_norms, comp.systematicity,
                       verdicts, comp.tolerances)
     return GatedAssessment(theory, run, predicted, measured, comp, zero_shot, start)
 
 
-def _derived_dynamics(theory: GatedTheory, lr: float, epochs: int,
-                      init: dict[str, np.ndarray]) -> GatedRun:
-    """Gradient descent by the *derived* matrix flow (:mod:`modspec.theory.gated_flow`,
-    ``W_e ← W_e + (τ dW_e/dt)/τ`` with the exact gated statistics), seed by seed, every
-    epoch kept: the exact matrix dynamics the simulator is compared with."""
-    from modspec.theory.gated_data import gated_statistics
-    from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
-
-    net = theory.network
-    flow = gated_flow(net)
-    values = flow_values(flow, gated_statistics(net, theory.data))
-    tau = 1.0 / (theory.samples * lr)
-    seeds = next(iter(init.values())).shape[0]
-    history: dict[str, list] = {e: [] for e in init}
-    for s in range(seeds):
-        W = {e: np.array(w[s], dtype=float) for e, w in init.items()}
-        steps = [W]
-        for _ in range(epochs):
-            d = evaluate_flow(flow, values, W)
-            W = {e: W[e] + d[e] / tau for e in W}
-            steps.append(W)
-        for e in history:
-            history[e].append(np.stack([w[e] for w in steps]))
-    hist = {e: np.stack(v) for e, v in history.items()}
-    final = {e: v[:, -1] for e, v in hist.items()}
-    return GatedRun(np.arange(epochs + 1, dtype=float), np.zeros((seeds, epochs + 1)),
-                    dict(init), final, lr, tau, hist)
+def _winner_verdicts(predicted: Trajectory, measured: Trajectory) -> dict[str, Any]:
+    """On every mode, the theory's winner half-rises first in training too (ties allowed)."""
+    out = {}
+    for a, name in predicted.meta.get("winner", {}).items():
+        rises = _rises(measured, a)
+        if name is None or name not in rises:
+            continue
+        first = min(rises.values())
+        out[f"winner mode {a}"] = check(
+            (rises[name] - first) / first if first > 0 else 0.0,
+            CHECK_TOLERANCES["half_rise_rel"],
+            f"(t½ of the theory's winner {name} − first t½) / first t½ in training, "
+            f"mode {a} (ties allowed)")
+    return out
 
 
-def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | None
-                   ) -> dict[str, float]:
-    """Every pathway's error at the theory's end weights (aligned start only)."""
+def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | None,
+                   run: GatedRun) -> dict[str, float]:
+    """Every untrained pathway's error at the theory's end weights: the race's from the
+    aligned start; otherwise the derived matrix dynamics from each seed's own start
+    (:mod:`modspec.numerics.gated_zero_shot`), averaged over seeds."""
+    net, data = theory.network, theory.data
     if theory.modes is None or start is None:
-        return {}
+        end = derived_run(net, data, float(predicted.lr), int(predicted.t[-1]), run.init)
+        return {k: float(np.mean(v)) for k, v in
+                zero_shot_errors(net, data, end.weights).items()}
     from modspec.numerics.gated_race import race
     from modspec.theory.gated_modes import aligned_weights
 
@@ -202,7 +187,7 @@ def _theory_errors(theory: GatedTheory, predicted: Trajectory, start: float | No
     result = race(theory.modes, begin, float(predicted.lr), int(predicted.t[-1]))
     ends = {a: {e: float(v[-1]) for e, v in bs.items()}
             for a, bs in result["strengths"].items()}
-    return pathway_errors(theory.network, theory.data, aligned_weights(theory.modes, ends))
+    return pathway_errors(net, data, aligned_weights(theory.modes, ends))
 
 
 def _rises(measured: Trajectory, mode: str) -> dict[str, float]:
@@ -282,6 +267,12 @@ def gated_summary(assessment: GatedAssessment) -> str:
         if not v["passed"]:
             lines.append(f"    failed {key}: {v['value']:.6g} {v['test']} "
                          f"{v['tolerance']:.3g} ({v['what']})")
+    run = assessment.run
+    if run.seconds is not None and run.t[-1] > 0:
+        per_epoch = run.seconds / float(run.t[-1])
+        lines.append(f"  training on {assessment.measured.meta.get('device', 'cpu')}: "
+                     f"{run.seconds:.3g} s, {1e3 * per_epoch:.3g} ms per epoch, "
+                     f"{1e3 * per_epoch / run.loss.shape[0]:.3g} ms per epoch per seed")
     if assessment.zero_shot:
         lines.append("  zero-shot error of untrained pathways (mean): " + ", ".join(
             f"{k} {v['simulation']:.3g}" for k, v in list(assessment.zero_shot.items())[:6])

@@ -20,7 +20,8 @@ import json
 from modspec.theory.errors import ModspecError
 
 __all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "load",
-           "predict_network", "simulate_network", "start_of", "validate_network"]
+           "predict_network", "refuse_architecture", "simulate_network", "start_of",
+           "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
                 "--dataset then names its data (family = gated): prints the pathways, the "
@@ -33,6 +34,7 @@ def derive_network(args: argparse.Namespace) -> int:
     from modspec.theory.gated_data import data_from_dict
     from modspec.theory.gated_toml import load_network
 
+    refuse_architecture(args)
     network = load_network(args.network)
     if args.dataset is None:
         raise ModspecError("--network needs --dataset FILE.toml: the network's data "
@@ -72,7 +74,8 @@ def _text(report: dict) -> str:
                 + f" ({'attracting' if gd['attracting'] else 'not attracting'})")
             lines.append("  the flow ends at " + ", ".join(
                 f"{e}={v:.6g}" for e, v in fl["strengths"].items()))
-            lines.append(f"  first to half-rise: {m['winner']}")
+            lines.append(f"  first to half-rise: {m['winner']} (gradient descent), "
+                         f"{m['winner_flow']} (gradient flow)")
     return "\n".join(lines)
 
 
@@ -102,12 +105,24 @@ def add_network_options(parser: argparse.ArgumentParser, start: bool = True) -> 
         g.add_argument("--start", type=number(0, strict=True), default=None, help=START_HELP)
 
 
+def refuse_architecture(args: argparse.Namespace) -> None:
+    """``--arch`` or ``--depth`` given (on the line or in ``--config``, whatever the value)
+    together with ``--network``: one line (:class:`modspec.commands.options.Given` notes
+    which options were given)."""
+    for name in ("arch", "depth"):
+        if name in getattr(args, "given", ()):
+            raise ModspecError(f"--{name}={getattr(args, name)} is invalid with --network: "
+                               "it sets the modular network (a gated network declares its "
+                               "own layers, edges and gates); drop one of them")
+
+
 def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     """The network and its data, after refusing every modular option set with --network
     (``allowed`` adds values a command's defaults give)."""
     from modspec.theory.gated_data import data_from_dict
     from modspec.theory.gated_toml import load_network
 
+    refuse_architecture(args)
     for name, values in {**MODULAR, **(allowed or {})}.items():
         if hasattr(args, name) and getattr(args, name) not in values:
             flag = "--" + name.replace("_", "-")
@@ -143,13 +158,14 @@ def start_of(args: argparse.Namespace, network: object, required: bool) -> float
 
 def predict_network(args: argparse.Namespace) -> int:
     """``modspec predict --network``: the race (or, where the basis condition fails, the
-    exact matrix dynamics, said in one line on stderr) as the predict contract."""
+    exact matrix dynamics, said in one line on stderr) as the predict contract; gradient
+    descent epoch by epoch, or with ``--time continuous`` the gradient flow."""
     import sys
 
     from modspec.commands.options import write_json
     from modspec.commands.predict import write_csv
 
-    network, data = load(args)
+    network, data = load(args, {"time": (None, "discrete", "continuous")})
     start = start_of(args, network, required=True)
     from modspec.numerics.gated_predict import gated_prediction, gated_theory
 
@@ -158,8 +174,13 @@ def predict_network(args: argparse.Namespace) -> int:
         print(f"modspec predict: {theory.condition.reason}; predicting the exact matrix "
               f"dynamics from a random start of std {start:g} (seed {args.seed})",
               file=sys.stderr)
-    payload = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
-                               seed=args.seed).payload()
+    record = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
+                              seed=args.seed, time=args.time or "discrete")
+    payload = record.payload()
+    payload["meta"]["time"] = record.time
+    if theory.modes is not None:    # the race: mode → winner, half-rise times, solution
+        payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution")
+                           if k in record.meta}
     if args.format == "csv":
         write_csv(payload)
     else:

@@ -29,6 +29,7 @@ __all__ = [
     "add_init_options",
     "add_objects_option",
     "add_rule_options",
+    "Given",
     "dataset_file",
     "dataset_from",
     "device",
@@ -246,12 +247,21 @@ def rule_from(args: argparse.Namespace) -> Any:
     return learning_rule(args.rule, args.gamma, args.nabla)
 
 
+class Given(argparse.Action):
+    """Store the value and note the option in ``namespace.given`` (a set of dests): an
+    option given on the line (or in ``--config``) is told apart from its default."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", set()) | {self.dest}
+
+
 def add_architecture_options(parser: argparse.ArgumentParser) -> None:
     """``--arch`` and ``--depth``."""
     g = parser.add_argument_group("architecture")
-    g.add_argument("--arch", choices=sorted(PRESETS), default="dense",
+    g.add_argument("--arch", choices=sorted(PRESETS), default="dense", action=Given,
                    help="modular architecture (default dense)")
-    g.add_argument("--depth", type=integer(1, MAX_DEPTH), default=2,
+    g.add_argument("--depth", type=integer(1, MAX_DEPTH), default=2, action=Given,
                    help=f"layers per module (1 … {MAX_DEPTH}, default 2)")
 
 

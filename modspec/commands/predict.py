@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time", choices=("continuous", "discrete"), default=None,
                    help="continuous (default): the gradient flow (closed forms); discrete: "
                         "gradient descent epoch by epoch at this lr (exact per-epoch mode "
-                        "map; the only one with --network)")
+                        "map; the default with --network)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     add_rule_options(p)
     add_init_options(p)

@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "symbolic link or a file that is not a store)")
     p.add_argument("--workers", type=integer(0), default=None,
                    help="local worker processes (default: the CPU count; 0: in this process)")
+    p.add_argument("--network", default=None, metavar="FILE.toml",
+                   help="a gated network (docs/theory/gated.md): the grid's [dataset] is its "
+                        "data (family = gated) and each point's row holds the race's theory "
+                        "(also: network = FILE.toml in [run])")
     p.add_argument("--scheduler", type=scheduler_address, default=None, metavar="ADDR",
                    help="a Dask scheduler tcp://HOST:PORT to run the points on "
                         "(pip install 'modspec[dask]'; docs/dask.md)")
@@ -111,6 +115,15 @@ def _run(args: argparse.Namespace) -> int:
         raise bad("--y", args.y, "must differ from --x (a surface needs two parameters)")
     if args.plot is None and (args.x or args.y or args.value):
         raise bad("--x/--y/--value", args.x or args.y or args.value, "need --plot FIGURE")
+    from modspec.validation.sweeps.gated import gated_sweep, is_gated_grid
+
+    if is_gated_grid(args.grid, args.network):     # a gated network: the race's theory
+        if args.plot is not None:
+            raise bad("--plot", args.plot, "is not drawn for a gated network (load the store)")
+        result = gated_sweep(args.grid, args.out, network=args.network)
+        print(f"{result.points} points: {result.computed} computed, {result.skipped} "
+              f"already in {args.out}", file=sys.stderr)
+        return 0
     if args.executor is not None:
         factory(args.executor)              # a known name, before any point
     grid = args.grid

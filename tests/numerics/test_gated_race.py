@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from gated_cases import SHALLOW_DEEP, SHALLOW_DEEP_DATA, SHARED_DATA, SHARED_NET
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -57,29 +58,9 @@ def aligned_problems(draw):
     return net, data, draw(st.integers(0, 2**16))
 
 
-SHARED = network_from_toml("""
-[layers]
-a0 = 2
-a1 = 2
-h = 2
-b0 = 2
-b1 = 2
-[edges]
-i0 = ["a0", "h"]
-i1 = ["a1", "h"]
-o0 = ["h", "b0"]
-o1 = ["h", "b1"]
-[rule]
-inputs = ["a0", "a1"]
-outputs = ["b0", "b1"]
-offsets = [0]
-""")
-
-
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(aligned_problems())
-@example((SHARED, GatedData({"a0": np.eye(2), "a1": np.eye(2)},
-                            {"b0": [[3, 1], [0, 1]], "b1": [[3, 1], [0, 1]]}), 7))
+@example((SHARED_NET, SHARED_DATA, 7))
 def test_per_mode_system_equals_gradient_descent_from_an_aligned_start(problem):
     net, data, seed = problem
     stats = gated_statistics(net, data)
@@ -112,9 +93,7 @@ def test_per_mode_system_equals_gradient_descent_from_an_aligned_start(problem):
 
 
 def test_the_end_point_is_the_fixed_point_on_the_conserved_level_set_of_the_start():
-    net = SHARED
-    data = GatedData({"a0": np.eye(2), "a1": np.eye(2)},
-                     {"b0": [[3, 1], [0, 1]], "b1": [[3, 1], [0, 1]]})
+    net, data = SHARED_NET, SHARED_DATA
     stats = gated_statistics(net, data)
     modes = pathway_modes(gated_flow(net), stats)
     start = {a: {"i0": 0.3, "i1": 0.2, "o0": 0.25, "o1": 0.35} for a in modes.edges}
@@ -142,18 +121,8 @@ def test_the_end_point_is_the_fixed_point_on_the_conserved_level_set_of_the_star
 
 
 def test_a_shallow_pathway_wins_the_race_against_a_deep_one_from_a_small_start():
-    net = network_from_toml("""
-[layers]
-x = 1
-h = 1
-y = 1
-[edges]
-V = ["x", "y"]
-W1 = ["x", "h"]
-W2 = ["h", "y"]
-""")
-    modes = pathway_modes(gated_flow(net), gated_statistics(
-        net, GatedData({"x": [[1]]}, {"y": [[2]]})))
+    net = network_from_toml(SHALLOW_DEEP)
+    modes = pathway_modes(gated_flow(net), gated_statistics(net, SHALLOW_DEEP_DATA))
     result = race(modes, {0: {"V": 1e-3, "W1": 1e-3, "W2": 1e-3}}, 0.1, 300)
     assert result["winner"][0] == "V"
     assert result["half_rise"][0]["V"] < result["half_rise"][0]["W1.W2"]
@@ -164,8 +133,7 @@ W2 = ["h", "y"]
 @settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(aligned_problems())
-@example((SHARED, GatedData({"a0": np.eye(2), "a1": np.eye(2)},
-                            {"b0": [[3, 1], [0, 1]], "b1": [[3, 1], [0, 1]]}), 7))
+@example((SHARED_NET, SHARED_DATA, 7))
 def test_where_gradient_descent_settles_the_fixed_point_is_its_end_point(problem):
     net, data, seed = problem
     stats = gated_statistics(net, data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from gated_cases import GATED, GATED_DATA, RULE, RULE_DATA
 
 from modspec.numerics.gated_simulate import gated_initial_weights, gated_loss, gated_simulate
 from modspec.numerics.simulate import initial_weights, simulate
@@ -12,61 +13,12 @@ from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError
 from modspec.theory.gated_convert import as_gated, edge_weights
-from modspec.theory.gated_data import GatedData, gated_statistics
+from modspec.theory.gated_data import gated_statistics
 from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
 from modspec.theory.gated_toml import network_from_toml
 
-GATED = """
-contexts = ["a", "b"]
-[layers]
-x = 2
-u = 1
-h = 3
-y = 2
-z = 1
-[edges]
-W1 = ["x", "h"]
-U = ["u", "h"]
-W2 = ["h", "y"]
-V = ["x", "y"]
-Z = ["h", "z"]
-[gates.context]
-V = [1, 0]
-z = [0.5, 1]
-[gates.item]
-h = [1, 0, 2]
-U = [1, 1, -1]
-"""
 
-DATA = GatedData({"x": [[1, 0, 1], [0, 1, 1]], "u": [[1, 2, 3]]},
-                 {"y": [[1, 2, 0], [0, 1, 1]], "z": [[1, -1, 0.5]]})
-
-RULE = """
-[layers]
-a0 = 2
-a1 = 2
-a2 = 2
-h = 3
-b0 = 2
-b1 = 2
-b2 = 2
-[edges]
-i0 = ["a0", "h"]
-i1 = ["a1", "h"]
-i2 = ["a2", "h"]
-o0 = ["h", "b0"]
-o1 = ["h", "b1"]
-o2 = ["h", "b2"]
-[rule]
-inputs = ["a0", "a1", "a2"]
-outputs = ["b0", "b1", "b2"]
-offsets = [0, 1]
-"""
-RULE_DATA = GatedData({f"a{k}": [[1, 0], [0, 1]] for k in range(3)},
-                      {f"b{k}": [[2, 1], [0, 1]] for k in range(3)})
-
-
-@pytest.mark.parametrize("text,data", [(GATED, DATA), (RULE, RULE_DATA)])
+@pytest.mark.parametrize("text,data", [(GATED, GATED_DATA), (RULE, RULE_DATA)])
 def test_gradient_descent_is_the_derived_flow_epoch_by_epoch(text, data):
     net = network_from_toml(text)
     flow = gated_flow(net)
@@ -138,9 +90,9 @@ def test_a_training_subset_gives_todays_weights_too():
 def test_bad_arguments_are_one_line_errors():
     net = network_from_toml(GATED)
     with pytest.raises(ModspecError, match="^lr="):
-        gated_simulate(net, DATA, -1.0, 3)
+        gated_simulate(net, GATED_DATA, -1.0, 3)
     with pytest.raises(ModspecError, match="^init\\[W1\\]"):
-        gated_simulate(net, DATA, 0.1, 3, init={**gated_initial_weights(net),
+        gated_simulate(net, GATED_DATA, 0.1, 3, init={**gated_initial_weights(net),
                                                 "W1": np.zeros((1, 2, 2))})
     with pytest.raises(ModspecError, match="^lr=.*diverged"):
-        gated_simulate(net, DATA, 1e6, 50, init_std=1.0)
+        gated_simulate(net, GATED_DATA, 1e6, 50, init_std=1.0)

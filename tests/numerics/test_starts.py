@@ -144,7 +144,7 @@ def test_seeded_start_is_the_former_seeded_starts(args):
 
 
 def test_expected_run_is_the_sweeps_former_policy():
-    """validation/sweeps.py's ``_a0s``: the point's a0 when given, the seeded start for deep
+    """validation/sweeps/run.py's ``_a0s``: the point's a0 when given, the seeded start for deep
     modes of a decoupled network, the expected start otherwise."""
     args = (6, 3e-2, 2, 4)
     assert starts.expected_run(D0, arch.dense(3), *args) == pytest.approx(

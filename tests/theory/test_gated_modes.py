@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from gated_cases import FAILING, FAILING_DATA, ROUTING_SMALL, ROUTING_SMALL_DATA, ROUTING_SMALL_Y
 
 from modspec.theory.gated_data import GatedData, gated_statistics
 from modspec.theory.gated_flow import gated_flow
@@ -15,37 +16,10 @@ from modspec.theory.gated_modes import (
 )
 from modspec.theory.gated_toml import network_from_toml
 
-SHARED = """
-[layers]
-a0 = 2
-a1 = 2
-a2 = 2
-h = 3
-g = 3
-b0 = 2
-b1 = 2
-b2 = 2
-[edges]
-i0 = ["a0", "h"]
-i1 = ["a1", "h"]
-i2 = ["a2", "h"]
-hg = ["h", "g"]
-o0 = ["g", "b0"]
-o1 = ["g", "b1"]
-o2 = ["g", "b2"]
-[rule]
-inputs = ["a0", "a1", "a2"]
-outputs = ["b0", "b1", "b2"]
-offsets = [0, 1]
-"""
-Y = [[2, 1], [0, 1]]
-SHARED_DATA = GatedData({f"a{k}": [[1, 0], [0, 1]] for k in range(3)},
-                        {f"b{k}": Y for k in range(3)})
-
 
 def test_a_shared_hidden_layer_conserves_its_strength_against_the_modules():
-    net = network_from_toml(SHARED)
-    stats = gated_statistics(net, SHARED_DATA)
+    net = network_from_toml(ROUTING_SMALL)
+    stats = gated_statistics(net, ROUTING_SMALL_DATA)
     cond = basis_condition(stats)
     assert cond.holds and cond.reason == ""
     modes = pathway_modes(gated_flow(net), stats, cond)
@@ -53,7 +27,7 @@ def test_a_shared_hidden_layer_conserves_its_strength_against_the_modules():
     b = modes.b
     # the mode strengths are the singular values of Y over the 12 samples (each pathway is
     # trained in one of the 6 contexts), the input covariance 1/12 on every mode
-    sv = np.linalg.svd(np.array(Y, float), compute_uv=False)
+    sv = np.linalg.svd(np.array(ROUTING_SMALL_Y, float), compute_uv=False)
     for a, sigma in zip((0, 1), sv, strict=True):
         vals = modes.values[a]
         assert vals[sp.Symbol("s[i0.hg.o0]")] == pytest.approx(sigma / 12, rel=1e-12)
@@ -82,8 +56,8 @@ def _zero(expr):
 
 
 def test_the_per_mode_equations_are_products_of_other_strengths_times_the_mode_error():
-    net = network_from_toml(SHARED)
-    stats = gated_statistics(net, SHARED_DATA)
+    net = network_from_toml(ROUTING_SMALL)
+    stats = gated_statistics(net, ROUTING_SMALL_DATA)
     modes = pathway_modes(gated_flow(net), stats)
     b = modes.b
     s, d = sp.Symbol("s[i0.hg.o0]"), sp.Symbol("d[i0.hg.o0|i0.hg.o0]")
@@ -95,20 +69,7 @@ def test_the_per_mode_equations_are_products_of_other_strengths_times_the_mode_e
 
 
 def test_where_pathways_see_different_singular_vectors_the_condition_fails_in_one_line():
-    text = """
-[layers]
-x = 2
-h = 2
-y = 2
-[edges]
-A = ["x", "y"]
-W1 = ["x", "h"]
-W2 = ["h", "y"]
-[gates.item]
-A = [1, 0]
-"""
-    net = network_from_toml(text)
-    data = GatedData({"x": [[1, 1], [0, 1]]}, {"y": [[1, 0], [0, 2]]})
+    net, data = network_from_toml(FAILING), FAILING_DATA
     cond = basis_condition(gated_statistics(net, data))
     assert not cond.holds
     assert "\n" not in cond.reason and "no shared basis" in cond.reason

@@ -9,9 +9,9 @@ import pytest
 
 import modspec as ms
 from modspec.theory.errors import ModspecError
-from modspec.validation.sweep_grid import grid_points
 from modspec.validation.sweeps import run_bundle
 from modspec.validation.sweeps.balanced import with_init
+from modspec.validation.sweeps.grid import grid_points
 
 WHITE = {"nx": 3, "ny": 2, "kx": 0, "ky": 1, "r": 1.0}
 
