@@ -41,7 +41,7 @@ from modspec.theory.architectures import MAX_DEPTH, PRESETS, Network, architectu
 from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD, LR, SEED, SEEDS
 from modspec.theory.errors import bad
 
-__all__ = ["INITS", "RunSpec", "accepts_run_spec", "check_integer", "data_of"]
+__all__ = ["INITS", "RunSpec", "accepts_run_spec", "check_device", "check_integer", "data_of"]
 
 #: Kinds of start: small random weights, or a seeded λ-balanced start.
 INITS = ("random", "lambda-balanced")
@@ -52,7 +52,6 @@ _NONLINEARITIES = (None, "relu", "tanh")
 #: Fields a trainer reads that the NumPy simulator cannot honour (left at their defaults
 #: for it).
 _TRAINER_ONLY = ("nonlinearity", "bias", "dtype")
-_COMPOSITIONAL_SIZES = ("nx", "ny", "kx", "ky")
 #: Fields passed on to a producer as they are.
 _RUN_FIELDS = ("lr", "epochs", "hidden", "init_std", "seeds", "seed", "record_every", "time",
                "nonlinearity", "bias", "backend", "device", "dtype")
@@ -77,6 +76,16 @@ def _number(name: str, value: Any, low: float | None = None, strict: bool = Fals
     return float(value)
 
 
+def check_device(device: Any) -> str:
+    """A PyTorch device named as modspec takes it: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``
+    (whether it exists is asked only when training, :mod:`modspec.validation.devices`)."""
+    name, _, index = str(device).partition(":")
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda")
+                                           or (name == "cuda" and index.isdigit())):
+        raise bad("device", device, "must be auto, cpu, cuda or cuda:N")
+    return device
+
+
 def _choice(name: str, value: Any, allowed: tuple) -> Any:
     if value not in allowed:
         raise bad(name, value, f"must be one of {', '.join(map(str, allowed))}")
@@ -98,17 +107,16 @@ def data_of(dataset: Any) -> tuple[tuple[str, Any], ...]:
     elif isinstance(dataset, tuple) and all(isinstance(p, tuple) and len(p) == 2
                                             for p in dataset):
         params = dict(dataset)
-    elif all(hasattr(dataset, k) for k in (*_COMPOSITIONAL_SIZES, "rx", "ry")) \
-            and not hasattr(dataset, "params"):
-        params = {k: getattr(dataset, k) for k in (*_COMPOSITIONAL_SIZES, "rx", "ry")}
-    elif getattr(dataset, "params", ()):
-        params = {"family": dataset.family, **dict(dataset.params)}
+    elif getattr(dataset, "params", None):
+        params = {"family": getattr(dataset, "family", "compositional"), **dict(dataset.params)}
     else:
         raise bad("dataset", type(dataset).__name__, "a run specification names its dataset "
                   "by family and parameters: a mapping, or a dataset of a named family")
     family = params.pop("family", "compositional")
     if family == "compositional":
         r = params.pop("r", 1)
+        if params.get("rx") is not None and params.get("ry") is not None:
+            _number("r", r, 0)              # unused beside rx and ry, but checked
         for side in ("rx", "ry"):
             value = r if params.get(side) is None else params[side]
             params[side] = float(value) if isinstance(value, numbers.Real) else value
@@ -168,10 +176,7 @@ class RunSpec:
 
     def _checked_choices(self) -> dict[str, Any]:
         nonlinearity = None if self.nonlinearity == "linear" else self.nonlinearity
-        device = str(self.device)
-        name, _, index = device.partition(":")
-        if not (device in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit())):
-            raise bad("device", self.device, "must be auto, cpu, cuda or cuda:N")
+        check_device(self.device)
         if not isinstance(self.bias, bool):
             raise bad("bias", self.bias, "must be True or False")
         if not isinstance(self.rule, str) and (self.gamma, self.nabla) != (None, None):
@@ -235,6 +240,10 @@ class RunSpec:
         return family_network(self.arch, self.dataset() if dataset is None else dataset,
                               self.depth)
 
+    def objects(self) -> list[int] | None:
+        """The training objects as a list (None: every object)."""
+        return None if self.train_objects is None else list(self.train_objects)
+
     def learning_rule(self) -> Any:
         """The :class:`~modspec.numerics.rules.LearningRule` of ``rule``/``gamma``/``nabla``."""
         from .rules import learning_rule
@@ -266,8 +275,7 @@ class RunSpec:
         network = self.network(dataset)
         out = {name: getattr(self, name) for name in _RUN_FIELDS}
         out |= {"dataset": dataset, "network": network, "rule": self.learning_rule(),
-                "train_objects": None if self.train_objects is None
-                else list(self.train_objects)}
+                "train_objects": self.objects()}
         if weights:
             out["init"] = self.initial_weights(dataset, network)
         elif self.init != "random":

@@ -80,19 +80,13 @@ def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
 
 
 def _simulate(p: Point) -> Trajectory:
-    return simulate(p.dataset(), p.network(), lr=p.lr, epochs=p.epochs, hidden=p.hidden,
-                    init_std=p.init_std, seeds=p.seeds, seed=p.seed,
-                    train_objects=p.objects(), record_every=p.record_every,
-                    rule=p.learning_rule())
+    return simulate(p.run_spec())
 
 
 def _train(p: Point) -> Trajectory:
     from .training import train
 
-    run = train(p.dataset(), p.network(), backend="torch", device="cpu", lr=p.lr,
-                epochs=p.epochs, hidden=p.hidden, init_std=p.init_std, seeds=p.seeds,
-                seed=p.seed, train_objects=p.objects(), rule=p.learning_rule())
-    return run
+    return train(p.run_spec("train"))
 
 
 def measured_values(prefix: str, run: Trajectory) -> dict[str, float]:

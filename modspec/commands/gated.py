@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from modspec.theory.errors import ModspecError
+from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "load",
-           "predict_network", "simulate_network", "start_of", "validate_network"]
+__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "hand_over",
+           "load", "predict_network", "simulate_network", "start_of", "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
                 "--dataset then names its data (family = gated): prints the pathways, the "
@@ -31,12 +31,8 @@ NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/th
 def derive_network(args: argparse.Namespace) -> int:
     """Validate everything first, then derive and print the report."""
     from modspec.theory.gated_data import data_from_dict
-    from modspec.theory.gated_toml import load_network
 
-    network = load_network(args.network)
-    if args.dataset is None:
-        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
-                           "(family = gated)")
+    network = _network_file(args)
     data = data_from_dict(args.dataset).check(network)
     if args.format == "latex":
         raise ModspecError("--format=latex is invalid with --network: use text or json")
@@ -48,6 +44,18 @@ def derive_network(args: argparse.Namespace) -> int:
         return 0
     print(_text(report))
     return 0
+
+
+def _network_file(args: argparse.Namespace) -> object:
+    """The network of ``--network`` (:func:`modspec.theory.gated_toml.load_network`), which
+    needs ``--dataset`` (its data)."""
+    from modspec.theory.gated_toml import load_network
+
+    network = load_network(args.network)
+    if args.dataset is None:
+        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
+                           "(family = gated)")
+    return network
 
 
 def _text(report: dict) -> str:
@@ -106,7 +114,6 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     """The network and its data, after refusing every modular option set with --network
     (``allowed`` adds values a command's defaults give)."""
     from modspec.theory.gated_data import data_from_dict
-    from modspec.theory.gated_toml import load_network
 
     for name, values in {**MODULAR, **(allowed or {})}.items():
         if hasattr(args, name) and getattr(args, name) not in values:
@@ -116,10 +123,7 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
                    "declares its own layers, edges and gates)")
             raise ModspecError(f"{flag}={getattr(args, name)} is invalid with --network: "
                                f"{why}; drop one of them")
-    network = load_network(args.network)
-    if args.dataset is None:
-        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
-                           "(family = gated)")
+    network = _network_file(args)
     family = args.dataset.get("family")
     if family != "gated":
         raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
@@ -146,8 +150,7 @@ def predict_network(args: argparse.Namespace) -> int:
     exact matrix dynamics, said in one line on stderr) as the predict contract."""
     import sys
 
-    from modspec.commands.options import write_json
-    from modspec.commands.predict import write_csv
+    from modspec.commands.predict import print_payload
 
     network, data = load(args)
     start = start_of(args, network, required=True)
@@ -158,12 +161,8 @@ def predict_network(args: argparse.Namespace) -> int:
         print(f"modspec predict: {theory.condition.reason}; predicting the exact matrix "
               f"dynamics from a random start of std {start:g} (seed {args.seed})",
               file=sys.stderr)
-    payload = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
-                               seed=args.seed).payload()
-    if args.format == "csv":
-        write_csv(payload)
-    else:
-        write_json(payload)
+    print_payload(gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
+                                   seed=args.seed).payload(), args.format)
     return 0
 
 
@@ -223,3 +222,21 @@ def validate_network(args: argparse.Namespace) -> int:
     gv.write_gated_outputs(result, args.out, figures=not args.no_figures)
     print(gv.gated_summary(result))
     return 1 if args.strict and not result.passed else 0
+
+
+def hand_over(args: argparse.Namespace, command: str) -> int | None:
+    """With ``--network``: run ``command`` (predict, simulate or validate) on the gated
+    network and return its exit status. Without: refuse ``--start`` (it belongs to a gated
+    network) and return None, the modular command then runs."""
+    if getattr(args, "network", None) is not None:
+        run = {"predict": predict_network, "simulate": simulate_network,
+               "validate": validate_network}[command]
+        return run(args)
+    if getattr(args, "start", None) is None:
+        return None
+    if command == "simulate":
+        raise ModspecError("--start is invalid without --network (it is the aligned start "
+                           "of a gated network; use --init-std)")
+    hint = "; use --a0" if command == "predict" else ""
+    raise bad("--start", args.start, f"needs --network (the aligned start of a gated "
+              f"network{hint})")
