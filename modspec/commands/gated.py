@@ -15,11 +15,14 @@ modular networks set with it is refused in one line (:data:`MODULAR`). ``derive`
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from collections.abc import Callable
 
+from modspec.theory.defaults import SEED
 from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "hand_over",
+__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "hands_over",
            "load", "predict_network", "simulate_network", "start_of", "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
@@ -157,12 +160,13 @@ def predict_network(args: argparse.Namespace) -> int:
     from modspec.numerics.gated_predict import gated_prediction, gated_theory
 
     theory = gated_theory(network, data)
+    seed = SEED if args.seed is None else args.seed
     if theory.modes is None:
         print(f"modspec predict: {theory.condition.reason}; predicting the exact matrix "
-              f"dynamics from a random start of std {start:g} (seed {args.seed})",
+              f"dynamics from a random start of std {start:g} (seed {seed})",
               file=sys.stderr)
     print_payload(gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
-                                   seed=args.seed).payload(), args.format)
+                                   seed=seed).payload(), args.format)
     return 0
 
 
@@ -224,19 +228,28 @@ def validate_network(args: argparse.Namespace) -> int:
     return 1 if args.strict and not result.passed else 0
 
 
-def hand_over(args: argparse.Namespace, command: str) -> int | None:
-    """With ``--network``: run ``command`` (predict, simulate or validate) on the gated
-    network and return its exit status. Without: refuse ``--start`` (it belongs to a gated
-    network) and return None, the modular command then runs."""
-    if getattr(args, "network", None) is not None:
-        run = {"predict": predict_network, "simulate": simulate_network,
-               "validate": validate_network}[command]
-        return run(args)
-    if getattr(args, "start", None) is None:
-        return None
+def hands_over(command: str) -> Callable[[Callable[[argparse.Namespace], int]],
+                                         Callable[[argparse.Namespace], int]]:
+    """The ``run`` of ``command`` (predict, simulate or validate), handing over to the gated
+    network's with ``--network``; without it, ``--start`` (the aligned start of a gated
+    network) is refused in one line before the modular ``run``."""
+    def wrap(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(run)
+        def call(args: argparse.Namespace) -> int:
+            if getattr(args, "network", None) is not None:
+                gated = {"predict": predict_network, "simulate": simulate_network,
+                         "validate": validate_network}[command]
+                return gated(args)
+            if getattr(args, "start", None) is not None:
+                raise _start_alone(command, args.start)
+            return run(args)
+        return call
+    return wrap
+
+
+def _start_alone(command: str, start: float) -> ModspecError:
     if command == "simulate":
-        raise ModspecError("--start is invalid without --network (it is the aligned start "
-                           "of a gated network; use --init-std)")
+        return ModspecError("--start is invalid without --network (it is the aligned start "
+                            "of a gated network; use --init-std)")
     hint = "; use --a0" if command == "predict" else ""
-    raise bad("--start", args.start, f"needs --network (the aligned start of a gated "
-              f"network{hint})")
+    return bad("--start", start, f"needs --network (the aligned start of a gated network{hint})")

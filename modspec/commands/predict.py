@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from modspec.commands.gated import add_network_options, hands_over
 from modspec.commands.options import (
     SEED,
     add_model_options,
@@ -53,8 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "gradient descent epoch by epoch at this lr (exact per-epoch mode "
                         "map; the only one with --network)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
-    from modspec.commands.gated import add_network_options
-
     add_network_options(p)
     p.set_defaults(func=run)
 
@@ -163,15 +162,11 @@ def print_payload(payload: dict[str, Any], fmt: str) -> None:
         write_json(payload)
 
 
+@hands_over("predict")
 def run(args: argparse.Namespace) -> int:
     given = [f"--{name}" for name in ("hidden", "seed") if getattr(args, name) is not None]
     args.hidden = defaults.HIDDEN if args.hidden is None else args.hidden
     args.seed = defaults.SEED if args.seed is None else args.seed
-    from modspec.commands.gated import hand_over
-
-    gated = hand_over(args, "predict")
-    if gated is not None:
-        return gated
     from modspec.numerics.budget import check_memory, check_output, prediction_bytes
 
     network = network_from(args)

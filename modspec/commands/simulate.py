@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from modspec.commands.gated import add_network_options, hands_over
 from modspec.commands.options import (
     add_model_options,
     add_objects_option,
@@ -40,8 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "observable (columns epoch, seed, group, observable, value)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (shown on stderr once a run takes a few seconds)")
-    from modspec.commands.gated import add_network_options
-
     add_network_options(p)
     p.set_defaults(func=run)
 
@@ -83,12 +82,8 @@ def payload(args: argparse.Namespace, record: Any) -> dict[str, Any]:
     return out
 
 
+@hands_over("simulate")
 def run(args: argparse.Namespace) -> int:
-    from modspec.commands.gated import hand_over
-
-    gated = hand_over(args, "simulate")
-    if gated is not None:
-        return gated
     check_objects_option(args)
     record = simulation(args)                  # a run that diverged is refused in one line
     spec = run_spec(args)

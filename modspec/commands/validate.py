@@ -17,6 +17,7 @@ from typing import Any
 from modspec.theory.errors import bad
 from modspec.validation.defaults import VALIDATE
 
+from .gated import add_network_options, hands_over
 from .options import (
     add_model_options,
     add_objects_option,
@@ -70,18 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--strict", action="store_true", help="exit 1 when a verdict fails")
     add_out_option(p)
-    from .gated import add_network_options
-
     add_network_options(p)
     p.set_defaults(func=run)
 
 
+@hands_over("validate")
 def run(args: argparse.Namespace) -> int:
-    from .gated import hand_over
-
-    gated = hand_over(args, "validate")
-    if gated is not None:
-        return gated
     check_objects_option(args)
     if args.claims:
         check_objects_option(args, "--heldout", proper=True)
