@@ -292,7 +292,7 @@ def accepts_run_spec(fn: Callable[..., Any]) -> Callable[..., Any]:
     takes it. Called without a spec, ``fn`` is called as it is."""
     params = inspect.signature(fn).parameters
     open_ = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    default = RunSpec.__dataclass_fields__
+    default = {f.name: f.default for f in fields(RunSpec)}
 
     @functools.wraps(fn)
     def call(*args: Any, **keywords: Any) -> Any:
@@ -306,9 +306,9 @@ def accepts_run_spec(fn: Callable[..., Any]) -> Callable[..., Any]:
         values = spec.arguments(weights="init" in params)
         for name in _TRAINER_ONLY:
             if name not in params and not open_ and name not in keywords \
-                    and values[name] != default[name].default:
-                raise bad(name, values[name], f"is not run by {fn.__name__} (linear networks "
-                          "without biases in float64): use the trainer")
+                    and values[name] != default[name]:
+                raise bad(name, values[name], f"{fn.__name__} runs linear networks without "
+                          "biases in float64 only; train runs the others")
         kept = {k: v for k, v in values.items() if k in params or open_}
         return fn(**{**kept, **keywords})
 
