@@ -100,7 +100,8 @@ def data_of(dataset: Any) -> tuple[tuple[str, Any], ...]:
     from a family (:class:`~modspec.theory.dataset.CompositionalDataset`, or one of
     :mod:`modspec.theory.families`, which records its family and parameters). The
     compositional family's scales are resolved: ``rx`` and ``ry`` (each default ``r``),
-    without ``r``. Parameters are not checked here; :meth:`RunSpec.dataset` checks them.
+    without ``r``; a compositional dataset's ``output_features``, when chosen, are kept.
+    Parameters are not checked here; :meth:`RunSpec.dataset` checks them.
     """
     if isinstance(dataset, Mapping):
         params = dict(dataset)
@@ -109,6 +110,8 @@ def data_of(dataset: Any) -> tuple[tuple[str, Any], ...]:
         params = dict(dataset)
     elif getattr(dataset, "params", None):
         params = {"family": getattr(dataset, "family", "compositional"), **dict(dataset.params)}
+        if getattr(dataset, "output_features", None) is not None:   # a compositional choice
+            params["output_features"] = tuple(dataset.output_features)
     else:
         raise bad("dataset", type(dataset).__name__, "a run specification names its dataset "
                   "by family and parameters: a mapping, or a dataset of a named family")
@@ -225,6 +228,10 @@ class RunSpec:
         if params["family"] == "compositional" and params.get("rx") == params.get("ry"):
             params["r"] = params.pop("rx")
             del params["ry"]
+        if "output_features" in params:     # chosen in Python, not a family parameter
+            from modspec.theory.dataset import CompositionalDataset
+
+            return CompositionalDataset(**{k: v for k, v in params.items() if k != "family"})
         from modspec.theory.families import from_mapping
 
         return from_mapping(params)

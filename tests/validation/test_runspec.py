@@ -151,6 +151,9 @@ def test_compositional_scales_are_stored_resolved():
     assert RunSpec().dataset().params == CompositionalDataset(**D0).params
     with pytest.raises(ModspecError, match="^r="):        # a bad scale named as given
         RunSpec(data={**D0, "r": -1.0}).dataset()
+    chosen = CompositionalDataset(nx=3, ny=2, kx=1, ky=1, output_features=(2, 0))
+    rebuilt = RunSpec(data=chosen).dataset()
+    assert rebuilt.output_features == (2, 0) and np.array_equal(rebuilt.Y, chosen.Y)
 
 
 def test_another_family_by_file_and_by_grid_is_one_spec_and_its_preset_wiring():
