@@ -103,7 +103,7 @@ def split_of_time(out: str) -> dict[str, float]:
         import json, time
         t0 = time.perf_counter()
         import modspec as ms
-        from modspec.validation.pipeline import assess, theory_checks, write_outputs
+        from modspec.validation.pipeline import assess, with_theory_checks, write_outputs
         from modspec.validation.training import train
         import torch
         t1 = time.perf_counter()
@@ -113,8 +113,7 @@ def split_of_time(out: str) -> dict[str, float]:
         t2 = time.perf_counter()
         run = train(ds, net, lr=0.005, epochs=2400, seeds=10, device="cpu")
         t3 = time.perf_counter()
-        a = assess(th, run)
-        a.comparison.verdicts.update(theory_checks(a))
+        a = with_theory_checks(assess(th, run))
         t4 = time.perf_counter()
         write_outputs(a, {out!r})
         t5 = time.perf_counter()

@@ -22,6 +22,7 @@ from modspec.theory.endpoints import register_coupled_end_point as _register_end
 _LAZY = {
     "compile": "modspec.numerics.predict",
     "simulate": "modspec.numerics.simulate",
+    "RunSpec": "modspec.numerics.runspec",
     "lambda_balanced_weights": "modspec.numerics.any_start",
     "predict_balanced": "modspec.numerics.any_start",
     "solve_neuron": "modspec.numerics.neuron",

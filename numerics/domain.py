@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from .record import measured_half_rise
+
 __all__ = ["DOMAIN_SHIFT", "START_LOG_RULE", "START_PRECISION", "TOTAL_SHIFT",
            "TRAJECTORY_SHIFT", "ModeDomain", "mode_domains", "run_domains", "steepness"]
 
@@ -231,18 +233,8 @@ def run_domains(th: Any, run: Any, exp: Any, bound: float = DOMAIN_SHIFT,
             rise[key] = float("nan")
             continue
         a = np.interp(t, exp.trajectory.t, a)
-        rise[key] = _half_rise(t, a, fixed[key])
+        rise[key] = measured_half_rise(t, a, fixed[key])
         steep[key] = steepness(t, a, fixed[key], rise[key])
     rule = str((run.meta or {}).get("rule", "gradient-descent")) != "gradient-descent"
     return mode_domains(th, hidden, exp.a0, rise, bound, steep, trajectory_bound, rule)
 
-
-def _half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
-    """First time ``a`` reaches ``target/2`` (linear interpolation), NaN if never."""
-    above = np.flatnonzero(a >= target / 2)
-    if above.size == 0 or target <= 0:
-        return float("nan")
-    k = int(above[0])
-    if k == 0:
-        return float(t[0])
-    return float(t[k - 1] + (target / 2 - a[k - 1]) * (t[k] - t[k - 1]) / (a[k] - a[k - 1]))

@@ -119,6 +119,31 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
 
     if time not in TIMES:
         raise bad("time", time, "must be 'continuous' or 'discrete'")
+    by_rule = _under_any_rule(th, run, time, rule)
+    if by_rule is not None:
+        return by_rule
+    subset = _subset(th, run)
+    held = None
+    if subset is not None:
+        h = heldout(th.dataset, th.network, subset)
+        held = h.as_dict() | {"method": h.method}
+    if th.coupled:
+        return _coupled_expectation(th, run, time, linear, held)
+    fixed = {k: float(m.fixed_point) for k, m in th.modes.items()}
+    systematic = th.converged.get("systematic")
+    if held is not None:
+        return Expectation(Trajectory.empty(run.t, time=time), held["method"], time, fixed,
+                           held["quadrant_norms"], systematic, held["compositional_error"],
+                           held, recorded(th, run))
+    return _mode_expectation(th, run, time, fixed)
+
+
+def _under_any_rule(th: Derivation, run: Trajectory, time: str,
+                    rule: Any) -> Expectation | None:
+    """The expectation of a run under a rule other than gradient descent (``rule``, else the
+    run's own, :func:`run_rule`, or the derivation's rule of that name): its own per-mode
+    system, or ``"not reducible"`` for a user's rule :func:`expect` was not given; None for
+    gradient descent."""
     if rule is None and run.meta.get("rule", "gradient-descent") != "gradient-descent":
         rule = run_rule(run)
         if rule is None and th.rule is not None and th.rule.rule.name == run.meta["rule"]:
@@ -134,43 +159,40 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
         rule = learning_rule(rule)
         if not rule.is_gradient_descent:
             return _under_rule(th, run, time, rule)
-    net, ds = th.network, th.dataset
-    subset = _subset(th, run)
+    return None
+
+
+def _coupled_expectation(th: Derivation, run: Trajectory, time: str, linear: bool,
+                         held: dict | None) -> Expectation:
+    """A coupled network: the exact matrix dynamics from the run's own initial weights (none
+    for a non-linear network), ending where they end."""
     t = np.asarray(run.t, dtype=float)
-    a0 = recorded(th, run)
-    held = None
-    if subset is not None:
-        h = heldout(ds, net, subset)
-        held = h.as_dict() | {"method": h.method}
+    if not linear or run.init is None:
+        trajectory = Trajectory.empty(t, time=time)
+        method = "none: no linear theory for a non-linear coupled network"
+    else:
+        trajectory = _coupled(th, run, time)
+        method = ("exact matrix gradient descent from the run's initial weights"
+                  if time == "discrete" else
+                  "exact matrix gradient flow from the run's initial weights")
+    end = ({q: float(v[-1]) for q, v in trajectory.quadrant_norms.items()}
+           if trajectory.quadrant_norms else None)
+    final = trajectory.final_map
+    systematic = (map_summary(th.dataset, np.mean(final, axis=0) if final.ndim == 3 else final)
+                  ["systematic"] if final is not None else False)
+    return Expectation(trajectory, method, time, None, end, systematic,
+                       None if held is None else held["compositional_error"], held,
+                       recorded(th, run))
 
-    if th.coupled:
-        if not linear or run.init is None:
-            trajectory = Trajectory.empty(t, time=time)
-            method = "none: no linear theory for a non-linear coupled network"
-        else:
-            trajectory = _coupled(th, run, time)
-            method = ("exact matrix gradient descent from the run's initial weights"
-                      if time == "discrete" else
-                      "exact matrix gradient flow from the run's initial weights")
-        end = ({q: float(v[-1]) for q, v in trajectory.quadrant_norms.items()}
-               if trajectory.quadrant_norms else None)
-        final = trajectory.final_map
-        systematic = (map_summary(ds, np.mean(final, axis=0) if final.ndim == 3 else final)
-                      ["systematic"] if final is not None else False)
-        return Expectation(trajectory, method, time, None, end, systematic,
-                           None if held is None else held["compositional_error"], held, a0)
 
-    fixed = {k: float(m.fixed_point) for k, m in th.modes.items()}
-    conv = th.converged
-    systematic = conv.get("systematic")
-    if held is not None:
-        return Expectation(Trajectory.empty(t, time=time), held["method"], time, fixed,
-                           held["quadrant_norms"], systematic, held["compositional_error"],
-                           held, a0)
-    from dataclasses import replace
-
+def _mode_expectation(th: Derivation, run: Trajectory, time: str,
+                      fixed: dict[str, float]) -> Expectation:
+    """A decoupled gradient-descent run on every object: each mode from its effective start
+    (deep modes from each direction's), the flow's lag beside discrete time."""
     from .predict import compile as compile_theory
 
+    t = np.asarray(run.t, dtype=float)
+    a0 = recorded(th, run)
     # a gradient-descent run: gradient descent's theory, even of a derivation with a rule
     f = compile_theory(th if th.rule is None else replace(th, rule=None))
     starts = recorded_directions(th, run)
@@ -187,9 +209,11 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
     if any(np.ndim(v) for v in starts.values()):
         method += ", deep modes from each direction's effective start (free flow)"
         a0 = {k: float(np.mean(v)) for k, v in starts.items()}
+    conv = th.converged
     end = ({k: float(v) for k, v in conv["quadrant_norms"].items()}
            if conv.get("quadrant_norms") else None)
-    return Expectation(trajectory, method, time, fixed, end, systematic, None, None, a0, lag)
+    return Expectation(trajectory, method, time, fixed, end, conv.get("systematic"), None,
+                       None, a0, lag)
 
 
 def _mean_over_directions(trajectory: Trajectory) -> Trajectory:

@@ -39,20 +39,9 @@ from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN
 from modspec.theory.errors import ModspecError, bad
 
+from . import flow
 from .codegen import Generated, generate
-from .flow import (
-    Layout,
-    block,
-    check_weights,
-    covariances,
-    gradients,
-    layout,
-    module_maps,
-    module_tangent,
-    residual,
-    tau_of,
-    total_map,
-)
+from .flow import Layout, block, layout, module_maps, module_tangent, residual, total_map
 from .record import Trajectory, heldout_curve, stack_records
 from .simulate import Observer
 from .starts import initial_weights
@@ -157,7 +146,7 @@ class FlowSystem:
     def velocity(self, weights: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
         """``dW/dt`` for a batch of weights, packed: shape (batch, size)."""
         R = residual(total_map(self.layout, module_maps(self.layout, weights)), self.cov)
-        return _pack(gradients(self.layout, weights, R)) / self.tau
+        return _pack(flow.gradients(self.layout, weights, R)) / self.tau
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         return self.velocity(self.weights(y))[0]
@@ -192,9 +181,9 @@ def flow_system(dataset: Any, network: Network, lr: float, hidden: int = HIDDEN,
                 train_objects: Sequence[int] | None = None) -> FlowSystem:
     """The matrix flow of ``network`` on ``dataset`` at learning rate ``lr`` (τ = 1/(P·lr))."""
     lay = layout(dataset, network, hidden)
-    cov = covariances(dataset, train_objects)
+    cov = flow.covariances(dataset, train_objects)
     size = sum(ml.dims[i] * ml.dims[i + 1] for ml in lay.modules for i in range(ml.depth))
-    return FlowSystem(lay, tau_of(cov.P, lr), cov, size)
+    return FlowSystem(lay, flow.tau_of(cov.P, lr), cov, size)
 
 
 #: A state whose velocity times τ is below this is at rest (the flow has converged; the
@@ -247,7 +236,7 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
     hid = np.asarray(init[0][0]).shape[-2] if network.modules[0].depth > 1 else 1
     system = flow_system(dataset, network, lr, hid, train_objects)
     lay = system.layout
-    init = check_weights(lay, init)
+    init = flow.check_weights(lay, init)
     n_seeds = init[0][0].shape[0]
     y0 = _pack(init)
     obs = Observer(lay, system.cov, dataset)
@@ -300,9 +289,9 @@ def converged_weights(dataset: Any, network: Network, init_std: float = 1e-3, se
     stretches until every layer's velocity is below ``gtol`` (in units of 1/τ).
     """
     init = initial_weights(dataset, network, hidden, init_std, seeds=1, seed=seed)
-    P = len(covariances(dataset, train_objects).objects)
+    P = len(flow.covariances(dataset, train_objects).objects)
     system = flow_system(dataset, network, 1.0 / P, hidden, train_objects)  # τ = 1
-    y = _pack(check_weights(system.layout, init))[0]
+    y = _pack(flow.check_weights(system.layout, init))[0]
     t0, span = 0.0, 100.0
     while True:
         sol = solve_ivp(system.rhs, (t0, t0 + span), y, method="DOP853", rtol=1e-10,

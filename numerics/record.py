@@ -38,7 +38,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 __all__ = ["GROUPS", "HeldoutCurve", "Trajectory", "Weights", "heldout_curve",
-           "stack_records"]
+           "measured_half_rise", "stack_records"]
 
 #: The observables recorded over time, in the order of the JSON contract.
 GROUPS = ("modes", "quadrant_norms", "loss")
@@ -66,6 +66,23 @@ def heldout_curve(blocks: Mapping[str, Any], objects: Any) -> HeldoutCurve:
     arrays = {b: np.asarray(v) for b, v in blocks.items()}
     return HeldoutCurve(compositional_error=arrays.get("Oy"), blocks=arrays,
                         objects=np.asarray(objects))
+
+
+def measured_half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
+    """First time the curve ``a`` reaches ``target/2`` (linear interpolation), NaN if never.
+
+    Assumes ``a`` starts below ``target/2`` (small initialisation). (The theory's half-rise
+    time in closed form is :attr:`modspec.theory.derivation.Derivation.half_rise_times`.)
+    """
+    half = target / 2
+    above = np.flatnonzero(a >= half)
+    if above.size == 0 or target <= 0:
+        return float("nan")
+    k = int(above[0])
+    if k == 0:
+        return float(t[0])
+    t0, t1, a0, a1 = t[k - 1], t[k], a[k - 1], a[k]
+    return float(t0 + (half - a0) * (t1 - t0) / (a1 - a0))
 
 
 def _map_heldout(held: HeldoutCurve | None, f: Callable[[np.ndarray], np.ndarray]

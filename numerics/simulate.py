@@ -61,6 +61,7 @@ from .flow import (
 from .progress import counted, epoch_bar
 from .record import Trajectory, heldout_curve
 from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
+from .runspec import accepts_run_spec
 from .starts import effective_a0, initial_weights
 from .subspace import full_maps, full_weights, reduce_run
 
@@ -208,6 +209,7 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
+@accepts_run_spec
 def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int = HIDDEN,
              init_std: float = INIT_STD, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
@@ -232,6 +234,9 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     Gradient descent that diverges (weights overflow: ``lr`` beyond the stability limit
     of :func:`modspec.numerics.stability.stability_limit`, from the full Hessian) stops with a
     ``ModspecError`` saying at which epoch and what the limit is.
+
+    ``simulate(spec)`` runs a :class:`~modspec.numerics.runspec.RunSpec` (keywords beside
+    it override its values).
 
     Returns a :class:`~modspec.numerics.record.Trajectory` (``kind="simulation"``, arrays
     ``(seeds, T)``) carrying ``lr``, ``tau``, the initial and final weights, each mode's

@@ -43,11 +43,12 @@ import numpy as np
 
 from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN
+from modspec.theory.errors import bad
 
 from .flow import Layout, block, covariances, layout, module_maps
 
 __all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "check_below_limit",
-           "fixed_point", "largest_curvature", "loss_hessian", "safe_learning_rate",
+           "check_stable", "fixed_point", "largest_curvature", "loss_hessian", "safe_learning_rate",
            "stability_limit"]
 
 #: Singular values of a converged module map below this (relative to the largest) are zero.
@@ -243,3 +244,23 @@ def check_below_limit(dataset: Any, network: Network, lr: float, hidden: int = H
         return None
     limit = stability_limit(dataset, network, hidden, train_objects).lr_max
     return None if lr < limit else limit
+
+
+def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = HIDDEN,
+                 train_objects: Any = None) -> None:
+    """Refuse (one line, before any training) a learning rate at or above the stability limit
+    of gradient descent (:func:`stability_limit`, the full Hessian
+    at the fixed point): the run cannot converge to the fixed point the theory converges to,
+    so no verdict could be backed."""
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError):
+        return                      # train() names a malformed lr in its own words
+    if not np.isfinite(lr) or lr <= 0 or getattr(dataset, "is_symbolic", False):
+        return
+    limit = check_below_limit(dataset, network, lr, hidden, train_objects)
+    if limit is not None:
+        raise bad("lr", lr, f"must be below the stability limit of gradient descent on these "
+                            f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "
+                            f"point): above it the run cannot converge to the fixed point the "
+                            f"theory converges to")

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from modspec.numerics.record import Trajectory
+from modspec.numerics.record import Trajectory, measured_half_rise
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.observables import rule_error
 
+#: ``measured_half_rise`` is :mod:`modspec.numerics.record`'s, under the path it had.
 __all__ = ["TOLERANCES", "Comparison", "check", "compare", "measured_half_rise",
            "systematicity"]
 
@@ -78,23 +79,6 @@ class Comparison:
                 "passed": self.passed, "outside_domain": self.outside}
 
 
-def measured_half_rise(t: np.ndarray, a: np.ndarray, target: float) -> float:
-    """First time the curve ``a`` reaches ``target/2`` (linear interpolation), NaN if never.
-
-    Assumes ``a`` starts below ``target/2`` (small initialisation). (The theory's half-rise
-    time in closed form is :attr:`modspec.theory.derivation.Derivation.half_rise_times`.)
-    """
-    half = target / 2
-    above = np.flatnonzero(a >= half)
-    if above.size == 0 or target <= 0:
-        return float("nan")
-    k = int(above[0])
-    if k == 0:
-        return float(t[0])
-    t0, t1, a0, a1 = t[k - 1], t[k], a[k - 1], a[k]
-    return float(t0 + (half - a0) * (t1 - t0) / (a1 - a0))
-
-
 def compare(theory: Trajectory, measured: Trajectory, *,
             dataset: CompositionalDataset | Dataset | None = None,
             fixed_points: Mapping[str, float] | None = None,
@@ -120,19 +104,46 @@ def compare(theory: Trajectory, measured: Trajectory, *,
     moves it by more than the tolerance), also listed in ``Comparison.outside``.
     """
     tol = {**TOLERANCES, **(tolerances or {})}
-    t_sim = np.asarray(measured.t, dtype=float)
+    outside, steep = dict(outside or {}), dict(steep or {})
+    t_sim, t_theory = np.asarray(measured.t, dtype=float), np.asarray(theory.t, dtype=float)
     sim = measured.averaged()
 
     def on_sim_times(values: Any) -> np.ndarray:
-        v = np.asarray(values, dtype=float)
-        if v.ndim != 1:
-            raise ValueError("compare() needs one prediction: arrays of shape (T,)")
-        t_pr = np.asarray(theory.t, dtype=float)
-        if t_pr.shape == t_sim.shape and np.allclose(t_pr, t_sim):
-            return v
-        return np.interp(t_sim, t_pr, v)
+        return _on_times(values, t_theory, t_sim)
 
-    modes, rises, verdicts = {}, {}, {}
+    modes, rises = _mode_errors(theory, sim, t_sim, on_sim_times, fixed_points, own_end)
+    verdicts = _mode_verdicts(modes, rises, tol, outside, steep) if check_trajectories else {}
+    target = dict(converged) if converged else {
+        q: float(on_sim_times(v)[-1]) for q, v in theory.quadrant_norms.items()}
+    quads = {q: {"theory": float(value), "simulation": float(sim.quadrant_norms[q][-1]),
+                 "abs": abs(float(sim.quadrant_norms[q][-1]) - float(value))}
+             for q, value in target.items() if q in sim.quadrant_norms}
+    if judge_end_points:
+        verdicts |= {f"end point {q}": check(v["abs"], tol["quadrant_abs"],
+                                             f"|final ‖{q}‖ sim − theory|")
+                     for q, v in quads.items()}
+    system = systematicity(measured, dataset)
+    skipped = {k: str(v) for k, v in {**steep, **outside}.items() if k in modes}
+    return Comparison(modes, rises, quads, system, verdicts, tol,
+                      skipped if check_trajectories else {})
+
+
+def _on_times(values: Any, t_theory: np.ndarray, t_sim: np.ndarray) -> np.ndarray:
+    """A theory's curve (T,) at the measurement's times (interpolated where they differ)."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1:
+        raise ValueError("compare() needs one prediction: arrays of shape (T,)")
+    if t_theory.shape == t_sim.shape and np.allclose(t_theory, t_sim):
+        return v
+    return np.interp(t_sim, t_theory, v)
+
+
+def _mode_errors(theory: Trajectory, sim: Trajectory, t_sim: np.ndarray,
+                 on_sim_times: Any, fixed_points: Mapping[str, float] | None,
+                 own_end: bool) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Per mode key of both records: the trajectory errors against the mode's end value
+    (``fixed_points``, else the theory's last value) and the half-rise times."""
+    modes, rises = {}, {}
     for key, pred in theory.modes.items():
         if key not in sim.modes:
             continue
@@ -147,34 +158,27 @@ def compare(theory: Trajectory, measured: Trajectory, *,
         t_si = measured_half_rise(t_sim, s, float(s[-1]) if own_end else end)
         rises[key] = {"theory": t_th, "simulation": t_si,
                       "rel": float(abs(t_si - t_th) / t_th) if t_th > 0 else float("nan")}
-        if check_trajectories and key not in (outside or {}):
-            if key not in (steep or {}):
-                verdicts[f"trajectory {key}"] = check(
-                    modes[key]["rel"], tol["mode_rel"],
-                    f"max_t |a_sim − a_theory| / a* for mode {key}")
-            if np.isfinite(t_th) and t_th > 0:
-                verdicts[f"half-rise {key}"] = check(
-                    rises[key]["rel"], tol["half_rise_rel"],
-                    f"|t½ sim − t½ theory| / t½ theory for mode {key}")
+    return modes, rises
 
-    quads = {}
-    target = dict(converged) if converged else {
-        q: float(on_sim_times(v)[-1]) for q, v in theory.quadrant_norms.items()}
-    for q, value in target.items():
-        if q not in sim.quadrant_norms:
+
+def _mode_verdicts(modes: dict[str, dict], rises: dict[str, dict], tol: Mapping[str, float],
+                   outside: Mapping[str, str], steep: Mapping[str, str]) -> dict[str, Any]:
+    """The trajectory (not of a ``steep`` mode) and half-rise verdicts of every mode inside
+    the theory's domain (not ``outside``)."""
+    verdicts = {}
+    for key in modes:
+        if key in outside:
             continue
-        s_final = float(sim.quadrant_norms[q][-1])
-        quads[q] = {"theory": float(value), "simulation": s_final,
-                    "abs": abs(s_final - float(value))}
-        if judge_end_points:
-            verdicts[f"end point {q}"] = check(quads[q]["abs"], tol["quadrant_abs"],
-                                                  f"|final ‖{q}‖ sim − theory|")
-
-    system = systematicity(measured, dataset)
-    skipped = {k: str(v) for k, v in {**(steep or {}), **(outside or {})}.items()
-               if k in modes}
-    return Comparison(modes, rises, quads, system, verdicts, tol,
-                      skipped if check_trajectories else {})
+        if key not in steep:
+            verdicts[f"trajectory {key}"] = check(
+                modes[key]["rel"], tol["mode_rel"],
+                f"max_t |a_sim − a_theory| / a* for mode {key}")
+        t_th = rises[key]["theory"]
+        if np.isfinite(t_th) and t_th > 0:
+            verdicts[f"half-rise {key}"] = check(
+                rises[key]["rel"], tol["half_rise_rel"],
+                f"|t½ sim − t½ theory| / t½ theory for mode {key}")
+    return verdicts
 
 
 def systematicity(measured: Trajectory, dataset: CompositionalDataset | Dataset | None = None

@@ -30,7 +30,7 @@ and the held-out error of every output block against its theory (any dataset fam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ import numpy as np
 from modspec.numerics.domain import DOMAIN_SHIFT, TRAJECTORY_SHIFT, ModeDomain, run_domains
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
+from modspec.numerics.runspec import accepts_run_spec, check_device
+from modspec.numerics.stability import check_stable
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.defaults import HIDDEN
@@ -48,7 +50,7 @@ from .comparison import TOLERANCES, Comparison, check, compare
 
 __all__ = ["CHECK_TOLERANCES", "Assessment", "assess", "check_stable", "payload", "summary",
            "theory_checks", "training_options", "unconverged_modes", "validate",
-           "write_outputs"]
+           "with_theory_checks", "write_outputs"]
 
 #: Tolerances of the checks beyond the comparison's (:data:`~.comparison.TOLERANCES`).
 #: A mode whose theory ends farther than this (relative) from its fixed point has not
@@ -177,28 +179,17 @@ def theory_checks(assessment: Assessment, tolerances: Mapping[str, float] | None
     return out
 
 
-def check_stable(dataset: Any, network: Network, lr: Any, hidden: int = HIDDEN,
-                 train_objects: Any = None) -> None:
-    """Refuse (one line, before any training) a learning rate at or above the stability limit
-    of gradient descent (:func:`modspec.numerics.stability.stability_limit`, the full Hessian
-    at the fixed point): the run cannot converge to the fixed point the theory converges to,
-    so no verdict could be backed."""
-    from modspec.numerics.stability import check_below_limit
-
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError):
-        return                      # train() names a malformed lr in its own words
-    if not np.isfinite(lr) or lr <= 0 or getattr(dataset, "is_symbolic", False):
-        return
-    limit = check_below_limit(dataset, network, lr, hidden, train_objects)
-    if limit is not None:
-        raise bad("lr", lr, f"must be below the stability limit of gradient descent on these "
-                            f"data, lr < {limit:.4g} (full Hessian of the loss at the fixed "
-                            f"point): above it the run cannot converge to the fixed point the "
-                            f"theory converges to")
+def with_theory_checks(assessment: Assessment,
+                       tolerances: Mapping[str, float] | None = None) -> Assessment:
+    """The assessment with the checks of :func:`theory_checks` among its verdicts (what
+    ``modspec validate`` judges): a new :class:`Assessment` and :class:`Comparison`, the
+    given ones left as they are."""
+    comp = assessment.comparison
+    verdicts = {**comp.verdicts, **theory_checks(assessment, tolerances)}
+    return replace(assessment, comparison=replace(comp, verdicts=verdicts))
 
 
+@accepts_run_spec
 def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
              time: str = "discrete",
              tolerances: Mapping[str, float] | None = None, lam: float | None = None,
@@ -216,7 +207,10 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     (:func:`modspec.numerics.any_start.lambda_balanced_weights`) and compare with the exact
     flow from each seed's start (:func:`~modspec.numerics.any_start.expect_balanced`:
     two-layer, uncoupled, whitened modules, gradient descent of a linear network, on every
-    object, ``time="continuous"``; anything else is refused in one line)."""
+    object, ``time="continuous"``; anything else is refused in one line).
+
+    ``validate(spec)`` validates a :class:`~modspec.numerics.runspec.RunSpec` (its ``time``
+    and training arguments; keywords beside it override them)."""
     from .training import train
 
     options = training_options(dataset, network, time, tolerances, training)
@@ -224,7 +218,7 @@ def validate(dataset: CompositionalDataset | Dataset, network: Network, *,
     rule = options.get("rule")
     gd = rule in (None, "gradient-descent") or getattr(rule, "is_gradient_descent", False)
     if linear and gd and not options.get("bias"):
-        check_stable(dataset, network, options["lr"], options.get("hidden", 50),
+        check_stable(dataset, network, options["lr"], options.get("hidden", HIDDEN),
                      options.get("train_objects"))
     if lam is not None:
         from .balanced import validate_balanced
@@ -244,8 +238,6 @@ def training_options(dataset: Any, network: Any, time: Any, tolerances: Any,
     (:data:`~modspec.validation.defaults.VALIDATE`), after checking the arguments
     (:class:`~modspec.theory.errors.ModspecError`, one line naming the argument)."""
     import inspect
-
-    from modspec.theory.errors import bad
 
     from .defaults import VALIDATE
     from .training import train
@@ -270,11 +262,7 @@ def training_options(dataset: Any, network: Any, time: Any, tolerances: Any,
             raise bad(name, training[name], "validate has no such argument: it takes time, "
                       f"tolerances and the training arguments {', '.join(allowed)}")
     options = {**VALIDATE, **training}
-    device = options["device"]
-    name, _, index = str(device).partition(":")
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda")
-                                           or (name == "cuda" and index.isdigit())):
-        raise bad("device", device, "must be auto, cpu, cuda or cuda:N")
+    check_device(options["device"])
     if options["dtype"] not in ("float64", "float32"):
         raise bad("dtype", options["dtype"], "must be float32 or float64")
     if not isinstance(options.get("bias", False), bool):

@@ -31,8 +31,9 @@ What is recorded (arrays of shape (seeds, T) at the epochs ``t``):
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.progress import counted, epoch_bar
 from modspec.numerics.record import Trajectory, Weights, heldout_curve
 from modspec.numerics.rules import LearningRule, check_rule_network, learning_rule, rule_terms
+from modspec.numerics.runspec import accepts_run_spec, check_integer
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
@@ -49,63 +51,21 @@ from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.observables import loss_key
 
+from .devices import check_backend, cuda_index_problem, resolve_device, resolve_dtype
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
+#: ``check_backend``, ``cuda_index_problem``, ``resolve_device`` and ``resolve_dtype`` are
+#: :mod:`.devices`'s, under the module path they had.
 __all__ = ["check_backend", "cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
 
 
 # --------------------------------------------------------------------------- inputs
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; other names are checked."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise bad("device", device, "CUDA is not available here; use auto or cpu")
-    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise bad("device", device, "must be auto, cpu, cuda or cuda:N")
-    problem = cuda_index_problem(device)
-    if problem:
-        raise bad("device", device, problem)
-    return device
-
-
-def cuda_index_problem(device: str) -> str | None:
-    """What is wrong with a ``cuda:N`` device on this machine (None when it exists or
-    ``device`` names no index)."""
-    if not str(device).startswith("cuda:"):
-        return None
-    import torch
-
-    index, count = device[5:], torch.cuda.device_count()
-    if index.isdigit() and int(index) < count:
-        return None
-    return (f"this machine has {count} CUDA device{'' if count == 1 else 's'}"
-            + (f" (cuda:0 … cuda:{count - 1})" if count else "; use auto or cpu"))
-
-
-def check_backend(backend: str, dtype: str) -> None:
-    """Refuse a precision the backend does not run: the NumPy simulator is float64 only."""
-    if backend == "numpy" and dtype != "float64":
-        raise bad("dtype", dtype, "the NumPy simulator runs float64 only; use backend "
-                  "'torch' (or 'auto') for float32")
-
-
-def resolve_dtype(dtype: str) -> Any:
-    import torch
-
-    table = {"float32": torch.float32, "float64": torch.float64}
-    if dtype not in table:
-        raise bad("dtype", dtype, "must be float32 or float64")
-    return table[dtype]
-
-
 def _rows(index: slice | np.ndarray, n: int) -> np.ndarray:
     return np.arange(n)[index]
 
 
 # --------------------------------------------------------------------------- training
+@accepts_run_spec
 def train(
     dataset: CompositionalDataset | Dataset,
     network: Network,
@@ -146,13 +106,48 @@ def train(
     adds its extra terms to every update, as the NumPy simulator does (dense two-layer linear
     networks without biases only). ``progress``: a ``tqdm.auto`` bar of the epochs once
     training has taken a few seconds (:mod:`modspec.numerics.progress`); ``False`` draws none.
+    ``train(spec)`` trains a :class:`~modspec.numerics.runspec.RunSpec` (keywords beside it
+    override its values).
     """
+    nonlinearity, rule, backend = _checked(dataset, network, backend, device, dtype, lr,
+                                           epochs, hidden, init_std, seeds, record_every,
+                                           nonlinearity, bias, rule)
+    if backend == "numpy":
+        return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
+                              train_objects, init, nonlinearity, bias, record_every, rule,
+                              progress)
+    dev = resolve_device(device)
+    with _torch_threads(threads if dev == "cpu" else None):
+        return _train_torch(dataset, network, dev, dtype, lr, epochs, hidden, init_std, seeds,
+                            seed, train_objects, init, nonlinearity, bias, record_every, rule,
+                            progress)
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's CPU threads set to ``threads`` (None: left as they are), restored after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _checked(dataset: Any, network: Network, backend: str, device: str, dtype: str, lr: Any,
+             epochs: Any, hidden: Any, init_std: Any, seeds: Any, record_every: Any,
+             nonlinearity: Any, bias: bool, rule: Any) -> tuple[str | None, LearningRule, str]:
+    """The arguments of :func:`train` checked before any work (one line naming a bad one):
+    the non-linearity, the rule and the backend (``auto``: the NumPy simulator for a linear
+    network without biases in float64 off CUDA, else PyTorch) resolved."""
     if backend not in ("auto", "torch", "numpy"):
         raise bad("backend", backend, "must be auto, torch or numpy")
     for name, value, low in (("epochs", epochs, 0), ("hidden", hidden, 1), ("seeds", seeds, 1),
                              ("record_every", record_every, 1)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise bad(name, value, f"must be an integer ≥ {low}")
+        check_integer(name, value, low)
     if not (isinstance(lr, numbers.Real) and np.isfinite(lr) and lr > 0):
         raise bad("lr", lr, "must be a positive number")
     if not (isinstance(init_std, numbers.Real) and init_std >= 0):
@@ -171,23 +166,121 @@ def train(
     if backend == "auto":
         backend = ("numpy" if nonlinearity is None and not bias and dtype == "float64"
                    and not str(device).startswith("cuda") else "torch")
-    if backend == "numpy":
-        return _numpy_backend(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
-                              train_objects, init, nonlinearity, bias, record_every, rule,
-                              progress)
+    return nonlinearity, rule, backend
 
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch of ``seeds`` PyTorch networks on the dataset: the trained parameters and the
+    data as tensors on one device (``x_mod``: each module's input rows; ``out_index``: each
+    module's output rows; ``train_t``: the training objects' columns)."""
+
+    weights: list[list[Any]]
+    biases: list[list[Any]] | None
+    x_mod: list[Any]
+    out_index: list[Any]
+    X: Any
+    Y: Any
+    train_t: Any
+    nonlinearity: str | None
+
+    @property
+    def params(self) -> list[Any]:
+        return [w for layers in self.weights for w in layers] + (
+            [b for layers in self.biases for b in layers] if self.biases else [])
+
+    def forward(self) -> Any:
+        """``ŷ`` of every seed, (seeds, outputs, P): each module's output in its rows."""
+        import torch
+
+        yhat = torch.zeros(self.weights[0][0].shape[0], *self.Y.shape, dtype=self.Y.dtype,
+                           device=self.Y.device)
+        for k, layers in enumerate(self.weights):
+            out = mlp_forward(layers, self.biases[k] if self.biases else None, self.x_mod[k],
+                              self.nonlinearity)
+            yhat = yhat.index_add(1, self.out_index[k], out)
+        return yhat
+
+    def maps(self) -> list[Any]:
+        """Each module's map (its mean Jacobian when non-linear), detached."""
+        return [mlp_mean_jacobian(layers, self.biases[k] if self.biases else None,
+                                  self.x_mod[k], self.nonlinearity).detach().clone()
+                for k, layers in enumerate(self.weights)]
+
+
+def _batch(lay: Any, init: Weights, X: np.ndarray, Y: np.ndarray, train_idx: np.ndarray,
+           bias: bool, nonlinearity: str | None, tdt: Any, dev: str) -> _Batch:
+    """The networks of ``init`` (biases at zero) and the data on the device ``dev``."""
     import torch
 
-    dev = resolve_device(device)
-    previous = torch.get_num_threads()
-    if threads is not None and dev == "cpu":
-        torch.set_num_threads(int(threads))
-    try:
-        return _train_torch(dataset, network, dev, dtype, lr, epochs, hidden, init_std, seeds,
-                            seed, train_objects, init, nonlinearity, bias, record_every, rule,
-                            progress)
-    finally:
-        torch.set_num_threads(previous)
+    def tensor(a: Any) -> Any:
+        return torch.as_tensor(np.asarray(a, dtype=float), dtype=tdt, device=dev)
+
+    seeds = int(np.shape(init[0][0])[0])
+    weights = [[tensor(w).clone().requires_grad_(True) for w in layers] for layers in init]
+    biases = ([[torch.zeros(seeds, ml.dims[i + 1], 1, dtype=tdt, device=dev,
+                            requires_grad=True) for i in range(ml.depth)]
+               for ml in lay.modules] if bias else None)
+    Xt, Yt = tensor(X), tensor(Y)
+    x_mod = [Xt[torch.as_tensor(_rows(ml.inputs, X.shape[0]), device=dev)]
+             for ml in lay.modules]
+    out_index = [torch.as_tensor(_rows(ml.outputs, Y.shape[0]), device=dev)
+                 for ml in lay.modules]
+    return _Batch(weights, biases, x_mod, out_index, Xt, Yt,
+                  torch.as_tensor(train_idx, device=dev), nonlinearity)
+
+
+def _descend(net: _Batch, epochs: int, record_at: list[int], lr: float, rule: LearningRule,
+             tau: float, bar: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Full-batch gradient descent (plus the rule's terms, from the weights before each
+    update) for ``epochs`` epochs; the squared errors ``(T, seeds, rows, P)`` and each
+    module's map ``(T, seeds, out, in)`` at the epochs ``record_at``. The records stay on
+    the device while training (no per-epoch host sync)."""
+    import torch
+
+    err_rec: list[Any] = []
+    map_rec: list[list[Any]] = []
+    params = net.params
+    X_train, Y_train = net.X[:, net.train_t], net.Y[:, net.train_t]
+    slot = 0
+    for epoch in counted(range(epochs + 1), bar):
+        yhat = net.forward()
+        if epoch == record_at[slot]:
+            with torch.no_grad():
+                err_rec.append(((yhat - net.Y) ** 2).detach().clone())
+                map_rec.append(net.maps())
+            slot += 1
+        if epoch == epochs:
+            break
+        loss = 0.5 * ((yhat[:, :, net.train_t] - Y_train) ** 2).sum()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            extra = (None if rule.is_gradient_descent
+                     else rule_terms(rule, *net.weights[0], X_train, Y_train, tau))
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+            if extra is not None:
+                for w, e in zip(net.weights[0], extra, strict=True):
+                    w += e
+    err2 = torch.stack(err_rec).cpu().numpy().astype(float)
+    maps = [torch.stack([m[k] for m in map_rec]).cpu().numpy().astype(float)
+            for k in range(len(net.weights))]
+    return err2, maps
+
+
+def _start(dataset: Any, network: Network, hidden: int, init_std: float, seeds: int, seed: int,
+           init: Weights | None) -> tuple[Any, Weights, int, int]:
+    """The layout, the checked initial weights, the seeds and the hidden width: ``init`` (its
+    shapes decide seeds and the hidden width, as in the simulator) or the simulator's draw
+    for ``seed``."""
+    if init is not None:
+        seeds = int(np.shape(init[0][0])[0])
+        deep = [k for k, m in enumerate(network.modules) if m.depth > 1]
+        if deep:
+            hidden = int(np.shape(init[deep[0]][0])[1])
+    lay = layout(dataset, network, hidden)
+    return lay, check_weights(lay, init if init is not None else initial_weights(
+        dataset, network, hidden, init_std, seeds, seed)), seeds, hidden
 
 
 def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev: str,
@@ -195,89 +288,18 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
                  seed: int, train_objects: Sequence[int] | None, init: Weights | None,
                  nonlinearity: str | None, bias: bool, record_every: int,
                  rule: LearningRule, progress: bool = False) -> Trajectory:
-    import torch
-
-    tdt = resolve_dtype(dtype)
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
     cov = covariances(dataset, train_objects)
     train_idx = cov.objects
     held_idx = np.setdiff1d(np.arange(X.shape[1]), train_idx)
-
     given = init is not None
-    if init is not None:  # its shapes decide seeds and hidden width (as in the simulator)
-        seeds = int(np.shape(init[0][0])[0])
-        deep = [k for k, m in enumerate(network.modules) if m.depth > 1]
-        if deep:
-            hidden = int(np.shape(init[deep[0]][0])[1])
-    lay = layout(dataset, network, hidden)
-    init = check_weights(lay, init if init is not None else
-                         initial_weights(dataset, network, hidden, init_std, seeds, seed))
-    mods = network.modules
-    in_rows = [_rows(ml.inputs, X.shape[0]) for ml in lay.modules]
-    out_rows = [_rows(ml.outputs, Y.shape[0]) for ml in lay.modules]
-
-    def tensor(a: Any) -> Any:
-        return torch.as_tensor(np.asarray(a, dtype=float), dtype=tdt, device=dev)
-
-    weights = [[tensor(w).clone().requires_grad_(True) for w in layers] for layers in init]
-    biases = ([[torch.zeros(seeds, ml.dims[i + 1], 1, dtype=tdt, device=dev,
-                            requires_grad=True) for i in range(ml.depth)]
-               for ml in lay.modules] if bias else None)
-    params = [w for layers in weights for w in layers] + (
-        [b for layers in biases for b in layers] if biases else [])
-
-    Xt, Yt = tensor(X), tensor(Y)
-    x_mod = [Xt[torch.as_tensor(r, device=dev)] for r in in_rows]
-    out_index = [torch.as_tensor(r, device=dev) for r in out_rows]
-    train_t = torch.as_tensor(train_idx, device=dev)
-    X_train, Y_train = Xt[:, train_t], Yt[:, train_t]
+    lay, init, seeds, hidden = _start(dataset, network, hidden, init_std, seeds, seed, init)
+    net = _batch(lay, init, X, Y, train_idx, bias, nonlinearity, resolve_dtype(dtype), dev)
     tau = 1.0 / (train_idx.size * lr)
-
-    def forward() -> Any:
-        yhat = torch.zeros(seeds, *Yt.shape, dtype=tdt, device=dev)
-        for k in range(len(mods)):
-            out = mlp_forward(weights[k], biases[k] if biases else None, x_mod[k], nonlinearity)
-            yhat = yhat.index_add(1, out_index[k], out)
-        return yhat
-
     record_at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
-    T = len(record_at)
-    # Records stay on the device during training (no per-epoch host sync).
-    err_rec: list[Any] = []     # (seeds, rows, P) squared errors
-    map_rec: list[list[Any]] = [[] for _ in mods]
-
-    def record(yhat: Any) -> None:
-        with torch.no_grad():
-            err_rec.append(((yhat - Yt) ** 2).detach().clone())
-            for k in range(len(mods)):
-                map_rec[k].append(mlp_mean_jacobian(
-                    weights[k], biases[k] if biases else None, x_mod[k], nonlinearity
-                ).detach().clone())
-
-    slot = 0
     bar = epoch_bar(epochs, progress, f"train ({seeds} seed{'s' * (seeds != 1)}, {dev})")
-    for epoch in counted(range(epochs + 1), bar):
-        yhat = forward()
-        if epoch == record_at[slot]:
-            record(yhat)
-            slot += 1
-        if epoch == epochs:
-            break
-        diff = yhat[:, :, train_t] - Yt[:, train_t]
-        loss = 0.5 * (diff**2).sum()
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            extra = (None if rule.is_gradient_descent  # from the weights before the update
-                     else rule_terms(rule, *weights[0], X_train, Y_train, tau))
-            for p, g in zip(params, grads, strict=True):
-                p -= lr * g
-            if extra is not None:
-                for w, e in zip(weights[0], extra, strict=True):
-                    w += e
-
-    err2 = torch.stack(err_rec).cpu().numpy().astype(float)  # (T, seeds, rows, P)
-    maps = [torch.stack(m).cpu().numpy().astype(float) for m in map_rec]  # (T, seeds, o, i)
+    err2, maps = _descend(net, epochs, record_at, lr, rule, tau, bar)
     losses = {loss_key(b): err2[:, :, a:c][..., train_idx].sum(axis=2).mean(axis=2).T.copy()
               for b, (a, c) in dataset.output_blocks.items()}
     _check_bounded(record_at, losses, cov, lay, lr, rule, linear=nonlinearity is None and not bias,
@@ -287,20 +309,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
         heldout = heldout_curve(
             {b: err2[:, :, a:c][..., held_idx].sum(axis=2).mean(axis=2).T.copy()
              for b, (a, c) in dataset.output_blocks.items()}, held_idx)
-
-    # Observables of the recorded maps (mean Jacobians when non-linear), as the simulator's.
-    full = np.zeros((T, seeds, Y.shape[0], X.shape[0]))
-    for k in range(len(mods)):
-        full[:, :, out_rows[k][:, None], in_rows[k][None, :]] += maps[k]
-    obs = Observer(lay, cov, dataset)
-    flat = [m.reshape(T * seeds, *m.shape[2:]) for m in maps]
-    modes = {key: v.reshape(T, seeds).T.copy() for key, v in obs.modes(flat).items()}
-    quads = {q: v.reshape(T, seeds).T.copy() for q, v in
-             obs.quadrant_norms(full.reshape(T * seeds, *full.shape[2:])).items()}
-
-    def to_np(ts: list[list[Any]]) -> Weights:
-        return [[t.detach().cpu().numpy().astype(float) for t in layers] for layers in ts]
-
+    modes, quads, full = _observed(dataset, lay, cov, maps, X.shape[0], Y.shape[0])
     meta = {"backend": "torch", "device": dev, "dtype": dtype, "lr": float(lr),
             "epochs": int(epochs), "hidden": int(hidden), "init_std": float(init_std),
             "seeds": int(seeds), "seed": int(seed), "nonlinearity": nonlinearity or "linear",
@@ -310,9 +319,30 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
     return Trajectory(np.array(record_at, dtype=float), modes, quads, losses, heldout,
                       seed_axis=True, kind="training", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else train_idx, init=init,
-                      weights=to_np(weights), a0=effective_a0(lay, init),
-                      final_map=full[-1].copy(), biases=to_np(biases) if biases else None,
-                      meta=meta)
+                      weights=_numpy(net.weights), a0=effective_a0(lay, init),
+                      final_map=full[-1].copy(),
+                      biases=_numpy(net.biases) if net.biases else None, meta=meta)
+
+
+def _numpy(tensors: list[list[Any]]) -> Weights:
+    return [[t.detach().cpu().numpy().astype(float) for t in layers] for layers in tensors]
+
+
+def _observed(dataset: Any, lay: Any, cov: Any, maps: list[np.ndarray], n_in: int,
+              n_out: int) -> tuple[dict, dict, np.ndarray]:
+    """Mode strengths and quadrant norms ``(seeds, T)`` of the recorded module maps (mean
+    Jacobians when non-linear), as the simulator reads them, and the total maps
+    ``(T, seeds, outputs, inputs)``."""
+    T, seeds = maps[0].shape[:2]
+    full = np.zeros((T, seeds, n_out, n_in))
+    for ml, M in zip(lay.modules, maps, strict=True):
+        full[:, :, _rows(ml.outputs, n_out)[:, None], _rows(ml.inputs, n_in)[None, :]] += M
+    obs = Observer(lay, cov, dataset)
+    flat = [m.reshape(T * seeds, *m.shape[2:]) for m in maps]
+    modes = {key: v.reshape(T, seeds).T.copy() for key, v in obs.modes(flat).items()}
+    quads = {q: v.reshape(T, seeds).T.copy() for q, v in
+             obs.quadrant_norms(full.reshape(T * seeds, *full.shape[2:])).items()}
+    return modes, quads, full
 
 
 def _check_bounded(t: Sequence[int], losses: dict[str, np.ndarray], cov: Any, lay: Any,

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from modspec.commands.options import SEED, device, image_source, integer, number, output_folder
+from modspec.commands.options import SEED, add_out_option, device, image_source, integer, number
 from modspec.validation.cmnist.config import MAX_THREADS
 from modspec.validation.cmnist.presets import QUICK, REFERENCE
 
@@ -65,8 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="torch CPU threads (at most 4 per CPU; default: torch's)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--out", type=output_folder, required=True,
-                   help="output folder (created if needed; must be writable)")
+    add_out_option(p)
     p.set_defaults(func=run)
 
 

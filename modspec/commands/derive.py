@@ -13,10 +13,8 @@ import argparse
 from typing import Any
 
 from modspec.commands.options import (
-    add_architecture_options,
-    add_dataset_options,
+    add_model_options,
     add_objects_option,
-    add_rule_options,
     check_objects_option,
     dataset_from,
     network_from,
@@ -36,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "module. With --rule, the rule's per-mode system, its "
                                    "fixed points and whether its extra terms vanish at W* "
                                    "(docs/theory/learning-rules.md).")
-    add_dataset_options(p)
-    add_architecture_options(p)
+    add_model_options(p, init=False)
     p.add_argument("--symbolic", action="store_true",
                    help="derive for symbolic sizes and scales: nx ny kx ky rx ry (the "
                         "compositional family; --nx … --ry ignored), or with --dataset the "
@@ -48,7 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_objects_option(p, help="train on these objects only (integers in [0, P): hypercube "
                                "corners or tree leaves, spaces or commas) and report the "
                                "held-out error of every output block")
-    add_rule_options(p)
     from modspec.commands.gated import NETWORK_HELP
 
     p.add_argument("--network", default=None, metavar="FILE.toml", help=NETWORK_HELP)

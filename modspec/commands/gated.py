@@ -15,12 +15,15 @@ modular networks set with it is refused in one line (:data:`MODULAR`). ``derive`
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from collections.abc import Callable
 
-from modspec.theory.errors import ModspecError
+from modspec.theory.defaults import SEED
+from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "load",
-           "predict_network", "refuse_architecture", "simulate_network", "start_of",
+__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "hands_over",
+           "load", "predict_network", "refuse_architecture", "simulate_network", "start_of",
            "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
@@ -32,13 +35,9 @@ NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/th
 def derive_network(args: argparse.Namespace) -> int:
     """Validate everything first, then derive and print the report."""
     from modspec.theory.gated_data import data_from_dict
-    from modspec.theory.gated_toml import load_network
 
     refuse_architecture(args)
-    network = load_network(args.network)
-    if args.dataset is None:
-        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
-                           "(family = gated)")
+    network = _network_file(args)
     data = data_from_dict(args.dataset).check(network)
     if args.format == "latex":
         raise ModspecError("--format=latex is invalid with --network: use text or json")
@@ -50,6 +49,18 @@ def derive_network(args: argparse.Namespace) -> int:
         return 0
     print(_text(report))
     return 0
+
+
+def _network_file(args: argparse.Namespace) -> object:
+    """The network of ``--network`` (:func:`modspec.theory.gated_toml.load_network`), which
+    needs ``--dataset`` (its data)."""
+    from modspec.theory.gated_toml import load_network
+
+    network = load_network(args.network)
+    if args.dataset is None:
+        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
+                           "(family = gated)")
+    return network
 
 
 def _text(report: dict) -> str:
@@ -120,7 +131,6 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     """The network and its data, after refusing every modular option set with --network
     (``allowed`` adds values a command's defaults give)."""
     from modspec.theory.gated_data import data_from_dict
-    from modspec.theory.gated_toml import load_network
 
     refuse_architecture(args)
     for name, values in {**MODULAR, **(allowed or {})}.items():
@@ -131,10 +141,7 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
                    "declares its own layers, edges and gates)")
             raise ModspecError(f"{flag}={getattr(args, name)} is invalid with --network: "
                                f"{why}; drop one of them")
-    network = load_network(args.network)
-    if args.dataset is None:
-        raise ModspecError("--network needs --dataset FILE.toml: the network's data "
-                           "(family = gated)")
+    network = _network_file(args)
     family = args.dataset.get("family")
     if family != "gated":
         raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
@@ -162,29 +169,26 @@ def predict_network(args: argparse.Namespace) -> int:
     descent epoch by epoch, or with ``--time continuous`` the gradient flow."""
     import sys
 
-    from modspec.commands.options import write_json
-    from modspec.commands.predict import write_csv
+    from modspec.commands.predict import print_payload
 
     network, data = load(args, {"time": (None, "discrete", "continuous")})
     start = start_of(args, network, required=True)
     from modspec.numerics.gated_predict import gated_prediction, gated_theory
 
     theory = gated_theory(network, data)
+    seed = SEED if args.seed is None else args.seed
     if theory.modes is None:
         print(f"modspec predict: {theory.condition.reason}; predicting the exact matrix "
-              f"dynamics from a random start of std {start:g} (seed {args.seed})",
+              f"dynamics from a random start of std {start:g} (seed {seed})",
               file=sys.stderr)
     record = gated_prediction(theory, args.lr, args.epochs, start, init_std=start,
-                              seed=args.seed, time=args.time or "discrete")
+                              seed=seed, time=args.time or "discrete")
     payload = record.payload()
     payload["meta"]["time"] = record.time
     if theory.modes is not None:    # the race: mode → winner, half-rise times, solution
         payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution")
                            if k in record.meta}
-    if args.format == "csv":
-        write_csv(payload)
-    else:
-        write_json(payload)
+    print_payload(payload, args.format)
     return 0
 
 
@@ -244,3 +248,30 @@ def validate_network(args: argparse.Namespace) -> int:
     gv.write_gated_outputs(result, args.out, figures=not args.no_figures)
     print(gv.gated_summary(result))
     return 1 if args.strict and not result.passed else 0
+
+
+def hands_over(command: str) -> Callable[[Callable[[argparse.Namespace], int]],
+                                         Callable[[argparse.Namespace], int]]:
+    """The ``run`` of ``command`` (predict, simulate or validate), handing over to the gated
+    network's with ``--network``; without it, ``--start`` (the aligned start of a gated
+    network) is refused in one line before the modular ``run``."""
+    def wrap(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(run)
+        def call(args: argparse.Namespace) -> int:
+            if getattr(args, "network", None) is not None:
+                gated = {"predict": predict_network, "simulate": simulate_network,
+                         "validate": validate_network}[command]
+                return gated(args)
+            if getattr(args, "start", None) is not None:
+                raise _start_alone(command, args.start)
+            return run(args)
+        return call
+    return wrap
+
+
+def _start_alone(command: str, start: float) -> ModspecError:
+    if command == "simulate":
+        return ModspecError("--start is invalid without --network (it is the aligned start "
+                            "of a gated network; use --init-std)")
+    hint = "; use --a0" if command == "predict" else ""
+    return bad("--start", start, f"needs --network (the aligned start of a gated network{hint})")

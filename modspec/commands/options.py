@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modspec.theory.architectures import MAX_DEPTH, PRESETS, Network, architecture
+from modspec.numerics.runspec import RunSpec
+from modspec.theory import defaults
+from modspec.theory.architectures import MAX_DEPTH, PRESETS, Network
 from modspec.theory.defaults import D0
 from modspec.theory.errors import bad
 
@@ -27,9 +29,13 @@ __all__ = [
     "add_architecture_options",
     "add_dataset_options",
     "add_init_options",
+    "add_model_options",
     "add_objects_option",
+    "add_out_option",
     "add_rule_options",
     "Given",
+    "add_schedule_options",
+    "add_weights_options",
     "dataset_file",
     "dataset_from",
     "device",
@@ -44,6 +50,7 @@ __all__ = [
     "parse_objects",
     "rule_from",
     "rule_name",
+    "run_spec",
     "write_json",
 ]
 
@@ -54,22 +61,29 @@ def _invalid(text: str, allowed: str) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(f"{text!r} is invalid: {allowed}")
 
 
+def _value_type(name: str, convert: Callable[[str], Any], ok: Callable[[Any], bool],
+                allowed: str) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)`` when it succeeds and the value is ``ok``, else
+    the line ``'TEXT' is invalid: ALLOWED``."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:  # also digit strings too long for int()
+            raise _invalid(text, allowed) from None
+        if not ok(value):
+            raise _invalid(text, allowed)
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
 def integer(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number ``low ≤ n`` (``≤ high`` when given)."""
     allowed = (f"must be an integer ≥ {low}" if high is None
                else f"must be an integer in [{low}, {high}]")
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:  # also digit strings too long for int()
-            raise _invalid(text, allowed) from None
-        if value < low or (high is not None and value > high):
-            raise _invalid(text, allowed)
-        return value
-
-    parse.__name__ = "integer"
-    return parse
+    return _value_type("integer", int,
+                       lambda n: n >= low and (high is None or n <= high), allowed)
 
 
 def number(low: float | None = None, *, strict: bool = False) -> Callable[[str], float]:
@@ -82,19 +96,8 @@ def number(low: float | None = None, *, strict: bool = False) -> Callable[[str],
         allowed = "must be a finite number"
     else:
         allowed = f"must be a finite number {'>' if strict else '≥'} {low:g}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise _invalid(text, allowed) from None
-        if not math.isfinite(value) or (
-                low is not None and (value <= low if strict else value < low)):
-            raise _invalid(text, allowed)
-        return value
-
-    parse.__name__ = "number"
-    return parse
+    return _value_type("number", float, lambda x: math.isfinite(x) and (
+        low is None or (x > low if strict else x >= low)), allowed)
 
 
 #: Seeds: NumPy takes any, PyTorch's generators 64 bits; modspec adds small offsets to them.
@@ -156,6 +159,12 @@ def output_folder(text: str) -> str:
     except OSError as exc:
         raise _invalid(text, f"cannot write in {str(parent)!r} ({exc.strerror})") from None
     return text
+
+
+def add_out_option(parser: argparse.ArgumentParser) -> None:
+    """``--out FOLDER`` (required): where a command writes its results (:func:`output_folder`)."""
+    parser.add_argument("--out", type=output_folder, required=True,
+                        help="output folder (created if needed; must be writable)")
 
 
 # -------------------------------------------------------------- option groups
@@ -265,30 +274,66 @@ def add_architecture_options(parser: argparse.ArgumentParser) -> None:
                    help=f"layers per module (1 … {MAX_DEPTH}, default 2)")
 
 
+def add_model_options(parser: argparse.ArgumentParser, *, init: bool = True) -> None:
+    """The dataset, the architecture, the learning rule and (``init``) the start: what every
+    command that runs a modular network takes."""
+    add_dataset_options(parser)
+    add_architecture_options(parser)
+    add_rule_options(parser)
+    if init:
+        add_init_options(parser)
+
+
+def add_schedule_options(parser: Any, epochs_help: str) -> None:
+    """``--lr`` and ``--epochs``, both required."""
+    parser.add_argument("--lr", type=number(0, strict=True), required=True,
+                        help="learning rate (> 0)")
+    parser.add_argument("--epochs", type=integer(0), required=True, help=epochs_help)
+
+
+def add_weights_options(parser: Any, *, seeds: int) -> None:
+    """``--hidden``, ``--init-std``, ``--seeds`` (default ``seeds``) and ``--seed``: the
+    networks of a run (defaults: :mod:`modspec.theory.defaults`)."""
+    for flag, kind, default, text in (
+            ("--hidden", integer(1), defaults.HIDDEN, "hidden units per module layer (≥ 1)"),
+            ("--init-std", number(0), defaults.INIT_STD, "std of the initial weights (≥ 0)"),
+            ("--seeds", integer(1), seeds, "independent initialisations (≥ 1)"),
+            ("--seed", SEED, defaults.SEED, "first random seed (same seed, same numbers)")):
+        parser.add_argument(flag, type=kind, default=default, help=text)
+
+
+def _data(args: argparse.Namespace) -> Any:
+    """The dataset the options name: the ``--dataset`` file's table, else ``--nx … --ry``."""
+    if getattr(args, "dataset", None) is not None:
+        return args.dataset
+    return {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")}
+
+
+def run_spec(args: argparse.Namespace, **given: Any) -> RunSpec:
+    """The :class:`~modspec.numerics.runspec.RunSpec` the options name, ``given`` overriding
+    them: the dataset of :func:`_data`, ``--train-objects`` and every option named as a
+    field of the specification (``--lr``, ``--hidden``, ``--rule`` …) that the command has
+    and that is set; the rest take the defaults of :mod:`modspec.theory.defaults`."""
+    from dataclasses import fields
+
+    values = {f.name: getattr(args, f.name) for f in fields(RunSpec)
+              if f.name not in ("data", "train_objects")
+              and getattr(args, f.name, None) is not None}
+    objects = parse_objects(getattr(args, "train_objects", None))
+    return RunSpec(data=_data(args), train_objects=objects, **{**values, **given})
+
+
 def dataset_from(args: argparse.Namespace) -> CompositionalDataset | DeclaredDataset:
     """Build (and validate) the dataset named by the options: the ``--dataset`` file's family
     when given, else the compositional family of ``--nx … --ry``."""
-    if getattr(args, "dataset", None) is not None:
-        from modspec.theory.families import from_mapping
-
-        return from_mapping(args.dataset)
-    from modspec.theory.dataset import CompositionalDataset
-
-    return CompositionalDataset(nx=args.nx, ny=args.ny, kx=args.kx, ky=args.ky, r=args.r,
-                                rx=args.rx, ry=args.ry)
+    return RunSpec(data=_data(args)).dataset()
 
 
 def network_from(args: argparse.Namespace) -> Network:
     """Build (and validate) the architecture named by the options; with ``--dataset`` (other
     than the compositional family) the preset addresses that dataset's blocks
     (:func:`modspec.theory.families.family_network`)."""
-    spec = getattr(args, "dataset", None)
-    if spec is not None:
-        from modspec.theory.families import family, family_network
-
-        if not family(spec.get("family")).inline:
-            return family_network(args.arch, dataset_from(args), args.depth)
-    return architecture(args.arch, args.depth)
+    return RunSpec(data=_data(args), arch=args.arch, depth=args.depth).network()
 
 
 def write_json(payload: Any, stream: Any = None) -> None:

@@ -9,12 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from modspec.commands.gated import add_network_options, hands_over
 from modspec.commands.options import (
     SEED,
-    add_architecture_options,
-    add_dataset_options,
-    add_init_options,
-    add_rule_options,
+    add_model_options,
+    add_schedule_options,
     dataset_from,
     integer,
     network_from,
@@ -25,7 +24,7 @@ from modspec.commands.options import (
 from modspec.theory import defaults
 from modspec.theory.errors import bad
 
-__all__ = ["prediction", "read_a0", "register", "run", "write_csv"]
+__all__ = ["prediction", "print_payload", "read_a0", "register", "run", "write_csv"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,11 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "its learning curves at epochs 0..EPOCHS "
                                    "(docs/theory/dynamics.md). "
                                    "Time is in epochs of full-batch GD, tau = 1/(P*lr).")
-    add_dataset_options(p)
-    add_architecture_options(p)
-    p.add_argument("--lr", type=number(0, strict=True), required=True,
-                   help="learning rate (> 0)")
-    p.add_argument("--epochs", type=integer(0), required=True, help="last epoch (≥ 0)")
+    add_model_options(p)
+    add_schedule_options(p, "last epoch (≥ 0)")
     p.add_argument("--record-every", type=integer(1), default=None, metavar="K",
                    help="print every K-th epoch (and the last); default every epoch, up to "
                         "an output of 64 MiB")
@@ -58,10 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "gradient descent epoch by epoch at this lr (exact per-epoch mode "
                         "map; the default with --network)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
-    add_rule_options(p)
-    add_init_options(p)
-    from modspec.commands.gated import add_network_options
-
     add_network_options(p)
     p.set_defaults(func=run)
 
@@ -161,27 +153,28 @@ def write_csv(payload: dict[str, Any], stream: Any = None) -> None:
         writer.writerow([repr(float(x)) for x in row])
 
 
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
-        from modspec.commands.gated import predict_network
+def print_payload(payload: dict[str, Any], fmt: str) -> None:
+    """Print a prediction's payload as JSON (:func:`~modspec.commands.options.write_json`) or,
+    with ``fmt`` ``csv``, as :func:`write_csv`."""
+    if fmt == "csv":
+        write_csv(payload)
+    else:
+        write_json(payload)
 
-        args.hidden = defaults.HIDDEN if args.hidden is None else args.hidden
-        args.seed = defaults.SEED if args.seed is None else args.seed
-        return predict_network(args)
-    if getattr(args, "start", None) is not None:
-        raise bad("--start", args.start, "needs --network (the aligned start of a gated "
-                  "network; use --a0)")
+
+@hands_over("predict")
+def run(args: argparse.Namespace) -> int:
+    given = [f"--{name}" for name in ("hidden", "seed") if getattr(args, name) is not None]
+    args.hidden = defaults.HIDDEN if args.hidden is None else args.hidden
+    args.seed = defaults.SEED if args.seed is None else args.seed
     from modspec.numerics.budget import check_memory, check_output, prediction_bytes
 
     network = network_from(args)
-    given = [f"--{name}" for name in ("hidden", "seed") if getattr(args, name) is not None]
     balanced = getattr(args, "init", "random") == "lambda-balanced"
     if given and not network.coupled and not balanced:
         print(f"modspec predict: warning: {' and '.join(given)} ignored: the {network.name} "
               "network is decoupled, its modes follow closed forms with no hidden width or "
               "seed (they apply to coupled networks, e.g. --arch leaky)", file=sys.stderr)
-    args.hidden = defaults.HIDDEN if args.hidden is None else args.hidden
-    args.seed = defaults.SEED if args.seed is None else args.seed
     if network.coupled:
         from modspec.numerics.predict import check_coupled_hidden
 
@@ -192,9 +185,5 @@ def run(args: argparse.Namespace) -> int:
                      "K-th epoch")
     check_memory(prediction_bytes(rows - 1, dataset_from(args), network, args.hidden),
                  f"--epochs={args.epochs}" + (f", --hidden={args.hidden}" * network.coupled))
-    payload = prediction(args).payload()
-    if args.format == "csv":
-        write_csv(payload)
-    else:
-        write_json(payload)
+    print_payload(prediction(args).payload(), args.format)
     return 0

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from modspec.commands.options import SEED, image_source, output_folder, rule_name
+from modspec.commands.options import SEED, add_out_option, image_source, rule_name
 from modspec.theory.errors import bad
 
 __all__ = ["check_parts", "derivation_tex", "register", "run"]
@@ -28,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "PDF), results.json, report.md, a self-contained report.html and "
                     "derivation.tex. Finished parts are saved as they complete; rerunning the "
                     "same command resumes.")
-    p.add_argument("--out", type=output_folder, required=True,
-                   help="output folder (created if needed; must be writable)")
+    add_out_option(p)
     p.add_argument("--quick", action="store_true",
                    help="the small configuration (about 6 minutes on 2 CPU cores)")
     p.add_argument("--seed", type=SEED, default=0, help="base random seed (default 0)")

@@ -17,22 +17,19 @@ from typing import Any
 from modspec.theory.errors import bad
 from modspec.validation.defaults import VALIDATE
 
+from .gated import add_network_options, hands_over
 from .options import (
-    SEED,
-    add_architecture_options,
-    add_dataset_options,
-    add_init_options,
+    add_model_options,
     add_objects_option,
-    add_rule_options,
+    add_out_option,
+    add_weights_options,
     check_objects_option,
     dataset_from,
     device,
     integer,
-    network_from,
     number,
-    output_folder,
     parse_objects,
-    rule_from,
+    run_spec,
 )
 
 __all__ = ["register", "run"]
@@ -43,10 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate", help="theory vs trained networks: metrics, figures, verdicts",
         description="Train networks (PyTorch or NumPy) and compare them with the derived "
                     "theory; --claims runs the four claims of docs/theory/dataset.md.")
-    add_dataset_options(p)
-    add_architecture_options(p)
-    add_rule_options(p)
-    add_init_options(p)
+    add_model_options(p)
     g = p.add_argument_group("training")
     # defaults: those of ms.validate (VALIDATE); --lr/--epochs stay None so that --claims
     # keeps its own per-run values unless they are given
@@ -54,13 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"learning rate (> 0; default {VALIDATE['lr']:g}: τ = 25 epochs on D0)")
     g.add_argument("--epochs", type=integer(1), default=None,
                    help=f"epochs (≥ 1; default {VALIDATE['epochs']})")
-    g.add_argument("--hidden", type=integer(1), default=VALIDATE["hidden"],
-                   help="hidden units per layer (≥ 1)")
-    g.add_argument("--init-std", type=number(0), default=VALIDATE["init_std"],
-                   help="initial weight std (≥ 0)")
-    g.add_argument("--seeds", type=integer(1), default=VALIDATE["seeds"],
-                   help="independent networks (≥ 1)")
-    g.add_argument("--seed", type=SEED, default=VALIDATE["seed"], help="first seed")
+    add_weights_options(g, seeds=VALIDATE["seeds"])
     add_objects_option(g)
     g.add_argument("--nonlinearity", choices=("linear", "relu", "tanh"), default="linear")
     g.add_argument("--bias", action="store_true", help="biases in every layer")
@@ -82,22 +70,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="objects held out in the --claims held-out runs (default 2,5)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--strict", action="store_true", help="exit 1 when a verdict fails")
-    p.add_argument("--out", type=output_folder, required=True,
-                   help="output folder (created if needed; must be writable)")
-    from .gated import add_network_options
-
+    add_out_option(p)
     add_network_options(p)
     p.set_defaults(func=run)
 
 
+@hands_over("validate")
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "network", None) is not None:  # a gated network (docs/theory/gated.md)
-        from .gated import validate_network
-
-        return validate_network(args)
-    if getattr(args, "start", None) is not None:
-        raise bad("--start", args.start, "needs --network (the aligned start of a gated "
-                  "network)")
     check_objects_option(args)
     if args.claims:
         check_objects_option(args, "--heldout", proper=True)
@@ -116,27 +95,18 @@ def run(args: argparse.Namespace) -> int:
 
         check_backend(args.backend, args.dtype)
     os.makedirs(args.out, exist_ok=True)
-    nonlin = None if args.nonlinearity == "linear" else args.nonlinearity
     if args.claims:
-        return _claims(args, ds, nonlin)
-    return _single(args, ds, nonlin)
+        return _claims(args, ds)
+    return _single(args, ds)
 
 
-def _single(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
-    from modspec.validation.pipeline import summary, theory_checks, validate, write_outputs
+def _single(args: argparse.Namespace, ds: Any) -> int:
+    from modspec.validation.pipeline import summary, validate, with_theory_checks, write_outputs
 
-    net = network_from(args)
-    given = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
-    if args.init == "lambda-balanced":
-        given |= {"lam": args.lam, "init_scale": args.init_scale}
-    result = validate(ds, net, time=args.time, backend=args.backend, device=args.device,
-                      dtype=args.dtype, hidden=args.hidden, init_std=args.init_std,
-                      seeds=args.seeds, seed=args.seed,
-                      train_objects=parse_objects(args.train_objects, "--train-objects"),
-                      nonlinearity=nonlin, bias=args.bias, rule=rule_from(args), **given)
-    result.comparison.verdicts.update(theory_checks(result))
+    spec = run_spec(args)
+    result = with_theory_checks(validate(spec))
     write_outputs(result, args.out, figures=not args.no_figures)
-    _provenance(args, ds, net, rule_from(args))
+    _provenance(args, ds, spec.network(), spec.learning_rule())
     print(summary(result))
     return 1 if args.strict and not result.passed else 0
 
@@ -150,21 +120,19 @@ def _provenance(args: argparse.Namespace, ds: Any, network: Any, rule: Any) -> N
                      network=network, rule=rule, settings=settings_of(args))
 
 
-def _claims(args: argparse.Namespace, ds: Any, nonlin: str | None) -> int:
+def _claims(args: argparse.Namespace, ds: Any) -> int:
     from dataclasses import replace
 
     from modspec.validation.study.claims import RELU, ClaimsConfig, run_claims, write_claims
 
-    base = RELU if nonlin == "relu" else ClaimsConfig(nonlinearity=nonlin)
-    changes = {"seeds": args.seeds, "seed": args.seed, "hidden": args.hidden,
-               "init_std": args.init_std, "device": args.device, "dtype": args.dtype,
-               "bias": args.bias, "heldout": tuple(parse_objects(args.heldout, "--heldout") or ()),
-               "time": args.time}
-    if args.lr is not None:
-        changes["lr"] = args.lr
-    if args.epochs is not None:
-        changes["epochs"] = args.epochs
-    report = run_claims(ds, replace(base, **changes),
+    spec = run_spec(args)         # the claims keep their own lr and epochs unless given
+    base = RELU if spec.nonlinearity == "relu" else ClaimsConfig(nonlinearity=spec.nonlinearity)
+    given = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
+    config = replace(base, seeds=spec.seeds, seed=spec.seed, hidden=spec.hidden,
+                     init_std=spec.init_std, device=spec.device, dtype=spec.dtype,
+                     bias=spec.bias, time=spec.time,
+                     heldout=tuple(parse_objects(args.heldout, "--heldout") or ()), **given)
+    report = run_claims(ds, config,
                         progress=lambda line: print(line, flush=True))
     write_claims(report, args.out, figures=not args.no_figures)
     from modspec.theory.architectures import PRESETS

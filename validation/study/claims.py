@@ -29,16 +29,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from modspec.theory.architectures import architecture
+from modspec.numerics.runspec import RunSpec, data_of
 from modspec.theory.cache import atomic_write_text
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD, LR, SEED, SEEDS
+from modspec.theory.errors import bad
 
 from ..comparison import check, systematicity
 from ..pipeline import CHECK_TOLERANCES, Assessment, validate
@@ -83,6 +84,22 @@ class ClaimsConfig:
     @property
     def linear(self) -> bool:
         return self.nonlinearity in (None, "linear")
+
+    def run_spec(self, arch: str, depth: int = 2, *, data: Any = D0,
+                 train_objects: Sequence[int] | None = None, lr: float | None = None,
+                 epochs: int | None = None, init_std: float | None = None,
+                 linear_only: bool = False) -> RunSpec:
+        """One experiment of the claims: ``arch`` at ``depth`` on ``data``, trained by
+        PyTorch with these settings (``lr``/``epochs``/``init_std`` replace this
+        configuration's; ``linear_only``: a linear network without biases whatever it says)."""
+        return RunSpec(data=data, arch=arch, depth=depth, hidden=self.hidden,
+                       init_std=init_std or self.init_std, lr=lr or self.lr,
+                       epochs=epochs or self.epochs, seeds=self.seeds, seed=self.seed,
+                       train_objects=train_objects, time=self.time,
+                       record_every=self.record_every,
+                       nonlinearity=None if linear_only else self.nonlinearity,
+                       bias=self.bias and not linear_only, backend="torch",
+                       device=self.device, dtype=self.dtype)
 
 
 #: Non-linear defaults: ReLU, hidden 50, small initialisation; more epochs (ReLU units pass
@@ -156,6 +173,11 @@ def run_claims(dataset: CompositionalDataset | None = None,
                progress: Callable[[str], None] | None = None) -> ClaimsReport:
     """Train, predict and compare for the four claims; see the module docstring."""
     ds = dataset or CompositionalDataset(**D0)
+    from modspec.theory.families import family
+
+    if not family(dict(data_of(ds))["family"]).inline:
+        raise bad("dataset", dict(data_of(ds))["family"], "the claims are checked on the "
+                  "compositional family (blocks Ox, Gx, Oy, Gy)")
     cfg = config or ClaimsConfig()
     tol = {**CHECK_TOLERANCES, **cfg.tolerances}
     t = _Runs(_train(ds, cfg, tol, progress or (lambda _line: None)), cfg, tol)
@@ -178,16 +200,14 @@ def _train(ds: CompositionalDataset, cfg: ClaimsConfig, tol: dict[str, float],
 
     def run(name: str, arch: str, depth: int = 2, held: bool = False, lr: float | None = None,
             epochs: int | None = None, init_std: float | None = None,
-            linear_only: bool = False) -> None:
-        nonlin = None if linear_only else cfg.nonlinearity
-        ep = epochs or cfg.epochs
-        say(f"training {name} ({nonlin or 'linear'}, {ep} epochs)")
-        runs[name] = validate(
-            ds, architecture(arch, depth), time=cfg.time, tolerances=tol, backend="torch",
-            device=cfg.device, dtype=cfg.dtype, lr=lr or cfg.lr, epochs=ep, hidden=cfg.hidden,
-            init_std=init_std or cfg.init_std, seeds=cfg.seeds, seed=cfg.seed,
-            train_objects=train_objects if held else None, nonlinearity=nonlin,
-            bias=cfg.bias and not linear_only, record_every=cfg.record_every)
+            linear_only: bool = False) -> Assessment:
+        spec = cfg.run_spec(arch, depth, data=ds, lr=lr, epochs=epochs, init_std=init_std,
+                            train_objects=train_objects if held else None,
+                            linear_only=linear_only)
+        say(f"training {name} ({spec.nonlinearity or 'linear'}, {spec.epochs} epochs)")
+        r = validate(spec, tolerances=tol)
+        runs[name] = r
+        return r
 
     for a in ("dense", "split", "segregated", "leaky"):
         run(a, a)

@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from modspec.theory.architectures import PRESETS
+from modspec.theory.defaults import D0, HIDDEN, INIT_STD, SEED
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.families import family as registered
 from modspec.theory.families import names
@@ -73,11 +74,10 @@ __all__ = ["COMPUTE", "DATASET_KEYS", "LIST_KEYS", "MAX_EPOCHS", "MAX_POINTS", "
 #: What a point can compute.
 COMPUTE = ("theory", "simulate", "train")
 #: Keys of ``[dataset]`` (family ``compositional``) with their defaults (the dataset D0).
-DATASET_KEYS: dict[str, Any] = {"nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1.0,
-                                "rx": None, "ry": None}
+DATASET_KEYS: dict[str, Any] = {**D0, "r": float(D0["r"]), "rx": None, "ry": None}
 #: Keys of ``[run]`` with their defaults (``compute`` is required).
 RUN_KEYS: dict[str, Any] = {"arch": "dense", "depth": 2, "lr": None, "epochs": None,
-                            "hidden": 50, "init_std": 2e-4, "seeds": 1, "seed": 0,
+                            "hidden": HIDDEN, "init_std": INIT_STD, "seeds": 1, "seed": SEED,
                             "train_objects": None, "record_every": None, "a0": None,
                             "rule": "gradient-descent", "gamma": None, "nabla": None,
                             "init": "random", "lam": None, "init_scale": None,

@@ -121,6 +121,27 @@ class Point:
 
         return learning_rule(self.rule, self.gamma, self.nabla)
 
+    def run_spec(self, compute: str = "simulate") -> Any:
+        """The point's run, a :class:`~modspec.numerics.runspec.RunSpec` (its training
+        objects drawn, :meth:`objects`; a λ-balanced start with its ``lam`` and
+        ``init_scale``): the NumPy simulator's, or for ``compute="train"`` PyTorch's on the
+        CPU, recording every epoch."""
+        from modspec.numerics.runspec import RunSpec
+
+        sizes = {k: getattr(self, k) for k in ("nx", "ny", "kx", "ky", "rx", "ry")
+                 if getattr(self, k) is not None}
+        where = (dict(backend="torch", device="cpu", record_every=1) if compute == "train"
+                 else dict(backend="numpy", record_every=self.record_every))
+        start: dict[str, Any] = {}
+        if self.init != "random":
+            start = dict(init=self.init, lam=0.0 if self.lam is None else self.lam,
+                         init_scale=1.0 if self.init_scale is None else self.init_scale)
+        return RunSpec(data={"family": self.family, **dict(self.data), **sizes},
+                       arch=self.arch, depth=self.depth, hidden=self.hidden,
+                       init_std=self.init_std, a0=self.a0, lr=self.lr, epochs=self.epochs,
+                       seeds=self.seeds, seed=self.seed, train_objects=self.objects(),
+                       rule=self.rule, gamma=self.gamma, nabla=self.nabla, **start, **where)
+
     def objects(self) -> list[int] | None:
         """The training objects: ``train_objects`` of the dataset's P drawn with ``seed``
         (sorted), or None for all."""

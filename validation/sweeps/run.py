@@ -44,7 +44,7 @@ import numpy as np
 from modspec.numerics.record import Trajectory
 from modspec.numerics.simulate import simulate, single_threaded_blas
 from modspec.theory.errors import ModspecError, bad
-from modspec.validation.sweeps.balanced import balanced, measured_columns, weights
+from modspec.validation.sweeps.balanced import measured_columns
 
 from ..comparison import measured_half_rise
 from .executors import ExecutorOptions, start
@@ -76,20 +76,13 @@ def run_bundle(points: Sequence[Point]) -> list[dict[str, Any]]:
 
 
 def _simulate(p: Point) -> Trajectory:
-    return simulate(p.dataset(), p.network(), lr=p.lr, epochs=p.epochs, hidden=p.hidden,
-                    init_std=p.init_std, seeds=p.seeds, seed=p.seed,
-                    train_objects=p.objects(), record_every=p.record_every,
-                    rule=p.learning_rule(), init=weights(p) if balanced(p) else None)
+    return simulate(p.run_spec())
 
 
 def _train(p: Point) -> Trajectory:
     from ..training import train
 
-    run = train(p.dataset(), p.network(), backend="torch", device="cpu", lr=p.lr,
-                epochs=p.epochs, hidden=p.hidden, init_std=p.init_std, seeds=p.seeds,
-                seed=p.seed, train_objects=p.objects(), rule=p.learning_rule(),
-                init=weights(p) if balanced(p) else None)
-    return run
+    return train(p.run_spec("train"))
 
 
 def measured_values(prefix: str, run: Trajectory) -> dict[str, float]:
