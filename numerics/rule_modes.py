@@ -58,9 +58,10 @@ def _not(why: str) -> RuleTheory:
     return RuleTheory(None, f"not reducible: {why}")
 
 
-def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: str = "discrete"
-                ) -> RuleTheory:
-    """The rule's derived per-mode dynamics from the run's start (module docstring)."""
+def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: str = "discrete",
+                system: Any = None) -> RuleTheory:
+    """The rule's derived per-mode dynamics from the run's start (module docstring);
+    ``system`` is the rule's per-mode system when already derived (``Derivation.rule``)."""
     if run.init is None:
         return _not("the run has no initial weights to start from")
     if run.train_objects is not None and len(run.train_objects) != int(dataset.P):
@@ -72,7 +73,7 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
         return layer_starts(W1, W2, U, V)
 
     return _theory(dataset, network, rule, np.asarray(run.t, dtype=float), run.lr, time,
-                   W1.shape[-2], starts)
+                   W1.shape[-2], starts, system)
 
 
 def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0: float,
@@ -86,13 +87,13 @@ def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0
 
 
 def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, time: str,
-            hidden: int, starts: Any) -> RuleTheory:
+            hidden: int, starts: Any, system: Any = None) -> RuleTheory:
 
     from modspec.theory import alignment as al
 
     from .flow import covariances, layout, tau_of
 
-    system = al.layer_system(2, rule.definition)
+    system = al.layer_system(2, rule) if system is None else system
     if not system.reducible:
         return _not(system.reason)
     lay = layout(dataset, network, hidden)
@@ -118,7 +119,7 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
             c1.append(start1[:, j])
             c2.append(start2[:, j])
             owner.append((mode, j))
-    rhs, args, coefficients = rule_rhs(system, rule.definition)
+    rhs, args, coefficients = rule_rhs(system, rule)
     consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P, *coefficients)
     state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
     path = evolve(rhs, state, consts, t, time)                      # (T, 2, seeds, columns)

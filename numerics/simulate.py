@@ -43,6 +43,7 @@ from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 from modspec.theory.observables import loss_key
+from modspec.theory.rules import GRADIENT_DESCENT, Rule, as_rule, check_network
 
 from .budget import check_memory, training_bytes
 from .flow import (
@@ -60,7 +61,7 @@ from .flow import (
 )
 from .progress import counted, epoch_bar
 from .record import Trajectory, heldout_curve
-from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
+from .rules import rule_terms
 from .starts import effective_a0, initial_weights
 from .subspace import full_maps, full_weights, reduce_run
 
@@ -179,7 +180,7 @@ def lr_limit(dataset: Any, network: Network, train_objects: Sequence[int] | None
 
 
 def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr: float,
-              epoch: int, rule: LearningRule = GRADIENT_DESCENT,
+              epoch: int, rule: Rule = GRADIENT_DESCENT,
               start: tuple[str, Any] | None = None) -> Exception:
     from .discrete import divergence_error
 
@@ -212,7 +213,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
              init_std: float = INIT_STD, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
              init: Sequence[Sequence[np.ndarray]] | None = None,
-             record_every: int = 1, rule: LearningRule | str | None = None,
+             record_every: int = 1, rule: Rule | str | None = None,
              progress: bool = True) -> Trajectory:
     """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
 
@@ -222,7 +223,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     Observables are recorded every ``record_every`` epochs and at the last one; the epochs in
     between cost only the reduced step (:mod:`modspec.numerics.subspace`).
 
-    ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
+    ``rule`` (a :class:`~modspec.theory.rules.Rule` or a preset name; default
     gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
     dense two-layer networks only). A run that diverges under a rule stops in the same way.
 
@@ -241,7 +242,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
                  f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     # overflow of a diverging run is detected (one line naming the derived lr limit), not warned
-    rule = learning_rule(rule)
+    rule = as_rule(rule)
     with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore",
                                              divide="ignore"):
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
@@ -251,7 +252,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
 def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
               init: Sequence[Sequence[np.ndarray]] | None, record_every: int,
-              rule: LearningRule, progress: bool = False) -> Trajectory:
+              rule: Rule, progress: bool = False) -> Trajectory:
     epochs = check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = check_positive("record_every", record_every, integer=True)
     given = init is not None
@@ -263,7 +264,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         hid = first.shape[-2] if network.modules[0].depth > 1 else hidden
         lay = layout(dataset, network, hid)
     init = check_weights(lay, init)
-    check_rule_network(rule, network, dataset)
+    check_network(rule, network, dataset)
     cov = covariances(dataset, train_objects)
     tau = tau_of(cov.P, lr)
     X_train = np.asarray(dataset.X, dtype=float)[:, cov.objects]

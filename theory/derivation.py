@@ -275,14 +275,14 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     ``cache=True`` the closed-form mode solutions (the slow step, seconds) are read from the
     on-disk cache of :mod:`modspec.theory.cache` when present and re-verified by substitution
     into their ODE; results are identical either way. ``rule`` (a preset name, a
-    :class:`~modspec.numerics.rules.LearningRule` or a SymPy
-    :class:`~modspec.theory.rules.Rule`) adds that rule's derivation as :attr:`Derivation.rule`
+:class:`~modspec.theory.rules.Rule`) adds that rule's derivation as :attr:`Derivation.rule`
     (:func:`modspec.theory.rule_derivation.derive_rule`, docs/theory/learning-rules.md).
     """
     if rule is not None:
         from dataclasses import replace
 
-        from .rule_derivation import as_rule, derive_rule
+        from .rule_derivation import derive_rule
+        from .rules import as_rule
 
         th = derive(dataset, network, cache)
         return replace(th, rule=derive_rule(th, as_rule(rule)))

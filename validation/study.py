@@ -411,7 +411,7 @@ def part_learning_rules(ctx: Context) -> Part:
     """The study's four learning rules on D0 (and gradient descent as the reference): mode
     strengths and quadrant norms over time against gradient descent's theory, the end point
     against ``W*`` and whether it is systematic (:mod:`modspec.validation.rules_study`)."""
-    from modspec.numerics.rules import PRESETS
+    from modspec.theory.rules import PRESETS
     from modspec.validation import figures
     from modspec.validation.comparison import compare, systematicity
     from modspec.validation.rules_study import (

@@ -188,10 +188,10 @@ class Point:
         return family_network(self.arch, self.dataset(), self.depth)
 
     def learning_rule(self) -> Any:
-        """The point's :class:`~modspec.numerics.rules.LearningRule`."""
-        from modspec.numerics.rules import learning_rule
+        """The point's :class:`~modspec.theory.rules.Rule`."""
+        from modspec.theory.rules import as_rule
 
-        return learning_rule(self.rule, self.gamma, self.nabla)
+        return as_rule(self.rule, self.gamma, self.nabla)
 
     def objects(self) -> list[int] | None:
         """The training objects: ``train_objects`` of the dataset's P drawn with ``seed``
@@ -253,7 +253,7 @@ def _kind_ok(key: str, value: Any) -> str | None:
         if not real or not math.isfinite(value):
             return "must be a finite number"
     elif key == "rule":
-        from modspec.numerics.rules import PRESETS as RULES
+        from modspec.theory.rules import PRESETS as RULES
 
         if value not in RULES:
             return f"must be one of {', '.join(RULES)}"
@@ -396,9 +396,9 @@ def _point(v: dict[str, Any], compute: tuple[str, ...], family: str = "compositi
                       f"must be at most the dataset's P = {P} objects")
         if point.rule != "gradient-descent" or point.gamma is not None \
                 or point.nabla is not None:
-            from modspec.numerics.rules import check_rule_network
+            from modspec.theory.rules import check_network
 
-            check_rule_network(point.learning_rule(), network, dataset)
+            check_network(point.learning_rule(), network, dataset)
         _check_starts(point)
         if "simulate" in point.compute or "train" in point.compute:
             from modspec.numerics.budget import check_memory, training_bytes

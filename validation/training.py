@@ -41,13 +41,14 @@ from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.progress import counted, epoch_bar
 from modspec.numerics.record import Trajectory, Weights, heldout_curve
-from modspec.numerics.rules import LearningRule, check_rule_network, learning_rule, rule_terms
+from modspec.numerics.rules import rule_terms
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.observables import loss_key
+from modspec.theory.rules import Rule, as_rule, check_network
 
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
@@ -125,7 +126,7 @@ def train(
     bias: bool = False,
     record_every: int = 1,
     threads: int | None = 1,
-    rule: LearningRule | str | None = None,
+    rule: Rule | str | None = None,
     progress: bool = True,
 ) -> Trajectory:
     """Train ``seeds`` copies of ``network`` on ``dataset`` by full-batch gradient descent.
@@ -142,7 +143,7 @@ def train(
     (default 1: these small full-batch problems run fastest on one thread, especially on a
     shared machine; None leaves torch's setting); restored afterwards. See the module
     docstring for what is recorded. ``rule`` (a
-    :class:`~modspec.numerics.rules.LearningRule` or a preset name; default gradient descent)
+    :class:`~modspec.theory.rules.Rule` or a preset name; default gradient descent)
     adds its extra terms to every update, as the NumPy simulator does (dense two-layer linear
     networks without biases only). ``progress``: a ``tqdm.auto`` bar of the epochs once
     training has taken a few seconds (:mod:`modspec.numerics.progress`); ``False`` draws none.
@@ -158,8 +159,8 @@ def train(
     if not (isinstance(init_std, numbers.Real) and init_std >= 0):
         raise bad("init_std", init_std, "must be a number ≥ 0")
     nonlinearity = check_nonlinearity(nonlinearity)
-    rule = learning_rule(rule)
-    check_rule_network(rule, network, dataset)
+    rule = as_rule(rule)
+    check_network(rule, network, dataset)
     if not rule.is_gradient_descent and (nonlinearity is not None or bias):
         raise bad("rule", rule.name, "runs on linear networks without biases only")
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
@@ -194,7 +195,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
                  dtype: str, lr: float, epochs: int, hidden: int, init_std: float, seeds: int,
                  seed: int, train_objects: Sequence[int] | None, init: Weights | None,
                  nonlinearity: str | None, bias: bool, record_every: int,
-                 rule: LearningRule, progress: bool = False) -> Trajectory:
+                 rule: Rule, progress: bool = False) -> Trajectory:
     import torch
 
     tdt = resolve_dtype(dtype)
@@ -316,7 +317,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
 
 
 def _check_bounded(t: Sequence[int], losses: dict[str, np.ndarray], cov: Any, lay: Any,
-                   lr: float, rule: LearningRule, linear: bool, start: tuple[str, Any]) -> None:
+                   lr: float, rule: Rule, linear: bool, start: tuple[str, Any]) -> None:
     """Training whose loss left every bound (:func:`modspec.numerics.discrete.diverged_epoch`)
     is one line, as in the simulator: naming the start when it overflows or lies far beyond
     the data's scale, ``lr`` (with the derived limit of a linear network) otherwise."""
@@ -347,7 +348,7 @@ def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr
                    epochs: int, hidden: int, init_std: float, seeds: int, seed: int,
                    train_objects: Sequence[int] | None, init: Weights | None,
                    nonlinearity: str | None, bias: bool, record_every: int,
-                   rule: LearningRule, progress: bool = False) -> Trajectory:
+                   rule: Rule, progress: bool = False) -> Trajectory:
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
                   "use backend='torch' for non-linear networks or biases")

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         from modspec.theory.export import render
 
         return render(derive(_dataset(args), network), objects, args.format,
-                      None if rule is None else rule.definition).rstrip("\n")
+                      rule).rstrip("\n")
 
     if args.no_cache:  # neither read nor written: this answer, nor the derivation's caches
         with cache.disabled():
