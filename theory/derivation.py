@@ -38,7 +38,7 @@ import sympy as sp
 from . import dynamics
 from . import symbols as sy
 from .architectures import Module, Network
-from .dataset import MAX_LOG2, CompositionalDataset, Dataset, block_index
+from .dataset import CompositionalDataset, Dataset, block_index
 from .declaration import DeclaredDataset
 from .errors import ModspecError, bad
 from .observables import (
@@ -53,6 +53,7 @@ from .observables import (
 )
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, Spectrum, _differ_somewhere, module_spectra
+from .validity import DOMAIN, validity
 
 __all__ = ["DOMAIN", "Derivation", "DerivedOnUse", "LOSS_NORMALISATION", "ModuleDerivation",
            "coupled_map", "derive", "map_blocks", "mode_key", "network_map", "strength_symbol",
@@ -215,7 +216,8 @@ class Derivation:
         return network_map(self, values)
 
     def to_latex(self) -> str:
-        """A complete LaTeX fragment (``align*`` blocks, amsmath) of every step."""
+        """A complete LaTeX fragment (``align*`` blocks, amsmath) of every step
+        (:class:`~modspec.theory.latex.LatexPrinter`)."""
         from .latex import derivation_latex
 
         return derivation_latex(self)
@@ -224,34 +226,6 @@ class Derivation:
         from .latex import derivation_latex
 
         return derivation_latex(self, notebook=True)
-
-
-# --------------------------------------------------------------------- validity
-#: Where the symbolic results hold: the family's parameter domain, as relations that plain
-#: ``sympy.sympify`` reads.
-DOMAIN = ("nx >= 1", f"nx <= {MAX_LOG2}", "ny >= 0", "ny <= nx", "kx >= 0",
-          f"kx <= 2**{MAX_LOG2}", "ky >= 0", f"ky <= 2**{MAX_LOG2}", "rx >= 0", "ry >= 0")
-
-
-def validity(th: Derivation) -> dict[str, Any]:
-    """The range of validity of a symbolic derivation, as text :func:`sympy.sympify` reads.
-
-    ``domain``: the parameter values the expressions hold for (sizes are integers, and non-zero
-    ``kx·rx²``, ``ky·ry²`` lie within ``2**±255``, :data:`modspec.theory.dataset.MAX_LOG2`; for
-    the hierarchical and parity families their own, :func:`modspec.theory.families.domain`);
-    ``modes``: for each mode key, where the mode exists. The observables hold on the whole
-    domain: a term that would be ``0/0`` where its mode vanishes carries that mode's condition
-    (``Piecewise``), so substituting a point gives the value of the numeric data there.
-    """
-    family = getattr(th.dataset, "family", "compositional")
-    if family in ("hierarchical", "parity", "contexts"):
-        from .families import domain
-
-        where = list(domain(th.dataset))
-    else:
-        where = list(DOMAIN)
-    return {"domain": where,
-            "modes": {key: sy.to_text(m.condition) for key, m in th.modes.items()}}
 
 
 # -------------------------------------------------------------------------- keys

@@ -10,7 +10,9 @@ formats of a :class:`~modspec.theory.derivation.Derivation` (rules included):
 * :class:`modspec.theory.export.TextPrinter`: the plain-text report;
 * :class:`modspec.theory.latex.LatexPrinter`: LaTeX (``align*`` blocks, amsmath).
 
-:func:`printer` names them (``"json"``, ``"text"``, ``"latex"``).
+:func:`modspec.theory.export.printer` names them (``"json"``, ``"text"``, ``"latex"``; the
+LaTeX of ``modspec derive`` is :class:`~modspec.theory.export.LatexReportPrinter`). This
+module imports no other: the objects import their printers, never the reverse.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import Any, ClassVar
 
 from .errors import bad
 
-__all__ = ["FORMATS", "Printer", "printer"]
+__all__ = ["FORMATS", "Printer"]
 
-#: The formats of :func:`printer`, in the order messages list them.
+#: The formats of :func:`modspec.theory.export.printer`.
 FORMATS = ("text", "json", "latex")
 
 
@@ -53,14 +55,3 @@ class Printer:
 
     def emptyPrinter(self, obj: Any) -> Any:  # noqa: N802 (SymPy's name)
         raise bad("object", type(obj).__name__, f"has no {self.format} printing")
-
-
-def printer(fmt: str, **settings: Any) -> Printer:
-    """The printer of format ``fmt`` (:data:`FORMATS`) with ``settings``."""
-    from .export import JsonPrinter, TextPrinter
-    from .latex import LatexPrinter
-
-    classes = {"text": TextPrinter, "json": JsonPrinter, "latex": LatexPrinter}
-    if fmt not in classes:
-        raise bad("format", fmt, "must be text, json or latex")
-    return classes[fmt](**settings)

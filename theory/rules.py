@@ -226,6 +226,11 @@ class Rule:
         return f"{self.name} ({values})" if values else self.name
 
     @property
+    def symbol_latex(self) -> dict[sp.Symbol, str]:
+        """How LaTeX names the study's coefficients: ``γ`` and ``∇``."""
+        return {nabla: r"\nabla", gamma: r"\gamma"}
+
+    @property
     def definition(self) -> Rule:
         """The rule itself (what ``LearningRule.definition`` was before the two merged)."""
         return self
@@ -233,36 +238,16 @@ class Rule:
     def to_latex(self) -> str:
         """The rule's continuous-time dynamics, one ``align*`` row per layer:
         ``Ẇ_l = (G_l + scaled terms)/τ + unscaled terms`` with ``G_l`` gradient descent's term
-        and the coefficients' values listed."""
-        from .symbols import to_latex as tex
+        and the coefficients' values listed
+        (:class:`~modspec.theory.latex_base.LatexBasePrinter`)."""
+        from .latex_base import LatexBasePrinter
 
-        def to_latex(e: Any) -> str:
-            return tex(e, {nabla: r"\nabla", gamma: r"\gamma"})
-
-        def plus(e: Any) -> str:
-            text = to_latex(e)
-            return f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}"
-
-        rows = []
-        for layer in sorted(_LAYERS):
-            scaled, plain = self.terms_of(layer, True), self.terms_of(layer, False)
-            inner = rf"G_{{{layer}}}"
-            if not isinstance(scaled, sp.ZeroMatrix):
-                inner += plus(scaled)
-            row = rf"\dot{{W}}_{{{layer}}} &= \frac{{1}}{{\tau}}\left({inner}\right)"
-            if not isinstance(plain, sp.ZeroMatrix):
-                row += plus(plain)
-            rows.append(row)
-        if self.values:
-            rows.append(r"&\text{with } " + r",\ ".join(
-                f"{to_latex(k)} = {to_latex(sp.Float(v, 6))}" for k, v in
-                sorted(self.values.items(), key=lambda kv: kv[0].name)))
-        title = self.name.replace("-", " ").replace("_", r"\_")
-        return ("\\begin{align*}\n" + rf"&\text{{{title}}}" + " \\\\\n"
-                + " \\\\\n".join(rows) + "\n\\end{align*}")
+        return LatexBasePrinter().doprint(self)
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.to_latex().replace("align*", "aligned") + "$$"
+        from .latex_base import LatexBasePrinter
+
+        return LatexBasePrinter(notebook=True).doprint(self)
 
     def terms_of(self, layer: int, scaled: bool) -> sp.MatrixExpr:
         """The sum of the terms of ``layer`` with the given scaling (a zero matrix if none)."""
