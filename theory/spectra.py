@@ -74,14 +74,7 @@ class Spectrum:
         ``ky``, ``r``; ``C``, ``r``, ``rc``), checked as the family checks them (one-line
         :class:`ModspecError`).
         """
-        family = getattr(self.dataset, "family", "compositional")
-        if family in ("hierarchical", "parity", "contexts"):
-            from .families import substitution
-
-            mapping = substitution(self.dataset, {**(values or {}), **kw}
-                                   if values is None or isinstance(values, Mapping) else values)
-        else:
-            mapping = _substitution(values, kw)
+        mapping = self.substitution(values, **kw)
         modes = []
         silent = []
         for mode in (*self.modes, *self.silent):
@@ -99,6 +92,18 @@ class Spectrum:
                         self.inputs, self.outputs, sp.sympify(self.n_inputs).subs(mapping),
                         sp.sympify(self.n_outputs).subs(mapping), bool(free), self.name,
                         self.dataset)
+
+    def substitution(self, values: Mapping[Any, Any] | None = None, **kw: Any
+                     ) -> dict[sp.Symbol, sp.Expr]:
+        """Symbol → exact value of ``values`` (keys as :meth:`subs` takes them), checked as
+        the dataset's family checks its parameters (one-line :class:`ModspecError`)."""
+        family = getattr(self.dataset, "family", "compositional")
+        if family in ("hierarchical", "parity", "contexts"):
+            from .families import substitution
+
+            return substitution(self.dataset, {**(values or {}), **kw}
+                                if values is None or isinstance(values, Mapping) else values)
+        return _substitution(values, kw)
 
     def distinct_singular_values(self) -> list[tuple[float, int]]:
         """``(s, multiplicity)`` for every distinct non-zero singular value of Σyx, descending
