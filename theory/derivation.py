@@ -164,6 +164,14 @@ class Derivation:
         values = {k: float(m.fixed_point) for k, m in self.modes.items()}
         return network_map(self, values)
 
+    def subs(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> Derivation:
+        """This symbolic derivation at a point (``th.subs(nx=3, ny=1, kx=3, ky=1, r=1)``):
+        the derivation of the numeric dataset there, every expression substituted, the modes
+        that do not exist there dropped (:func:`modspec.theory.substitute.substitute`)."""
+        from .substitute import substitute
+
+        return substitute(self, values, **kw)
+
     def to_latex(self) -> str:
         """A complete LaTeX fragment (``align*`` blocks, amsmath) of every step
         (:class:`~modspec.theory.latex.LatexPrinter`)."""
