@@ -102,23 +102,10 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
     sigma_y_full = Y @ Y.T / cov.P
     tau = tau_of(cov.P, lr)
 
-    s, lam, sig, c1, c2, owner = [], [], [], [], [], []
-    aligned = True
-    for mode in lay.modules[0].spectrum.modes:
-        U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
-        variances = output_variances(sigma_y_full, U)
-        if variances is None:
-            return _not(NOT_DIAGONAL)
-        start1, start2, ok = starts(U, V)
-        aligned = aligned and ok
-        n = start1.shape[0]
-        for j in range(U.shape[1]):
-            s.append(np.full(n, mode.s, dtype=float))
-            lam.append(np.full(n, mode.lam, dtype=float))
-            sig.append(np.full(n, variances[j]))
-            c1.append(start1[:, j])
-            c2.append(start2[:, j])
-            owner.append((mode, j))
+    columns = _columns(lay.modules[0].spectrum.modes, sigma_y_full, starts)
+    if columns is None:
+        return _not(NOT_DIAGONAL)
+    s, lam, sig, c1, c2, owner, aligned = columns
     rhs, args, coefficients = rule_rhs(system, rule)
     consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P, *coefficients)
     state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
@@ -147,6 +134,30 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
               + (" from the run's aligned start" if aligned else
                  " from balanced starts c1 = c2 = √a0"))
     return RuleTheory(trajectory, method, fixed)
+
+
+def _columns(modes: Any, sigma_y: np.ndarray, starts: Any) -> tuple | None:
+    """Per singular direction (column) of every mode: ``s, λ, σy`` and the starts ``c1,
+    c2`` (one entry per seed), the ``(mode, column)`` owning it, and whether every start was
+    aligned; None when ``Y Yᵀ`` is not diagonal in some mode's basis."""
+    s, lam, sig, c1, c2, owner = [], [], [], [], [], []
+    aligned = True
+    for mode in modes:
+        U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
+        variances = output_variances(sigma_y, U)
+        if variances is None:
+            return None
+        start1, start2, ok = starts(U, V)
+        aligned = aligned and ok
+        n = start1.shape[0]
+        for j in range(U.shape[1]):
+            s.append(np.full(n, mode.s, dtype=float))
+            lam.append(np.full(n, mode.lam, dtype=float))
+            sig.append(np.full(n, variances[j]))
+            c1.append(start1[:, j])
+            c2.append(start2[:, j])
+            owner.append((mode, j))
+    return s, lam, sig, c1, c2, owner, aligned
 
 
 def output_variances(sigma_y: np.ndarray, U: np.ndarray) -> np.ndarray | None:
