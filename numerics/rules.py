@@ -27,21 +27,36 @@ theory's.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modspec.theory.rules import GRADIENT_DESCENT, PRESETS, Rule, study_rule
-from modspec.theory.rules import as_rule as learning_rule
-from modspec.theory.rules import check_network as check_rule_network
+if TYPE_CHECKING:
+    from modspec.theory.rules import Rule
 
-__all__ = ["GRADIENT_DESCENT", "LearningRule", "PRESETS", "check_rule_network", "compiled_terms",
-           "learning_rule", "rule_terms"]
+#: The deprecated aliases (module docstring) are not listed: they resolve when read.
+__all__ = ["compiled_terms", "rule_terms"]
 
 
 def LearningRule(name: str = "gradient-descent", gamma: float = 0.0,  # noqa: N802
                  nabla: float = 0.0) -> Rule:
     """Deprecated: the study's rule ``name`` with coefficients γ and ∇
     (:func:`modspec.theory.rules.study_rule`), a :class:`~modspec.theory.rules.Rule`."""
+    from modspec.theory.rules import study_rule
+
     return study_rule(name, gamma, nabla)
+
+
+#: Deprecated names → their :mod:`modspec.theory.rules` names, resolved when first read (the
+#: rules' SymPy is not loaded by importing this module).
+_ALIASES = {"GRADIENT_DESCENT": "GRADIENT_DESCENT", "PRESETS": "PRESETS",
+            "learning_rule": "as_rule", "check_rule_network": "check_network"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ALIASES:
+        from modspec.theory import rules
+
+        return getattr(rules, _ALIASES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _OUTPUTS = (("W1", 1, True), ("W1_per_epoch", 1, False), ("W2", 2, True),

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +43,6 @@ from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 from modspec.theory.observables import loss_key
-from modspec.theory.rules import GRADIENT_DESCENT, Rule, as_rule, check_network
 
 from .budget import check_memory, training_bytes
 from .flow import (
@@ -64,6 +63,9 @@ from .record import Trajectory, heldout_curve
 from .rules import rule_terms
 from .starts import effective_a0, initial_weights
 from .subspace import full_maps, full_weights, reduce_run
+
+if TYPE_CHECKING:
+    from modspec.theory.rules import Rule
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "lr_limit", "simulate",
            "single_threaded_blas"]
@@ -180,13 +182,13 @@ def lr_limit(dataset: Any, network: Network, train_objects: Sequence[int] | None
 
 
 def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr: float,
-              epoch: int, rule: Rule = GRADIENT_DESCENT,
+              epoch: int, rule: Rule | None = None,
               start: tuple[str, Any] | None = None) -> Exception:
     from .discrete import divergence_error
 
     hidden = max((ml.dims[1] for ml in lay.modules if ml.depth > 1), default=1)
     limit = lr_limit(dataset, network, cov.objects, hidden)
-    if rule.is_gradient_descent or start is not None:
+    if rule is None or rule.is_gradient_descent or start is not None:
         return divergence_error(lr, epoch, limit, start)
     return bad("rule", rule.label,
                f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
@@ -242,6 +244,8 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
                  f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     # overflow of a diverging run is detected (one line naming the derived lr limit), not warned
+    from modspec.theory.rules import as_rule  # here: the rules' SymPy is not start-up's
+
     rule = as_rule(rule)
     with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore",
                                              divide="ignore"):
@@ -264,6 +268,8 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         hid = first.shape[-2] if network.modules[0].depth > 1 else hidden
         lay = layout(dataset, network, hid)
     init = check_weights(lay, init)
+    from modspec.theory.rules import check_network
+
     check_network(rule, network, dataset)
     cov = covariances(dataset, train_objects)
     tau = tau_of(cov.P, lr)

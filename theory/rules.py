@@ -45,7 +45,7 @@ import functools
 import math
 import numbers
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ from .architectures import dense
 from .errors import bad
 from .matrix_flow import data_pairs, matrix_flow
 from .names import check_name, check_rule_name
+from .rule_presets import COEFFICIENTS
 
 __all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "P", "PRESETS", "Rule", "Sigma_x",
            "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "as_rule",
@@ -319,15 +320,31 @@ def study_rule(name: str, gamma_value: float = 0.0, nabla_value: float = 0.0) ->
     return Rule(name, tuple(terms), {gamma: gamma_value, nabla: nabla_value})
 
 
+class _Presets(Mapping[str, Rule]):
+    """The study's rules by name (:data:`~modspec.theory.rule_presets.COEFFICIENTS`), each
+    built when first read."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Rule] = {}
+
+    def __getitem__(self, name: str) -> Rule:
+        if name not in self._built:
+            self._built[name] = study_rule(name, *COEFFICIENTS[name])
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COEFFICIENTS)
+
+    def __len__(self) -> int:
+        return len(COEFFICIENTS)
+
+    def __repr__(self) -> str:
+        return f"PRESETS({', '.join(COEFFICIENTS)})"
+
+
 #: The study's rules with their default coefficients (docs/theory/learning-rules.md): the one
-#: preset table of the library (a new preset is one line here).
-PRESETS: dict[str, Rule] = {name: study_rule(name, g, n) for name, (g, n) in (
-    ("gradient-descent", (0.0, 0.0)),
-    ("hebbian", (0.0, 1e-3)),
-    ("anti-hebbian", (0.0, -1e-3)),
-    ("contrastive-hebbian", (1.0, 0.0)),
-    ("predictive-coding", (-1.0, 0.0)),
-)}
+#: preset table of the library, :data:`~modspec.theory.rule_presets.COEFFICIENTS`, as rules.
+PRESETS: Mapping[str, Rule] = _Presets()
 
 #: Gradient descent: no extra terms (γ = ∇ = 0).
 GRADIENT_DESCENT = PRESETS["gradient-descent"]

@@ -253,7 +253,7 @@ def _kind_ok(key: str, value: Any) -> str | None:
         if not real or not math.isfinite(value):
             return "must be a finite number"
     elif key == "rule":
-        from modspec.theory.rules import PRESETS as RULES
+        from modspec.theory.rule_presets import COEFFICIENTS as RULES
 
         if value not in RULES:
             return f"must be one of {', '.join(RULES)}"

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,9 +48,11 @@ from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import ModspecError, bad
 from modspec.theory.observables import loss_key
-from modspec.theory.rules import Rule, as_rule, check_network
 
 from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
+
+if TYPE_CHECKING:
+    from modspec.theory.rules import Rule
 
 __all__ = ["check_backend", "cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
 
@@ -159,6 +161,8 @@ def train(
     if not (isinstance(init_std, numbers.Real) and init_std >= 0):
         raise bad("init_std", init_std, "must be a number ≥ 0")
     nonlinearity = check_nonlinearity(nonlinearity)
+    from modspec.theory.rules import as_rule, check_network  # here: SymPy not at start-up
+
     rule = as_rule(rule)
     check_network(rule, network, dataset)
     if not rule.is_gradient_descent and (nonlinearity is not None or bias):

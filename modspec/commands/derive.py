@@ -82,12 +82,12 @@ def run(args: argparse.Namespace) -> int:
     ruled = args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None
     key = report_key(raw, network, objects, args.format,
                      [args.rule, args.gamma, args.nabla] if ruled else None)
-    rule = rule_from(args) if ruled else None     # checked before the cache is read
 
-    def answer() -> str:
+    def answer() -> str:   # a stored answer had valid options: only a cold call checks them
         from modspec.theory.derivation import derive
         from modspec.theory.export import render
 
+        rule = rule_from(args) if ruled else None     # checked before any derivation
         return render(derive(_dataset(args), network, rule=rule), objects,
                       args.format).rstrip("\n")
 

@@ -200,8 +200,8 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
 
 
 def rule_name(text: str) -> str:
-    """An argparse type: the name of a learning rule preset (modspec.theory.rules)."""
-    from modspec.theory.rules import PRESETS  # lazily: it needs SymPy, --help does not
+    """An argparse type: the name of a learning rule preset (modspec.theory.rule_presets)."""
+    from modspec.theory.rule_presets import COEFFICIENTS as PRESETS  # no SymPy
 
     if text not in PRESETS:
         raise _invalid(text, f"must be one of {', '.join(PRESETS)}")
