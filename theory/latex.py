@@ -117,11 +117,9 @@ class LatexPrinter(LatexBasePrinter):
 
     @staticmethod
     def _matrix_flow(th: Derivation, tex: Callable[[Any], str]) -> str:
-        rows = []
-        for name, odes in th.matrix_odes.items():
-            rows.append(rf"&\text{{module {text(name)}:}}")
-            rows += [tex(eq).replace("=", "&=", 1) for eq in odes]
-        return _block("Step 2 (matrix gradient flow, SymPy matrix calculus)", rows)
+        odes = th.matrix_odes
+        return _block("Step 2 (matrix gradient flow, SymPy matrix calculus)", _per_module(
+            th, lambda md: [tex(eq).replace("=", "&=", 1) for eq in odes[md.name]]))
 
     @staticmethod
     def _coupling(th: Derivation) -> str:
@@ -146,29 +144,24 @@ class LatexPrinter(LatexBasePrinter):
 
     @staticmethod
     def _mode_odes(th: Derivation, tex: Callable[[Any], str]) -> str:
-        rows = []
-        for md in th.modules:
-            rows.append(rf"&\text{{module {text(md.name)}:}}")
-            rows.append(tex(md.mode_ode).replace("=", "&=", 1))
-        return _block("Step 4 (mode ODEs, W = U diag(a) V^T)", rows)
+        return _block("Step 4 (mode ODEs, W = U diag(a) V^T)", _per_module(
+            th, lambda md: [tex(md.mode_ode).replace("=", "&=", 1)]))
 
     @staticmethod
     def _solutions(th: Derivation, tex: Callable[[Any], str]) -> str:
-        rows = []
-        for md in th.modules:
-            rows.append(rf"&\text{{module {text(md.name)}:}}")
+        def rows(md: Any) -> list[str]:
             L = md.module.depth
             if md.solution is not None:
-                rows.append(rf"a(t) &= {tex(md.solution)}, \qquad a(0) = {tex(sy.a0)}")
+                out = [rf"a(t) &= {tex(md.solution)}, \qquad a(0) = {tex(sy.a0)}"]
             elif md.implicit is not None:
-                rows += _implicit_rows(L, tex)
+                out = _implicit_rows(L, tex)
             else:
-                rows.append(r"&\text{coupled modules: integrate the matrix flow}")
-                continue
-            rows.append(rf"t_{{1/2}} &\simeq {tex(dynamics.half_rise_leading(L))}"
-                        r"\quad (a_0 \to 0)")
+                return [r"&\text{coupled modules: integrate the matrix flow}"]
+            return out + [rf"t_{{1/2}} &\simeq {tex(dynamics.half_rise_leading(L))}"
+                          r"\quad (a_0 \to 0)"]
+
         return _block("Step 5 (solutions: closed forms checked by substitution, implicit "
-                      "t(a) by differentiation)", rows)
+                      "t(a) by differentiation)", _per_module(th, rows))
 
     @staticmethod
     def _fixed_points(th: Derivation, tex: Callable[[Any], str]) -> str:
@@ -210,6 +203,12 @@ class LatexPrinter(LatexBasePrinter):
                         rf"{tex(conv['report']['rule_error'])}")
             rows.append(rf"&\text{{systematic: {'yes' if conv['systematic'] else 'no'}}}")
         return _block("Step 8 (converged map W* at the fixed points)", rows)
+
+def _per_module(th: Derivation, rows: Callable[[Any], list[str]]) -> list[str]:
+    """Each module's rows, opened by its name."""
+    return [row for md in th.modules
+            for row in [rf"&\text{{module {text(md.name)}:}}", *rows(md)]]
+
 
 def _implicit_rows(L: int, tex: Callable[[Any], str]) -> list[str]:
     """The implicit solution ``t(a)`` of depth ``L`` (docs/theory/learning-dynamics.md)."""
