@@ -241,3 +241,23 @@ def test_rule_terms_are_generated_array_code_that_runs_on_torch_as_on_numpy(name
     for w, g in zip(want, got, strict=True):
         g = g.numpy() if hasattr(g, "numpy") else g
         assert np.allclose(g, w, rtol=1e-12, atol=1e-15)
+
+
+def test_a_new_preset_is_one_line_of_the_table(monkeypatch, run_cli, capsys):
+    """A preset of the study's family is one line of ``rule_presets.COEFFICIENTS``: the
+    theory, the simulator and the command line then all know it by name."""
+    import json
+
+    from modspec.theory import rule_presets
+    from modspec.theory import rules as r
+
+    monkeypatch.setitem(rule_presets.COEFFICIENTS, "strong-hebbian", (0.0, 1e-2))
+    monkeypatch.setattr(r.PRESETS, "_built", {})
+    assert r.PRESETS["strong-hebbian"] == study_rule("strong-hebbian", 0.0, 1e-2)
+    run = simulate(D0, arch.dense(), lr=0.01, epochs=3, hidden=6, init_std=0.05, seeds=1,
+                   rule="strong-hebbian")
+    assert run.meta == {"rule": "strong-hebbian", "gamma": 0.0, "nabla": 0.01}
+    code, out, err = run_cli(capsys, "derive", "--rule", "strong-hebbian", "--format", "json",
+                             "--no-cache")
+    assert code == 0 and err == ""
+    assert json.loads(out)["rule"]["coefficients"] == {"gamma": 0.0, "nabla": 0.01}
