@@ -93,14 +93,14 @@ def _subset(th: Derivation, run: Trajectory) -> list[int] | None:
 
 def run_rule(run: Trajectory) -> Any:
     """The learning rule a run was made with (from its ``meta``), as a
-    :class:`~modspec.numerics.rules.LearningRule`; None when it is a user's rule, which a
-    record does not carry (pass it to :func:`expect`)."""
-    from .rules import PRESETS, learning_rule
+    :class:`~modspec.theory.rules.Rule`; None when it is a user's rule, which a record does
+    not carry (pass it to :func:`expect`)."""
+    from modspec.theory.rules import PRESETS, as_rule
 
     name = run.meta.get("rule", "gradient-descent")
     if name not in PRESETS:
         return None
-    return learning_rule(name, run.meta.get("gamma"), run.meta.get("nabla"))
+    return as_rule(name, run.meta.get("gamma"), run.meta.get("nabla"))
 
 
 def expect(th: Derivation, run: Trajectory, time: str = "discrete",
@@ -110,11 +110,11 @@ def expect(th: Derivation, run: Trajectory, time: str = "discrete",
     the linear theory is then only a reference, and a coupled one gets no trajectory (the
     exact linear dynamics from its weights would describe another network).
 
-    ``rule`` (a name, a :class:`~modspec.numerics.rules.LearningRule` or a SymPy
-    :class:`~modspec.theory.rules.Rule`; default: the run's own rule, :func:`run_rule`): a
-    rule other than gradient descent is predicted by its own derived per-mode system where it
-    reduces (:func:`modspec.numerics.rule_modes.rule_theory`); where it does not, the method
-    says ``"not reducible: <why>"`` and no trajectory is given."""
+    ``rule`` (a preset name or a :class:`~modspec.theory.rules.Rule`; default: the run's own
+    rule, :func:`run_rule`): a rule other than gradient descent is predicted by its own
+    derived per-mode system where it reduces (:func:`modspec.numerics.rule_modes.rule_theory`,
+    the system of ``th.rule`` when that is the rule's derivation); where it does not, the
+    method says ``"not reducible: <why>"`` and no trajectory is given."""
     from modspec.theory.heldout import heldout
 
     if time not in TIMES:
@@ -154,9 +154,9 @@ def _under_any_rule(th: Derivation, run: Trajectory, time: str,
                                "preset; pass its definition as rule=", time,
                                a0=recorded(th, run))
     if rule is not None:
-        from .rules import learning_rule
+        from modspec.theory.rules import as_rule
 
-        rule = learning_rule(rule)
+        rule = as_rule(rule)
         if not rule.is_gradient_descent:
             return _under_rule(th, run, time, rule)
     return None
@@ -231,12 +231,14 @@ def _mean_over_directions(trajectory: Trajectory) -> Trajectory:
 
 def _under_rule(th: Derivation, run: Trajectory, time: str, rule: Any) -> Expectation:
     """A rule's own derived per-mode dynamics from the run's start, where it reduces."""
-    from .rule_modes import rule_theory
-    from .rules import check_rule_network
+    from modspec.theory.rules import check_network
 
-    check_rule_network(rule, th.network, th.dataset)
+    from .rule_modes import rule_theory
+
+    check_network(rule, th.network, th.dataset)
     a0 = recorded(th, run)
-    result = rule_theory(th.dataset, th.network, run, rule, time)
+    system = th.rule.system if th.rule is not None and th.rule.rule == rule else None
+    result = rule_theory(th.dataset, th.network, run, rule, time, system)
     conv = th.converged
     if result.trajectory is None:
         return Expectation(Trajectory.empty(run.t, time=time), result.method, time, a0=a0)

@@ -37,6 +37,7 @@ from scipy.optimize import brentq
 
 from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes
+from modspec.theory.names import checked_lambdify
 
 from .gated_race import end_point, mode_system
 
@@ -51,7 +52,6 @@ MAX_HORIZON = 1e7
 @cache
 def _closed_form(depth: int) -> Callable[..., Any] | None:
     """``a(t, τ, a0, s, λ)`` from SymPy's closed form (depth ≤ 2), else None."""
-    import sympy as sp
 
     from modspec.theory import dynamics
     from modspec.theory import symbols as sy
@@ -59,7 +59,7 @@ def _closed_form(depth: int) -> Callable[..., Any] | None:
     sol = dynamics.mode_solution(depth)
     if sol is None:
         return None
-    return sp.lambdify((sy.t, sy.tau, sy.a0, sy.s, sy.lam), sol, "numpy")
+    return checked_lambdify((sy.t, sy.tau, sy.a0, sy.s, sy.lam), sol, "numpy")
 
 
 def _single_pathway(modes: PathwayModes, mode: int, b0: Mapping[str, float]

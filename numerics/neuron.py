@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from modspec.theory.errors import bad
+from modspec.theory.names import checked_lambdify
 
 __all__ = ["EIGEN_TOL", "NeuronSolution", "neuron_half_rise", "solve_neuron"]
 
@@ -41,7 +42,6 @@ class NeuronSolution:
 
 @functools.cache
 def _compiled() -> tuple[Any, Any, Any]:
-    import sympy as sp
 
     from modspec.theory import neuron as nr
     from modspec.theory import symbols as sy
@@ -49,9 +49,9 @@ def _compiled() -> tuple[Any, Any, Any]:
     z_terms, m_terms = nr.forms()
     args = (nr.a0, nr.w10, nr.w20, sy.s, nr.delta)
     flat = [e for terms in (*z_terms, m_terms) for pair in terms for e in pair]
-    f = sp.lambdify(args, flat, "numpy")
+    f = checked_lambdify(args, flat, "numpy")
     shape = [len(t) for t in (*z_terms, m_terms)]
-    return f, shape, sp.lambdify(args, nr.omega, "numpy")
+    return f, shape, checked_lambdify(args, nr.omega, "numpy")
 
 
 def _integral_scaled(r: float, c: float, u: np.ndarray) -> np.ndarray:
@@ -128,10 +128,9 @@ def neuron_half_rise(s: float, a0: float, w10: float, tau: float = 1.0, v: float
 
 @functools.cache
 def _half_rise() -> Any:
-    import sympy as sp
 
     from modspec.theory import neuron as nr
     from modspec.theory import symbols as sy
 
-    return sp.lambdify((nr.a0, nr.w10, sy.s, nr.delta, sy.tau, nr.v), nr.half_rise_time(),
+    return checked_lambdify((nr.a0, nr.w10, sy.s, nr.delta, sy.tau, nr.v), nr.half_rise_time(),
                        "numpy")

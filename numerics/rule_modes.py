@@ -58,9 +58,10 @@ def _not(why: str) -> RuleTheory:
     return RuleTheory(None, f"not reducible: {why}")
 
 
-def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: str = "discrete"
-                ) -> RuleTheory:
-    """The rule's derived per-mode dynamics from the run's start (module docstring)."""
+def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: str = "discrete",
+                system: Any = None) -> RuleTheory:
+    """The rule's derived per-mode dynamics from the run's start (module docstring);
+    ``system`` is the rule's per-mode system when already derived (``Derivation.rule``)."""
     if run.init is None:
         return _not("the run has no initial weights to start from")
     if run.train_objects is not None and len(run.train_objects) != int(dataset.P):
@@ -72,7 +73,7 @@ def rule_theory(dataset: Any, network: Any, run: Trajectory, rule: Any, time: st
         return layer_starts(W1, W2, U, V)
 
     return _theory(dataset, network, rule, np.asarray(run.t, dtype=float), run.lr, time,
-                   W1.shape[-2], starts)
+                   W1.shape[-2], starts, system)
 
 
 def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0: float,
@@ -86,13 +87,13 @@ def rule_prediction(dataset: Any, network: Any, rule: Any, t: Any, lr: float, a0
 
 
 def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, time: str,
-            hidden: int, starts: Any) -> RuleTheory:
+            hidden: int, starts: Any, system: Any = None) -> RuleTheory:
 
     from modspec.theory import alignment as al
 
     from .flow import covariances, layout, tau_of
 
-    system = al.layer_system(2, rule.definition)
+    system = al.layer_system(2, rule) if system is None else system
     if not system.reducible:
         return _not(system.reason)
     lay = layout(dataset, network, hidden)
@@ -101,24 +102,11 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
     sigma_y_full = Y @ Y.T / cov.P
     tau = tau_of(cov.P, lr)
 
-    s, lam, sig, c1, c2, owner = [], [], [], [], [], []
-    aligned = True
-    for mode in lay.modules[0].spectrum.modes:
-        U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
-        variances = output_variances(sigma_y_full, U)
-        if variances is None:
-            return _not(NOT_DIAGONAL)
-        start1, start2, ok = starts(U, V)
-        aligned = aligned and ok
-        n = start1.shape[0]
-        for j in range(U.shape[1]):
-            s.append(np.full(n, mode.s, dtype=float))
-            lam.append(np.full(n, mode.lam, dtype=float))
-            sig.append(np.full(n, variances[j]))
-            c1.append(start1[:, j])
-            c2.append(start2[:, j])
-            owner.append((mode, j))
-    rhs, args, coefficients = rule_rhs(system, rule.definition)
+    columns = _columns(lay.modules[0].spectrum.modes, sigma_y_full, starts)
+    if columns is None:
+        return _not(NOT_DIAGONAL)
+    s, lam, sig, c1, c2, owner, aligned = columns
+    rhs, args, coefficients = rule_rhs(system, rule)
     consts = (np.stack(s, -1), np.stack(lam, -1), np.stack(sig, -1), tau, cov.P, *coefficients)
     state = np.stack([np.stack(c1, -1), np.stack(c2, -1)])          # (2, seeds, columns)
     path = evolve(rhs, state, consts, t, time)                      # (T, 2, seeds, columns)
@@ -146,6 +134,30 @@ def _theory(dataset: Any, network: Any, rule: Any, t: np.ndarray, lr: float, tim
               + (" from the run's aligned start" if aligned else
                  " from balanced starts c1 = c2 = √a0"))
     return RuleTheory(trajectory, method, fixed)
+
+
+def _columns(modes: Any, sigma_y: np.ndarray, starts: Any) -> tuple | None:
+    """Per singular direction (column) of every mode: ``s, λ, σy`` and the starts ``c1,
+    c2`` (one entry per seed), the ``(mode, column)`` owning it, and whether every start was
+    aligned; None when ``Y Yᵀ`` is not diagonal in some mode's basis."""
+    s, lam, sig, c1, c2, owner = [], [], [], [], [], []
+    aligned = True
+    for mode in modes:
+        U, V = np.asarray(mode.U, dtype=float), np.asarray(mode.V, dtype=float)
+        variances = output_variances(sigma_y, U)
+        if variances is None:
+            return None
+        start1, start2, ok = starts(U, V)
+        aligned = aligned and ok
+        n = start1.shape[0]
+        for j in range(U.shape[1]):
+            s.append(np.full(n, mode.s, dtype=float))
+            lam.append(np.full(n, mode.lam, dtype=float))
+            sig.append(np.full(n, variances[j]))
+            c1.append(start1[:, j])
+            c2.append(start2[:, j])
+            owner.append((mode, j))
+    return s, lam, sig, c1, c2, owner, aligned
 
 
 def output_variances(sigma_y: np.ndarray, U: np.ndarray) -> np.ndarray | None:

@@ -9,7 +9,7 @@ layer has std ``init_scale``, docs/theory/any-start.md; ``a0``, a theory's initi
 strength), the schedule (``lr``, ``epochs``, so ``τ = 1/(P_train·lr)`` epochs), the seeds
 (``seeds`` networks, the first drawn from ``seed``), the training objects, the learning
 rule (a preset name with its coefficients ``gamma``/``nabla``, or a
-:class:`~modspec.numerics.rules.LearningRule`), the theory's ``time`` (``"discrete"``:
+:class:`~modspec.theory.rules.Rule`), the theory's ``time`` (``"discrete"``:
 gradient descent epoch by epoch; ``"continuous"``: the gradient flow), what is recorded
 (``record_every``) and, where a trainer reads them, the network's non-linearity and biases
 and the ``backend``/``device``/``dtype``.
@@ -258,10 +258,10 @@ class RunSpec:
         return None if self.train_objects is None else list(self.train_objects)
 
     def learning_rule(self) -> Any:
-        """The :class:`~modspec.numerics.rules.LearningRule` of ``rule``/``gamma``/``nabla``."""
-        from .rules import learning_rule
+        """The :class:`~modspec.theory.rules.Rule` of ``rule``/``gamma``/``nabla``."""
+        from modspec.theory.rules import as_rule
 
-        return learning_rule(self.rule, self.gamma, self.nabla)
+        return as_rule(self.rule, self.gamma, self.nabla)
 
     @property
     def is_gradient_descent(self) -> bool:

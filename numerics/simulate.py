@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,10 +60,13 @@ from .flow import (
 )
 from .progress import counted, epoch_bar
 from .record import Trajectory, heldout_curve
-from .rules import GRADIENT_DESCENT, LearningRule, check_rule_network, learning_rule, rule_terms
+from .rules import rule_terms
 from .runspec import accepts_run_spec
 from .starts import effective_a0, initial_weights
 from .subspace import full_maps, full_weights, reduce_run
+
+if TYPE_CHECKING:
+    from modspec.theory.rules import Rule
 
 __all__ = ["Observer", "effective_a0", "initial_weights", "lr_limit", "simulate",
            "single_threaded_blas"]
@@ -180,13 +183,13 @@ def lr_limit(dataset: Any, network: Network, train_objects: Sequence[int] | None
 
 
 def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr: float,
-              epoch: int, rule: LearningRule = GRADIENT_DESCENT,
+              epoch: int, rule: Rule | None = None,
               start: tuple[str, Any] | None = None) -> Exception:
     from .discrete import divergence_error
 
     hidden = max((ml.dims[1] for ml in lay.modules if ml.depth > 1), default=1)
     limit = lr_limit(dataset, network, cov.objects, hidden)
-    if rule.is_gradient_descent or start is not None:
+    if rule is None or rule.is_gradient_descent or start is not None:
         return divergence_error(lr, epoch, limit, start)
     return bad("rule", rule.label,
                f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
@@ -214,7 +217,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
              init_std: float = INIT_STD, seeds: int = 1, seed: int = 0,
              train_objects: Sequence[int] | None = None,
              init: Sequence[Sequence[np.ndarray]] | None = None,
-             record_every: int = 1, rule: LearningRule | str | None = None,
+             record_every: int = 1, rule: Rule | str | None = None,
              progress: bool = True) -> Trajectory:
     """Full-batch gradient descent for ``epochs`` epochs at learning rate ``lr``.
 
@@ -224,7 +227,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     Observables are recorded every ``record_every`` epochs and at the last one; the epochs in
     between cost only the reduced step (:mod:`modspec.numerics.subspace`).
 
-    ``rule`` (a :class:`~modspec.numerics.rules.LearningRule` or a preset name; default
+    ``rule`` (a :class:`~modspec.theory.rules.Rule` or a preset name; default
     gradient descent) adds its extra terms to every epoch (:mod:`modspec.numerics.rules`;
     dense two-layer networks only). A run that diverges under a rule stops in the same way.
 
@@ -246,7 +249,9 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
                  f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
     # overflow of a diverging run is detected (one line naming the derived lr limit), not warned
-    rule = learning_rule(rule)
+    from modspec.theory.rules import as_rule  # here: the rules' SymPy is not start-up's
+
+    rule = as_rule(rule)
     with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore",
                                              divide="ignore"):
         return _simulate(dataset, network, lr, epochs, hidden, init_std, seeds, seed,
@@ -256,7 +261,7 @@ def simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int
 def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: int,
               init_std: float, seeds: int, seed: int, train_objects: Sequence[int] | None,
               init: Sequence[Sequence[np.ndarray]] | None, record_every: int,
-              rule: LearningRule, progress: bool = False) -> Trajectory:
+              rule: Rule, progress: bool = False) -> Trajectory:
     epochs = check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = check_positive("record_every", record_every, integer=True)
     given = init is not None
@@ -268,7 +273,9 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
         hid = first.shape[-2] if network.modules[0].depth > 1 else hidden
         lay = layout(dataset, network, hid)
     init = check_weights(lay, init)
-    check_rule_network(rule, network, dataset)
+    from modspec.theory.rules import check_network
+
+    check_network(rule, network, dataset)
     cov = covariances(dataset, train_objects)
     tau = tau_of(cov.P, lr)
     X_train = np.asarray(dataset.X, dtype=float)[:, cov.objects]

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from modspec.numerics.rules import PRESETS, learning_rule
 from modspec.numerics.simulate import simulate
 from modspec.theory import architectures as arch
+from modspec.theory.rules import PRESETS, as_rule
 
 ARGS = ("simulate", "--lr", "0.01", "--epochs", "5", "--hidden", "4", "--init-std", "0.1",
         "--seeds", "2")
@@ -23,7 +23,7 @@ def test_simulate_rule_option_equals_the_library_run_with_that_rule(run_cli, cap
     assert {k: got["meta"][k] for k in ("rule", "gamma", "nabla")} == \
         {"rule": "anti-hebbian", "gamma": 0.0, "nabla": -0.01}
     want = simulate(d0, arch.dense(), lr=0.01, epochs=5, hidden=4, init_std=0.1, seeds=2,
-                    rule=learning_rule("anti-hebbian", nabla=-0.01)).payload()
+                    rule=as_rule("anti-hebbian", nabla=-0.01)).payload()
     for k, v in want["quadrant_norms"].items():
         assert np.allclose(got["quadrant_norms"][k], v, rtol=1e-12)
 
@@ -90,7 +90,7 @@ def test_derive_rule_prints_the_per_mode_system_its_fixed_points_and_vanishing_a
     assert rule["reducible"] and rule["outputs_linear_in_inputs"]
     assert rule["vanishes_at_optimum"] == {"W1": False, "W2": True}
     assert ["1", "s/lam"] in [p["strengths"] for p in rule["fixed_points"]]
-    th = ms.derive(d0, arch.dense(), rule=learning_rule("hebbian", nabla=0.002))
+    th = ms.derive(d0, arch.dense(), rule=as_rule("hebbian", nabla=0.002))
     from modspec.theory.rule_derivation import describe
 
     assert describe(th.rule) == rule
@@ -106,7 +106,7 @@ def test_predict_rule_equals_the_library_prediction_and_refuses_an_unreducible_r
                              "0.5", "--lr", "0.01", "--epochs", "20", "--a0", "1e-3",
                              "--time", "discrete")
     assert code == 0, err
-    want = rule_prediction(d0, arch.dense(), learning_rule("contrastive-hebbian", gamma=0.5),
+    want = rule_prediction(d0, arch.dense(), as_rule("contrastive-hebbian", gamma=0.5),
                            np.arange(21.0), 0.01, 1e-3, "discrete").trajectory
     for k, v in want.modes.items():
         assert np.allclose(json.loads(out)["modes"][k], v, rtol=1e-12)

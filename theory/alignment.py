@@ -200,6 +200,7 @@ def _gd_layer_system(depth: int) -> tuple[sp.Expr, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=64)
 def layer_system(depth: int, rule: Rule = GRADIENT_DESCENT) -> LayerSystem:
     """The per-mode, per-layer system of a dense network of ``depth`` under ``rule`` (module
     docstring). Gradient descent reduces at every depth; a rule's extra terms are defined on

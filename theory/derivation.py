@@ -27,7 +27,7 @@ sample: the mean over samples of the summed squared error over a block's output 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any
@@ -38,79 +38,28 @@ import sympy as sp
 from . import dynamics
 from . import symbols as sy
 from .architectures import Module, Network
-from .dataset import DOMAIN, CompositionalDataset, Dataset, block_index
-from .declaration import DeclaredDataset
-from .equality import differ_somewhere
-from .errors import ModspecError, bad
-from .observables import (
-    block_pairs,
-    converged_strengths,
-    loss_expressions,
-    map_summary,
-    network_quadrant_norms,
-    quadrant_name,
-    rule_error_sq,
-    where_exists,
+from .converged import (
+    LOSS_NORMALISATION,
+    converged_map_of,
+    coupled_map,
+    map_blocks,
+    network_map,
+    observables_of,
 )
+from .dataset import CompositionalDataset, Dataset
+from .derived import DerivedOnUse, ModuleDerivation
+from .errors import ModspecError, bad
+from .observables import map_summary
 from .projectors import SampleSpace, sample_space
-from .spectra import Mode, Spectrum, module_spectra
+from .spectra import Mode, module_spectra
+from .validity import DOMAIN, validity
 
+#: ``DOMAIN``/``validity`` (:mod:`~modspec.theory.validity`), ``ModuleDerivation``/
+#: ``DerivedOnUse`` (:mod:`~modspec.theory.derived`), ``coupled_map``/``map_blocks``/
+#: ``network_map`` (:mod:`~modspec.theory.converged`) are public here as before.
 __all__ = ["DOMAIN", "Derivation", "DerivedOnUse", "LOSS_NORMALISATION", "ModuleDerivation",
            "coupled_map", "derive", "map_blocks", "mode_key", "network_map", "strength_symbol",
            "validity"]
-
-LOSS_NORMALISATION = ("per sample: mean over samples of the summed squared error over the "
-                      "block's output units")
-
-
-@dataclass(frozen=True, eq=False)
-class ModuleDerivation:
-    """The derivation for one module.
-
-    ``spectrum`` holds the module's modes (from its own covariances); ``mode_ode`` is
-    ``τ da/dt = f(a)`` for its depth; ``solution`` the closed form ``a(t)`` in the symbols
-    ``t, tau, a0, s, lambda`` (``None`` for depth > 2, or when the module is coupled to
-    another); ``implicit`` the elementary implicit solution ``t(a)`` in ``a, a0, tau, s,
-    lambda`` for depth > 2 (``None`` otherwise); ``fixed_points`` the roots of ``f`` with their
-    stability; ``keys`` maps each mode label to its result key (``"pi1"`` or ``"A:pi1"``).
-    """
-
-    module: Module
-    spectrum: Spectrum
-    mode_ode: sp.Eq
-    solution: sp.Expr | None
-    fixed_points: tuple[dynamics.FixedPoint, ...]
-    keys: dict[str, str]
-    implicit: sp.Expr | None = None
-
-    @property
-    def name(self) -> str:
-        return self.module.name
-
-
-class DerivedOnUse(Mapping[str, Any]):
-    """A read-only mapping computed by ``compute()`` the first time it is read, then kept."""
-
-    def __init__(self, compute: Callable[[], Mapping[str, Any]]) -> None:
-        self._compute: Callable[[], Mapping[str, Any]] | None = compute
-        self._value: Mapping[str, Any] = {}
-
-    def _get(self) -> Mapping[str, Any]:
-        if self._compute is not None:
-            self._value, self._compute = self._compute(), None
-        return self._value
-
-    def __getitem__(self, key: str) -> Any:
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __repr__(self) -> str:
-        return repr(self._get())
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,8 +164,17 @@ class Derivation:
         values = {k: float(m.fixed_point) for k, m in self.modes.items()}
         return network_map(self, values)
 
+    def subs(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> Derivation:
+        """This symbolic derivation at a point (``th.subs(nx=3, ny=1, kx=3, ky=1, r=1)``):
+        the derivation of the numeric dataset there, every expression substituted, the modes
+        that do not exist there dropped (:func:`modspec.theory.substitute.substitute`)."""
+        from .substitute import substitute
+
+        return substitute(self, values, **kw)
+
     def to_latex(self) -> str:
-        """A complete LaTeX fragment (``align*`` blocks, amsmath) of every step."""
+        """A complete LaTeX fragment (``align*`` blocks, amsmath) of every step
+        (:class:`~modspec.theory.latex.LatexPrinter`)."""
         from .latex import derivation_latex
 
         return derivation_latex(self)
@@ -225,23 +183,6 @@ class Derivation:
         from .latex import derivation_latex
 
         return derivation_latex(self, notebook=True)
-
-
-# --------------------------------------------------------------------- validity
-def validity(th: Derivation) -> dict[str, Any]:
-    """The range of validity of a symbolic derivation, as text :func:`sympy.sympify` reads.
-
-    ``domain``: the parameter values the expressions hold for (sizes are integers, and non-zero
-    ``kx·rx²``, ``ky·ry²`` lie within ``2**±255``, :data:`modspec.theory.dataset.MAX_LOG2`; for
-    the hierarchical and parity families their own, :func:`modspec.theory.families.domain`);
-    ``modes``: for each mode key, where the mode exists. The observables hold on the whole
-    domain: a term that would be ``0/0`` where its mode vanishes carries that mode's condition
-    (``Piecewise``), so substituting a point gives the value of the numeric data there.
-    """
-    from .families import domain
-
-    return {"domain": list(domain(th.dataset)),
-            "modes": {key: sy.to_text(m.condition) for key, m in th.modes.items()}}
 
 
 # -------------------------------------------------------------------------- keys
@@ -265,27 +206,46 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     ``cache=True`` the closed-form mode solutions (the slow step, seconds) are read from the
     on-disk cache of :mod:`modspec.theory.cache` when present and re-verified by substitution
     into their ODE; results are identical either way. ``rule`` (a preset name, a
-    :class:`~modspec.numerics.rules.LearningRule` or a SymPy
-    :class:`~modspec.theory.rules.Rule`) adds that rule's derivation as :attr:`Derivation.rule`
+:class:`~modspec.theory.rules.Rule`) adds that rule's derivation as :attr:`Derivation.rule`
     (:func:`modspec.theory.rule_derivation.derive_rule`, docs/theory/learning-rules.md).
     """
     if rule is not None:
         from dataclasses import replace
 
-        from .rule_derivation import as_rule, derive_rule
+        from .rule_derivation import derive_rule
+        from .rules import as_rule
 
         th = derive(dataset, network, cache)
         return replace(th, rule=derive_rule(th, as_rule(rule)))
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
-    steps: list[str] = []
     space = sample_space(dataset)
     coupled = network.coupled
-    steps.append("loss: L = 1/2 sum over samples of ||y - y_hat||^2, y_hat = sum of the "
-                 f"modules' outputs ({len(network.modules)} module(s))")
-    steps.append("matrix flow: tau dW_i/dt = -(1/P) dL/dW_i by SymPy matrix calculus, "
-                 "rewritten in Sigma_x = X X^T/P, Sigma_yx = Y X^T/P")
-    if coupled:
+    steps = _opening_steps(network, space)
+    modules: list[ModuleDerivation] = []
+    strengths: dict[str, sp.Symbol] = {}
+    trajectories: dict[str, sp.Expr | None] = {}
+    for module, spec in zip(network.modules, module_spectra(dataset, network, space),
+                            strict=True):
+        md = _module_derivation(network, module, spec, coupled, cache, steps)
+        modules.append(md)
+        for m in spec.modes:
+            key = md.keys[m.label]
+            strengths[key] = strength_symbol(key)
+            trajectories[key] = (None if md.solution is None else md.solution.subs(
+                {sy.s: m.s, sy.lam: m.lam}, simultaneous=True))
+    observables, conv = _results(space, modules, strengths, coupled, steps)
+    return Derivation(dataset, network, space, coupled, tuple(modules), strengths,
+                      trajectories, observables, conv, steps)
+
+
+def _opening_steps(network: Network, space: SampleSpace) -> list[str]:
+    """Steps 1–2 (loss, matrix flow) and whether the modules decouple."""
+    steps = ["loss: L = 1/2 sum over samples of ||y - y_hat||^2, y_hat = sum of the "
+             f"modules' outputs ({len(network.modules)} module(s))",
+             "matrix flow: tau dW_i/dt = -(1/P) dL/dW_i by SymPy matrix calculus, "
+             "rewritten in Sigma_x = X X^T/P, Sigma_yx = Y X^T/P"]
+    if network.coupled:
         shared = [b for b in space.output_blocks if len(network.writers(b)) > 1]
         steps.append(f"coupled: output block(s) {shared} are written by several modules; "
                      "their errors mix, so the modules do not decouple and no closed form is "
@@ -293,157 +253,43 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     else:
         steps.append("decoupled: modules write disjoint output blocks, the loss is a sum of "
                      "module losses and each module learns independently")
+    return steps
 
-    modules: list[ModuleDerivation] = []
-    strengths: dict[str, sp.Symbol] = {}
-    trajectories: dict[str, sp.Expr | None] = {}
-    for module, spec in zip(network.modules, module_spectra(dataset, network, space),
-                            strict=True):
-        keys = {m.label: mode_key(network, module, m.label) for m in spec.modes}
-        sol = None if coupled else dynamics.mode_solution(module.depth, cache=cache)
-        implicit = (dynamics.mode_time(module.depth) if sol is None and not coupled
-                    else None)
-        md = ModuleDerivation(module, spec, dynamics.mode_ode(module.depth), sol,
-                              dynamics.fixed_points(module.depth), keys, implicit)
-        modules.append(md)
-        steps.append(f"module {module.name} ({module.label}, depth {module.depth}): "
-                     f"{len(spec.modes)} mode(s) {[m.label for m in spec.modes]}"
-                     + ("" if coupled else f"; each obeys {md.mode_ode}"))
-        for m in spec.modes:
-            key = keys[m.label]
-            strengths[key] = strength_symbol(key)
-            trajectories[key] = (None if sol is None
-                                 else sol.subs({sy.s: m.s, sy.lam: m.lam}, simultaneous=True))
-        if not coupled:
-            steps.append(f"module {module.name}: " + (
-                f"closed form a(t) = {sol} (checked by substitution)" if sol is not None else
-                f"depth {module.depth}: a(t) is not elementary; the implicit solution "
-                f"t(a) = {implicit} is (checked by differentiation)"))
 
-    observables: Mapping[str, Any] = {}
-    conv: dict[str, Any]
+def _module_derivation(network: Network, module: Module, spec: Any, coupled: bool,
+                       cache: bool, steps: list[str]) -> ModuleDerivation:
+    """Steps 3–4 for one module: its modes, mode ODE and solution (steps appended)."""
+    keys = {m.label: mode_key(network, module, m.label) for m in spec.modes}
+    sol = None if coupled else dynamics.mode_solution(module.depth, cache=cache)
+    implicit = dynamics.mode_time(module.depth) if sol is None and not coupled else None
+    md = ModuleDerivation(module, spec, dynamics.mode_ode(module.depth), sol,
+                          dynamics.fixed_points(module.depth), keys, implicit)
+    steps.append(f"module {module.name} ({module.label}, depth {module.depth}): "
+                 f"{len(spec.modes)} mode(s) {[m.label for m in spec.modes]}"
+                 + ("" if coupled else f"; each obeys {md.mode_ode}"))
+    if not coupled:
+        steps.append(f"module {module.name}: " + (
+            f"closed form a(t) = {sol} (checked by substitution)" if sol is not None else
+            f"depth {module.depth}: a(t) is not elementary; the implicit solution "
+            f"t(a) = {implicit} is (checked by differentiation)"))
+    return md
+
+
+def _results(space: SampleSpace, modules: list[ModuleDerivation],
+             strengths: dict[str, sp.Symbol], coupled: bool, steps: list[str]
+             ) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """Step 5: the observables (derived when read) and the converged map."""
     if coupled:
-        conv = {"coupled": True, "closed_form": False,
-                "note": "modules share an output block: the dynamics couple and no closed "
-                        "form is claimed; W* comes from the exact coupled matrix flow"}
-    else:
-        spectra = [md.spectrum for md in modules]
-        symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
-                   for md in modules]
-        observables = DerivedOnUse(partial(_observables, space, spectra, symbols))
-        steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
-                     f"losses {LOSS_NORMALISATION}")
-        conv = _converged(space, spectra)
-        steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
-                     "each module's minimum-norm map Sigma_yx Sigma_x^+")
-    return Derivation(dataset, network, space, coupled, tuple(modules), strengths,
-                      trajectories, observables, conv, steps)
-
-
-# ------------------------------------------------------------------ observables
-def _has_family_blocks(space: SampleSpace) -> bool:
-    return {"Ox", "Gx"} <= set(space.input_blocks) and {"Oy", "Gy"} <= set(space.output_blocks)
-
-
-def _rule_atoms(space: SampleSpace) -> dict[str, tuple[sp.Expr, sp.Expr, sp.Expr]]:
-    return {a.label: (a.rank, a.gram["Oy"], a.gram["Ox"]) for a in space.atoms}
-
-
-def _observables(space: SampleSpace, spectra: list[Spectrum],
-                 symbols: list[Mapping[str, sp.Expr]]) -> dict[str, Any]:
-    pairs = block_pairs(space.input_blocks, space.output_blocks)
-    out: dict[str, Any] = {"quadrant_norms": network_quadrant_norms(spectra, symbols, pairs),
-                           "loss": loss_expressions(space, spectra, symbols)}
-    if _has_family_blocks(space):
-        out["systematicity"] = {
-            "Gx->Oy": out["quadrant_norms"]["Gx->Oy"],
-            "rule_error": sp.sqrt(rule_error_sq(spectra, symbols, _rule_atoms(space))),
-            "Ox->Gy": out["quadrant_norms"]["Ox->Gy"],
-        }
-    return out
-
-
-def _converged(space: SampleSpace, spectra: list[Spectrum]) -> dict[str, Any]:
-    fixed = [converged_strengths(spec) for spec in spectra]
-    conv: dict[str, Any] = {"coupled": False, "closed_form": True,
-                            "method": "closed form: every mode at its fixed point s/lambda"}
-    norms = network_quadrant_norms(spectra, fixed,
-                                   block_pairs(space.input_blocks, space.output_blocks))
-    conv["quadrant_norms"] = norms
-    conv["report"], conv["systematic"] = {}, None
-    if _has_family_blocks(space):
-        rule = sp.simplify(sp.sqrt(rule_error_sq(spectra, fixed, _rule_atoms(space))))
-        conv["report"] = {"Gx->Oy": norms["Gx->Oy"], "rule_error": rule,
-                          "Ox->Gy": norms["Ox->Gy"]}
-        conv["systematic"] = bool(sp.simplify(norms["Gx->Oy"]) == 0
-                                  and sp.simplify(rule) == 0)
-    conv["blocks"] = map_blocks(space, spectra, fixed)
-    return conv
-
-
-def map_blocks(space: SampleSpace, spectra: list[Spectrum],
-               strengths: list[Mapping[str, sp.Expr]]) -> dict[str, dict[str, sp.Expr]]:
-    """Blocks of ``W = Σ_modes a U Vᵀ`` as atom coefficients.
-
-    On atom g a module contributes ``a · u vᵀ`` with ``v = X g/√cx``, ``u = Y g/√cy``, so
-    ``W[i→o] = Σ_g c_g · Y_o Π_g X_iᵀ`` with ``c_g = a / sqrt(cx cy)``. At the fixed point
-    ``a* = sqrt(cy/cx)`` this is ``1/cx``: e.g. for the family ``W*[Ox→Oy] = P/(P + kx rx²) S``.
-    Only atoms on which both blocks are non-zero are listed (the others add nothing).
-    """
-    blocks: dict[str, dict[str, sp.Expr]] = {}
-    per_mode: dict[tuple[int, str], sp.Expr] = {}     # c of a mode: the same in every block
-    for inp, out in block_pairs(space.input_blocks, space.output_blocks):
-        coeff: dict[str, sp.Expr] = {}
-        for i, (spec, a) in enumerate(zip(spectra, strengths, strict=True)):
-            for m in spec.modes:
-                if inp not in m.cx or out not in m.cy:
-                    continue
-                if (i, m.label) not in per_mode:
-                    per_mode[i, m.label] = where_exists(
-                        m, sp.simplify(a[m.label] / sp.sqrt(m.cx_total * m.cy_total)))
-                c = per_mode[i, m.label]
-                for atom in m.atoms:
-                    coeff[atom] = coeff.get(atom, sp.Integer(0)) + c
-        touched = {g.label for g in space.atoms
-                   if _nonzero(g.gram[inp] * g.gram[out])}
-        coeff = {g: c for g, c in coeff.items() if g in touched}
-        blocks[quadrant_name(inp, out)] = coeff
-    return blocks
-
-
-def _nonzero(expr: sp.Expr) -> bool:
-    """``simplify(expr) != 0``, skipping ``simplify`` when ``expr`` is already seen to be
-    non-zero at a point its symbols allow (:func:`modspec.theory.equality.differ_somewhere`)."""
-    return differ_somewhere(expr, sp.Integer(0)) or sp.simplify(expr) != 0
-
-
-def coupled_map(dataset: CompositionalDataset | Dataset, network: Network,
-                train_objects: Any = None) -> tuple[np.ndarray, str]:
-    """``W*`` of a coupled network (trained on ``train_objects``, default all) and how it was
-    obtained: exact at depth 1 (minimum parameter norm), else the registered integrator of
-    the exact matrix flow (:func:`~modspec.theory.endpoints.coupled_end_point`)."""
-    from .endpoints import coupled_end_point
-    from .matrix_flow import minimum_norm_map
-
-    if isinstance(dataset, (CompositionalDataset, DeclaredDataset)):
-        dataset.require_fits()   # both routes work on the arrays X and Y
-    if all(m.depth == 1 for m in network.modules):
-        return (minimum_norm_map(dataset, network, train_objects),
-                "exact: minimum-parameter-norm map (depth-1 flow from zero)")
-    return coupled_end_point(dataset, network, train_objects)
-
-
-def network_map(th: Derivation, values: Mapping[str, float]) -> np.ndarray:
-    """Total map ``W`` (rows as ``Y``, columns as ``X``) of a numeric decoupled network with
-    mode strengths ``values[key]``, from the analytic singular vectors."""
-    ds = th.dataset
-    if th.symbolic:
-        raise ModspecError("network_map needs a numeric dataset")
-    n_out, n_in = np.asarray(ds.Y).shape[0], np.asarray(ds.X).shape[0]
-    W = np.zeros((n_out, n_in))
-    for md in th.modules:
-        rows = block_index(ds.output_blocks, md.module.outputs)
-        cols = block_index(ds.input_blocks, md.module.inputs)
-        for m in md.spectrum.modes:
-            W[np.ix_(rows, cols)] += values[md.keys[m.label]] * m.U @ m.V.T
-    return W
+        return {}, {"coupled": True, "closed_form": False,
+                    "note": "modules share an output block: the dynamics couple and no closed "
+                            "form is claimed; W* comes from the exact coupled matrix flow"}
+    spectra = [md.spectrum for md in modules]
+    symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
+               for md in modules]
+    observables = DerivedOnUse(partial(observables_of, space, spectra, symbols))
+    steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
+                 f"losses {LOSS_NORMALISATION}")
+    conv = converged_map_of(space, spectra)
+    steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
+                 "each module's minimum-norm map Sigma_yx Sigma_x^+")
+    return observables, conv

@@ -2,8 +2,12 @@
 
 What ``modspec derive`` prints, reachable from Python:
 
-    payload(th)                       # the JSON contract (plain Python)
-    render(th, fmt="json"|"text"|"latex")
+    payload(th)                       # the JSON contract (plain Python): JsonPrinter
+    render(th, fmt="json"|"text"|"latex")   # JsonPrinter, TextPrinter, LatexPrinter
+
+The printers (:mod:`modspec.theory.printing`) dispatch on the type they print
+(``_print_Derivation``, ``_print_RuleDerivation``, ``_print_Rule``, …); the cached answer of
+``modspec derive`` and its key are :mod:`modspec.theory.reports`.
 
 JSON contract::
 
@@ -41,149 +45,60 @@ matrix flow deeper).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sympy as sp
 
-from .derivation import Derivation, validity
-from .errors import ModspecError, bad
-from .symbols import to_text
+from . import symbols as sy
+from .derivation import Derivation
+from .errors import bad
+from .latex import LatexPrinter, latex_document, text_block
+from .payload import JsonPrinter, payload, rule_of, strict_json
+from .printing import Printer
+from .spectra import mode_tex
 
-__all__ = ["latex_report", "payload", "render", "strict_json", "text_report"]
-
-
-def _conv(symbolic: bool):
-    def conv(e: Any) -> Any:
-        if e is None:
-            return None
-        return to_text(e) if symbolic else float(e)
-    return conv
+__all__ = ["JsonPrinter", "LatexReportPrinter", "TextPrinter", "architectures_document",
+           "latex_report", "payload", "printer", "render", "strict_json", "text_report"]
 
 
-def _mult(symbolic: bool):
-    return to_text if symbolic else int
-
-
-def payload(th: Derivation, train_objects: list[int] | None = None,
-            rule: Any = None) -> dict[str, Any]:
-    """The JSON contract of ``modspec derive`` (see the module docstring); ``rule`` (a
-    :class:`~modspec.theory.rules.Rule`) adds its derivation
-    (:func:`modspec.theory.rule_derivation.derive_rule`)."""
-    symbolic = th.symbolic
-    conv, mult = _conv(symbolic), _mult(symbolic)
-    modules = []
-    dynamics = {}
-    half = th.half_rise_times
-    for md in th.modules:
-        groups = md.spectrum.distinct_modes()
-        modes = [{"label": "+".join(m.label for m in g), "s": conv(g[0].s),
-                  "lambda": conv(g[0].lam),
-                  "multiplicity": mult(sp.Add(*[m.multiplicity for m in g])),
-                  "fixed_point": None if th.coupled else conv(g[0].fixed_point)}
-                 for g in groups]
-        modules.append({"name": md.name, "inputs": list(md.module.inputs),
-                        "outputs": list(md.module.outputs), "depth": md.module.depth,
-                        "modes": modes})
-        dynamics[md.name] = {
-            "mode_ode": None if th.coupled else to_text(md.mode_ode),
-            "closed_form": None if md.solution is None else to_text(md.solution),
-            "implicit": None if md.implicit is None else to_text(md.implicit),
-            "half_rise": {"+".join(m.label for m in g): to_text(half[md.keys[g[0].label]])
-                          for g in groups if md.keys[g[0].label] in half},
-            "matrix_odes": [to_text(eq) for eq in th.matrix_odes[md.name]],
-        }
-    out: dict[str, Any] = {"dataset": th.dataset.describe(), "architecture": th.network.name,
-                           "coupled": th.coupled, "modules": modules,
-                           "converged": _converged(th), "dynamics": dynamics}
-    if symbolic:
-        out["validity"] = validity(th)
-        depth_free = _any_depth(th)
-        if depth_free is not None:
-            out["any_depth"] = depth_free
-    if th.coupled:
-        out["note"] = th.converged["note"]
-    if train_objects is not None:
-        out["heldout"] = _heldout(th, train_objects)
-    rule = th.rule if rule is None else rule
-    if rule is not None:
-        from .rule_derivation import RuleDerivation, derive_rule, describe
-
-        out["rule"] = describe(rule if isinstance(rule, RuleDerivation)
-                               else derive_rule(th, rule))
-    return out
-
-
-def _any_depth(th: Derivation) -> dict[str, Any] | None:
-    """For the symbolic hierarchical family's dense network: its modes for any number of
-    levels ``D`` (:func:`~modspec.theory.families.hierarchical_levels`), the root and a generic
-    level ``g``; ``None`` otherwise."""
-    from .families import family_of
-
-    any_depth = family_of(th.dataset).any_depth
-    if (any_depth is None or len(th.modules) != 1
-            or th.modules[0].spectrum.outputs != tuple(th.dataset.output_blocks)):
-        return None
-    modes = [{"label": m.label, "s": to_text(m.s), "lambda": to_text(m.lam),
-              "multiplicity": to_text(m.multiplicity), "fixed_point": to_text(m.fixed_point),
-              "condition": to_text(m.condition)} for m in any_depth()]
-    return {"levels": "D", "modes": modes,
-            "note": "the dense network's modes for any number of levels D: the root (level0) "
-                    "and a generic level g, 1 <= g <= D - 1 (level_g)"}
-
-
-def _converged(th: Derivation) -> dict[str, Any]:
-    c = th.converged
-    if c.get("quadrant_norms") is None:
-        return {"quadrant_norms": None, "systematic": None, "method": c["method"]}
-    conv = _conv(th.symbolic)
-    out = {"quadrant_norms": {k: conv(v) for k, v in c["quadrant_norms"].items()},
-           "systematic": c["systematic"],
-           "report": {k: conv(v) for k, v in c["report"].items()},
-           "method": c["method"]}
-    if "quadrant_norms_std" in c:  # a coupled network's end point over several starts
-        out["quadrant_norms_std"] = c["quadrant_norms_std"]
-        out["starts"] = c["starts"]
-    return out
-
-
-def _heldout(th: Derivation, objects: list[int]) -> dict[str, Any]:
-    from .heldout import heldout
-
-    if th.symbolic:
-        raise bad("train_objects", objects, "needs a numeric dataset (drop --symbolic)")
-    h = heldout(th.dataset, th.network, objects)
-    return h.as_dict() | {"method": h.method}
-
-
-def strict_json(data: Any) -> str:
-    """``data`` as indented, strict JSON: JSON has no NaN or Infinity, so a value that is not
-    finite is refused (ModspecError, one line at the command line) instead of printed."""
-    try:
-        return json.dumps(data, indent=2, allow_nan=False)
-    except ValueError:
-        raise ModspecError("the result holds NaN or Infinity, which JSON cannot represent: the "
-                           "options are outside the range where the numbers are finite; "
-                           "nothing was written") from None
+def printer(fmt: str, **settings: Any) -> Printer:
+    """The printer of ``modspec derive``'s format ``fmt`` (``text``, ``json``, ``latex``)
+    with ``settings`` (``train_objects``, ``rule``)."""
+    classes = {"text": TextPrinter, "json": JsonPrinter, "latex": LatexReportPrinter}
+    if fmt not in classes:
+        raise bad("format", fmt, "must be text, json or latex")
+    return classes[fmt](**settings)
 
 
 def render(th: Derivation, train_objects: list[int] | None = None, fmt: str = "text",
            rule: Any = None) -> str:
-    """What ``modspec derive`` prints, in ``fmt`` (``json``, ``latex`` or ``text``); with a
-    ``rule`` (:class:`~modspec.theory.rules.Rule`), its per-mode system too."""
-    if rule is not None:
-        from .rule_derivation import derive_rule
+    """What ``modspec derive`` prints, in ``fmt`` (``json``, ``latex`` or ``text``: the
+    printer of that format); with a ``rule`` (:class:`~modspec.theory.rules.Rule`), its
+    per-mode system instead of ``Derivation.rule``'s."""
+    out = printer(fmt, train_objects=train_objects, rule=rule_of(th, rule)).doprint(th)
+    return strict_json(out) if fmt == "json" else out
 
-        rule = derive_rule(th, rule)
-    rule = th.rule if rule is None else rule
-    data = payload(th, train_objects, rule)
-    if fmt == "json":
-        return strict_json(data)
-    if fmt == "latex":
-        return latex_report(th, data, rule)
-    if fmt == "text":
+
+class TextPrinter(Printer):
+    """The plain-text report of ``modspec derive``: a derivation is printed from its JSON
+    contract (:class:`JsonPrinter`, same settings), a rule derivation as its lines."""
+
+    format = "text"
+    _default_settings = {"train_objects": None, "rule": None}
+
+    def _print_Derivation(self, th: Derivation) -> str:  # noqa: N802
+        return self._print(JsonPrinter(**self._settings).doprint(th))
+
+    def _print_dict(self, data: dict[str, Any]) -> str:
         return text_report(data)
-    raise bad("format", fmt, "must be text, json or latex")
+
+    def _print_RuleDerivation(self, rd: Any) -> str:  # noqa: N802
+        from .rule_derivation import describe
+
+        return "\n".join(_rule_text(describe(rd)))
+
+    def _print_Rule(self, rule: Any) -> str:  # noqa: N802
+        return rule.label
 
 
 def text_report(payload: dict[str, Any]) -> str:
@@ -263,36 +178,74 @@ def _rule_text(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def latex_report(th: Derivation, payload: dict[str, Any], rule: Any = None) -> str:
-    """The derivation fragment, plus the numerically obtained W* of a coupled network and the
-    held-out error when asked for, and a rule's per-mode system (``rule``: a
-    :class:`~modspec.theory.rule_derivation.RuleDerivation`)."""
-    from .latex import derivation_latex, rule_latex, text
+class LatexReportPrinter(LatexPrinter):
+    """What ``modspec derive --format latex`` prints: the derivation's steps
+    (:class:`~modspec.theory.latex.LatexPrinter`), then the extras of its JSON contract
+    (``payload``, computed with ``train_objects`` when not given): the modes for any number
+    of levels, a coupled network's numerically obtained ``W*``, the held-out errors; then
+    the rule."""
 
-    parts = [derivation_latex(th, with_rule=False)]
-    if "any_depth" in payload:
-        from .families import family_of
-        from .spectra import mode_tex
-        from .symbols import to_latex as tex
+    _default_settings = {**LatexPrinter._default_settings, "train_objects": None,
+                         "payload": None}
 
-        rows = [rf"s_{{{mode_tex(m.label)}}} &= {tex(m.s)} & m_{{{mode_tex(m.label)}}} &= "
-                rf"{tex(m.multiplicity)} & a^*_{{{mode_tex(m.label)}}} &= {tex(m.fixed_point)}"
-                + ("" if m.condition is sp.true else rf" && \text{{if }} {tex(m.condition)}")
-                for m in family_of(th.dataset).any_depth()]
-        parts.append("\\begin{align*}\n&\\text{" + text("Any number of levels D (dense)")
-                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
-    conv = payload["converged"]
+    def _print_Derivation(self, th: Derivation) -> str:  # noqa: N802
+        data = self._settings["payload"]
+        if data is None:
+            data = payload(th, self._settings["train_objects"], self._settings["rule"])
+        settings = {k: v for k, v in self._settings.items()
+                    if k in LatexPrinter._default_settings}
+        return LatexPrinter(**settings | {"extras": _extras(th, data)}).doprint(th)
+
+
+def _extras(th: Derivation, data: dict[str, Any]) -> list[str]:
+    blocks = []
+    if "any_depth" in data:
+        blocks.append(_any_depth_block(th))
+    conv = data["converged"]
     if th.coupled and conv.get("quadrant_norms"):
-        rows = [rf"\lVert W^*_{{\mathrm{{{k.split('->')[0]}}}\to\mathrm{{{k.split('->')[1]}}}}}"
-                rf" \rVert &= {v:.6g}" for k, v in conv["quadrant_norms"].items()]
-        parts.append("\\begin{align*}\n&\\text{" + text(f"Converged map ({conv['method']})")
-                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
-    if "heldout" in payload:
-        h = payload["heldout"]
+        rows = [rf"\lVert W^*_{{\mathrm{{{k.split('->')[0]}}}\to"
+                rf"\mathrm{{{k.split('->')[1]}}}}} \rVert &= {v:.6g}"
+                for k, v in conv["quadrant_norms"].items()]
+        blocks.append(text_block(f"Converged map ({conv['method']})", rows))
+    if "heldout" in data:
+        h = data["heldout"]
         rows = [rf"\mathcal{{E}}_{{\text{{held-out}}}}(\mathrm{{{b}}}) &= {e:.6g}"
                 for b, e in h["block_errors"].items()]
-        parts.append("\\begin{align*}\n&\\text{" + text(f"Held-out objects {h['objects']}")
-                     + "} \\\\\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
-    if rule is not None:
-        parts.append(rule_latex(rule))
-    return "\n\n".join(parts)
+        blocks.append(text_block(f"Held-out objects {h['objects']}", rows))
+    return blocks
+
+
+def _any_depth_block(th: Derivation) -> str:
+    """The symbolic hierarchical family's dense modes for any number of levels ``D``."""
+    from .families import family_of
+
+    rows = [rf"s_{{{mode_tex(m.label)}}} &= {sy.to_latex(m.s)} & m_{{{mode_tex(m.label)}}} &= "
+            rf"{sy.to_latex(m.multiplicity)} & a^*_{{{mode_tex(m.label)}}} &= "
+            rf"{sy.to_latex(m.fixed_point)}"
+            + ("" if m.condition is sp.true else
+               rf" && \text{{if }} {sy.to_latex(m.condition)}")
+            for m in family_of(th.dataset).any_depth()]
+    return text_block("Any number of levels D (dense)", rows)
+
+
+def latex_report(th: Derivation, payload: dict[str, Any], rule: Any = None) -> str:
+    """The derivation fragment, plus the numerically obtained W* of a coupled network and the
+    held-out error of ``payload`` (:func:`payload`) where it has them, and a rule's per-mode
+    system (``rule``: a :class:`~modspec.theory.rule_derivation.RuleDerivation`)
+    (:class:`LatexReportPrinter`)."""
+    return LatexReportPrinter(payload=payload, rule=rule).doprint(th)
+
+
+def architectures_document() -> str:
+    """The study's ``derivation.tex``: a complete LaTeX document (amsmath) of the symbolic
+    derivation of the compositional family for every architecture preset."""
+    from .architectures import PRESETS, architecture
+    from .dataset import CompositionalDataset
+    from .derivation import derive
+
+    sym = CompositionalDataset.symbolic()
+    sections = []
+    for name in PRESETS:
+        th = derive(sym, architecture(name))
+        sections.append(f"\\section*{{Architecture: {name}}}\n{th.to_latex()}")
+    return latex_document("\n\n".join(sections))

@@ -24,7 +24,7 @@ import sympy as sp
 from . import alignment as al
 from . import symbols as sy
 from .errors import bad
-from .rules import Rule
+from .rules import Rule, as_rule, dense_two_layer
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -57,22 +57,6 @@ class RuleDerivation:
         return {k: (True if sp.simplify(v) == 0 else False) for k, v in self.at_optimum.items()}
 
 
-def as_rule(rule: Any) -> Rule:
-    """A SymPy :class:`~modspec.theory.rules.Rule` from a preset name, a rule, or an object
-    carrying one as ``definition`` (:class:`modspec.numerics.rules.LearningRule`)."""
-    from .rules import preset
-
-    if isinstance(rule, str):
-        return preset(rule)
-    if isinstance(rule, Rule):
-        return rule
-    definition = getattr(rule, "definition", None)
-    if isinstance(definition, Rule):
-        return definition
-    raise bad("rule", type(rule).__name__, "must be a rule name, a LearningRule or a "
-              "modspec.theory.rules.Rule")
-
-
 def outputs_linear(th: Derivation) -> bool:
     """True when the derived loss at the converged map is zero: ``Y = W* X`` on the training
     objects (module docstring)."""
@@ -90,9 +74,7 @@ def derive_rule(th: Derivation, rule: Rule) -> RuleDerivation:
         depth = mods[0].depth if len(mods) == 1 else 2
     else:
         depth = 2
-        if not (len(mods) == 1 and mods[0].depth == 2
-                and tuple(mods[0].inputs) == tuple(th.dataset.input_blocks)
-                and tuple(mods[0].outputs) == tuple(th.dataset.output_blocks)):
+        if not dense_two_layer(th.network, th.dataset):
             raise bad("rule", rule.name, "runs on dense two-layer networks only (one module "
                       "of depth 2 from every input to every output)")
     system = al.layer_system(depth, rule)

@@ -41,9 +41,11 @@ through ``Σx``, ``Σyx``, ``Σy`` (what the aligned-ansatz reduction of
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +55,12 @@ from .architectures import dense
 from .errors import bad
 from .matrix_flow import data_pairs, matrix_flow
 from .names import check_name, check_rule_name
+from .rule_presets import COEFFICIENTS
 
 __all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "P", "PRESETS", "Rule", "Sigma_x",
-           "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "covariance_form",
-           "gamma", "gradient_terms", "nabla", "preset", "study_rule"]
+           "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "as_rule",
+           "check_network", "covariance_form", "dense_two_layer", "gamma", "gradient_terms",
+           "nabla", "preset", "study_rule"]
 
 _FLOW = matrix_flow(dense(2))
 #: The layers of the dense two-layer network, as :func:`~modspec.theory.matrix_flow.matrix_flow`
@@ -155,7 +159,10 @@ class Rule:
 
     ``values`` maps each coefficient symbol of the terms to a finite number (its value when
     simulated; the derivation keeps the symbol). A rule without terms is gradient descent.
-    ``name`` is how it is reported.
+    ``name`` is how it is reported. The one rule object of the library: the theory derives
+    its per-mode system (:func:`modspec.theory.alignment.layer_system`), the simulator and
+    the trainer run the array code generated from its terms (:mod:`modspec.numerics.rules`).
+    The study's rules are :data:`PRESETS`; ``gamma``/``nabla`` read their coefficients.
     """
 
     name: str
@@ -188,7 +195,11 @@ class Rule:
         object.__setattr__(self, "terms", terms)
         object.__setattr__(self, "values", values)
 
-    @property
+    def __hash__(self) -> int:
+        return hash((self.name, self.terms,
+                     tuple(sorted((k.name, v) for k, v in self.values.items()))))
+
+    @functools.cached_property
     def is_gradient_descent(self) -> bool:
         """True when every extra term is zero at the rule's coefficients."""
         return all(t.expr.xreplace(self.values).doit() == sp.ZeroMatrix(*t.expr.shape)
@@ -199,39 +210,45 @@ class Rule:
         """``{name: value}`` of the coefficients (how a run records its rule)."""
         return {str(k): v for k, v in self.values.items()}
 
+    @property
+    def gamma(self) -> float:
+        """The output term's coefficient γ (0 when the rule has none)."""
+        return self.values.get(gamma, 0.0)
+
+    @property
+    def nabla(self) -> float:
+        """The Hebbian coefficient ∇ (0 when the rule has none)."""
+        return self.values.get(nabla, 0.0)
+
+    @property
+    def label(self) -> str:
+        """``name (coefficient=value, …)``, how messages name the rule."""
+        values = ", ".join(f"{k}={v:g}" for k, v in self.coefficients.items())
+        return f"{self.name} ({values})" if values else self.name
+
+    @property
+    def symbol_latex(self) -> dict[sp.Symbol, str]:
+        """How LaTeX names the study's coefficients: ``γ`` and ``∇``."""
+        return {nabla: r"\nabla", gamma: r"\gamma"}
+
+    @property
+    def definition(self) -> Rule:
+        """The rule itself (what ``LearningRule.definition`` was before the two merged)."""
+        return self
+
     def to_latex(self) -> str:
         """The rule's continuous-time dynamics, one ``align*`` row per layer:
         ``Ẇ_l = (G_l + scaled terms)/τ + unscaled terms`` with ``G_l`` gradient descent's term
-        and the coefficients' values listed."""
-        from .symbols import to_latex as tex
+        and the coefficients' values listed
+        (:class:`~modspec.theory.latex_base.LatexBasePrinter`)."""
+        from .latex_base import LatexBasePrinter
 
-        def to_latex(e: Any) -> str:
-            return tex(e, {nabla: r"\nabla", gamma: r"\gamma"})
-
-        def plus(e: Any) -> str:
-            text = to_latex(e)
-            return f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}"
-
-        rows = []
-        for layer in sorted(_LAYERS):
-            scaled, plain = self.terms_of(layer, True), self.terms_of(layer, False)
-            inner = rf"G_{{{layer}}}"
-            if not isinstance(scaled, sp.ZeroMatrix):
-                inner += plus(scaled)
-            row = rf"\dot{{W}}_{{{layer}}} &= \frac{{1}}{{\tau}}\left({inner}\right)"
-            if not isinstance(plain, sp.ZeroMatrix):
-                row += plus(plain)
-            rows.append(row)
-        if self.values:
-            rows.append(r"&\text{with } " + r",\ ".join(
-                f"{to_latex(k)} = {to_latex(sp.Float(v, 6))}" for k, v in
-                sorted(self.values.items(), key=lambda kv: kv[0].name)))
-        title = self.name.replace("-", " ").replace("_", r"\_")
-        return ("\\begin{align*}\n" + rf"&\text{{{title}}}" + " \\\\\n"
-                + " \\\\\n".join(rows) + "\n\\end{align*}")
+        return LatexBasePrinter().doprint(self)
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.to_latex().replace("align*", "aligned") + "$$"
+        from .latex_base import LatexBasePrinter
+
+        return LatexBasePrinter(notebook=True).doprint(self)
 
     def terms_of(self, layer: int, scaled: bool) -> sp.MatrixExpr:
         """The sum of the terms of ``layer`` with the given scaling (a zero matrix if none)."""
@@ -290,6 +307,9 @@ def study_rule(name: str, gamma_value: float = 0.0, nabla_value: float = 0.0) ->
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not math.isfinite(value):
             raise bad(param, value, f"must be a finite number (rule {name!r})")
+        if value != 0 and abs(value) < sys.float_info.min:   # subnormal: exact algebra
+            raise bad(param, value, f"must be 0 or at least {sys.float_info.min:.3g} in size "
+                      f"(rule {name!r}; a subnormal coefficient is 0 in all but name)")
     terms = []
     if gamma_value != 0:
         terms.append(_output())
@@ -300,16 +320,34 @@ def study_rule(name: str, gamma_value: float = 0.0, nabla_value: float = 0.0) ->
     return Rule(name, tuple(terms), {gamma: gamma_value, nabla: nabla_value})
 
 
-#: The study's settings, name -> (γ, ∇) (docs/theory/learning-rules.md).
-PRESETS: dict[str, tuple[float, float]] = {
-    "gradient-descent": (0.0, 0.0),
-    "hebbian": (0.0, 1e-3),
-    "anti-hebbian": (0.0, -1e-3),
-    "contrastive-hebbian": (1.0, 0.0),
-    "predictive-coding": (-1.0, 0.0),
-}
+class _Presets(Mapping[str, Rule]):
+    """The study's rules by name (:data:`~modspec.theory.rule_presets.COEFFICIENTS`), each
+    built when first read."""
 
-GRADIENT_DESCENT = Rule("gradient-descent")
+    def __init__(self) -> None:
+        self._built: dict[str, Rule] = {}
+
+    def __getitem__(self, name: str) -> Rule:
+        if name not in self._built:
+            self._built[name] = study_rule(name, *COEFFICIENTS[name])
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COEFFICIENTS)
+
+    def __len__(self) -> int:
+        return len(COEFFICIENTS)
+
+    def __repr__(self) -> str:
+        return f"PRESETS({', '.join(COEFFICIENTS)})"
+
+
+#: The study's rules with their default coefficients (docs/theory/learning-rules.md): the one
+#: preset table of the library, :data:`~modspec.theory.rule_presets.COEFFICIENTS`, as rules.
+PRESETS: Mapping[str, Rule] = _Presets()
+
+#: Gradient descent: no extra terms (γ = ∇ = 0).
+GRADIENT_DESCENT = PRESETS["gradient-descent"]
 
 
 def preset(name: str, gamma_value: float | None = None,
@@ -317,6 +355,55 @@ def preset(name: str, gamma_value: float | None = None,
     """The study's rule ``name`` (:data:`PRESETS`), with γ/∇ replaced when given."""
     if not isinstance(name, str) or name not in PRESETS:
         raise bad("rule", name, f"must be one of {', '.join(PRESETS)}")
-    g, n = PRESETS[name]
-    return study_rule(name, g if gamma_value is None else gamma_value,
-                      n if nabla_value is None else nabla_value)
+    return as_rule(name, gamma_value, nabla_value)
+
+
+def _is_study(rule: Rule) -> bool:
+    return rule.name in PRESETS and rule == study_rule(rule.name, rule.gamma, rule.nabla)
+
+
+def as_rule(rule: Any = None, gamma: float | None = None,
+            nabla: float | None = None) -> Rule:
+    """The rule ``rule`` (a preset name, a :class:`Rule`, or None for gradient descent), with
+    ``gamma``/``nabla`` replacing its coefficients γ/∇ when given (the study's rules only;
+    gradient descent has no term for them to weigh)."""
+    if rule is None:
+        rule = GRADIENT_DESCENT
+    elif isinstance(rule, str):
+        if rule not in PRESETS:
+            raise bad("rule", rule, f"must be one of {', '.join(PRESETS)}")
+        rule = PRESETS[rule]
+    elif not isinstance(rule, Rule):
+        raise bad("rule", type(rule).__name__, "must be a rule name or a "
+                  "modspec.theory.rules.Rule")
+    if gamma is None and nabla is None:
+        return rule
+    if not _is_study(rule):
+        raise bad("rule", rule.name, "takes its coefficients from its own definition; "
+                  "--gamma/--nabla apply to the study's rules")
+    if rule.name == GRADIENT_DESCENT.name:
+        for param, value, rules in (("gamma", gamma, "contrastive-hebbian or predictive-coding"),
+                                    ("nabla", nabla, "hebbian or anti-hebbian")):
+            if value is not None and value != 0:
+                raise bad(param, value, f"does not apply to gradient-descent, which has no "
+                          f"extra terms: choose a rule that has one (--rule {rules})")
+    return study_rule(rule.name, rule.gamma if gamma is None else gamma,
+                      rule.nabla if nabla is None else nabla)
+
+
+def dense_two_layer(network: Any, dataset: Any) -> bool:
+    """True when ``network`` is one module of depth 2 from every input block of ``dataset``
+    to every output block, in the dataset's order: where a rule's terms are defined."""
+    mods = network.modules
+    return (len(mods) == 1 and mods[0].depth == 2
+            and tuple(mods[0].inputs) == tuple(dataset.input_blocks)
+            and tuple(mods[0].outputs) == tuple(dataset.output_blocks))
+
+
+def check_network(rule: Rule, network: Any, dataset: Any) -> None:
+    """Refuse a rule beyond gradient descent on anything but one two-layer module reading
+    every input block and writing every output block, in the dataset's order (so that its
+    layers act on the rows of ``X`` and ``Y`` as they are)."""
+    if not rule.is_gradient_descent and not dense_two_layer(network, dataset):
+        raise bad("rule", rule.name, "runs on dense two-layer networks only (one module of "
+                  "depth 2 from every input to every output); gradient-descent runs on all")

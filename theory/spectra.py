@@ -74,9 +74,7 @@ class Spectrum:
         ``ky``, ``r``; ``C``, ``r``, ``rc``), checked as the family checks them (one-line
         :class:`ModspecError`).
         """
-        from .families import substitution_of
-
-        mapping = substitution_of(self.dataset, values, kw)
+        mapping = self.substitution(values, **kw)
         modes = []
         silent = []
         for mode in (*self.modes, *self.silent):
@@ -94,6 +92,14 @@ class Spectrum:
                         self.inputs, self.outputs, sp.sympify(self.n_inputs).subs(mapping),
                         sp.sympify(self.n_outputs).subs(mapping), bool(free), self.name,
                         self.dataset)
+
+    def substitution(self, values: Mapping[Any, Any] | None = None, **kw: Any
+                     ) -> dict[sp.Symbol, sp.Expr]:
+        """Symbol → exact value of ``values`` (keys as :meth:`subs` takes them), checked as
+        the dataset's family checks its parameters (one-line :class:`ModspecError`)."""
+        from .families import substitution_of
+
+        return substitution_of(self.dataset, values, kw)
 
     def distinct_singular_values(self) -> list[tuple[float, int]]:
         """``(s, multiplicity)`` for every distinct non-zero singular value of Σyx, descending

@@ -34,7 +34,7 @@ import numbers
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from modspec.numerics.budget import check_memory, training_bytes
 from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.progress import counted, epoch_bar
 from modspec.numerics.record import Trajectory, Weights, heldout_curve
-from modspec.numerics.rules import LearningRule, check_rule_network, learning_rule, rule_terms
+from modspec.numerics.rules import rule_terms
 from modspec.numerics.runspec import accepts_run_spec, check_integer
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
@@ -56,6 +56,10 @@ from .functional import check_nonlinearity, mlp_forward, mlp_mean_jacobian
 
 #: ``check_backend``, ``cuda_index_problem``, ``resolve_device`` and ``resolve_dtype`` are
 #: :mod:`.devices`'s, under the module path they had.
+
+if TYPE_CHECKING:
+    from modspec.theory.rules import Rule
+
 __all__ = ["check_backend", "cuda_index_problem", "resolve_device", "resolve_dtype", "train"]
 
 
@@ -85,7 +89,7 @@ def train(
     bias: bool = False,
     record_every: int = 1,
     threads: int | None = 1,
-    rule: LearningRule | str | None = None,
+    rule: Rule | str | None = None,
     progress: bool = True,
 ) -> Trajectory:
     """Train ``seeds`` copies of ``network`` on ``dataset`` by full-batch gradient descent.
@@ -102,7 +106,7 @@ def train(
     (default 1: these small full-batch problems run fastest on one thread, especially on a
     shared machine; None leaves torch's setting); restored afterwards. See the module
     docstring for what is recorded. ``rule`` (a
-    :class:`~modspec.numerics.rules.LearningRule` or a preset name; default gradient descent)
+    :class:`~modspec.theory.rules.Rule` or a preset name; default gradient descent)
     adds its extra terms to every update, as the NumPy simulator does (dense two-layer linear
     networks without biases only). ``progress``: a ``tqdm.auto`` bar of the epochs once
     training has taken a few seconds (:mod:`modspec.numerics.progress`); ``False`` draws none.
@@ -139,7 +143,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 def _checked(dataset: Any, network: Network, backend: str, device: str, dtype: str, lr: Any,
              epochs: Any, hidden: Any, init_std: Any, seeds: Any, record_every: Any,
-             nonlinearity: Any, bias: bool, rule: Any) -> tuple[str | None, LearningRule, str]:
+             nonlinearity: Any, bias: bool, rule: Any) -> tuple[str | None, Rule, str]:
     """The arguments of :func:`train` checked before any work (one line naming a bad one):
     the non-linearity, the rule and the backend (``auto``: the NumPy simulator for a linear
     network without biases in float64 off CUDA, else PyTorch) resolved."""
@@ -153,8 +157,10 @@ def _checked(dataset: Any, network: Network, backend: str, device: str, dtype: s
     if not (isinstance(init_std, numbers.Real) and init_std >= 0):
         raise bad("init_std", init_std, "must be a number ≥ 0")
     nonlinearity = check_nonlinearity(nonlinearity)
-    rule = learning_rule(rule)
-    check_rule_network(rule, network, dataset)
+    from modspec.theory.rules import as_rule, check_network  # here: SymPy not at start-up
+
+    rule = as_rule(rule)
+    check_network(rule, network, dataset)
     if not rule.is_gradient_descent and (nonlinearity is not None or bias):
         raise bad("rule", rule.name, "runs on linear networks without biases only")
     check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
@@ -230,7 +236,7 @@ def _batch(lay: Any, init: Weights, X: np.ndarray, Y: np.ndarray, train_idx: np.
                   torch.as_tensor(train_idx, device=dev), nonlinearity)
 
 
-def _descend(net: _Batch, epochs: int, record_at: list[int], lr: float, rule: LearningRule,
+def _descend(net: _Batch, epochs: int, record_at: list[int], lr: float, rule: Rule,
              tau: float, bar: Any) -> tuple[np.ndarray, list[np.ndarray]]:
     """Full-batch gradient descent (plus the rule's terms, from the weights before each
     update) for ``epochs`` epochs; the squared errors ``(T, seeds, rows, P)`` and each
@@ -287,7 +293,7 @@ def _train_torch(dataset: CompositionalDataset | Dataset, network: Network, dev:
                  dtype: str, lr: float, epochs: int, hidden: int, init_std: float, seeds: int,
                  seed: int, train_objects: Sequence[int] | None, init: Weights | None,
                  nonlinearity: str | None, bias: bool, record_every: int,
-                 rule: LearningRule, progress: bool = False) -> Trajectory:
+                 rule: Rule, progress: bool = False) -> Trajectory:
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
     cov = covariances(dataset, train_objects)
@@ -346,7 +352,7 @@ def _observed(dataset: Any, lay: Any, cov: Any, maps: list[np.ndarray], n_in: in
 
 
 def _check_bounded(t: Sequence[int], losses: dict[str, np.ndarray], cov: Any, lay: Any,
-                   lr: float, rule: LearningRule, linear: bool, start: tuple[str, Any]) -> None:
+                   lr: float, rule: Rule, linear: bool, start: tuple[str, Any]) -> None:
     """Training whose loss left every bound (:func:`modspec.numerics.discrete.diverged_epoch`)
     is one line, as in the simulator: naming the start when it overflows or lies far beyond
     the data's scale, ``lr`` (with the derived limit of a linear network) otherwise."""
@@ -377,7 +383,7 @@ def _numpy_backend(dataset: CompositionalDataset | Dataset, network: Network, lr
                    epochs: int, hidden: int, init_std: float, seeds: int, seed: int,
                    train_objects: Sequence[int] | None, init: Weights | None,
                    nonlinearity: str | None, bias: bool, record_every: int,
-                   rule: LearningRule, progress: bool = False) -> Trajectory:
+                   rule: Rule, progress: bool = False) -> Trajectory:
     if nonlinearity is not None or bias:
         raise bad("backend", "numpy", "simulates linear networks without biases only; "
                   "use backend='torch' for non-linear networks or biases")

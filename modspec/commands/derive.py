@@ -1,10 +1,11 @@
 """``modspec derive``: the derivation of an architecture's learning dynamics, one entry per module.
 
-Parses the options, derives (:func:`modspec.theory.derivation.derive`) and prints
-:func:`modspec.theory.export.render` in the chosen format; the JSON contract is documented
-there and in docs/cli.md. Results are cached on disk (checksummed,
-:mod:`modspec.theory.cache`): a warm call prints the stored answer without deriving again;
-``--no-cache`` neither reads nor writes any cache entry.
+Parses the options, derives (:func:`modspec.theory.derivation.derive`, with ``--rule`` the
+rule's derivation as ``Derivation.rule``) and prints :func:`modspec.theory.export.render` in
+the chosen format (one printer per format); the JSON contract is documented there and in
+docs/cli.md. Results are cached on disk (:mod:`modspec.theory.reports`): a warm call prints
+the stored answer without deriving again; ``--no-cache`` neither reads nor writes any cache
+entry.
 """
 
 from __future__ import annotations
@@ -67,34 +68,26 @@ def run(args: argparse.Namespace) -> int:
         raise bad("--standalone", True, "needs --format latex")
     network = network_from(args)
     objects = parse_objects(args.train_objects)
-    from modspec.theory import cache
+    from modspec.theory.reports import report, report_key
 
     # The key is built from the raw options, so a warm call needs neither SymPy nor the
     # dataset; invalid options are never stored (rendering raises first).
     raw = (["symbolic", args.dataset] if args.symbolic else args.dataset
            if args.dataset is not None else
            {k: getattr(args, k) for k in ("nx", "ny", "kx", "ky", "r", "rx", "ry")})
-    key = {"command": "derive", "payload": 7, "dataset": raw, "network": _describe(network),
-           "train_objects": objects, "format": args.format}
-    if args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None:
-        key["rule"] = [args.rule, args.gamma, args.nabla]
-    rule = rule_from(args) if "rule" in key else None     # checked before the cache is read
+    ruled = args.rule != "gradient-descent" or args.gamma is not None or args.nabla is not None
+    key = report_key(raw, network, objects, args.format,
+                     [args.rule, args.gamma, args.nabla] if ruled else None)
 
-    def answer() -> str:
+    def answer() -> str:   # a stored answer had valid options: only a cold call checks them
         from modspec.theory.derivation import derive
         from modspec.theory.export import render
 
-        return render(derive(_dataset(args), network), objects, args.format,
-                      None if rule is None else rule.definition).rstrip("\n")
+        rule = rule_from(args) if ruled else None     # checked before any derivation
+        return render(derive(_dataset(args), network, rule=rule), objects,
+                      args.format).rstrip("\n")
 
-    if args.no_cache:  # neither read nor written: this answer, nor the derivation's caches
-        with cache.disabled():
-            text = answer()
-    else:
-        text = cache.load(key)
-        if not isinstance(text, str):
-            text = answer()
-            cache.store(key, text)
+    text = report(key, answer, use_cache=not args.no_cache)
     if args.standalone:
         from modspec.theory.latex import latex_document
 
@@ -113,9 +106,3 @@ def _dataset(args: argparse.Namespace) -> Any:
     from modspec.theory.dataset import CompositionalDataset
 
     return CompositionalDataset.symbolic()
-
-
-def _describe(network: Any) -> dict[str, Any]:
-    return {"name": network.name,
-            "modules": [[m.name, list(m.inputs), list(m.outputs), m.depth]
-                        for m in network.modules]}

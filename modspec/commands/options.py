@@ -212,8 +212,8 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
 
 
 def rule_name(text: str) -> str:
-    """An argparse type: the name of a learning rule preset (modspec.numerics.rules)."""
-    from modspec.numerics.rules import PRESETS  # lazily: it needs SymPy, --help does not
+    """An argparse type: the name of a learning rule preset (modspec.theory.rule_presets)."""
+    from modspec.theory.rule_presets import COEFFICIENTS as PRESETS  # no SymPy
 
     if text not in PRESETS:
         raise _invalid(text, f"must be one of {', '.join(PRESETS)}")
@@ -250,10 +250,10 @@ def add_init_options(parser: argparse.ArgumentParser) -> None:
 
 
 def rule_from(args: argparse.Namespace) -> Any:
-    """The :class:`~modspec.numerics.rules.LearningRule` of ``--rule/--gamma/--nabla``."""
-    from modspec.numerics.rules import learning_rule
+    """The :class:`~modspec.theory.rules.Rule` of ``--rule/--gamma/--nabla``."""
+    from modspec.theory.rules import as_rule
 
-    return learning_rule(args.rule, args.gamma, args.nabla)
+    return as_rule(args.rule, args.gamma, args.nabla)
 
 
 class Given(argparse.Action):

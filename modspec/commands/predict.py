@@ -118,10 +118,10 @@ def _under_rule(args: argparse.Namespace, dataset: Any, network: Any, rule: Any)
     starts ``c1 = c2 = √a0`` (docs/theory/learning-rules.md); a rule that does not reduce is
     refused in one line."""
     from modspec.numerics.predict import compile
-    from modspec.numerics.rules import check_rule_network
     from modspec.theory.derivation import derive
+    from modspec.theory.rules import check_network
 
-    check_rule_network(rule, network, dataset)
+    check_network(rule, network, dataset)
     if not args.a0 > 0:
         raise bad("a0", args.a0, "must be > 0 under a rule (the start c1 = c2 = sqrt(a0))")
     f = compile(derive(dataset, network, rule=rule))

@@ -50,18 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def derivation_tex() -> str:
-    """A complete LaTeX document (amsmath): the symbolic derivation for every architecture."""
-    from modspec.theory.architectures import PRESETS, architecture
-    from modspec.theory.dataset import CompositionalDataset
-    from modspec.theory.derivation import derive
-    from modspec.theory.latex import latex_document
+    """The study's ``derivation.tex`` (:func:`modspec.theory.export.architectures_document`)."""
+    from modspec.theory.export import architectures_document
 
-    sym = CompositionalDataset.symbolic()
-    sections = []
-    for name in PRESETS:
-        th = derive(sym, architecture(name))
-        sections.append(f"\\section*{{Architecture: {name}}}\n{th.to_latex()}")
-    return latex_document("\n\n".join(sections))
+    return architectures_document()
 
 
 def run(args: argparse.Namespace) -> int:

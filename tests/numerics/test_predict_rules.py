@@ -10,10 +10,10 @@ import pytest
 import sympy as sp
 
 import modspec as ms
-from modspec.numerics.rules import learning_rule
 from modspec.theory import architectures as arch
 from modspec.theory import rules as r
 from modspec.theory.errors import ModspecError
+from modspec.theory.rules import as_rule
 
 D0 = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
 KAPPA = sp.Symbol("kappa", positive=True)
@@ -92,7 +92,7 @@ def test_the_compiled_rule_equals_the_rule_theory_of_rule_modes():
     """One per-mode system: the predictor and numerics.rule_modes agree to round-off."""
     from modspec.numerics.rule_modes import rule_prediction
 
-    rule = learning_rule("hebbian", nabla=0.01)
+    rule = as_rule("hebbian", nabla=0.01)
     t = np.arange(0.0, 301.0, 30.0)
     want = rule_prediction(D0, arch.dense(), rule, t, 0.01, 1e-3, "continuous").trajectory
     got = ms.compile(ms.derive(D0, arch.dense(), rule=rule))(t, lr=0.01, a0=1e-3)
@@ -141,7 +141,7 @@ def test_a_gradient_descent_run_is_expected_by_gradient_descents_theory_whatever
 
 def test_a_diverging_rule_prediction_is_one_line_naming_the_rule_not_nan():
     f = ms.compile(ms.derive(D0, arch.dense(),
-                             rule=learning_rule("predictive-coding", gamma=-50.0)))
+                             rule=as_rule("predictive-coding", gamma=-50.0)))
     with pytest.raises(ModspecError, match=r"lr=0\.5.*predictive-coding.*diverges") as err:
         f(np.arange(0.0, 501.0), lr=0.5, a0=1e-3, time="discrete")
     assert "\n" not in str(err.value)

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 import modspec as ms
 from modspec.numerics.flow import covariances, tau_of
-from modspec.numerics.rules import GRADIENT_DESCENT, PRESETS, LearningRule, learning_rule
 from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.errors import ModspecError
+from modspec.theory.rules import GRADIENT_DESCENT, PRESETS, as_rule, study_rule
 
 D0 = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
 SUBSET = [0, 1, 2, 4, 7]
@@ -33,7 +33,7 @@ def test_presets_carry_the_study_coefficients():
 
 
 @pytest.mark.parametrize("rule", [None, "gradient-descent", GRADIENT_DESCENT,
-                                  LearningRule("hebbian", 0.0, 0.0)])
+                                  study_rule("hebbian", 0.0, 0.0)])
 def test_gradient_descent_through_the_rule_object_is_bit_identical_to_plain_simulate(rule):
     kw = dict(lr=0.02, epochs=40, hidden=6, init_std=0.05, seeds=3, seed=2,
               train_objects=SUBSET)
@@ -71,7 +71,7 @@ def _one_epoch_by_samples(rule, W1, W2, X, Y, tau):
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_one_epoch_of_each_rule_equals_its_sample_by_sample_definition(name):
-    rule = learning_rule(name, **({"nabla": 0.05 * np.sign(PRESETS[name].nabla)}
+    rule = as_rule(name, **({"nabla": 0.05 * np.sign(PRESETS[name].nabla)}
                                   if PRESETS[name].nabla else {}))
     init = initial_weights(D0, arch.dense(), hidden=5, init_std=0.1, seeds=2, seed=7)
     run = simulate(D0, arch.dense(), lr=0.01, epochs=1, init=init, rule=rule,
@@ -102,14 +102,14 @@ def test_unknown_rule_name_is_one_line_naming_the_allowed_names():
         simulate(D0, arch.dense(), lr=0.01, epochs=1, rule="oja")
     assert "\n" not in str(e.value)
     with pytest.raises(ModspecError, match="rule"):
-        learning_rule(3.0)
+        as_rule(3.0)
 
 
 @pytest.mark.parametrize("param", ["gamma", "nabla"])
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, "1", True, None])
 def test_a_coefficient_that_is_not_a_finite_number_is_refused(param, value):
     with pytest.raises(ModspecError, match=param) as e:
-        LearningRule("custom", **{param: value})
+        study_rule("custom", **{f"{param}_value": value})
     assert "\n" not in str(e.value)
 
 
@@ -124,13 +124,13 @@ def test_a_coefficient_that_is_not_a_finite_number_is_refused(param, value):
 def test_overriding_coefficients_keeps_the_name_and_replaces_only_what_is_given(name, g, n):
     if name == "gradient-descent" and (g or n):   # it has no extra terms to weigh (issue 25)
         with pytest.raises(ModspecError, match="does not apply to gradient-descent"):
-            learning_rule(name, gamma=g, nabla=n)
+            as_rule(name, gamma=g, nabla=n)
         return
     if any(v and abs(v) < 2.2250738585072014e-308 for v in (g, n)):  # subnormal (issue 24)
         with pytest.raises(ModspecError, match="subnormal"):
-            learning_rule(name, gamma=g, nabla=n)
+            as_rule(name, gamma=g, nabla=n)
         return
-    rule = learning_rule(name, gamma=g, nabla=n)
+    rule = as_rule(name, gamma=g, nabla=n)
     assert rule.name == name
     assert rule.gamma == (PRESETS[name].gamma if g is None else g)
     assert rule.nabla == (PRESETS[name].nabla if n is None else n)
@@ -148,7 +148,7 @@ def test_a_rule_on_a_network_other_than_dense_two_layer_is_refused_naming_it(net
 
 
 def test_a_diverging_rule_stops_with_one_line_naming_the_rule_not_nan():
-    rule = learning_rule("predictive-coding", gamma=-50.0)
+    rule = as_rule("predictive-coding", gamma=-50.0)
     with pytest.raises(ModspecError, match=r"rule.*predictive-coding.*gamma=-50.*diverged") as e:
         simulate(D0, arch.dense(), lr=0.01, epochs=500, hidden=6, init_std=0.1, rule=rule)
     assert "\n" not in str(e.value)
@@ -183,7 +183,7 @@ def test_derived_per_mode_map_equals_the_simulation_from_an_aligned_start(name):
     from modspec.numerics.expectation import expect
     from modspec.numerics.rule_modes import rule_theory
 
-    rule = learning_rule(name, **REDUCIBLE[name])
+    rule = as_rule(name, **REDUCIBLE[name])
     init = _with_seed_axis(_aligned_start(D0, 12, 0.3, 0.2))
     run = simulate(D0, arch.dense(), lr=0.01, epochs=400, init=init, rule=rule)
     theory = rule_theory(D0, arch.dense(), run, rule)
@@ -205,7 +205,7 @@ def test_derived_per_mode_map_equals_the_simulation_from_an_aligned_start(name):
 def test_derived_fixed_points_equal_the_simulation_end_point(name, coefficients, lr):
     from modspec.numerics.expectation import expect
 
-    rule = learning_rule(name, **coefficients)
+    rule = as_rule(name, **coefficients)
     init = _with_seed_axis(_aligned_start(D0, 12, 0.3, 0.2))
     run = simulate(D0, arch.dense(), lr=lr, epochs=3000, init=init, rule=rule,
                    record_every=3000)
@@ -241,3 +241,23 @@ def test_rule_terms_are_generated_array_code_that_runs_on_torch_as_on_numpy(name
     for w, g in zip(want, got, strict=True):
         g = g.numpy() if hasattr(g, "numpy") else g
         assert np.allclose(g, w, rtol=1e-12, atol=1e-15)
+
+
+def test_a_new_preset_is_one_line_of_the_table(monkeypatch, run_cli, capsys):
+    """A preset of the study's family is one line of ``rule_presets.COEFFICIENTS``: the
+    theory, the simulator and the command line then all know it by name."""
+    import json
+
+    from modspec.theory import rule_presets
+    from modspec.theory import rules as r
+
+    monkeypatch.setitem(rule_presets.COEFFICIENTS, "strong-hebbian", (0.0, 1e-2))
+    monkeypatch.setattr(r.PRESETS, "_built", {})
+    assert r.PRESETS["strong-hebbian"] == study_rule("strong-hebbian", 0.0, 1e-2)
+    run = simulate(D0, arch.dense(), lr=0.01, epochs=3, hidden=6, init_std=0.05, seeds=1,
+                   rule="strong-hebbian")
+    assert run.meta == {"rule": "strong-hebbian", "gamma": 0.0, "nabla": 0.01}
+    code, out, err = run_cli(capsys, "derive", "--rule", "strong-hebbian", "--format", "json",
+                             "--no-cache")
+    assert code == 0 and err == ""
+    assert json.loads(out)["rule"]["coefficients"] == {"gamma": 0.0, "nabla": 0.01}

@@ -193,13 +193,13 @@ def test_observables_are_derived_once_when_first_read(d0, monkeypatch):
     from modspec.theory import derivation
 
     calls = []
-    real = derivation._observables
+    real = derivation.observables_of
 
     def counted(*args):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(derivation, "_observables", counted)
+    monkeypatch.setattr(derivation, "observables_of", counted)
     th = derive(d0, arch.dense())
     assert calls == []
     norms = th.observables["quadrant_norms"]

@@ -14,8 +14,8 @@ def _expected_theory(p):
     from modspec.numerics.expectation import expect, expected_a0
     from modspec.numerics.flow import layout
     from modspec.numerics.record import Trajectory
-    from modspec.numerics.rules import learning_rule
     from modspec.numerics.simulate import initial_weights
+    from modspec.theory.rules import as_rule
 
     ds, net = p.dataset(), p.network()
     a0 = {k: np.array([expected_a0(ml.depth, p.hidden, p.init_std)])
@@ -24,7 +24,7 @@ def _expected_theory(p):
                      init=initial_weights(ds, net, p.hidden, p.init_std, p.seeds, p.seed),
                      a0=a0)
     th = ms.derive(ds, net)
-    return th, expect(th, run, rule=learning_rule(p.rule, p.gamma, p.nabla))
+    return th, expect(th, run, rule=as_rule(p.rule, p.gamma, p.nabla))
 
 
 @pytest.fixture

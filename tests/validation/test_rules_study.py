@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from modspec.numerics.rules import PRESETS, learning_rule
 from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.errors import ModspecError
+from modspec.theory.rules import PRESETS, as_rule
 from modspec.validation.study.rules import D0, rules_study
 
 DATA = CompositionalDataset(**D0)
@@ -56,7 +56,7 @@ def test_a_rule_on_a_nonlinear_or_biased_network_is_refused_in_one_line():
     for kw in ({"nonlinearity": "relu"}, {"bias": True}):
         with pytest.raises(ModspecError, match=r"rule.*anti-hebbian.*linear") as e:
             train(DATA, arch.dense(), device="cpu", lr=0.01, epochs=1, hidden=4,
-                  rule=learning_rule("anti-hebbian"), **kw)
+                  rule=as_rule("anti-hebbian"), **kw)
         assert "\n" not in str(e.value)
 
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modspec.numerics.rules import PRESETS
 from modspec.theory import architectures as arch
 from modspec.theory.derivation import Derivation, derive
+from modspec.theory.rules import PRESETS
 from modspec.validation.comparison import compare, systematicity
 from modspec.validation.study.context import Context
 from modspec.validation.study.report import Claim, Part

@@ -1,6 +1,6 @@
 """The study's robustness measurement: do other learning rules reach the same map on D0?
 
-Four rules, each gradient descent plus an extra term (:mod:`modspec.numerics.rules`), train a
+Four rules, each gradient descent plus an extra term (:data:`modspec.theory.rules.PRESETS`), train a
 dense two-layer network (hidden 50, initial weights ``N(0, (2e-4)²)``) on D0 at the study's
 learning rates and epochs (:data:`SETTINGS`), several seeds each, with the batched NumPy
 simulator (:func:`rule_run`). For every rule the end point's quadrant norms (mean ± std over
@@ -30,13 +30,13 @@ import numpy as np
 
 from modspec.numerics.expectation import Expectation
 from modspec.numerics.record import Trajectory
-from modspec.numerics.rules import GRADIENT_DESCENT, PRESETS, LearningRule
 from modspec.numerics.simulate import simulate
 from modspec.theory import architectures
 from modspec.theory.dataset import CompositionalDataset
 from modspec.theory.defaults import D0, HIDDEN, INIT_STD
 from modspec.theory.derivation import Derivation, derive
 from modspec.theory.errors import ModspecError, bad
+from modspec.theory.rules import GRADIENT_DESCENT, PRESETS, Rule
 
 from ..pipeline import CHECK_TOLERANCES
 
@@ -172,7 +172,7 @@ def rules_study(seeds: int = 5, seed: int = 0, hidden: int = HIDDEN, init_std: f
 GD_THEORY = "gradient-descent theory"
 
 
-def theories(derivation: Derivation, run: Trajectory, rule: LearningRule
+def theories(derivation: Derivation, run: Trajectory, rule: Rule
              ) -> list[tuple[str, Expectation]]:
     """The theories a rule's run is drawn against, as ``(label, expectation)``.
 

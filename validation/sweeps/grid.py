@@ -28,7 +28,7 @@ architecture is the family's preset wiring, :func:`~modspec.theory.families.fami
 A parameter whose value is itself a list (parity ``outputs``, declared ``inputs`` and
 ``outputs``, contexts ``variants``) is swept by a list of such lists.
 
-``[run]`` also takes the learning ``rule`` (a preset of :mod:`modspec.numerics.rules`,
+``[run]`` also takes the learning ``rule`` (a preset of :data:`modspec.theory.rules.PRESETS`,
 default ``"gradient-descent"``) and its coefficients ``gamma`` and ``nabla``; all three may
 be swept. A ``[rule]`` table (``name``, ``gamma``, ``nabla``, as in a ``--config`` file) says
 the same.
@@ -142,7 +142,7 @@ def _kind_ok(key: str, value: Any) -> str | None:
         if not real or not math.isfinite(value):
             return "must be a finite number"
     elif key == "rule":
-        from modspec.numerics.rules import PRESETS as RULES
+        from modspec.theory.rule_presets import COEFFICIENTS as RULES
 
         if value not in RULES:
             return f"must be one of {', '.join(RULES)}"

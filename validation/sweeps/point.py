@@ -116,10 +116,10 @@ class Point:
         return family_network(self.arch, self.dataset(), self.depth)
 
     def learning_rule(self) -> Any:
-        """The point's :class:`~modspec.numerics.rules.LearningRule`."""
-        from modspec.numerics.rules import learning_rule
+        """The point's :class:`~modspec.theory.rules.Rule`."""
+        from modspec.theory.rules import as_rule
 
-        return learning_rule(self.rule, self.gamma, self.nabla)
+        return as_rule(self.rule, self.gamma, self.nabla)
 
     def run_spec(self, compute: str = "simulate") -> Any:
         """The point's run, a :class:`~modspec.numerics.runspec.RunSpec` (its training
@@ -220,9 +220,9 @@ def point_of(v: dict[str, Any], compute: tuple[str, ...], family: str = "composi
                       f"must be at most the dataset's P = {P} objects")
         if point.rule != "gradient-descent" or point.gamma is not None \
                 or point.nabla is not None:
-            from modspec.numerics.rules import check_rule_network
+            from modspec.theory.rules import check_network
 
-            check_rule_network(point.learning_rule(), network, dataset)
+            check_network(point.learning_rule(), network, dataset)
         _check_starts(point)
         from modspec.validation.sweeps.balanced import check_point
 
