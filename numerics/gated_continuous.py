@@ -124,13 +124,17 @@ def mode_flow(modes: PathwayModes, mode: int, b0: Mapping[str, float], tau: floa
     return integrated, edges, "integrated", None
 
 
+#: The smallest state scale the absolute tolerance is taken relative to (a zero start).
+_SCALE_FLOOR = 1e-12
+
+
 def _integrate(f: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, end: float
                ) -> Callable[[np.ndarray], np.ndarray]:
     """Dense solution of ``dy/dt = f(y)`` on ``[0, end]``: ``t → (len(t), len(y0))``."""
     if end <= 0:
         return lambda t: np.repeat(y0[None], np.size(t), axis=0)
     sol = solve_ivp(lambda _t, y: f(y), (0.0, end), y0, method="DOP853", rtol=RTOL,
-                    atol=RTOL * max(1e-12, float(np.abs(y0).max(initial=0.0))),
+                    atol=RTOL * max(_SCALE_FLOOR, float(np.abs(y0).max(initial=0.0))),
                     dense_output=True)
     if not sol.success:
         raise RuntimeError(f"the reduced system could not be integrated: {sol.message}")

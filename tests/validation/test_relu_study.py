@@ -12,7 +12,8 @@ from modspec.numerics.simulate import initial_weights  # noqa: E402
 from modspec.theory.architectures import architecture  # noqa: E402
 from modspec.theory.dataset import CompositionalDataset  # noqa: E402
 from modspec.theory.defaults import D0  # noqa: E402
-from modspec.validation import study  # noqa: E402
+from modspec.validation.study import context  # noqa: E402
+from modspec.validation.study.parts import PARTS  # noqa: E402
 from modspec.validation.study.relu import (  # noqa: E402
     hidden_patterns,
     part_relu_gating,
@@ -21,7 +22,7 @@ from modspec.validation.study.relu import (  # noqa: E402
 
 
 def test_registered_as_a_study_part():
-    assert study.PARTS["relu_gating"] is part_relu_gating
+    assert PARTS["relu_gating"] is part_relu_gating
 
 
 def test_hidden_patterns_of_a_two_layer_network_are_its_gating():
@@ -61,7 +62,7 @@ def test_the_depth3_ordering_is_outside_the_theory_measured(tmp_path: Path):
     """The quick study's dense depth-3 ReLU network: its ordering claim fails in the claims
     part; here the gating is measured unstable over the rises, so it is stated as outside the
     theory, with no claim row (neither a pass nor an unexplained FAIL)."""
-    ctx = study.Context(tmp_path, True, 0, True, "cpu")
+    ctx = context.Context(tmp_path, True, 0, True, "cpu")
     part = part_relu_gating(ctx, networks=(("dense-depth3", "dense", 3),), checkpoints=10)
     r = part.numbers["dense-depth3"]
     assert r["instability"] > 0.05 and not r["within_theory"]

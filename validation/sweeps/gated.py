@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from modspec.theory.errors import ModspecError, bad
-from modspec.theory.inputfile import InputFileError, read_toml
 
 __all__ = ["GATED_RUN", "is_gated_grid", "gated_points", "gated_row", "gated_sweep"]
 
@@ -44,10 +43,9 @@ GATED_RUN: dict[str, Any] = {"network": None, "lr": None, "epochs": None, "start
 
 
 def _tables(grid: str | Path) -> dict[str, Any]:
-    try:
-        return read_toml(str(grid))
-    except InputFileError as exc:
-        raise bad("grid", str(grid), exc.reason) from None
+    from .grid import read_grid
+
+    return read_grid(str(grid))
 
 
 def is_gated_grid(grid: str | Path, network: str | None = None) -> bool:
@@ -56,8 +54,10 @@ def is_gated_grid(grid: str | Path, network: str | None = None) -> bool:
     if network is not None:
         return True
     tables = _tables(grid)
-    return "network" in tables.get("run", {}) or \
-        tables.get("dataset", {}).get("family") == "gated"
+    run, dataset = tables.get("run", {}), tables.get("dataset", {})
+    # a table of the wrong shape is refused by the grid's own checks (validation/sweeps/grid.py)
+    return (isinstance(run, dict) and "network" in run) or \
+        (isinstance(dataset, dict) and dataset.get("family") == "gated")
 
 
 def gated_points(tables: dict[str, Any], where: str = "grid") -> list[dict[str, Any]]:
