@@ -61,3 +61,68 @@ def test_derive_with_gamma_and_nabla_finishes_in_seconds(run_cli, capsys, gamma)
     points = json.loads(out)["rule"]["fixed_points"]
     assert ["1", "s/lam"] in [p["strengths"] for p in points]
     assert any(p["solving"] for p in points)
+
+
+# ------------------------------------------------------------------- hierarchical levels
+def _tree(tmp_path, levels):
+    path = tmp_path / f"tree{levels}.toml"
+    path.write_text(f'family = "hierarchical"\nlevels = {levels}\nbranching = 2\n'
+                    'features = 1\nr = 1.0\n')
+    return str(path)
+
+
+@pytest.mark.parametrize("levels, symbolic, names", [
+    (100, False, "'100 atoms x 101 blocks'"),
+    (40, True, "'40 atoms x 41 blocks'"),
+    (100, True, "'100 atoms x 101 blocks'"),
+    (6, True, "'6 atoms x 7 blocks'"),
+])
+def test_a_derivation_beyond_the_work_budget_is_refused_at_once(run_cli, capsys, tmp_path,
+                                                                levels, symbolic, names):
+    from test_cli_edges import assert_one_line_refusal
+
+    argv = ("derive", "--dataset", _tree(tmp_path, levels), "--no-cache",
+            *(("--symbolic",) if symbolic else ()))
+    code, out, err, took = _timed(run_cli, capsys, *argv)
+    assert_one_line_refusal(code, out, err, f"dataset={names}")
+    assert "budgeted to" in err and ("any number of levels" in err) == symbolic
+    assert took < 10                                   # measured 0.01 s; was minutes
+
+
+def test_forty_levels_is_within_the_budget_and_finishes(run_cli, capsys, tmp_path):
+    *_, reference = _timed(run_cli, capsys, "derive", "--dataset", _tree(tmp_path, 3),
+                           "--format", "json")
+    code, out, err, took = _timed(run_cli, capsys, "derive", "--dataset",
+                                  _tree(tmp_path, 40), "--format", "json")
+    assert code == 0, err
+    assert took < 20 * reference + 60                  # measured ~8 s on a loaded core
+    modes = json.loads(out)["modules"][0]["modes"]
+    assert len(modes) == 40
+
+
+# ------------------------------------------------------------ a coupled network's end point
+CUBE4 = """family = "declared"
+space = {kind = "hypercube", n = 4}
+inputs = [{name = "x", kind = "features"},
+          {name = "id", kind = "identity", copies = 1, scale = 0.5}]
+outputs = [{name = "y", kind = "features", indices = [0]},
+           {name = "xor", kind = "parities", subsets = [[0, 1]]}]
+"""
+
+
+def test_the_leaky_end_point_of_a_declared_four_cube_comes_to_rest_in_seconds(tmp_path):
+    """Undriven directions decay as c' = −λc³ from c ≈ 1e-3 (layer velocity ~1e-9 for 10⁵ τ):
+    the end point waits for the map to rest (velocity < 1e-10/τ). The map then fits every
+    object to ~1e-5: the rest of the residual is a direction rising over ~10⁶ τ, which the
+    old criterion waited for (hours)."""
+    import tomllib
+
+    from modspec.numerics.integrate import converged_map
+    from modspec.theory.families import family_network, from_mapping
+
+    dataset = from_mapping(tomllib.loads(CUBE4))
+    start = time.perf_counter()
+    W = converged_map(dataset, family_network("leaky", dataset))
+    assert time.perf_counter() - start < 60            # measured ~2 s; was over 240 s
+    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+    assert np.max(np.abs(W @ X - Y)) < 1e-4

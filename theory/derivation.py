@@ -53,6 +53,7 @@ from .observables import (
 )
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, Spectrum, _differ_somewhere, module_spectra
+from .work_budget import check_work
 
 __all__ = ["DOMAIN", "Derivation", "DerivedOnUse", "LOSS_NORMALISATION", "ModuleDerivation",
            "coupled_map", "derive", "map_blocks", "mode_key", "network_map", "strength_symbol",
@@ -289,7 +290,9 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
     steps: list[str] = []
+    check_work(dataset)
     space = sample_space(dataset)
+    check_work(dataset, space)
     coupled = network.coupled
     steps.append("loss: L = 1/2 sum over samples of ||y - y_hat||^2, y_hat = sum of the "
                  f"modules' outputs ({len(network.modules)} module(s))")

@@ -226,15 +226,7 @@ def module_spectrum(
                 raise bad(label, block, f"must be blocks among {list(allowed)}")
     symbolic = bool(getattr(dataset, "is_symbolic", False))
     P = space.P
-    groups: list[list[Atom]] = []
-    for atom in space.atoms:
-        keys = (*inputs, *outputs)
-        for group in groups:
-            if all(_equal(group[0].gram[k], atom.gram[k]) for k in keys):
-                group.append(atom)
-                break
-        else:
-            groups.append([atom])
+    groups = _group_atoms(space.atoms, (*inputs, *outputs))
 
     vectors = not symbolic and all(a.basis is not None for a in space.atoms)
     x_full = np.asarray(dataset.X) if vectors else None
@@ -362,6 +354,27 @@ def _differ_somewhere(a: sp.Expr, b: sp.Expr) -> bool:
     if not all(np.isfinite([va.real, va.imag, vb.real, vb.imag])):
         return False
     return abs(va - vb) > 1e-15 * (1.0 + abs(va) + abs(vb))
+
+
+def _group_atoms(atoms: Sequence[Atom], keys: Sequence[str]) -> list[list[Atom]]:
+    """The atoms grouped by equal Gram coefficients on ``keys``, in order of appearance:
+    hashed when every coefficient is an exact rational (a tree of many levels has as many
+    atoms as levels, and pairwise comparison costs levels³), else compared pairwise."""
+    grams = [tuple(sp.sympify(a.gram[k]) for k in keys) for a in atoms]
+    if all(v.is_Rational for g in grams for v in g):
+        hashed: dict[tuple, list[Atom]] = {}
+        for atom, gram in zip(atoms, grams, strict=True):
+            hashed.setdefault(gram, []).append(atom)
+        return list(hashed.values())
+    groups: list[list[Atom]] = []
+    for atom in atoms:
+        for group in groups:
+            if all(_equal(group[0].gram[k], atom.gram[k]) for k in keys):
+                group.append(atom)
+                break
+        else:
+            groups.append([atom])
+    return groups
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:
