@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from modspec.theory.errors import ModspecError
 
@@ -38,6 +39,7 @@ def derive_network(args: argparse.Namespace) -> int:
         raise ModspecError("--network needs --dataset FILE.toml: the network's data "
                            "(family = gated)")
     data = data_from_dict(args.dataset).check(network)
+    check_sizes(network)
     if args.format == "latex":
         raise ModspecError("--format=latex is invalid with --network: use text or json")
     from modspec.numerics.gated_report import gated_report
@@ -124,7 +126,25 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     if family != "gated":
         raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
                            "gated (the inputs and targets of the network's layers)")
-    return network, data_from_dict(args.dataset).check(network)
+    data = data_from_dict(args.dataset).check(network)
+    check_sizes(network, getattr(args, "epochs", None))
+    return network, data
+
+
+def check_sizes(network: Any, epochs: Any = None) -> None:
+    """Refuse, before any work, a network whose matrices do not fit the memory (every edge's
+    matrix and square matrices of the widest layer: projections, identities), or a run whose
+    record (every epoch: a loss and a norm per edge at least) exceeds the output budget."""
+    from modspec.numerics.budget import check_memory, check_output
+
+    size = {x.name: int(x.size) for x in network.layers}
+    widest = max(size.values())
+    check_memory(8 * (widest * widest + sum(size[e.source] * size[e.target]
+                                             for e in network.edges)),
+                 f"layer size {widest}")
+    if isinstance(epochs, int) and epochs > 0:
+        check_output(epochs + 1, f"--epochs={epochs}", "a gated network records every epoch: "
+                     "ask for fewer epochs", series=1 + len(network.edges))
 
 
 def start_of(args: argparse.Namespace, network: object, required: bool) -> float | None:
