@@ -220,6 +220,10 @@ def balanced_start(n_in: int, hidden: int, n_out: int, lam: float, scale: float 
         raise bad("hidden", hidden, f"must be ≤ {'n_out' if lam > 0 else 'n_in'} = "
                                     f"{n_out if lam > 0 else n_in} for a start balanced at "
                                     f"λ = {lam:g}")
+    if lam == 0 and aligned_to is None and min(hidden, n_in) > n_out:
+        # W2ᵀW2 = W1W1ᵀ: a Gaussian W1 has rank min(hidden, n_in), W2ᵀW2 at most n_out
+        raise bad("hidden", hidden, f"must be ≤ n_out = {n_out} (or n_in ≤ n_out) for a "
+                                    "random start balanced at λ = 0")
 
     def frame(n: int, k: int) -> np.ndarray:      # n×k with orthonormal columns
         return np.linalg.qr(rng.normal(size=(n, k)))[0][:, :k]
@@ -239,10 +243,18 @@ def balanced_start(n_in: int, hidden: int, n_out: int, lam: float, scale: float 
         return W1, W2
     if lam >= 0:
         W1 = scale * rng.normal(size=(hidden, n_in))
-        w, V = np.linalg.eigh(W1 @ W1.T + lam * np.eye(hidden))
+        w, V = np.linalg.eigh(_finite_gram(W1 @ W1.T + lam * np.eye(hidden), scale, lam))
         root = V @ np.diag(np.sqrt(np.maximum(w, 0))) @ V.T
         return W1, frame(n_out, hidden) @ root
     W2 = scale * rng.normal(size=(n_out, hidden))
-    w, V = np.linalg.eigh(W2.T @ W2 - lam * np.eye(hidden))
+    w, V = np.linalg.eigh(_finite_gram(W2.T @ W2 - lam * np.eye(hidden), scale, lam))
     root = V @ np.diag(np.sqrt(np.maximum(w, 0))) @ V.T
     return (frame(n_in, hidden) @ root).T, W2
+
+
+def _finite_gram(G: np.ndarray, scale: float, lam: float) -> np.ndarray:
+    """``G`` when every entry is finite, else a one-line refusal naming the start's size."""
+    if not np.all(np.isfinite(G)):
+        raise bad("init_scale", scale, f"with lam={lam:g} the start's Gram matrix overflows "
+                  "float64; use a smaller scale or |lam|")
+    return G

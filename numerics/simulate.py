@@ -59,11 +59,12 @@ from .flow import (
     total_map,
 )
 from .progress import counted, epoch_bar
-from .record import Trajectory, heldout_curve
+from .record import Trajectory
+from .recorder import Recorder
 from .rules import rule_terms
 from .runspec import accepts_run_spec
 from .starts import effective_a0, initial_weights
-from .subspace import full_maps, full_weights, reduce_run
+from .subspace import full_weights, reduce_run
 
 if TYPE_CHECKING:
     from modspec.theory.rules import Rule
@@ -265,14 +266,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     epochs = check_positive("epochs", epochs, integer=True, allow_zero=True)
     record_every = check_positive("record_every", record_every, integer=True)
     given = init is not None
-    if init is None:
-        init = initial_weights(dataset, network, hidden, init_std, seeds, seed)
-        lay = layout(dataset, network, hidden)
-    else:
-        first = np.asarray(init[0][0])
-        hid = first.shape[-2] if network.modules[0].depth > 1 else hidden
-        lay = layout(dataset, network, hid)
-    init = check_weights(lay, init)
+    lay, init = _start(dataset, network, hidden, init_std, seeds, seed, init)
     from modspec.theory.rules import check_network
 
     check_network(rule, network, dataset)
@@ -280,17 +274,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     tau = tau_of(cov.P, lr)
     X_train = np.asarray(dataset.X, dtype=float)[:, cov.objects]
     Y_train = np.asarray(dataset.Y, dtype=float)[:, cov.objects]
-    n_seeds = init[0][0].shape[0]
     record_at = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
-    T = len(record_at)
-
-    obs = Observer(lay, cov, dataset)
-    # every record of an epoch is one row of ``table`` (T, seeds, observables), split into
-    # the named (seeds, T) arrays at the end
-    table = np.empty((T, n_seeds, len(obs.names)))
-    held_err = ({b: np.empty((n_seeds, T)) for b in dataset.output_blocks}
-                if obs.record_held else None)
-
     weights = [[w.copy() for w in layers] for layers in init]
     a0 = effective_a0(lay, weights)
     # gradient descent runs on the exact reduced problem when the training inputs or the
@@ -301,58 +285,78 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
     run_lay, run_cov = (lay, cov) if sub is None else (sub.layout, sub.cov)
     if sub is not None:                  # from here on, the reduced weights are stepped
         weights = [[w.copy() for w in layers] for layers in sub.start]
-    from .discrete import DIVERGENCE_GROWTH
-
+    rec = Recorder(Observer(lay, cov, dataset), lay, sub, len(record_at), init[0][0].shape[0])
+    guard = _Guard(run_cov, ("init", "the given weights") if given else ("init_std", init_std),
+                   lambda step, blame: _diverged(dataset, network, lay, cov, lr, step, rule,
+                                                 blame))
     slot = 0
-    start = ("init", "the given weights") if given else ("init_std", init_std)
-    bound = None               # DIVERGENCE_GROWTH times the start's (or the data's) scale
-    scale = max(np.abs(run_cov.sigma_yx).max(initial=0.0), np.finfo(float).tiny)
     bar = epoch_bar(epochs, progress, f"simulate ({seeds} seed{'s' * (seeds != 1)})")
     for step in counted(range(epochs + 1), bar):
         maps = module_maps(run_lay, weights)
         W = total_map(run_lay, maps)
         R = residual(W, run_cov)
-        size = np.abs(R).max(initial=0.0)
-        if bound is None and np.isfinite(size):
-            bound = DIVERGENCE_GROWTH * max(size, scale)
-            to_blame = start if size > DIVERGENCE_GROWTH * scale else None
-        if bound is None or not size <= bound:     # also NaN
-            raise _diverged(dataset, network, lay, cov, lr, step, rule,
-                            start if step == 0 else to_blame)
+        guard.check(R, step)
         if step == record_at[slot]:
-            if sub is None:
-                final_map = W
-                table[slot] = obs.values(maps, W, R)
-            else:                        # the full maps and residual, from the reduced ones
-                full = full_maps(sub, lay, maps, weights)
-                final_map = total_map(lay, full)
-                table[slot] = obs.values(full, final_map, None, (W, run_cov.sigma_yx, R))
-            if held_err is not None:
-                for b, v in obs.heldout(final_map).items():
-                    held_err[b][:, slot] = v
+            rec.record(slot, maps, W, R, weights, run_cov)
             slot += 1
-        if step == epochs:
-            break
-        # ---- one epoch: simultaneous update of every layer
-        grads = gradients(run_lay, weights, R)
-        extra = (None if rule.is_gradient_descent    # from the weights before the epoch
-                 else rule_terms(rule, *weights[0], X_train, Y_train, tau))
-        for layers, g in zip(weights, grads, strict=True):
-            for w, d in zip(layers, g, strict=True):
-                d /= tau                 # the generated products are fresh arrays
-                w += d
-        if extra is not None:
-            for w, e in zip(weights[0], extra, strict=True):
-                w += e
-    if sub is not None:
-        weights = full_weights(sub, weights)
-    heldout = heldout_curve(held_err, obs.held) if held_err is not None else None
-    records: dict[str, dict[str, np.ndarray]] = {"modes": {}, "quadrant_norms": {}, "loss": {}}
-    for j, (group, key) in enumerate(obs.names):
-        records[group][key] = np.ascontiguousarray(table[:, :, j].T)
+        if step < epochs:
+            _epoch(run_lay, weights, R, rule, tau, X_train, Y_train)
+    rec.flush(run_cov)
+    records, heldout = rec.curves()
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
                       train_objects=None if train_objects is None else cov.objects,
-                      init=init, weights=weights, a0=a0, final_map=final_map, **records,
+                      init=init, weights=weights if sub is None else full_weights(sub, weights),
+                      a0=a0, final_map=rec.final_map, **records,
                       meta={} if rule.is_gradient_descent else
                       {"rule": rule.name, **rule.coefficients})
+
+
+def _start(dataset: Any, network: Network, hidden: int, init_std: float, seeds: int,
+           seed: int, init: Sequence[Sequence[np.ndarray]] | None) -> tuple[Layout, list]:
+    """The layout and the checked initial weights (drawn, or given: their shapes decide)."""
+    if init is None:
+        init = initial_weights(dataset, network, hidden, init_std, seeds, seed)
+        lay = layout(dataset, network, hidden)
+    else:
+        first = np.asarray(init[0][0])
+        lay = layout(dataset, network,
+                     first.shape[-2] if network.modules[0].depth > 1 else hidden)
+    return lay, check_weights(lay, init)
+
+
+class _Guard:
+    """Stops a diverging run: the residual beyond ``DIVERGENCE_GROWTH`` times the start's (or
+    the data's) scale, or not finite; blames the start when it was already that large."""
+
+    def __init__(self, cov: Covariances, start: tuple[str, Any], error: Any) -> None:
+        from .discrete import DIVERGENCE_GROWTH
+
+        self.growth, self.start, self.error = DIVERGENCE_GROWTH, start, error
+        self.scale = max(np.abs(cov.sigma_yx).max(initial=0.0), np.finfo(float).tiny)
+        self.bound: float | None = None
+        self.blame: tuple[str, Any] | None = None
+
+    def check(self, R: np.ndarray, step: int) -> None:
+        size = np.abs(R).max(initial=0.0)
+        if self.bound is None and np.isfinite(size):
+            self.bound = self.growth * max(size, self.scale)
+            self.blame = self.start if size > self.growth * self.scale else None
+        if self.bound is None or not size <= self.bound:     # also NaN
+            raise self.error(step, self.start if step == 0 else self.blame)
+
+
+def _epoch(lay: Layout, weights: list, R: np.ndarray, rule: Rule, tau: float,
+           X_train: np.ndarray, Y_train: np.ndarray) -> None:
+    """One epoch in place: the simultaneous update of every layer (and a rule's terms, from
+    the weights before the epoch)."""
+    grads = gradients(lay, weights, R)
+    extra = (None if rule.is_gradient_descent
+             else rule_terms(rule, *weights[0], X_train, Y_train, tau))
+    for layers, g in zip(weights, grads, strict=True):
+        for w, d in zip(layers, g, strict=True):
+            d /= tau                     # the generated products are fresh arrays
+            w += d
+    if extra is not None:
+        for w, e in zip(weights[0], extra, strict=True):
+            w += e

@@ -39,12 +39,13 @@ so runs under a rule are not reduced (:func:`modspec.numerics.simulate.simulate`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .flow import Covariances, Layout, block, module_gradient
+from .flow import Covariances, Layout, block
 
 __all__ = ["ReducedRun", "full_maps", "full_residual", "full_weights", "reduce_run"]
 
@@ -151,16 +152,24 @@ def full_weights(run: ReducedRun, state: Weights) -> list[list[np.ndarray]]:
 def full_maps(run: ReducedRun, lay: Layout, maps: Sequence[np.ndarray], state: Weights
               ) -> list[np.ndarray]:
     """Every module's full map from the reduced maps ``M̃`` and state:
-    ``M = M̃ Qᵀ + W̃_L ⋯ W̃_2 C`` (the generated product of the module's layers with ``C`` in
-    place of the first)."""
+    ``M = M̃ Qᵀ + W̃_L ⋯ W̃_2 C``. The arrays lead with the seeds and may carry more batch
+    axes after them (``(seeds, records, …)``: many records at once); ``W̃_L ⋯ W̃_2 C`` is then
+    one matrix product per seed over all of them."""
     out = []
-    for ml, M, layers, QT, C in zip(lay.modules, maps, state, run.inputs, run.outside,
-                                    strict=True):
+    for M, layers, QT, C in zip(maps, state, run.inputs, run.outside, strict=True):
         if QT is None:
             out.append(M)
             continue
-        product, _ = module_gradient((ml.dims[0], *(w.shape[-2] for w in layers)))
-        out.append(_right(M, QT) + product(C, *layers[1:])[0])
+        seeds, lead = C.shape[0], M.shape[:-2]
+        if len(layers) == 1:                             # a shallow module: C itself
+            out.append(_right(M, QT) + C.reshape(seeds, *(1,) * (len(lead) - 1),
+                                                 *C.shape[-2:]))
+            continue
+        # [M̃, W̃_L ⋯ W̃_2] [Qᵀ; C]: one product per seed
+        K = np.concatenate([M, functools.reduce(np.matmul, layers[:0:-1])], axis=-1)
+        F = np.concatenate([np.broadcast_to(QT, (seeds, *QT.shape)), C], axis=-2)
+        out.append((K.reshape(seeds, -1, K.shape[-1]) @ F).reshape(*K.shape[:-1],
+                                                                    F.shape[-1]))
     return out
 
 

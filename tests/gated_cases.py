@@ -30,6 +30,14 @@ lr = 0.1
 start = 0.001
 """
 SHALLOW_DEEP_DATA = GatedData({"x": [[1]]}, {"y": [[2]]})
+#: The same data as the text of a ``--dataset`` file (edited by the edge-case tests).
+SHALLOW_DEEP_TOML = """
+family = "gated"
+[inputs]
+x = [[1]]
+[targets]
+y = [[2]]
+"""
 
 #: Gates per item and per context on layers and edges, two input and two output layers.
 GATED = """

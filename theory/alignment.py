@@ -42,6 +42,7 @@ import sympy as sp
 from . import symbols as sy
 from .architectures import check_depth
 from .errors import bad
+from .polyroots import solve_pair
 from .rules import GRADIENT_DESCENT, P, Rule, Sigma_x, Sigma_y, Sigma_yx, gradient_terms
 
 __all__ = ["FixedPoint", "LayerSystem", "at_optimum", "balanced_rhs", "conserved",
@@ -278,21 +279,26 @@ class FixedPoint:
     #: a curve of fixed points (free strengths) whose other eigenvalues all have negative
     #: real part: neutral along the curve, attracting across it
     attracting_curve: bool = False
+    #: fixed points without a closed form (:class:`~modspec.theory.polyroots.Implicit`):
+    #: the real roots of these equations; ``strengths`` are then the bare symbols
+    solving: tuple[sp.Expr, ...] = ()
 
 
 def fixed_points(system: LayerSystem, given: dict | None = None) -> tuple[FixedPoint, ...]:
     """Roots of the per-mode system with their stability (Jacobian eigenvalues), from SymPy.
     A curve of fixed points (gradient descent: ``Π c_l = s/λ``) is returned parametrised by
-    the strengths SymPy leaves free. ``given`` substitutes symbols first (e.g.
-    ``{sigma_y: s**2/lambda}`` for outputs linear in the inputs: the output term's fixed
-    points depend on it)."""
+    the strengths SymPy leaves free; roots without a closed form
+    (:func:`~modspec.theory.polyroots.solve_pair`) as the equations they solve. ``given``
+    substitutes symbols first (e.g. ``{sigma_y: s**2/lambda}`` for outputs linear in the
+    inputs: the output term's fixed points depend on it)."""
     if not system.reducible:
         return ()
     c = system.strengths
     f = [sp.together(e.xreplace(given or {})) for e in system.rhs]
     J = sp.Matrix(f).jacobian(c)
+    found, implicit = solve_pair(f, c)
     out = []
-    for sol in sp.solve(f, c, dict=True):
+    for sol in found:
         point = tuple(sp.simplify(sol.get(ci, ci)) for ci in c)
         sub = dict(zip(c, point, strict=True))
         eig = tuple(sp.simplify(e) for e in J.xreplace(sub).applyfunc(sp.simplify)
@@ -315,7 +321,8 @@ def fixed_points(system: LayerSystem, given: dict | None = None) -> tuple[FixedP
         attracting = (bool(free) and stable is None and len(across) < len(eig)
                       and all(sp.re(e).is_negative for e in across))
         out.append(FixedPoint(point, sp.simplify(sp.Mul(*point)), eig, stable, attracting))
-    return tuple(out)
+    return tuple(out) + tuple(FixedPoint(tuple(c), sp.Mul(*c), (), None, solving=s.equations)
+                              for s in implicit)
 
 
 def at_optimum(system: LayerSystem, rule: Rule) -> dict[int, sp.Expr]:

@@ -53,6 +53,7 @@ from .observables import map_summary
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, module_spectra
 from .validity import DOMAIN, validity
+from .work_budget import check_work
 
 #: ``DOMAIN``/``validity`` (:mod:`~modspec.theory.validity`), ``ModuleDerivation``/
 #: ``DerivedOnUse`` (:mod:`~modspec.theory.derived`), ``coupled_map``/``map_blocks``/
@@ -219,7 +220,9 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         return replace(th, rule=derive_rule(th, as_rule(rule)))
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
+    check_work(dataset)
     space = sample_space(dataset)
+    check_work(dataset, space)
     coupled = network.coupled
     steps = _opening_steps(network, space)
     modules: list[ModuleDerivation] = []

@@ -26,7 +26,8 @@ JSON contract::
      "rule": {"rule", "coefficients", "reducible", "reason", "outputs_linear_in_inputs",
               "sigma_y", "per_mode_system": {"continuous", "per_epoch"},
               "fixed_points": [{"strengths", "map", "eigenvalues", "stable",
-                                "attracting_curve"}],
+                                "attracting_curve", "solving"?}],  # solving: equations
+                                # of the points without closed form (then strengths bare)
               "at_optimum": {"W1", "W2"}, "vanishes_at_optimum": {...}},  # only with a rule
      "validity": {"domain": [...], "modes": {key: condition}},   # only for symbolic data
      "any_depth": {"levels": "D", "modes": [...], "note": str}}  # symbolic hierarchical, dense
@@ -54,6 +55,7 @@ from .derivation import Derivation
 from .errors import bad
 from .latex import LatexPrinter, latex_document, text_block
 from .payload import JsonPrinter, payload, rule_of, strict_json
+from .polyroots import MAX_DEGREE
 from .printing import Printer
 from .spectra import mode_tex
 
@@ -164,6 +166,11 @@ def _rule_text(r: dict[str, Any]) -> list[str]:
     if r["sigma_y"]:
         lines.append(f"  outputs linear in the inputs: sigma_y = {r['sigma_y']} for every mode")
     for p in r["fixed_points"]:
+        if p.get("solving"):
+            lines.append("  further fixed points (c_1, c_2), no closed form (a factor of degree "
+                         f"above {MAX_DEGREE} in c_1): the real roots of "
+                         + ", ".join(f"{e} = 0" for e in p["solving"]))
+            continue
         stable = ("a curve of fixed points: neutral along it, attracting across it"
                   if p.get("attracting_curve") else
                   {True: "stable", False: "unstable", None: "stability not decided "

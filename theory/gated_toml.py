@@ -76,8 +76,10 @@ def network_from_toml(text: str) -> GatedNetwork:
 
 def load_network(path: str | Path) -> GatedNetwork:
     """:func:`network_from_toml` of a file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+    from .inputfile import InputFileError, read_bounded
+
+    try:       # a regular file of bounded size: /dev/zero or a pipe is refused, not read
+        text = read_bounded(path).decode("utf-8")
+    except (InputFileError, UnicodeDecodeError) as err:
         raise bad("network", str(path), f"must be a readable UTF-8 TOML file ({err})") from None
     return network_from_toml(text)

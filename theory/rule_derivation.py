@@ -117,7 +117,9 @@ def describe(rd: RuleDerivation) -> dict[str, Any]:
                             "map": to_text(p.map),
                             "eigenvalues": [to_text(e) for e in p.eigenvalues],
                             "stable": p.stable,
-                            "attracting_curve": p.attracting_curve} for p in rd.fixed_points]
+                            "attracting_curve": p.attracting_curve}
+                           | ({"solving": [to_text(e) for e in p.solving]} if p.solving else {})
+                           for p in rd.fixed_points]
     out["at_optimum"] = {f"W{k}": to_text(v) for k, v in rd.at_optimum.items()}
     out["vanishes_at_optimum"] = {f"W{k}": v for k, v in rd.vanishes_at_optimum.items()}
     return out

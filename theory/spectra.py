@@ -261,7 +261,16 @@ def _module_blocks(space: SampleSpace, inputs: Sequence[str] | None,
 
 
 def _atom_groups(space: SampleSpace, keys: Sequence[str]) -> list[list[Atom]]:
-    """The atoms grouped by equal Gram coefficients on the blocks ``keys`` (one mode each)."""
+    """The atoms grouped by equal Gram coefficients on the blocks ``keys`` (one mode each),
+    in order of appearance: hashed when every coefficient is an exact rational (a tree of
+    many levels has as many atoms as levels, and pairwise comparison costs levels³), else
+    compared pairwise."""
+    grams = [tuple(sp.sympify(a.gram[k]) for k in keys) for a in space.atoms]
+    if all(v.is_Rational for g in grams for v in g):
+        hashed: dict[tuple, list[Atom]] = {}
+        for atom, gram in zip(space.atoms, grams, strict=True):
+            hashed.setdefault(gram, []).append(atom)
+        return list(hashed.values())
     groups: list[list[Atom]] = []
     for atom in space.atoms:
         for group in groups:

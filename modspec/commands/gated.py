@@ -18,6 +18,7 @@ import argparse
 import functools
 import json
 from collections.abc import Callable
+from typing import Any
 
 from modspec.theory.defaults import SEED
 from modspec.theory.errors import ModspecError, bad
@@ -39,6 +40,7 @@ def derive_network(args: argparse.Namespace) -> int:
     refuse_architecture(args)
     network = _network_file(args)
     data = data_from_dict(args.dataset).check(network)
+    check_sizes(network)
     if args.format == "latex":
         raise ModspecError("--format=latex is invalid with --network: use text or json")
     from modspec.numerics.gated_report import gated_report
@@ -146,7 +148,25 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     if family != "gated":
         raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
                            "gated (the inputs and targets of the network's layers)")
-    return network, data_from_dict(args.dataset).check(network)
+    data = data_from_dict(args.dataset).check(network)
+    check_sizes(network, getattr(args, "epochs", None))
+    return network, data
+
+
+def check_sizes(network: Any, epochs: Any = None) -> None:
+    """Refuse, before any work, a network whose matrices do not fit the memory (every edge's
+    matrix and square matrices of the widest layer: projections, identities), or a run whose
+    record (every epoch: a loss and a norm per edge at least) exceeds the output budget."""
+    from modspec.numerics.budget import check_memory, check_output
+
+    size = {x.name: int(x.size) for x in network.layers}
+    widest = max(size.values())
+    check_memory(8 * (widest * widest + sum(size[e.source] * size[e.target]
+                                             for e in network.edges)),
+                 f"layer size {widest}")
+    if isinstance(epochs, int) and epochs > 0:
+        check_output(epochs + 1, f"--epochs={epochs}", "a gated network records every epoch: "
+                     "ask for fewer epochs", series=1 + len(network.edges))
 
 
 def start_of(args: argparse.Namespace, network: object, required: bool) -> float | None:
