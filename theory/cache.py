@@ -43,7 +43,7 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,8 @@ from .errors import bad
 
 __all__ = [
     "ENV", "SCHEMA", "SECRET_FILE", "atomic_write_bytes", "atomic_write_text", "cache_dir",
-    "cached_expr", "disabled", "enabled", "folder", "key_hash", "load", "load_expr", "path_for",
+    "cached_expr", "disabled", "enabled", "folder", "hash_parts", "key_hash", "load", "load_expr",
+    "path_for",
     "secret", "sign", "store",
     "store_expr",
 ]
@@ -211,11 +212,16 @@ def _create_secret(path: Path) -> bytes:
         if found is None:
             raise OSError(f"cache secret {path} vanished") from None
         return found
+    _write_synced(fd, key)
+    return key
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``fd``, flush it to disk and close it."""
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    return key
 
 
 def sign(*parts: str) -> str | None:
@@ -224,12 +230,17 @@ def sign(*parts: str) -> str | None:
     key = secret()
     if key is None:
         return None
-    mac = hmac.new(key, digestmod=hashlib.sha256)
+    return hash_parts(hmac.new(key, digestmod=hashlib.sha256), parts)
+
+
+def hash_parts(h: Any, parts: Iterable[str]) -> str:
+    """Feed ``parts`` to the hash ``h`` (a :mod:`hashlib` or :mod:`hmac` object), each
+    prefixed by its length so that ``("ab", "c") != ("a", "bc")``; its hex digest."""
     for part in parts:
         data = part.encode()
-        mac.update(len(data).to_bytes(8, "little"))
-        mac.update(data)
-    return mac.hexdigest()
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
 
 
 def _checksum(khash: str, value: Any) -> str | None:
@@ -280,10 +291,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(fd, data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ModspecError, bad
 from .gated import Edge, Gate, GatedNetwork, Layer, ModularRule, Training
+from .inputfile import read_utf8
 
 __all__ = ["network_from_dict", "network_from_toml", "load_network"]
 
@@ -76,8 +77,4 @@ def network_from_toml(text: str) -> GatedNetwork:
 
 def load_network(path: str | Path) -> GatedNetwork:
     """:func:`network_from_toml` of a file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise bad("network", str(path), f"must be a readable UTF-8 TOML file ({err})") from None
-    return network_from_toml(text)
+    return network_from_toml(read_utf8("network", path))
