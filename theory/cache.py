@@ -248,15 +248,24 @@ def _checksum(khash: str, value: Any) -> str | None:
     return sign("modspec-derive-entry", text)
 
 
-def load(key: Any) -> Any | None:
-    """The stored value for ``key``; ``None`` on a miss, inside :func:`disabled`, or when the
-    entry is corrupt or its checksum does not match (then it is a miss)."""
+def _entry_file(key: Any) -> tuple[Path, str] | None:
+    """The file of the derive entry ``key`` and its key hash; ``None`` when the cache is off."""
     where = folder("derive")
     if where is None:
         return None
     khash = key_hash(key)
+    return where / f"{khash}.json", khash
+
+
+def load(key: Any) -> Any | None:
+    """The stored value for ``key``; ``None`` on a miss, inside :func:`disabled`, or when the
+    entry is corrupt or its checksum does not match (then it is a miss)."""
+    found = _entry_file(key)
+    if found is None:
+        return None
+    path, khash = found
     try:
-        with open(where / f"{khash}.json", encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             entry = json.load(fh)
         if (not isinstance(entry, dict) or entry.get("schema") != SCHEMA
                 or entry.get("key") != khash or not isinstance(entry.get("sha256"), str)):
@@ -306,16 +315,16 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 def store(key: Any, value: Any) -> bool:
     """Write ``value`` (JSON-serialisable, finite) atomically with its checksum; returns False
     if it could not (or inside :func:`disabled`)."""
-    where = folder("derive")
-    if where is None:
+    found = _entry_file(key)
+    if found is None:
         return False
-    khash = key_hash(key)
+    path, khash = found
     try:
         digest = _checksum(khash, value)
         if digest is None:
             return False
         entry = {"schema": SCHEMA, "key": khash, "sha256": digest, "value": value}
-        atomic_write_text(where / f"{khash}.json", json.dumps(entry, allow_nan=False))
+        atomic_write_text(path, json.dumps(entry, allow_nan=False))
         return True
     except (OSError, TypeError, ValueError):
         return False

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ModspecError, bad
+from .errors import bad
 from .gated import Edge, Gate, GatedNetwork, Layer, ModularRule, Training
-from .inputfile import read_utf8
+from .inputfile import loads_toml, read_utf8
 
 __all__ = ["network_from_dict", "network_from_toml", "load_network"]
 
@@ -66,13 +66,7 @@ def network_from_dict(spec: Mapping[str, Any]) -> GatedNetwork:
 
 def network_from_toml(text: str) -> GatedNetwork:
     """Parse and validate a network declared in TOML (nothing in it is evaluated)."""
-    import tomllib
-
-    try:
-        spec = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ModspecError(f"network TOML is invalid: {err}") from None
-    return network_from_dict(spec)
+    return network_from_dict(loads_toml("network", text))
 
 
 def load_network(path: str | Path) -> GatedNetwork:

@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import ModspecError, bad
 
-__all__ = ["MAX_INPUT_BYTES", "InputFileError", "read_bounded", "read_toml", "read_utf8"]
+__all__ = ["MAX_INPUT_BYTES", "InputFileError", "read_bounded", "loads_toml", "read_toml",
+           "read_utf8"]
 
 #: The largest input file modspec reads (1 MiB): declarations, grids and configurations are
 #: a few hundred bytes; anything near this size is a wrong path.
@@ -102,3 +103,12 @@ def read_utf8(name: str, path: str | os.PathLike[str]) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise bad(name, str(path), f"must be a readable UTF-8 TOML file ({err})") from None
+
+
+def loads_toml(what: str, text: str) -> dict[str, Any]:
+    """The table of the TOML ``text`` declaring ``what``; a :class:`ModspecError` saying
+    ``<what> TOML is invalid`` when it does not parse (nothing in it is evaluated)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ModspecError(f"{what} TOML is invalid: {err}") from None
