@@ -32,7 +32,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from modspec.theory.cache import atomic_write_text, cache_dir, folder, sign
+from modspec.theory.cache import atomic_write_text, cache_dir, folder, hash_parts, sign
 
 __all__ = ["content_key", "discard", "entry_path", "read", "write"]
 
@@ -41,12 +41,7 @@ _HEADER = "# modspec-cache key={key} sha256={digest}\n"
 
 def content_key(*parts: str) -> str:
     """SHA-256 (hex) of the parts, separated so that ``("ab", "c") != ("a", "bc")``."""
-    h = hashlib.sha256()
-    for part in parts:
-        data = part.encode()
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+    return hash_parts(hashlib.sha256(), parts)
 
 
 def entry_path(kind: str, key: str, suffix: str = ".py") -> Path:

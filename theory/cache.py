@@ -43,7 +43,7 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,8 @@ from .errors import bad
 
 __all__ = [
     "ENV", "SCHEMA", "SECRET_FILE", "atomic_write_bytes", "atomic_write_text", "cache_dir",
-    "cached_expr", "disabled", "enabled", "folder", "key_hash", "load", "load_expr", "path_for",
+    "cached_expr", "disabled", "enabled", "folder", "hash_parts", "key_hash", "load", "load_expr",
+    "path_for",
     "secret", "sign", "store",
     "store_expr",
 ]
@@ -211,11 +212,16 @@ def _create_secret(path: Path) -> bytes:
         if found is None:
             raise OSError(f"cache secret {path} vanished") from None
         return found
+    _write_synced(fd, key)
+    return key
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``fd``, flush it to disk and close it."""
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    return key
 
 
 def sign(*parts: str) -> str | None:
@@ -224,12 +230,17 @@ def sign(*parts: str) -> str | None:
     key = secret()
     if key is None:
         return None
-    mac = hmac.new(key, digestmod=hashlib.sha256)
+    return hash_parts(hmac.new(key, digestmod=hashlib.sha256), parts)
+
+
+def hash_parts(h: Any, parts: Iterable[str]) -> str:
+    """Feed ``parts`` to the hash ``h`` (a :mod:`hashlib` or :mod:`hmac` object), each
+    prefixed by its length so that ``("ab", "c") != ("a", "bc")``; its hex digest."""
     for part in parts:
         data = part.encode()
-        mac.update(len(data).to_bytes(8, "little"))
-        mac.update(data)
-    return mac.hexdigest()
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
 
 
 def _checksum(khash: str, value: Any) -> str | None:
@@ -237,15 +248,24 @@ def _checksum(khash: str, value: Any) -> str | None:
     return sign("modspec-derive-entry", text)
 
 
-def load(key: Any) -> Any | None:
-    """The stored value for ``key``; ``None`` on a miss, inside :func:`disabled`, or when the
-    entry is corrupt or its checksum does not match (then it is a miss)."""
+def _entry_file(key: Any) -> tuple[Path, str] | None:
+    """The file of the derive entry ``key`` and its key hash; ``None`` when the cache is off."""
     where = folder("derive")
     if where is None:
         return None
     khash = key_hash(key)
+    return where / f"{khash}.json", khash
+
+
+def load(key: Any) -> Any | None:
+    """The stored value for ``key``; ``None`` on a miss, inside :func:`disabled`, or when the
+    entry is corrupt or its checksum does not match (then it is a miss)."""
+    found = _entry_file(key)
+    if found is None:
+        return None
+    path, khash = found
     try:
-        with open(where / f"{khash}.json", encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             entry = json.load(fh)
         if (not isinstance(entry, dict) or entry.get("schema") != SCHEMA
                 or entry.get("key") != khash or not isinstance(entry.get("sha256"), str)):
@@ -280,10 +300,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(fd, data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -298,16 +315,16 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 def store(key: Any, value: Any) -> bool:
     """Write ``value`` (JSON-serialisable, finite) atomically with its checksum; returns False
     if it could not (or inside :func:`disabled`)."""
-    where = folder("derive")
-    if where is None:
+    found = _entry_file(key)
+    if found is None:
         return False
-    khash = key_hash(key)
+    path, khash = found
     try:
         digest = _checksum(khash, value)
         if digest is None:
             return False
         entry = {"schema": SCHEMA, "key": khash, "sha256": digest, "value": value}
-        atomic_write_text(where / f"{khash}.json", json.dumps(entry, allow_nan=False))
+        atomic_write_text(path, json.dumps(entry, allow_nan=False))
         return True
     except (OSError, TypeError, ValueError):
         return False

@@ -44,7 +44,7 @@ from . import symbols as sy
 from .dataset import MAX_LOG2, check_scale, check_size, exact, is_symbolic_value
 from .declaration import DeclaredDataset, Identity, Tree, TreeFeatures
 from .errors import bad
-from .names import check_name
+from .names import check_block_name
 from .projectors import Atom, SampleSpace, joint_sample_space, tree_sample_space
 
 __all__ = ["C", "DOMAIN", "KEYS", "SYMBOLS", "ContextSpace", "ContextsDataset", "Kron",
@@ -154,12 +154,9 @@ class ContextsDataset(DeclaredDataset):
             if not pairs:
                 raise bad(side, [], "must declare at least one block")
             for name, block in pairs:
-                check_name("block name", name)
-                if name in seen:
-                    raise bad("block name", name, "must be unique across inputs and outputs")
+                check_block_name(name, seen)
                 if not isinstance(block, Kron):
                     raise bad(f"block {name!r} kind", type(block).__name__, "must be Kron")
-                seen.add(name)
                 check_scale(f"block {name!r} scale", block.scale)
             object.__setattr__(self, side, pairs)
 

@@ -39,7 +39,7 @@ from .dataset import (
     materialisable,
 )
 from .errors import ModspecError, bad
-from .names import check_name
+from .names import check_block_name
 
 __all__ = ["Block", "DeclaredDataset", "Features", "Hypercube", "Identity", "Parities",
            "SampleSpaceDecl", "Tree", "TreeFeatures", "walsh_row"]
@@ -237,10 +237,7 @@ class DeclaredDataset:
                 raise bad(side, [], "must declare at least one block")
             checked = []
             for name, block in pairs:
-                check_name("block name", name)
-                if name in seen:
-                    raise bad("block name", name, "must be unique across inputs and outputs")
-                seen.add(name)
+                check_block_name(name, seen)
                 checked.append((name, _check_block(name, block, self.space)))
             object.__setattr__(self, side, tuple(checked))
 

@@ -222,6 +222,17 @@ class GatedNetwork:
             if not isinstance(value, Sequence) or not all(isinstance(v, kind) for v in value):
                 raise bad(field, value, f"must be a sequence of {kind.__name__}")
             object.__setattr__(self, field, tuple(value))
+        names = self._check_graph()
+        self._check_acyclic()
+        contexts = self._declare_contexts()
+        object.__setattr__(self, "contexts", contexts)
+        self._check_gates(names, contexts)
+        if not isinstance(self.name, str) or not self.name:
+            raise bad("name", self.name, "must be a non-empty string")
+
+    def _check_graph(self) -> list[str]:
+        """Check that names are distinct, edges join declared layers and no layer is isolated;
+        return the layer and edge names."""
         if not self.layers or not self.edges:
             raise bad("edges" if self.layers else "layers", [],
                       "a network needs at least one layer and one edge")
@@ -239,29 +250,35 @@ class GatedNetwork:
         for x in self.layers:
             if x.name not in joined:
                 raise bad(f"layer {x.name}", "isolated", "every layer needs an edge")
-        self._check_acyclic()
-        if self.rule is not None:
-            if not isinstance(self.rule, ModularRule):
-                raise bad("rule", self.rule, "must be a ModularRule")
-            if self.contexts is not None:
-                raise bad("contexts", self.contexts,
-                          "must not be given with a rule (the rule declares the contexts)")
-            for side, allowed in (("inputs", self.input_layers),
-                                  ("outputs", self.output_layers)):
-                for n in getattr(self.rule, side):
-                    if n not in allowed:
-                        raise bad(f"rule {side}", n,
-                                  f"must be an {side[:-1]} layer ({', '.join(allowed)})")
-            contexts = self.rule.contexts()
-            object.__setattr__(self, "gates", self.gates + self.rule.gates())
-        else:
+        return names
+
+    def _declare_contexts(self) -> tuple[str, ...]:
+        """The contexts: the rule's (whose gates are added) or the declared ones (``all``)."""
+        if self.rule is None:
             contexts = ("all",) if self.contexts is None else self.contexts
             if isinstance(contexts, str) or not isinstance(contexts, Sequence) or not contexts:
                 raise bad("contexts", contexts, "must be a non-empty list of names")
             contexts = tuple(_name("context", c) for c in contexts)
             if len(set(contexts)) != len(contexts):
                 raise bad("contexts", list(contexts), "must be distinct")
-        object.__setattr__(self, "contexts", contexts)
+            return contexts
+        if not isinstance(self.rule, ModularRule):
+            raise bad("rule", self.rule, "must be a ModularRule")
+        if self.contexts is not None:
+            raise bad("contexts", self.contexts,
+                      "must not be given with a rule (the rule declares the contexts)")
+        for side, allowed in (("inputs", self.input_layers),
+                              ("outputs", self.output_layers)):
+            for n in getattr(self.rule, side):
+                if n not in allowed:
+                    raise bad(f"rule {side}", n,
+                              f"must be an {side[:-1]} layer ({', '.join(allowed)})")
+        object.__setattr__(self, "gates", self.gates + self.rule.gates())
+        return self.rule.contexts()
+
+    def _check_gates(self, names: list[str], contexts: tuple[str, ...]) -> None:
+        """Every gate targets a declared layer or edge, with one value per context (or the same
+        number of items as the other per-item gates)."""
         items = set()
         for g in self.gates:
             if g.target not in names:
@@ -274,8 +291,6 @@ class GatedNetwork:
         if len(items) > 1:
             raise bad("gates", sorted(items), "per-item gates must all give the same number "
                       "of items")
-        if not isinstance(self.name, str) or not self.name:
-            raise bad("name", self.name, "must be a non-empty string")
 
     def _check_acyclic(self) -> None:
         order = self.order

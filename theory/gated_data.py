@@ -27,8 +27,9 @@ import numpy as np
 import sympy as sp
 
 from .dataset import exact
-from .errors import ModspecError, bad
+from .errors import bad
 from .gated import GatedNetwork, gate_table
+from .inputfile import loads_toml, read_utf8
 
 __all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data",
            "GatedStatistics", "path_label", "path_gates", "active_pathways", "coactive_pairs",
@@ -112,13 +113,7 @@ def data_from_toml(text: str) -> GatedData:
     """Data declared in TOML: ``[inputs]`` and ``[targets]`` map layer names to matrices (lists
     of rows, one column per item) or to the name of a matrix in ``[matrices]``; nothing in it
     is evaluated. (docs/examples/routing-data.toml)"""
-    import tomllib
-
-    try:
-        spec = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ModspecError(f"data TOML is invalid: {err}") from None
-    return data_from_dict(spec)
+    return data_from_dict(loads_toml("data", text))
 
 
 def data_from_dict(spec: Mapping[str, Any]) -> GatedData:
@@ -155,11 +150,7 @@ def data_from_dict(spec: Mapping[str, Any]) -> GatedData:
 
 def load_data(path: str | FilePath) -> GatedData:
     """:func:`data_from_toml` of a file."""
-    try:
-        text = FilePath(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise bad("data", str(path), f"must be a readable UTF-8 TOML file ({err})") from None
-    return data_from_toml(text)
+    return data_from_toml(read_utf8("data", path))
 
 
 def path_gates(network: GatedNetwork, items: int, path: Path) -> list[Any]:

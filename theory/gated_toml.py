@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ModspecError, bad
+from .errors import bad
 from .gated import Edge, Gate, GatedNetwork, Layer, ModularRule, Training
+from .inputfile import loads_toml, read_utf8
 
 __all__ = ["network_from_dict", "network_from_toml", "load_network"]
 
@@ -65,21 +66,9 @@ def network_from_dict(spec: Mapping[str, Any]) -> GatedNetwork:
 
 def network_from_toml(text: str) -> GatedNetwork:
     """Parse and validate a network declared in TOML (nothing in it is evaluated)."""
-    import tomllib
-
-    try:
-        spec = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ModspecError(f"network TOML is invalid: {err}") from None
-    return network_from_dict(spec)
+    return network_from_dict(loads_toml("network", text))
 
 
 def load_network(path: str | Path) -> GatedNetwork:
     """:func:`network_from_toml` of a file."""
-    from .inputfile import InputFileError, read_bounded
-
-    try:       # a regular file of bounded size: /dev/zero or a pipe is refused, not read
-        text = read_bounded(path).decode("utf-8")
-    except (InputFileError, UnicodeDecodeError) as err:
-        raise bad("network", str(path), f"must be a readable UTF-8 TOML file ({err})") from None
-    return network_from_toml(text)
+    return network_from_toml(read_utf8("network", path))

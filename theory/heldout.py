@@ -112,6 +112,15 @@ def check_objects(objects: Iterable[Any], P: int) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
+def _numeric_objects(dataset: Any, train_objects: Iterable[int]) -> tuple[int, tuple[int, ...]]:
+    """``(P, the checked training objects)`` of a numeric dataset (a symbolic one has no
+    objects to hold out)."""
+    if getattr(dataset, "is_symbolic", False):
+        raise ModspecError("held-out objects need a numeric dataset")
+    P = int(dataset.P)
+    return P, check_objects(train_objects, P)
+
+
 def heldout_map(dataset: CompositionalDataset | DeclaredDataset | Dataset, network: Network,
                 train_objects: Iterable[int], exact: bool | None = None) -> tuple[Any, str]:
     """The converged total map of ``network`` trained on ``train_objects`` only, and how it
@@ -119,10 +128,7 @@ def heldout_map(dataset: CompositionalDataset | DeclaredDataset | Dataset, netwo
     end point of its integrated matrix flow (:func:`~.derivation.coupled_map`)."""
     from .derivation import coupled_map
 
-    if getattr(dataset, "is_symbolic", False):
-        raise ModspecError("held-out objects need a numeric dataset")
-    P = int(dataset.P)
-    objs = check_objects(train_objects, P)
+    P, objs = _numeric_objects(dataset, train_objects)
     if network.coupled and any(m.depth > 1 for m in network.modules):
         return coupled_map(dataset, network, objs)
     exact = P <= EXACT_MAX_P if exact is None else exact
@@ -140,10 +146,7 @@ def heldout(dataset: CompositionalDataset | DeclaredDataset | Dataset, network: 
     maps ``(starts, outputs, inputs)`` (a deep coupled network from several starts) gives
     errors and norms averaged over the stack.
     """
-    if getattr(dataset, "is_symbolic", False):
-        raise ModspecError("held-out objects need a numeric dataset")
-    P = int(dataset.P)
-    objs = check_objects(train_objects, P)
+    P, objs = _numeric_objects(dataset, train_objects)
     method = "given map"
     if W is None:
         W, method = heldout_map(dataset, network, objs, exact)

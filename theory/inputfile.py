@@ -14,9 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import ModspecError
+from .errors import ModspecError, bad
 
-__all__ = ["MAX_INPUT_BYTES", "InputFileError", "read_bounded", "read_toml"]
+__all__ = ["MAX_INPUT_BYTES", "InputFileError", "read_bounded", "loads_toml", "read_toml",
+           "read_utf8"]
 
 #: The largest input file modspec reads (1 MiB): declarations, grids and configurations are
 #: a few hundred bytes; anything near this size is a wrong path.
@@ -93,3 +94,22 @@ def read_toml(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES) -> dic
         raise InputFileError(f"not valid TOML ({exc})") from None
     except RecursionError:
         raise InputFileError("not usable TOML (nested too deeply)") from None
+
+
+def read_utf8(name: str, path: str | os.PathLike[str]) -> str:
+    """The text of the TOML file ``path`` given as ``name`` (:func:`read_bounded`: a regular
+    file of bounded size; ``/dev/zero`` or a pipe is refused, not read); a
+    :class:`ModspecError` naming ``name`` and the path when it cannot be read as UTF-8."""
+    try:
+        return read_bounded(path).decode("utf-8")
+    except (InputFileError, UnicodeDecodeError) as err:
+        raise bad(name, str(path), f"must be a readable UTF-8 TOML file ({err})") from None
+
+
+def loads_toml(what: str, text: str) -> dict[str, Any]:
+    """The table of the TOML ``text`` declaring ``what``; a :class:`ModspecError` saying
+    ``<what> TOML is invalid`` when it does not parse (nothing in it is evaluated)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ModspecError(f"{what} TOML is invalid: {err}") from None

@@ -96,67 +96,14 @@ def matrix_flow(network: Network, dataset: CompositionalDataset | Dataset | None
 
 @functools.cache
 def _matrix_flow(network: Network) -> MatrixFlow:
-    coupled = network.coupled
     mods = network.modules
-    hidden = {m.name: sp.Symbol(f"h_{m.name}", positive=True, integer=True) for m in mods}
     n_in = {m.name: sp.Symbol(f"n_{m.name}", positive=True, integer=True) for m in mods}
-    n_blk = {}
-    for m in mods:
-        for b in m.outputs:
-            n_blk[b] = sp.Symbol(f"n_{b}", positive=True, integer=True)
     single = len(mods) == 1
     X = {m.name: sp.MatrixSymbol("X" if single else f"X_{m.name}", n_in[m.name], _P)
          for m in mods}
-
-    weights: dict[str, list[sp.MatrixSymbol]] = {}
-    heads: dict[tuple[str, str], sp.MatrixExpr] = {}   # (module, out group) -> W_L^(o)...X
-    out_groups: dict[str, tuple[str, ...]] = {}
-    if coupled:
-        for m in mods:
-            out_groups[m.name] = tuple(m.outputs)
-    else:
-        for m in mods:
-            out_groups[m.name] = ("+".join(m.outputs),)
-    group_rows = {}
-    for m in mods:
-        for g in out_groups[m.name]:
-            group_rows[g] = sp.Add(*[n_blk[b] for b in g.split("+")])
-
-    for m in mods:
-        L = m.depth
-        h = hidden[m.name]
-        layers = []
-        for i in range(1, L):
-            rows = h
-            cols = n_in[m.name] if i == 1 else h
-            layers.append(sp.MatrixSymbol(_wname(network, m, i), rows, cols))
-        trunk = X[m.name]
-        for W in layers:
-            trunk = W * trunk
-        groups = out_groups[m.name]
-        last = []
-        for g in groups:
-            cols = n_in[m.name] if L == 1 else h
-            block = g if (coupled and len(groups) > 1) else None
-            Wl = sp.MatrixSymbol(_wname(network, m, L, block), group_rows[g], cols)
-            last.append(Wl)
-            heads[(m.name, g)] = Wl * trunk
-        weights[m.name] = layers + last
-
-    # error per output group and the loss
-    if coupled:
-        targets = {b: sp.MatrixSymbol(f"Y_{b}", n_blk[b], _P) for b in n_blk}
-        errors = {}
-        for b, Yb in targets.items():
-            pred = [heads[(m.name, b)] for m in mods if (m.name, b) in heads]
-            errors[b] = Yb - sp.MatAdd(*pred)
-    else:
-        targets = {m.name: sp.MatrixSymbol("Y" if single else f"Y_{m.name}",
-                                           group_rows[out_groups[m.name][0]], _P)
-                   for m in mods}
-        errors = {m.name: targets[m.name] - heads[(m.name, out_groups[m.name][0])]
-                  for m in mods}
-    traces = [sp.Trace(E.T * E) / 2 for E in errors.values()]
+    n_blk, out_groups, group_rows = _output_groups(network)
+    weights, heads = _weights(network, n_in, X, out_groups, group_rows)
+    targets, traces = _loss_terms(network, n_blk, out_groups, group_rows, heads)
     loss = sp.Add(*traces)
 
     xnames = {sym.name: name for name, sym in X.items()}
@@ -185,7 +132,78 @@ def _matrix_flow(network: Network) -> MatrixFlow:
             rhs[W.name] = flow
             lhs = sy.tau * sp.Derivative(W, sy.t, evaluate=False)
             odes[m.name].append(sp.Eq(lhs, flow, evaluate=False))
-    return MatrixFlow(network, coupled, weights, rhs, odes, cov_syms, loss, out_groups)
+    return MatrixFlow(network, network.coupled, weights, rhs, odes, cov_syms, loss, out_groups)
+
+
+def _output_groups(network: Network) -> tuple[dict[str, sp.Symbol], dict[str, tuple[str, ...]],
+                                              dict[str, sp.Expr]]:
+    """The size symbol ``n_b`` of each output block, each module's output groups (one per
+    block when coupled, all its blocks joined by ``+`` otherwise) and each group's rows."""
+    n_blk = {}
+    for m in network.modules:
+        for b in m.outputs:
+            n_blk[b] = sp.Symbol(f"n_{b}", positive=True, integer=True)
+    if network.coupled:
+        out_groups = {m.name: tuple(m.outputs) for m in network.modules}
+    else:
+        out_groups = {m.name: ("+".join(m.outputs),) for m in network.modules}
+    group_rows = {}
+    for m in network.modules:
+        for g in out_groups[m.name]:
+            group_rows[g] = sp.Add(*[n_blk[b] for b in g.split("+")])
+    return n_blk, out_groups, group_rows
+
+
+def _weights(network: Network, n_in: dict[str, sp.Symbol], X: dict[str, sp.MatrixSymbol],
+             out_groups: dict[str, tuple[str, ...]], group_rows: dict[str, sp.Expr]
+             ) -> tuple[dict[str, list[sp.MatrixSymbol]], dict[tuple[str, str], sp.MatrixExpr]]:
+    """Each module's weight matrices ``[W_1, …, W_L^(o)…]`` and its heads
+    ``{(module, out group): W_L^(o) ⋯ W_1 X}``."""
+    weights: dict[str, list[sp.MatrixSymbol]] = {}
+    heads: dict[tuple[str, str], sp.MatrixExpr] = {}
+    for m in network.modules:
+        L = m.depth
+        h = sp.Symbol(f"h_{m.name}", positive=True, integer=True)
+        layers = []
+        for i in range(1, L):
+            cols = n_in[m.name] if i == 1 else h
+            layers.append(sp.MatrixSymbol(_wname(network, m, i), h, cols))
+        trunk = X[m.name]
+        for W in layers:
+            trunk = W * trunk
+        groups = out_groups[m.name]
+        last = []
+        for g in groups:
+            cols = n_in[m.name] if L == 1 else h
+            block = g if (network.coupled and len(groups) > 1) else None
+            Wl = sp.MatrixSymbol(_wname(network, m, L, block), group_rows[g], cols)
+            last.append(Wl)
+            heads[(m.name, g)] = Wl * trunk
+        weights[m.name] = layers + last
+    return weights, heads
+
+
+def _loss_terms(network: Network, n_blk: dict[str, sp.Symbol],
+                out_groups: dict[str, tuple[str, ...]], group_rows: dict[str, sp.Expr],
+                heads: dict[tuple[str, str], sp.MatrixExpr]
+                ) -> tuple[dict[str, sp.MatrixSymbol], list[sp.Expr]]:
+    """The targets ``Y`` (per block when coupled, per module otherwise) and the loss terms
+    ``tr(Eᵀ E)/2`` of each output group's error ``E = Y − Σ heads``."""
+    mods = network.modules
+    if network.coupled:
+        targets = {b: sp.MatrixSymbol(f"Y_{b}", n_blk[b], _P) for b in n_blk}
+        errors = {}
+        for b, Yb in targets.items():
+            pred = [heads[(m.name, b)] for m in mods if (m.name, b) in heads]
+            errors[b] = Yb - sp.MatAdd(*pred)
+    else:
+        single = len(mods) == 1
+        targets = {m.name: sp.MatrixSymbol("Y" if single else f"Y_{m.name}",
+                                           group_rows[out_groups[m.name][0]], _P)
+                   for m in mods}
+        errors = {m.name: targets[m.name] - heads[(m.name, out_groups[m.name][0])]
+                  for m in mods}
+    return targets, [sp.Trace(E.T * E) / 2 for E in errors.values()]
 
 
 def matrix_odes(network: Network, dataset: Any = None) -> dict[str, list[sp.Eq]]:

@@ -22,8 +22,8 @@ from typing import Any
 
 from .errors import bad
 
-__all__ = ["NAME", "RULE_NAME", "check_name", "check_rule_name", "checked_lambdify",
-           "code_symbols"]
+__all__ = ["NAME", "RULE_NAME", "check_block_name", "check_name", "check_rule_name",
+           "checked_lambdify", "code_symbols"]
 
 #: Block and symbol names.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -43,6 +43,16 @@ def check_name(what: str, name: Any) -> str:
     :class:`~modspec.theory.errors.ModspecError` naming ``what``."""
     return _check(what, name, NAME,
                   "must be a letter followed by letters, digits or _ (at most 64 characters)")
+
+
+def check_block_name(name: Any, seen: set[str]) -> str:
+    """A block name (:func:`check_name`) not yet in ``seen`` (the names of the dataset's
+    inputs and outputs so far), to which it is added."""
+    check_name("block name", name)
+    if name in seen:
+        raise bad("block name", name, "must be unique across inputs and outputs")
+    seen.add(name)
+    return name
 
 
 def check_rule_name(name: Any) -> str:

@@ -20,7 +20,7 @@ from modspec.exports import lazy_exports
 _LAZY = {
     "Assessment": ("pipeline", "Assessment"),
     "CMNISTConfig": ("cmnist.config", "CMNISTConfig"),
-    "ClaimsConfig": ("study.claims", "ClaimsConfig"),
+    "ClaimsConfig": ("study.claims_config", "ClaimsConfig"),
     "assess": ("pipeline", "assess"),
     "build_cmnist": ("cmnist.dataset", "build"),
     "compare": ("comparison", "compare"),

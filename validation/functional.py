@@ -58,6 +58,12 @@ def derivative(nonlinearity: str | None, pre: Any) -> Any:
     return 1 - torch.tanh(pre) ** 2
 
 
+def _affine(w: Any, h: Any, biases: Sequence[Any] | None, l: int) -> Any:
+    """Layer ``l``'s pre-activation ``W_l h (+ b_l)``."""
+    pre = w @ h
+    return pre if biases is None else pre + biases[l]
+
+
 def mlp_forward(weights: Sequence[Any], biases: Sequence[Any] | None, x: Any,
                 nonlinearity: str | None) -> Any:
     """Batched multilayer map: ``weights[l]`` is (seeds, out, in), ``x`` is (in, samples).
@@ -67,9 +73,7 @@ def mlp_forward(weights: Sequence[Any], biases: Sequence[Any] | None, x: Any,
     sigma = activation(nonlinearity)
     h = x
     for l, w in enumerate(weights):
-        h = w @ h
-        if biases is not None:
-            h = h + biases[l]
+        h = _affine(w, h, biases, l)
         if l < len(weights) - 1:
             h = sigma(h)
     return h
@@ -90,9 +94,7 @@ def mlp_mean_jacobian(weights: Sequence[Any], biases: Sequence[Any] | None, x: A
     h = x
     jac = None  # (seeds, samples, units, in)
     for l, w in enumerate(weights):
-        pre = w @ h
-        if biases is not None:
-            pre = pre + biases[l]
+        pre = _affine(w, h, biases, l)
         if jac is None:
             jac = w.unsqueeze(1)  # (seeds, 1, out, in)
         else:

@@ -15,6 +15,7 @@ the NumPy simulator to rounding error.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,43 +39,17 @@ def gated_train(network: GatedNetwork, data: GatedData, lr: float, epochs: int,
     ``device`` (auto, cpu, cuda) and ``dtype`` (float32, float64)."""
     import torch
 
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) \
-            or lr <= 0:
-        raise bad("lr", lr, "must be a number > 0")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise bad("epochs", epochs, "must be an integer ≥ 0")
-    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
-            or record_every < 1:
-        raise bad("record_every", record_every, "must be an integer ≥ 1")
+    _check_schedule(lr, epochs, record_every)
     dev, tdt = resolve_device(device), resolve_dtype(dtype)
     data.check(network)
-    P, C = data.P, len(network.contexts)
-    N = C * P
-    table = gate_table(network, P)
+    N = len(network.contexts) * data.P
 
     def tensor(a: Any) -> Any:
         return torch.as_tensor(np.asarray(a, dtype=float), dtype=tdt, device=dev)
 
-    ones = np.ones(N)
-    gate = {name: tensor([float(v) for v in table[name]] if name in table else ones)
-            for name in (*network.layer_names, *(e.name for e in network.edges))}
-    X, Y = data.numeric()
-    x = {i: tensor(np.tile(X[i], (1, C))) for i in network.input_layers}
-    y = {k: tensor(np.tile(Y[k], (1, C))) for k in network.output_layers}
     start = start_weights(network, init, init_std, seeds, seed)
     W = {e: tensor(w.copy()).requires_grad_(True) for e, w in start.items()}
-    into = {n: [e for e in network.edges if e.target == n] for n in network.order}
-
-    def per_seed_loss() -> Any:
-        z: dict[str, Any] = {}
-        for n in network.order:
-            if n in x:
-                z[n] = gate[n] * x[n]
-            else:
-                z[n] = gate[n] * sum(gate[e.name] * (W[e.name] @ z[e.source]) for e in into[n])
-        return sum(0.5 * (gate[k] * ((y[k] - z[k]) ** 2).sum(dim=-2)).sum(dim=-1)
-                   for k in y)
-
+    per_seed_loss = _loss_function(network, data, W, tensor)
     steps = sorted(set(range(0, epochs + 1, record_every)) | {epochs})
     losses, history = [], {e: [] for e in W}
     sync = torch.cuda.synchronize if str(dev).startswith("cuda") else (lambda: None)
@@ -102,3 +77,42 @@ def gated_train(network: GatedNetwork, data: GatedData, lr: float, epochs: int,
     final = {e: w.detach().cpu().numpy().astype(float) for e, w in W.items()}
     return GatedRun(np.array(steps, dtype=float), np.stack(losses, axis=1), start, final,
                     float(lr), 1.0 / (N * lr), hist, seconds)
+
+
+def _check_schedule(lr: Any, epochs: Any, record_every: Any) -> None:
+    """``lr > 0``, ``epochs ≥ 0`` and ``record_every ≥ 1``, or a :class:`ModspecError`."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) \
+            or lr <= 0:
+        raise bad("lr", lr, "must be a number > 0")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise bad("epochs", epochs, "must be an integer ≥ 0")
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
+            or record_every < 1:
+        raise bad("record_every", record_every, "must be an integer ≥ 1")
+
+
+def _loss_function(network: GatedNetwork, data: GatedData, W: dict[str, Any],
+                   tensor: Callable[[Any], Any]) -> Callable[[], Any]:
+    """The per-seed loss ``L = Σ_s ½ Σ_k g_k(s) ‖y_k(s) − ŷ_k(s)‖²`` of the weights ``W`` (a
+    ``(seeds,)`` tensor), the data tiled over the contexts and every gate taken at the sample."""
+    C = len(network.contexts)
+    table = gate_table(network, data.P)
+    ones = np.ones(C * data.P)
+    gate = {name: tensor([float(v) for v in table[name]] if name in table else ones)
+            for name in (*network.layer_names, *(e.name for e in network.edges))}
+    X, Y = data.numeric()
+    x = {i: tensor(np.tile(X[i], (1, C))) for i in network.input_layers}
+    y = {k: tensor(np.tile(Y[k], (1, C))) for k in network.output_layers}
+    into = {n: [e for e in network.edges if e.target == n] for n in network.order}
+
+    def per_seed_loss() -> Any:
+        z: dict[str, Any] = {}
+        for n in network.order:
+            if n in x:
+                z[n] = gate[n] * x[n]
+            else:
+                z[n] = gate[n] * sum(gate[e.name] * (W[e.name] @ z[e.source]) for e in into[n])
+        return sum(0.5 * (gate[k] * ((y[k] - z[k]) ** 2).sum(dim=-2)).sum(dim=-1)
+                   for k in y)
+
+    return per_seed_loss

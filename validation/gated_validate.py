@@ -108,20 +108,8 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
                                 meta={"backend": backend, "start": start,
                                       "init_std": init_std,
                                       "device": device if backend == "torch" else "cpu"})
-    if theory.modes is not None:
-        # from a random start: the race from the aligned start of strength init_std, whose
-        # trained pathways end where training ends (only those end points are judged)
-        predicted = gated_prediction(theory, lr, epochs,
-                                     start if start is not None else init_std)
-    else:   # the derived matrix dynamics from each seed's own start, averaged over seeds
-        def exact(W: dict[str, np.ndarray], n: int) -> GatedRun:
-            return derived_run(network, data, lr, n, W, keep_weights=True)
-
-        _, own = stepped_run(theory, exact, epochs, run.init)
-        predicted = Trajectory(own.t, {}, own.mean()["quadrant_norms"], own.mean()["loss"],
-                               seed_axis=False, kind="theory", time="discrete", lr=lr,
-                               tau=run.tau, meta={"solution": "matrix dynamics",
-                                                  "basis_condition": theory.condition.reason})
+    predicted = _prediction(network, data, theory, lr, epochs,
+                            start if start is not None else init_std, run)
     aligned = start is not None and theory.modes is not None
     trained = {path_label(p) for p in active_pathways(network, data.P)}
     final = {k: float(v[-1]) for k, v in predicted.quadrant_norms.items()
@@ -136,22 +124,51 @@ def validate_network(network: GatedNetwork, data: GatedData, *, lr: float, epoch
             gap = float(np.max(np.abs(np.asarray(sim.quadrant_norms[k]) - v)))
             verdicts[f"trajectory {k}"] = check(gap, CHECK_TOLERANCES["quadrant_abs"],
                                                 f"max_t |‖W_p‖ sim − theory| for pathway {k}")
-    zero_shot: dict[str, dict[str, float]] = {}
     untrained = [path_label(p) for p in network.pathways if path_label(p) not in trained]
-    if untrained:
-        errs = zero_shot_errors(network, data, run.weights)
-        theory_errs = _theory_errors(theory, predicted, start, run)
-        for k in untrained:
-            got = float(np.mean(errs[k]))
-            zero_shot[k] = {"simulation": got, "theory": theory_errs[k]}
-            verdicts[f"zero-shot {k}"] = check(abs(got - zero_shot[k]["theory"]),
-                                               CHECK_TOLERANCES["heldout_abs"],
-                                               f"|zero-shot error of {k} sim − theory|")
+    zero_shot = _zero_shot(network, data, theory, predicted, start, run, untrained, verdicts)
     if aligned:
         verdicts.update(_winner_verdicts(predicted, measured))
     comp = Comparison(comp.modes, comp.half_rise, comp.quadrant_norms, comp.systematicity,
                       verdicts, comp.tolerances)
     return GatedAssessment(theory, run, predicted, measured, comp, zero_shot, start)
+
+
+def _prediction(network: GatedNetwork, data: GatedData, theory: GatedTheory, lr: float, epochs: int,
+                strength: float, run: GatedRun) -> Trajectory:
+    """The theory's trajectory: with the basis condition, the race from the aligned start of
+    ``strength`` (from a random start, its trained pathways end where training ends: only those
+    end points are judged); without it, the derived matrix dynamics from each seed's own start,
+    averaged over seeds."""
+    if theory.modes is not None:
+        return gated_prediction(theory, lr, epochs, strength)
+
+    def exact(W: dict[str, np.ndarray], n: int) -> GatedRun:
+        return derived_run(network, data, lr, n, W, keep_weights=True)
+
+    _, own = stepped_run(theory, exact, epochs, run.init)
+    return Trajectory(own.t, {}, own.mean()["quadrant_norms"], own.mean()["loss"],
+                      seed_axis=False, kind="theory", time="discrete", lr=lr,
+                      tau=run.tau, meta={"solution": "matrix dynamics",
+                                         "basis_condition": theory.condition.reason})
+
+
+def _zero_shot(network: GatedNetwork, data: GatedData, theory: GatedTheory, predicted: Trajectory,
+               start: float | None, run: GatedRun, untrained: list[str],
+               verdicts: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The zero-shot error of each untrained pathway, simulated and predicted; adds a verdict
+    on their gap to ``verdicts``."""
+    zero_shot: dict[str, dict[str, float]] = {}
+    if not untrained:
+        return zero_shot
+    errs = zero_shot_errors(network, data, run.weights)
+    theory_errs = _theory_errors(theory, predicted, start, run)
+    for k in untrained:
+        got = float(np.mean(errs[k]))
+        zero_shot[k] = {"simulation": got, "theory": theory_errs[k]}
+        verdicts[f"zero-shot {k}"] = check(abs(got - zero_shot[k]["theory"]),
+                                           CHECK_TOLERANCES["heldout_abs"],
+                                           f"|zero-shot error of {k} sim − theory|")
+    return zero_shot
 
 
 def _winner_verdicts(predicted: Trajectory, measured: Trajectory) -> dict[str, Any]:

@@ -325,29 +325,45 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                               entries=entries)
     gates = pats[stable]
     start_inst = float(np.mean(np.any(pats[0] != gates, axis=1)))
+    trained = {"t": t, "loss": loss, "norms": trained_norms, "W1": W1, "W2": W2}
     preds, groups = {}, None
     for name, at in (("from_stable", stable), ("from_start", 0)):
-        g = relu_gated(W1[at], W2[at], X, Y, dataset.input_blocks, dataset.output_blocks,
-                       patterns=gates)
-        sim = gated_simulate(g.network, g.data, lr, epochs - int(t[at]), init=g.weights,
-                             record_every=record_every, keep_weights=True)
-        A, B = relu_weights(g, {e: w[0] for e, w in sim.history.items()})
-        on = slice(at, None)
-        p_loss = 2 * sim.loss[0]
-        p_norms = _norms(quads, _mean_jacobian(A, B, gates))
-        scale = max(max(float(v[on].max()) for v in trained_norms.values()), 1e-300)
-        preds[name] = {
-            "t": sim.t + t[at], "loss": p_loss, "norms": p_norms,
-            "loss_error": float(np.max(np.abs(p_loss - loss[on])) / max(loss[at], 1e-300)),
-            "norm_error": float(max(np.max(np.abs(p_norms[q] - trained_norms[q][on]))
-                                    for q in p_norms) / scale),
-            "claimed": name == "from_stable" or start_inst <= threshold}
-        preds[name]["agrees"] = (preds[name]["claimed"]
-                                 and preds[name]["loss_error"] <= tolerance
-                                 and preds[name]["norm_error"] <= tolerance)
+        g, A, B, preds[name] = _gated_from(dataset, trained, X, Y, gates, at, quads, lr=lr,
+                                           epochs=epochs, record_every=record_every,
+                                           tolerance=tolerance,
+                                           claimed=(name == "from_stable"
+                                                    or start_inst <= threshold))
         if groups is None:
             groups = {**g.summary(), "race": _race_condition(g),
                       **_pathways(g, (A[-1], B[-1]), (W1[-1], W2[-1]), loss[stable:],
-                                  p_loss, tolerance)}
+                                  preds[name]["loss"], tolerance)}
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,
                           trained_norms, preds, entries)
+
+
+def _gated_from(dataset: Any, trained: dict[str, Any], X: np.ndarray, Y: np.ndarray,
+                gates: np.ndarray, at: int, quads: Any, *, lr: float, epochs: int,
+                record_every: int, tolerance: float, claimed: bool
+                ) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
+    """The gated network of the ReLU weights at record ``at`` with the gating ``gates``,
+    trained by gradient descent to the end: ``(gated network, W1, W2 histories, prediction)``,
+    the prediction's loss and norms with their largest errors relative to the ReLU run's."""
+    t, loss, trained_norms = trained["t"], trained["loss"], trained["norms"]
+    g = relu_gated(trained["W1"][at], trained["W2"][at], X, Y, dataset.input_blocks,
+                   dataset.output_blocks, patterns=gates)
+    sim = gated_simulate(g.network, g.data, lr, epochs - int(t[at]), init=g.weights,
+                         record_every=record_every, keep_weights=True)
+    A, B = relu_weights(g, {e: w[0] for e, w in sim.history.items()})
+    on = slice(at, None)
+    p_loss = 2 * sim.loss[0]
+    p_norms = _norms(quads, _mean_jacobian(A, B, gates))
+    scale = max(max(float(v[on].max()) for v in trained_norms.values()), 1e-300)
+    pred = {
+        "t": sim.t + t[at], "loss": p_loss, "norms": p_norms,
+        "loss_error": float(np.max(np.abs(p_loss - loss[on])) / max(loss[at], 1e-300)),
+        "norm_error": float(max(np.max(np.abs(p_norms[q] - trained_norms[q][on]))
+                                for q in p_norms) / scale),
+        "claimed": claimed}
+    pred["agrees"] = (pred["claimed"] and pred["loss_error"] <= tolerance
+                      and pred["norm_error"] <= tolerance)
+    return g, A, B, pred

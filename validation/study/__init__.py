@@ -4,7 +4,8 @@
 * :mod:`.parts` — the parts that check the theory against NumPy, and the registry
   :data:`PARTS` of every part; :mod:`.experiments` — the parts that train networks;
 * :mod:`.context` — what every part sees;
-* :mod:`.claims` — the four claims of docs/theory/learning-dynamics.md by trained networks;
+* :mod:`.claims` — the four claims of docs/theory/learning-dynamics.md by trained networks
+  (their settings: :mod:`.claims_config`);
 * :mod:`.rules` — the learning-rules study (end points against ``W*``, systematicity);
 * :mod:`.report` — a study's ``results.json``, ``report.md`` and ``report.html``.
 
@@ -17,7 +18,7 @@ from modspec.exports import lazy_exports
 
 #: Public name -> (its submodule, its name there).
 _LAZY = {
-    "ClaimsConfig": (".claims", "ClaimsConfig"),
+    "ClaimsConfig": (".claims_config", "ClaimsConfig"),
     "PARTS": (".parts", "PARTS"),
     "run_claims": (".claims", "run_claims"),
     "run_study": (".run", "run_study"),
