@@ -49,7 +49,8 @@ def test_a_wiring_on_the_compositional_family_is_the_wiring_on_its_data(arch, tm
                                                                        capsys):
     """The dense, split and segregated wirings declared in TOML on D0 by block name: derive
     and predict print what the converted wiring's own data give (1e-10), and predict ends
-    where today's modular predict ends."""
+    where today's modular predict ends: every pathway's norm is today's quadrant norm, to
+    O(start) (the data span 8 of 27 input dimensions; the start off them stays)."""
     net, data = _toml_of(as_gated(architecture(arch, 2), D0, hidden=8), tmp_path)
     (tmp_path / "d0.toml").write_text(D0_FILE)
     family = str(tmp_path / "d0.toml")
@@ -57,18 +58,24 @@ def test_a_wiring_on_the_compositional_family_is_the_wiring_on_its_data(arch, tm
     for dataset in (family, data):
         assert main(["derive", "--network", net, "--dataset", dataset, "--format", "json"]) == 0
         derived = _json(capsys)
-        assert main(["predict", "--network", net, "--dataset", dataset, "--start", "1e-5",
-                     "--lr", "0.05", "--epochs", "400"]) == 0
+        assert main(["predict", "--network", net, "--dataset", dataset, "--start", "1e-9",
+                     "--lr", "0.05", "--epochs", "3000"]) == 0
         outs.append((derived, _json(capsys)))
     _close(outs[0][0], outs[1][0])
     _close(outs[0][1], outs[1][1])
     assert outs[0][0]["basis_condition"]["holds"]
     assert main(["predict", "--arch", arch, "--depth", "2", "--time", "discrete",
-                 "--lr", "0.05", "--epochs", "400"]) == 0
+                 "--lr", "0.05", "--epochs", "3000"]) == 0
     today = _json(capsys)
     for block in ("Oy", "Gy"):
         assert outs[0][1]["loss"][block][-1] == pytest.approx(
-            today["loss"][loss_key(block)][-1], abs=1e-5)
+            today["loss"][loss_key(block)][-1], abs=1e-12)
+    ends = {}
+    for p, v in outs[0][1]["quadrant_norms"].items():     # <m>_W1_<in>.<m>_W2_<out>
+        src, dst = p.split(".")[0].split("_W1_")[1], p.split("_W2_")[1]
+        ends[f"{src}->{dst}"] = v[-1]
+    for q, v in today["quadrant_norms"].items():
+        assert ends.get(q, 0.0) == pytest.approx(v[-1], abs=1e-8)
 
 
 def test_the_example_derives_and_its_race_is_gradient_descent(capsys):

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -23,20 +26,11 @@ from modspec.theory.observables import loss_key
 
 D0 = CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
 
-#: A deep pathway (through h) and a shallow one (S) race for level2; h also feeds level1.
-TREE = """
-[layers]
-items = 4
-h = 4
-level1 = 2
-level2 = 4
-[edges]
-Win = ["items", "h"]
-Wmid = ["h", "level1"]
-Wout = ["h", "level2"]
-S = ["items", "level2"]
-"""
-TREE_DATA = {"family": "hierarchical", "levels": 3, "branching": 2, "features": 1, "r": 1}
+#: docs/examples/two-pathways.toml: a deep pathway (through h) and a shallow one (S) race for
+#: level2, and h also feeds level1, on the hierarchical family (4 items).
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+TREE = (EXAMPLES / "two-pathways.toml").read_text()
+TREE_DATA = tomllib.loads((EXAMPLES / "two-pathways-data.toml").read_text())
 
 
 @pytest.mark.parametrize("arch,depth", [("dense", 2), ("split", 2), ("segregated", 2),
@@ -80,10 +74,11 @@ def test_the_blocks_are_exact_as_the_family_gives_them(r):
     (TREE_DATA, TREE),
     ({"family": "parity", "nx": 2, "outputs": [[0], [0, 1]], "kx": 1, "ky": 0, "r": 1},
      "[layers]\nOx = 2\nGx = 4\nh = 4\nPy = 1\nOy = 1\n[edges]\nA = ['Ox', 'h']\n"
-     "B = ['Gx', 'h']\nCp = ['h', 'Py']\nCo = ['h', 'Oy']\n")])
+     "B = ['Gx', 'h']\nCp = ['h', 'Py']\nCo = ['h', 'Oy']\n"
+     "[gates.item]\nB = [1, 1, 0, 0]\n")])       # the identity pathway on for 2 items only
 def test_the_race_on_a_family_is_gradient_descent_on_the_whole_network(spec, toml):
     """From an aligned start, the race's per-epoch map equals gradient descent on the whole
-    network, every epoch (1e-8)."""
+    network (gates applied per sample), every epoch (1e-8)."""
     net = network_from_toml(toml)
     theory = gated_theory(net, data_for(spec, net))
     assert theory.modes is not None          # the statistics share singular vectors
