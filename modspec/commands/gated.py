@@ -3,7 +3,8 @@
 Not a command of its own: :mod:`modspec.commands.derive`, ``predict``, ``simulate`` and
 ``validate`` hand over here when ``--network`` is given (docs/theory/gated.md). The network is
 read with :func:`modspec.theory.gated_toml.load_network`, its data from the ``--dataset`` file
-(``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`); every option of the
+(``family = "gated"``, or any family's blocks bound to the layers by name:
+:func:`modspec.theory.gated_data.data_for`); every option of the
 modular networks set with it is refused in one line (:data:`MODULAR`). ``derive`` prints
 :func:`modspec.numerics.gated_report.gated_report`; ``predict`` the race
 (:func:`modspec.numerics.gated_predict.gated_prediction`), ``simulate`` a batched run

@@ -75,7 +75,11 @@ def test_the_blocks_are_exact_as_the_family_gives_them(r):
     ({"family": "parity", "nx": 2, "outputs": [[0], [0, 1]], "kx": 1, "ky": 0, "r": 1},
      "[layers]\nOx = 2\nGx = 4\nh = 4\nPy = 1\nOy = 1\n[edges]\nA = ['Ox', 'h']\n"
      "B = ['Gx', 'h']\nCp = ['h', 'Py']\nCo = ['h', 'Oy']\n"
-     "[gates.item]\nB = [1, 1, 0, 0]\n")])       # the identity pathway on for 2 items only
+     "[gates.item]\nB = [1, 1, 0, 0]\n"),      # the identity pathway on for 2 items only
+    ({"family": "contexts", "C": 2, "r": 1, "rc": 1},
+     "[layers]\nobjects = 8\ncontexts = 2\nh = 8\ncommon = 15\nspecific = 30\n[edges]\n"
+     "A = ['objects', 'h']\nB = ['contexts', 'h']\nC = ['h', 'common']\n"
+     "D = ['h', 'specific']\n")])
 def test_the_race_on_a_family_is_gradient_descent_on_the_whole_network(spec, toml):
     """From an aligned start, the race's per-epoch map equals gradient descent on the whole
     network (gates applied per sample), every epoch (1e-8)."""
