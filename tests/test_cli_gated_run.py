@@ -338,13 +338,15 @@ def test_a_prediction_in_pieces_equals_the_whole(monkeypatch):
             np.testing.assert_allclose(getattr(pieces, group)[k], v, rtol=1e-13)
 
 
-def test_a_dataset_of_another_family_with_network_is_one_line(tmp_path, capsys):
-    (tmp_path / "d.toml").write_text("family = 'compositional'\nnx = 3\n")
+def test_a_dataset_without_the_networks_blocks_is_one_line(tmp_path, capsys):
+    (tmp_path / "d.toml").write_text("family = 'compositional'\nnx = 3\nny = 1\nkx = 1\n"
+                                     "ky = 1\n")
     for command in ("predict", "simulate"):
         assert main([command, "--network", ROUTING[0], "--dataset", str(tmp_path / "d.toml"),
                      "--lr", "0.1", "--epochs", "2"]) == 2
         err = capsys.readouterr().err.strip()
-        assert "family" in err and "gated" in err and "\n" not in err
+        assert "input layer='x0' is invalid: must be an input block of the compositional " \
+               "dataset: Ox, Gx" in err and "\n" not in err
 
 
 def test_simulate_with_pytorch_equals_numpy(failing, capsys):

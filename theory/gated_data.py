@@ -31,7 +31,8 @@ from .errors import bad
 from .gated import GatedNetwork, gate_table
 from .inputfile import loads_toml, read_utf8
 
-__all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data",
+__all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data", "from_dataset",
+           "data_for",
            "GatedStatistics", "path_label", "path_gates", "active_pathways", "coactive_pairs",
            "gated_statistics"]
 
@@ -151,6 +152,64 @@ def data_from_dict(spec: Mapping[str, Any]) -> GatedData:
 def load_data(path: str | FilePath) -> GatedData:
     """:func:`data_from_toml` of a file."""
     return data_from_toml(read_utf8("data", path))
+
+
+def _block_scale(dataset: Any, name: str) -> Any:
+    """The exact scale of block ``name``: a declaration's block scale; for the compositional
+    family ``rx`` (``Gx``), ``ry`` (``Gy``) and 1 (the ±1 features ``Ox``, ``Oy``)."""
+    blocks = getattr(dataset, "blocks", None)
+    if blocks is not None:
+        return blocks[name].scale
+    return {"Gx": getattr(dataset, "rx", 1), "Gy": getattr(dataset, "ry", 1)}.get(name, 1)
+
+
+def _exact_block(dataset: Any, name: str, rows: np.ndarray) -> sp.ImmutableMatrix:
+    """Block ``name`` (float ``rows``) exactly: ``scale ·`` the integer pattern every family
+    builds its blocks from (±1 Walsh rows, 0/1 indicators), the scale as the family gives it
+    (a rational, a square root). Rows that are no such pattern keep their printed decimals."""
+    scale = exact(_block_scale(dataset, name))
+    f = float(scale)
+    pattern = np.rint(rows / f) if f != 0 else np.zeros_like(rows)
+    if not np.array_equal(pattern * f, rows):
+        return _matrix(name, rows)
+    return sp.ImmutableMatrix(sp.Matrix(pattern.astype(int).tolist()) * scale)
+
+
+def from_dataset(dataset: Any, network: GatedNetwork) -> GatedData:
+    """The data of ``network`` on a dataset of any family (docs/theory/gated.md): each input
+    (output) layer is bound, by name, to the input (output) block of that name, the items are
+    the dataset's samples, the matrices exact. A layer that is no block of the dataset, or a
+    symbolic dataset (the gated derivation needs numbers), is refused in one line."""
+    family = getattr(dataset, "family", "compositional")
+    if dataset.is_symbolic:
+        raise ModspecError(f"the {family} dataset is symbolic: a gated network needs numeric "
+                           "sizes and scales (its statistics are exact numbers); substitute "
+                           "numbers first")
+    dataset.require_fits()
+    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+    sides = {}
+    for side, layers, blocks, M in (("input", network.input_layers, dataset.input_blocks, X),
+                                    ("output", network.output_layers, dataset.output_blocks,
+                                     Y)):
+        out = {}
+        for layer in layers:
+            if layer not in blocks:
+                raise bad(f"{side} layer", layer, f"must be an {side} block of the {family} "
+                          f"dataset: {', '.join(blocks)}")
+            out[layer] = _exact_block(dataset, layer, M[slice(*blocks[layer])])
+        sides[side] = out
+    return GatedData(sides["input"], sides["output"]).check(network)
+
+
+def data_for(spec: Mapping[str, Any], network: GatedNetwork) -> GatedData:
+    """The data of ``network`` from a parsed ``--dataset`` file: ``family = "gated"`` gives
+    its matrices (:func:`data_from_dict`), any registered family its dataset's blocks
+    (:func:`from_dataset`)."""
+    if spec.get("family", "gated") == "gated":
+        return data_from_dict(spec).check(network)
+    from .families import from_mapping
+
+    return from_dataset(from_mapping(spec), network)
 
 
 def path_gates(network: GatedNetwork, items: int, path: Path) -> list[Any]:

@@ -3,7 +3,8 @@
 Not a command of its own: :mod:`modspec.commands.derive`, ``predict``, ``simulate`` and
 ``validate`` hand over here when ``--network`` is given (docs/theory/gated.md). The network is
 read with :func:`modspec.theory.gated_toml.load_network`, its data from the ``--dataset`` file
-(``family = "gated"``, :func:`modspec.theory.gated_data.data_from_dict`); every option of the
+(``family = "gated"``, or any family's blocks bound to the layers by name:
+:func:`modspec.theory.gated_data.data_for`); every option of the
 modular networks set with it is refused in one line (:data:`MODULAR`). ``derive`` prints
 :func:`modspec.numerics.gated_report.gated_report`; ``predict`` the race
 (:func:`modspec.numerics.gated_predict.gated_prediction`), ``simulate`` a batched run
@@ -28,18 +29,19 @@ __all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "
            "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
-                "--dataset then names its data (family = gated): prints the pathways, the "
+                "--dataset then names its data (family = gated, or any family: its blocks feed the "
+                "layers of the same names): prints the pathways, the "
                 "basis condition and, mode by mode, the race: equations, conserved quantities, "
                 "fixed points of flow and gradient descent, half-rise times")
 
 
 def derive_network(args: argparse.Namespace) -> int:
     """Validate everything first, then derive and print the report."""
-    from modspec.theory.gated_data import data_from_dict
+    from modspec.theory.gated_data import data_for
 
     refuse_architecture(args)
     network = _network_file(args)
-    data = data_from_dict(args.dataset).check(network)
+    data = data_for(args.dataset, network)
     check_sizes(network)
     if args.format == "latex":
         raise ModspecError("--format=latex is invalid with --network: use text or json")
@@ -61,7 +63,7 @@ def _network_file(args: argparse.Namespace) -> object:
     network = load_network(args.network)
     if args.dataset is None:
         raise ModspecError("--network needs --dataset FILE.toml: the network's data "
-                           "(family = gated)")
+                           "(family = gated, or any family by block name)")
     return network
 
 
@@ -103,7 +105,7 @@ MODULAR: dict[str, tuple] = {
     "time": (None, "discrete"), "a0": (1e-6,), "standalone": (False,)}
 
 RUN_HELP = ("a gated network declared in TOML (docs/theory/gated.md) instead of --arch; "
-            "--dataset then names its data (family = gated)")
+            "--dataset then names its data (family = gated, or any family by block name)")
 START_HELP = ("with --network: the aligned start, strength of every edge on every mode "
               "(> 0; default: the network's [training] start)")
 
@@ -121,7 +123,11 @@ def add_network_options(parser: argparse.ArgumentParser, start: bool = True) -> 
 def refuse_architecture(args: argparse.Namespace) -> None:
     """``--arch`` or ``--depth`` given (on the line or in ``--config``, whatever the value)
     together with ``--network``: one line (:class:`modspec.commands.options.Given` notes
-    which options were given)."""
+    which options were given); so is ``--symbolic`` (a gated derivation needs numbers)."""
+    if getattr(args, "symbolic", False):
+        raise ModspecError("--symbolic is invalid with --network: a gated network is derived "
+                           "from a numeric dataset (its gated statistics are exact numbers); "
+                           "drop --symbolic")
     for name in ("arch", "depth"):
         if name in getattr(args, "given", ()):
             raise ModspecError(f"--{name}={getattr(args, name)} is invalid with --network: "
@@ -132,7 +138,7 @@ def refuse_architecture(args: argparse.Namespace) -> None:
 def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
     """The network and its data, after refusing every modular option set with --network
     (``allowed`` adds values a command's defaults give)."""
-    from modspec.theory.gated_data import data_from_dict
+    from modspec.theory.gated_data import data_for
 
     refuse_architecture(args)
     for name, values in {**MODULAR, **(allowed or {})}.items():
@@ -144,11 +150,7 @@ def load(args: argparse.Namespace, allowed: dict | None = None) -> tuple:
             raise ModspecError(f"{flag}={getattr(args, name)} is invalid with --network: "
                                f"{why}; drop one of them")
     network = _network_file(args)
-    family = args.dataset.get("family")
-    if family != "gated":
-        raise ModspecError(f"--dataset family={family} is invalid with --network: must be "
-                           "gated (the inputs and targets of the network's layers)")
-    data = data_from_dict(args.dataset).check(network)
+    data = data_for(args.dataset, network)
     check_sizes(network, getattr(args, "epochs", None))
     return network, data
 

@@ -3,7 +3,8 @@
 docs/theory/gated.md §5. A grid of a gated network names the network (``--network FILE.toml``
 or ``network = "FILE.toml"`` in ``[run]``, relative to the grid file) and its data
 (``[dataset]`` with ``family = "gated"``: the tables of a data file, ``inputs``, ``targets``,
-``matrices``, or ``file = "DATA.toml"``)::
+``matrices``, or ``file = "DATA.toml"``; or any family's parameters, its blocks bound to the
+layers of the same names)::
 
     [dataset]
     family = "gated"
@@ -96,7 +97,7 @@ def _check(p: dict[str, Any], where: str) -> None:
 
 def _load(tables: dict[str, Any], grid: Path, network: str | None) -> tuple[Any, Any, str]:
     """The network, its data and a digest of both declarations."""
-    from modspec.theory.gated_data import data_from_dict, load_data
+    from modspec.theory.gated_data import data_for, load_data
     from modspec.theory.gated_toml import load_network
 
     path = network or tables.get("run", {}).get("network")
@@ -105,13 +106,10 @@ def _load(tables: dict[str, Any], grid: Path, network: str | None) -> tuple[Any,
     path = Path(path) if network is not None else grid.parent / path
     net = load_network(path)
     spec = dict(tables.get("dataset", {}))
-    if spec.get("family", "gated") != "gated":
-        raise bad(f"{grid}: [dataset] family", spec.get("family"), "must be gated with a "
-                  "gated network")
     if "file" in spec:
         data = load_data(grid.parent / str(spec.pop("file")))
-    else:
-        data = data_from_dict(spec)
+    else:   # gated matrices, or any family's blocks bound to the layers by name
+        data = data_for(spec, net)
     digest = hashlib.sha256(path.read_bytes() + json.dumps(
         {k: str(v.tolist()) for k, v in (*data.inputs.items(), *data.targets.items())},
         sort_keys=True).encode()).hexdigest()
