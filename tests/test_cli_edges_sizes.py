@@ -308,9 +308,45 @@ def test_predict_at_the_edges_is_a_result_or_one_line(lr, a0, epochs, time, ever
 
     argv = ["predict", "--lr", lr, "--a0", a0, "--epochs", epochs, "--time", time]
     argv += [] if every is None else ["--record-every", every]
-    with _captured() as (out, err):
+    with _captured() as (out, err), _derived_once():
         code = main(argv)
     _result_or_one_line(code, out.getvalue(), err.getvalue())
+
+
+_DERIVED: dict = {}
+
+
+def _derived_once():
+    """Every example predicts the same default dataset and network: derive and compile them
+    once for all examples (the edges are in the options, checked on every example; deriving
+    and compiling is the same work each time, seconds, and has tests of its own)."""
+    import contextlib
+
+    from modspec.numerics import predict
+    from modspec.theory import derivation
+
+    derive, compile_ = derivation.derive, predict.compile
+
+    def derive_once(dataset, network, cache=True, rule=None):
+        key = ("derive", dataset, network, cache, rule)
+        if key not in _DERIVED:
+            _DERIVED[key] = derive(dataset, network, cache, rule)
+        return _DERIVED[key]
+
+    def compile_once(obj, *args, **kwargs):
+        key = ("compile", id(obj), args, tuple(sorted(kwargs.items())))
+        if key not in _DERIVED:
+            _DERIVED[key] = (obj, compile_(obj, *args, **kwargs))  # obj kept: id stays its own
+        return _DERIVED[key][1]
+
+    @contextlib.contextmanager
+    def patched():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(derivation, "derive", derive_once)
+            mp.setattr(predict, "compile", compile_once)
+            yield
+
+    return patched()
 
 
 @given(lr=st.sampled_from(EDGE_REALS), std=st.sampled_from(EDGE_REALS),

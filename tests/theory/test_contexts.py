@@ -4,6 +4,8 @@ have the stated structure; variants keep the atoms exactly when they keep the Gr
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -28,6 +30,13 @@ from modspec.theory.symbols import r
 
 FAST = settings(max_examples=12, deadline=None)
 scales = st.sampled_from([0.5, 1.0, 1.1, 1.35, 2.0])
+
+
+@functools.cache
+def symbolic_spectrum():
+    """The symbolic contexts family's spectrum, derived once for the tests of this file (the
+    same derivation each time; every test that uses it checks its values)."""
+    return spectrum(contexts(C, r, rc))
 
 
 def tree(levels: int = 4, b: int = 2) -> np.ndarray:
@@ -117,7 +126,7 @@ def test_symbolic_atoms_are_products_of_tree_and_context_atoms():
 @given(n=st.integers(2, 5), r_=scales, rc_=scales)
 @example(n=2, r_=1.0, rc_=1.0)
 def test_symbolic_spectrum_substituted_equals_numeric(n, r_, rc_):
-    sym = spectrum(contexts(C, r, rc))
+    sym = symbolic_spectrum()
     num = spectrum(contexts(n, r_, rc_))
     values = {C: n, r: sp.Rational(repr(r_)), rc: sp.Rational(repr(rc_))}
     got = sorted(((float(m.s.subs(values)), int(m.multiplicity.subs(values)),
@@ -136,7 +145,7 @@ def test_symbolic_spectrum_in_c_is_the_stated_one():
     ``s = r sqrt(t_h (C+1)/C)/8`` (the root with the context input too), the context mode
     ``s = rc sqrt(30)/(4C)`` of multiplicity C − 1; the context × object atoms have no input:
     not modes. With r = rc, level1 overtakes the context mode from C = 4 on."""
-    sym = spectrum(contexts(C, r, rc))
+    sym = symbolic_spectrum()
     modes = {m.label: m for m in sym.modes}
     assert set(modes) == {"level0", "level1", "level2", "level3", "context0"}
     stated = {"level0": (sp.sqrt(15 * (C + 1) * (C * r**2 + 8 * rc**2)) / (8 * C),

@@ -4,6 +4,8 @@ hierarchical families behave as the theory says."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -441,15 +443,24 @@ def test_role_presets_refuse_datasets_without_the_roles_in_one_line(ds, words):
 
 
 # ------------------------------------------------------------ symbolic named families
+@functools.cache
+def symbolic_spectrum(family: str, levels: int | None = None):
+    """A named family's symbolic spectrum, derived once per family (and depth) for the
+    hypothesis examples below (the same derivation each time; each example checks it)."""
+    from modspec.theory.families import symbolic
+
+    if family == "hierarchical":
+        return spectrum(symbolic({"family": "hierarchical", "levels": levels, "branching": 2,
+                                  "features": 1, "r": 1}))
+    return spectrum(symbolic({"family": "parity", "nx": 2, "outputs": [[0], [1], [0, 1]]}))
+
+
 @FAST
 @given(levels=st.integers(1, 4), c=st.integers(2, 4), f=st.integers(1, 3), r=scales,
        names=st.sampled_from([("c", "f", "r"), ("branching", "features", "r")]))
 def test_symbolic_hierarchical_spectrum_subs_takes_the_family_parameters(levels, c, f, r,
                                                                          names):
-    from modspec.theory.families import symbolic
-
-    spec = spectrum(symbolic({"family": "hierarchical", "levels": levels, "branching": 2,
-                              "features": 1, "r": 1}))
+    spec = symbolic_spectrum("hierarchical", levels)
     got = spec.subs(dict(zip(names, (c, f, r), strict=True)))
     want = spectrum(hierarchical(levels, c, f, r))
     np.testing.assert_allclose(got.singular_values(), want.singular_values(), rtol=1e-12)
@@ -459,10 +470,8 @@ def test_symbolic_hierarchical_spectrum_subs_takes_the_family_parameters(levels,
 @FAST
 @given(n=st.integers(2, 5), kx=st.integers(0, 2), ky=st.integers(0, 2), r=scales)
 def test_symbolic_parity_spectrum_subs_takes_the_family_parameters(n, kx, ky, r):
-    from modspec.theory.families import symbolic
-
     outputs = [[0], [1], [0, 1]]
-    spec = spectrum(symbolic({"family": "parity", "nx": 2, "outputs": outputs}))
+    spec = symbolic_spectrum("parity")
     got = spec.subs(nx=n, kx=kx, ky=ky, r=r)
     want = spectrum(parity(n, outputs, kx, ky, r))
     np.testing.assert_allclose(got.singular_values(), want.singular_values(), rtol=1e-12)

@@ -76,6 +76,9 @@ def test_held_out_error_of_dense_matches_its_trained_map_on_unseen_objects():
 @example([0, 3])          # rank 2 and S outside the span: the rule is not identified
 @example([0, 1])          # rank 2 but S = e_0 in the span: zero error with fewer than nx
 @example([0, 1, 2])       # the smallest full-rank subsets have nx objects
+@example([5])             # one object: rank 1
+@example(list(range(8)))  # every object trained: nothing held out
+@settings(max_examples=20)  # 0.5 s each (an exact map per subset); the corners pinned above
 def test_segregated_error_vanishes_when_the_ox_covariance_has_full_rank(objects):
     """Full rank is sufficient; exactly necessary is that S's rows lie in the span."""
     h = heldout(D0, arch.segregated(), objects)

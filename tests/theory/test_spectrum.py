@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -22,7 +24,7 @@ ORACLE = {  # theory.md §3.2, used only to check what the library derives
 
 
 def test_symbolic_spectrum_equals_the_closed_forms_of_the_theory():
-    spec = ms.spectrum(ms.CompositionalDataset.symbolic())
+    spec = symbolic_spectrum()
     assert [m.label for m in spec.modes] == ["pi1", "pi2", "pi3"]
     for m in spec.modes:
         s, lam, mult = ORACLE[m.label]
@@ -33,7 +35,7 @@ def test_symbolic_spectrum_equals_the_closed_forms_of_the_theory():
 
 
 def test_symbolic_modes_state_when_they_exist():
-    spec = ms.spectrum(ms.CompositionalDataset.symbolic())
+    spec = symbolic_spectrum()
     cond = {m.label: m.condition for m in spec.modes}
     assert cond["pi1"] == sp.Gt(sy.ny, 0)
     assert cond["pi2"].subs({sy.ky: 0}) is sp.false
@@ -57,6 +59,13 @@ def test_numeric_spectrum_is_exact_sympy_numbers(d0):
     assert spec.modes[0].lam == sp.Rational(11, 8)
 
 
+@functools.cache
+def symbolic_spectrum():
+    """The symbolic family's spectrum, derived once for the tests of this file (the same
+    derivation each time; its values are checked by every test that uses it)."""
+    return ms.spectrum(ms.CompositionalDataset.symbolic())
+
+
 family = st.integers(1, 6).flatmap(
     lambda nx: st.tuples(
         st.just(nx), st.integers(0, nx), st.integers(0, 4), st.integers(0, 4),
@@ -76,7 +85,7 @@ def test_symbolic_spectrum_evaluated_matches_numpy_svd_and_eig(params):
     nx, ny, kx, ky, rx, ry = params
     rx, ry = sp.Rational(str(round(rx, 3))), sp.Rational(str(round(ry, 3)))
     ds = ms.CompositionalDataset(nx=nx, ny=ny, kx=kx, ky=ky, rx=rx, ry=ry)
-    spec = ms.spectrum(ms.CompositionalDataset.symbolic()).subs(ds.sympy_params)
+    spec = symbolic_spectrum().subs(ds.sympy_params)
     X, Y = ds.X, ds.Y
     Pn = X.shape[1]
     sxy = Y @ X.T / Pn
@@ -167,7 +176,7 @@ def test_general_dataset_with_non_commuting_grams_is_refused():
 
 
 def test_spectrum_latex_names_every_mode():
-    tex = ms.spectrum(ms.CompositionalDataset.symbolic()).to_latex()
+    tex = symbolic_spectrum().to_latex()
     assert tex.startswith("\\begin{align*}") and tex.count("\\\\") == 2
     for k in ("\\pi_1", "\\pi_2", "\\pi_3"):
         assert k in tex
