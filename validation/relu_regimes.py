@@ -40,7 +40,7 @@ QUICK_GRID = tuple(itertools.product((16, 64), (1e-2, 1e-4), (0.02,), (600,)))
 WIDE_GRID = tuple(itertools.product((16, 64, 128), (1e-2, 1e-4, 1e-6), (0.005, 0.02),
                                     (2000,)))
 #: The follow-up paper's full size, ``modspec relu --full``: (hidden, init_std, lr, epochs)
-#: and the epochs between records (about a minute per run on one CPU core; the slow tests).
+#: and the epochs between records (training: under a minute on one CPU core; the slow tests).
 FULL_SIZE = ((700, 1e-3, 1e-3, 8000), 10)
 
 

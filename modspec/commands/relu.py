@@ -5,7 +5,7 @@ measures its gating instability and, where the gating is stable, compares its lo
 norms with the gated network's gradient descent
 (:func:`modspec.validation.relu_gating.compare_relu_gating`, docs/theory/relu-gating.md).
 Where the gating is not stable it says "not applicable", with the instability measured.
-``--full`` is the follow-up paper's size (700 hidden units, lr 1e-3, 8000 epochs): about a minute
+``--full`` is the follow-up paper's size (700 hidden units, lr 1e-3, 8000 epochs): under a minute
 per run on one CPU core (``--device cuda`` where a GPU is present); every run prints its time
 per epoch.
 """
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"epochs (≥ 1; default {QUICK['epochs']}, --full {FULL['epochs']})")
     p.add_argument("--full", action="store_true",
                    help="the follow-up paper's full size: 700 hidden units, lr 1e-3, 8000 "
-                        "epochs, weights recorded every 10 epochs (about a minute on one CPU "
+                        "epochs, weights recorded every 10 epochs (under a minute on one CPU "
                         "core; --device cuda where a GPU is present; the time per epoch is "
                         "printed)")
     p.add_argument("--init-std", type=number(0), default=1e-3,
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-#: The sizes: the quick default and the follow-up paper's full size (a minute on one CPU core).
+#: The sizes: the quick default and the follow-up paper's full size (under a minute on a CPU).
 QUICK = {"hidden": 16, "lr": 0.02, "epochs": 400, "record_every": 1}
 FULL = {"hidden": 700, "lr": 1e-3, "epochs": 8000, "record_every": 10}
 

@@ -38,3 +38,16 @@ def test_full_size_gating_is_not_stable_over_the_learning(C):
     assert r["stable_epoch"] is None and r["smallest_instability"] > 0.4
     assert not r["stable_over_learning"]
     assert r["half_gap"] > 0.1
+
+
+@pytest.mark.slow
+def test_relu_full_runs_on_cpu_and_predicts_nothing(tmp_path, capsys):
+    """``modspec relu --full`` on CPU (C = 3): the follow-up's size, not applicable."""
+    from modspec.cli import main
+
+    path = tmp_path / "contexts.toml"
+    path.write_text('family = "contexts"\nC = 3\n')
+    assert main(["relu", "--dataset", str(path), "--full"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden 700, lr 0.001, 8000 epochs" in out and "(cpu, " in out
+    assert "not applicable: the gating is not stable" in out
