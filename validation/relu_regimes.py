@@ -32,21 +32,26 @@ from modspec.numerics.relu_gating import frozen_gate_gap
 
 from .relu_gating import instability_curve, train_relu
 
-__all__ = ["QUICK_GRID", "WIDE_GRID", "scan_setting", "stability_scan"]
+__all__ = ["QUICK_GRID", "WIDE_GRID", "FULL_SIZE", "scan_setting", "stability_scan"]
 
 #: (hidden, init_std, lr, epochs) settings measured in the default suite (seconds).
 QUICK_GRID = tuple(itertools.product((16, 64), (1e-2, 1e-4), (0.02,), (600,)))
 #: A wider grid (minutes on two cores; the slow tests).
 WIDE_GRID = tuple(itertools.product((16, 64, 128), (1e-2, 1e-4, 1e-6), (0.005, 0.02),
                                     (2000,)))
+#: The follow-up paper's full size, ``modspec relu --full``: (hidden, init_std, lr, epochs)
+#: and the epochs between records (training: under a minute on one CPU core; the slow tests).
+FULL_SIZE = ((700, 1e-3, 1e-3, 8000), 10)
 
 
 def scan_setting(dataset: Any, hidden: int, init_std: float, lr: float, epochs: int,
-                 seed: int = 0, threshold: float = 0.05, device: str = "cpu"
-                 ) -> dict[str, Any]:
-    """Train one setting and measure it (module docstring); a JSON-ready row."""
+                 seed: int = 0, threshold: float = 0.05, device: str = "cpu",
+                 record_every: int = 1) -> dict[str, Any]:
+    """Train one setting and measure it (module docstring); a JSON-ready row. With
+    ``record_every`` > 1 the gating is read every ``record_every`` epochs only: flips undone
+    between two records are missed, so the instabilities are lower bounds."""
     run = train_relu(dataset, hidden=hidden, lr=lr, epochs=epochs, seed=seed,
-                     init_std=init_std, device=device)
+                     init_std=init_std, record_every=record_every, device=device)
     X = np.asarray(dataset.X, dtype=float)
     Y = np.asarray(dataset.Y, dtype=float)
     W1, W2 = run["W1"], run["W2"]
@@ -61,6 +66,7 @@ def scan_setting(dataset: Any, hidden: int, init_std: float, lr: float, epochs: 
     gap = min(frozen_gate_gap(W1[::step], W2[::step], X, Y, k)
               for k in range(max(1, half // step)))
     return {"hidden": hidden, "init_std": init_std, "lr": lr, "epochs": epochs,
+            "record_every": record_every, "seconds_per_epoch": run["seconds_per_epoch"],
             "stable_epoch": None if stable is None else int(run["t"][stable]),
             "learning_left": left, "smallest_instability": float(inst[:-1].min()),
             "half_gap": gap, "loss": [float(loss[0]), float(loss[-1])],
