@@ -27,7 +27,7 @@ import numpy as np
 import sympy as sp
 
 from .dataset import exact
-from .errors import bad
+from .errors import ModspecError, bad
 from .gated import GatedNetwork, gate_table
 from .inputfile import loads_toml, read_utf8
 
