@@ -55,6 +55,7 @@ from .architectures import dense
 from .errors import bad
 from .matrix_flow import data_pairs, matrix_flow
 from .names import check_name, check_rule_name
+from .rule_networks import check_network, dense_two_layer
 from .rule_presets import COEFFICIENTS
 
 __all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "P", "PRESETS", "Rule", "Sigma_x",
@@ -389,21 +390,3 @@ def as_rule(rule: Any = None, gamma: float | None = None,
                           f"extra terms: choose a rule that has one (--rule {rules})")
     return study_rule(rule.name, rule.gamma if gamma is None else gamma,
                       rule.nabla if nabla is None else nabla)
-
-
-def dense_two_layer(network: Any, dataset: Any) -> bool:
-    """True when ``network`` is one module of depth 2 from every input block of ``dataset``
-    to every output block, in the dataset's order: where a rule's terms are defined."""
-    mods = network.modules
-    return (len(mods) == 1 and mods[0].depth == 2
-            and tuple(mods[0].inputs) == tuple(dataset.input_blocks)
-            and tuple(mods[0].outputs) == tuple(dataset.output_blocks))
-
-
-def check_network(rule: Rule, network: Any, dataset: Any) -> None:
-    """Refuse a rule beyond gradient descent on anything but one two-layer module reading
-    every input block and writing every output block, in the dataset's order (so that its
-    layers act on the rows of ``X`` and ``Y`` as they are)."""
-    if not rule.is_gradient_descent and not dense_two_layer(network, dataset):
-        raise bad("rule", rule.name, "runs on dense two-layer networks only (one module of "
-                  "depth 2 from every input to every output); gradient-descent runs on all")
