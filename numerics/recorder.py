@@ -47,7 +47,7 @@ class Recorder:
         if sub is None:
             return
         self.chunk = min(n_records, CHUNK_RECORDS,
-                         max(1, CHUNK_BYTES // (8 * n_seeds * lay.n_out * lay.n_in)))
+                         max(1, CHUNK_BYTES // (8 * n_seeds * max(1, lay.n_out * lay.n_in))))
         # per module: its left factor K = [M̃, W̃_L ⋯ W̃_2] (or M̃ alone) of every pending
         # record, and the right factor F = [Qᵀ; C] (or Qᵀ, or none): M = K F
         self.right = [_right_factor(QT, C, len(layers))

@@ -50,14 +50,18 @@ def _factors(expr: sp.Expr, c: Sequence[sp.Symbol]) -> list[sp.Expr]:
 
 
 def _second(g1: sp.Expr, g2: sp.Expr, c: Sequence[sp.Symbol], root: sp.Expr) -> list[sp.Expr]:
-    """The ``c_2`` with ``g1 = g2 = 0`` at ``c_1 = root``: roots of the pair's gcd in ``c_2``."""
+    """The ``c_2`` with ``g1 = g2 = 0`` at ``c_1 = root``: the roots of one of the pair in
+    ``c_2`` at which the other vanishes too (checked by ``simplify``: a gcd of polynomials
+    whose coefficients hold the radicals of ``root`` misses common factors)."""
     p1, p2 = (sp.expand(g.xreplace({c[0]: root})) for g in (g1, g2))
-    common = sp.gcd(p1, p2) if p1 != 0 and p2 != 0 else (p1 if p2 == 0 else p2)
-    if common == 0:
+    if p1 == 0 and p2 == 0:
         return [c[1]]                     # both vanish: c_2 is free at this c_1
-    if not common.has(c[1]):
+    first, other = (p1, p2) if p1 != 0 and (p2 == 0 or sp.degree(p1, c[1])
+                                             <= sp.degree(p2, c[1])) else (p2, p1)
+    if not first.has(c[1]):
         return []
-    return list(sp.solve(common, c[1]))
+    return [y for y in sp.solve(first, c[1])
+            if other == 0 or sp.simplify(other.xreplace({c[1]: y})) == 0]
 
 
 def _pair(g1: sp.Expr, g2: sp.Expr, c: Sequence[sp.Symbol]) -> tuple[list[dict], list[Implicit]]:
@@ -98,9 +102,24 @@ def solve_pair(equations: Sequence[sp.Expr], c: Sequence[sp.Symbol]
             for root in roots:
                 if not any(_same(root, other, c) for other in found):
                     found.append(root)
+    found = [r for r in found if not any(_on_curve(r, curve, c) for curve in found
+                                         if curve is not r and _free(curve, c))]
     # one order whatever the factoring found first: by the strengths (SymPy's canonical key)
     found.sort(key=lambda root: sp.default_sort_key(tuple(root.get(x, x) for x in c)))
     return found, implicit
+
+
+def _free(root: dict, c: Sequence[sp.Symbol]) -> bool:
+    """Whether ``root`` is a curve: a strength left free (absent, or equal to itself)."""
+    return any(root.get(x, x) == x for x in c)
+
+
+def _on_curve(point: dict, curve: dict, c: Sequence[sp.Symbol]) -> bool:
+    """Whether the isolated ``point`` (no strength free) lies on ``curve``."""
+    if _free(point, c):
+        return False
+    at = {x: point[x] for x in c}
+    return all(sp.simplify(sp.sympify(curve.get(x, x)).xreplace(at) - at[x]) == 0 for x in c)
 
 
 def _same(a: dict, b: dict, c: Sequence[sp.Symbol]) -> bool:
