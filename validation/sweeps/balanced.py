@@ -29,7 +29,6 @@ import numpy as np
 
 from modspec.numerics.any_start import (
     expect_balanced,
-    lambda_balanced_weights,
     predict_balanced,
     regime_measures,
     theory_regime,
@@ -52,17 +51,16 @@ def balanced(p: Any) -> bool:
 
 
 def weights(p: Any) -> list[list[np.ndarray]]:
-    """The point's seeded λ-balanced weights (per module, per layer, ``(seeds, out, in)``)."""
-    return lambda_balanced_weights(p.dataset(), p.network(), p.hidden, _lam(p), _scale(p),
-                                   p.seeds, p.seed)
+    """The point's seeded λ-balanced weights (per module, per layer, ``(seeds, out, in)``):
+    those of its run specification (:meth:`~modspec.numerics.runspec.RunSpec.initial_weights`,
+    what ``simulate`` and ``train`` start from)."""
+    spec = p.run_spec()
+    return spec.initial_weights(p.dataset(), p.network())
 
 
 def _lam(p: Any) -> float:
-    return 0.0 if p.lam is None else float(p.lam)
-
-
-def _scale(p: Any) -> float:
-    return 1.0 if p.init_scale is None else float(p.init_scale)
+    """λ of the point's start (its run specification's; 0 when not given)."""
+    return float(p.run_spec().lam)
 
 
 def check_point(p: Any) -> None:

@@ -132,10 +132,8 @@ class Point:
                  if getattr(self, k) is not None}
         where = (dict(backend="torch", device="cpu", record_every=1) if compute == "train"
                  else dict(backend="numpy", record_every=self.record_every))
-        start: dict[str, Any] = {}
-        if self.init != "random":
-            start = dict(init=self.init, lam=0.0 if self.lam is None else self.lam,
-                         init_scale=1.0 if self.init_scale is None else self.init_scale)
+        start = {"init": self.init} | {k: getattr(self, k) for k in ("lam", "init_scale")
+                                        if getattr(self, k) is not None}
         return RunSpec(data={"family": self.family, **dict(self.data), **sizes},
                        arch=self.arch, depth=self.depth, hidden=self.hidden,
                        init_std=self.init_std, a0=self.a0, lr=self.lr, epochs=self.epochs,
