@@ -65,6 +65,5 @@ _register_end_point(_integrated_end_point)
 
 
 __getattr__, __dir__ = lazy_exports(
-    __name__, {**{name: (module, name) for name, module in _LAZY.items()},
-               "dataset_from_mapping": ("modspec.theory.families", "from_mapping")},
+    __name__, {**_LAZY, "dataset_from_mapping": ("modspec.theory.families", "from_mapping")},
     ["theory", "numerics", "validation"])

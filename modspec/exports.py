@@ -16,17 +16,20 @@ from typing import Any
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package: str, table: Mapping[str, tuple[str, str]],
+def lazy_exports(package: str, table: Mapping[str, str | tuple[str, str]],
                  submodules: Iterable[str] = ()) -> tuple[Callable[[str], Any],
                                                           Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``: ``table[name] = (module, attribute)``
-    (``module`` absolute or relative to ``package``); ``submodules`` are imported by name."""
+    """``__getattr__`` and ``__dir__`` for ``package``: ``table[name]`` is the module that
+    defines ``name`` (absolute or relative to ``package``), or ``(module, attribute)`` where
+    the attribute has another name there; ``submodules`` are imported by name."""
     subs = tuple(submodules)
     namespace = sys.modules[package].__dict__
+    where = {name: (entry, name) if isinstance(entry, str) else entry
+             for name, entry in table.items()}
 
     def __getattr__(name: str) -> Any:
-        if name in table:
-            module, attribute = table[name]
+        if name in where:
+            module, attribute = where[name]
             value = getattr(importlib.import_module(module, package), attribute)
             namespace[name] = value
             return value

@@ -31,13 +31,12 @@ from modspec.exports import lazy_exports
 #: such as ``modspec.numerics.record`` does not import SymPy. The simulator is the function
 #: ``modspec.simulate`` (defined in :mod:`.simulate`); here ``simulate`` names its module.
 _LAZY = {
-    "Predictor": "predict",
-    "compile": "predict",
-    "Trajectory": "record",
-    "initial_weights": "simulate",
+    "Predictor": ".predict",
+    "compile": ".predict",
+    "Trajectory": ".record",
+    "initial_weights": ".simulate",
 }
 
 __all__ = list(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: (f".{module}", name) for name, module in _LAZY.items()})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

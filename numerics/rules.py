@@ -15,13 +15,6 @@ arithmetic, so the same code steps stacked NumPy arrays in
 
 γ = ∇ = 0 is gradient descent, the default: it adds nothing, so a run under it is the run of
 plain gradient descent, number for number. See docs/theory/learning-rules.md.
-
-Deprecated aliases, kept for callers written before the two rule objects merged:
-``LearningRule(name, gamma, nabla)`` builds the study's rule
-(:func:`~modspec.theory.rules.study_rule`), ``learning_rule`` is
-:func:`~modspec.theory.rules.as_rule`, ``check_rule_network`` is
-:func:`~modspec.theory.rules.check_network`; ``PRESETS`` and ``GRADIENT_DESCENT`` are the
-theory's.
 """
 
 from __future__ import annotations
@@ -32,31 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modspec.theory.rules import Rule
 
-#: The deprecated aliases (module docstring) are not listed: they resolve when read.
 __all__ = ["compiled_terms", "rule_terms"]
-
-
-def LearningRule(name: str = "gradient-descent", gamma: float = 0.0,  # noqa: N802
-                 nabla: float = 0.0) -> Rule:
-    """Deprecated: the study's rule ``name`` with coefficients γ and ∇
-    (:func:`modspec.theory.rules.study_rule`), a :class:`~modspec.theory.rules.Rule`."""
-    from modspec.theory.rules import study_rule
-
-    return study_rule(name, gamma, nabla)
-
-
-#: Deprecated names → their :mod:`modspec.theory.rules` names, resolved when first read (the
-#: rules' SymPy is not loaded by importing this module).
-_ALIASES = {"GRADIENT_DESCENT": "GRADIENT_DESCENT", "PRESETS": "PRESETS",
-            "learning_rule": "as_rule", "check_rule_network": "check_network"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _ALIASES:
-        from modspec.theory import rules
-
-        return getattr(rules, _ALIASES[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _OUTPUTS = (("W1", 1, True), ("W1_per_epoch", 1, False), ("W2", 2, True),

@@ -127,7 +127,6 @@ def test_sweep_grid_values_given_as_code_are_refused_before_any_point(tmp_path, 
 
 
 def test_rule_names_and_coefficient_symbols_must_be_plain_names(tmp_path):
-    from modspec.numerics.rules import LearningRule
     from modspec.theory import rules as r
 
     marker = tmp_path / "ran"
@@ -136,7 +135,7 @@ def test_rule_names_and_coefficient_symbols_must_be_plain_names(tmp_path):
     with pytest.raises(ModspecError, match="rule name"):
         r.Rule(evil, (r.Term(1, -kappa * r.W1),), {kappa: 1e-3})
     with pytest.raises(ModspecError, match="rule name"):
-        LearningRule(evil)
+        r.study_rule(evil)
     bad_symbol = sp.Symbol(evil)
     with pytest.raises(ModspecError, match="rule coefficient"):
         r.Rule("decay", (r.Term(1, -bad_symbol * r.W1),), {bad_symbol: 1e-3})

@@ -11,21 +11,20 @@ from modspec.exports import lazy_exports
 #: such as ``modspec.theory.errors`` does not import SymPy). The function ``spectrum`` lives
 #: in the module ``spectra``, so the two names never shadow each other.
 _LAZY = {
-    "CompositionalDataset": "dataset",
-    "Dataset": "dataset",
-    "Derivation": "derivation",
-    "derive": "derivation",
-    "GatedNetwork": "gated",
-    "load_network": "gated_toml",
-    "Module": "architectures",
-    "Network": "architectures",
-    "ModspecError": "errors",
-    "Mode": "spectra",
-    "Spectrum": "spectra",
-    "spectrum": "spectra",
+    "CompositionalDataset": ".dataset",
+    "Dataset": ".dataset",
+    "Derivation": ".derivation",
+    "derive": ".derivation",
+    "GatedNetwork": ".gated",
+    "load_network": ".gated_toml",
+    "Module": ".architectures",
+    "Network": ".architectures",
+    "ModspecError": ".errors",
+    "Mode": ".spectra",
+    "Spectrum": ".spectra",
+    "spectrum": ".spectra",
 }
 
 __all__ = ["architectures", *_LAZY]
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: (f".{module}", name) for name, module in _LAZY.items()}, ["architectures"])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, ["architectures"])

@@ -86,17 +86,11 @@ __all__ = ["MapFixedPoint", "StabilityLimit", "c", "continuous_limit", "discrete
 
 #: Epoch counter of the discrete dynamics (an integer ≥ 0).
 n = sp.Symbol("n", integer=True, nonnegative=True)
-#: Strength of one layer along a balanced, aligned mode (``a = c^L``).
-c = sp.Symbol("c", positive=True)
-#: Mode strength as a positive symbol (the maps involve ``a^{1/L}``).
-a = sp.Symbol("a", positive=True)
-#: Number of samples (``τ = 1/(P·lr)``).
-P = sp.Symbol("P", positive=True)
-#: Ratio ``t/τ`` held fixed in the continuous limit.
-u = sp.Symbol("u", positive=True)
-
-_mu = sp.Symbol("mu", positive=True)      # spectator mode's variance
-_sigma = sp.Symbol("sigma", positive=True)  # spectator mode's singular value
+# Positive symbols: ``c`` the strength of one layer along a balanced, aligned mode
+# (``a = c^L``); ``a`` the mode strength (the maps involve ``a^{1/L}``); ``P`` the number of
+# samples (``τ = 1/(P·lr)``); ``u`` the ratio ``t/τ`` held fixed in the continuous limit;
+# ``_mu``, ``_sigma`` a spectator mode's variance and singular value.
+c, a, P, u, _mu, _sigma = sp.symbols("c a P u mu sigma", positive=True)
 
 
 def restricted_loss(depth: int) -> tuple[tuple[sp.Symbol, ...], sp.Expr]:

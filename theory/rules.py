@@ -234,7 +234,7 @@ class Rule:
 
     @property
     def definition(self) -> Rule:
-        """The rule itself (what ``LearningRule.definition`` was before the two merged)."""
+        """The rule itself (the SymPy definition the simulator and the trainer run)."""
         return self
 
     def to_latex(self) -> str:

@@ -31,20 +31,12 @@ from .sympy_compat import install as _install_sympy_fix
 
 _install_sympy_fix()
 
+# The symbols by their assumptions (module docstring): sizes, scales and time, rates and
+# strengths (``lam`` is named ``lambda``), and a real mode strength.
 nx = sp.Symbol("nx", integer=True, positive=True)
-ny = sp.Symbol("ny", integer=True, nonnegative=True)
-kx = sp.Symbol("kx", integer=True, nonnegative=True)
-ky = sp.Symbol("ky", integer=True, nonnegative=True)
-rx = sp.Symbol("rx", nonnegative=True)
-ry = sp.Symbol("ry", nonnegative=True)
-r = sp.Symbol("r", nonnegative=True)
-
-t = sp.Symbol("t", nonnegative=True)
-tau = sp.Symbol("tau", positive=True)
-a0 = sp.Symbol("a0", positive=True)
-lr = sp.Symbol("lr", positive=True)
-s = sp.Symbol("s", positive=True)
-lam = sp.Symbol("lambda", positive=True)
+ny, kx, ky = sp.symbols("ny kx ky", integer=True, nonnegative=True)
+rx, ry, r, t = sp.symbols("rx ry r t", nonnegative=True)
+tau, a0, lr, s, lam = sp.symbols("tau a0 lr s lambda", positive=True)
 a = sp.Symbol("a", real=True)
 
 DATASET_SYMBOLS = (nx, ny, kx, ky, rx, ry)

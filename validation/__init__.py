@@ -16,21 +16,20 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (submodule, attribute).
+#: Public name -> its submodule (or the submodule and its name there).
 _LAZY = {
-    "Assessment": ("pipeline", "Assessment"),
-    "CMNISTConfig": ("cmnist.config", "CMNISTConfig"),
-    "ClaimsConfig": ("study.claims_config", "ClaimsConfig"),
-    "assess": ("pipeline", "assess"),
-    "build_cmnist": ("cmnist.dataset", "build"),
-    "compare": ("comparison", "compare"),
-    "run_claims": ("study.claims", "run_claims"),
-    "run_cmnist": ("cmnist.run", "run"),
-    "train": ("training", "train"),
-    "validate": ("pipeline", "validate"),
+    "Assessment": ".pipeline",
+    "CMNISTConfig": ".cmnist.config",
+    "ClaimsConfig": ".study.claims_config",
+    "assess": ".pipeline",
+    "build_cmnist": (".cmnist.dataset", "build"),
+    "compare": ".comparison",
+    "run_claims": ".study.claims",
+    "run_cmnist": (".cmnist.run", "run"),
+    "train": ".training",
+    "validate": ".pipeline",
 }
 
 __all__ = sorted(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, {name: (f".{module}", attribute) for name, (module, attribute) in _LAZY.items()})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -121,17 +121,15 @@ def _provenance(args: argparse.Namespace, ds: Any, network: Any, rule: Any) -> N
 
 
 def _claims(args: argparse.Namespace, ds: Any) -> int:
-    from dataclasses import replace
-
     from modspec.validation.study.claims import RELU, ClaimsConfig, run_claims, write_claims
 
     spec = run_spec(args)         # the claims keep their own lr and epochs unless given
-    base = RELU if spec.nonlinearity == "relu" else ClaimsConfig(nonlinearity=spec.nonlinearity)
+    base = RELU if spec.nonlinearity == "relu" else ClaimsConfig.of(nonlinearity=spec.nonlinearity)
     given = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
-    config = replace(base, seeds=spec.seeds, seed=spec.seed, hidden=spec.hidden,
-                     init_std=spec.init_std, device=spec.device, dtype=spec.dtype,
-                     bias=spec.bias, time=spec.time,
-                     heldout=tuple(parse_objects(args.heldout, "--heldout") or ()), **given)
+    taken = {k: getattr(spec, k) for k in ("seeds", "seed", "hidden", "init_std", "device",
+                                           "dtype", "bias", "time")}
+    config = base.replace(heldout=tuple(parse_objects(args.heldout, "--heldout") or ()),
+                          **taken, **given)
     report = run_claims(ds, config,
                         progress=lambda line: print(line, flush=True))
     write_claims(report, args.out, figures=not args.no_figures)

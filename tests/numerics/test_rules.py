@@ -105,6 +105,17 @@ def test_unknown_rule_name_is_one_line_naming_the_allowed_names():
         as_rule(3.0)
 
 
+def test_the_rule_object_and_its_presets_are_the_theorys_alone():
+    """numerics.rules runs a rule's terms and names no rule object or preset of its own (the
+    deprecated aliases of the one Rule are gone)."""
+    from modspec.numerics import rules
+
+    assert rules.__all__ == ["compiled_terms", "rule_terms"]
+    for name in ("LearningRule", "learning_rule", "check_rule_network", "PRESETS",
+                 "GRADIENT_DESCENT"):
+        assert not hasattr(rules, name)
+
+
 @pytest.mark.parametrize("param", ["gamma", "nabla"])
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, "1", True, None])
 def test_a_coefficient_that_is_not_a_finite_number_is_refused(param, value):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -14,7 +12,7 @@ from modspec.validation.study.claims import RELU, ClaimsConfig, quick, run_claim
 
 @pytest.fixture(scope="module")
 def linear_report():
-    return run_claims(config=ClaimsConfig(seeds=2, device="cpu"))
+    return run_claims(config=ClaimsConfig.of(seeds=2, device="cpu"))
 
 
 def test_linear_claims_1_to_4_pass_on_d0_with_their_numbers(linear_report):
@@ -39,7 +37,7 @@ def test_linear_claims_1_to_4_pass_on_d0_with_their_numbers(linear_report):
     assert dense.expectation.time == "discrete" and dense.expectation.flow_lag["pi1"] > 0
     assert oracle < t_half["theory"] < oracle * 1.05
     assert t_half["simulation"] == pytest.approx(t_half["theory"], rel=0.01)
-    flow = run_claims(config=ClaimsConfig(seeds=1, device="cpu", time="continuous"))
+    flow = run_claims(config=ClaimsConfig.of(seeds=1, device="cpu", time="continuous"))
     a0 = float(np.mean(flow.runs["dense"].run.a0["pi1"]))
     oracle = 25 / (2 * s) * np.log(a_star / a0 - 1)
     assert flow.runs["dense"].comparison.half_rise["pi1"]["theory"] == pytest.approx(oracle,
@@ -57,7 +55,7 @@ def test_linear_claims_report_is_json_ready(linear_report):
 
 def test_relu_networks_keep_the_qualitative_claims_small_version():
     """Quick ReLU version (4× lr): Gx→Oy functional, non-zero dense, zero segregated."""
-    rep = run_claims(config=replace(quick(RELU), seeds=2, device="cpu"))
+    rep = run_claims(config=quick(RELU).replace(seeds=2, device="cpu"))
     c1, c2, c3 = rep.claims[1], rep.claims[2], rep.claims[3]
     assert c1["checks"]["dense: not systematic"]["passed"]
     assert c2["checks"]["segregated: Gx->Oy = 0"]["value"] == 0.0
@@ -69,14 +67,14 @@ def test_relu_networks_keep_the_qualitative_claims_small_version():
 
 @pytest.mark.slow
 def test_relu_claims_full_configuration():
-    rep = run_claims(config=replace(RELU, device="cpu"))
+    rep = run_claims(config=RELU.replace(device="cpu"))
     assert rep.claims[1]["passed"] and rep.claims[2]["passed"] and rep.claims[3]["passed"]
 
 
 def test_linear_claims_against_discrete_time_theory_at_a_large_step():
     """4× the learning rate (τ = 6.25 epochs): the flow lags GD, the discrete theory does not."""
-    rep = run_claims(config=replace(quick(ClaimsConfig(seeds=2, device="cpu")),
-                                    time="discrete"))
+    rep = run_claims(config=quick(ClaimsConfig.of(seeds=2, device="cpu")).replace(
+        time="discrete"))
     assert rep.passed, rep.text()
     assert rep.runs["dense"].comparison.modes["pi1"]["rel"] < 0.01
     assert rep.claims[3]["checks"]["leaky: Gx->Oy = exact dynamics"]["value"] < 1e-8

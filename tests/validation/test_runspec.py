@@ -15,7 +15,7 @@ from modspec.numerics.runspec import RunSpec, data_of
 from modspec.numerics.simulate import simulate
 from modspec.theory.architectures import architecture
 from modspec.theory.dataset import CompositionalDataset
-from modspec.theory.defaults import D0, HIDDEN, INIT_STD
+from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD
 from modspec.theory.errors import ModspecError
 from modspec.theory.families import family_network, hierarchical
 from modspec.validation.sweeps.grid import grid_points
@@ -45,7 +45,7 @@ def point_spec(dataset: dict | None = None, **run) -> RunSpec:
 
 
 def claims_spec() -> RunSpec:
-    return ClaimsConfig(seeds=2, seed=3, lr=0.02, epochs=60, device="cpu").run_spec("dense")
+    return ClaimsConfig.of(seeds=2, seed=3, lr=0.02, epochs=60, device="cpu").run_spec("dense")
 
 
 def test_cli_sweep_point_and_claims_config_name_the_same_run_with_equal_specs(tmp_path):
@@ -80,11 +80,64 @@ def test_cli_sweep_point_and_claims_config_give_the_same_numbers(capsys):
 
 
 def test_claims_validate_the_spec_they_name():
-    spec = ClaimsConfig(seeds=1, lr=0.02, epochs=300, device="cpu").run_spec("segregated")
+    spec = ClaimsConfig.of(seeds=1, lr=0.02, epochs=300, device="cpu").run_spec("segregated")
     by_spec = validate(spec)
     by_keywords = validate(spec.dataset(), spec.network(), time="discrete", backend="torch",
                            device="cpu", lr=0.02, epochs=300, seeds=1)
     assert by_spec.comparison.as_dict() == by_keywords.comparison.as_dict()
+
+
+def test_claims_config_holds_one_run_spec_and_keeps_its_flat_settings():
+    """Run settings live in the config's RunSpec (checked there); claims.json lists the same
+    flat keys, in the same order, as before the run was held as a RunSpec."""
+    from modspec.validation.study.claims import RELU, quick
+
+    config = ClaimsConfig.of(seeds=2, lr=0.02, heldout=(1,), device="cpu")
+    assert config.run == RunSpec(seeds=2, lr=0.02, device="cpu", backend="torch")
+    assert config.heldout == (1,) and config.linear and not RELU.linear
+    assert list(config.as_dict()) == [
+        "nonlinearity", "bias", "seeds", "seed", "hidden", "lr", "epochs", "init_std",
+        "shallow_epochs", "deep_depth", "deep_lr", "deep_epochs", "deep_init_std", "heldout",
+        "device", "dtype", "record_every", "time", "tolerances"]
+    assert (RELU.run.epochs, RELU.run.record_every, RELU.run.nonlinearity) == (5000, 10, "relu")
+    fast = quick(config)
+    assert (fast.run.lr, fast.run.epochs, fast.deep_lr, fast.shallow_epochs) == \
+        (0.08, EPOCHS // 4, 0.04, 200)
+    with pytest.raises(ModspecError, match="seeds"):
+        config.replace(seeds=0)
+
+
+def test_validate_claims_takes_the_command_lines_run_and_keeps_its_own_lr(
+        monkeypatch, run_cli, capsys, tmp_path):
+    """``validate --claims``: seeds, width, start, device and time from the options; lr and
+    epochs the claims' own unless given; ReLU starts from RELU."""
+    from modspec.validation.study import claims
+
+    seen = []
+
+    class Report:
+        passed = True
+
+        def text(self) -> str:
+            return "claims"
+
+    def run_claims(ds, config, progress):
+        seen.append(config)
+        return Report()
+
+    monkeypatch.setattr(claims, "run_claims", run_claims)
+    monkeypatch.setattr(claims, "write_claims", lambda *args, **kw: None)
+    for extra in ([], ["--lr", "0.02", "--nonlinearity", "relu"]):
+        code, _, err = run_cli(capsys, "validate", "--claims", "--seeds", "2", "--seed", "4",
+                               "--hidden", "7", "--device", "cpu", "--time", "continuous",
+                               "--heldout", "1,3", "--no-figures", "--out",
+                               str(tmp_path / str(len(extra))), *extra)
+        assert code == 0, err
+    plain, relu = seen
+    assert plain.run == ClaimsConfig().run.replace(seeds=2, seed=4, hidden=7, device="cpu",
+                                                   time="continuous")
+    assert plain.heldout == (1, 3) and relu.heldout == (1, 3)
+    assert (relu.run.lr, relu.run.epochs, relu.run.nonlinearity) == (0.02, 5000, "relu")
 
 
 def test_theory_checks_make_a_new_comparison_and_leave_the_frozen_one_alone():

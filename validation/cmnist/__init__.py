@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (its submodule, its name there).
+#: Public name -> its submodule.
 _LAZY = {
-    "CMNISTConfig": (".config", "CMNISTConfig"),
-    "CompositionalMNIST": (".dataset", "CompositionalMNIST"),
-    "build": (".dataset", "build"),
+    "CMNISTConfig": ".config",
+    "CompositionalMNIST": ".dataset",
+    "build": ".dataset",
 }
 
 __all__ = sorted(_LAZY)

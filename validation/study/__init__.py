@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (its submodule, its name there).
+#: Public name -> its submodule.
 _LAZY = {
-    "ClaimsConfig": (".claims_config", "ClaimsConfig"),
-    "PARTS": (".parts", "PARTS"),
-    "run_claims": (".claims", "run_claims"),
-    "run_study": (".run", "run_study"),
+    "ClaimsConfig": ".claims_config",
+    "PARTS": ".parts",
+    "run_claims": ".claims",
+    "run_study": ".run",
 }
 
 __all__ = sorted(_LAZY)

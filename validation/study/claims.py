@@ -69,14 +69,15 @@ class ClaimsReport:
                           "systematicity": systematicity(r.run) | r.comparison.systematicity,
                           "theory": theory_numbers(r)}
         cfg = {k: (list(v) if isinstance(v, tuple) else v)
-               for k, v in self.config.__dict__.items()}
+               for k, v in self.config.as_dict().items()}
         return {"config": cfg, "passed": self.passed,
                 "claims": {str(k): v for k, v in self.claims.items()}, "runs": runs}
 
     def text(self) -> str:
         """A plain-text report: each claim, its verdict and every check with its number."""
-        kind = self.config.nonlinearity or "linear"
-        lines = [f"Claims of docs/theory/dataset.md — {kind} networks, {self.config.seeds} seeds"]
+        run = self.config.run
+        lines = [f"Claims of docs/theory/dataset.md — {run.nonlinearity or 'linear'} networks, "
+                 f"{run.seeds} seeds"]
         for n, c in self.claims.items():
             lines.append(f"claim {n}: {c['title']} — {'PASS' if c['passed'] else 'FAIL'}")
             for name, v in c["checks"].items():
@@ -269,11 +270,11 @@ def _claim_leaky(t: _Runs) -> dict[str, Any]:
     if cfg.linear:
         flow_end = {q: float(np.asarray(v)[-1])
                     for q, v in leaky.theory.quadrant_norms.items()}
-        numbers[f"leaky: exact {cfg.time} matrix dynamics from the same start, at the end"] = \
+        numbers[f"leaky: exact {cfg.run.time} matrix dynamics from the same start, at the end"] = \
             _fmt(flow_end)
         checks["leaky: Gx->Oy = exact dynamics"] = check(
             abs(_final(leaky, "Gx->Oy") - flow_end["Gx->Oy"]), t.tol["quadrant_abs"],
-            f"|final ‖Gx→Oy‖ sim − exact {cfg.time} dynamics from the same start|")
+            f"|final ‖Gx→Oy‖ sim − exact {cfg.run.time} dynamics from the same start|")
     return {"title": "imperfect segregation learns a non-zero Gx→Oy map",
             "checks": checks, "numbers": numbers}
 

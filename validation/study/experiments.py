@@ -64,21 +64,20 @@ def part_claims_linear(ctx: Context) -> Part:
     """The four claims of docs/theory/dataset.md by trained linear PyTorch networks."""
     from modspec.validation.study.claims import ClaimsConfig, quick
 
-    base = ClaimsConfig(device=ctx.device, seed=ctx.seed)
+    base = ClaimsConfig.of(device=ctx.device, seed=ctx.seed)
     config = quick(base) if ctx.quick else base
+    run = config.run
     return _claims_part(
         "claims_linear", "Claims 1–4 with linear networks (PyTorch)", "linear", config,
-        f"lr {config.lr}, {config.epochs} epochs, {config.seeds} seeds, objects "
-        f"{list(config.heldout)} held out in the held-out runs; theory in {config.time} time.")
+        f"lr {run.lr}, {run.epochs} epochs, {run.seeds} seeds, objects "
+        f"{list(config.heldout)} held out in the held-out runs; theory in {run.time} time.")
 
 
 def part_claims_relu(ctx: Context) -> Part:
     """The claims for ReLU networks; the linear theory is the reference, not a promise."""
-    from dataclasses import replace
-
     from modspec.validation.study.claims import RELU, quick
 
-    config = replace(quick(RELU) if ctx.quick else RELU, device=ctx.device, seed=ctx.seed)
+    config = (quick(RELU) if ctx.quick else RELU).replace(device=ctx.device, seed=ctx.seed)
     return _claims_part(
         "claims_relu", "ReLU networks (hidden 50, small initialisation)", "ReLU", config,
         "Quadrant norms of ReLU networks are functional: Frobenius norms of the mean "

@@ -23,7 +23,6 @@ the ordering is judged as measured (a failing order stays a FAIL).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -118,7 +117,8 @@ def part_relu_gating(ctx: Any, threshold: float = 0.05, checkpoints: int = 25,
     rises and, where it is within ``threshold``, the ordering verdict."""
     from modspec.validation.study.claims import RELU, quick
 
-    cfg = replace(quick(RELU) if ctx.quick else RELU, device=ctx.device, seed=ctx.seed)
+    cfg = (quick(RELU) if ctx.quick else RELU).replace(device=ctx.device, seed=ctx.seed)
+    base = cfg.run
     ds = ctx.dataset
     part = Part("relu_gating", "The ReLU claims re-read through the gating of the networks")
     outside = []
@@ -126,10 +126,10 @@ def part_relu_gating(ctx: Any, threshold: float = 0.05, checkpoints: int = 25,
         net = architecture(arch, depth)
         deep = depth > 2
         run = gating_checkpoints(
-            ds, net, lr=cfg.deep_lr if deep else cfg.lr,
-            epochs=cfg.deep_epochs if deep else cfg.epochs, hidden=cfg.hidden,
-            init_std=cfg.deep_init_std if deep else cfg.init_std, seeds=cfg.seeds,
-            seed=cfg.seed, checkpoints=checkpoints, device=ctx.device)
+            ds, net, lr=cfg.deep_lr if deep else base.lr,
+            epochs=cfg.deep_epochs if deep else base.epochs, hidden=base.hidden,
+            init_std=cfg.deep_init_std if deep else base.init_std, seeds=base.seeds,
+            seed=base.seed, checkpoints=checkpoints, device=ctx.device)
         s = {k: float(m.s) for k, m in derive(ds, net).modes.items()}
         r = relu_ordering(run, s, threshold)
         part.numbers[name] = r
@@ -148,8 +148,8 @@ def part_relu_gating(ctx: Any, threshold: float = 0.05, checkpoints: int = 25,
             "half-rise epochs not in the order of decreasing s"))
     part.numbers["threshold"] = threshold
     part.numbers["outside_theory"] = outside
-    part.text = (f"ReLU networks with the claims' settings (hidden {cfg.hidden}, lr {cfg.lr}, "
-                 f"{cfg.epochs} epochs; depth 3: lr {cfg.deep_lr}, {cfg.deep_epochs} epochs), "
+    part.text = (f"ReLU networks with the claims' settings (hidden {base.hidden}, lr {base.lr}, "
+                 f"{base.epochs} epochs; depth 3: lr {cfg.deep_lr}, {cfg.deep_epochs} epochs), "
                  f"gating read at {checkpoints} checkpoints (a lower bound on the "
                  "instability). " + ("; ".join(outside) + "." if outside else
                                      "Every ordering is within the theory."))

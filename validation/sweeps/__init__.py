@@ -16,21 +16,21 @@ from __future__ import annotations
 
 from modspec.exports import lazy_exports
 
-#: Public name -> (its submodule, its name there).
+#: Public name -> its submodule.
 _LAZY = {
-    "EXECUTORS": (".executors", "EXECUTORS"),
-    "Executor": (".executors", "Executor"),
-    "ExecutorOptions": (".executors", "ExecutorOptions"),
-    "SweepResult": (".run", "SweepResult"),
-    "bundles": (".run", "bundles"),
-    "check_plot": (".run", "check_plot"),
-    "export_sweep": (".store", "export_sweep"),
-    "load_sweep": (".store", "load_sweep"),
-    "plot": (".run", "plot"),
-    "run_bundle": (".run", "run_bundle"),
-    "sweep": (".run", "sweep"),
-    "theory_values": (".theory", "theory_values"),
-    "tidy_sweep": (".store", "tidy_sweep"),
+    "EXECUTORS": ".executors",
+    "Executor": ".executors",
+    "ExecutorOptions": ".executors",
+    "SweepResult": ".run",
+    "bundles": ".run",
+    "check_plot": ".run",
+    "export_sweep": ".store",
+    "load_sweep": ".store",
+    "plot": ".run",
+    "run_bundle": ".run",
+    "sweep": ".run",
+    "theory_values": ".theory",
+    "tidy_sweep": ".store",
 }
 
 __all__ = sorted(_LAZY)
