@@ -127,14 +127,12 @@ class Network:
               output_blocks: Sequence[str] = OUTPUT_BLOCKS) -> Network:
         """Reject unknown blocks and output blocks that no module writes."""
         for m in self.modules:
-            for b in m.inputs:
-                if b not in input_blocks:
-                    raise bad(f"module {m.name!r} input", b,
-                              f"must be one of the input blocks {list(input_blocks)}")
-            for b in m.outputs:
-                if b not in output_blocks:
-                    raise bad(f"module {m.name!r} output", b,
-                              f"must be one of the output blocks {list(output_blocks)}")
+            for side, blocks, allowed in (("input", m.inputs, input_blocks),
+                                          ("output", m.outputs, output_blocks)):
+                for b in blocks:
+                    if b not in allowed:
+                        raise bad(f"module {m.name!r} {side}", b,
+                                  f"must be one of the {side} blocks {list(allowed)}")
         for b in output_blocks:
             if not self.writers(b):
                 raise ModspecError(

@@ -7,13 +7,30 @@ diagonalisation) to a relative :data:`MERGE_RTOL`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import sympy as sp
 
-__all__ = ["MERGE_RTOL", "clean", "differ_somewhere", "equal", "merge_equal", "same"]
+__all__ = ["MERGE_RTOL", "clean", "differ_somewhere", "equal", "group_equal", "merge_equal",
+           "same"]
+
+T = TypeVar("T")
+
+
+def group_equal(items: Iterable[T], alike: Callable[[T, T], bool]) -> list[list[T]]:
+    """``items`` grouped by ``alike`` (an equivalence: :func:`same` or :func:`equal` of their
+    values), in order of first appearance; each item is compared with each group's first."""
+    groups: list[list[T]] = []
+    for item in items:
+        for group in groups:
+            if alike(group[0], item):
+                group.append(item)
+                break
+        else:
+            groups.append([item])
+    return groups
 
 
 def merge_equal(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[sp.Expr, sp.Expr]]:

@@ -180,15 +180,13 @@ class LatexPrinter(LatexBasePrinter):
         obs = th.observables
         if "quadrant_norms" not in obs:
             return None
-        rows = [rf"\lVert W_{{{_quadrant_tex(q)}}} \rVert &= {tex(e)}"
-                for q, e in obs["quadrant_norms"].items()]
+        rows = _norm_rows("W", obs["quadrant_norms"], tex)
         rows += [rf"\mathcal{{L}}_{{\text{{{name}}}}} &= {tex(e)}"
                  for name, e in obs["loss"].items()]
         rows.append(r"&\text{losses per sample: mean over samples of the summed squared "
                     r"error over the block's units}")
         if "systematicity" in obs:   # datasets with the blocks Ox, Gx, Oy, Gy
-            rows.append(rf"\lVert W_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= "
-                        rf"{tex(obs['systematicity']['rule_error'])}")
+            rows.append(_rule_row("W", obs["systematicity"]["rule_error"], tex))
         return _block("Step 7 (observables in the mode strengths)", rows)
 
     @staticmethod
@@ -196,13 +194,22 @@ class LatexPrinter(LatexBasePrinter):
         conv = th.converged
         if "quadrant_norms" not in conv:
             return None
-        rows = [rf"\lVert W^*_{{{_quadrant_tex(q)}}} \rVert &= {tex(e)}"
-                for q, e in conv["quadrant_norms"].items()]
+        rows = _norm_rows("W^*", conv["quadrant_norms"], tex)
         if conv.get("report"):   # datasets with the blocks Ox, Gx, Oy, Gy
-            rows.append(rf"\lVert W^*_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= "
-                        rf"{tex(conv['report']['rule_error'])}")
+            rows.append(_rule_row("W^*", conv["report"]["rule_error"], tex))
             rows.append(rf"&\text{{systematic: {'yes' if conv['systematic'] else 'no'}}}")
         return _block("Step 8 (converged map W* at the fixed points)", rows)
+
+
+def _norm_rows(W: str, norms: dict[str, Any], tex: Callable[[Any], str]) -> list[str]:
+    """``‖W_q‖ = …`` for each quadrant ``q`` of ``norms`` (``W`` is ``W`` or ``W^*``)."""
+    return [rf"\lVert {W}_{{{_quadrant_tex(q)}}} \rVert &= {tex(e)}" for q, e in norms.items()]
+
+
+def _rule_row(W: str, value: Any, tex: Callable[[Any], str]) -> str:
+    """``‖W_{Ox→Oy} − S‖ = value``: how far the ``Ox → Oy`` quadrant is from the rule."""
+    return rf"\lVert {W}_{{\mathrm{{Ox}}\to\mathrm{{Oy}}}} - S \rVert &= {tex(value)}"
+
 
 def _per_module(th: Derivation, rows: Callable[[Any], list[str]]) -> list[str]:
     """Each module's rows, opened by its name."""

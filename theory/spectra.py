@@ -29,7 +29,7 @@ import sympy as sp
 from . import symbols as sy
 from .architectures import Network, check_blocks
 from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows
-from .equality import MERGE_RTOL, clean, equal, merge_equal, same
+from .equality import MERGE_RTOL, clean, equal, group_equal, merge_equal, same
 from .errors import ModspecError, bad
 from .modes import Mode, existence, mode_tex
 from .projectors import Atom, SampleSpace, sample_space
@@ -127,14 +127,7 @@ class Spectrum:
         to the same fixed point, so they are one mode of multiplicity the sum of theirs
         (what ``modspec derive`` lists). Symbolic modes group only when equal as
         expressions."""
-        groups: list[list[Mode]] = []
-        for m in self.modes:
-            for g in groups:
-                if same(g[0].s, m.s) and same(g[0].lam, m.lam):
-                    g.append(m)
-                    break
-            else:
-                groups.append([m])
+        groups = group_equal(self.modes, lambda a, b: same(a.s, b.s) and same(a.lam, b.lam))
         return [tuple(g) for g in groups]
 
     def singular_values(self) -> np.ndarray:
@@ -271,15 +264,8 @@ def _atom_groups(space: SampleSpace, keys: Sequence[str]) -> list[list[Atom]]:
         for atom, gram in zip(space.atoms, grams, strict=True):
             hashed.setdefault(gram, []).append(atom)
         return list(hashed.values())
-    groups: list[list[Atom]] = []
-    for atom in space.atoms:
-        for group in groups:
-            if all(equal(group[0].gram[k], atom.gram[k]) for k in keys):
-                group.append(atom)
-                break
-        else:
-            groups.append([atom])
-    return groups
+    return group_equal(space.atoms,
+                       lambda a, b: all(equal(a.gram[k], b.gram[k]) for k in keys))
 
 
 def _group_mode(group: list[Atom], inputs: Sequence[str], outputs: Sequence[str],

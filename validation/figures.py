@@ -221,6 +221,20 @@ def heldout_figure(curves: Mapping[str, Any], t: Any, path: str | None = None,
     return _save(fig, path, own)
 
 
+def _missing_as_nan(values: Sequence[float | None]) -> np.ndarray:
+    """A JSON curve as floats, a missing value (``None``) as NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _band(ax: Any, epochs: Sequence[float], curve: Mapping[str, Any], colour: Any,
+          label: str, style: str = "-") -> None:
+    """A JSON curve's ``mean`` against ``epochs`` with its ± ``std`` band."""
+    t = np.asarray(epochs, dtype=float)
+    m, s = _missing_as_nan(curve["mean"]), _missing_as_nan(curve["std"])
+    ax.plot(t, m, style, color=colour, label=label)
+    ax.fill_between(t, m - s, m + s, color=colour, alpha=0.15, lw=0)
+
+
 def cmnist_figure(summary: Mapping[str, Any], path: str | None = None, *,
                   ax: Any = None) -> Any:
     """Compositional MNIST curves: per part, train/seen/held-out errors of each network
@@ -232,26 +246,16 @@ def cmnist_figure(summary: Mapping[str, Any], path: str | None = None, *,
     colours = {"dense": "tab:red", "split": "tab:blue"}
     for ax, part in zip(axes[:2], parts, strict=True):
         for arch, a in summary["archs"].items():
-            t = np.asarray(a["curves"]["epochs"], dtype=float)
             for split, ls in styles.items():
                 c = a["curves"][f"{split}/{part}"]
-                m = np.array([np.nan if v is None else v for v in c["mean"]], dtype=float)
-                s = np.array([np.nan if v is None else v for v in c["std"]], dtype=float)
-                if np.all(np.isnan(m)):
-                    continue
-                ax.plot(t, m, ls, color=colours.get(arch), label=f"{arch} {split}")
-                ax.fill_between(t, m - s, m + s, color=colours.get(arch), alpha=0.15, lw=0)
+                if not np.isnan(_missing_as_nan(c["mean"])).all():
+                    _band(ax, a["curves"]["epochs"], c, colours.get(arch), f"{arch} {split}", ls)
         ax.set_title(f"{part} error (normalised)")
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
     ax = axes[2]
     for arch, a in summary["archs"].items():
-        t = np.asarray(a["curves"]["epochs"], dtype=float)
-        g = a["curves"]["gap"]
-        m = np.array([np.nan if v is None else v for v in g["mean"]], dtype=float)
-        s = np.array([np.nan if v is None else v for v in g["std"]], dtype=float)
-        ax.plot(t, m, color=colours.get(arch), label=arch)
-        ax.fill_between(t, m - s, m + s, color=colours.get(arch), alpha=0.15, lw=0)
+        _band(ax, a["curves"]["epochs"], a["curves"]["gap"], colours.get(arch), arch)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_title("gap: held-out − seen (compositional)")
     ax.set_xlabel("epoch")
@@ -271,7 +275,7 @@ def cmnist_claim_figure(summary: Mapping[str, Any], path: str | None = None, *,
     for ax, name in zip(axes, ("error", "gap"), strict=True):
         m = over[name]
         mean = np.array(m["mean"], dtype=float)
-        sem = np.array([np.nan if v is None else v for v in m["sem"]], dtype=float)
+        sem = _missing_as_nan(m["sem"])
         ax.plot(t, mean, color="tab:purple", label="dense − split (mean)")
         ax.fill_between(t, mean - 2 * sem, mean + 2 * sem, color="tab:purple", alpha=0.2,
                         lw=0, label="± 2 sem")
