@@ -32,10 +32,10 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sympy as sp
+from _common import best_of as timed
 
 from modspec.theory import dynamics
 from modspec.theory import symbols as sy
@@ -53,13 +53,8 @@ def baseline(integrand: sp.Expr, L: int) -> sp.Expr:
 
 
 def best_of(f, repeat: int = 3) -> tuple[float, sp.Expr]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        sp.core.cache.clear_cache()          # cold: SymPy's own cache emptied too
-        t0 = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+    """Best of ``repeat`` cold runs: SymPy's own cache emptied before each."""
+    return timed(f, repeat, before=sp.core.cache.clear_cache)
 
 
 def cold_cpu(args: list[str], repeat: int) -> float:

@@ -12,20 +12,11 @@ the ratio numeric / symbolic.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _common import best_of as timed
 
 import modspec as ms
-
-
-def timed(fn, repeat: int = 1) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def main() -> None:
