@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -39,9 +38,9 @@ from typing import Any
 
 from modspec.theory.architectures import MAX_DEPTH, PRESETS, Network, architecture
 from modspec.theory.defaults import D0, EPOCHS, HIDDEN, INIT_STD, LR, SEED, SEEDS
-from modspec.theory.errors import bad
+from modspec.theory.errors import bad, check_integer, check_number
 
-__all__ = ["INITS", "RunSpec", "accepts_run_spec", "check_device", "check_integer", "data_of"]
+__all__ = ["INITS", "RunSpec", "accepts_run_spec", "check_device", "data_of"]
 
 #: Kinds of start: small random weights, or a seeded λ-balanced start.
 INITS = ("random", "lambda-balanced")
@@ -55,25 +54,6 @@ _TRAINER_ONLY = ("nonlinearity", "bias", "dtype")
 #: Fields passed on to a producer as they are.
 _RUN_FIELDS = ("lr", "epochs", "hidden", "init_std", "seeds", "seed", "record_every", "time",
                "nonlinearity", "bias", "backend", "device", "dtype")
-
-
-def check_integer(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """``value`` as an int ``low ≤ value (≤ high)``, else a ModspecError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low \
-            or (high is not None and value > high):
-        raise bad(name, value, f"must be an integer ≥ {low}" if high is None
-                  else f"must be an integer in [{low}, {high}]")
-    return int(value)
-
-
-def _number(name: str, value: Any, low: float | None = None, strict: bool = False) -> float:
-    """``value`` as a finite float (``> low`` when strict, ``≥ low``), else a ModspecError."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) \
-        and math.isfinite(value) and (low is None or (value > low if strict else value >= low))
-    if not ok:
-        bound = "" if low is None else f" {'>' if strict else '≥'} {low:g}"
-        raise bad(name, value, f"must be a finite number{bound}")
-    return float(value)
 
 
 def check_device(device: Any) -> str:
@@ -121,7 +101,7 @@ def data_of(dataset: Any) -> tuple[tuple[str, Any], ...]:
     if registered(family).inline:
         r = params.pop("r", 1)
         if params.get("rx") is not None and params.get("ry") is not None:
-            _number("r", r, 0)              # unused beside rx and ry, but checked
+            check_number("r", r, 0)              # unused beside rx and ry, but checked
         for side in ("rx", "ry"):
             value = r if params.get(side) is None else params[side]
             params[side] = float(value) if isinstance(value, numbers.Real) else value
@@ -170,13 +150,13 @@ class RunSpec:
         out = {name: check_integer(name, getattr(self, name), low, high) for name, low, high in
                (("depth", 1, MAX_DEPTH), ("hidden", 1, None), ("epochs", 0, None),
                 ("seeds", 1, None), ("seed", 0, 2**32 - 1), ("record_every", 1, None))}
-        out |= {"lr": _number("lr", self.lr, 0, strict=True),
-                "init_std": _number("init_std", self.init_std, 0),
-                "init_scale": _number("init_scale", self.init_scale, 0),
-                "lam": _number("lam", self.lam)}
+        out |= {"lr": check_number("lr", self.lr, 0, strict=True),
+                "init_std": check_number("init_std", self.init_std, 0),
+                "init_scale": check_number("init_scale", self.init_scale, 0),
+                "lam": check_number("lam", self.lam)}
         for name in ("a0", "gamma", "nabla"):
             value = getattr(self, name)
-            out[name] = None if value is None else _number(name, value)
+            out[name] = None if value is None else check_number(name, value)
         return out
 
     def _checked_choices(self) -> dict[str, Any]:

@@ -1,8 +1,13 @@
-"""The one exception type for user errors."""
+"""The one exception type for user errors, and the checks of plain numbers every layer
+makes with it (standard library only, so any layer imports them cheaply)."""
 
 from __future__ import annotations
 
-__all__ = ["ModspecError", "bad"]
+import math
+import numbers
+from typing import Any
+
+__all__ = ["ModspecError", "bad", "check_integer", "check_number"]
 
 
 class ModspecError(ValueError):
@@ -23,3 +28,22 @@ def _show(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"<{'-' if value < 0 else ''}integer of {value.bit_length()} bits>"
     return repr(value)
+
+
+def check_integer(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` as an int ``low ≤ value (≤ high)``, else a ModspecError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low \
+            or (high is not None and value > high):
+        raise bad(name, value, f"must be an integer ≥ {low}" if high is None
+                  else f"must be an integer in [{low}, {high}]")
+    return int(value)
+
+
+def check_number(name: str, value: Any, low: float | None = None, strict: bool = False) -> float:
+    """``value`` as a finite float (``> low`` when strict, ``≥ low``), else a ModspecError."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and math.isfinite(value) and (low is None or (value > low if strict else value >= low))
+    if not ok:
+        bound = "" if low is None else f" {'>' if strict else '≥'} {low:g}"
+        raise bad(name, value, f"must be a finite number{bound}")
+    return float(value)

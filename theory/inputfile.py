@@ -88,6 +88,12 @@ def read_toml(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES) -> dic
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return _parse(text)
+
+
+def _parse(text: str) -> dict[str, Any]:
+    """The table of the TOML ``text``; :class:`InputFileError` saying why when it is not
+    TOML or nests too deeply to read."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -108,8 +114,8 @@ def read_utf8(name: str, path: str | os.PathLike[str]) -> str:
 
 def loads_toml(what: str, text: str) -> dict[str, Any]:
     """The table of the TOML ``text`` declaring ``what``; a :class:`ModspecError` saying
-    ``<what> TOML is invalid`` when it does not parse (nothing in it is evaluated)."""
+    ``<what> TOML is invalid`` and why when it does not parse (nothing in it is evaluated)."""
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+        return _parse(text)
+    except InputFileError as err:
         raise ModspecError(f"{what} TOML is invalid: {err}") from None

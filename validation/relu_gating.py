@@ -53,7 +53,7 @@ from modspec.numerics.relu_gating import (
     winners,
 )
 from modspec.theory.architectures import Module, Network
-from modspec.theory.errors import bad
+from modspec.theory.errors import bad, check_integer
 
 __all__ = ["ReluComparison", "relu_network", "train_relu", "compare_relu_gating",
            "instability_curve"]
@@ -188,12 +188,6 @@ def _pathway_lines(g: dict[str, Any]) -> list[str]:
     return out
 
 
-def _int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise bad(name, value, f"must be an integer ≥ {low}")
-    return int(value)
-
-
 def _norms(quads: dict[str, tuple[slice, slice]], J: np.ndarray) -> dict[str, np.ndarray]:
     return {q: np.sqrt((J[..., r, c] ** 2).sum(axis=(-2, -1))) for q, (r, c) in quads.items()}
 
@@ -291,10 +285,10 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                         device: str = "cpu") -> ReluComparison:
     """Train the ReLU network (module docstring), measure its gating instability and, where
     the gating is stable, compare it with the gated network's gradient descent."""
-    hidden = _int("hidden", hidden, 1)
-    epochs = _int("epochs", epochs, 1)
-    record_every = _int("record_every", record_every, 1)
-    _int("seed", seed, 0)
+    hidden = check_integer("hidden", hidden, 1)
+    epochs = check_integer("epochs", epochs, 1)
+    record_every = check_integer("record_every", record_every, 1)
+    check_integer("seed", seed, 0)
     _check_reals(lr=lr, init_std=init_std, threshold=threshold, tolerance=tolerance)
     if getattr(dataset, "is_symbolic", False):
         raise bad("dataset", "symbolic", "must be numeric (substitute numbers for symbols)")

@@ -43,12 +43,12 @@ from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.progress import counted, epoch_bar
 from modspec.numerics.record import Trajectory, Weights, heldout_curve
 from modspec.numerics.rules import rule_terms
-from modspec.numerics.runspec import accepts_run_spec, check_integer
+from modspec.numerics.runspec import accepts_run_spec
 from modspec.numerics.simulate import Observer, effective_a0, initial_weights, simulate
 from modspec.theory.architectures import Network
 from modspec.theory.dataset import CompositionalDataset, Dataset
 from modspec.theory.defaults import HIDDEN, INIT_STD
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import ModspecError, bad, check_integer
 from modspec.theory.observables import loss_key
 
 from .devices import check_backend, cuda_index_problem, resolve_device, resolve_dtype

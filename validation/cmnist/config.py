@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modspec.theory.errors import bad
+from modspec.theory.errors import bad, check_integer, check_number
 
 from .cnn import ARCHS, check_init
 
@@ -69,19 +68,14 @@ class CMNISTConfig:
         for name, low in (("epochs", 0), ("batch", 1), ("seeds", 1), ("eval_every", 1),
                           ("eval_train", 1), ("plateau_window", 1), ("data_seed", 0),
                           ("seed", 0), ("n_train", 1), ("n_test", 1), ("positions", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise bad(name, value, f"must be an integer ≥ {low}")
+            check_integer(name, getattr(self, name), low)
         if self.threads is not None and (isinstance(self.threads, bool)
                                          or not isinstance(self.threads, int)
                                          or not 1 <= self.threads <= MAX_THREADS):
             raise bad("threads", self.threads, f"must be an integer in [1, {MAX_THREADS}] "
                       "(4 per CPU of this machine)")
         for name in ("lr", "r", "plateau_tol"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or not math.isfinite(value) or not value > 0:
-                raise bad(name, value, "must be a finite number > 0")
+            check_number(name, getattr(self, name), 0, strict=True)
         if self.lr > FLOAT32_MAX:           # the step's scale of float32 parameters
             raise bad("lr", self.lr, f"must be at most {FLOAT32_MAX:.3g} (the parameters are "
                       "float32; the reference is 2e-3)")

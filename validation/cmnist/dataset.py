@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import ModspecError, bad, check_integer, check_number
 
 __all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "load_source", "read_idx",
            "targets", "tuple_number"]
@@ -245,12 +245,10 @@ def _check_build(positions: int, n_train: int, n_test: int, holdout: float, r: f
     if isinstance(positions, bool) or not isinstance(positions, int) or not 1 <= positions <= 4:
         raise bad("positions", positions, "must be an integer in 1..4")
     for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise bad(name, value, f"must be an integer ≥ {low}")
+        check_integer(name, value, low)
     if not 0.0 <= float(holdout) <= 0.5:
         raise bad("holdout", holdout, "must be a fraction of digit tuples in [0, 0.5]")
-    if not (math.isfinite(float(r)) and float(r) > 0):
-        raise bad("r", r, "must be a finite number > 0")
+    check_number("r", r, 0, strict=True)
 
 
 def _pools(rng: np.random.Generator, tr_lab: np.ndarray, te_lab: np.ndarray, positions: int,
