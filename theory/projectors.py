@@ -49,6 +49,7 @@ from .declared_spaces import (
     walsh_matrix,
     walsh_sample_space,
 )
+from .equality import group_equal
 from .errors import ModspecError
 
 __all__ = ["Atom", "IdentityRows", "SampleSpace", "WalshRows", "declared_sample_space",
@@ -206,17 +207,12 @@ def joint_sample_space(ds: Dataset, exact: bool = False, tol: float = 1e-9) -> S
 
 
 def _merge_equal(atoms: Sequence[Atom], tol: float) -> list[Atom]:
-    """Merge atoms whose Gram coefficients agree on every block."""
-    merged: list[Atom] = []
-    for atom in atoms:
-        for i, other in enumerate(merged):
-            if all(_same(atom.gram[k], other.gram[k], tol) for k in atom.gram):
-                basis = np.hstack([other.basis, atom.basis])
-                merged[i] = Atom(other.label, other.rank + atom.rank, other.gram, basis, True)
-                break
-        else:
-            merged.append(atom)
-    return [Atom(f"g{n + 1}", a.rank, a.gram, a.basis, True) for n, a in enumerate(merged)]
+    """Merge atoms whose Gram coefficients agree on every block (:func:`group_equal`): one
+    atom per group, of the group's summed rank and joined bases, labelled ``g1, g2, …``."""
+    groups = group_equal(atoms, lambda first, atom: all(_same(atom.gram[k], first.gram[k], tol)
+                                                        for k in atom.gram))
+    return [Atom(f"g{n + 1}", sum(a.rank for a in g), g[0].gram,
+                 np.hstack([a.basis for a in g]), True) for n, g in enumerate(groups)]
 
 
 def _same(a: sp.Expr, b: sp.Expr, tol: float) -> bool:
