@@ -34,7 +34,7 @@ from modspec.theory.architectures import Module, Network
 from modspec.theory.dataset import CompositionalDataset, Dataset, block_index
 from modspec.theory.defaults import HIDDEN
 from modspec.theory.derivation import mode_key
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import ModspecError, bad, check_integer
 from modspec.theory.heldout import check_objects
 from modspec.theory.observables import QUADRANTS, quadrant_name
 from modspec.theory.spectra import Spectrum, module_spectra
@@ -128,9 +128,8 @@ def check_positive(name: str, value: Any, integer: bool = False,
 
 
 def check_hidden(hidden: Any) -> int:
-    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
-        raise bad("hidden", hidden, "must be an integer ≥ 1")
-    return int(hidden)
+    """Hidden units per hidden layer: an integer ≥ 1."""
+    return check_integer("hidden", hidden, 1)
 
 
 def layout(dataset: CompositionalDataset | Dataset, network: Network,

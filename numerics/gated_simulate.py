@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import ModspecError, bad, check_integer
 from modspec.theory.gated import GatedNetwork, gate_table
 from modspec.theory.gated_data import GatedData
 
@@ -53,12 +53,6 @@ class GatedRun:
     seconds: float | None = None
 
 
-def _int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise bad(name, value, f"must be an integer ≥ {minimum}")
-    return int(value)
-
-
 def gated_initial_weights(network: GatedNetwork, init_std: float = 1e-2, seeds: int = 1,
                           seed: int = 0) -> Weights:
     """Independent ``N(0, init_std²)`` entries for every edge, ``(seeds, out, in)``, drawn
@@ -66,8 +60,8 @@ def gated_initial_weights(network: GatedNetwork, init_std: float = 1e-2, seeds: 
     if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) \
             or not math.isfinite(init_std) or init_std < 0:
         raise bad("init_std", init_std, "must be a number ≥ 0")
-    seeds = _int("seeds", seeds, 1)
-    rng = np.random.default_rng(_int("seed", seed, 0))
+    seeds = check_integer("seeds", seeds, 1)
+    rng = np.random.default_rng(check_integer("seed", seed, 0))
     sizes = network.sizes
     return {e.name: rng.normal(0.0, init_std, size=(seeds, sizes[e.target], sizes[e.source]))
             for e in network.edges}
@@ -184,8 +178,8 @@ def gated_simulate(network: GatedNetwork, data: GatedData, lr: float, epochs: in
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
             or lr <= 0:
         raise bad("lr", lr, "must be a number > 0")
-    epochs = _int("epochs", epochs, 0)
-    record_every = _int("record_every", record_every, 1)
+    epochs = check_integer("epochs", epochs, 0)
+    record_every = check_integer("record_every", record_every, 1)
     graph = _Graph(network, data)
     W = start_weights(network, init, init_std, seeds, seed)
     start = {k: v.copy() for k, v in W.items()}

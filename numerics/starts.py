@@ -36,7 +36,7 @@ import numpy as np
 
 from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN, INIT_STD
-from modspec.theory.errors import bad
+from modspec.theory.errors import check_integer
 
 from .flow import Layout, check_hidden, check_positive, layout
 
@@ -72,10 +72,9 @@ def initial_weights(dataset: Any, network: Network, hidden: int = HIDDEN,
     hidden = check_hidden(hidden)
     init_std = check_positive("init_std", init_std, allow_zero=True)
     seeds = check_positive("seeds", seeds, integer=True)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise bad("seed", seed, "must be an integer ≥ 0")
+    seed = check_integer("seed", seed, 0)
     lay = layout(dataset, network, hidden)
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(seed)
     return [[rng.normal(0.0, init_std, size=(seeds, ml.dims[i + 1], ml.dims[i]))
              for i in range(ml.depth)] for ml in lay.modules]
 

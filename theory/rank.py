@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import ModspecError, bad
+from .errors import ModspecError, bad, check_integer
 
 __all__ = ["MAX_SUBSETS", "STUDY_THRESHOLD", "full_rank_count", "full_rank_probability",
            "rank_table", "sampled_full_rank_probability", "sign_patterns",
@@ -45,8 +45,7 @@ STUDY_THRESHOLD = Fraction(1, 10)
 
 def sign_patterns(nx: int) -> np.ndarray:
     """Ωx: column j holds object j's features, ``Ωx[i, j] = (−1)^(bit i of j)``."""
-    if isinstance(nx, bool) or not isinstance(nx, (int, np.integer)) or nx < 1:
-        raise bad("nx", nx, "must be an integer ≥ 1")
+    check_integer("nx", nx, 1)
     j = np.arange(2**nx)
     return (1 - 2 * ((j[None, :] >> np.arange(nx)[:, None]) & 1)).astype(np.int64)
 
@@ -143,8 +142,7 @@ def sampled_full_rank_probability(nx: int, j: int, samples: int = 10_000,
     omega = sign_patterns(nx)
     P = omega.shape[1]
     j = _check_j(j, P)
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise bad("samples", samples, "must be an integer ≥ 1")
+    check_integer("samples", samples, 1)
     rng = np.random.default_rng(seed)
     hits = 0
     for start in range(0, samples, 20_000):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from modspec.numerics.gated_simulate import GatedRun, start_weights
-from modspec.theory.errors import ModspecError, bad
+from modspec.theory.errors import ModspecError, bad, check_integer
 from modspec.theory.gated import GatedNetwork, gate_table
 from modspec.theory.gated_data import GatedData
 
@@ -84,11 +84,8 @@ def _check_schedule(lr: Any, epochs: Any, record_every: Any) -> None:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) \
             or lr <= 0:
         raise bad("lr", lr, "must be a number > 0")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise bad("epochs", epochs, "must be an integer ≥ 0")
-    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
-            or record_every < 1:
-        raise bad("record_every", record_every, "must be an integer ≥ 1")
+    check_integer("epochs", epochs, 0)
+    check_integer("record_every", record_every, 1)
 
 
 def _loss_function(network: GatedNetwork, data: GatedData, W: dict[str, Any],
