@@ -33,7 +33,8 @@ from .inputfile import loads_toml, read_utf8
 
 __all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data", "from_dataset",
            "data_for",
-           "GatedStatistics", "path_label", "path_gates", "active_pathways", "coactive_pairs",
+           "GatedStatistics", "path_label", "path_gates", "gate_weights", "active_pathways",
+           "coactive_pairs",
            "gated_statistics"]
 
 Path = tuple[str, ...]
@@ -223,7 +224,7 @@ def path_gates(network: GatedNetwork, items: int, path: Path) -> list[Any]:
     return out
 
 
-def _weights(network: GatedNetwork, items: int, *paths: Path) -> list[Any]:
+def gate_weights(network: GatedNetwork, items: int, *paths: Path) -> list[Any]:
     """``g_k · Π g_p`` at every sample (k the common output layer of ``paths``)."""
     table = gate_table(network, items)
     k = network.target(paths[0])
@@ -237,7 +238,7 @@ def active_pathways(network: GatedNetwork, items: int) -> tuple[Path, ...]:
     """Pathways whose gates (with their output layer's) are non-zero in some sample; the
     others never train and contribute nothing to the output."""
     return tuple(p for p in network.pathways
-                 if any(w != 0 for w in _weights(network, items, p)))
+                 if any(w != 0 for w in gate_weights(network, items, p)))
 
 
 def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path], ...]:
@@ -248,7 +249,7 @@ def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path]
     for a, j in enumerate(paths):
         for p in paths[a:]:
             if network.target(j) == network.target(p) and any(
-                    w != 0 for w in _weights(network, items, j, p)):
+                    w != 0 for w in gate_weights(network, items, j, p)):
                 out.append((j, p))
     return tuple(out)
 
@@ -295,12 +296,12 @@ def gated_statistics(network: GatedNetwork, data: GatedData) -> GatedStatistics:
 
     yx = {}
     for p in network.pathways:
-        w = per_item(_weights(network, P, p))
+        w = per_item(gate_weights(network, P, p))
         yx[p] = _weighted(data.targets[network.target(p)], w,
                           data.inputs[network.source(p)], N)
     x = {}
     for j, p in coactive_pairs(network, P):
-        w = per_item(_weights(network, P, j, p))
+        w = per_item(gate_weights(network, P, j, p))
         x[(j, p)] = _weighted(data.inputs[network.source(j)], w,
                               data.inputs[network.source(p)], N)
     table = gate_table(network, P)
