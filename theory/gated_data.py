@@ -32,7 +32,7 @@ from .gated import GatedNetwork, gate_table
 from .inputfile import loads_toml, read_utf8
 
 __all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data", "from_dataset",
-           "data_for",
+           "bound_blocks", "data_for",
            "GatedStatistics", "path_label", "path_gates", "gate_weights", "active_pathways",
            "coactive_pairs",
            "gated_statistics"]
@@ -176,29 +176,40 @@ def _exact_block(dataset: Any, name: str, rows: np.ndarray) -> sp.ImmutableMatri
     return sp.ImmutableMatrix(sp.Matrix(pattern.astype(int).tolist()) * scale)
 
 
-def from_dataset(dataset: Any, network: GatedNetwork) -> GatedData:
-    """The data of ``network`` on a dataset of any family (docs/theory/gated.md): each input
-    (output) layer is bound, by name, to the input (output) block of that name, the items are
-    the dataset's samples, the matrices exact. A layer that is no block of the dataset, or a
-    symbolic dataset (the gated derivation needs numbers), is refused in one line."""
+def bound_blocks(dataset: Any, network: GatedNetwork) -> dict[str, dict[str, Any]]:
+    """``{"input": {layer: rows}, "output": {layer: rows}}``: every input (output) layer of
+    ``network`` bound, by name, to the input (output) block of that name of ``dataset`` (its
+    row span). A layer that is no block of the dataset is refused in one line listing them."""
     family = getattr(dataset, "family", "compositional")
-    if dataset.is_symbolic:
-        raise ModspecError(f"the {family} dataset is symbolic: a gated network needs numeric "
-                           "sizes and scales (its statistics are exact numbers); substitute "
-                           "numbers first")
-    dataset.require_fits()
-    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
-    sides = {}
-    for side, layers, blocks, M in (("input", network.input_layers, dataset.input_blocks, X),
-                                    ("output", network.output_layers, dataset.output_blocks,
-                                     Y)):
-        out = {}
+    out = {}
+    for side, layers, blocks in (("input", network.input_layers, dataset.input_blocks),
+                                 ("output", network.output_layers, dataset.output_blocks)):
         for layer in layers:
             if layer not in blocks:
                 raise bad(f"{side} layer", layer, f"must be an {side} block of the {family} "
                           f"dataset: {', '.join(blocks)}")
-            out[layer] = _exact_block(dataset, layer, M[slice(*blocks[layer])])
-        sides[side] = out
+        out[side] = {layer: blocks[layer] for layer in layers}
+    return out
+
+
+def from_dataset(dataset: Any, network: GatedNetwork) -> GatedData:
+    """The data of ``network`` on a dataset of any family (docs/theory/gated.md): each input
+    (output) layer is bound, by name, to the input (output) block of that name
+    (:func:`bound_blocks`), the items are the dataset's samples, the matrices exact. A layer
+    that is no block of the dataset, or a symbolic dataset (its race is
+    :func:`modspec.theory.gated_family.family_modes`), is refused in one line."""
+    family = getattr(dataset, "family", "compositional")
+    if dataset.is_symbolic:
+        raise ModspecError(f"the {family} dataset is symbolic: a gated network needs numeric "
+                           "sizes and scales for its data (exact numbers); substitute "
+                           "numbers first, or derive the race for symbolic sizes with "
+                           "gated_family.family_modes")
+    dataset.require_fits()
+    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+    bound = bound_blocks(dataset, network)
+    sides = {side: {layer: _exact_block(dataset, layer, M[slice(*rows)])
+                    for layer, rows in bound[side].items()}
+             for side, M in (("input", X), ("output", Y))}
     return GatedData(sides["input"], sides["output"]).check(network)
 
 

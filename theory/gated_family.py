@@ -50,7 +50,7 @@ from .dataset import exact
 from .equality import clean, equal
 from .errors import ModspecError, bad
 from .gated import GatedNetwork, gate_table
-from .gated_data import Path, gate_weights
+from .gated_data import Path, bound_blocks, gate_weights
 from .gated_flow import gated_flow, scalar_image
 from .gated_modes import conserved_quantities, mode_scalars
 from .projectors import SampleSpace, sample_space
@@ -138,14 +138,8 @@ def _bind(network: GatedNetwork, dataset: Any) -> dict[str, str]:
             raise bad(f"gate on {g.target}", "per item", "a gate on a dataset family of "
                       "symbolic sizes must be constant or given per context (the items are "
                       "not numbered); substitute numbers first")
-    family = getattr(dataset, "family", "compositional")
-    for side, layers, blocks in (("input", network.input_layers, dataset.input_blocks),
-                                 ("output", network.output_layers, dataset.output_blocks)):
-        for layer in layers:
-            if layer not in blocks:
-                raise bad(f"{side} layer", layer, f"must be an {side} block of the {family} "
-                          f"dataset: {', '.join(blocks)}")
-    return {x: x for x in (*network.input_layers, *network.output_layers)}
+    bound = bound_blocks(dataset, network)
+    return {x: x for side in bound.values() for x in side}
 
 
 def _atom_groups(space: SampleSpace, blocks: list[str]) -> list[tuple[str, sp.Expr, dict]]:
