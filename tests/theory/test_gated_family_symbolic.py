@@ -19,7 +19,7 @@ from modspec.theory.architectures import architecture
 from modspec.theory.derivation import derive
 from modspec.theory.errors import ModspecError
 from modspec.theory.families import from_mapping, symbolic
-from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer
+from modspec.theory.gated import Edge, Gate, GatedNetwork, Layer, ModularRule
 from modspec.theory.gated_convert import as_gated
 from modspec.theory.gated_data import from_dataset, gated_statistics
 from modspec.theory.gated_family import family_modes
@@ -156,6 +156,40 @@ def test_symbolic_modes_on_the_hierarchical_family_equal_the_numeric_derivation(
     at = _compare(net, symbolic(spec), numeric,
                   {"branching": branching, "features": features, "r": r})
     assert sum(int(m.multiplicity) for m in at.modes) == int(numeric.P)
+
+
+@pytest.mark.parametrize("spec,values,inputs,outputs", [
+    ({"family": "parity", "nx": 3, "outputs": [[0], [0, 1]], "kx": 1, "ky": 1, "r": 1},
+     {"nx": 3, "kx": 1, "ky": 1, "r": sp.Rational(1, 2)}, ("Ox", "Gx"), ("Oy", "Py", "Gy")),
+    ({"family": "contexts", "C": 2, "r": 1, "rc": 2, "levels": 2},
+     {"C": 3, "r": 1, "rc": 2}, ("objects", "contexts"), ("common", "specific")),
+])
+def test_symbolic_modes_on_other_families_equal_the_numeric_derivation(spec, values, inputs,
+                                                                        outputs):
+    numeric = from_mapping({**spec, **values})
+    net = _race_network(numeric, inputs, outputs, (inputs[0], outputs[0]))
+    _compare(net, symbolic(spec), numeric, values)
+
+
+@settings(max_examples=4, deadline=None)
+@given(nx=st.integers(1, 3), kx=st.integers(1, 2), ky=st.integers(1, 2),
+       offsets=st.sampled_from([(0,), (1,), (0, 1)]))
+@example(nx=2, kx=1, ky=1, offsets=(0, 1))
+def test_the_modular_rule_on_the_symbolic_compositional_family(nx, kx, ky, offsets):
+    """Input module i (Ox, Gx) feeds output module j (Oy, Gy) when (j − i) mod 2 ∈ offsets,
+    through one shared hidden layer: the rule's context gates average to exact numbers."""
+    values = dict(nx=nx, ny=1, kx=kx, ky=ky, rx=1, ry=sp.Rational(1, 2))
+    numeric = from_mapping({"family": "compositional", **values})
+    size = _sizes(numeric)
+    ins, outs = ("Ox", "Gx"), ("Oy", "Gy")
+    layers = [Layer(b, size[b]) for b in (*ins, *outs)] + [Layer("h", int(numeric.P) + 2),
+                                                            Layer("g", int(numeric.P) + 2)]
+    edges = [Edge(f"W_{b}", b, "h") for b in ins] + [Edge("H", "h", "g")] + [
+        Edge(f"V_{o}", "g", o) for o in outs]
+    net = GatedNetwork(tuple(layers), tuple(edges), rule=ModularRule(ins, outs, offsets),
+                       name="rule")
+    sym = symbolic({"family": "compositional", "nx": 2, "ny": 1, "kx": 1, "ky": 1, "r": 1})
+    _compare(net, sym, numeric, values)
 
 
 @pytest.mark.parametrize("arch", ["dense", "split", "segregated"])
