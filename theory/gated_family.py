@@ -131,14 +131,22 @@ class FamilyModes:
 
 
 def _bind(network: GatedNetwork, dataset: Any) -> dict[str, str]:
-    """Every input (output) layer is the input (output) block of its name; per-item gates
-    are refused (one line naming the gate)."""
+    """Every input (output) layer is the input (output) block of its name, of the block's
+    size where that is a number (a symbolic size is the block's, whatever the declared one);
+    per-item gates are refused (one line naming the gate)."""
     for g in network.gates:
         if g.by == "item":
             raise bad(f"gate on {g.target}", "per item", "a gate on a dataset family of "
                       "symbolic sizes must be constant or given per context (the items are "
                       "not numbered); substitute numbers first")
+    sizes = network.sizes
     bound = bound_blocks(dataset, network)
+    for side in bound.values():
+        for layer, (lo, hi) in side.items():
+            rows = sp.sympify(hi - lo)
+            if rows.is_number and rows != sizes[layer]:
+                raise bad(f"layer {layer} size", sizes[layer],
+                          f"must be {rows} (the rows of block {layer} of the dataset)")
     return {x: x for side in bound.values() for x in side}
 
 

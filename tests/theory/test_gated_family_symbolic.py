@@ -247,3 +247,14 @@ def test_a_gate_per_item_is_refused_in_one_line():
     with pytest.raises(ModspecError, match="gate on S") as err:
         family_modes(per_item, symbolic(spec))
     assert "\n" not in str(err.value)
+
+
+def test_a_layer_of_the_wrong_size_is_refused_where_the_block_size_is_a_number():
+    spec = {"family": "hierarchical", "levels": 3, "branching": 2, "features": 1, "r": 1}
+    numeric = from_mapping(spec)
+    net = _race_network(numeric, ("items",), ("level1", "level2"), ("items", "level2"))
+    wrong = GatedNetwork(tuple(Layer(x.name, x.size + (x.name == "level1"))
+                               for x in net.layers), net.edges, net.gates, net.contexts)
+    with pytest.raises(ModspecError, match=r"layer level1 size=3 is invalid: must be 2"):
+        family_modes(wrong, numeric)
+    assert family_modes(wrong, symbolic(spec)).modes      # symbolic: the block's size
