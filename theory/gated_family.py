@@ -54,6 +54,7 @@ from .gated_data import Path, bound_blocks, gate_weights
 from .gated_flow import gated_flow, scalar_image
 from .gated_modes import conserved_quantities, mode_scalars
 from .projectors import SampleSpace, sample_space
+from .work_budget import check_work
 
 __all__ = ["FamilyMode", "FamilyModes", "family_modes", "gate_average", "MAX_SOLVE_EDGES"]
 
@@ -240,6 +241,7 @@ def family_modes(network: GatedNetwork, dataset: Any) -> FamilyModes:
     sizes: see the module docstring."""
     bound = _bind(network, dataset)
     space = sample_space(dataset)
+    check_work(dataset, space)
     P = sp.sympify(space.P)
     flow = gated_flow(network)
     b, stats, rhs = mode_scalars(flow)

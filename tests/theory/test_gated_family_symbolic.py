@@ -129,7 +129,7 @@ def _compare(net, symbolic_ds, numeric_ds, values, generic=True):
     return at
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(nx=st.integers(1, 3), data=st.data(), kx=st.integers(0, 2), ky=st.integers(0, 2),
        rx=st.sampled_from([0, 1, sp.Rational(1, 2), sp.sqrt(2)]),
        ry=st.sampled_from([0, 1, sp.Rational(3, 2)]))
@@ -171,7 +171,7 @@ def test_symbolic_modes_on_other_families_equal_the_numeric_derivation(spec, val
     _compare(net, symbolic(spec), numeric, values)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(nx=st.integers(1, 3), kx=st.integers(1, 2), ky=st.integers(1, 2),
        offsets=st.sampled_from([(0,), (1,), (0, 1)]))
 @example(nx=2, kx=1, ky=1, offsets=(0, 1))
