@@ -24,7 +24,7 @@ from modspec.theory.gated_convert import as_gated
 from modspec.theory.gated_data import from_dataset, gated_statistics
 from modspec.theory.gated_family import family_modes
 from modspec.theory.gated_flow import gated_flow
-from modspec.theory.gated_modes import aligned_weights, pathway_modes
+from modspec.theory.gated_modes import aligned_weights, conserved_quantities, pathway_modes
 
 TOL = 1e-10
 
@@ -75,8 +75,9 @@ def _matches(net, num, sym):
 def _check_equations(net, data, modes, a, sym_mode, sigma, rng, generic):
     """At random strengths, the symbolic mode ODEs are the numeric ones in flipped frames,
     and the mode's loss ℓ_g is what aligned weights on one of its vectors add to the loss of
-    the whole network; where SymPy solved the fixed points, the flow's end point from an
-    aligned start lies on one of them."""
+    the whole network; at generic values, the conserved quantities are the numeric mode's and,
+    where SymPy solved the fixed points, the flow's end point from an aligned start lies on
+    one of them."""
     num = modes.system(a)
     flip = {e: sigma.get(net.edge[e].source, 1) * sigma.get(net.edge[e].target, 1)
             for e in num}
@@ -90,8 +91,12 @@ def _check_equations(net, data, modes, a, sym_mode, sigma, rng, generic):
     W = aligned_weights(modes, {a: {e: flip[e] * b[e] for e in num}})
     added = gated_loss(net, data, W) - gated_loss(net, data, {k: 0 * w for k, w in W.items()})
     assert abs(float(sym_mode.loss.xreplace(at_sym)) - float(np.ravel(added)[0])) <= TOL
-    if sym_mode.fixed_points is None or not generic:
-        return          # SymPy's solutions hold for generic values of the symbols
+    if not generic:
+        return          # conserved quantities and fixed points: for generic symbols
+    laws = conserved_quantities(modes.structure(a), modes.b)
+    assert sp.Matrix(laws).T == sp.Matrix(list(sym_mode.conserved)).T
+    if sym_mode.fixed_points is None:
+        return
     system = mode_system(modes, a)
     start = {e: 0.3 for e in system.edges}
     end = end_point(system, start, 1.0, start=start)
@@ -133,6 +138,7 @@ def _compare(net, symbolic_ds, numeric_ds, values, generic=True):
 @given(nx=st.integers(1, 3), data=st.data(), kx=st.integers(0, 2), ky=st.integers(0, 2),
        rx=st.sampled_from([0, 1, sp.Rational(1, 2), sp.sqrt(2)]),
        ry=st.sampled_from([0, 1, sp.Rational(3, 2)]))
+@example(nx=3, data=None, kx=1, ky=2, rx=sp.Rational(1, 2), ry=sp.Rational(3, 2))
 @example(nx=2, data=None, kx=0, ky=1, rx=1, ry=1)
 @example(nx=2, data=None, kx=1, ky=1, rx=1, ry=0)
 @example(nx=1, data=None, kx=2, ky=0, rx=sp.sqrt(2), ry=1)
