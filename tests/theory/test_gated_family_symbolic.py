@@ -202,14 +202,16 @@ def test_the_modular_rule_on_the_symbolic_compositional_family(nx, kx, ky, offse
 def test_todays_wirings_declared_as_gated_have_todays_symbolic_modes(arch):
     """On the symbolic compositional family, each module's mode of today's derivation is the
     gated network's: its singular value is that of the mode's Σyx between the module's input
-    and output layers, its input variance the top eigenvalue of its Σx, its multiplicity the
-    atom's (exact, in the symbols)."""
+    and output layers, its input variance the trace of its (rank-one) Σx, its multiplicity
+    the atoms', and where one pathway carries the mode, its fixed point a* the product of
+    the edges' strengths at a fixed point SymPy solved (exact, in the symbols)."""
     spec = {"family": "compositional", "nx": 3, "ny": 1, "kx": 3, "ky": 1, "r": 1}
     sym = symbolic(spec)
     conv = as_gated(architecture(arch, 2), from_mapping(spec), hidden=16)
     fm = family_modes(conv.network, sym)
     today = derive(sym, architecture(arch, 2))
     net = conv.network
+    checked = 0
     for module in architecture(arch, 2).modules:
         tag = module.name
         for mode in today.module(tag).spectrum.modes:
@@ -220,6 +222,12 @@ def test_todays_wirings_declared_as_gated_have_todays_symbolic_modes(arch):
                 S, D = _module_statistics(net, m, tag, module)
                 assert sp.simplify((S.T * S).trace() - mode.s ** 2) == 0
                 assert sp.simplify(D.trace() - mode.lam) == 0
+                if len(m.edges) == 2 and m.fixed_points:     # one pathway: a* = s/λ
+                    b1, b2 = (fm.b[e] for e in m.edges)
+                    products = {sp.simplify((b1 * b2).xreplace(sol)) for sol in m.fixed_points}
+                    assert any(sp.simplify(p - mode.fixed_point) == 0 for p in products)
+                    checked += 1
+    assert checked
 
 
 def _module_statistics(net, mode, tag, module):
