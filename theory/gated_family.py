@@ -110,7 +110,9 @@ class FamilyModes:
     def subs(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> FamilyModes:
         """The result at numbers (keys as :func:`modspec.theory.families.substitution`
         takes them, checked as the family checks them); modes of multiplicity 0, or whose
-        statistics all vanish there, are dropped."""
+        statistics all vanish there, are dropped, and so are fixed points that divide by 0
+        there (at such values the fixed points the symbols' solutions give can be only
+        some of them)."""
         from .families import substitution
 
         at = substitution(self.dataset, {**(values or {}), **kw})
@@ -121,7 +123,9 @@ class FamilyModes:
             if mult == 0 or all(v == 0 for v in vals.values()):
                 continue
             fixed = None if m.fixed_points is None else tuple(
-                {k: clean(v.subs(at)) for k, v in sol.items()} for sol in m.fixed_points)
+                point for point in ({k: clean(v.subs(at)) for k, v in sol.items()}
+                                    for sol in m.fixed_points)
+                if not any(v.has(sp.zoo, sp.nan, sp.oo) for v in point.values()))
             modes.append(FamilyMode(m.label, mult, m.edges, vals,
                                     {e: sp.expand(r.subs(at)) for e, r in m.equations.items()},
                                     m.conserved, fixed, sp.expand(m.loss.subs(at))))
@@ -131,7 +135,7 @@ class FamilyModes:
                            self.b)
 
 
-def _bind(network: GatedNetwork, dataset: Any) -> dict[str, str]:
+def _bind(network: GatedNetwork, dataset: Any) -> list[str]:
     """Every input (output) layer is the input (output) block of its name, of the block's
     size where that is a number (a symbolic size is the block's, whatever the declared one);
     per-item gates are refused (one line naming the gate)."""
@@ -148,7 +152,7 @@ def _bind(network: GatedNetwork, dataset: Any) -> dict[str, str]:
             if rows.is_number and rows != sizes[layer]:
                 raise bad(f"layer {layer} size", sizes[layer],
                           f"must be {rows} (the rows of block {layer} of the dataset)")
-    return {x: x for side in bound.values() for x in side}
+    return [x for side in bound.values() for x in side]
 
 
 def _atom_groups(space: SampleSpace, blocks: list[str]) -> list[tuple[str, sp.Expr, dict]]:
@@ -250,7 +254,7 @@ def family_modes(network: GatedNetwork, dataset: Any) -> FamilyModes:
         {s: 0 for s in flow.sigma_y.values()}))
     generic = (flow, b, stats, rhs, loss)
     modes = []
-    for label, rank, gram in _atom_groups(space, list(bound)):
+    for label, rank, gram in _atom_groups(space, bound):
         mode = _mode(network, generic, label, rank, gram, P)
         if mode is not None:
             modes.append(mode)
