@@ -11,6 +11,7 @@ import pytest
 import sympy as sp
 
 from modspec.cli import main
+from modspec.theory.symbols import text_name
 
 ROOT = Path(__file__).resolve().parents[1]
 NET = str(ROOT / "docs/examples/two-pathways.toml")
@@ -33,18 +34,24 @@ def test_symbolic_json_at_the_files_numbers_is_the_numeric_derivation(capsys):
     at = {sp.Symbol("c"): 2, sp.Symbol("f"): 1, sp.Symbol("r"): 1}
 
     def key(stats, value):
-        return tuple(sorted((k, round(abs(float(value(v))), 10)) for k, v in stats.items()
-                            if k.startswith("s[")))
+        return tuple(sorted((text_name(k), round(abs(float(value(v))), 10))
+                            for k, v in stats.items() if k.startswith("s")))
 
     want = sorted(key(m["statistics"], float) for m in num["modes"])
     got = sorted(key(m["statistics"], lambda v: sp.sympify(v).subs(at))
                  for m in sym["modes"]
                  for _ in range(int(sp.sympify(m["multiplicity"]).subs(at))))
     assert got == want
-    conserved = {tuple(m["conserved"]) for m in num["modes"]}
+    conserved = {tuple(re.sub(r"b\[(\w+)\]", r"b_\1_", q) for q in m["conserved"])
+                 for m in num["modes"]}
     assert {tuple(m["conserved"]) for m in sym["modes"]} == conserved
-    loss = sp.sympify(re.sub(r"b\[(\w+)\]", r"b_\1", sym["loss"]))
-    zero = {sp.Symbol(f"b_{e}"): 0 for e in ("Win", "Wmid", "Wout", "S")}
+    for m in sym["modes"]:      # every string reads back with plain sympify
+        texts = [m["multiplicity"], m["loss"], *m["statistics"], *m["statistics"].values(),
+                 *m["equations"].values(), *m["conserved"],
+                 *(v for sol in m["fixed_points"] or [] for v in (*sol, *sol.values()))]
+        assert all(isinstance(sp.sympify(t), sp.Expr) for t in texts)
+    loss = sp.sympify(sym["loss"])        # plain sympify reads every string back
+    zero = {sp.Symbol(f"b_{e}_"): 0 for e in ("Win", "Wmid", "Wout", "S")}
     half_sigma_y = sp.Add(*[sp.sympify(v) for v in sym["sigma_y"].values()]) / 2
     assert sp.simplify(loss.subs(zero) - half_sigma_y) == 0
     assert half_sigma_y.subs(at) == 1      # Σy(level1) = Σy(level2) = f
@@ -54,6 +61,7 @@ def test_symbolic_text_and_latex(capsys):
     text = _derive(capsys, "--symbolic")
     assert "mode level2 (multiplicity c*(c - 1))" in text
     assert "fixed point: b[S] = -b[Win]*b[Wout] + sqrt(f)/r" in text
+    assert "hidden layer h needs at least c*(c - 1) + c units" in text
     latex = _derive(capsys, "--symbolic", "--format", "latex")
     assert latex.startswith("\\begin{align*}") and "\\ell &=" in latex
 
@@ -66,7 +74,7 @@ def test_the_compositional_family_is_the_default_symbolic_dataset(tmp_path, caps
     pay = json.loads(capsys.readouterr().out)
     (mode,) = pay["modes"]
     assert mode["multiplicity"] == "ny"
-    assert sp.simplify(sp.sympify(mode["statistics"]["s[W.V]"]) - 1) == 0
+    assert sp.simplify(sp.sympify(mode["statistics"]["s_W_V_"]) - 1) == 0
     assert sp.sympify(pay["sigma_y"]["Oy"]) == sp.Symbol("ny")
 
 

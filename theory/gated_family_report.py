@@ -16,7 +16,8 @@ from typing import Any
 import sympy as sp
 
 from .gated_data import active_pathways, path_label
-from .gated_family import FamilyModes
+from .gated_family import MAX_SOLVE_EDGES, FamilyModes
+from .symbols import text_name, to_text
 
 __all__ = ["family_payload", "family_text", "family_latex"]
 
@@ -27,12 +28,13 @@ def _loss(result: FamilyModes) -> sp.Expr:
 
 
 def family_payload(result: FamilyModes) -> dict[str, Any]:
-    """The JSON report (see the module docstring)."""
+    """The JSON report (see the module docstring): every expression, and every name of a
+    symbol used as a key, as plain :func:`sympy.sympify` reads it
+    (:func:`~modspec.theory.symbols.to_text`: ``b[Win]`` is ``b_Win_``)."""
     net = result.network
     active = active_pathways(net, 1)
-    symbols = sorted({str(s) for m in result.modes for s in m.multiplicity.free_symbols}
-                     | {str(s) for m in result.modes for v in m.values.values()
-                        for s in v.free_symbols})
+    symbols = sorted({text_name(str(s)) for m in result.modes
+                      for v in (m.multiplicity, *m.values.values()) for s in v.free_symbols})
     return {
         "network": net.name, "family": getattr(result.dataset, "family", "compositional"),
         "symbols": symbols, "contexts": len(net.contexts),
@@ -40,43 +42,46 @@ def family_payload(result: FamilyModes) -> dict[str, Any]:
                      "untrained": [path_label(p) for p in net.pathways if p not in active]},
         "basis_condition": {"holds": True, "reason": "the family's atoms diagonalise every "
                             "gated statistic (gates constant or per context)"},
-        "modes": [{"mode": m.label, "multiplicity": str(m.multiplicity),
+        "modes": [{"mode": m.label, "multiplicity": to_text(m.multiplicity),
                    "edges": list(m.edges),
-                   "statistics": {str(k): str(v) for k, v in m.values.items() if v != 0},
-                   "equations": {e: str(r) for e, r in m.equations.items()},
-                   "conserved": [str(q) for q in m.conserved],
+                   "statistics": {text_name(str(k)): to_text(v) for k, v in m.values.items()
+                                  if v != 0},
+                   "equations": {e: to_text(r) for e, r in m.equations.items()},
+                   "conserved": [to_text(q) for q in m.conserved],
                    "fixed_points": None if m.fixed_points is None else [
-                       {str(k): str(v) for k, v in sol.items()} for sol in m.fixed_points],
-                   "loss": str(m.loss)} for m in result.modes],
-        "sigma_y": {k: str(v) for k, v in result.sigma_y.items()},
-        "loss": str(_loss(result)),
-        "hidden_widths": {h: str(w) for h, w in result.widths.items()},
+                       {text_name(str(k)): to_text(v) for k, v in sol.items()}
+                       for sol in m.fixed_points],
+                   "loss": to_text(m.loss)} for m in result.modes],
+        "sigma_y": {k: to_text(v) for k, v in result.sigma_y.items()},
+        "loss": to_text(_loss(result)),
+        "hidden_widths": {h: to_text(w) for h, w in result.widths.items()},
     }
 
 
 def family_text(result: FamilyModes) -> str:
-    """The report as lines of text."""
-    pay = family_payload(result)
-    lines = [f"network {pay['network']} on the {pay['family']} family "
-             f"(symbols {', '.join(pay['symbols']) or 'none'}): {pay['contexts']} contexts; "
-             f"{len(pay['pathways']['trained'])} trained pathways, "
-             f"{len(pay['pathways']['untrained'])} untrained",
+    """The report as lines of text (strengths ``b[e]``, statistics ``s[p]``, ``d[j|p]``)."""
+    net = result.network
+    active = active_pathways(net, 1)
+    symbols = sorted({str(s) for m in result.modes
+                      for v in (m.multiplicity, *m.values.values()) for s in v.free_symbols})
+    lines = [f"network {net.name} on the {getattr(result.dataset, 'family', 'compositional')} "
+             f"family (symbols {', '.join(symbols) or 'none'}): {len(net.contexts)} contexts; "
+             f"{len(active)} trained pathways, {len(net.pathways) - len(active)} untrained",
              "the family's atoms are shared singular vectors: the race reduction holds"]
-    for m in pay["modes"]:
-        lines.append(f"mode {m['mode']} (multiplicity {m['multiplicity']}): "
-                     f"{len(m['edges'])} edges")
-        lines += [f"  {k} = {v}" for k, v in m["statistics"].items()]
-        lines += [f"  τ d{e}/dt = {r}" for e, r in m["equations"].items()]
-        lines += [f"  conserved: {q}" for q in m["conserved"]]
-        if m["fixed_points"] is None:
-            lines.append("  fixed points: not solved symbolically (more than 3 edges)")
+    for m in result.modes:
+        lines.append(f"mode {m.label} (multiplicity {m.multiplicity}): {len(m.edges)} edges")
+        lines += [f"  {k} = {v}" for k, v in m.values.items() if v != 0]
+        lines += [f"  τ d{e}/dt = {r}" for e, r in m.equations.items()]
+        lines += [f"  conserved: {q}" for q in m.conserved]
+        if m.fixed_points is None:
+            lines.append(f"  fixed points: not solved symbolically (more than "
+                         f"{MAX_SOLVE_EDGES} edges)")
         else:
             lines += ["  fixed point: " + ", ".join(f"{k} = {v}" for k, v in sol.items())
-                      for sol in m["fixed_points"]]
-    lines += [f"Σy[{k}] = {v}" for k, v in pay["sigma_y"].items()]
-    lines.append(f"loss = {pay['loss']}")
-    lines += [f"hidden layer {h} needs at least {w} units" for h, w in
-              pay["hidden_widths"].items()]
+                      for sol in m.fixed_points]
+    lines += [f"Σy[{k}] = {v}" for k, v in result.sigma_y.items()]
+    lines.append(f"loss = {_loss(result)}")
+    lines += [f"hidden layer {h} needs at least {w} units" for h, w in result.widths.items()]
     return "\n".join(lines)
 
 
