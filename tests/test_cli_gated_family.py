@@ -115,8 +115,6 @@ def test_the_example_validates_and_sweeps(tmp_path, capsys):
 @pytest.mark.parametrize("extra,message", [
     (["--dataset", "BAD"], "output layer='level9' is invalid: must be an output block of "
                            "the hierarchical dataset: level0, level1, level2"),
-    (["--symbolic"], "--symbolic is invalid with --network: a gated network is derived from "
-                     "a numeric dataset"),
 ])
 def test_refusals_are_one_line_and_status_2(extra, message, tmp_path, capsys):
     net, dataset = EXAMPLE[0], EXAMPLE[2]

@@ -16,6 +16,7 @@ _LAZY = {
     "Derivation": ".derivation",
     "derive": ".derivation",
     "GatedNetwork": ".gated",
+    "family_modes": ".gated_family",
     "load_network": ".gated_toml",
     "Module": ".architectures",
     "Network": ".architectures",

@@ -32,8 +32,9 @@ from .gated import GatedNetwork, gate_table
 from .inputfile import loads_toml, read_utf8
 
 __all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data", "from_dataset",
-           "data_for",
-           "GatedStatistics", "path_label", "path_gates", "active_pathways", "coactive_pairs",
+           "bound_blocks", "data_for",
+           "GatedStatistics", "path_label", "path_gates", "gate_weights", "active_pathways",
+           "coactive_pairs",
            "gated_statistics"]
 
 Path = tuple[str, ...]
@@ -175,29 +176,40 @@ def _exact_block(dataset: Any, name: str, rows: np.ndarray) -> sp.ImmutableMatri
     return sp.ImmutableMatrix(sp.Matrix(pattern.astype(int).tolist()) * scale)
 
 
-def from_dataset(dataset: Any, network: GatedNetwork) -> GatedData:
-    """The data of ``network`` on a dataset of any family (docs/theory/gated.md): each input
-    (output) layer is bound, by name, to the input (output) block of that name, the items are
-    the dataset's samples, the matrices exact. A layer that is no block of the dataset, or a
-    symbolic dataset (the gated derivation needs numbers), is refused in one line."""
+def bound_blocks(dataset: Any, network: GatedNetwork) -> dict[str, dict[str, Any]]:
+    """``{"input": {layer: rows}, "output": {layer: rows}}``: every input (output) layer of
+    ``network`` bound, by name, to the input (output) block of that name of ``dataset`` (its
+    row span). A layer that is no block of the dataset is refused in one line listing them."""
     family = getattr(dataset, "family", "compositional")
-    if dataset.is_symbolic:
-        raise ModspecError(f"the {family} dataset is symbolic: a gated network needs numeric "
-                           "sizes and scales (its statistics are exact numbers); substitute "
-                           "numbers first")
-    dataset.require_fits()
-    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
-    sides = {}
-    for side, layers, blocks, M in (("input", network.input_layers, dataset.input_blocks, X),
-                                    ("output", network.output_layers, dataset.output_blocks,
-                                     Y)):
-        out = {}
+    out = {}
+    for side, layers, blocks in (("input", network.input_layers, dataset.input_blocks),
+                                 ("output", network.output_layers, dataset.output_blocks)):
         for layer in layers:
             if layer not in blocks:
                 raise bad(f"{side} layer", layer, f"must be an {side} block of the {family} "
                           f"dataset: {', '.join(blocks)}")
-            out[layer] = _exact_block(dataset, layer, M[slice(*blocks[layer])])
-        sides[side] = out
+        out[side] = {layer: blocks[layer] for layer in layers}
+    return out
+
+
+def from_dataset(dataset: Any, network: GatedNetwork) -> GatedData:
+    """The data of ``network`` on a dataset of any family (docs/theory/gated.md): each input
+    (output) layer is bound, by name, to the input (output) block of that name
+    (:func:`bound_blocks`), the items are the dataset's samples, the matrices exact. A layer
+    that is no block of the dataset, or a symbolic dataset (its race is
+    :func:`modspec.theory.gated_family.family_modes`), is refused in one line."""
+    family = getattr(dataset, "family", "compositional")
+    if dataset.is_symbolic:
+        raise ModspecError(f"the {family} dataset is symbolic: a gated network needs numeric "
+                           "sizes and scales for its data (exact numbers); substitute "
+                           "numbers first, or derive the race for symbolic sizes with "
+                           "gated_family.family_modes")
+    dataset.require_fits()
+    X, Y = np.asarray(dataset.X, dtype=float), np.asarray(dataset.Y, dtype=float)
+    bound = bound_blocks(dataset, network)
+    sides = {side: {layer: _exact_block(dataset, layer, M[slice(*rows)])
+                    for layer, rows in bound[side].items()}
+             for side, M in (("input", X), ("output", Y))}
     return GatedData(sides["input"], sides["output"]).check(network)
 
 
@@ -223,7 +235,7 @@ def path_gates(network: GatedNetwork, items: int, path: Path) -> list[Any]:
     return out
 
 
-def _weights(network: GatedNetwork, items: int, *paths: Path) -> list[Any]:
+def gate_weights(network: GatedNetwork, items: int, *paths: Path) -> list[Any]:
     """``g_k · Π g_p`` at every sample (k the common output layer of ``paths``)."""
     table = gate_table(network, items)
     k = network.target(paths[0])
@@ -237,7 +249,7 @@ def active_pathways(network: GatedNetwork, items: int) -> tuple[Path, ...]:
     """Pathways whose gates (with their output layer's) are non-zero in some sample; the
     others never train and contribute nothing to the output."""
     return tuple(p for p in network.pathways
-                 if any(w != 0 for w in _weights(network, items, p)))
+                 if any(w != 0 for w in gate_weights(network, items, p)))
 
 
 def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path], ...]:
@@ -248,7 +260,7 @@ def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path]
     for a, j in enumerate(paths):
         for p in paths[a:]:
             if network.target(j) == network.target(p) and any(
-                    w != 0 for w in _weights(network, items, j, p)):
+                    w != 0 for w in gate_weights(network, items, j, p)):
                 out.append((j, p))
     return tuple(out)
 
@@ -295,12 +307,12 @@ def gated_statistics(network: GatedNetwork, data: GatedData) -> GatedStatistics:
 
     yx = {}
     for p in network.pathways:
-        w = per_item(_weights(network, P, p))
+        w = per_item(gate_weights(network, P, p))
         yx[p] = _weighted(data.targets[network.target(p)], w,
                           data.inputs[network.source(p)], N)
     x = {}
     for j, p in coactive_pairs(network, P):
-        w = per_item(_weights(network, P, j, p))
+        w = per_item(gate_weights(network, P, j, p))
         x[(j, p)] = _weighted(data.inputs[network.source(j)], w,
                               data.inputs[network.source(p)], N)
     table = gate_table(network, P)

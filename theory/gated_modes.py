@@ -42,8 +42,8 @@ from .gated import GatedNetwork
 from .gated_data import GatedStatistics, path_label
 from .gated_flow import GatedFlow, scalar_image
 
-__all__ = ["BasisCondition", "basis_condition", "PathwayModes", "pathway_modes",
-           "aligned_weights", "mode_strengths", "conserved_quantities"]
+__all__ = ["BasisCondition", "basis_condition", "PathwayModes", "mode_scalars",
+           "pathway_modes", "aligned_weights", "mode_strengths", "conserved_quantities"]
 
 _TOL = 1e-9
 
@@ -227,6 +227,17 @@ def _stat_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(("s[" if kind == "Sigma_yx" else "d[") + rest)
 
 
+def mode_scalars(flow: GatedFlow) -> tuple[dict[str, sp.Symbol], dict[str, sp.Symbol],
+                                            dict[str, sp.Expr]]:
+    """The generic per-mode system of ``flow``: the strength symbols ``b[e]``, the scalar
+    ``s[p]`` or ``d[j|p]`` of every statistic (by its name in ``flow.stats``) and
+    ``rhs[e]``, the image of ``τ dW_e/dt`` on one aligned mode (:func:`scalar_image`)."""
+    b = {e.name: sp.Symbol(f"b[{e.name}]") for e in flow.network.edges}
+    stats = {name: _stat_symbol(name) for name in flow.stats}
+    scalars: dict[str, sp.Expr] = {**b, **stats}
+    return b, stats, {e: sp.expand(scalar_image(flow.rhs[e], scalars)) for e in b}
+
+
 def pathway_modes(flow: GatedFlow, stats: GatedStatistics,
                   condition: BasisCondition | None = None) -> PathwayModes:
     """The per-mode system (see the module docstring). Only where :func:`basis_condition`
@@ -249,10 +260,7 @@ def pathway_modes(flow: GatedFlow, stats: GatedStatistics,
                       if a in frames[e.source] and a in frames[e.target]) for a in all_modes}
     edges = {a: es for a, es in edges.items() if es}      # modes that no edge carries: none
     all_modes = sorted(edges)
-    b = {e.name: sp.Symbol(f"b[{e.name}]") for e in net.edges}
-    scalars: dict[str, sp.Expr] = {e: b[e] for e in b}
-    scalars.update({name: _stat_symbol(name) for name in flow.stats})
-    rhs = {e: sp.expand(scalar_image(flow.rhs[e], scalars)) for e in b}
+    b, _stats, rhs = mode_scalars(flow)
     num = stats.numeric()
     values: dict[int, dict[sp.Symbol, float]] = {}
     for a in all_modes:

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "file's named family in its symbols: hierarchical in c f r at the "
                         "file's levels (plus the dense spectrum for any number of levels D), "
                         "parity in nx kx ky r with the file's outputs, contexts in C r rc with "
-                        "the file's variants")
+                        "the file's variants; with --network, the gated network's race on "
+                        "that family (gates constant or per context)")
     add_objects_option(p, help="train on these objects only (integers in [0, P): hypercube "
                                "corners or tree leaves, spaces or commas) and report the "
                                "held-out error of every output block")

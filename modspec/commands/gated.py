@@ -24,9 +24,9 @@ from typing import Any
 from modspec.theory.defaults import SEED
 from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "hands_over",
-           "load", "predict_network", "refuse_architecture", "simulate_network", "start_of",
-           "validate_network"]
+__all__ = ["MODULAR", "NETWORK_HELP", "add_network_options", "derive_network", "derive_symbolic",
+           "hands_over", "load", "predict_network", "refuse_architecture", "simulate_network",
+           "start_of", "validate_network"]
 
 NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/theory/gated.md); "
                 "--dataset then names its data (family = gated, or any family: its blocks feed the "
@@ -36,15 +36,19 @@ NETWORK_HELP = ("a gated network declared in TOML (layers, edges, gates; docs/th
 
 
 def derive_network(args: argparse.Namespace) -> int:
-    """Validate everything first, then derive and print the report."""
+    """Validate everything first, then derive and print the report (with ``--symbolic``,
+    the race on the dataset family of symbolic sizes: :func:`derive_symbolic`)."""
     from modspec.theory.gated_data import data_for
 
     refuse_architecture(args)
+    if args.symbolic:
+        return derive_symbolic(args)
     network = _network_file(args)
     data = data_for(args.dataset, network)
     check_sizes(network)
     if args.format == "latex":
-        raise ModspecError("--format=latex is invalid with --network: use text or json")
+        raise ModspecError("--format=latex is invalid with --network: use text or json "
+                           "(or --symbolic)")
     from modspec.numerics.gated_report import gated_report
 
     report = gated_report(network, data)
@@ -52,6 +56,35 @@ def derive_network(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(_text(report))
+    return 0
+
+
+def derive_symbolic(args: argparse.Namespace) -> int:
+    """``derive --network --symbolic``: the family of ``--dataset`` (the compositional family
+    without it) with its sizes and scales as symbols
+    (:func:`modspec.theory.families.symbolic`), and the race of the network on it
+    (:func:`modspec.theory.gated_family.family_modes`) as text, JSON or LaTeX."""
+    from modspec.theory.gated_toml import load_network
+
+    network = load_network(args.network)
+    check_sizes(network)
+    if args.dataset is None:
+        from modspec.theory.dataset import CompositionalDataset
+
+        dataset = CompositionalDataset.symbolic()
+    else:
+        from modspec.theory.families import symbolic
+
+        dataset = symbolic(args.dataset)
+    from modspec.theory import gated_family_report as report
+    from modspec.theory.gated_family import family_modes
+
+    result = family_modes(network, dataset)
+    if args.format == "json":
+        print(json.dumps(report.family_payload(result), indent=2))
+    else:
+        print(report.family_latex(result) if args.format == "latex"
+              else report.family_text(result))
     return 0
 
 
@@ -123,11 +156,7 @@ def add_network_options(parser: argparse.ArgumentParser, start: bool = True) -> 
 def refuse_architecture(args: argparse.Namespace) -> None:
     """``--arch`` or ``--depth`` given (on the line or in ``--config``, whatever the value)
     together with ``--network``: one line (:class:`modspec.commands.options.Given` notes
-    which options were given); so is ``--symbolic`` (a gated derivation needs numbers)."""
-    if getattr(args, "symbolic", False):
-        raise ModspecError("--symbolic is invalid with --network: a gated network is derived "
-                           "from a numeric dataset (its gated statistics are exact numbers); "
-                           "drop --symbolic")
+    which options were given)."""
     for name in ("arch", "depth"):
         if name in getattr(args, "given", ()):
             raise ModspecError(f"--{name}={getattr(args, name)} is invalid with --network: "
