@@ -60,6 +60,11 @@ class Recorder:
                 K[..., layers[0].shape[-1]:] = np.eye(K.shape[-2])     # shallow: K = [M̃, I]
         shape = (n_seeds, self.chunk, sub.layout.n_out, sub.layout.n_in)
         self.reduced = (np.empty(shape), np.empty(shape))           # W̃, R̃
+        # the rebuilt full maps of a batch, written in place (fresh arrays of this size
+        # cost page faults at every batch)
+        self.full = [np.empty((n_seeds, self.chunk * K.shape[-2],
+                               K.shape[-1] if F is None else F.shape[-1]))
+                     for K, F in zip(self.left, self.right, strict=True)]
 
     def record(self, slot: int, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray,
                weights: Sequence[Sequence[np.ndarray]], cov: Covariances) -> None:
@@ -87,18 +92,22 @@ class Recorder:
             return
         seeds = self.table.shape[1]
         full = []
-        for K, F in zip(self.left, self.right, strict=True):
-            K = K[:, :n]
-            M = K if F is None else (K.reshape(seeds, -1, K.shape[-1]) @ F).reshape(
-                seeds, n, K.shape[-2], F.shape[-1])
+        for K, F, out in zip(self.left, self.right, self.full, strict=True):
+            rows = K.shape[-2]
+            if F is None:
+                M = K[:, :n]
+            else:
+                M = out[:, :n * rows].reshape(seeds, n, rows, F.shape[-1])
+                np.matmul(K[:, :n].reshape(seeds, n * rows, K.shape[-1]), F,
+                          out=out[:, :n * rows])
             full.append(M.reshape(seeds * n, *M.shape[2:]))
         final = total_map(self.lay, full)                    # (seeds · records, out, in)
+        by_seed = final.reshape(seeds, n, *final.shape[1:])
+        self._held(self.slots, by_seed)
+        self.final_map = by_seed[:, -1].copy()
         Wr, Rr = (x[:, :n].reshape(seeds * n, *x.shape[2:]) for x in self.reduced)
-        values = self.obs.values(full, final, None, (Wr, cov.sigma_yx, Rr))
+        values = self.obs.values(full, final, None, (Wr, cov.sigma_yx, Rr), overwrite=True)
         self.table[self.slots] = values.reshape(seeds, n, -1).transpose(1, 0, 2)
-        final = final.reshape(seeds, n, *final.shape[1:])
-        self._held(self.slots, final)
-        self.final_map = final[:, -1].copy()
         self.slots = []
 
     def _held(self, slots: list[int], final: np.ndarray) -> None:

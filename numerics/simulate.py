@@ -102,6 +102,7 @@ class Observer:
         # held-out errors: the output rows summed by block (a 0/1 matrix rows × blocks)
         self.block_rows = _masks((lay.n_out, 1), [(self.out_spans[b], slice(None))
                                                  for b in self.out_spans])
+        self._reduced: np.ndarray | None = None
 
     def modes(self, maps: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Mode strengths ``mean diag(Uᵀ M V)`` of module maps stacked over a leading axis
@@ -120,8 +121,8 @@ class Observer:
         return {q: norms[..., j] for j, q in enumerate(self.lay.quadrants)}
 
     def values(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray | None,
-               reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-               ) -> np.ndarray:
+               reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+               overwrite: bool = False) -> np.ndarray:
         """Every recorded value of a batch as one array ``(batch, len(names))``, in the order
         of :attr:`names` (mode strengths, quadrant norms, block losses): one matrix product
         per module for the modes, one for the quadrants and one for the losses.
@@ -130,17 +131,29 @@ class Observer:
         (:mod:`modspec.numerics.subspace`), gives the losses instead of the full ``R``
         (then unused): the training outputs are the same, ``W X = W̃ Z``, so
         ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩ = tr Σy_o − ⟨Σ̃yx_o + R̃_o, W̃_o⟩`` (equal up to
-        rounding), read on the few reduced columns."""
+        rounding), read on the few reduced columns.
+
+        ``overwrite``: ``W`` may be squared in place (after the modes are read from ``maps``,
+        which may be ``W`` itself): the caller no longer needs it."""
         n = W.shape[0]
-        parts = [M.reshape(n, -1) @ proj for (_, proj), M in zip(self.projections, maps,
-                                                                  strict=True)]
-        quads = np.sqrt((W * W).reshape(n, -1) @ self.quadrant_masks)
+        parts = [_thin(M.reshape(n, -1), proj) for (_, proj), M in zip(self.projections, maps,
+                                                                      strict=True)]
         if reduced is None:
-            inner = ((self.cov.sigma_yx + R) * W).reshape(n, -1) @ self.loss_masks
+            inner = _thin(((self.cov.sigma_yx + R) * W).reshape(n, -1), self.loss_masks)
         else:
             Wr, sigma_yz, Rr = reduced
-            inner = np.sum((sigma_yz + Rr) * Wr, axis=-1) @ self.block_rows
+            inner = _thin(((sigma_yz + Rr) * Wr).reshape(n, -1),
+                          self._reduced_masks(Wr.shape[-1]))
+        squares = np.multiply(W, W, out=W if overwrite else None)
+        quads = np.sqrt(_thin(squares.reshape(n, -1), self.quadrant_masks))
         return np.concatenate([*parts, quads, self.loss_traces - inner], axis=1)
+
+    def _reduced_masks(self, n_in: int) -> np.ndarray:
+        """The loss blocks as 0/1 masks over the entries of a reduced map with ``n_in``
+        inputs (the rows of :attr:`block_rows`, each repeated over the inputs)."""
+        if self._reduced is None or self._reduced.shape[0] != self.lay.n_out * n_in:
+            self._reduced = np.repeat(self.block_rows, n_in, axis=0)
+        return self._reduced
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
                  ) -> dict[str, Any]:
@@ -160,6 +173,17 @@ class Observer:
         err = self.Y[:, self.held] - W @ self.X[:, self.held]
         per_block = (err**2).mean(axis=-1) @ self.block_rows
         return {b: per_block[..., j] for j, b in enumerate(self.out_spans)}
+
+
+def _thin(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B`` for a tall ``A`` (rows, k) and a ``B`` (k, c) of a few columns, one
+    matrix-vector product per column: OpenBLAS's product with a handful of columns
+    measured 3-5× slower than as many matrix-vector products (the mode projections,
+    quadrant and loss masks of a batch of records)."""
+    out = np.empty((B.shape[1], A.shape[0]))
+    for j in range(B.shape[1]):
+        np.matmul(A, B[:, j], out=out[j])
+    return out.T
 
 
 def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
@@ -350,12 +374,12 @@ def _epoch(lay: Layout, weights: list, R: np.ndarray, rule: Rule, tau: float,
            X_train: np.ndarray, Y_train: np.ndarray) -> None:
     """One epoch in place: the simultaneous update of every layer (and a rule's terms, from
     the weights before the epoch)."""
-    grads = gradients(lay, weights, R)
+    # the gradients are linear in R: scaling the small residual by 1/τ scales them all
+    grads = gradients(lay, weights, R / tau)
     extra = (None if rule.is_gradient_descent
              else rule_terms(rule, *weights[0], X_train, Y_train, tau))
     for layers, g in zip(weights, grads, strict=True):
         for w, d in zip(layers, g, strict=True):
-            d /= tau                     # the generated products are fresh arrays
             w += d
     if extra is not None:
         for w, e in zip(weights[0], extra, strict=True):
