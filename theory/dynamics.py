@@ -40,8 +40,9 @@ from .architectures import check_depth
 from .names import checked_lambdify
 
 __all__ = ["FixedPoint", "check_solution", "check_time", "fixed_points", "half_rise_leading",
-           "half_rise_time", "mode_ode", "mode_rhs", "mode_solution", "mode_time", "scaled_rate",
-           "scaled_strength", "scaled_time", "solves_at_points", "time_scale", "w"]
+           "half_rise_time", "mode_ode", "mode_rhs", "mode_solution", "mode_time", "reaches_half",
+           "scaled_rate", "scaled_strength", "scaled_time", "solves_at_points", "time_scale",
+           "w"]
 
 #: The mode strength as a positive symbol, used while separating variables.
 _a = sp.Symbol("a", positive=True)
@@ -311,18 +312,48 @@ def check_time(expr: sp.Expr, depth: int) -> bool:
 def half_rise_time(depth: int) -> sp.Expr:
     """Time at which ``a(t)`` reaches half its fixed point ``s/(2λ)`` (from ``a0`` below it).
 
-    From the closed form for L ≤ 2; from the implicit solution :func:`mode_time` (an
-    explicit expression in ``a0``) for deeper modes.
+    From the closed form for L ≤ 2 (through the disk cache: a stored time is accepted when
+    :func:`reaches_half` holds); from the implicit solution :func:`mode_time` (an explicit
+    expression in ``a0``) for deeper modes.
     """
     sol = mode_solution(depth)
-    if sol is not None:
-        roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
-        if roots:
-            return sp.simplify(roots[0])
     L = check_depth(depth)
+    if sol is not None:
+        from . import cache as disk
+
+        found = disk.cached_expr({"what": "half_rise_time", "depth": L},
+                                 lambda: _half_rise_closed(sol),
+                                 lambda e: reaches_half(e, sol))
+        if found is not None:
+            return found
     G = scaled_time(L)
     return time_scale(L) * (sp.nsimplify(G.subs(w, sp.Rational(1, 2) ** sp.Rational(1, L)))
                             - G.subs(w, scaled_strength(L, sy.a0)))
+
+
+def _half_rise_closed(sol: sp.Expr) -> sp.Expr | None:
+    """``t`` with ``a(t) = s/(2λ)`` solved from the closed form ``sol``, or None."""
+    roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
+    return sp.simplify(roots[0]) if roots else None
+
+
+def reaches_half(expr: sp.Expr, sol: sp.Expr) -> bool:
+    """True when the closed form ``sol`` is ``s/(2λ)`` (relative 1e-9) at ``t = expr`` at a
+    few sample points of ``(τ, a0, s, λ)`` with ``a0 < s/(2λ)``: the cheap check of a stored
+    half-rise time."""
+    args = (sy.tau, sy.a0, sy.s, sy.lam)
+    if not expr.free_symbols <= set(args):
+        return False
+    try:
+        t_half = checked_lambdify(args, expr, "math")
+        a = checked_lambdify((sy.t, *args), sol, "math")
+        for point in ((25.0, 1e-3, 1.2, 1.4), (6.25, 0.1, 0.4, 0.2), (2.0, 0.05, 0.2, 0.375)):
+            half = point[2] / (2 * point[3])
+            if abs(a(t_half(*point), *point) - half) > 1e-9 * half:
+                return False
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return True
 
 
 @functools.cache
