@@ -31,6 +31,7 @@ Fixed points are the roots of the right-hand side; stability is the sign of its 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
@@ -196,21 +197,27 @@ def solves_at_points(expr: sp.Expr, depth: int) -> bool:
     """True when ``expr`` satisfies ``τ a' = f(a)`` (relative 1e-9) and ``a(0) = a0`` at a few
     sample points of ``(t, τ, a0, s, λ)``: the cheap check of a stored solution."""
     args = (sy.t, sy.tau, sy.a0, sy.s, sy.lam)
+
+    def check() -> bool:
+        lhs, f, a = (checked_lambdify(args, e, "math")
+                     for e in (sy.tau * sp.diff(expr, sy.t), mode_rhs(depth, expr), expr))
+        return all(abs(lhs(*p) - f(*p)) <= 1e-9 * abs(f(*p)) + 1e-15
+                   and abs(a(0.0, *p[1:]) - p[2]) <= 1e-12 * p[2]
+                   for p in ((3.0, 25.0, 1e-3, 1.2, 1.4), (40.0, 6.25, 0.3, 0.4, 1.4),
+                             (0.7, 2.0, 0.9, 0.2, 0.375)))
+
+    return _holds(expr, args, check)
+
+
+def _holds(expr: sp.Expr, args: tuple[sp.Symbol, ...], check: Callable[[], bool]) -> bool:
+    """``check()`` (numbers at sample points) when the symbols of ``expr`` are among ``args``;
+    False when they are not or the numbers cannot be computed."""
     if not expr.free_symbols <= set(args):
         return False
-    rhs = mode_rhs(depth, expr)
     try:
-        lhs, f, a = (checked_lambdify(args, e, "math")
-                     for e in (sy.tau * sp.diff(expr, sy.t), rhs, expr))
-        for point in ((3.0, 25.0, 1e-3, 1.2, 1.4), (40.0, 6.25, 0.3, 0.4, 1.4),
-                      (0.7, 2.0, 0.9, 0.2, 0.375)):
-            if abs(lhs(*point) - f(*point)) > 1e-9 * abs(f(*point)) + 1e-15:
-                return False
-            if abs(a(0.0, *point[1:]) - point[2]) > 1e-12 * point[2]:
-                return False
+        return bool(check())
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return False
-    return True
 
 
 def _tidy(expr: sp.Expr) -> sp.Expr:
@@ -342,18 +349,15 @@ def reaches_half(expr: sp.Expr, sol: sp.Expr) -> bool:
     few sample points of ``(τ, a0, s, λ)`` with ``a0 < s/(2λ)``: the cheap check of a stored
     half-rise time."""
     args = (sy.tau, sy.a0, sy.s, sy.lam)
-    if not expr.free_symbols <= set(args):
-        return False
-    try:
+
+    def check() -> bool:
         t_half = checked_lambdify(args, expr, "math")
         a = checked_lambdify((sy.t, *args), sol, "math")
-        for point in ((25.0, 1e-3, 1.2, 1.4), (6.25, 0.1, 0.4, 0.2), (2.0, 0.05, 0.2, 0.375)):
-            half = point[2] / (2 * point[3])
-            if abs(a(t_half(*point), *point) - half) > 1e-9 * half:
-                return False
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return False
-    return True
+        return all(abs(a(t_half(*p), *p) - p[2] / (2 * p[3])) <= 1e-9 * p[2] / (2 * p[3])
+                   for p in ((25.0, 1e-3, 1.2, 1.4), (6.25, 0.1, 0.4, 0.2),
+                             (2.0, 0.05, 0.2, 0.375)))
+
+    return _holds(expr, args, check)
 
 
 @functools.cache
