@@ -33,8 +33,7 @@ update of epoch t+1):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 from modspec.theory.observables import loss_key
 
+from .blas import single_threaded_blas
 from .budget import check_memory, training_bytes
 from .flow import (
     Covariances,
@@ -124,29 +124,43 @@ class Observer:
                reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                overwrite: bool = False) -> np.ndarray:
         """Every recorded value of a batch as one array ``(batch, len(names))``, in the order
-        of :attr:`names` (mode strengths, quadrant norms, block losses): one matrix product
-        per module for the modes, one for the quadrants and one for the losses.
+        of :attr:`names` (mode strengths, quadrant norms, block losses): a few matrix-vector
+        products per group (:meth:`map_values`, :meth:`reduced_losses`).
 
         ``reduced = (W̃, Σ̃yx, R̃)``, a reduced run's total map, covariance and residual
         (:mod:`modspec.numerics.subspace`), gives the losses instead of the full ``R``
-        (then unused): the training outputs are the same, ``W X = W̃ Z``, so
-        ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩ = tr Σy_o − ⟨Σ̃yx_o + R̃_o, W̃_o⟩`` (equal up to
-        rounding), read on the few reduced columns.
+        (then unused). ``overwrite``: as for :meth:`map_values`."""
+        if reduced is None:
+            inner = _thin(((self.cov.sigma_yx + R) * W).reshape(W.shape[0], -1),
+                          self.loss_masks)
+            losses = self.loss_traces - inner
+        else:
+            losses = self.reduced_losses(*reduced)
+        return np.concatenate([self.map_values(maps, W, overwrite), losses], axis=1)
 
-        ``overwrite``: ``W`` may be squared in place (after the modes are read from ``maps``,
-        which may be ``W`` itself): the caller no longer needs it."""
+    def map_values(self, maps: Sequence[np.ndarray], W: np.ndarray,
+                   overwrite: bool = False) -> np.ndarray:
+        """The mode strengths and quadrant norms of a batch, ``(batch, modes + quadrants)``
+        in the order of :attr:`names`. ``overwrite``: ``W`` may be squared in place (after
+        the modes are read from ``maps``, which may be ``W`` itself): the caller no longer
+        needs it."""
         n = W.shape[0]
         parts = [_thin(M.reshape(n, -1), proj) for (_, proj), M in zip(self.projections, maps,
                                                                       strict=True)]
-        if reduced is None:
-            inner = _thin(((self.cov.sigma_yx + R) * W).reshape(n, -1), self.loss_masks)
-        else:
-            Wr, sigma_yz, Rr = reduced
-            inner = _thin(((sigma_yz + Rr) * Wr).reshape(n, -1),
-                          self._reduced_masks(Wr.shape[-1]))
         squares = np.multiply(W, W, out=W if overwrite else None)
-        quads = np.sqrt(_thin(squares.reshape(n, -1), self.quadrant_masks))
-        return np.concatenate([*parts, quads, self.loss_traces - inner], axis=1)
+        return np.concatenate([*parts, np.sqrt(_thin(squares.reshape(n, -1),
+                                                     self.quadrant_masks))], axis=1)
+
+    def reduced_losses(self, Wr: np.ndarray, sigma_yz: np.ndarray, Rr: np.ndarray
+                       ) -> np.ndarray:
+        """The block losses ``(batch, blocks)`` of a reduced run's total maps ``W̃``
+        (batch, outputs, reduced inputs) with covariance ``Σ̃yx`` and residuals ``R̃``: the
+        training outputs are the same, ``W X = W̃ Z``, so
+        ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩ = tr Σy_o − ⟨Σ̃yx_o + R̃_o, W̃_o⟩`` (equal up to
+        rounding), read on the few reduced columns."""
+        inner = _thin(((sigma_yz + Rr) * Wr).reshape(Wr.shape[0], -1),
+                      self._reduced_masks(Wr.shape[-1]))
+        return self.loss_traces - inner
 
     def _reduced_masks(self, n_in: int) -> np.ndarray:
         """The loss blocks as 0/1 masks over the entries of a reduced map with ``n_in``
@@ -219,22 +233,6 @@ def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr:
     return bad("rule", rule.label,
                f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
                f"coefficients or lr (gradient descent alone is stable for lr < {limit:.4g})")
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread (when ``threadpoolctl`` is available).
-
-    The batched step is many small matrix products; multi-threaded BLAS only adds
-    synchronisation to each of them (measured: 5× slower on a loaded 2-core machine).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own thread count
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @accepts_run_spec
@@ -325,7 +323,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
             slot += 1
         if step < epochs:
             _epoch(run_lay, weights, R, rule, tau, X_train, Y_train)
-    rec.flush(run_cov)
+    rec.flush()
     records, heldout = rec.curves()
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
