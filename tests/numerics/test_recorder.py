@@ -15,26 +15,26 @@ QUADRANTS = ("Ox->Oy", "Gx->Oy", "Ox->Gy", "Gx->Gy")
 
 
 def plain_records(init, lr, epochs):
-    """One seed at a time on the full network: W = W2 W1 every epoch, its quadrant norms,
-    the mode strengths mean diag(Uᵀ W V) and the block losses."""
+    """All seeds stacked, on the full network (no reduction): W = W2 W1 every epoch, its
+    quadrant norms, the mode strengths mean diag(Uᵀ W V) and the block losses."""
     X, Y = D0.X, D0.Y
     P = X.shape[1]
     Sx, Syx, tau = X @ X.T / P, Y @ X.T / P, 1 / (P * lr)
-    ox, gx = slice(*D0.input_blocks["Ox"]), slice(*D0.input_blocks["Gx"])
-    oy, gy = slice(*D0.output_blocks["Oy"]), slice(*D0.output_blocks["Gy"])
+    cols = [slice(*D0.input_blocks[b]) for b in ("Ox", "Gx")]
+    rows = [slice(*D0.output_blocks[b]) for b in ("Oy", "Gy")]
     modes = ms.spectrum(D0).modes
-    out = np.empty((init[0][0].shape[0], epochs + 1, len(modes) + 6))
-    for k in range(init[0][0].shape[0]):
-        W1, W2 = init[0][0][k].copy(), init[0][1][k].copy()
-        for epoch in range(epochs + 1):
-            W = W2 @ W1
-            err = Y - W @ X
-            out[k, epoch] = [*(np.mean(np.diag(m.U.T @ W @ m.V)) for m in modes),
-                             *(np.linalg.norm(W[o, i]) for o in (oy, gy) for i in (ox, gx)),
-                             *(np.mean(np.sum(err[o] ** 2, axis=0)) for o in (oy, gy))]
-            E = Syx - W @ Sx
-            W1, W2 = W1 + W2.T @ E / tau, W2 + E @ W1.T / tau
-    return out
+    W1, W2 = init[0][0].copy(), init[0][1].copy()
+    out = []
+    for _ in range(epochs + 1):
+        W = W2 @ W1
+        sq_err = (Y - W @ X) ** 2
+        out.append([*(np.diagonal(m.U.T @ W @ m.V, axis1=1, axis2=2).mean(axis=1)
+                      for m in modes),
+                    *(np.linalg.norm(W[:, o, i], axis=(1, 2)) for o in rows for i in cols),
+                    *(sq_err[:, o].sum(axis=1).mean(axis=1) for o in rows)])
+        E = Syx - W @ Sx
+        W1, W2 = W1 + W2.mT @ E / tau, W2 + E @ W1.mT / tau
+    return np.array(out).transpose(2, 0, 1)                     # (seeds, T, values)
 
 
 @pytest.mark.parametrize("seeds, epochs", [(48, 37), (1, 20), (3, 0)])
