@@ -12,7 +12,9 @@ Then whole cold commands, each in a fresh process with an empty ``MODSPEC_CACHE_
 measured in CPU seconds of the child (the machine is shared; wall time is not comparable):
 
 * ``modspec derive`` of D0 against the floor every command pays, a process that only
-  imports ``modspec.theory.derivation`` (SymPy, NumPy and the theory modules);
+  imports ``modspec.theory.derivation`` (SymPy, NumPy and the theory modules), and against
+  the same command deriving everything from scratch (the shipped cache entries of
+  :mod:`modspec.theory.shipped` not read: a first run before they shipped);
 * ``modspec derive --symbolic`` of a hierarchy (branching, features and r symbolic) at
   ``levels = 10`` against ``levels = 4`` (the issue's pair): the goal is a ratio near 1 (the
   cost independent of the number of levels; the symbolic observables are derived only when
@@ -57,6 +59,12 @@ def best_of(f, repeat: int = 3) -> tuple[float, sp.Expr]:
     return timed(f, repeat, before=sp.core.cache.clear_cache)
 
 
+#: ``modspec derive --format json`` with the shipped cache entries not read (from scratch).
+SCRATCH = ("import runpy, sys; import modspec.theory.shipped as s; s._READ = False; "
+           "sys.argv = ['modspec', 'derive', '--format', 'json']; "
+           "runpy.run_module('modspec', run_name='__main__')")
+
+
 def cold_cpu(args: list[str], repeat: int) -> float:
     """Best CPU seconds (user + system) of ``python args`` in a fresh process with an empty
     cache directory, over ``repeat`` runs."""
@@ -82,8 +90,11 @@ def bench_commands(quick: bool) -> None:
     n = 1 if quick else 3
     t_floor = cold_cpu(["-c", "import modspec.theory.derivation"], n)
     t_d0 = cold_cpu(["-m", "modspec", "derive", "--format", "json"], n)
+    t_scratch = cold_cpu(["-c", SCRATCH], n)
     print(f"cold modspec derive of D0: {t_d0:.2f} CPU s, import floor {t_floor:.2f} CPU s "
-          f"-> {t_d0 / t_floor:.1f}x the floor (derivation {t_d0 - t_floor:.2f} CPU s)")
+          f"-> {t_d0 / t_floor:.1f}x the floor (derivation {t_d0 - t_floor:.2f} CPU s); "
+          f"without the shipped cache entries {t_scratch:.2f} CPU s "
+          f"({t_scratch / t_d0:.1f}x)")
     with tempfile.TemporaryDirectory() as d:
         levels = (4, 10)       # the issue's pair (12 levels is the symbolic budget)
         times = [cold_cpu(["-m", "modspec", "derive", "--symbolic", "--format", "json",

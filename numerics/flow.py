@@ -331,7 +331,7 @@ def residual(W: np.ndarray, cov: Covariances) -> np.ndarray:
     """``R = Σyx − W Σx`` with one large matrix product for the whole batch."""
     n_out, n_in = W.shape[-2:]
     WS = (W.reshape(-1, n_in) @ cov.sigma_x).reshape(W.shape)
-    return cov.sigma_yx - WS
+    return np.subtract(cov.sigma_yx, WS, out=WS)
 
 
 def gradients(lay: Layout, weights: Sequence[Sequence[np.ndarray]], R: np.ndarray

@@ -33,8 +33,7 @@ update of epoch t+1):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from modspec.theory.defaults import HIDDEN, INIT_STD
 from modspec.theory.errors import bad
 from modspec.theory.observables import loss_key
 
+from .blas import single_threaded_blas
 from .budget import check_memory, training_bytes
 from .flow import (
     Covariances,
@@ -102,6 +102,7 @@ class Observer:
         # held-out errors: the output rows summed by block (a 0/1 matrix rows × blocks)
         self.block_rows = _masks((lay.n_out, 1), [(self.out_spans[b], slice(None))
                                                  for b in self.out_spans])
+        self._reduced: np.ndarray | None = None
 
     def modes(self, maps: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Mode strengths ``mean diag(Uᵀ M V)`` of module maps stacked over a leading axis
@@ -120,27 +121,53 @@ class Observer:
         return {q: norms[..., j] for j, q in enumerate(self.lay.quadrants)}
 
     def values(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray | None,
-               reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-               ) -> np.ndarray:
+               reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+               overwrite: bool = False) -> np.ndarray:
         """Every recorded value of a batch as one array ``(batch, len(names))``, in the order
-        of :attr:`names` (mode strengths, quadrant norms, block losses): one matrix product
-        per module for the modes, one for the quadrants and one for the losses.
+        of :attr:`names` (mode strengths, quadrant norms, block losses): a few matrix-vector
+        products per group (:meth:`map_values`, :meth:`reduced_losses`).
 
         ``reduced = (W̃, Σ̃yx, R̃)``, a reduced run's total map, covariance and residual
         (:mod:`modspec.numerics.subspace`), gives the losses instead of the full ``R``
-        (then unused): the training outputs are the same, ``W X = W̃ Z``, so
+        (then unused). ``overwrite``: as for :meth:`map_values`."""
+        if reduced is None:
+            inner = _thin(((self.cov.sigma_yx + R) * W).reshape(W.shape[0], -1),
+                          self.loss_masks)
+            losses = self.loss_traces - inner
+        else:
+            losses = self.reduced_losses(*reduced)
+        return np.concatenate([self.map_values(maps, W, overwrite), losses], axis=1)
+
+    def map_values(self, maps: Sequence[np.ndarray], W: np.ndarray,
+                   overwrite: bool = False) -> np.ndarray:
+        """The mode strengths and quadrant norms of a batch, ``(batch, modes + quadrants)``
+        in the order of :attr:`names`. ``overwrite``: ``W`` may be squared in place (after
+        the modes are read from ``maps``, which may be ``W`` itself): the caller no longer
+        needs it."""
+        n = W.shape[0]
+        parts = [_thin(M.reshape(n, -1), proj) for (_, proj), M in zip(self.projections, maps,
+                                                                      strict=True)]
+        squares = np.multiply(W, W, out=W if overwrite else None)
+        return np.concatenate([*parts, np.sqrt(_thin(squares.reshape(n, -1),
+                                                     self.quadrant_masks))], axis=1)
+
+    def reduced_losses(self, Wr: np.ndarray, sigma_yz: np.ndarray, Rr: np.ndarray
+                       ) -> np.ndarray:
+        """The block losses ``(batch, blocks)`` of a reduced run's total maps ``W̃``
+        (batch, outputs, reduced inputs) with covariance ``Σ̃yx`` and residuals ``R̃``: the
+        training outputs are the same, ``W X = W̃ Z``, so
         ``tr Σy_o − ⟨Σyx_o + R_o, W_o⟩ = tr Σy_o − ⟨Σ̃yx_o + R̃_o, W̃_o⟩`` (equal up to
         rounding), read on the few reduced columns."""
-        n = W.shape[0]
-        parts = [M.reshape(n, -1) @ proj for (_, proj), M in zip(self.projections, maps,
-                                                                  strict=True)]
-        quads = np.sqrt((W * W).reshape(n, -1) @ self.quadrant_masks)
-        if reduced is None:
-            inner = ((self.cov.sigma_yx + R) * W).reshape(n, -1) @ self.loss_masks
-        else:
-            Wr, sigma_yz, Rr = reduced
-            inner = np.sum((sigma_yz + Rr) * Wr, axis=-1) @ self.block_rows
-        return np.concatenate([*parts, quads, self.loss_traces - inner], axis=1)
+        inner = _thin(((sigma_yz + Rr) * Wr).reshape(Wr.shape[0], -1),
+                      self._reduced_masks(Wr.shape[-1]))
+        return self.loss_traces - inner
+
+    def _reduced_masks(self, n_in: int) -> np.ndarray:
+        """The loss blocks as 0/1 masks over the entries of a reduced map with ``n_in``
+        inputs (the rows of :attr:`block_rows`, each repeated over the inputs)."""
+        if self._reduced is None or self._reduced.shape[0] != self.lay.n_out * n_in:
+            self._reduced = np.repeat(self.block_rows, n_in, axis=0)
+        return self._reduced
 
     def __call__(self, maps: Sequence[np.ndarray], W: np.ndarray, R: np.ndarray
                  ) -> dict[str, Any]:
@@ -160,6 +187,17 @@ class Observer:
         err = self.Y[:, self.held] - W @ self.X[:, self.held]
         per_block = (err**2).mean(axis=-1) @ self.block_rows
         return {b: per_block[..., j] for j, b in enumerate(self.out_spans)}
+
+
+def _thin(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B`` for a tall ``A`` (rows, k) and a ``B`` (k, c) of a few columns, one
+    matrix-vector product per column: OpenBLAS's product with a handful of columns
+    measured 3-5× slower than as many matrix-vector products (the mode projections,
+    quadrant and loss masks of a batch of records)."""
+    out = np.empty((B.shape[1], A.shape[0]))
+    for j in range(B.shape[1]):
+        np.matmul(A, B[:, j], out=out[j])
+    return out.T
 
 
 def _masks(shape: tuple[int, int], blocks: Any) -> np.ndarray:
@@ -195,22 +233,6 @@ def _diverged(dataset: Any, network: Network, lay: Layout, cov: Covariances, lr:
     return bad("rule", rule.label,
                f"diverged at lr={lr:g} (non-finite weights at epoch {epoch}); use smaller "
                f"coefficients or lr (gradient descent alone is stable for lr < {limit:.4g})")
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread (when ``threadpoolctl`` is available).
-
-    The batched step is many small matrix products; multi-threaded BLAS only adds
-    synchronisation to each of them (measured: 5× slower on a loaded 2-core machine).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own thread count
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @accepts_run_spec
@@ -301,7 +323,7 @@ def _simulate(dataset: Any, network: Network, lr: float, epochs: int, hidden: in
             slot += 1
         if step < epochs:
             _epoch(run_lay, weights, R, rule, tau, X_train, Y_train)
-    rec.flush(run_cov)
+    rec.flush()
     records, heldout = rec.curves()
     return Trajectory(np.asarray(record_at, dtype=float), heldout=heldout, seed_axis=True,
                       kind="simulation", time="discrete", lr=float(lr), tau=tau,
@@ -350,12 +372,12 @@ def _epoch(lay: Layout, weights: list, R: np.ndarray, rule: Rule, tau: float,
            X_train: np.ndarray, Y_train: np.ndarray) -> None:
     """One epoch in place: the simultaneous update of every layer (and a rule's terms, from
     the weights before the epoch)."""
-    grads = gradients(lay, weights, R)
+    # the gradients are linear in R: scaling the small residual by 1/τ scales them all
+    grads = gradients(lay, weights, R / tau)
     extra = (None if rule.is_gradient_descent
              else rule_terms(rule, *weights[0], X_train, Y_train, tau))
     for layers, g in zip(weights, grads, strict=True):
         for w, d in zip(layers, g, strict=True):
-            d /= tau                     # the generated products are fresh arrays
             w += d
     if extra is not None:
         for w, e in zip(weights[0], extra, strict=True):

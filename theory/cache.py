@@ -355,15 +355,35 @@ def store_expr(key: Any, expr: Any) -> bool:
     return store(key, tree)
 
 
+def _shipped_expr(key: Any) -> Any:
+    """The expression shipped for ``key`` (:mod:`modspec.theory.shipped`), or ``None`` (also
+    inside :func:`disabled`)."""
+    if not enabled():
+        return None
+    from .exprtree import from_tree
+    from .shipped import lookup
+
+    tree = lookup(key)
+    try:
+        return None if tree is None else from_tree(tree)
+    except (ValueError, RecursionError):
+        return None
+
+
 def cached_expr(key: Any, compute: Callable[[], Any], valid: Callable[[Any], bool],
                 use_cache: bool = True) -> Any:
     """``compute()`` through the disk cache: a stored expression is returned only when
     ``valid(expr)`` holds (a stale, corrupt or wrong entry is recomputed and overwritten);
     with ``use_cache=False`` (or inside :func:`disabled`) the cache is neither read nor
-    written."""
+    written. On a miss, an entry shipped with modspec (:mod:`modspec.theory.shipped`) is
+    taken under the same check, and stored."""
     if use_cache:
         hit = load_expr(key)
         if hit is not None and valid(hit):
+            return hit
+        hit = _shipped_expr(key)
+        if hit is not None and valid(hit):
+            store_expr(key, hit)
             return hit
     expr = compute()
     if use_cache:

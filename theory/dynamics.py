@@ -31,6 +31,7 @@ Fixed points are the roots of the right-hand side; stability is the sign of its 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
@@ -40,8 +41,9 @@ from .architectures import check_depth
 from .names import checked_lambdify
 
 __all__ = ["FixedPoint", "check_solution", "check_time", "fixed_points", "half_rise_leading",
-           "half_rise_time", "mode_ode", "mode_rhs", "mode_solution", "mode_time", "scaled_rate",
-           "scaled_strength", "scaled_time", "solves_at_points", "time_scale", "w"]
+           "half_rise_time", "mode_ode", "mode_rhs", "mode_solution", "mode_time", "reaches_half",
+           "scaled_rate", "scaled_strength", "scaled_time", "solves_at_points", "time_scale",
+           "w"]
 
 #: The mode strength as a positive symbol, used while separating variables.
 _a = sp.Symbol("a", positive=True)
@@ -195,21 +197,27 @@ def solves_at_points(expr: sp.Expr, depth: int) -> bool:
     """True when ``expr`` satisfies ``τ a' = f(a)`` (relative 1e-9) and ``a(0) = a0`` at a few
     sample points of ``(t, τ, a0, s, λ)``: the cheap check of a stored solution."""
     args = (sy.t, sy.tau, sy.a0, sy.s, sy.lam)
+
+    def check() -> bool:
+        lhs, f, a = (checked_lambdify(args, e, "math")
+                     for e in (sy.tau * sp.diff(expr, sy.t), mode_rhs(depth, expr), expr))
+        return all(abs(lhs(*p) - f(*p)) <= 1e-9 * abs(f(*p)) + 1e-15
+                   and abs(a(0.0, *p[1:]) - p[2]) <= 1e-12 * p[2]
+                   for p in ((3.0, 25.0, 1e-3, 1.2, 1.4), (40.0, 6.25, 0.3, 0.4, 1.4),
+                             (0.7, 2.0, 0.9, 0.2, 0.375)))
+
+    return _holds(expr, args, check)
+
+
+def _holds(expr: sp.Expr, args: tuple[sp.Symbol, ...], check: Callable[[], bool]) -> bool:
+    """``check()`` (numbers at sample points) when the symbols of ``expr`` are among ``args``;
+    False when they are not or the numbers cannot be computed."""
     if not expr.free_symbols <= set(args):
         return False
-    rhs = mode_rhs(depth, expr)
     try:
-        lhs, f, a = (checked_lambdify(args, e, "math")
-                     for e in (sy.tau * sp.diff(expr, sy.t), rhs, expr))
-        for point in ((3.0, 25.0, 1e-3, 1.2, 1.4), (40.0, 6.25, 0.3, 0.4, 1.4),
-                      (0.7, 2.0, 0.9, 0.2, 0.375)):
-            if abs(lhs(*point) - f(*point)) > 1e-9 * abs(f(*point)) + 1e-15:
-                return False
-            if abs(a(0.0, *point[1:]) - point[2]) > 1e-12 * point[2]:
-                return False
+        return bool(check())
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return False
-    return True
 
 
 def _tidy(expr: sp.Expr) -> sp.Expr:
@@ -311,18 +319,45 @@ def check_time(expr: sp.Expr, depth: int) -> bool:
 def half_rise_time(depth: int) -> sp.Expr:
     """Time at which ``a(t)`` reaches half its fixed point ``s/(2λ)`` (from ``a0`` below it).
 
-    From the closed form for L ≤ 2; from the implicit solution :func:`mode_time` (an
-    explicit expression in ``a0``) for deeper modes.
+    From the closed form for L ≤ 2 (through the disk cache: a stored time is accepted when
+    :func:`reaches_half` holds); from the implicit solution :func:`mode_time` (an explicit
+    expression in ``a0``) for deeper modes.
     """
     sol = mode_solution(depth)
-    if sol is not None:
-        roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
-        if roots:
-            return sp.simplify(roots[0])
     L = check_depth(depth)
+    if sol is not None:
+        from . import cache as disk
+
+        found = disk.cached_expr({"what": "half_rise_time", "depth": L},
+                                 lambda: _half_rise_closed(sol),
+                                 lambda e: reaches_half(e, sol))
+        if found is not None:
+            return found
     G = scaled_time(L)
     return time_scale(L) * (sp.nsimplify(G.subs(w, sp.Rational(1, 2) ** sp.Rational(1, L)))
                             - G.subs(w, scaled_strength(L, sy.a0)))
+
+
+def _half_rise_closed(sol: sp.Expr) -> sp.Expr | None:
+    """``t`` with ``a(t) = s/(2λ)`` solved from the closed form ``sol``, or None."""
+    roots = sp.solve(sp.Eq(sol, sy.s / (2 * sy.lam)), sy.t)
+    return sp.simplify(roots[0]) if roots else None
+
+
+def reaches_half(expr: sp.Expr, sol: sp.Expr) -> bool:
+    """True when the closed form ``sol`` is ``s/(2λ)`` (relative 1e-9) at ``t = expr`` at a
+    few sample points of ``(τ, a0, s, λ)`` with ``a0 < s/(2λ)``: the cheap check of a stored
+    half-rise time."""
+    args = (sy.tau, sy.a0, sy.s, sy.lam)
+
+    def check() -> bool:
+        t_half = checked_lambdify(args, expr, "math")
+        a = checked_lambdify((sy.t, *args), sol, "math")
+        return all(abs(a(t_half(*p), *p) - p[2] / (2 * p[3])) <= 1e-9 * p[2] / (2 * p[3])
+                   for p in ((25.0, 1e-3, 1.2, 1.4), (6.25, 0.1, 0.4, 0.2),
+                             (2.0, 0.05, 0.2, 0.375)))
+
+    return _holds(expr, args, check)
 
 
 @functools.cache
