@@ -39,8 +39,8 @@ CASES = {
     "shared hidden edge": (network_from_toml(ROUTING_SMALL), ROUTING_SMALL_DATA, 0.3, 0.1),
 }
 SOLUTION = {"shallow and deep": "integrated", "one pathway, depth 2": "closed form",
-            "one pathway, depth 3": "implicit solution", "two modules": "integrated",
-            "shared hidden edge": "integrated"}
+            "one pathway, depth 3": "implicit t(a)", "two modules": "closed form",
+            "shared hidden edge": "implicit t(a)"}
 
 
 def _modes(net, data):

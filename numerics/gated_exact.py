@@ -1,0 +1,236 @@
+"""Exact solutions of a gated mode that several pathways (or edges) share.
+
+docs/theory/gated.md §3. Where a mode's start is equal on every orbit of its symmetries and
+its conserved levels leave one variable (:mod:`modspec.theory.gated_reduction`), the mode is
+``τ dx/dt = g(x)`` for the driver x (one orbit's strength), every other strength a function of
+x. It is solved by separation of variables:
+
+* **the mode ODE of a module** when every conserved level is zero and a pathway product
+  ``a = κ x^L`` obeys ``τ da/dt = L a^{2−2/L}(s − λ a)`` (checked by SymPy: the ratio to
+  ``L a^{2−2/L}`` must be linear in a, giving the effective ``s`` and ``λ``): SymPy's closed
+  form for L ≤ 2 (:func:`modspec.theory.dynamics.mode_solution`), else its implicit solution
+  ``t(a)`` inverted by :func:`modspec.numerics.implicit.mode_strengths` — a single pathway
+  from a balanced start, and a shared edge whose fan-in and fan-out are balanced;
+* **partial fractions** otherwise, when ``g`` is a polynomial with simple roots ``r_k``:
+  ``t(x) = τ Σ_k log((x − r_k)/(x0 − r_k)) / g'(r_k)`` (real along the path from ``x0`` to
+  the fixed point ``x*``, the first real root ahead of the start), checked by differentiation
+  and inverted by bisection in ``y = −ln|x* − x|``, where the fixed point's own term is exact.
+
+:func:`exact_mode` returns the solution, or the one-line reason why the mode stays integrated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from modspec.theory import symbols as sy
+from modspec.theory.gated_modes import PathwayModes
+from modspec.theory.gated_reduction import (
+    ModeReduction,
+    OneVariable,
+    one_variable,
+    reduce_mode,
+)
+from modspec.theory.names import checked_lambdify
+
+from .gated_race import mode_system
+
+__all__ = ["ExactMode", "exact_mode", "reduction"]
+
+#: Relative size below which a conserved level is taken to be zero.
+_ZERO_LEVEL = 1e-13
+#: Bisection steps inverting ``t(x)`` (the bracket is ~40 wide in ``y = −ln|x* − x|``).
+_STEPS = 120
+
+
+@dataclass(frozen=True, eq=False)
+class ExactMode:
+    """``method`` ("closed form" or "implicit t(a)"), ``solve(t) → (len(t), len(edges))``,
+    ``end`` the strengths at t → ∞, and what derive prints: ``variable`` and ``rate`` (the
+    one-variable ODE ``τ d(variable)/dt = rate``) and ``solution`` (``a(t)`` in the symbols
+    of :mod:`modspec.theory.symbols`, or ``t`` as a function of the variable)."""
+
+    method: str
+    solve: Callable[[np.ndarray], np.ndarray]
+    end: np.ndarray
+    variable: sp.Symbol
+    rate: sp.Expr
+    solution: sp.Expr
+
+
+@lru_cache(maxsize=64)
+def reduction(modes: PathwayModes, mode: int) -> ModeReduction:
+    """The mode's symmetric reduction (kept for the last few modes)."""
+    system = mode_system(modes, mode)
+    return reduce_mode(system.rhs, modes.b, system.conserved)
+
+
+def _orbit_start(red: ModeReduction, b0: Mapping[str, float]) -> dict[sp.Symbol, float] | str:
+    """The start's value on each orbit, or why it is not on the positive symmetric subspace."""
+    out = {}
+    for u, orbit in zip(red.u, red.symmetry.orbits, strict=True):
+        values = {float(b0.get(e, 0.0)) for e in orbit}
+        if len(values) != 1:
+            return f"the start differs on the alike edges {', '.join(orbit)}"
+        (v,) = values
+        if not v > 0:
+            return f"the start of {', '.join(orbit)} is {v}, not > 0"
+        out[u] = v
+    return out
+
+
+def exact_mode(modes: PathwayModes, mode: int, b0: Mapping[str, float], tau: float
+               ) -> ExactMode | str:
+    """The exact solution of mode ``mode`` from ``b0`` (module docstring), or the reason
+    there is none."""
+    red = reduction(modes, mode)
+    if red.reason:
+        return red.reason
+    start = _orbit_start(red, b0)
+    if isinstance(start, str):
+        return start
+    levels = []
+    for q in red.conserved:
+        value = float(q.xreplace(start))
+        scale = float(sum(abs(t) for t in sp.Add.make_args(q.xreplace(start))))
+        levels.append(0 if abs(value) <= _ZERO_LEVEL * scale else value)
+    one = one_variable(red, levels)
+    if one is None or not one.rational:
+        return "the one-variable rate g(x) is not rational in x: t(x) is not a sum of logs"
+    system = mode_system(modes, mode)
+    columns = [red.variable(e) for e in system.edges]
+    x0 = start[one.driver]
+    if all(level == 0 for level in levels):
+        found = _module_form(modes, set(system.edges), red, one, columns, x0, tau)
+        if found is not None:
+            return found
+    return _partial_fractions(one, columns, x0, tau)
+
+
+def _strengths(one: OneVariable, columns: list[sp.Symbol]) -> Callable[[np.ndarray], Any]:
+    """``x → (len(x), len(columns))``: every edge's strength from the driver's."""
+    exprs = [one.strength(u) for u in columns]
+    f = sp.lambdify([one.driver], exprs, "numpy")
+    return lambda x: np.stack([np.broadcast_to(np.asarray(v, dtype=float), np.shape(x))
+                               for v in f(np.asarray(x, dtype=float))], axis=-1)
+
+
+@cache
+def _closed_form(depth: int) -> Callable[..., Any]:
+    """``a(t, τ, a0, s, λ)`` compiled from SymPy's closed form (depth ≤ 2)."""
+    from modspec.theory import dynamics
+
+    return checked_lambdify((sy.t, sy.tau, sy.a0, sy.s, sy.lam), dynamics.mode_solution(depth),
+                            "numpy")
+
+
+def _module_form(modes: PathwayModes, edges: set[str], red: ModeReduction, one: OneVariable,
+                 columns: list[sp.Symbol], x0: float, tau: float) -> ExactMode | None:
+    """The mode ODE of a module for a pathway product, where it applies (module docstring)."""
+    from modspec.theory import dynamics
+
+    path = next((p for p in modes.network.pathways if set(p) <= edges), None)
+    if path is None:
+        return None
+    x, a = one.driver, sp.Symbol("a", positive=True)
+    product = sp.powsimp(sp.Mul(*[one.strength(red.variable(e)) for e in path]))
+    kappa, L = product.as_coeff_exponent(x)
+    if not (L.is_Integer and 1 <= int(L) <= 6 and kappa.is_positive):
+        return None
+    L = int(L)
+    rate_a = (sp.diff(product, x) * one.rate).xreplace({x: (a / kappa) ** sp.Rational(1, L)})
+    h = sp.expand(sp.powsimp(sp.expand(rate_a / (L * a ** (2 - sp.Rational(2, L)))),
+                             force=True))
+    if not (h.is_polynomial(a) and sp.degree(h, a) <= 1):
+        return None
+    s, lam = float(h.coeff(a, 0)), float(-h.coeff(a, 1))
+    if not (s > 0 and lam > 0):
+        return None
+    sol = dynamics.mode_solution(L)
+    a0 = float(kappa) * x0 ** L
+    edges_of = _strengths(one, columns)
+
+    def solve(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        if sol is not None:
+            f = _closed_form(L)
+            with np.errstate(over="ignore", invalid="ignore"):
+                av = np.asarray(f(t, tau, a0, s, lam), dtype=float) * np.ones_like(t)
+            av[~np.isfinite(av)] = s / lam
+        else:
+            from .implicit import mode_strengths
+
+            av = mode_strengths(L, t, s, lam, a0, tau)
+        return edges_of((av / float(kappa)) ** (1.0 / L))
+
+    law = sp.Eq(sy.tau * sp.Derivative(sy.a, sy.t),
+                L * sy.a ** (2 - sp.Rational(2, L)) * (sp.Float(s, 12) - sp.Float(lam, 12) * sy.a))
+    shown = sol if sol is not None else dynamics.mode_time(L)
+    return ExactMode("closed form" if sol is not None else "implicit t(a)", solve,
+                     edges_of(np.array((s / lam / float(kappa)) ** (1.0 / L))),
+                     sy.a, law.rhs, shown.xreplace({sy.s: sp.Float(s, 12),
+                                                    sy.lam: sp.Float(lam, 12)}))
+
+
+def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, tau: float
+                       ) -> ExactMode | str:
+    """``t(x)`` of a polynomial rate by partial fractions, inverted (module docstring)."""
+    x = one.driver
+    num, den = sp.fraction(sp.together(one.rate))
+    if den.free_symbols or num == 0:
+        return "the one-variable rate g(x) is not a polynomial in x"
+    poly = sp.Poly(num / den, x)
+    g = np.array([complex(c) for c in poly.all_coeffs()])
+    roots = np.array([complex(r) for r in poly.nroots(n=30, maxsteps=200)])
+    slopes = np.polyval(np.polyder(g), roots)
+    g0 = float(np.polyval(g, x0).real)
+    scale = max(1.0, float(np.abs(roots).max(initial=0.0)))
+    gaps = np.abs(roots[:, None] - roots[None, :]) + np.eye(len(roots)) * scale
+    if len(roots) and gaps.min() < 1e-7 * scale:
+        return "the one-variable rate g(x) has a repeated root: t(x) is not a sum of logs"
+    sign = np.sign(g0)
+    ahead = [r.real for r in roots if abs(r.imag) <= 1e-12 * scale and sign * (r.real - x0) > 0]
+    if g0 == 0 or not ahead:
+        return "the one-variable rate g(x) has no fixed point ahead of the start"
+    star = min(ahead, key=lambda r: abs(r - x0))
+    k_star = int(np.argmin(np.abs(roots - star)))
+    others = np.delete(np.arange(len(roots)), k_star)
+
+    def time_of(delta: np.ndarray) -> np.ndarray:
+        """``t`` at ``x = x* − sign·δ`` (``δ > 0``), the fixed point's term exact."""
+        xs = star - sign * delta[..., None]
+        logs = np.log((xs - roots[others]) / (x0 - roots[others])) / slopes[others]
+        exact = np.log(delta / abs(star - x0)) / slopes[k_star].real
+        return tau * (exact + logs.sum(axis=-1).real)
+
+    # the derivation's check: dt/dx · g(x) = τ between the start and the fixed point
+    d = np.abs(star - x0) * np.array([0.9, 0.5, 0.1])
+    h = d * 1e-6
+    dtdx = (time_of(d - h) - time_of(d + h)) / (2 * h) * sign
+    if not np.allclose(dtdx * np.polyval(g, star - sign * d).real, tau, rtol=1e-5):
+        raise RuntimeError("the partial-fraction solution t(x) failed its check")
+    edges_of = _strengths(one, columns)
+
+    def solve(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        lo = np.full(t.shape, -np.log(abs(star - x0)))
+        hi = np.full(t.shape, -np.log(max(abs(star), 1e-300) * 2.0 ** -53))
+        for _ in range(_STEPS):
+            mid = (lo + hi) / 2
+            early = time_of(np.exp(-mid)) <= t
+            lo, hi = np.where(early, mid, lo), np.where(early, hi, mid)
+        xs = star - sign * np.exp(-(lo + hi) / 2)
+        xs = np.where(t == 0, x0, xs)
+        return edges_of(xs)
+
+    t_of_x = sy.tau * sp.Add(*[sp.log((x - sp.sympify(complex(r)).evalf(12))
+                                   / (x0 - sp.sympify(complex(r)).evalf(12)))
+                            / sp.sympify(complex(dg)).evalf(12)
+                            for r, dg in zip(roots, slopes, strict=True)])
+    return ExactMode("implicit t(a)", solve, edges_of(np.array(star)), x, one.rate, t_of_x)
