@@ -45,8 +45,10 @@ __all__ = ["ExactMode", "exact_mode", "reduction"]
 
 #: Relative size below which a conserved level is taken to be zero.
 _ZERO_LEVEL = 1e-13
-#: Bisection steps inverting ``t(x)`` (the bracket is ~40 wide in ``y = −ln|x* − x|``).
-_STEPS = 120
+#: Most Newton steps inverting ``t(x)`` (safeguarded by bisection).
+_STEPS = 200
+#: Solutions kept per mode, by their times (the race asks for the same grid per pathway).
+_MEMO = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,20 +219,51 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
         raise RuntimeError("the partial-fraction solution t(x) failed its check")
     edges_of = _strengths(one, columns)
 
+    def rate(delta: np.ndarray) -> np.ndarray:
+        """``dt/dy = τ δ / |g(x)|`` at ``y = −ln δ``."""
+        return tau * delta / np.abs(np.polyval(g, star - sign * delta).real)
+
     def solve(t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
-        lo = np.full(t.shape, -np.log(abs(star - x0)))
-        hi = np.full(t.shape, -np.log(max(abs(star), 1e-300) * 2.0 ** -53))
-        for _ in range(_STEPS):
-            mid = (lo + hi) / 2
-            early = time_of(np.exp(-mid)) <= t
-            lo, hi = np.where(early, mid, lo), np.where(early, hi, mid)
-        xs = star - sign * np.exp(-(lo + hi) / 2)
-        xs = np.where(t == 0, x0, xs)
-        return edges_of(xs)
+        key = t.tobytes() + bytes(str(t.shape), "ascii")
+        if key in memo:
+            return memo[key]
+        ys = _invert(time_of, rate, t, -np.log(abs(star - x0)),
+                     -np.log(max(abs(star), 1e-300) * 2.0 ** -53))
+        out = edges_of(np.where(t == 0, x0, star - sign * np.exp(-ys)))
+        if len(memo) >= _MEMO:
+            memo.pop(next(iter(memo)))
+        memo[key] = out
+        return out
 
+    memo: dict[bytes, np.ndarray] = {}
     t_of_x = sy.tau * sp.Add(*[sp.log((x - sp.sympify(complex(r)).evalf(12))
                                    / (x0 - sp.sympify(complex(r)).evalf(12)))
                             / sp.sympify(complex(dg)).evalf(12)
                             for r, dg in zip(roots, slopes, strict=True)])
     return ExactMode("implicit t(a)", solve, edges_of(np.array(star)), x, one.rate, t_of_x)
+
+
+def _invert(time_of: Callable[[np.ndarray], np.ndarray], rate: Callable[[np.ndarray], np.ndarray],
+            t: np.ndarray, y0: float, y_end: float) -> np.ndarray:
+    """``y`` with ``time_of(e^{−y}) = t`` (increasing in y) on ``[y0, y_end]``, by Newton's
+    method safeguarded by bisection; ``y_end`` where t lies beyond it."""
+    lo, hi = np.full(t.shape, y0), np.full(t.shape, y_end)
+    y = lo.copy()
+    active = time_of(np.exp(-hi)) > t
+    y[~active] = y_end
+    for _ in range(_STEPS):
+        if not active.any():
+            break
+        ya = y[active]
+        F = time_of(np.exp(-ya)) - t[active]
+        lo[active] = np.where(F <= 0, ya, lo[active])
+        hi[active] = np.where(F >= 0, ya, hi[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = ya - F / rate(np.exp(-ya))
+        inside = (step > lo[active]) & (step < hi[active])
+        step = np.where(inside, step, (lo[active] + hi[active]) / 2)
+        done = (np.abs(step - ya) <= 1e-15 * (1.0 + np.abs(ya))) | (F == 0)
+        y[active] = step
+        active[np.flatnonzero(active)[done]] = False
+    return y
