@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from modspec.theory import symbols as sy
+from modspec.theory.architectures import MAX_DEPTH
 from modspec.theory.gated_modes import PathwayModes
 from modspec.theory.gated_reduction import (
     ModeReduction,
@@ -55,8 +56,9 @@ _MEMO = 16
 class ExactMode:
     """``method`` ("closed form" or "implicit t(a)"), ``solve(t) → (len(t), len(edges))``,
     ``end`` the strengths at t → ∞, and what derive prints: ``variable`` and ``rate`` (the
-    one-variable ODE ``τ d(variable)/dt = rate``) and ``solution`` (``a(t)`` in the symbols
-    of :mod:`modspec.theory.symbols`, or ``t`` as a function of the variable)."""
+    one-variable ODE ``τ d(variable)/dt = rate``), ``relations`` (every orbit's variable as
+    a function of it) and ``solution`` (``a(t)`` in the symbols of
+    :mod:`modspec.theory.symbols`, or ``t`` as a function of the variable)."""
 
     method: str
     solve: Callable[[np.ndarray], np.ndarray]
@@ -64,6 +66,7 @@ class ExactMode:
     variable: sp.Symbol
     rate: sp.Expr
     solution: sp.Expr
+    relations: dict[sp.Symbol, sp.Expr]
 
 
 @lru_cache(maxsize=64)
@@ -143,7 +146,7 @@ def _module_form(modes: PathwayModes, edges: set[str], red: ModeReduction, one: 
     x, a = one.driver, sp.Symbol("a", positive=True)
     product = sp.powsimp(sp.Mul(*[one.strength(red.variable(e)) for e in path]))
     kappa, L = product.as_coeff_exponent(x)
-    if not (L.is_Integer and 1 <= int(L) <= 6 and kappa.is_positive):
+    if not (L.is_Integer and 1 <= int(L) <= MAX_DEPTH and kappa.is_positive):
         return None
     L = int(L)
     rate_a = (sp.diff(product, x) * one.rate).xreplace({x: (a / kappa) ** sp.Rational(1, L)})
@@ -174,10 +177,12 @@ def _module_form(modes: PathwayModes, edges: set[str], red: ModeReduction, one: 
     law = sp.Eq(sy.tau * sp.Derivative(sy.a, sy.t),
                 L * sy.a ** (2 - sp.Rational(2, L)) * (sp.Float(s, 12) - sp.Float(lam, 12) * sy.a))
     shown = sol if sol is not None else dynamics.mode_time(L)
+    onto = {x: (sy.a / kappa) ** sp.Rational(1, L)}
     return ExactMode("closed form" if sol is not None else "implicit t(a)", solve,
                      edges_of(np.array((s / lam / float(kappa)) ** (1.0 / L))),
                      sy.a, law.rhs, shown.xreplace({sy.s: sp.Float(s, 12),
-                                                    sy.lam: sp.Float(lam, 12)}))
+                                                    sy.lam: sp.Float(lam, 12)}),
+                     {u: one.strength(u).xreplace(onto) for u in red.u})
 
 
 def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, tau: float
@@ -190,33 +195,19 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
     poly = sp.Poly(num / den, x)
     g = np.array([complex(c) for c in poly.all_coeffs()])
     roots = np.array([complex(r) for r in poly.nroots(n=30, maxsteps=200)])
-    slopes = np.polyval(np.polyder(g), roots)
-    g0 = float(np.polyval(g, x0).real)
     scale = max(1.0, float(np.abs(roots).max(initial=0.0)))
     gaps = np.abs(roots[:, None] - roots[None, :]) + np.eye(len(roots)) * scale
     if len(roots) and gaps.min() < 1e-7 * scale:
         return "the one-variable rate g(x) has a repeated root: t(x) is not a sum of logs"
-    sign = np.sign(g0)
+    sign = float(np.sign(np.polyval(g, x0).real))
     ahead = [r.real for r in roots if abs(r.imag) <= 1e-12 * scale and sign * (r.real - x0) > 0]
-    if g0 == 0 or not ahead:
+    if sign == 0 or not ahead:
         return "the one-variable rate g(x) has no fixed point ahead of the start"
     star = min(ahead, key=lambda r: abs(r - x0))
-    k_star = int(np.argmin(np.abs(roots - star)))
-    others = np.delete(np.arange(len(roots)), k_star)
-
-    def time_of(delta: np.ndarray) -> np.ndarray:
-        """``t`` at ``x = x* − sign·δ`` (``δ > 0``), the fixed point's term exact."""
-        xs = star - sign * delta[..., None]
-        logs = np.log((xs - roots[others]) / (x0 - roots[others])) / slopes[others]
-        exact = np.log(delta / abs(star - x0)) / slopes[k_star].real
-        return tau * (exact + logs.sum(axis=-1).real)
-
-    # the derivation's check: dt/dx · g(x) = τ between the start and the fixed point
-    d = np.abs(star - x0) * np.array([0.9, 0.5, 0.1])
-    h = d * 1e-6
-    dtdx = (time_of(d - h) - time_of(d + h)) / (2 * h) * sign
-    if not np.allclose(dtdx * np.polyval(g, star - sign * d).real, tau, rtol=1e-5):
-        raise RuntimeError("the partial-fraction solution t(x) failed its check")
+    time_of = _time_function(g, roots, star, x0, sign, tau)
+    shown = sy.tau * _real_form(x, x0, roots, np.polyval(np.polyder(g), roots))
+    _check_time(time_of, sp.lambdify([x], shown.xreplace({sy.tau: tau}), "numpy"), g, star,
+                x0, sign, tau)
     edges_of = _strengths(one, columns)
 
     def rate(delta: np.ndarray) -> np.ndarray:
@@ -237,11 +228,65 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
         return out
 
     memo: dict[bytes, np.ndarray] = {}
-    t_of_x = sy.tau * sp.Add(*[sp.log((x - sp.sympify(complex(r)).evalf(12))
-                                   / (x0 - sp.sympify(complex(r)).evalf(12)))
-                            / sp.sympify(complex(dg)).evalf(12)
-                            for r, dg in zip(roots, slopes, strict=True)])
-    return ExactMode("implicit t(a)", solve, edges_of(np.array(star)), x, one.rate, t_of_x)
+    return ExactMode("implicit t(a)", solve, edges_of(np.array(star)), x, one.rate, shown,
+                     dict(one.others))
+
+
+def _time_function(g: np.ndarray, roots: np.ndarray, star: float, x0: float, sign: float,
+                   tau: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``δ → t`` at ``x = x* − sign·δ``: ``τ Σ_k log((x − r_k)/(x0 − r_k)) / g'(r_k)``, the
+    fixed point's term ``log(δ/δ0)/g'(x*)`` exact (principal logs: along the real path from
+    ``x0`` the ratio never crosses the negative axis)."""
+    slopes = np.polyval(np.polyder(g), roots)
+    k_star = int(np.argmin(np.abs(roots - star)))
+    others = np.delete(np.arange(len(roots)), k_star)
+
+    def time_of(delta: np.ndarray) -> np.ndarray:
+        xs = star - sign * np.asarray(delta)[..., None]
+        logs = np.log((xs - roots[others]) / (x0 - roots[others])) / slopes[others]
+        exact = np.log(delta / abs(star - x0)) / slopes[k_star].real
+        return tau * (exact + logs.sum(axis=-1).real)
+
+    return time_of
+
+
+def _real_form(x: sp.Symbol, x0: float, roots: np.ndarray, slopes: np.ndarray) -> sp.Expr:
+    """``Σ_k log((x − r_k)/(x0 − r_k))/g'(r_k)`` written with real numbers: a real root gives
+    ``log|x − r|/g'(r)``, a pair ``p ± iq`` with ``1/g'(p + iq) = α + iβ`` gives
+    ``α log((x − p)² + q²) − 2β atan((x − p)/q)`` (``q > 0``), each less its value at ``x0``."""
+    scale = max(1.0, float(np.abs(roots).max(initial=0.0)))
+
+    def num(v: float) -> sp.Expr:
+        """A number to 12 digits; rounding noise of a root's zero part (< 1e-13) is 0."""
+        return sp.Integer(0) if abs(v) < 1e-13 * scale else sp.Float(float(v), 12)
+
+    terms = []
+    for r, dg in zip(roots, slopes, strict=True):
+        c = 1 / dg
+        if abs(r.imag) <= 1e-12 * max(1.0, abs(r)):
+            terms.append(num(c.real) * sp.log(sp.Abs(x - num(r.real))
+                                              / abs(x0 - r.real)))
+        elif r.imag > 0:
+            p, q = num(r.real), num(r.imag)
+            terms.append(num(c.real) * sp.log(((x - p) ** 2 + q ** 2)
+                                              / num((x0 - r.real) ** 2 + r.imag ** 2))
+                         - 2 * num(c.imag) * (sp.atan((x - p) / q)
+                                              - num(np.arctan((x0 - r.real) / r.imag))))
+    return sp.Add(*terms)
+
+
+def _check_time(time_of: Callable[[np.ndarray], np.ndarray], printed: Callable[..., Any],
+                g: np.ndarray, star: float, x0: float, sign: float, tau: float) -> None:
+    """The derivation's check, between the start and the fixed point: ``dt/dx · g(x) = τ``,
+    and the printed real form equals the solver's ``t``."""
+    d = np.abs(star - x0) * np.array([0.9, 0.5, 0.1])
+    h = d * 1e-6
+    dtdx = (time_of(d - h) - time_of(d + h)) / (2 * h) * sign
+    t = time_of(d)
+    if not (np.allclose(dtdx * np.polyval(g, star - sign * d).real, tau, rtol=1e-5)
+            and np.allclose(np.asarray(printed(star - sign * d), dtype=float), t,
+                            rtol=1e-8, atol=1e-8 * tau)):
+        raise RuntimeError("the partial-fraction solution t(x) failed its check")
 
 
 def _invert(time_of: Callable[[np.ndarray], np.ndarray], rate: Callable[[np.ndarray], np.ndarray],

@@ -25,7 +25,7 @@ from modspec.theory.gated_modes import aligned_weights, basis_condition, pathway
 
 from .gated_race import end_point, mode_system, race
 
-__all__ = ["gated_report", "pathway_errors", "MAX_EPOCHS"]
+__all__ = ["gated_report", "pathway_errors", "reduction_entry", "MAX_EPOCHS"]
 
 #: Most epochs the per-epoch map is iterated to find where gradient descent ends.
 MAX_EPOCHS = 1_000_000
@@ -96,6 +96,7 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
             "statistics": {str(k): _num(v) for k, v in modes.values[a].items() if v != 0},
             "equations": {e: str(r) for e, r in system.rhs.items()},
             "conserved": [str(q) for q in system.conserved],
+            "reduction": reduction_entry(modes, a, flows if training is not None else None),
         }
         if training is not None:
             entry.update(_race_entry(system, ends[a], tau, start[a], races, flows, a))
@@ -124,6 +125,43 @@ def _race_entry(system: Any, end: tuple[np.ndarray, int], tau: float,
             "half_rise": rises(races["half_rise"][mode]), "winner": races["winner"][mode],
             "half_rise_flow": rises(flows["half_rise"][mode]),
             "winner_flow": flows["winner"][mode], "solution_flow": flows["solution"][mode]}
+
+
+def _shown(expr: Any) -> dict[str, str]:
+    """An expression as text (numbers to 12 digits) and as LaTeX."""
+    import sympy as sp
+
+    expr = sp.sympify(expr)
+    expr = expr.xreplace({f: sp.Float(f, 12) for f in expr.atoms(sp.Float)})
+    return {"text": str(expr), "latex": sp.latex(expr)}
+
+
+def reduction_entry(modes: Any, mode: int, flows: dict[str, Any] | None) -> dict[str, Any]:
+    """A mode's exact reduction (:mod:`modspec.numerics.gated_exact`): the orbits of its
+    symmetries, the reduced equations and conserved quantities on them, and, from the
+    training's start (``flows``, :func:`~modspec.numerics.gated_continuous.flow_race`), how
+    the flow is solved — the one-variable ODE, every variable as a function of its variable
+    and the closed form ``a(t)`` or implicit ``t`` — or why it is integrated."""
+    from .gated_exact import reduction
+
+    red = reduction(modes, mode)
+    out: dict[str, Any] = {
+        "orbits": [list(o) for o in red.symmetry.orbits],
+        "equations": {str(u): _shown(red.equations[u]) for u in red.u},
+        "conserved": [_shown(q) for q in red.conserved],
+    }
+    if flows is None:
+        return out
+    out["method"], out["why"] = flows["solution"][mode], flows["why"][mode]
+    exact = flows["exact"][mode]
+    if exact is not None:
+        out["one_variable"] = {
+            "variable": str(exact.variable), "rate": _shown(exact.rate),
+            "relations": {str(u): _shown(r) for u, r in exact.relations.items()},
+            "solution": _shown(exact.solution),
+            "solution_is": "a(t)" if exact.method == "closed form" else "t",
+        }
+    return out
 
 
 def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np.ndarray]

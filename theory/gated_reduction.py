@@ -68,22 +68,37 @@ def reduce_mode(system: Mapping[str, sp.Expr], b: Mapping[str, sp.Symbol],
     equations = {u[k]: sp.expand(system[orbit[0]].xreplace(onto))
                  for k, orbit in enumerate(sym.orbits)}
     squares = [v ** 2 for v in u]
-    rows, kept = [], []
+    rows, kept, vanish = [], [], []
     for q in conserved:
         form = sp.expand(q.xreplace(onto))
         row = [form.coeff(s2) for s2 in squares]
-        if any(row) and sp.Matrix([*rows, row]).rank() > len(rows):
+        if not any(row):
+            vanish.append(q)
+        elif sp.Matrix([*rows, row]).rank() > len(rows):
             rows.append(row)
             kept.append(form)
-    reason = ""
     missing = len(u) - 1 - len(kept)
-    if missing > 0:
-        names = "; ".join(_orbit_name(o) for o in sym.orbits)
-        laws = ", ".join(str(q) for q in kept) or "none"
-        reason = (f"{len(u)} variables remain after the symmetry ({names}) and the conserved "
-                  f"quantities restricted to them ({laws}) fix only {len(kept)}: {missing} more "
-                  "would be needed for a one-variable reduction")
-    return ModeReduction(sym, u, equations, tuple(kept), reason)
+    return ModeReduction(sym, u, equations, tuple(kept),
+                         _why(sym, u, kept, vanish) if missing > 0 else "")
+
+
+def _why(sym: EdgeSymmetry, u: Sequence[sp.Symbol], kept: Sequence[sp.Expr],
+         vanish: Sequence[sp.Expr]) -> str:
+    """Why no one-variable reduction: the variables left, the conserved quantities that fix
+    some of them, those that vanish on the symmetric subspace, and the orbits none involves."""
+    names = "; ".join(_orbit_name(o) for o in sym.orbits)
+    free = [_orbit_name(o) for o, v in zip(sym.orbits, u, strict=True)
+            if not any(q.has(v) for q in kept)]
+    laws = ", ".join(str(q) for q in kept) or "none"
+    why = (f"{len(u)} variables remain after the symmetry ({names}) and the conserved "
+           f"quantities on them ({laws}) fix {len(kept)}: one-variable reduction needs "
+           f"{len(u) - 1}")
+    if vanish:
+        why += f"; {', '.join(str(q) for q in vanish)} vanishes on the symmetric subspace"
+    if free:
+        why += f"; no conserved quantity involves {', '.join(free)}"
+    return why
+
 
 
 @dataclass(frozen=True, eq=False)

@@ -81,6 +81,7 @@ def _text(report: dict) -> str:
     for m in report["modes"]:
         lines.append(f"mode {m['mode']}: {len(m['edges'])} edges")
         lines += [f"  conserved: {q}" for q in m["conserved"]]
+        lines += _reduction_lines(m["reduction"])
         if "fixed_point_gradient_descent" in m:
             gd = m["fixed_point_gradient_descent"]
             fl = m["fixed_point_flow"]
@@ -92,6 +93,21 @@ def _text(report: dict) -> str:
             lines.append(f"  first to half-rise: {m['winner']} (gradient descent), "
                          f"{m['winner_flow']} (gradient flow)")
     return "\n".join(lines)
+
+
+def _reduction_lines(red: dict) -> list[str]:
+    """A mode's symmetric reduction and how its flow is solved (``derive``'s text)."""
+    alike = [" = ".join(o) for o in red["orbits"] if len(o) > 1]
+    lines = [f"  alike edges: {'; '.join(alike)}"] if alike else []
+    if "method" not in red:
+        return lines
+    one = red.get("one_variable")
+    if one is None:
+        return [*lines, f"  gradient flow integrated: {red['why']}"]
+    v = one["variable"]
+    lines.append(f"  gradient flow ({red['method']}): tau*d{v}/dt = {one['rate']['text']}")
+    lines += [f"    {u} = {r['text']}" for u, r in one["relations"].items() if u != v]
+    return [*lines, f"    {one['solution_is']} = {one['solution']['text']}"]
 
 
 # ---------------------------------------------------- predict, simulate, validate --network
