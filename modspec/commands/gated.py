@@ -224,8 +224,8 @@ def predict_network(args: argparse.Namespace) -> int:
     payload = record.payload()
     payload["meta"]["time"] = record.time
     if theory.modes is not None:    # the race: mode → winner, half-rise times, solution
-        payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution")
-                           if k in record.meta}
+        payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution",
+                                                       "why_integrated") if k in record.meta}
     print_payload(payload, args.format)
     return 0
 
