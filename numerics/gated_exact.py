@@ -118,6 +118,23 @@ def exact_mode(modes: PathwayModes, mode: int, b0: Mapping[str, float], tau: flo
     return _partial_fractions(one, columns, x0, tau)
 
 
+def _memoised(solve: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``solve`` on float times, keeping its last few answers by their times (the race asks
+    for the same grid once per pathway)."""
+    memo: dict[bytes, np.ndarray] = {}
+
+    def cached(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        key = t.tobytes() + bytes(str(t.shape), "ascii")
+        if key not in memo:
+            if len(memo) >= _MEMO:
+                memo.pop(next(iter(memo)))
+            memo[key] = solve(t)
+        return memo[key]
+
+    return cached
+
+
 def _strengths(one: OneVariable, columns: list[sp.Symbol]) -> Callable[[np.ndarray], Any]:
     """``x → (len(x), len(columns))``: every edge's strength from the driver's."""
     exprs = [one.strength(u) for u in columns]
@@ -143,18 +160,18 @@ def _module_form(modes: PathwayModes, edges: set[str], red: ModeReduction, one: 
     path = next((p for p in modes.network.pathways if set(p) <= edges), None)
     if path is None:
         return None
-    x, a = one.driver, sp.Symbol("a", positive=True)
+    x = one.driver
     product = sp.powsimp(sp.Mul(*[one.strength(red.variable(e)) for e in path]))
     kappa, L = product.as_coeff_exponent(x)
     if not (L.is_Integer and 1 <= int(L) <= MAX_DEPTH and kappa.is_positive):
         return None
     L = int(L)
-    rate_a = (sp.diff(product, x) * one.rate).xreplace({x: (a / kappa) ** sp.Rational(1, L)})
-    h = sp.expand(sp.powsimp(sp.expand(rate_a / (L * a ** (2 - sp.Rational(2, L)))),
-                             force=True))
-    if not (h.is_polynomial(a) and sp.degree(h, a) <= 1):
+    # τ da/dt = a'(x) g(x) over L a^{2−2/L} = L κ^{2−2/L} x^{2L−2}: must be s − λ κ x^L
+    h = sp.expand(sp.cancel(sp.diff(product, x) * one.rate
+                            / (L * kappa ** (2 - sp.Rational(2, L)) * x ** (2 * L - 2))))
+    if not (h.is_polynomial(x) and set(sp.Poly(h, x).monoms()) <= {(0,), (L,)}):
         return None
-    s, lam = float(h.coeff(a, 0)), float(-h.coeff(a, 1))
+    s, lam = float(h.coeff(x, 0)), float(-h.coeff(x, L) / kappa)
     if not (s > 0 and lam > 0):
         return None
     sol = dynamics.mode_solution(L)
@@ -178,7 +195,7 @@ def _module_form(modes: PathwayModes, edges: set[str], red: ModeReduction, one: 
                 L * sy.a ** (2 - sp.Rational(2, L)) * (sp.Float(s, 12) - sp.Float(lam, 12) * sy.a))
     shown = sol if sol is not None else dynamics.mode_time(L)
     onto = {x: (sy.a / kappa) ** sp.Rational(1, L)}
-    return ExactMode("closed form" if sol is not None else "implicit t(a)", solve,
+    return ExactMode("closed form" if sol is not None else "implicit t(a)", _memoised(solve),
                      edges_of(np.array((s / lam / float(kappa)) ** (1.0 / L))),
                      sy.a, law.rhs, shown.xreplace({sy.s: sp.Float(s, 12),
                                                     sy.lam: sp.Float(lam, 12)}),
@@ -215,21 +232,12 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
         return tau * delta / np.abs(np.polyval(g, star - sign * delta).real)
 
     def solve(t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, dtype=float)
-        key = t.tobytes() + bytes(str(t.shape), "ascii")
-        if key in memo:
-            return memo[key]
         ys = _invert(time_of, rate, t, -np.log(abs(star - x0)),
                      -np.log(max(abs(star), 1e-300) * 2.0 ** -53))
-        out = edges_of(np.where(t == 0, x0, star - sign * np.exp(-ys)))
-        if len(memo) >= _MEMO:
-            memo.pop(next(iter(memo)))
-        memo[key] = out
-        return out
+        return edges_of(np.where(t == 0, x0, star - sign * np.exp(-ys)))
 
-    memo: dict[bytes, np.ndarray] = {}
-    return ExactMode("implicit t(a)", solve, edges_of(np.array(star)), x, one.rate, shown,
-                     dict(one.others))
+    return ExactMode("implicit t(a)", _memoised(solve), edges_of(np.array(star)), x,
+                     one.rate, shown, dict(one.others))
 
 
 def _time_function(g: np.ndarray, roots: np.ndarray, star: float, x0: float, sign: float,
