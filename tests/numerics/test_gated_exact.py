@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gated_cases import ROUTING_SMALL, ROUTING_SMALL_DATA, SHALLOW_DEEP, SHALLOW_DEEP_DATA
+from gated_cases import (
+    ROUTING_SMALL,
+    ROUTING_SMALL_DATA,
+    SHALLOW_DEEP,
+    SHALLOW_DEEP_DATA,
+    modes_of,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
@@ -18,32 +24,25 @@ from modspec.numerics import gated_continuous
 from modspec.numerics.gated_continuous import flow_race
 from modspec.numerics.gated_exact import ExactMode, exact_mode, reduction
 from modspec.numerics.gated_race import mode_system
-from modspec.theory.gated_data import data_for, gated_statistics, load_data
-from modspec.theory.gated_flow import flow_values, gated_flow
-from modspec.theory.gated_modes import aligned_weights, mode_strengths, pathway_modes
+from modspec.theory.gated_data import data_for, load_data
+from modspec.theory.gated_modes import aligned_weights, mode_strengths
 from modspec.theory.gated_symmetry import is_symmetry
 from modspec.theory.gated_toml import load_network, network_from_toml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
-def _modes(net, data):
-    stats = gated_statistics(net, data)
-    flow = gated_flow(net)
-    return pathway_modes(flow, stats), flow, flow_values(flow, stats)
-
-
 @pytest.fixture(scope="module")
 def routing():
     net = load_network(EXAMPLES / "routing.toml")
-    return net, _modes(net, load_data(EXAMPLES / "routing-data.toml"))[0]
+    return net, modes_of(net, load_data(EXAMPLES / "routing-data.toml"))[0]
 
 
 @pytest.fixture(scope="module")
 def two_pathways():
     net = load_network(EXAMPLES / "two-pathways.toml")
     data = data_for(tomllib.loads((EXAMPLES / "two-pathways-data.toml").read_text()), net)
-    return net, *_modes(net, data)
+    return net, *modes_of(net, data)
 
 
 def _integrated(modes, start, lr, times, monkeypatch):
@@ -104,24 +103,25 @@ def test_a_balanced_shared_edge_is_a_module_of_depth_3(routing, monkeypatch):
 
 def test_the_exact_race_equals_the_full_matrix_flow_of_the_small_routing_network():
     net = network_from_toml(ROUTING_SMALL)
-    modes, flow, values = _modes(net, ROUTING_SMALL_DATA)
+    modes, flow, values = modes_of(net, ROUTING_SMALL_DATA)
     lr = 0.3
     start = {a: {e: 0.1 for e in es} for a, es in modes.edges.items()}
     tau = 1.0 / (modes.samples * lr)
     times = np.linspace(0.0, 40 * tau, 81)
     exact = flow_race(modes, start, lr, times)
     assert set(exact["solution"].values()) == {"implicit t(a)"}
-    W = _matrix_flow(flow, values, aligned_weights(modes, start), tau, times)
+    _equals_the_matrix_flow(exact, modes, flow, values, start, tau, times)
+
+
+def _equals_the_matrix_flow(result, modes, flow, values, start, tau, times):
+    """The race's strengths equal an ODE solver (DOP853) of the full matrix flow of every
+    edge from the aligned start, to 1e-8."""
+    W = gated_continuous.matrix_flow(flow, values, aligned_weights(modes, start), tau, times)
     measured = mode_strengths(modes, W)
     for a, es in modes.edges.items():
         for e in es:
-            np.testing.assert_allclose(exact["strengths"][a][e], measured[a][e], rtol=0,
+            np.testing.assert_allclose(result["strengths"][a][e], measured[a][e], rtol=0,
                                        atol=1e-8)
-
-
-def _matrix_flow(flow, values, W0, tau, times):
-    """An ODE solver (DOP853) of the full matrix flow of every edge."""
-    return gated_continuous.matrix_flow(flow, values, W0, tau, times)
 
 
 @pytest.mark.parametrize("level", ["aligned", "balanced"])
@@ -139,17 +139,12 @@ def test_two_pathways_stay_integrated_and_say_which_quantity_is_missing(two_path
     assert set(result["solution"].values()) == {"integrated"}
     assert all("no conserved quantity involves" in why and "S" in why
                for why in result["why"].values())
-    W = _matrix_flow(flow, values, aligned_weights(modes, start), tau, times)
-    measured = mode_strengths(modes, W)
-    for a, es in modes.edges.items():
-        for e in es:
-            np.testing.assert_allclose(result["strengths"][a][e], measured[a][e], rtol=0,
-                                       atol=1e-8)
+    _equals_the_matrix_flow(result, modes, flow, values, start, tau, times)
 
 
 def test_a_permutation_that_is_not_a_symmetry_is_refused():
     net = network_from_toml(SHALLOW_DEEP)
-    modes, _, _ = _modes(net, SHALLOW_DEEP_DATA)
+    modes, _, _ = modes_of(net, SHALLOW_DEEP_DATA)
     system = modes.system(0)
     assert is_symmetry(system, modes.b, {"V": "V", "W1": "W2", "W2": "W1"})
     assert not is_symmetry(system, modes.b, {"V": "W1", "W1": "V", "W2": "W2"})
@@ -188,7 +183,7 @@ def test_the_symmetry_found_is_a_symmetry_of_random_symmetric_gated_networks(
     Y = [[top, skew], [0.0, 1.0]]
     data = GatedData({f"a{i}": np.eye(2) for i in range(modules)},
                      {f"b{i}": Y for i in range(modules)})
-    modes, _, _ = _modes(net, data)
+    modes, _, _ = modes_of(net, data)
     rng = np.random.default_rng(0)
     tau = 1.0 / (modes.samples * 0.1)
     for a in modes.edges:
