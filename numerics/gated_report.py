@@ -13,6 +13,7 @@ error); where it fails, the one-line reason and the exact matrix flow of every e
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -133,7 +134,9 @@ def _shown(expr: Any) -> dict[str, str]:
 
     expr = sp.sympify(expr)
     expr = expr.xreplace({f: sp.Float(f, 12) for f in expr.atoms(sp.Float)})
-    return {"text": str(expr), "latex": sp.latex(expr)}
+    names = {v: re.sub(r"^(\w+)\[(.+)\]$", r"\1_{\\mathrm{\2}}", v.name)
+             for v in expr.free_symbols if re.match(r"^\w+\[.+\]$", v.name)}
+    return {"text": str(expr), "latex": sp.latex(expr, symbol_names=names)}
 
 
 def reduction_entry(modes: Any, mode: int, flows: dict[str, Any] | None) -> dict[str, Any]:

@@ -76,3 +76,28 @@ def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix
     assert main(["derive", "--network", str(net), "--dataset", str(data)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "no shared basis" in lines[1] and lines[2].startswith("τ dA/dt = ")
+
+
+def test_derive_prints_how_a_shared_mode_is_solved_or_why_it_is_integrated(tmp_path, capsys):
+    from gated_cases import ROUTING_SMALL, ROUTING_SMALL_DATA
+
+    small = write_case(tmp_path, ROUTING_SMALL + "[training]\nlr = 0.02\nstart = 0.1\n",
+                       ROUTING_SMALL_DATA)
+    assert main(["derive", "--network", *small, "--format", "json"]) == 0
+    for mode in json.loads(capsys.readouterr().out)["modes"]:
+        red = mode["reduction"]
+        assert sorted(map(len, red["orbits"])) == [1, 6]     # i0..o2 alike; hg alone
+        assert red["method"] == mode["solution_flow"] == "implicit t(a)" and red["why"] == ""
+        one = red["one_variable"]
+        assert one["variable"] == "u[hg]" and one["solution_is"] == "t"
+        assert one["relations"]["u[i0]"]["latex"].startswith(r"\sqrt{")
+        assert r"u_{\mathrm{hg}}^{2}" in one["relations"]["u[i0]"]["latex"]
+        assert "atan" in one["solution"]["text"] or "log" in one["solution"]["text"]
+    assert main(["derive", "--network", *small]) == 0
+    assert "gradient flow (implicit t(a)): tau*du[hg]/dt = " in capsys.readouterr().out
+    net, _, data = write_case(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_DATA)
+    assert main(["derive", "--network", net, "--dataset", data]) == 0
+    text = capsys.readouterr().out
+    assert "alike edges: W1 = W2" in text
+    assert "gradient flow integrated: 2 variables remain" in text
+    assert "no conserved quantity involves V" in text

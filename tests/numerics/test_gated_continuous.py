@@ -128,6 +128,7 @@ def test_the_shallow_pathway_wins_in_continuous_time_as_in_discrete(tmp_path, ca
     assert flow["meta"]["time"] == "continuous" and descent["meta"]["time"] == "discrete"
     assert flow["race"]["winner"] == descent["race"]["winner"] == {"0": "V"}
     assert flow["race"]["mode_solution"] == {"0": "integrated"}
+    assert "no conserved quantity involves V" in flow["race"]["why_integrated"]["0"]
     rise = flow["race"]["half_rise"]["0"]
     assert rise["V"] < rise["W1.W2"] and set(flow["modes"]) == set(descent["modes"])
     total = flow["modes"]["0:V"][-1] + flow["modes"]["0:W1.W2"][-1]
