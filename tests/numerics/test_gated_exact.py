@@ -221,3 +221,30 @@ def _reduced_dop853(system, start, tau, end):
     sol = solve_ivp(lambda _t, b: system(b) / tau, (0.0, end), b0, method="DOP853",
                     rtol=1e-12, atol=1e-14)
     return sol.y[:, -1]
+
+
+def test_the_printed_solutions_are_the_ones_solved(routing):
+    """What derive prints — SymPy's ``a(t)`` of a module, or ``t(x)`` by partial fractions —
+    evaluated, equals what the race computes."""
+    import sympy as sp
+    from gated_cases import SHARED_DATA, SHARED_NET
+
+    from modspec.theory import symbols as sy
+
+    modes, _, _ = modes_of(SHARED_NET, SHARED_DATA)
+    tau, times = 2.0, np.linspace(0.0, 40.0, 81)
+    exact = exact_mode(modes, 0, {e: 0.1 for e in modes.edges[0]}, tau)
+    assert exact.method == "closed form" and exact.variable == sy.a
+    a_t = sp.lambdify([sy.t, sy.tau, sy.a0], exact.solution)
+    b = exact.solve(times)
+    edges = list(mode_system(modes, 0).edges)
+    product = b[:, edges.index("i0")] * b[:, edges.index("o0")]
+    np.testing.assert_allclose(a_t(times, tau, 0.1 * 0.1), product, rtol=1e-10)  # 12 digits
+    net, modes = routing
+    tau = 1.0 / (modes.samples * net.training.lr)
+    exact = exact_mode(modes, 0, {e: net.training.start for e in modes.edges[0]}, tau)
+    t_x = sp.lambdify([exact.variable, sy.tau], exact.solution)
+    # while x* − x is well above the printed x*'s 12 digits (the strengths end by ~90 epochs)
+    times = np.linspace(0.0, 80.0, 41)
+    x = exact.solve(times)[:, list(mode_system(modes, 0).edges).index("shared")]
+    np.testing.assert_allclose(t_x(x, tau), times, rtol=1e-7, atol=1e-9)
