@@ -248,3 +248,25 @@ def test_the_printed_solutions_are_the_ones_solved(routing):
     times = np.linspace(0.0, 80.0, 41)
     x = exact.solve(times)[:, list(mode_system(modes, 0).edges).index("shared")]
     np.testing.assert_allclose(t_x(x, tau), times, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_the_exact_routing_race_is_the_full_matrix_flow_of_the_64_unit_network(routing,
+                                                                                monkeypatch):
+    """The whole 9024-weight matrix flow (DOP853 at its finest relative tolerance, 3e-14: at
+    the default 1e-12 its error norm, a root mean square over mostly zero weights, lets the
+    60 that carry the modes drift by 1e-6) equals the exact race to 1e-8 relative."""
+    net, _ = routing
+    modes, flow, values = modes_of(net, load_data(EXAMPLES / "routing-data.toml"))
+    lr, c = net.training.lr, net.training.start
+    start = {a: {e: c for e in es} for a, es in modes.edges.items()}
+    tau = 1.0 / (modes.samples * lr)
+    times = np.linspace(0.0, 300.0, 61)
+    exact = flow_race(modes, start, lr, times)
+    monkeypatch.setattr(gated_continuous, "RTOL", 3e-14)
+    W = gated_continuous.matrix_flow(flow, values, aligned_weights(modes, start), tau, times)
+    measured = mode_strengths(modes, W)
+    for a, es in modes.edges.items():
+        for e in es:
+            np.testing.assert_allclose(exact["strengths"][a][e], measured[a][e], rtol=1e-8,
+                                       atol=1e-10)
