@@ -110,15 +110,25 @@ def _extend(colour: dict[tuple[int, str], int], terms: dict[str, list[Term]],
 def is_symmetry(system: Mapping[str, sp.Expr], b: Mapping[str, sp.Symbol],
                 sigma: Mapping[str, str]) -> bool:
     """True when renaming ``b_x → b_{σ(x)}`` in every ``f_e`` gives ``f_{σ(e)}`` (every
-    coefficient of the difference within :data:`REL_TOL` of the equation's largest)."""
-    if sorted(sigma) != sorted(system) or sorted(sigma.values()) != sorted(system):
+    coefficient of the difference within :data:`REL_TOL` of the equation's largest). The
+    renaming permutes the exponents of each term of SymPy's polynomial of ``f_e``."""
+    edges = list(system)
+    if sorted(sigma) != sorted(edges) or sorted(sigma.values()) != sorted(edges):
         return False
-    syms = [b[e] for e in system]
-    rename = {b[x]: b[sigma[x]] for x in system}
-    for e, f in system.items():
-        diff = sp.Poly(sp.expand(f.xreplace(rename) - system[sigma[e]]), *syms)
-        scale = max([abs(float(c)) for c in sp.Poly(f, *syms).coeffs()] + [1e-300])
-        if any(abs(float(c)) > REL_TOL * scale for c in diff.coeffs()):
+    syms = [b[e] for e in edges]
+    poly = {e: sp.Poly(f, *syms).as_dict() for e, f in system.items()}
+    image = [edges.index(sigma[x]) for x in edges]
+    for e in edges:
+        renamed: dict[tuple[int, ...], float] = {}
+        for m, c in poly[e].items():
+            moved = [0] * len(edges)
+            for k, power in enumerate(m):
+                moved[image[k]] = power
+            renamed[tuple(moved)] = float(c)
+        target = {m: float(c) for m, c in poly[sigma[e]].items()}
+        scale = max([abs(c) for c in renamed.values()] + [1e-300])
+        if any(abs(renamed.get(m, 0.0) - target.get(m, 0.0)) > REL_TOL * scale
+               for m in {*renamed, *target}):
             return False
     return True
 
