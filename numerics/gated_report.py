@@ -26,7 +26,7 @@ from modspec.theory.gated_modes import aligned_weights, basis_condition, pathway
 
 from .gated_race import end_point, mode_system, race
 
-__all__ = ["gated_report", "pathway_errors", "reduction_entry", "MAX_EPOCHS"]
+__all__ = ["gated_report", "pathway_errors", "reduction_entry", "report_latex", "MAX_EPOCHS"]
 
 #: Most epochs the per-epoch map is iterated to find where gradient descent ends.
 MAX_EPOCHS = 1_000_000
@@ -134,8 +134,8 @@ def _shown(expr: Any) -> dict[str, str]:
 
     expr = sp.sympify(expr)
     expr = expr.xreplace({f: sp.Float(f, 12) for f in expr.atoms(sp.Float)})
-    names = {v: re.sub(r"^(\w+)\[(.+)\]$", r"\1_{\\mathrm{\2}}", v.name)
-             for v in expr.free_symbols if re.match(r"^\w+\[.+\]$", v.name)}
+    names = {v: _latex_name(v.name) for v in expr.free_symbols
+             if re.match(r"^\w+\[.+\]$", v.name)}
     return {"text": str(expr), "latex": sp.latex(expr, symbol_names=names)}
 
 
@@ -181,3 +181,47 @@ def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np
         err = Y[network.target(p)] - Wp @ X[network.source(p)]
         out[path_label(p)] = _num(np.mean(np.sum(err**2, axis=0)))
     return out
+
+
+def report_latex(report: dict[str, Any]) -> str:
+    """``derive --network --format latex``: per mode, an ``align*`` block with the reduced
+    equations on the symmetric subspace and the conserved quantities there, then how the
+    flow from the training's start is solved — the one-variable ODE, every other variable as
+    a function of it, and the closed form ``a(t)`` or the implicit ``t`` — or why it is
+    integrated. Where the basis condition fails, its one-line reason."""
+    if not report["basis_condition"]["holds"]:
+        return f"% {report['basis_condition']['reason']}"
+    blocks = []
+    for m in report["modes"]:
+        red = m["reduction"]
+        alike = "; ".join(" = ".join(o) for o in red["orbits"] if len(o) > 1) or "none"
+        rows = [rf"&\text{{mode {m['mode']}: alike edges {alike}}}"]
+        rows += [rf"\tau \frac{{d}}{{d t}} {_latex_name(u)} &= {eq['latex']}"
+                 for u, eq in red["equations"].items()]
+        rows += [rf"{q['latex']} &= \text{{const}}" for q in red["conserved"]]
+        one = red.get("one_variable")
+        if one is not None:
+            x = _latex_name(one["variable"])
+            rows.append(rf"&\text{{gradient flow: {red['method']}}}")
+            rows.append(rf"\tau \frac{{d}}{{d t}} {x} &= {one['rate']['latex']}")
+            rows += [rf"{_latex_name(u)} &= {r['latex']}" for u, r in one["relations"].items()
+                     if u != one["variable"]]
+            lhs = "a(t)" if one["solution_is"] == "a(t)" else "t"
+            rows.append(rf"{lhs} &= {one['solution']['latex']}")
+        elif "method" in red:
+            rows.append(rf"&\text{{gradient flow integrated: {_latex_text(red['why'])}}}")
+        blocks.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    return "\n\n".join(blocks)
+
+
+def _latex_name(name: str) -> str:
+    """``u[edge]`` as ``u_{\\mathrm{edge}}``; other names unchanged."""
+    return re.sub(r"^(\w+)\[(.+)\]$", r"\1_{\\mathrm{\2}}", name)
+
+
+def _latex_text(text: str) -> str:
+    """Plain text safe inside ``\\text{}``."""
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("^", r"\^{}"), ("#", r"\#"),
+                 ("%", r"\%"), ("&", r"\&"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b)
+    return text

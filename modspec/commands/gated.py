@@ -40,16 +40,22 @@ def derive_network(args: argparse.Namespace) -> int:
     from modspec.theory.gated_data import data_for
 
     refuse_architecture(args)
+    if getattr(args, "standalone", False) and args.format != "latex":
+        raise bad("--standalone", True, "needs --format latex")
     network = _network_file(args)
     data = data_for(args.dataset, network)
     check_sizes(network)
-    if args.format == "latex":
-        raise ModspecError("--format=latex is invalid with --network: use text or json")
-    from modspec.numerics.gated_report import gated_report
+    from modspec.numerics.gated_report import gated_report, report_latex
 
     report = gated_report(network, data)
     if args.format == "json":
         print(json.dumps(report, indent=2))
+        return 0
+    if args.format == "latex":
+        from modspec.theory.latex_base import latex_document
+
+        fragment = report_latex(report)
+        print(latex_document(fragment) if args.standalone else fragment)
         return 0
     print(_text(report))
     return 0
