@@ -221,11 +221,15 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
     if sign == 0 or not ahead:
         return "the one-variable rate g(x) has no fixed point ahead of the start"
     star = min(ahead, key=lambda r: abs(r - x0))
+    edges_of = _strengths(one, columns)
+    with np.errstate(invalid="ignore"):
+        end = edges_of(np.array(star))
+    if not (star > 0 and np.all(end > 0)):    # the relations hold between x0 and x* alone
+        return "the fixed point ahead of the start leaves the positive strengths"
     time_of = _time_function(g, roots, star, x0, sign, tau)
     shown = sy.tau * _real_form(x, x0, roots, np.polyval(np.polyder(g), roots))
     _check_time(time_of, sp.lambdify([x], shown.xreplace({sy.tau: tau}), "numpy"), g, star,
                 x0, sign, tau)
-    edges_of = _strengths(one, columns)
 
     def rate(delta: np.ndarray) -> np.ndarray:
         """``dt/dy = τ δ / |g(x)|`` at ``y = −ln δ``."""
@@ -236,8 +240,8 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
                      -np.log(max(abs(star), 1e-300) * 2.0 ** -53))
         return edges_of(np.where(t == 0, x0, star - sign * np.exp(-ys)))
 
-    return ExactMode("implicit t(a)", _memoised(solve), edges_of(np.array(star)), x,
-                     one.rate, shown, dict(one.others))
+    return ExactMode("implicit t(a)", _memoised(solve), end, x, one.rate, shown,
+                     dict(one.others))
 
 
 def _time_function(g: np.ndarray, roots: np.ndarray, star: float, x0: float, sign: float,

@@ -208,6 +208,13 @@ def test_the_symmetry_found_is_a_symmetry_of_random_symmetric_gated_networks(
         if isinstance(exact, ExactMode):
             np.testing.assert_allclose(exact.solve(np.array([20 * tau]))[0], y, rtol=0,
                                        atol=1e-8)
+        # each orbit at its own strength: a non-zero conserved level
+        level = {e: c * (1 + 0.5 * k) for k, o in enumerate(red.symmetry.orbits) for e in o}
+        exact = exact_mode(modes, a, level, tau)
+        if isinstance(exact, ExactMode):
+            y = _reduced_dop853(system, level, tau, 20 * tau)
+            np.testing.assert_allclose(exact.solve(np.array([20 * tau]))[0], y, rtol=0,
+                                       atol=1e-8)
         orbit = max(red.symmetry.orbits, key=len)
         if len(orbit) > 1:                          # off it: the alike edges part
             off = {**on, orbit[0]: 1.5 * c}
