@@ -135,12 +135,15 @@ def test_two_pathways_stay_integrated_and_say_which_quantity_is_missing(two_path
         return c * np.sqrt(2.0) if level == "balanced" and e == "Win" else c
 
     start = {a: {e: strength(e) for e in es} for a, es in modes.edges.items()}
-    times = np.linspace(0.0, 30 * tau, 61)
+    times = np.linspace(0.0, 100 * tau, 101)       # the whole race: 500 epochs
     result = flow_race(modes, start, lr, times)
     assert set(result["solution"].values()) == {"integrated"}
     assert all("no conserved quantity involves" in why and "S" in why
                for why in result["why"].values())
     _equals_the_matrix_flow(result, modes, flow, values, start, tau, times)
+    for a, strengths in result["strengths"].items():     # ... to its end
+        for e, v in strengths.items():
+            assert v[-1] == pytest.approx(result["end"][a][e], abs=1e-6)
 
 
 def test_a_permutation_that_is_not_a_symmetry_is_refused():
