@@ -137,8 +137,9 @@ def _memoised(solve: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray
 
 def _strengths(one: OneVariable, columns: list[sp.Symbol]) -> Callable[[np.ndarray], Any]:
     """``x → (len(x), len(columns))``: every edge's strength from the driver's."""
-    exprs = [one.strength(u) for u in columns]
-    f = sp.lambdify([one.driver], exprs, "numpy")
+    plain = sp.Symbol("x", positive=True)     # compiled names are identifiers
+    exprs = [one.strength(u).xreplace({one.driver: plain}) for u in columns]
+    f = checked_lambdify([plain], exprs, "numpy")
     return lambda x: np.stack([np.broadcast_to(np.asarray(v, dtype=float), np.shape(x))
                                for v in f(np.asarray(x, dtype=float))], axis=-1)
 
@@ -228,8 +229,9 @@ def _partial_fractions(one: OneVariable, columns: list[sp.Symbol], x0: float, ta
         return "the fixed point ahead of the start leaves the positive strengths"
     time_of = _time_function(g, roots, star, x0, sign, tau)
     shown = sy.tau * _real_form(x, x0, roots, np.polyval(np.polyder(g), roots))
-    _check_time(time_of, sp.lambdify([x], shown.xreplace({sy.tau: tau}), "numpy"), g, star,
-                x0, sign, tau)
+    plain = sp.Symbol("x", positive=True)
+    printed = checked_lambdify([plain], shown.xreplace({sy.tau: tau, x: plain}), "numpy")
+    _check_time(time_of, printed, g, star, x0, sign, tau)
 
     def rate(delta: np.ndarray) -> np.ndarray:
         """``dt/dy = τ δ / |g(x)|`` at ``y = −ln δ``."""
