@@ -173,10 +173,10 @@ def _module_form(modes: PathwayModes, edges: set[str], red: ModeReduction, one: 
     if not (h.is_polynomial(x) and set(sp.Poly(h, x).monoms()) <= {(0,), (L,)}):
         return None
     s, lam = float(h.coeff(x, 0)), float(-h.coeff(x, L) / kappa)
-    if not (s > 0 and lam > 0):
-        return None
-    sol = dynamics.mode_solution(L)
     a0 = float(kappa) * x0 ** L
+    if not (s > 0 and lam > 0 and np.isfinite(a0) and a0 >= np.finfo(float).tiny):
+        return None       # a start whose product underflows: the pathways do not move
+    sol = dynamics.mode_solution(L)
     edges_of = _strengths(one, columns)
 
     def solve(t: np.ndarray) -> np.ndarray:

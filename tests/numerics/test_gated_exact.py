@@ -277,3 +277,14 @@ def test_the_exact_routing_race_is_the_full_matrix_flow_of_the_64_unit_network(r
     monkeypatch.setattr(gated_continuous, "RTOL", 3e-14)
     _equals_the_matrix_flow(exact, modes, flow, values, start, tau, times, rtol=1e-8,
                             atol=1e-10)
+
+
+def test_a_start_whose_product_underflows_is_integrated_not_refused():
+    """At b = 1e-200 on every edge a pathway's product (1e-600) underflows: no module form
+    (its a0 would be 0), and the polynomial of the balanced level has a repeated root at 0,
+    so the mode is integrated and says why."""
+    modes, _, _ = modes_of(network_from_toml(ROUTING_SMALL), ROUTING_SMALL_DATA)
+    start = {a: {e: 1e-200 for e in es} for a, es in modes.edges.items()}
+    result = flow_race(modes, start, 0.01, np.linspace(0.0, 50.0, 11))
+    assert set(result["solution"].values()) == {"integrated"}
+    assert all("repeated root" in why for why in result["why"].values())
