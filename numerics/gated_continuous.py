@@ -5,17 +5,16 @@ the small autonomous system ``τ db/dt = f_α(b)`` over the strengths of the edg
 (:func:`modspec.theory.gated_modes.pathway_modes`), ``τ = 1/(N·lr)``, t in epochs. It is
 solved exactly, mode by mode:
 
-* **closed form** where one pathway p of depth L carries the mode and the start is balanced
-  (every edge at the same strength c0): the product ``a = Π_e b_e`` then obeys today's mode
-  ODE ``τ da/dt = L a^{2−2/L}(s_p − d_pp a)`` with ``s = s_p``, ``λ = d_pp`` (the balance
-  ``b_e² − b_e'²`` is conserved), whose solution SymPy derives by separation of variables
-  (:func:`modspec.theory.dynamics.mode_solution`, L ≤ 2; for L > 2 its implicit solution
-  ``t(a)``, inverted to machine precision by :func:`modspec.numerics.implicit.mode_strengths`),
-  and every edge is ``a^{1/L}``;
-* **the integrated reduced system** otherwise (several pathways share the mode, e.g. a
-  shallow and a deep one, or the shared edge of the routing network): ``f_α`` compiled from
+* **exactly** where the start is equal on the edges the mode's system treats alike (its
+  symmetries) and its conserved levels leave one variable
+  (:func:`modspec.numerics.gated_exact.exact_mode`): ``τ dx/dt = g(x)`` solved by separation
+  of variables — SymPy's closed form of a module's mode ODE, its implicit solution ``t(a)``,
+  or ``t(x)`` by partial fractions, inverted — e.g. one pathway from a balanced start, or the
+  shared edge of the routing network with its alike input and output edges;
+* **the integrated reduced system** otherwise (e.g. a shallow pathway beside a deep one: no
+  conserved quadratic quantity ties the shallow edge to the deep ones), ``f_α`` compiled from
   SymPy, integrated by an explicit Runge–Kutta method of order 8 (DOP853) at relative
-  tolerance 1e-12.
+  tolerance 1e-12; the result says why (``why[α]``).
 
 A pathway's **half-rise time** is the first time its strength on the mode (the product of its
 edges' strengths) is half-way from its start to where the *flow* ends — the fixed point on the
@@ -28,7 +27,6 @@ fails, :func:`matrix_flow` integrates the exact matrix flow of every edge instea
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -37,8 +35,8 @@ from scipy.optimize import brentq
 
 from modspec.theory.gated_data import path_label
 from modspec.theory.gated_modes import PathwayModes
-from modspec.theory.names import checked_lambdify
 
+from .gated_exact import ExactMode, exact_mode
 from .gated_race import end_point, mode_system
 
 __all__ = ["RTOL", "MAX_HORIZON", "flow_race", "mode_flow", "matrix_flow", "crossing"]
@@ -49,67 +47,19 @@ RTOL = 1e-12
 MAX_HORIZON = 1e7
 
 
-@cache
-def _closed_form(depth: int) -> Callable[..., Any] | None:
-    """``a(t, τ, a0, s, λ)`` from SymPy's closed form (depth ≤ 2), else None."""
-
-    from modspec.theory import dynamics
-    from modspec.theory import symbols as sy
-
-    sol = dynamics.mode_solution(depth)
-    if sol is None:
-        return None
-    return checked_lambdify((sy.t, sy.tau, sy.a0, sy.s, sy.lam), sol, "numpy")
-
-
-def _single_pathway(modes: PathwayModes, mode: int, b0: Mapping[str, float]
-                    ) -> tuple[tuple[str, ...], float, float] | None:
-    """``(pathway, s_p, d_pp)`` when one pathway carries ``mode``, its start is balanced
-    and positive and its statistics positive: the closed-form case."""
-    import sympy as sp
-
-    edges = modes.edges[mode]
-    paths = [p for p in modes.network.pathways if all(e in edges for e in p)]
-    if len(paths) != 1 or set(paths[0]) != set(edges):
-        return None
-    p = paths[0]
-    vals = modes.values[mode]
-    s = float(vals.get(sp.Symbol(f"s[{path_label(p)}]"), 0.0))
-    d = float(vals.get(sp.Symbol(f"d[{path_label(p)}|{path_label(p)}]"), 0.0))
-    starts = {float(b0.get(e, 0.0)) for e in edges}
-    if len(starts) != 1 or min(starts) <= 0 or s <= 0 or d <= 0:
-        return None
-    return p, s, d
-
-
 def mode_flow(modes: PathwayModes, mode: int, b0: Mapping[str, float], tau: float
               ) -> tuple[Callable[[np.ndarray], np.ndarray], tuple[str, ...], str,
-                         np.ndarray | None]:
+                         np.ndarray | None, ExactMode | str]:
     """The solution of mode ``mode`` from ``b0``: ``(b(t) → (len(t), edges), edges,
-    solution, end)`` with ``solution`` "closed form", "implicit solution" or "integrated",
-    and ``end`` the strengths at t → ∞ where the solution gives them (``(s/d)^{1/L}``)."""
+    solution, end, exact)`` with ``solution`` "closed form", "implicit t(a)" or
+    "integrated", ``end`` the strengths at t → ∞ where the solution gives them, and
+    ``exact`` the :class:`~modspec.numerics.gated_exact.ExactMode` or, when integrated, the
+    one-line reason there is none."""
     system = mode_system(modes, mode)
     edges = system.edges
-    single = _single_pathway(modes, mode, b0)
-    if single is not None:
-        p, s, d = single
-        L, a0 = len(p), float(b0[p[0]]) ** len(p)
-        exact = _closed_form(L)
-
-        def balanced(t: np.ndarray) -> np.ndarray:
-            t = np.asarray(t, dtype=float)
-            if exact is not None:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    a = np.asarray(exact(t, tau, a0, s, d), dtype=float) * np.ones_like(t)
-                a[~np.isfinite(a)] = s / d            # e^{st/τ} overflowed: the limit
-            else:
-                from .implicit import mode_strengths
-
-                a = mode_strengths(L, t, s, d, a0, tau)
-            return np.repeat((a ** (1.0 / L))[:, None], len(edges), axis=1)
-
-        how = "closed form" if exact is not None else "implicit solution"
-        return balanced, edges, how, np.full(len(edges), (s / d) ** (1.0 / L))
+    exact = exact_mode(modes, mode, b0, tau)
+    if isinstance(exact, ExactMode):
+        return exact.solve, edges, exact.method, exact.end, exact
     start = np.array([float(b0.get(e, 0.0)) for e in edges])
     solved: list[Any] = [-1.0, None]        # one dense solution, extended when asked beyond
 
@@ -121,7 +71,7 @@ def mode_flow(modes: PathwayModes, mode: int, b0: Mapping[str, float], tau: floa
             solved[:] = [reach, _integrate(lambda b: system(b) / tau, start, reach)]
         return solved[1](t)
 
-    return integrated, edges, "integrated", None
+    return integrated, edges, "integrated", None, exact
 
 
 #: The smallest state scale the absolute tolerance is taken relative to (a zero start).
@@ -179,17 +129,21 @@ def flow_race(modes: PathwayModes, start: Mapping[int, Mapping[str, float]], lr:
 
     Returns, like :func:`modspec.numerics.gated_race.race`: ``strengths[α][e]`` and
     ``pathways[α][label]`` at ``times``, ``half_rise[α][label]`` (epochs, towards the flow's
-    end; None when the pathway does not move), ``winner[α]``; and ``solution[α]`` (closed
-    form, implicit solution or integrated) and ``end[α][e]`` the flow's end point.
+    end; None when the pathway does not move), ``winner[α]``; ``solution[α]`` (closed form,
+    implicit t(a) or integrated), ``why[α]`` (why integrated; "" when solved exactly),
+    ``exact[α]`` (the :class:`~modspec.numerics.gated_exact.ExactMode`, or None) and
+    ``end[α][e]`` the flow's end point.
     """
     net = modes.network
     tau = 1.0 / (modes.samples * lr)
     times = np.asarray(times, dtype=float)
     out: dict[str, Any] = {k: {} for k in ("strengths", "pathways", "half_rise", "winner",
-                                           "solution", "end")}
+                                           "solution", "why", "exact", "end")}
     for a in modes.edges:
         b0 = start.get(a, {})
-        solve, edges, how, end = mode_flow(modes, a, b0, tau)
+        solve, edges, how, end, exact = mode_flow(modes, a, b0, tau)
+        solved = isinstance(exact, ExactMode)
+        out["why"][a], out["exact"][a] = ("", exact) if solved else (exact, None)
         if end is None:
             end = _flow_end(modes, a, b0, tau, solve, float(times.max(initial=0.0)))
         H = solve(times)

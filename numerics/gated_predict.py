@@ -147,7 +147,9 @@ def gated_prediction(theory: GatedTheory, lr: float, epochs: int, start: float,
     descent epoch by epoch (``time="discrete"``) or the gradient flow (``"continuous"``,
     :func:`~modspec.numerics.gated_continuous.flow_race`; where the basis condition fails,
     the integrated matrix flow). ``meta`` says which solution (``race`` or ``matrix
-    dynamics``), the winners and half-rise times, and, where the condition fails, why."""
+    dynamics``), the winners and half-rise times, in continuous time how each mode is
+    solved (``mode_solution``) and why a mode is integrated (``why_integrated``), and, where
+    the condition fails, why."""
     if time not in ("discrete", "continuous"):
         raise bad("time", time, "must be discrete or continuous")
     net, data = theory.network, theory.data
@@ -168,6 +170,7 @@ def gated_prediction(theory: GatedTheory, lr: float, epochs: int, start: float,
                 "half_rise": {str(a): r for a, r in result["half_rise"].items()}}
         if time == "continuous":
             meta["mode_solution"] = {str(a): v for a, v in result["solution"].items()}
+            meta["why_integrated"] = {str(a): v for a, v in result["why"].items() if v}
         return Trajectory(t, _mode_curves(modes, result["strengths"]), norms, loss,
                           seed_axis=False, kind="theory", time=time, lr=lr, tau=tau,
                           meta=meta)

@@ -13,6 +13,7 @@ error); where it fails, the one-line reason and the exact matrix flow of every e
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from modspec.theory.gated_modes import aligned_weights, basis_condition, pathway
 
 from .gated_race import end_point, mode_system, race
 
-__all__ = ["gated_report", "pathway_errors", "MAX_EPOCHS"]
+__all__ = ["gated_report", "pathway_errors", "reduction_entry", "report_latex", "MAX_EPOCHS"]
 
 #: Most epochs the per-epoch map is iterated to find where gradient descent ends.
 MAX_EPOCHS = 1_000_000
@@ -96,6 +97,7 @@ def gated_report(network: GatedNetwork, data: GatedData, training: Training | No
             "statistics": {str(k): _num(v) for k, v in modes.values[a].items() if v != 0},
             "equations": {e: str(r) for e, r in system.rhs.items()},
             "conserved": [str(q) for q in system.conserved],
+            "reduction": reduction_entry(modes, a, flows if training is not None else None),
         }
         if training is not None:
             entry.update(_race_entry(system, ends[a], tau, start[a], races, flows, a))
@@ -126,6 +128,45 @@ def _race_entry(system: Any, end: tuple[np.ndarray, int], tau: float,
             "winner_flow": flows["winner"][mode], "solution_flow": flows["solution"][mode]}
 
 
+def _shown(expr: Any) -> dict[str, str]:
+    """An expression as text (numbers to 12 digits) and as LaTeX."""
+    import sympy as sp
+
+    expr = sp.sympify(expr)
+    expr = expr.xreplace({f: sp.Float(f, 12) for f in expr.atoms(sp.Float)})
+    names = {v: _latex_name(v.name) for v in expr.free_symbols
+             if re.match(r"^\w+\[.+\]$", v.name)}
+    return {"text": str(expr), "latex": sp.latex(expr, symbol_names=names)}
+
+
+def reduction_entry(modes: Any, mode: int, flows: dict[str, Any] | None) -> dict[str, Any]:
+    """A mode's exact reduction (:mod:`modspec.numerics.gated_exact`): the orbits of its
+    symmetries, the reduced equations and conserved quantities on them, and, from the
+    training's start (``flows``, :func:`~modspec.numerics.gated_continuous.flow_race`), how
+    the flow is solved — the one-variable ODE, every variable as a function of its variable
+    and the closed form ``a(t)`` or implicit ``t`` — or why it is integrated."""
+    from .gated_exact import reduction
+
+    red = reduction(modes, mode)
+    out: dict[str, Any] = {
+        "orbits": [list(o) for o in red.symmetry.orbits],
+        "equations": {str(u): _shown(red.equations[u]) for u in red.u},
+        "conserved": [_shown(q) for q in red.conserved],
+    }
+    if flows is None:
+        return out
+    out["method"], out["why"] = flows["solution"][mode], flows["why"][mode]
+    exact = flows["exact"][mode]
+    if exact is not None:
+        out["one_variable"] = {
+            "variable": str(exact.variable), "rate": _shown(exact.rate),
+            "relations": {str(u): _shown(r) for u, r in exact.relations.items()},
+            "solution": _shown(exact.solution),
+            "solution_is": "a(t)" if exact.method == "closed form" else "t",
+        }
+    return out
+
+
 def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np.ndarray]
                    ) -> dict[str, float]:
     """For every pathway p, trained or not: ``mean over items of ‖y_{t(p)} − W_p x_{s(p)}‖²``,
@@ -140,3 +181,47 @@ def pathway_errors(network: GatedNetwork, data: GatedData, weights: dict[str, np
         err = Y[network.target(p)] - Wp @ X[network.source(p)]
         out[path_label(p)] = _num(np.mean(np.sum(err**2, axis=0)))
     return out
+
+
+def report_latex(report: dict[str, Any]) -> str:
+    """``derive --network --format latex``: per mode, an ``align*`` block with the reduced
+    equations on the symmetric subspace and the conserved quantities there, then how the
+    flow from the training's start is solved — the one-variable ODE, every other variable as
+    a function of it, and the closed form ``a(t)`` or the implicit ``t`` — or why it is
+    integrated. Where the basis condition fails, its one-line reason."""
+    if not report["basis_condition"]["holds"]:
+        return f"% {report['basis_condition']['reason']}"
+    blocks = []
+    for m in report["modes"]:
+        red = m["reduction"]
+        alike = "; ".join(" = ".join(o) for o in red["orbits"] if len(o) > 1) or "none"
+        rows = [rf"&\text{{mode {m['mode']}: alike edges {alike}}}"]
+        rows += [rf"\tau \frac{{d}}{{d t}} {_latex_name(u)} &= {eq['latex']}"
+                 for u, eq in red["equations"].items()]
+        rows += [rf"{q['latex']} &= \text{{const}}" for q in red["conserved"]]
+        one = red.get("one_variable")
+        if one is not None:
+            x = _latex_name(one["variable"])
+            rows.append(rf"&\text{{gradient flow: {red['method']}}}")
+            rows.append(rf"\tau \frac{{d}}{{d t}} {x} &= {one['rate']['latex']}")
+            rows += [rf"{_latex_name(u)} &= {r['latex']}" for u, r in one["relations"].items()
+                     if u != one["variable"]]
+            lhs = "a(t)" if one["solution_is"] == "a(t)" else "t"
+            rows.append(rf"{lhs} &= {one['solution']['latex']}")
+        elif "method" in red:
+            rows.append(rf"&\text{{gradient flow integrated: {_latex_text(red['why'])}}}")
+        blocks.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    return "\n\n".join(blocks)
+
+
+def _latex_name(name: str) -> str:
+    """``u[edge]`` as ``u_{\\mathrm{edge}}``; other names unchanged."""
+    return re.sub(r"^(\w+)\[(.+)\]$", r"\1_{\\mathrm{\2}}", name)
+
+
+def _latex_text(text: str) -> str:
+    """Plain text safe inside ``\\text{}``."""
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("^", r"\^{}"), ("#", r"\#"),
+                 ("%", r"\%"), ("&", r"\&"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b)
+    return text

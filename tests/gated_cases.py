@@ -180,3 +180,15 @@ def write_case(folder: Any, network: str, data: GatedData) -> list[str]:
     net.write_text(network)
     path.write_text(data_toml(data))
     return [str(net), "--dataset", str(path)]
+
+
+def modes_of(net: Any, data: GatedData) -> tuple[Any, Any, Any]:
+    """``(pathway modes, derived matrix flow, its statistics' values)`` of a network on its
+    data (where the basis condition holds)."""
+    from modspec.theory.gated_data import gated_statistics
+    from modspec.theory.gated_flow import flow_values, gated_flow
+    from modspec.theory.gated_modes import pathway_modes
+
+    stats = gated_statistics(net, data)
+    flow = gated_flow(net)
+    return pathway_modes(flow, stats), flow, flow_values(flow, stats)

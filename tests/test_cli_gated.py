@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from gated_cases import FAILING, FAILING_DATA, SHALLOW_DEEP, SHALLOW_DEEP_DATA, write_case
@@ -44,7 +46,7 @@ def test_the_report_names_the_winner_and_both_fixed_points(files, capsys):
 
 @pytest.mark.parametrize("args,message", [
     ([], "--network needs --dataset"),
-    (["--format", "latex"], "--format=latex is invalid"),
+    (["--standalone"], "--standalone=True is invalid: needs --format latex"),
 ])
 def test_bad_use_is_one_line_and_status_2(files, capsys, args, message):
     net, data = files
@@ -76,3 +78,51 @@ def test_where_the_basis_condition_fails_the_report_says_so_and_gives_the_matrix
     assert main(["derive", "--network", str(net), "--dataset", str(data)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "no shared basis" in lines[1] and lines[2].startswith("τ dA/dt = ")
+
+
+def test_derive_prints_how_a_shared_mode_is_solved_or_why_it_is_integrated(tmp_path, capsys):
+    from gated_cases import ROUTING_SMALL, ROUTING_SMALL_DATA
+
+    small = write_case(tmp_path, ROUTING_SMALL + "[training]\nlr = 0.02\nstart = 0.1\n",
+                       ROUTING_SMALL_DATA)
+    assert main(["derive", "--network", *small, "--format", "json"]) == 0
+    for mode in json.loads(capsys.readouterr().out)["modes"]:
+        red = mode["reduction"]
+        assert sorted(map(len, red["orbits"])) == [1, 6]     # i0..o2 alike; hg alone
+        assert red["method"] == mode["solution_flow"] == "implicit t(a)" and red["why"] == ""
+        one = red["one_variable"]
+        assert one["variable"] == "u[hg]" and one["solution_is"] == "t"
+        assert one["relations"]["u[i0]"]["latex"].startswith(r"\sqrt{")
+        assert r"u_{\mathrm{hg}}^{2}" in one["relations"]["u[i0]"]["latex"]
+        assert "atan" in one["solution"]["text"] or "log" in one["solution"]["text"]
+    assert main(["derive", "--network", *small]) == 0
+    assert "gradient flow (implicit t(a)): tau*du[hg]/dt = " in capsys.readouterr().out
+    assert main(["derive", "--network", *small, "--format", "latex"]) == 0
+    latex = capsys.readouterr().out
+    assert latex.count(r"\begin{align*}") == latex.count(r"\end{align*}") == 2
+    assert latex.count("{") == latex.count("}")
+    assert r"\tau \frac{d}{d t} u_{\mathrm{hg}} &= " in latex and "\nt &= " in latex
+    net, _, data = write_case(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_DATA)
+    assert main(["derive", "--network", net, "--dataset", data]) == 0
+    text = capsys.readouterr().out
+    assert "alike edges: W1 = W2" in text
+    assert "gradient flow integrated: 2 variables remain" in text
+    assert "no conserved quantity involves V" in text
+    assert main(["derive", "--network", net, "--dataset", data, "--format", "latex"]) == 0
+    assert r"&\text{gradient flow integrated: 2 variables remain" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex on this machine: "
+                    "LaTeX compile test skipped (install texlive-latex-base, as .ci/run does)")
+def test_derive_network_latex_standalone_compiles_with_pdflatex(tmp_path, capsys):
+    from gated_cases import ROUTING_SMALL, ROUTING_SMALL_DATA
+
+    small = write_case(tmp_path, ROUTING_SMALL + "[training]\nlr = 0.02\nstart = 0.1\n",
+                       ROUTING_SMALL_DATA)
+    assert main(["derive", "--network", *small, "--format", "latex", "--standalone"]) == 0
+    (tmp_path / "gated.tex").write_text(capsys.readouterr().out)
+    proc = subprocess.run([shutil.which("pdflatex"), "-interaction=nonstopmode",
+                           "-halt-on-error", "gated.tex"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "gated.pdf").stat().st_size > 1000

@@ -41,19 +41,24 @@ def derive_network(args: argparse.Namespace) -> int:
     from modspec.theory.gated_data import data_for
 
     refuse_architecture(args)
+    if getattr(args, "standalone", False) and args.format != "latex":
+        raise bad("--standalone", True, "needs --format latex")
     if args.symbolic:
         return derive_symbolic(args)
     network = _network_file(args)
     data = data_for(args.dataset, network)
     check_sizes(network)
-    if args.format == "latex":
-        raise ModspecError("--format=latex is invalid with --network: use text or json "
-                           "(or --symbolic)")
-    from modspec.numerics.gated_report import gated_report
+    from modspec.numerics.gated_report import gated_report, report_latex
 
     report = gated_report(network, data)
     if args.format == "json":
         print(json.dumps(report, indent=2))
+        return 0
+    if args.format == "latex":
+        from modspec.theory.latex_base import latex_document
+
+        fragment = report_latex(report)
+        print(latex_document(fragment) if args.standalone else fragment)
         return 0
     print(_text(report))
     return 0
@@ -82,9 +87,13 @@ def derive_symbolic(args: argparse.Namespace) -> int:
     result = family_modes(network, dataset)
     if args.format == "json":
         print(json.dumps(report.family_payload(result), indent=2))
+    elif args.format == "latex":
+        from modspec.theory.latex_base import latex_document
+
+        fragment = report.family_latex(result)
+        print(latex_document(fragment) if getattr(args, "standalone", False) else fragment)
     else:
-        print(report.family_latex(result) if args.format == "latex"
-              else report.family_text(result))
+        print(report.family_text(result))
     return 0
 
 
@@ -114,6 +123,7 @@ def _text(report: dict) -> str:
     for m in report["modes"]:
         lines.append(f"mode {m['mode']}: {len(m['edges'])} edges")
         lines += [f"  conserved: {q}" for q in m["conserved"]]
+        lines += _reduction_lines(m["reduction"])
         if "fixed_point_gradient_descent" in m:
             gd = m["fixed_point_gradient_descent"]
             fl = m["fixed_point_flow"]
@@ -125,6 +135,21 @@ def _text(report: dict) -> str:
             lines.append(f"  first to half-rise: {m['winner']} (gradient descent), "
                          f"{m['winner_flow']} (gradient flow)")
     return "\n".join(lines)
+
+
+def _reduction_lines(red: dict) -> list[str]:
+    """A mode's symmetric reduction and how its flow is solved (``derive``'s text)."""
+    alike = [" = ".join(o) for o in red["orbits"] if len(o) > 1]
+    lines = [f"  alike edges: {'; '.join(alike)}"] if alike else []
+    if "method" not in red:
+        return lines
+    one = red.get("one_variable")
+    if one is None:
+        return [*lines, f"  gradient flow integrated: {red['why']}"]
+    v = one["variable"]
+    lines.append(f"  gradient flow ({red['method']}): tau*d{v}/dt = {one['rate']['text']}")
+    lines += [f"    {u} = {r['text']}" for u, r in one["relations"].items() if u != v]
+    return [*lines, f"    {one['solution_is']} = {one['solution']['text']}"]
 
 
 # ---------------------------------------------------- predict, simulate, validate --network
@@ -237,8 +262,8 @@ def predict_network(args: argparse.Namespace) -> int:
     payload = record.payload()
     payload["meta"]["time"] = record.time
     if theory.modes is not None:    # the race: mode → winner, half-rise times, solution
-        payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution")
-                           if k in record.meta}
+        payload["race"] = {k: record.meta[k] for k in ("winner", "half_rise", "mode_solution",
+                                                       "why_integrated") if k in record.meta}
     print_payload(payload, args.format)
     return 0
 

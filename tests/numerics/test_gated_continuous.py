@@ -18,6 +18,7 @@ from gated_cases import (
     SHARED_DATA,
     SHARED_NET,
     chain,
+    modes_of,
     write_case,
 )
 from scipy.integrate import solve_ivp
@@ -26,9 +27,8 @@ from modspec.cli import main
 from modspec.numerics.gated_continuous import flow_race
 from modspec.numerics.gated_race import race
 from modspec.numerics.gated_simulate import gated_simulate
-from modspec.theory.gated_data import gated_statistics
-from modspec.theory.gated_flow import evaluate_flow, flow_values, gated_flow
-from modspec.theory.gated_modes import aligned_weights, mode_strengths, pathway_modes
+from modspec.theory.gated_flow import evaluate_flow
+from modspec.theory.gated_modes import aligned_weights, mode_strengths
 from modspec.theory.gated_toml import network_from_toml
 
 CASES = {
@@ -39,14 +39,8 @@ CASES = {
     "shared hidden edge": (network_from_toml(ROUTING_SMALL), ROUTING_SMALL_DATA, 0.3, 0.1),
 }
 SOLUTION = {"shallow and deep": "integrated", "one pathway, depth 2": "closed form",
-            "one pathway, depth 3": "implicit solution", "two modules": "integrated",
-            "shared hidden edge": "integrated"}
-
-
-def _modes(net, data):
-    stats = gated_statistics(net, data)
-    flow = gated_flow(net)
-    return pathway_modes(flow, stats), flow, flow_values(flow, stats)
+            "one pathway, depth 3": "implicit t(a)", "two modules": "closed form",
+            "shared hidden edge": "implicit t(a)"}
 
 
 def _matrix_ode(flow, values, W0, tau, times):
@@ -72,7 +66,7 @@ def _matrix_ode(flow, values, W0, tau, times):
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_continuous_race_is_the_full_matrix_flow_from_an_aligned_start(case):
     net, data, start_strength, lr = CASES[case]
-    modes, flow, values = _modes(net, data)
+    modes, flow, values = modes_of(net, data)
     start = {a: {e: start_strength for e in es} for a, es in modes.edges.items()}
     tau = 1 / (modes.samples * lr)
     times = np.linspace(0, 12 * tau, 13)
@@ -92,7 +86,7 @@ def test_the_continuous_race_is_the_full_matrix_flow_from_an_aligned_start(case)
 
 def test_gradient_descent_at_small_lr_approaches_the_flow_and_its_half_rise_times():
     net, data = network_from_toml(ROUTING_SMALL), ROUTING_SMALL_DATA
-    modes, _, _ = _modes(net, data)
+    modes, _, _ = modes_of(net, data)
     start = {a: {e: 0.1 for e in es} for a, es in modes.edges.items()}
     gaps = []
     for lr in (0.01, 0.005):
@@ -134,6 +128,7 @@ def test_the_shallow_pathway_wins_in_continuous_time_as_in_discrete(tmp_path, ca
     assert flow["meta"]["time"] == "continuous" and descent["meta"]["time"] == "discrete"
     assert flow["race"]["winner"] == descent["race"]["winner"] == {"0": "V"}
     assert flow["race"]["mode_solution"] == {"0": "integrated"}
+    assert "no conserved quantity involves V" in flow["race"]["why_integrated"]["0"]
     rise = flow["race"]["half_rise"]["0"]
     assert rise["V"] < rise["W1.W2"] and set(flow["modes"]) == set(descent["modes"])
     total = flow["modes"]["0:V"][-1] + flow["modes"]["0:W1.W2"][-1]
