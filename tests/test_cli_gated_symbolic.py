@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,21 @@ def test_what_is_not_derived_symbolically_is_refused_in_one_line(extra, command,
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex on this machine: "
+                    "LaTeX compile test skipped (install texlive-latex-base, as .ci/run does)")
+def test_symbolic_latex_standalone_compiles_with_pdflatex(tmp_path, capsys):
+    """``--symbolic --format latex --standalone`` is a document pdflatex compiles; without
+    ``--format latex``, ``--standalone`` is refused in one line."""
+    (tmp_path / "sym.tex").write_text(
+        _derive(capsys, "--symbolic", "--format", "latex", "--standalone"))
+    proc = subprocess.run([shutil.which("pdflatex"), "-interaction=nonstopmode",
+                           "-halt-on-error", "sym.tex"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "sym.pdf").stat().st_size > 1000
+    assert main(["derive", "--network", NET, "--dataset", DATA, "--symbolic",
+                 "--standalone"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--standalone" in err and "\n" not in err
