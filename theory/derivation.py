@@ -142,7 +142,8 @@ class Derivation:
         (:func:`dynamics.half_rise_time`); empty for coupled networks."""
         if self.coupled:
             return {}
-        return {md.keys[m.label]: dynamics.half_rise_time(md.module.depth).subs(
+        times = {d: dynamics.half_rise_time(d) for d in {md.module.depth for md in self.modules}}
+        return {md.keys[m.label]: times[md.module.depth].subs(
                     {sy.s: m.s, sy.lam: m.lam}, simultaneous=True)
                 for md in self.modules for m in md.spectrum.modes}
 
@@ -220,9 +221,9 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         return replace(th, rule=derive_rule(th, as_rule(rule)))
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
-    check_work(dataset)
+    check_work(dataset, network=network)
     space = sample_space(dataset)
-    check_work(dataset, space)
+    check_work(dataset, space, network)
     coupled = network.coupled
     steps = _opening_steps(network, space)
     modules: list[ModuleDerivation] = []

@@ -17,15 +17,20 @@ from typing import Any
 
 import sympy as sp
 
+from . import tree_levels
 from .declaration import Tree
 from .errors import bad
 
-__all__ = ["MAX_PAIRS", "MAX_SYMBOLIC_PAIRS", "check_work"]
+__all__ = ["MAX_PAIRS", "MAX_SYMBOLIC_PAIRS", "MAX_TREE_PAIRS", "TREE_LEVELS", "check_work"]
 
 #: Atom-block pairs of a numeric derivation (a tree of 40 levels: 40 × 41 = 1640).
 MAX_PAIRS = 1640
 #: Atom-block pairs of a symbolic derivation (a tree of 12 levels: 12 × 13 = 156, seconds).
 MAX_SYMBOLIC_PAIRS = 156
+#: Levels of a symbolic tree on the level-generic route (:mod:`modspec.theory.tree_levels`).
+TREE_LEVELS = 100
+#: Atom-block pairs of a symbolic tree on the level-generic route (100 levels: 100 × 101).
+MAX_TREE_PAIRS = TREE_LEVELS * (TREE_LEVELS + 1)
 
 
 def _symbolic(dataset: Any) -> bool:
@@ -44,17 +49,21 @@ def _size(dataset: Any, space: Any) -> tuple[int, int] | None:
     return None
 
 
-def check_work(dataset: Any, space: Any = None) -> None:
+def check_work(dataset: Any, space: Any = None, network: Any = None) -> None:
     """Refuse a dataset whose atoms × blocks exceeds the budget (module docstring), from its
-    sample ``space`` or, for a tree, before the space is built."""
+    sample ``space`` or, for a tree, before the space is built; a symbolic tree whose every
+    module of ``network`` takes the level-generic route has the budget :data:`MAX_TREE_PAIRS`."""
     size = _size(dataset, space)
     symbolic = size is not None and _symbolic(dataset)
-    limit = MAX_SYMBOLIC_PAIRS if symbolic else MAX_PAIRS
+    generic = symbolic and network is not None and tree_levels.applies(dataset, network, space)
+    limit = MAX_TREE_PAIRS if generic else MAX_SYMBOLIC_PAIRS if symbolic else MAX_PAIRS
     if size is None or size[0] * size[1] <= limit:
         return
     kind = "symbolic" if symbolic else "numeric"
+    levels = {MAX_TREE_PAIRS: TREE_LEVELS, MAX_SYMBOLIC_PAIRS: 12, MAX_PAIRS: 40}[limit]
     any_levels = (" (the hierarchical family for any number of levels D: derive --symbolic of "
-                  "a file with at most 12 levels prints its modes in D)" if symbolic else "")
+                  f"a file with at most {TREE_LEVELS} levels prints its modes in D)"
+                  if symbolic else "")
     raise bad("dataset", f"{size[0]} atoms x {size[1]} blocks",
               f"a {kind} derivation is budgeted to {limit} atom-block pairs, e.g. a tree of "
-              f"{12 if symbolic else 40} levels (its work grows with their product){any_levels}")
+              f"{levels} levels (its work grows with their product){any_levels}")
