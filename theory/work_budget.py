@@ -4,11 +4,23 @@ A derivation's symbolic work grows with the number of atoms of the sample space 
 times the number of blocks (each mode's Gram coefficients, each block's observables, each
 mode pair's comparison): the hierarchical family with ``D`` levels has ``D`` atoms and ``D + 1``
 blocks, so its cost grows as ``D²`` (measured with an empty cache on one core: about 8 s at
-40 levels numerically; with symbolic branching, features and scale 1.9 s at 6 levels, 4.3 s
-at 10, 29 s at 20). Beyond
-:data:`MAX_PAIRS` (numeric) or :data:`MAX_SYMBOLIC_PAIRS` (symbolic) atom-block pairs a
-derivation is refused in one line before it starts; the hierarchical family for any number of
-levels is :func:`~modspec.theory.families.hierarchical_levels` (symbolic in ``D``).
+40 levels numerically; by the explicit algebra with symbolic branching, features and scale
+1.9 s at 6 levels, 4.3 s at 10, 29 s at 20). Beyond :data:`MAX_PAIRS` (numeric) or
+:data:`MAX_SYMBOLIC_PAIRS` (symbolic) atom-block pairs a derivation is refused in one line
+before it starts.
+
+A symbolic tree whose every module takes the level-generic route
+(:mod:`modspec.theory.tree_levels`: modules reading identity blocks and writing a run of
+levels, i.e. every network of the hierarchical family, shallow, dense and split) derives its
+modes and ``W*`` once for a symbolic level and substitutes each level's numbers, so its
+symbolic work does not grow with the levels (cold, child CPU seconds on a shared core,
+``benchmarks/bench_cold_derive.py``: 2.0 s at 4 levels, 2.2 s at 10, 2.6 s at 40, 4.1 s at
+100 with the mode solution cached); it is budgeted to :data:`MAX_TREE_PAIRS` (a tree of
+:data:`TREE_LEVELS` levels: what still grows per level is substitution and bookkeeping).
+Other symbolic networks on a tree (a module writing levels that are not consecutive, a
+tree-feature input, levels with different features) keep :data:`MAX_SYMBOLIC_PAIRS`. The
+hierarchical family for any number of levels is
+:func:`~modspec.theory.families.hierarchical_levels` (symbolic in ``D``).
 """
 
 from __future__ import annotations
