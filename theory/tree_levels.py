@@ -38,7 +38,7 @@ from .modes import Mode, existence
 from .values import exact
 
 __all__ = ["LevelPlan", "applies", "fixed_coefficient", "fixed_norm_sq", "level_symbols", "plan",
-           "tree_modes"]
+           "run_numbers", "tree_modes"]
 
 _D, _A, _B, _HI, _L, _H, _K = (sp.Symbol(n, integer=True, nonnegative=True)
                                for n in ("D", "a", "b", "hi", "l", "h", "k"))
@@ -129,34 +129,40 @@ def tree_modes(space: SampleSpace, p: LevelPlan, inputs: Sequence[str],
     """The modes and the silent directions of the module of ``p``: the generic run at each
     run's numbers. The existence condition is the same for every run (``cx cy = X q G`` with
     ``G > 0``; tree atoms are always present)."""
-    gen = _generic(p.c, p.q, p.X)
     cond = existence(sp.Integer(1), p.X * p.q, always_present=True)
-    modes = []
-    for a, b in p.runs():
-        at = {_A: a, _B: b, _HI: p.hi, _D: p.levels}
-        at[_G] = _at(gen["G"], at)
-        modes.append(_mode(space, inputs, outputs, a, b,
-                           {k: _at(gen[k], at) for k in ("s", "lam", "fixed")},
-                           _rank(gen, a, b), cond))
+    modes = [_mode(space, inputs, outputs, a, b,
+                   run_numbers(p.c, p.q, p.X, a, b, p.hi, p.levels), cond)
+             for a, b in p.runs()]
     silent = []
     if p.hi < p.levels - 1:
         a, b = p.hi + 1, p.levels - 1
-        rank = _rank(gen, a, b)
-        lam = _at(gen["lam"], {_D: p.levels})
-        silent.append(_mode(space, inputs, outputs, a, b,
-                            {"s": sp.Integer(0), "lam": lam, "fixed": sp.Integer(0)}, rank,
-                            existence(rank, sp.Integer(0), always_present=True)))
+        run = run_numbers(p.c, p.q, p.X, a, b, p.hi, p.levels, silent=True)
+        silent.append(_mode(space, inputs, outputs, a, b, run,
+                            existence(run["rank"], sp.Integer(0), always_present=True)))
     return modes, silent
 
 
-def _rank(gen: dict[str, sp.Expr], a: int, b: int) -> sp.Expr:
-    return sp.factor(_at(gen["head"], {_B: b}) if a == 0 else _at(gen["rank"], {_A: a, _B: b}))
+def run_numbers(c: Any, q: Any, X: Any, a: Any, b: Any, hi: Any, levels: Any,
+                silent: bool = False) -> dict[str, sp.Expr]:
+    """The numbers of the run ``[a, b]`` of a module writing the levels up to ``hi`` of a tree
+    of ``levels`` levels (module docstring): ``s``, ``lam``, ``fixed``, ``rank`` and ``G``
+    (``cy = q G``), the generic run's expressions at these values (numbers or symbols: the
+    hierarchical family for any number of levels D is the run ``[g, g]`` at ``hi = D − 1``).
+    ``silent``: the run above ``hi`` (no output; ``s = a* = 0``)."""
+    gen = _generic(sp.sympify(c), sp.sympify(q), sp.sympify(X))
+    at = {_A: a, _B: b, _HI: hi, _D: levels}
+    rank = _at(gen["head"], at) if sp.sympify(a).is_zero else _at(gen["rank"], at)
+    out = {"rank": sp.factor(rank), "lam": _at(gen["lam"], at)}
+    if silent:
+        return out | {"s": sp.Integer(0), "fixed": sp.Integer(0), "G": sp.Integer(0)}
+    at[_G] = _at(gen["G"], at)
+    return out | {"G": at[_G], "s": _at(gen["s"], at), "fixed": _at(gen["fixed"], at)}
 
 
 def _mode(space: SampleSpace, inputs: Sequence[str], outputs: Sequence[str], a: int, b: int,
-          numbers: dict[str, sp.Expr], rank: sp.Expr, cond: sp.Basic) -> Mode:
+          numbers: dict[str, sp.Expr], cond: sp.Basic) -> Mode:
     first, atoms = space.atoms[a], space.atoms[a:b + 1]
-    return Mode("+".join(x.label for x in atoms), numbers["s"], numbers["lam"], rank,
+    return Mode("+".join(x.label for x in atoms), numbers["s"], numbers["lam"], numbers["rank"],
                 numbers["fixed"], {i: first.gram[i] for i in inputs},
                 {o: first.gram[o] for o in outputs}, tuple(x.label for x in atoms), cond)
 
@@ -172,7 +178,7 @@ def _norm_sq(c: sp.Expr, q: sp.Expr, X: sp.Expr, x: sp.Expr) -> sp.Expr | None:
 
 
 def fixed_norm_sq(p: LevelPlan, inp: str) -> sp.Expr | None:
-    """``‖W*[inp → level l]‖²`` in the symbols ``l`` and ``D`` (:data:`level_symbols`) for
+    """``‖W*[inp → level l]‖²`` in the symbols ``l`` and ``D`` (:func:`level_symbols`) for
     the levels the module of ``p`` writes: the runs up to ``l`` each add ``rank · a*² ·
     (cy_l/cy)(cx_inp/cx)``, summed over the atoms ``Π_0 … Π_l`` by SymPy; None when the terms
     do not cancel to one per atom."""
