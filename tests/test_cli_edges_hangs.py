@@ -115,6 +115,18 @@ def test_a_symbolic_hierarchy_of_forty_or_a_hundred_levels_finishes_like_four(ru
     assert sp.sympify(modes[-1]["multiplicity"]) == sp.sympify(f"c**{levels - 2}*(c - 1)")
 
 
+def test_the_latex_of_a_symbolic_hierarchy_beyond_twelve_levels_is_one_line(run_cli, capsys,
+                                                                            tmp_path):
+    """LaTeX prints the observables in the mode strengths, which keep the symbolic budget of
+    12 levels (at 100 levels they ran minutes into a RecursionError)."""
+    from test_cli_edges import assert_one_line_refusal
+
+    code, out, err, took = _timed(run_cli, capsys, "derive", "--symbolic", "--no-cache",
+                                  "--format", "latex", "--dataset", _tree(tmp_path, 13))
+    assert_one_line_refusal(code, out, err, "dataset='13 atoms x 14 blocks'")
+    assert "observables" in err and took < 60
+
+
 def test_forty_levels_is_within_the_budget_and_finishes(run_cli, capsys, tmp_path):
     *_, reference = _timed(run_cli, capsys, "derive", "--dataset", _tree(tmp_path, 3),
                            "--format", "json")

@@ -53,7 +53,7 @@ from .observables import map_summary
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, module_spectra
 from .validity import DOMAIN, validity
-from .work_budget import check_work
+from .work_budget import check_observables, check_work
 
 #: ``DOMAIN``/``validity`` (:mod:`~modspec.theory.validity`), ``ModuleDerivation``/
 #: ``DerivedOnUse`` (:mod:`~modspec.theory.derived`), ``coupled_map``/``map_blocks``/
@@ -290,10 +290,17 @@ def _results(space: SampleSpace, modules: list[ModuleDerivation],
     spectra = [md.spectrum for md in modules]
     symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
                for md in modules]
-    observables = DerivedOnUse(partial(observables_of, space, spectra, symbols))
+    observables = DerivedOnUse(partial(_observables, space, spectra, symbols))
     steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
                  f"losses {LOSS_NORMALISATION}")
     conv = converged_map_of(space, spectra)
     steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
                  "each module's minimum-norm map Sigma_yx Sigma_x^+")
     return observables, conv
+
+
+def _observables(space: SampleSpace, spectra: list[Any], symbols: list[Any]) -> dict[str, Any]:
+    """The observables of a decoupled derivation, within their budget
+    (:func:`~modspec.theory.work_budget.check_observables`)."""
+    check_observables(spectra[0].dataset if spectra else None, space)
+    return observables_of(space, spectra, symbols)

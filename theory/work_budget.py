@@ -18,7 +18,9 @@ symbolic work does not grow with the levels (cold, child CPU seconds on a shared
 100 with the mode solution cached); it is budgeted to :data:`MAX_TREE_PAIRS` (a tree of
 :data:`TREE_LEVELS` levels: what still grows per level is substitution and bookkeeping).
 Other symbolic networks on a tree (a module writing levels that are not consecutive, a
-tree-feature input, levels with different features) keep :data:`MAX_SYMBOLIC_PAIRS`. The
+tree-feature input, levels with different features) keep :data:`MAX_SYMBOLIC_PAIRS`, and so
+do the observables in the mode strengths of any symbolic derivation (derived when read, by
+the explicit algebra: :func:`check_observables`). The
 hierarchical family for any number of levels is
 :func:`~modspec.theory.families.hierarchical_levels` (symbolic in ``D``).
 """
@@ -33,7 +35,8 @@ from . import tree_levels
 from .declaration import Tree
 from .errors import bad
 
-__all__ = ["MAX_PAIRS", "MAX_SYMBOLIC_PAIRS", "MAX_TREE_PAIRS", "TREE_LEVELS", "check_work"]
+__all__ = ["MAX_PAIRS", "MAX_SYMBOLIC_PAIRS", "MAX_TREE_PAIRS", "TREE_LEVELS", "check_observables",
+           "check_work"]
 
 #: Atom-block pairs of a numeric derivation (a tree of 40 levels: 40 × 41 = 1640).
 MAX_PAIRS = 1640
@@ -79,3 +82,18 @@ def check_work(dataset: Any, space: Any = None, network: Any = None) -> None:
     raise bad("dataset", f"{size[0]} atoms x {size[1]} blocks",
               f"a {kind} derivation is budgeted to {limit} atom-block pairs, e.g. a tree of "
               f"{levels} levels (its work grows with their product){any_levels}")
+
+
+def check_observables(dataset: Any, space: Any) -> None:
+    """Refuse to derive the observables in the mode strengths (quadrant norms and losses, read
+    by ``--format latex`` and by a compiled predictor) of a symbolic dataset beyond
+    :data:`MAX_SYMBOLIC_PAIRS`: they are sums over the modes, simplified by the explicit
+    algebra whatever the route of the modes (:data:`MAX_TREE_PAIRS` budgets the modes only)."""
+    size = _size(dataset, space)
+    if size is None or not _symbolic(dataset) or size[0] * size[1] <= MAX_SYMBOLIC_PAIRS:
+        return
+    raise bad("dataset", f"{size[0]} atoms x {size[1]} blocks",
+              f"the observables of a symbolic derivation (the quadrant norms and losses in "
+              f"the mode strengths: --format latex, a compiled predictor) are budgeted to "
+              f"{MAX_SYMBOLIC_PAIRS} atom-block pairs, e.g. a tree of 12 levels; its modes "
+              f"and W* are not (--format json or text), nor numeric sizes")

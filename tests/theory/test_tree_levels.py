@@ -169,3 +169,15 @@ def test_tiny_values_are_told_apart_relatively():
     assert not differ_somewhere(tiny * (c + 1) ** 2, tiny * (c**2 + 2 * c + 1))
     u, v, w = probe([tiny * sp.sqrt(c**10 - 1), tiny * sp.sqrt(c**9 - 1), tiny * zero])
     assert probed_apart(u, v) and w is None and not probed_apart(u, w)
+
+
+def test_the_observables_of_a_large_symbolic_tree_are_refused_in_one_line():
+    """The modes and W* take the route; the observables in the mode strengths (sums over the
+    modes, simplified by the explicit algebra when read) keep the symbolic budget of 12
+    levels: reading them beyond is one ModspecError naming the size, not minutes of work."""
+    ds = hierarchical(13, c, f, R)
+    th = derive(ds, family_network("dense", ds))
+    assert len(th.modes) == 13 and th.converged["quadrant_norms"]
+    with pytest.raises(ModspecError, match="'13 atoms x 14 blocks'.*observables") as err:
+        th.observables["quadrant_norms"]
+    assert "\n" not in str(err.value)
