@@ -135,7 +135,7 @@ class Derivation:
     def symbolic(self) -> bool:
         return bool(getattr(self.dataset, "is_symbolic", False))
 
-    @property
+    @cached_property
     def half_rise_times(self) -> dict[str, sp.Expr]:
         """Result key → time (epochs) at which the mode reaches half its fixed point from
         ``a0`` (symbols ``tau``, ``a0`` and the dataset's), for every depth
