@@ -14,9 +14,12 @@ SymPy sums, once, what the projector algebra (:mod:`modspec.theory.spectra`) giv
     rank = Σ_{h=a}^{b} rank Π_h
     s = sqrt(X q G) / c^(D−1),   λ = X / c^(D−1),   a* = sqrt(q G / X)
 
-and the modes of a tree of any number of levels are these expressions at numbers (an
-``xreplace``, no simplification per level): the symbolic work does not grow with the levels.
-The same holds for ``W*`` (:func:`fixed_norm_sq`, :func:`fixed_coefficient`). The route applies
+and the modes of a tree of any number of levels are these expressions at numbers
+(:func:`run_numbers`: an ``xreplace`` and the factoring of a two-term rank, no simplification
+per level): the symbolic work does not grow with the levels. The same holds for ``W*``
+(:func:`fixed_norm_sq`, :func:`fixed_coefficient`), and the hierarchical family for a symbolic
+number of levels D (:func:`~modspec.theory.families.hierarchical_levels`) is the same run with
+the levels a symbol. The route applies
 to a symbolic dataset on a tree whose module reads identity blocks and writes a contiguous
 range of levels with one ``q`` (every network of the hierarchical family: shallow, dense,
 split); other modules keep the general algebra (:func:`plan` returns None).
