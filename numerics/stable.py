@@ -87,6 +87,26 @@ def _bernstein(poly: sp.Poly, x: sp.Symbol, y: sp.Symbol) -> sp.Expr:
     return out
 
 
+def _decay_sign(rate: sp.Expr) -> int | None:
+    """``1`` when ``rate ≤ 0``, ``−1`` when ``rate ≥ 0``, None when unknown. A square root
+    factor (``x^(±1/2)``) counts as non-negative: the rates of real trajectories hold
+    principal roots of non-negative numbers, e.g. ``sqrt((c**7 − 1)/(c − 1))`` of a tree's
+    singular value, whose sign SymPy cannot see (``c = 1`` would divide by zero)."""
+    if rate.is_extended_nonpositive:
+        return 1
+    if rate.is_extended_nonnegative:
+        return -1
+    negative = 0
+    for factor in sp.Mul.make_args(rate):
+        if factor.is_Pow and factor.exp in (sp.S.Half, -sp.S.Half):
+            continue
+        if factor.is_extended_nonpositive:
+            negative += 1
+        elif not factor.is_extended_nonnegative:
+            return None
+    return 1 if negative % 2 else -1
+
+
 def stable_form(expr: sp.Expr, t: sp.Symbol = sy.t) -> sp.Expr:
     """An equivalent expression that is safe to evaluate for large ``t`` and tiny ``a0``.
 
@@ -107,11 +127,8 @@ def stable_form(expr: sp.Expr, t: sp.Symbol = sy.t) -> sp.Expr:
     ratios = [sp.nsimplify(sp.simplify(c / base)) for c in rates]
     if not all(r.is_Rational and r != 0 for r in ratios):
         return expr
-    if base.is_extended_nonpositive:
-        sign = 1
-    elif base.is_extended_nonnegative:
-        sign = -1
-    else:
+    sign = _decay_sign(base)
+    if sign is None:
         return expr
     g = _rational_gcd(ratios)
     kappa_t = sign * g * base * t  # negative: e^{kappa_t} decays

@@ -9,12 +9,14 @@ report as exact SymPy expressions in the mode-strength symbols
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
+from . import tree_levels
 from .architectures import Network
 from .dataset import CompositionalDataset, Dataset, block_index
 from .declaration import DeclaredDataset
@@ -27,10 +29,11 @@ from .observables import (
     network_quadrant_norms,
     quadrant_name,
     rule_error_sq,
+    simplify_sqrt,
     where_exists,
 )
 from .projectors import SampleSpace
-from .spectra import Spectrum
+from .spectra import Mode, Spectrum
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -68,8 +71,9 @@ def converged_map_of(space: SampleSpace, spectra: list[Spectrum]) -> dict[str, A
     fixed = [converged_strengths(spec) for spec in spectra]
     conv: dict[str, Any] = {"coupled": False, "closed_form": True,
                             "method": "closed form: every mode at its fixed point s/lambda"}
-    norms = network_quadrant_norms(spectra, fixed,
-                                   block_pairs(space.input_blocks, space.output_blocks))
+    tree = _tree_converged(space, spectra)
+    norms = tree[0] if tree is not None else network_quadrant_norms(
+        spectra, fixed, block_pairs(space.input_blocks, space.output_blocks))
     conv["quadrant_norms"] = norms
     conv["report"], conv["systematic"] = {}, None
     if _has_family_blocks(space):
@@ -78,8 +82,47 @@ def converged_map_of(space: SampleSpace, spectra: list[Spectrum]) -> dict[str, A
                           "Ox->Gy": norms["Ox->Gy"]}
         conv["systematic"] = bool(sp.simplify(norms["Gx->Oy"]) == 0
                                   and sp.simplify(rule) == 0)
-    conv["blocks"] = map_blocks(space, spectra, fixed)
+    conv["blocks"] = tree[1] if tree is not None else map_blocks(space, spectra, fixed)
     return conv
+
+
+def _tree_converged(space: SampleSpace, spectra: list[Spectrum]
+                    ) -> tuple[dict[str, sp.Expr], dict[str, dict[str, sp.Expr]]] | None:
+    """The quadrant norms and blocks of ``W*`` of a symbolic tree whose every module takes the
+    level-generic route (:mod:`modspec.theory.tree_levels`): derived once for a symbolic level
+    ``l`` of ``D`` and substituted per block pair; None where the route does not apply."""
+    plans = [tree_levels.plan(space, spec.dataset, spec.inputs, spec.outputs)
+             for spec in spectra]
+    if not spectra or any(p is None or not spec.modes for p, spec in zip(plans, spectra,
+                                                                          strict=True)):
+        return None
+    writer = {o: (spec, p) for spec, p in zip(spectra, plans, strict=True) for o in spec.outputs}
+    level, levels = tree_levels.level_symbols()
+    norms: dict[str, sp.Expr] = {}
+    blocks: dict[str, dict[str, sp.Expr]] = {}
+    for inp, out in block_pairs(space.input_blocks, space.output_blocks):
+        name = quadrant_name(inp, out)
+        if out not in writer or inp not in writer[out][0].inputs:
+            norms[name], blocks[name] = sp.Integer(0), {}
+            continue
+        spec, p = writer[out]
+        sq, coeff = tree_levels.fixed_norm_sq(p, inp), tree_levels.fixed_coefficient(p)
+        if sq is None or coeff is None:
+            return None
+        mode = spec.modes[0]          # every run exists under the same condition
+        at = {level: spec.dataset.blocks[out].level, levels: p.levels}
+        norms[name] = _level_norm(sq, mode.condition).xreplace(at)
+        c = where_exists(mode, coeff)
+        blocks[name] = {a.label: c for a in space.atoms[:at[level] + 1]}
+    return norms, blocks
+
+
+@functools.lru_cache(maxsize=32)
+def _level_norm(sq: sp.Expr, condition: sp.Basic) -> sp.Expr:
+    """``‖W*[i → l]‖`` for a symbolic level: the norm of ``sq`` where the modes exist."""
+    one = Mode("generic", sp.Integer(1), sp.Integer(1), sp.Integer(1), sp.Integer(1), {}, {},
+               (), condition)
+    return simplify_sqrt(where_exists(one, sq))
 
 
 def map_blocks(space: SampleSpace, spectra: list[Spectrum],

@@ -53,7 +53,7 @@ from .observables import map_summary
 from .projectors import SampleSpace, sample_space
 from .spectra import Mode, module_spectra
 from .validity import DOMAIN, validity
-from .work_budget import check_work
+from .work_budget import check_observables, check_work
 
 #: ``DOMAIN``/``validity`` (:mod:`~modspec.theory.validity`), ``ModuleDerivation``/
 #: ``DerivedOnUse`` (:mod:`~modspec.theory.derived`), ``coupled_map``/``map_blocks``/
@@ -135,14 +135,15 @@ class Derivation:
     def symbolic(self) -> bool:
         return bool(getattr(self.dataset, "is_symbolic", False))
 
-    @property
+    @cached_property
     def half_rise_times(self) -> dict[str, sp.Expr]:
         """Result key → time (epochs) at which the mode reaches half its fixed point from
         ``a0`` (symbols ``tau``, ``a0`` and the dataset's), for every depth
         (:func:`dynamics.half_rise_time`); empty for coupled networks."""
         if self.coupled:
             return {}
-        return {md.keys[m.label]: dynamics.half_rise_time(md.module.depth).subs(
+        times = {d: dynamics.half_rise_time(d) for d in {md.module.depth for md in self.modules}}
+        return {md.keys[m.label]: times[md.module.depth].subs(
                     {sy.s: m.s, sy.lam: m.lam}, simultaneous=True)
                 for md in self.modules for m in md.spectrum.modes}
 
@@ -220,9 +221,9 @@ def derive(dataset: CompositionalDataset | Dataset, network: Network,
         return replace(th, rule=derive_rule(th, as_rule(rule)))
     if not isinstance(network, Network):
         raise bad("network", type(network).__name__, "must be a modspec Network")
-    check_work(dataset)
+    check_work(dataset, network=network)
     space = sample_space(dataset)
-    check_work(dataset, space)
+    check_work(dataset, space, network)
     coupled = network.coupled
     steps = _opening_steps(network, space)
     modules: list[ModuleDerivation] = []
@@ -289,10 +290,17 @@ def _results(space: SampleSpace, modules: list[ModuleDerivation],
     spectra = [md.spectrum for md in modules]
     symbols = [{m.label: strengths[md.keys[m.label]] for m in md.spectrum.modes}
                for md in modules]
-    observables = DerivedOnUse(partial(observables_of, space, spectra, symbols))
+    observables = DerivedOnUse(partial(_observables, space, spectra, symbols))
     steps.append("observables: ||W[i->o]||^2 = sum_modes m a^2 (cy_o/cy)(cx_i/cx); "
                  f"losses {LOSS_NORMALISATION}")
     conv = converged_map_of(space, spectra)
     steps.append("converged: every mode at its stable fixed point a* = s/lambda, i.e. "
                  "each module's minimum-norm map Sigma_yx Sigma_x^+")
     return observables, conv
+
+
+def _observables(space: SampleSpace, spectra: list[Any], symbols: list[Any]) -> dict[str, Any]:
+    """The observables of a decoupled derivation, within their budget
+    (:func:`~modspec.theory.work_budget.check_observables`)."""
+    check_observables(spectra[0].dataset if spectra else None, space)
+    return observables_of(space, spectra, symbols)

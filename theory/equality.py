@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 __all__ = ["MERGE_RTOL", "clean", "differ_somewhere", "equal", "group_equal", "merge_equal",
-           "same"]
+           "probe", "probe_at", "probed_apart", "same"]
 
 T = TypeVar("T")
 
@@ -70,20 +70,65 @@ def differ_somewhere(a: sp.Expr, b: sp.Expr) -> bool:
     allow (integers 3, 4, …; other symbols 13/7, 15/7, …), evaluated to 30 digits: then
     ``a`` and ``b`` differ as functions. False when that cannot be shown (a point the
     assumptions forbid, a singular or complex value, or a difference within rounding)."""
-    point = {}
-    for i, x in enumerate(sorted((a - b).free_symbols, key=str)):
-        v = sp.Integer(3 + i) if x.is_integer else sp.Rational(13 + 2 * i, 7)
-        if any(val is not None and getattr(v, f"is_{k}", None) is not val
-               for k, val in x.assumptions0.items()):
-            return False
-        point[x] = v
+    point = _point((a - b).free_symbols)
+    if point is None:
+        return False
     try:
         va, vb = (complex(e.xreplace(point).evalf(30)) for e in (a, b))
     except (TypeError, ValueError, ZeroDivisionError):
         return False
     if not all(np.isfinite([va.real, va.imag, vb.real, vb.imag])):
         return False
-    return abs(va - vb) > 1e-15 * (1.0 + abs(va) + abs(vb))
+    if abs(va - vb) > 1e-15 * (1.0 + abs(va) + abs(vb)):
+        return True
+    return _differ_relatively(a, b, point)
+
+
+def _point(symbols: Any) -> dict[sp.Symbol, sp.Expr] | None:
+    """Integers 3, 4, … and other symbols 13/7, 15/7, … in the order of their names; None
+    when a symbol's assumptions forbid its value."""
+    point = {}
+    for i, x in enumerate(sorted(symbols, key=str)):
+        v = sp.Integer(3 + i) if x.is_integer else sp.Rational(13 + 2 * i, 7)
+        if any(val is not None and getattr(v, f"is_{k}", None) is not val
+               for k, val in x.assumptions0.items()):
+            return None
+        point[x] = v
+    return point
+
+
+def probe(exprs: Sequence[Any]) -> list[complex | None]:
+    """The values of ``exprs`` at one point that every symbol's assumptions allow (as
+    :func:`differ_somewhere` picks it), each to 30 significant digits; None where a value is
+    not known that well (an exact zero written with radicals, a singular point)."""
+    exprs = [sp.sympify(e) for e in exprs]
+    point = _point(set().union(*(e.free_symbols for e in exprs)))
+    return [None] * len(exprs) if point is None else probe_at(exprs, point)
+
+
+def probe_at(exprs: Sequence[sp.Expr], point: dict[sp.Symbol, sp.Expr]) -> list[complex | None]:
+    """The values of ``exprs`` at ``point`` to 30 significant digits, None where unknown."""
+    out: list[complex | None] = []
+    for e in exprs:
+        try:
+            v: complex | None = complex(sp.sympify(e).xreplace(point).evalf(30, strict=True))
+        except (TypeError, ValueError, ZeroDivisionError, sp.core.evalf.PrecisionExhausted):
+            v = None
+        out.append(v if v is not None and np.isfinite([v.real, v.imag]).all() else None)
+    return out
+
+
+def probed_apart(u: complex | None, v: complex | None) -> bool:
+    """Two :func:`probe` values that show their expressions differ (relatively, to 1e-15)."""
+    return u is not None and v is not None and abs(u - v) > 1e-15 * max(abs(u), abs(v))
+
+
+def _differ_relatively(a: sp.Expr, b: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> bool:
+    """Values far below 1 (a tree's ``s ∝ c^−(D−1)``): compared relatively when both are
+    known to 30 significant digits (``evalf(strict=True)`` refuses a value it cannot tell
+    from zero, such as an exact zero written with radicals)."""
+    va, vb = probe_at((a, b), point)
+    return probed_apart(va, vb)
 
 
 def equal(a: sp.Expr, b: sp.Expr) -> bool:

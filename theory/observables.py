@@ -39,7 +39,7 @@ from .spectra import Mode, Spectrum
 __all__ = ["LOSS_NAMES", "QUADRANTS", "block_pairs", "loss_key", "quadrant_name", "where_exists",
            "tidy", "quadrant_norm_sq",
            "converged_strengths", "network_quadrant_norms", "rule_error_sq", "output_trace",
-           "block_loss", "loss_expressions"]
+           "block_loss", "loss_expressions", "simplify_sqrt"]
 
 QUADRANTS = (("Ox", "Oy"), ("Gx", "Oy"), ("Ox", "Gy"), ("Gx", "Gy"))
 
@@ -148,7 +148,7 @@ def network_quadrant_norms(spectra: Sequence[Spectrum],
     for inp, o in pairs:
         sq = sp.Add(*[quadrant_norm_sq(spec.modes, a, inp, o)
                       for spec, a in zip(spectra, strengths, strict=True)])
-        out[quadrant_name(inp, o)] = _simplify_sqrt(sq)
+        out[quadrant_name(inp, o)] = simplify_sqrt(sq)
     return out
 
 
@@ -175,11 +175,12 @@ def rule_error_sq(spectra: Sequence[Spectrum], strengths: Sequence[Mapping[str, 
     return tidy(total)
 
 
-def _simplify_sqrt(sq: sp.Expr) -> sp.Expr:
+def simplify_sqrt(sq: sp.Expr) -> sp.Expr:
+    """``sqrt(sq)`` in its simplest form, a ``where_exists`` case kept outside the root."""
     sq = tidy(sq)
     if isinstance(sq, sp.Piecewise) and len(sq.args) == 2 and sq.args[1].expr == 0:
         (inner, cond), _ = sq.args
-        return sp.Piecewise((_simplify_sqrt(inner), cond), (0, True))
+        return sp.Piecewise((simplify_sqrt(inner), cond), (0, True))
     root = sp.sqrt(sq)
     if root.has(sp.Float) or sq.has(sp.Piecewise):
         return root

@@ -27,9 +27,10 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as sy
+from . import tree_levels
 from .architectures import Network, check_blocks
 from .dataset import MAX_ENTRIES, CompositionalDataset, Dataset, block_rows
-from .equality import MERGE_RTOL, clean, equal, group_equal, merge_equal, same
+from .equality import MERGE_RTOL, clean, equal, group_equal, merge_equal, probe, probed_apart, same
 from .errors import ModspecError, bad
 from .modes import Mode, existence, mode_tex
 from .projectors import Atom, SampleSpace, sample_space
@@ -127,8 +128,16 @@ class Spectrum:
         to the same fixed point, so they are one mode of multiplicity the sum of theirs
         (what ``modspec derive`` lists). Symbolic modes group only when equal as
         expressions."""
-        groups = group_equal(self.modes, lambda a, b: same(a.s, b.s) and same(a.lam, b.lam))
-        return [tuple(g) for g in groups]
+        modes = self.modes
+        values = list(zip(probe([m.s for m in modes]), probe([m.lam for m in modes]),
+                          strict=True))     # one point for all: pairs that differ there skip
+
+        def alike(i: int, j: int) -> bool:
+            return (not any(probed_apart(u, v) for u, v in zip(values[i], values[j],
+                                                               strict=True))
+                    and same(modes[i].s, modes[j].s) and same(modes[i].lam, modes[j].lam))
+
+        return [tuple(modes[i] for i in g) for g in group_equal(range(len(modes)), alike)]
 
     def singular_values(self) -> np.ndarray:
         """Non-zero singular values of Σyx with multiplicity, descending (numeric spectra)."""
@@ -212,6 +221,10 @@ def module_spectrum(
     inputs, outputs = _module_blocks(space, inputs, outputs)
     symbolic = bool(getattr(dataset, "is_symbolic", False))
     P = space.P
+    levels = tree_levels.plan(space, dataset, inputs, outputs)
+    if levels is not None:    # a symbolic tree: the modes of a generic level, substituted
+        modes, silent = tree_levels.tree_modes(space, levels, inputs, outputs)
+        return _spectrum(space, dataset, modes, silent, inputs, outputs, name)
     vectors = not symbolic and all(a.basis is not None for a in space.atoms)
     in_spans = [dataset.input_blocks[b] for b in inputs]
     out_spans = [dataset.output_blocks[b] for b in outputs]
@@ -230,12 +243,21 @@ def module_spectrum(
             modes.append(mode)
     if not symbolic:
         modes.sort(key=lambda m: -float(m.s))
+    return _spectrum(space, dataset, modes, silent, inputs, outputs, name)
+
+
+def _spectrum(space: SampleSpace, dataset: Any, modes: list[Mode], silent: list[Mode],
+              inputs: Sequence[str], outputs: Sequence[str], name: str | None) -> Spectrum:
+    """The :class:`Spectrum` of a module's modes and silent directions."""
+    spans_in, spans_out = dataset.input_blocks, dataset.output_blocks   # computed once
+    in_spans = [spans_in[b] for b in inputs]
+    out_spans = [spans_out[b] for b in outputs]
     n_in = sp.Add(*[sp.sympify(b - a) for a, b in in_spans])
     n_out = sp.Add(*[sp.sympify(b - a) for a, b in out_spans])
     default = "dense" if (inputs == space.input_blocks and outputs == space.output_blocks) \
         else f"{'+'.join(inputs)}->{'+'.join(outputs)}"
-    return Spectrum(tuple(modes), tuple(silent), P, inputs, outputs, n_in, n_out, symbolic,
-                    name or default, dataset)
+    return Spectrum(tuple(modes), tuple(silent), space.P, inputs, outputs, n_in, n_out,
+                    bool(getattr(dataset, "is_symbolic", False)), name or default, dataset)
 
 
 def _module_blocks(space: SampleSpace, inputs: Sequence[str] | None,

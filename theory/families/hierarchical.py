@@ -15,6 +15,7 @@ from .. import symbols as sy
 from ..declaration import DeclaredDataset, Identity, Tree, TreeFeatures
 from ..errors import bad
 from ..modes import Mode, existence
+from ..tree_levels import run_numbers
 from ..values import MAX_LOG2
 from .compositional import params_of
 from .registry import Family, register
@@ -53,38 +54,28 @@ def hierarchical_levels(levels: Any = None, branching: Any = None, features: Any
     """The dense spectrum of the hierarchical family for a symbolic number of levels D: the root
     mode and the mode of a generic level ``g`` (the symbol ``g``, ``1 ≤ g ≤ D − 1``).
 
-    The same algebra as :func:`~modspec.theory.projectors.tree_sample_space`, with the level an
-    index: on ``Π_g`` the level-l block has coefficient ``f r_out² c^(D−1−l)`` for ``l ≥ g``, so
-    ``cy(g) = Σ_{l=g}^{D−1} f c^(D−1−l)`` (summed by SymPy), ``cx = r²`` (one-hot identity) and
-    ``rank Π_g = c^g − c^(g−1)``. Two modes whatever D: the derivation's cost does not depend
-    on the size. Defaults are the symbols ``D, c, f`` (:data:`D`, :data:`c`, :data:`f`) and ``r``.
+    The runs of :mod:`~modspec.theory.tree_levels` with the levels a symbol: the dense network
+    writes every level, so level g is the run ``[g, g]`` at ``hi = D − 1``, with ``cy(g) =
+    f Σ_{l=g}^{D−1} c^(D−1−l)`` (summed by SymPy), ``cx = r²`` (one-hot identity) and ``rank
+    Π_g = c^g − c^(g−1)``; the derivation at a number of levels substitutes the same
+    expressions. Two modes whatever D. Defaults are the symbols ``D, c, f``
+    (:data:`D`, :data:`c`, :data:`f`) and ``r``.
     """
     D = _TREE_SYMBOLS[0] if levels is None else _value("levels", levels)
     c = _TREE_SYMBOLS[1] if branching is None else _value("branching", branching)
     f = _TREE_SYMBOLS[2] if features is None else _value("features", features)
     r = sy.r if r is None else _value("r", r)
-    g, level = sp.Symbol("g", integer=True, positive=True), sp.Symbol("l", integer=True)
-    P = c ** (D - 1)
+    g = sp.Symbol("g", integer=True, positive=True)
     cx = r**2
-
-    def cy(h: sp.Expr) -> sp.Expr:
-        total = sp.Sum(f * c ** (D - 1 - level), (level, h, D - 1)).doit()
-        # the geometric sum's branch c = 1 does not occur (c ≥ 2)
-        return sp.simplify(total.replace(lambda e: isinstance(e, sp.Piecewise),
-                                         lambda e: e.args[-1].expr))
-
     modes = []
-    for label, h, rank, cond in (("level0", sp.Integer(0), sp.Integer(1), sp.true),
-                                 ("level_g", g, c ** (g - 1) * sp.simplify(c**g / c ** (g - 1) - 1),
-                                  sp.And(sp.Ge(g, 1), sp.Le(g, D - 1)))):
-        cy_h = cy(h)
-        s = sp.simplify(sp.sqrt(cx * cy_h) / P)
-        lam = sp.simplify(cx / P)
+    for label, h, cond in (("level0", sp.Integer(0), sp.true),
+                           ("level_g", g, sp.And(sp.Ge(g, 1), sp.Le(g, D - 1)))):
+        run = run_numbers(c, f, cx, h, h, D - 1, D)
         # where the mode exists: its level is one of the tree's, and cx·cy > 0; cy is f times
         # a sum of powers of c ≥ 2 over the levels from g on, so that is r > 0 and f > 0
-        cond = sp.And(cond, existence(rank, cx * f, always_present=True))
-        modes.append(Mode(label, s, lam, rank, sp.simplify(s / lam), {"items": cx},
-                          {"levels": cy_h}, (label,), cond))
+        cond = sp.And(cond, existence(run["rank"], cx * f, always_present=True))
+        modes.append(Mode(label, run["s"], run["lam"], run["rank"], run["fixed"],
+                          {"items": cx}, {"levels": f * run["G"]}, (label,), cond))
     return modes[0], modes[1]
 
 
