@@ -94,16 +94,22 @@ def bench_observables(n: int) -> None:
           f"-> ratio {t_plain / t_gen:.2f}x (max |diff| {err:.1e})")
 
 
+def _problem(ds, lr):
+    """What every baseline loop starts from: ``Σx``, ``Σyx``, ``τ = 1/(P·lr)`` and the
+    output and input blocks' slices ``(Oy, Gy)``, ``(Ox, Gx)``."""
+    X, Y = ds.X, ds.Y
+    P = X.shape[1]
+    outputs = tuple(slice(*ds.output_blocks[b]) for b in ("Oy", "Gy"))
+    inputs = tuple(slice(*ds.input_blocks[b]) for b in ("Ox", "Gx"))
+    return X @ X.T / P, Y @ X.T / P, 1 / (P * lr), outputs, inputs
+
+
 def per_seed_loop(ds, init, lr, epochs):
     """The straightforward baseline: one seed at a time, plain NumPy, the same records
     (mode strengths, quadrant norms, block losses) as ``simulate``."""
     X, Y = ds.X, ds.Y
-    P = X.shape[1]
-    Sx, Syx = X @ X.T / P, Y @ X.T / P
-    tau = 1 / (P * lr)
+    Sx, Syx, tau, (oy, gy), (ox, gx) = _problem(ds, lr)
     spec = ms.spectrum(ds)
-    ox, oy = slice(*ds.input_blocks["Ox"]), slice(*ds.output_blocks["Oy"])
-    gx, gy = slice(*ds.input_blocks["Gx"]), slice(*ds.output_blocks["Gy"])
     out = []
     for k in range(init[0][0].shape[0]):
         W1, W2 = init[0][0][k].copy(), init[0][1][k].copy()
@@ -124,12 +130,7 @@ def per_seed_loop(ds, init, lr, epochs):
 def quadrant_loop(ds, init, lr, epochs):
     """Issue 24's baseline: one seed at a time, plain NumPy, recording the four quadrant
     norms of the total map every epoch (see the module docstring)."""
-    X, Y = ds.X, ds.Y
-    P = X.shape[1]
-    Sx, Syx = X @ X.T / P, Y @ X.T / P
-    tau = 1 / (P * lr)
-    ox, oy = slice(*ds.input_blocks["Ox"]), slice(*ds.output_blocks["Oy"])
-    gx, gy = slice(*ds.input_blocks["Gx"]), slice(*ds.output_blocks["Gy"])
+    Sx, Syx, tau, (oy, gy), (ox, gx) = _problem(ds, lr)
     norms = np.empty((init[0][0].shape[0], epochs + 1, 4))
     for k in range(init[0][0].shape[0]):
         W1, W2 = init[0][0][k].copy(), init[0][1][k].copy()
@@ -143,10 +144,8 @@ def quadrant_loop(ds, init, lr, epochs):
 
 def bare_loop(ds, init, lr, epochs):
     """The bare baseline: one seed at a time, plain NumPy, recording nothing."""
-    X, Y = ds.X, ds.Y
-    P = X.shape[1]
-    Sx, Syx = X @ X.T / P, Y @ X.T / P
-    return _bare(Sx, Syx, init[0][0], init[0][1], 1 / (P * lr), epochs)
+    Sx, Syx, tau, _, _ = _problem(ds, lr)
+    return _bare(Sx, Syx, init[0][0], init[0][1], tau, epochs)
 
 
 def _bare(Sx, Syx, W1s, W2s, tau, epochs):
