@@ -1,0 +1,257 @@
+"""What an outside check of every surface found (issue 24, second pass): each case is one line
+on stderr naming the parameter and exit status 2 before any work, or a correct result.
+
+* a store the size of ``/dev/zero`` (gigabytes of NUL bytes) was read whole before its header
+  was looked at; damaged stores (a non-UTF-8 line, a key that is a list or a table);
+* a memory limit of the process (``ulimit -v``, a cgroup) was not part of the memory budget, so
+  a run that fits the machine but not the limit traced back with ``MemoryError``;
+* thousands of identity inputs (``--kx 5000``): the stability check took the eigenvalues of
+  the inputs × inputs covariance Σx (hours), and Σx itself needed 12 GiB.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from test_cli_edges import GRID_RUN, _grid, assert_one_line_refusal
+
+from modspec.numerics import budget
+
+MEMORY = 16 * 2**30
+
+
+def _sweep_grid(tmp_path: Path) -> str:
+    return _grid(tmp_path, "[dataset]\nnx = 3\n" + GRID_RUN)
+
+
+# ------------------------------------------------------------------------------- stores
+def test_a_store_of_gigabytes_of_nul_bytes_is_refused_without_reading_it(run_cli, capsys,
+                                                                         tmp_path):
+    store = tmp_path / "zero.jsonl"
+    with open(store, "wb") as fh:
+        fh.truncate(10 * 2**30)                     # sparse: 10 GiB of NUL bytes, no disk
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "sweep", _sweep_grid(tmp_path), "--out", str(store),
+                             "--workers", "0")
+    assert_one_line_refusal(code, out, err, "--out=")
+    assert "not a modspec sweep store" in err
+    assert time.process_time() - start < 2          # was: read 10 GiB, then ran out of memory
+    assert store.stat().st_size == 10 * 2**30
+
+
+def test_reading_a_store_larger_than_memory_is_refused_naming_it(tmp_path, monkeypatch):
+    import modspec as ms
+    from modspec.theory.errors import ModspecError
+
+    store = tmp_path / "big.jsonl"
+    with open(store, "wb") as fh:
+        fh.truncate(2**30)
+    monkeypatch.setattr(budget, "available_bytes", lambda: 2**30)
+    with pytest.raises(ModspecError, match=r"^STORE='.*big.jsonl' \(1073741824 bytes\) is "
+                                           r"invalid: needs about 8 GiB"):
+        ms.load_sweep(store)
+
+
+@pytest.fixture(scope="module")
+def store_header(tmp_path_factory) -> bytes:
+    from modspec.validation.sweeps.store import open_store
+
+    path = tmp_path_factory.mktemp("h") / "s.jsonl"
+    with open_store(path):
+        pass
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("line, why", [
+    (b"\xff\xfe not text", "line 2 is not a JSON row"),
+    (b'{"key": [1, 2]}', "line 2 is not a sweep row (no key)"),
+    (b'{"key": {"a": 1}}', "line 2 is not a sweep row (no key)"),
+    (b"[1, 2]", "line 2 is not a sweep row (no key)"),
+    (b"[" * 100_000, "line 2 is not a JSON row"),
+], ids=["non-UTF-8", "key list", "key table", "row list", "deep"])
+def test_a_damaged_store_line_is_one_line_naming_the_store(run_cli, capsys, tmp_path,
+                                                           store_header, line, why):
+    store = tmp_path / "s.jsonl"
+    store.write_bytes(store_header + line + b"\n")
+    code, out, err = run_cli(capsys, "sweep", _sweep_grid(tmp_path), "--out", str(store),
+                             "--workers", "0")
+    assert_one_line_refusal(code, out, err, "STORE=")
+    assert why in err
+    assert store.read_bytes() == store_header + line + b"\n"
+
+
+# ---------------------------------------------------------------- the process's own limit
+def _limited(limit: int, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``argv`` run under an address-space limit of ``limit`` bytes (``ulimit -v``)."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=cap,
+                          env={**os.environ, "PYTHONWARNINGS": ""})
+
+
+def test_the_memory_budget_is_no_more_than_the_address_space_limit_leaves():
+    limit = 3 * 2**30
+    proc = _limited(limit, "-c", "from modspec.numerics.budget import available_bytes as a; "
+                                 "print(a())")
+    assert proc.returncode == 0, proc.stderr
+    left = int(proc.stdout)
+    assert 0 < left < limit                   # the limit less what the interpreter has mapped
+    free = budget.available_bytes()
+    assert free is not None and free > 0
+
+
+def test_a_run_beyond_the_memory_limit_is_refused_not_a_memory_error():
+    """8.6 GiB of weights (10⁴ seeds × 1000 hidden units) fit this machine's memory, not a
+    3 GiB limit: one line naming the sizes, where there was a MemoryError traceback."""
+    proc = _limited(3 * 2**30, "-m", "modspec", "simulate", "--seeds", "10000", "--hidden",
+                    "1000", "--lr", "0.01", "--epochs", "2")
+    assert_one_line_refusal(proc.returncode, proc.stdout, proc.stderr,
+                            "epochs=2, seeds=10000, hidden=1000")
+    assert "of memory" in proc.stderr and "MemoryError" not in proc.stderr
+
+
+# ------------------------------------------------------------ thousands of identity inputs
+@pytest.mark.parametrize("argv", [
+    ("simulate", "--lr", "0.01", "--epochs", "2"),
+    ("validate", "--epochs", "2", "--no-figures"),
+    ("predict", "--arch", "leaky", "--lr", "0.01", "--epochs", "2"),
+], ids=["simulate", "validate", "predict leaky"])
+def test_an_input_covariance_too_large_to_hold_is_refused_at_once(run_cli, capsys, tmp_path,
+                                                                  monkeypatch, argv):
+    monkeypatch.setattr(budget, "available_bytes", lambda: MEMORY)
+    out_dir = tmp_path / "out"
+    extra = ("--out", str(out_dir)) if argv[0] == "validate" else ()
+    start = time.process_time()
+    code, out, err = run_cli(capsys, *argv, "--kx", "5000", *extra)
+    assert_one_line_refusal(code, out, err, "dataset='8 objects × 40003 inputs'")
+    assert "40003² = 1.6e+09 entries (at most 5e+07)" in err
+    assert time.process_time() - start < 10        # was: 12 GiB and an eigh of 40003²
+    assert not out_dir.exists()
+
+
+def test_predict_of_a_decoupled_network_with_thousands_of_inputs_still_answers(run_cli,
+                                                                              capsys):
+    import json
+
+    code, out, err = run_cli(capsys, "predict", "--kx", "5000", "--lr", "0.01", "--epochs", "2")
+    assert code == 0, err
+    assert len(json.loads(out)["t"]) == 3
+
+
+def test_the_safe_learning_rate_of_many_inputs_costs_inputs_times_objects_squared(d0):
+    """The bound equals the one of the covariance route (Σx⁺, λ_max(Σx); kx = 60: 483 inputs)
+    and, for kx = 300 (2403 inputs), takes well under the seconds an eigendecomposition of
+    2403² takes on a loaded core."""
+    import modspec as ms
+    from modspec.numerics.stability import safe_learning_rate
+
+    dense = ms.architectures.dense()
+    wide = ms.CompositionalDataset(nx=3, ny=1, kx=60, ky=1, r=1)
+    X, Y = np.asarray(wide.X, float), np.asarray(wide.Y, float)
+    sxx, syx = X @ X.T / 8, Y @ X.T / 8
+    M = syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True)
+    bound = float(np.linalg.eigvalsh(sxx)[-1]) * 2 * float(np.linalg.norm(M, 2))
+    assert safe_learning_rate(wide, dense) == pytest.approx(2 / (8 * bound), rel=1e-9)
+    wider = ms.CompositionalDataset(nx=3, ny=1, kx=300, ky=1, r=1)
+    start = time.process_time()
+    assert 0 < safe_learning_rate(wider, dense) < safe_learning_rate(d0, dense)
+    assert time.process_time() - start < 2
+
+
+@given(n_in=st.integers(0, 12), n_out=st.integers(1, 4), P=st.integers(1, 10),
+       rank=st.integers(0, 10), seed=st.integers(0, 2**16))
+@example(n_in=0, n_out=1, P=3, rank=0, seed=0)             # a module without inputs
+@example(n_in=5, n_out=2, P=4, rank=0, seed=0)             # all-zero inputs
+@example(n_in=12, n_out=3, P=2, rank=2, seed=1)            # inputs ≫ objects
+@example(n_in=2, n_out=3, P=10, rank=1, seed=2)            # rank-deficient, objects ≫ inputs
+@settings(max_examples=40, deadline=None)
+def test_the_least_squares_map_equals_the_pseudo_inverse_of_the_covariance(n_in, n_out, P,
+                                                                           rank, seed):
+    from modspec.numerics.stability import least_squares
+
+    rng = np.random.default_rng(seed)
+    r = min(rank, n_in, P)
+    X = rng.normal(size=(n_in, r)) @ rng.normal(size=(r, P)) if r else np.zeros((n_in, P))
+    Y = rng.normal(size=(n_out, P))
+    M, lam_x = least_squares(X, Y)
+    sxx, syx = X @ X.T / P, Y @ X.T / P
+    expected = syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True) if n_in else \
+        np.zeros((n_out, 0))
+    assert M.shape == (n_out, n_in)
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    assert np.allclose(M, expected, rtol=1e-7, atol=1e-8 * scale)
+    assert lam_x == pytest.approx(float(np.linalg.eigvalsh(sxx)[-1]) if n_in else 0.0,
+                                  rel=1e-9, abs=1e-12)
+
+
+# ------------------------------------------------------------------------ Ctrl-C mid-sweep
+def test_ctrl_c_mid_sweep_stops_at_once_and_keeps_every_finished_row(tmp_path):
+    """SIGINT once a row is stored: the pool's running bundles are stopped (they were waited
+    for: 20 s and more), the rows already stored stay whole, one line says how many, and the
+    same command skips them (the store's finished keys)."""
+    import json
+    import signal
+
+    grid = _grid(tmp_path, '[dataset]\nkx = [1, 2, 3]\n[run]\nlr = [0.02, 0.03]\n'
+                           'epochs = 100000\nseeds = 1\nhidden = 10\ncompute = ["simulate"]\n')
+    store = tmp_path / "s.jsonl"
+    argv = [sys.executable, "-m", "modspec", "sweep", grid, "--out", str(store)]
+    proc = subprocess.Popen([*argv, "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if store.exists() and len(store.read_bytes().splitlines()) >= 2:   # header + a row
+            break
+    assert proc.poll() is None, "the sweep finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = proc.communicate(timeout=120)
+    assert time.monotonic() - sent < 10
+    assert proc.returncode == 130 and out == ""
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    rows = [json.loads(line) for line in store.read_bytes().splitlines()[1:]]
+    assert 1 <= len(rows) < 6
+    stored = "1 point is" if len(rows) == 1 else f"{len(rows)} points are"
+    assert last == (f"modspec sweep: interrupted; {stored} stored in {store}. Run the same "
+                    "command again to compute the rest.")
+    from modspec.validation.sweeps.grid import grid_points, read_grid
+    from modspec.validation.sweeps.store import open_store
+
+    with open_store(store) as resumed:              # what the same command would skip
+        assert resumed.done == {row["key"] for row in rows}
+    assert resumed.done < {p.key for p in grid_points(read_grid(grid))}
+
+
+# ---------------------------------------------------------------------------- --a0-from
+@pytest.mark.parametrize("kind, why", [
+    ("/dev/zero", "character device"), ("folder", "a folder"), ("deep", "(with its a0 entry)"),
+    ("binary", "(with its a0 entry)"), ("missing", "No such file"),
+])
+def test_a0_from_a_file_that_is_not_a_run_is_one_line_at_once(run_cli, capsys, tmp_path, kind,
+                                                              why):
+    """/dev/zero was read until the memory ran out; JSON nested 10⁵ deep traced back
+    (RecursionError)."""
+    path = {"/dev/zero": "/dev/zero", "folder": str(tmp_path),
+            "missing": str(tmp_path / "none.json")}.get(kind, str(tmp_path / "run.json"))
+    if kind == "deep":
+        Path(path).write_text("[" * 100_000)
+    elif kind == "binary":
+        Path(path).write_bytes(b"\xff\xfe{}")
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "predict", "--lr", "0.1", "--epochs", "3", "--a0-from",
+                             path)
+    assert_one_line_refusal(code, out, err, f"a0-from={path!r}")
+    assert why in err and time.process_time() - start < 2
