@@ -45,7 +45,7 @@ from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN
 from modspec.theory.errors import bad
 
-from .flow import Layout, covariances, layout, module_maps, training_data
+from .flow import Layout, check_hidden, covariances, layout, module_maps, training_data
 
 __all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "check_below_limit",
            "check_stable", "fixed_point", "largest_curvature", "least_squares", "loss_hessian",
@@ -200,9 +200,10 @@ def stability_limit(dataset: Any, network: Network, hidden: int = HIDDEN,
     ``2/(P λ_max(H))`` with H the full Hessian of :func:`loss_hessian` (cross-mode and
     cross-module curvature included). Remembered per process for hashable datasets (a
     sweep's diverging points ask for the same limit many times)."""
+    hidden = check_hidden(hidden)
     objects = None if train_objects is None else tuple(int(j) for j in train_objects)
     try:
-        return _remembered(dataset, network, int(hidden), objects)
+        return _remembered(dataset, network, hidden, objects)
     except TypeError:                   # an unhashable dataset: computed each time
         return _stability_limit(dataset, network, hidden, train_objects)
 

@@ -255,3 +255,225 @@ def test_a0_from_a_file_that_is_not_a_run_is_one_line_at_once(run_cli, capsys, t
                              path)
     assert_one_line_refusal(code, out, err, f"a0-from={path!r}")
     assert why in err and time.process_time() - start < 2
+
+
+# ------------------------------------------------------------------ rule coefficients
+@pytest.mark.parametrize("command", ["predict", "simulate"])
+@pytest.mark.parametrize("option, value", [("--gamma", "1e300"), ("--gamma", "-1e150"),
+                                           ("--nabla", "1e300"), ("--nabla", "-1e16")])
+def test_a_rule_coefficient_beyond_one_over_epsilon_is_refused_at_once(run_cli, capsys, command,
+                                                                       option, value):
+    """|γ| of 1e150 or more ran the per-mode system's integrator for minutes (overflowing
+    right-hand sides); beyond 1/ε the gradient's own term is lost in rounding anyway."""
+    from modspec.theory.rules import MAX_COEFFICIENT
+
+    start = time.process_time()
+    code, out, err = run_cli(capsys, command, "--rule", "hebbian", option, value, "--lr", "0.1",
+                             "--epochs", "3")
+    assert_one_line_refusal(code, out, err, f"{option[2:]}={float(value)!r}")
+    assert f"{MAX_COEFFICIENT:.3g}" in err and time.process_time() - start < 2
+
+
+def test_a_rule_coefficient_at_one_over_epsilon_is_a_result(run_cli, capsys):
+    import json
+
+    from modspec.theory.rules import MAX_COEFFICIENT
+
+    assert MAX_COEFFICIENT == pytest.approx(4.5036e15, rel=1e-4)
+    code, out, err = run_cli(capsys, "derive", "--rule", "hebbian", "--gamma",
+                             repr(MAX_COEFFICIENT), "--format", "json")
+    assert code == 0, err
+    json.loads(out, parse_constant=pytest.fail)
+
+
+# ------------------------------------------------------------------------- gated networks
+def _gated_files(tmp_path: Path, net: str, data: str) -> list[str]:
+    (tmp_path / "net.toml").write_text(net)
+    (tmp_path / "data.toml").write_text(data)
+    return ["--network", str(tmp_path / "net.toml"), "--dataset", str(tmp_path / "data.toml")]
+
+
+@pytest.mark.parametrize("command", [("derive", "--format", "json"),
+                                     ("simulate", "--lr", "0.1", "--epochs", "3"),
+                                     ("predict", "--lr", "0.1", "--epochs", "3")])
+@pytest.mark.parametrize("net, data", [
+    ("gate 1e300", "data"), ("gate 1e100", "data"), ("valid", "x 1e200"),
+], ids=["gate 1e300", "gate 1e100", "data 1e200"])
+def test_gates_and_data_too_large_for_float64_are_one_line(run_cli, capsys, tmp_path, command,
+                                                           net, data):
+    """A gate of 1e300 traced back (OverflowError: its exact products as floats), one of 1e100
+    (SVD did not converge), data of 1e200 printed overflow warnings before its error."""
+    from gated_cases import GATED, SHALLOW_DEEP, SHALLOW_DEEP_TOML
+
+    from modspec.theory.gated_data import MAX_STATISTIC
+
+    gated_data = ('family = "gated"\n[inputs]\nx = [[1, 0, 1], [0, 1, 1]]\nu = [[1, 2, 3]]\n'
+                  '[targets]\ny = [[1, 2, 0], [0, 1, 1]]\nz = [[1, -1, 0.5]]\n')
+    text, dat = {
+        "gate 1e300": (GATED.replace("h = [1, 0, 2]", "h = [1e300, 0, 2]"), gated_data),
+        "gate 1e100": (GATED.replace("h = [1, 0, 2]", "h = [1e100, 0, 2]"), gated_data),
+        "valid": (SHALLOW_DEEP, SHALLOW_DEEP_TOML.replace("[[1]]", "[[1e200]]")),
+    }[net if net == "valid" else net]
+    extra = ("--start", "0.001") if command[0] == "predict" and net != "valid" else ()
+    code, out, err = run_cli(capsys, *command, *_gated_files(tmp_path, text, dat), *extra)
+    assert_one_line_refusal(code, out, err, "network=")
+    assert f"beyond {MAX_STATISTIC:.3g} in size" in err
+    assert MAX_STATISTIC ** 4 <= np.finfo(float).max
+
+
+@pytest.mark.parametrize("command", ["predict", "simulate", "validate"])
+def test_a_gated_learning_rate_that_overflows_the_norms_is_one_line_naming_lr(
+        run_cli, capsys, tmp_path, command):
+    """lr = 1e10: the weights stay finite for 3 epochs but their squares do not; it printed
+    overflow warnings and a JSON error naming no option (predict, simulate), or verdicts of
+    NaN (validate)."""
+    from gated_cases import SHALLOW_DEEP, SHALLOW_DEEP_TOML
+
+    out_dir = tmp_path / "out"
+    extra = ("--out", str(out_dir)) if command == "validate" else ()
+    code, out, err = run_cli(capsys, command, "--lr", "1e10", "--epochs", "3",
+                             *_gated_files(tmp_path, SHALLOW_DEEP, SHALLOW_DEEP_TOML), *extra)
+    assert_one_line_refusal(code, out, err, "lr=10000000000.0")
+    assert "diverged" in err
+
+
+@pytest.mark.parametrize("value", ["3", "[1]", "{a = 1}", '""'])
+def test_a_gated_grid_whose_network_is_not_a_path_is_one_line(run_cli, capsys, tmp_path,
+                                                             value):
+    """``network = 3`` in [run] traced back (TypeError: Path / int)."""
+    store = tmp_path / "s.jsonl"
+    grid = _grid(tmp_path, f'[dataset]\nfamily = "gated"\n[run]\nnetwork = {value}\n'
+                           'lr = 0.1\nepochs = 10\ncompute = ["theory"]\n')
+    code, out, err = run_cli(capsys, "sweep", grid, "--out", str(store), "--workers", "0")
+    assert_one_line_refusal(code, out, err, "run.network=")
+    assert not store.exists()
+
+
+# ---------------------------------------------------------- names with control characters
+@pytest.mark.parametrize("argv, shown", [
+    (("derive", "--nx", "1\n2"), "'1\\n2'"),
+    (("derive", "--rule", "heb\r\nbian"), "'heb\\r\\nbian'"),
+    (("sweep", "GRID", "--out", "STORE"), "dataset.a\\nb=3"),
+], ids=["option value", "rule name", "grid key"])
+def test_a_newline_in_a_name_or_value_is_escaped_in_the_one_line(run_cli, capsys, tmp_path,
+                                                                 argv, shown):
+    """A grid key "a\\nb" made its refusal two lines."""
+    grid = _grid(tmp_path, '[dataset]\n"a\\nb" = 3\n' + GRID_RUN)
+    argv = tuple({"GRID": grid, "STORE": str(tmp_path / "s.jsonl")}.get(a, a) for a in argv)
+    code, out, err = run_cli(capsys, *argv)
+    assert_one_line_refusal(code, out, err, shown)
+
+
+@given(text=st.text(min_size=1, max_size=30))
+@example(text="a\nb\r\x1b[31m\x00\u2028")
+def test_one_line_keeps_printable_text_and_escapes_the_rest(text):
+    from modspec.cli import one_line
+
+    line = one_line(text)
+    assert len(line.splitlines()) <= 1 and line.isprintable()
+    assert one_line(line) == line
+    if text.isprintable():
+        assert line == text
+
+
+# ------------------------------------------------------------------------- cmnist targets
+@pytest.mark.parametrize("r", ["1e300", "1e19"])
+def test_cmnist_identity_targets_beyond_float32_are_refused_at_once(run_cli, capsys, tmp_path,
+                                                                    r):
+    """--r 1e300 traced back (OverflowError while evaluating the first epoch)."""
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(capsys, "cmnist", "--quick", "--r", r, "--out", str(out_dir))
+    assert_one_line_refusal(code, out, err, f"r={float(r)!r}")
+    assert "float32" in err and not out_dir.exists()
+
+
+# ----------------------------------------------------------------- reproduce, relu
+@pytest.mark.parametrize("argv, names", [
+    (("--source", "idx:EMPTY"), "source='idx:"),
+    (("--device", "cuda"), "device='cuda'"),
+], ids=["idx folder without images", "cuda"])
+def test_reproduce_refuses_its_images_and_device_before_any_part(run_cli, capsys, tmp_path,
+                                                                 argv, names):
+    """Both ran the study's first parts (figures written) and failed minutes later."""
+    torch = pytest.importorskip("torch")
+    if argv[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out_dir = tmp_path / "out"
+    argv = tuple(a.replace("EMPTY", str(empty)) for a in argv)
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "reproduce", "--quick", "--quiet", "--out", str(out_dir),
+                             *argv)
+    assert_one_line_refusal(code, out, err, names)
+    assert not out_dir.exists() and time.process_time() - start < 10
+
+
+@pytest.mark.parametrize("lr", ["1e300", "1e3"])
+def test_relu_at_a_diverging_learning_rate_names_lr_in_one_line(run_cli, capsys, lr):
+    """It printed overflow warnings and blamed W1=(16, 27)."""
+    pytest.importorskip("torch")
+    code, out, err = run_cli(capsys, "relu", "--device", "cpu", "--format", "json", "--lr", lr,
+                             "--epochs", "50")
+    assert_one_line_refusal(code, out, err, f"lr={float(lr)!r}")
+    assert "diverged" in err
+
+
+# --------------------------------------------------------- CUDA asked for, none present
+@pytest.mark.parametrize("argv", [
+    ("validate", "--device", "cuda:99", "--out", "OUT"),
+    ("cmnist", "--quick", "--device", "cuda", "--out", "OUT"),
+    ("simulate", "--backend", "torch", "--device", "cuda", "--lr", "0.1", "--epochs", "3"),
+    ("relu", "--device", "cuda"),
+], ids=["validate", "cmnist", "simulate", "relu"])
+def test_a_cuda_device_on_a_machine_without_gpu_files_is_refused_without_torch(tmp_path,
+                                                                               argv):
+    """Importing PyTorch to count devices took about two CPU seconds before the refusal."""
+    from modspec.validation.devices import no_gpu_here
+
+    if not no_gpu_here():
+        pytest.skip("this machine has GPU device files")
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    code = ("import sys\nfrom modspec.cli import main\ncode = main(sys.argv[1:])\n"
+            "print(code, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split() == ["2", "False"], proc.stderr
+    assert proc.stderr.count("\n") == 1 and "CUDA" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------- the Python API
+def test_api_arguments_of_the_wrong_type_are_modspec_errors(d0):
+    import modspec as ms
+    from modspec.theory.errors import ModspecError
+
+    dense = ms.architectures.dense()
+    for hidden in (float("nan"), 2.5, "3", -1):
+        with pytest.raises(ModspecError, match=r"^hidden=.* is invalid"):
+            ms.stability_limit(d0, dense, hidden=hidden)       # NaN: ValueError before
+    predictor = ms.compile(ms.derive(d0, dense))
+    for t in ("x", [[1], [1, 2]], {"a": 1}):
+        with pytest.raises(ModspecError, match=r"^t=.* is invalid: must hold finite times"):
+            predictor(t=t, lr=0.1)                              # text: ValueError before
+
+
+# ------------------------------------------------- a coupled prediction over a long horizon
+def test_a_coupled_prediction_recorded_far_apart_stops_integrating_at_rest(run_cli, capsys):
+    """Records 10⁵ epochs apart: the integrator ran to epoch 10⁶ without looking for the rest
+    (over a minute); now it checks the rest on a doubling horizon and finishes in seconds, at
+    the values of a finely recorded run."""
+    import json
+
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "predict", "--arch", "leaky", "--lr", "0.1", "--epochs",
+                             "1000000", "--record-every", "100000")
+    assert code == 0, err
+    assert time.process_time() - start < 30
+    far = json.loads(out)
+    assert far["t"] == [float(k * 100000) for k in range(11)]
+    code, out, err = run_cli(capsys, "predict", "--arch", "leaky", "--lr", "0.1", "--epochs",
+                             "2000", "--record-every", "1000")
+    near = json.loads(out)
+    for key, curve in near["modes"].items():
+        assert far["modes"][key][-1] == pytest.approx(curve[-1], rel=1e-6, abs=1e-9)

@@ -53,6 +53,10 @@ def simulation(args: argparse.Namespace) -> Any:
         from modspec.numerics.simulate import simulate
 
         return simulate(spec, progress=progress)
+    if str(spec.device).startswith("cuda"):           # before PyTorch's seconds of import
+        from modspec.validation.devices import resolve_device
+
+        resolve_device(spec.device)
     try:
         import torch  # noqa: F401
     except ImportError as exc:

@@ -40,8 +40,8 @@ import numpy as np
 
 from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "load_source", "read_idx",
-           "targets", "tuple_number"]
+__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "check_source", "load_source",
+           "read_idx", "targets", "tuple_number"]
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -168,6 +168,17 @@ def _find(directory: str, stem: str) -> str:
     raise bad("source", f"idx:{directory}", f"directory must contain {stem} (or {stem}.gz)")
 
 
+def check_source(source: str) -> dict[str, str]:
+    """The IDX file of each of :data:`IDX_FILES` in an ``idx:DIR`` source (nothing for
+    ``digits``), found before any work; one line naming the source when one is missing."""
+    if not (isinstance(source, str) and source.startswith("idx:")):
+        return {}
+    directory = source[4:]
+    if not os.path.isdir(directory):
+        raise bad("source", source, "idx:DIR needs an existing directory")
+    return {k: _find(directory, stem) for k, stem in IDX_FILES.items()}
+
+
 def load_source(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                        np.ndarray]:
     """``(train_images, train_labels, test_images, test_labels)``, images float32 in [0, 1]."""
@@ -187,10 +198,8 @@ def load_source(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
             test[idx[: len(idx) // 3]] = True
         return images[~test], labels[~test], images[test], labels[test]
     if isinstance(source, str) and source.startswith("idx:"):
-        directory = source[4:]
-        if not os.path.isdir(directory):
-            raise bad("source", source, "idx:DIR needs an existing directory")
-        arrays = {k: read_idx(_find(directory, stem)) for k, stem in IDX_FILES.items()}
+        files = check_source(source)
+        arrays = {k: read_idx(path) for k, path in files.items()}
         for part in ("train", "test"):
             im, lab = arrays[f"{part}_images"], arrays[f"{part}_labels"]
             if im.ndim != 3 or lab.ndim != 1 or im.shape[0] != lab.shape[0]:
