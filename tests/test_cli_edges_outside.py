@@ -477,3 +477,115 @@ def test_a_coupled_prediction_recorded_far_apart_stops_integrating_at_rest(run_c
     near = json.loads(out)
     for key, curve in near["modes"].items():
         assert far["modes"][key][-1] == pytest.approx(curve[-1], rel=1e-6, abs=1e-9)
+
+
+# ------------------------------------------ options drawn from the edges, command by command
+EDGES = ["0", "-1", "1e-320", "nan", "inf", "1e300", "x", "", "2.5", "3"]
+
+
+def _captured():
+    """``(stdout, stderr)`` buffers the block's prints go to."""
+    import contextlib
+    import io
+
+    @contextlib.contextmanager
+    def capture():
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield out, err
+
+    return capture()
+
+
+def _one_line_or_result(code: int, out: str, err: str) -> None:
+    """Exit 0 (warnings one line each), or one line and status 2; never NaN in JSON."""
+    import json
+
+    if code == 2:
+        assert_one_line_refusal(code, out, err, "")
+        return
+    assert code == 0, err
+    assert "Traceback" not in err and all("warning:" in ln for ln in err.splitlines())
+    if out.lstrip().startswith("{"):
+        json.loads(out, parse_constant=pytest.fail)
+
+
+@given(option=st.sampled_from(["--nx", "--ny", "--kx", "--ky", "--r", "--rx", "--ry",
+                               "--depth", "--gamma", "--nabla"]),
+       value=st.sampled_from(EDGES), fmt=st.sampled_from(["json", "latex"]))
+@example(option="--nx", value="nan", fmt="json")
+@example(option="--gamma", value="1e300", fmt="latex")
+@settings(max_examples=12, deadline=None)
+def test_derive_at_the_edges_is_a_result_or_one_line(option, value, fmt):
+    from modspec.cli import main
+
+    rule = ["--rule", "hebbian"] if option in ("--gamma", "--nabla") else []
+    with _captured() as (out, err):
+        code = main(["derive", *rule, option, value, "--format", fmt])
+    _one_line_or_result(code, out.getvalue(), err.getvalue())
+
+
+@given(key=st.sampled_from(["nx", "kx", "r", "lr", "epochs", "a0", "init_std", "seed",
+                            "hidden", "arch", "depth", "time", "compute"]),
+       value=st.sampled_from(["0", "-1", "nan", "inf", "1e300", '"x"', "[]", "[[1]]",
+                              "{a = 1}", "true", "2.5", "3"]))
+@example(key="nx", value="[3, nan]")
+@example(key="compute", value='["bogus"]')
+@settings(max_examples=15, deadline=None)
+def test_a_sweep_grid_value_at_the_edges_is_a_result_or_one_line(tmp_path_factory, key, value):
+    from modspec.cli import main
+
+    folder = tmp_path_factory.mktemp("g")
+    table = "dataset" if key in ("nx", "kx", "r") else "run"
+    base = {"dataset": {}, "run": {"lr": "0.05", "epochs": "5", "compute": '["theory"]'}}
+    base[table][key] = value
+    text = "".join(f"[{t}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
+                   for t, kv in base.items())
+    grid = folder / "g.toml"
+    grid.write_text(text)
+    with _captured() as (out, err):
+        code = main(["sweep", str(grid), "--out", str(folder / "s.jsonl"), "--workers", "0"])
+    if code == 2:
+        assert_one_line_refusal(code, out.getvalue(), err.getvalue(), "")
+    else:
+        assert code == 0, err.getvalue()
+        from modspec.validation.sweeps.store import read_rows
+
+        rows = read_rows(folder / "s.jsonl")
+        assert rows and all(isinstance(v, (int, float, str, type(None), list))
+                            for r in rows for v in r.values())
+
+
+@given(option=st.sampled_from(["--positions", "--n-train", "--n-test", "--holdout", "--r",
+                               "--epochs", "--plateau-window", "--plateau-tol", "--lr",
+                               "--batch", "--init", "--seeds", "--eval-every", "--eval-train",
+                               "--threads", "--source"]),
+       value=st.sampled_from(["0", "-1", "nan", "inf", "1e300", "x", "", "1e12",
+                              "idx:/dev/zero"]))
+@example(option="--holdout", value="1")
+@settings(max_examples=15, deadline=None)
+def test_cmnist_options_at_the_edges_are_refused_before_any_folder(tmp_path_factory, option,
+                                                                   value):
+    """Every draw here is outside what cmnist takes: one line, status 2, nothing created."""
+    from modspec.cli import main
+
+    out_dir = tmp_path_factory.mktemp("c") / "out"
+    with _captured() as (out, err):
+        code = main(["cmnist", "--quick", option, value, "--out", str(out_dir)])
+    assert_one_line_refusal(code, out.getvalue(), err.getvalue(), "")
+    assert not out_dir.exists()
+
+
+def test_simulate_beyond_the_output_budget_is_refused_before_any_epoch(run_cli, capsys):
+    """10⁷ epochs ran for minutes and would then print gigabytes (simulate prints every
+    epoch); the budget is predict's, for a mean and a std of each curve."""
+    from modspec.numerics.budget import OUTPUT_BUDGET, PREDICTED_SERIES, PRINTED_VALUE
+
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "simulate", "--lr", "0.05", "--epochs", "10000000")
+    assert_one_line_refusal(code, out, err, "--epochs=10000000")
+    assert "64 MiB output budget" in err and time.process_time() - start < 2
+    largest = OUTPUT_BUDGET // (2 * PREDICTED_SERIES * PRINTED_VALUE) - 2
+    code, out, err = run_cli(capsys, "simulate", "--lr", "0.05", "--epochs", str(largest + 1),
+                             "--format", "csv", "--seeds", "2")
+    assert_one_line_refusal(code, out, err, f"--epochs={largest + 1}")

@@ -21,6 +21,7 @@ import numpy as np
 from modspec.theory.errors import bad
 
 from .cnn import ARCHS, check_init
+from .dataset import check_build
 
 __all__ = ["CMNISTConfig", "EVAL_CHUNK", "FLOAT32_MAX", "MAX_THREADS", "PIXEL_BYTES",
            "check_budget", "check_out", "run_bytes"]
@@ -98,6 +99,8 @@ class CMNISTConfig:
             if a not in ARCHS:
                 raise bad("arch", a, f"must be among {', '.join(ARCHS)}")
         check_init(self.init)
+        check_build(self.positions, self.n_train, self.n_test, self.holdout, self.r,
+                    self.data_seed)           # the dataset's own limits, before any folder
 
     @property
     def seed_list(self) -> list[int]:

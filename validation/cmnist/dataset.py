@@ -40,8 +40,8 @@ import numpy as np
 
 from modspec.theory.errors import ModspecError, bad
 
-__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "check_source", "load_source",
-           "read_idx", "targets", "tuple_number"]
+__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "check_build", "check_source",
+           "load_source", "read_idx", "targets", "tuple_number"]
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -231,7 +231,7 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
     ``holdout > 0``, ``n_test`` of held-out tuples. ``holdout`` is the fraction of all
     ``10**positions`` digit tuples held out of training, in [0, 0.5].
     """
-    _check_build(positions, n_train, n_test, holdout, r, seed)
+    check_build(positions, n_train, n_test, holdout, r, seed)
     tr_im, tr_lab, te_im, te_lab = load_source(source, seed)
     rng = np.random.default_rng([seed, 2])       # one stream, drawn in this order
     train_pools, test_pool = _pools(rng, tr_lab, te_lab, positions, source)
@@ -248,7 +248,7 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
                               tuple(int(v) for v in tuple_number(held_tuples)))
 
 
-def _check_build(positions: int, n_train: int, n_test: int, holdout: float, r: float,
+def check_build(positions: int, n_train: int, n_test: int, holdout: float, r: float,
                  seed: int) -> None:
     """Refuse, in one line, sizes :func:`build` cannot make."""
     if isinstance(positions, bool) or not isinstance(positions, int) or not 1 <= positions <= 4:
