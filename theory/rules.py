@@ -59,8 +59,7 @@ from .rule_networks import check_network, dense_two_layer
 from .rule_presets import COEFFICIENTS
 
 __all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "MAX_COEFFICIENT", "P", "PRESETS", "Rule",
-           "Sigma_x",
-           "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "as_rule",
+           "Sigma_x", "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "as_rule",
            "check_network", "covariance_form", "dense_two_layer", "gamma", "gradient_terms",
            "nabla", "preset", "study_rule"]
 
@@ -302,8 +301,8 @@ def _output() -> Term:
     return Term(2, gamma * (Y * Y.T - Yhat * Yhat.T) * W2, scaled=True)
 
 
-#: The largest size of a rule coefficient: 1/ε (4.5e15), beyond which gradient descent's own
-#: term is below the rounding error of the rule's term (and the per-mode system overflows).
+#: The largest size of a rule coefficient, 1/ε (4.5e15): beyond it the gradient's own term is
+#: below the rounding error of the rule's.
 MAX_COEFFICIENT = 1 / sys.float_info.epsilon
 
 

@@ -258,6 +258,9 @@ def check_build(positions: int, n_train: int, n_test: int, holdout: float, r: fl
             raise bad(name, value, f"must be an integer ≥ {low}")
     if not 0.0 <= float(holdout) <= 0.5:
         raise bad("holdout", holdout, "must be a fraction of digit tuples in [0, 0.5]")
+    if positions == 1 and round(holdout * 10):     # a tuple of one digit is the digit
+        raise bad("holdout", holdout, "must be at most 0.05 with positions = 1: a held-out "
+                  "tuple of one digit would leave that digit out of training")
     if not (math.isfinite(float(r)) and float(r) > 0):
         raise bad("r", r, "must be a finite number > 0")
 
