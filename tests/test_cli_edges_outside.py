@@ -484,7 +484,8 @@ def test_a_coupled_prediction_recorded_far_apart_stops_integrating_at_rest(run_c
 
 
 # ------------------------------------------ options drawn from the edges, command by command
-EDGES = ["0", "-1", "1e-320", "nan", "inf", "1e300", "x", "", "2.5", "3"]
+#: Edges of a number; "0" is the one result among them (a cold derivation costs seconds).
+EDGES = ["0", "-1", "1e-320", "nan", "inf", "1e300", "x", ""]
 
 
 def _one_line_or_result(code: int, out: str, err: str) -> None:
@@ -505,7 +506,7 @@ def _one_line_or_result(code: int, out: str, err: str) -> None:
        value=st.sampled_from(EDGES), fmt=st.sampled_from(["json", "latex"]))
 @example(option="--nx", value="nan", fmt="json")
 @example(option="--gamma", value="1e300", fmt="latex")
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 def test_derive_at_the_edges_is_a_result_or_one_line(option, value, fmt):
     from modspec.cli import main
 
@@ -518,7 +519,7 @@ def test_derive_at_the_edges_is_a_result_or_one_line(option, value, fmt):
 @given(key=st.sampled_from(["nx", "kx", "r", "lr", "epochs", "a0", "init_std", "seed",
                             "hidden", "arch", "depth", "time", "compute"]),
        value=st.sampled_from(["0", "-1", "nan", "inf", "1e300", '"x"', "[]", "[[1]]",
-                              "{a = 1}", "true", "2.5", "3"]))
+                              "{a = 1}", "true"]))
 @example(key="nx", value="[3, nan]")
 @example(key="compute", value='["bogus"]')
 @settings(max_examples=15, deadline=None)
