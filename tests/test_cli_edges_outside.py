@@ -635,6 +635,8 @@ ISSUE_REFUSALS = {
                    "dataset="),
     "validate nx 12 kx 1": (("validate", "--nx", "12", "--kx", "1", "--epochs", "3",
                              "--out", "OUT"), "dataset="),
+    "cmnist idx without images": (("cmnist", "--quick", "--source", "idx:/dev", "--out", "OUT"),
+                                  "source='idx:/dev'"),
     "leaky depth 6 a0": (("predict", "--arch", "leaky", "--depth", "6", "--a0", "1e300",
                           "--lr", "0.1", "--epochs", "3"), "a0=1e+300"),
 }
