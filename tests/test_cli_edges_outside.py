@@ -599,13 +599,6 @@ def test_cmnist_holding_out_single_digits_is_refused_before_loading_images(run_c
 
 
 # --------------------------------------------- the issue's list, each within 2 CPU seconds
-CUBE4 = """family = "declared"
-space = {kind = "hypercube", n = 4}
-inputs = [{name = "x", kind = "features"},
-          {name = "id", kind = "identity", copies = 1, scale = 0.5}]
-outputs = [{name = "y", kind = "features", indices = [0]},
-           {name = "xor", kind = "parities", subsets = [[0, 1]]}]
-"""
 ISSUE_REFUSALS = {
     "--config /dev/zero": (("derive", "--config", "/dev/zero"), "--config="),
     "--dataset /dev/zero": (("predict", "--lr", "0.1", "--epochs", "3", "--dataset",
@@ -665,8 +658,10 @@ def test_the_leaky_derivation_of_a_declared_four_cube_finishes_in_seconds(run_cl
     on a loaded core)."""
     import json
 
+    from test_cli_families import DECLARED
+
     path = tmp_path / "cube4.toml"
-    path.write_text(CUBE4)
+    path.write_text(DECLARED.replace("n = 3", "n = 4"))
     start = time.process_time()
     code, out, err = run_cli(capsys, "derive", "--dataset", str(path), "--arch", "leaky",
                              "--format", "json")
