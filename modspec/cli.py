@@ -21,7 +21,7 @@ from modspec.theory.errors import ModspecError, bad
 from modspec.theory.inputfile import InputFileError, read_toml
 
 __all__ = ["COMMANDS", "RULE_TABLE", "OneLineParser", "build_parser", "config_tokens", "main",
-           "with_config"]
+           "one_line", "with_config"]
 
 #: Sub-command modules, in help order. A module that fails to import (an optional extra is
 #: missing) is simply not offered.
@@ -50,7 +50,14 @@ class OneLineParser(argparse.ArgumentParser):
         self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, one_line(f"{self.prog}: error: {message}") + "\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a newline or a carriage return in
+    a name a user gave, an escape sequence) written as its escape, so an error is one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(with_config(argv, parser))
     except ModspecError as exc:  # a --config file that cannot be used
         command = next((a for a in argv if not a.startswith("-")), "")
-        print(f"modspec {command}: error: {exc}", file=sys.stderr)
+        print(one_line(f"modspec {command}: error: {exc}"), file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help, --version, or a bad option (one line, status 2)
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
@@ -190,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ModspecError as exc:
-        print(f"modspec {args.command}: error: {exc}", file=sys.stderr)
+        print(one_line(f"modspec {args.command}: error: {exc}"), file=sys.stderr)
         return 2
     except BrokenPipeError:
         # the reader went away (`modspec derive | head`): stop quietly, like SIGPIPE would

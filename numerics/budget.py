@@ -16,20 +16,22 @@ payload and JSON text.
 These estimates count what a run cannot do without: the peak that ``tracemalloc`` traces
 during a simulation lies between them and twice them (the tests check it), so a refused
 request would not have fit. The check compares them with the memory available now
-(``MemAvailable`` of ``/proc/meminfo``, or the physical memory where that file does not exist)
-and names the size the request needs.
+(``MemAvailable`` of ``/proc/meminfo``, or the physical memory where that file does not exist,
+and no more than the process's own limits leave: ``ulimit -v``, ``ulimit -d``, its cgroup's
+``memory.max``) and names the size the request needs.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
+from pathlib import Path
 from typing import Any
 
 from modspec.theory.errors import ModspecError
 
-__all__ = ["OUTPUT_BUDGET", "available_bytes", "check_memory", "check_output", "format_bytes",
-           "prediction_bytes", "training_bytes"]
+__all__ = ["OUTPUT_BUDGET", "available_bytes", "check_memory", "check_output", "check_training",
+           "format_bytes", "prediction_bytes", "training_bytes"]
 
 FLOAT = 8
 #: Bytes per predicted value: float64 array + Python float in a list (32) + JSON text (~20).
@@ -38,8 +40,8 @@ PREDICTED_VALUE = FLOAT + 32 + 20
 PREDICTED_SERIES = 8
 
 
-def available_bytes() -> int | None:
-    """Memory this process can still allocate, in bytes (None when it cannot be told)."""
+def _meminfo() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo``, or the physical memory (None: unknown)."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -51,6 +53,49 @@ def available_bytes() -> int | None:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _status_bytes(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` in bytes (0 when it cannot be read)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _limits() -> list[int]:
+    """What this process's own limits leave: the address space (``ulimit -v``) less what is
+    mapped, the data segment less what it holds, and its cgroup's ``memory.max`` less what
+    the group uses."""
+    left = []
+    try:
+        import resource
+    except ImportError:                                    # not POSIX: no such limits
+        return left
+    for which, field in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+        soft = resource.getrlimit(which)[0]
+        if soft != resource.RLIM_INFINITY:
+            left.append(max(0, soft - _status_bytes(field)))
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit != "max":
+            left.append(max(0, int(limit) - int(used)))
+    except (OSError, ValueError):
+        pass
+    return left
+
+
+def available_bytes() -> int | None:
+    """Memory this process can still allocate, in bytes (None when it cannot be told): the
+    least of the memory available on the machine and what this process's limits leave (an
+    address-space limit, ``ulimit -v``, counts mapped but untouched pages too)."""
+    known = [n for n in (_meminfo(), *_limits()) if n is not None]
+    return min(known) if known else None
 
 
 def format_bytes(n: float) -> str:
@@ -103,6 +148,14 @@ def training_bytes(dataset: Any, network: Any, hidden: int, seeds: int, epochs: 
     # the input covariance Σx (n_in × n_in) and the data (n_in + n_out rows of P objects)
     data = n_in * n_in + (n_in + n_out) * int(getattr(dataset, "P", 0) or 0)
     return FLOAT * (seeds * (3 * params + 3 * n_in * n_out + series * recorded) + data)
+
+
+def check_training(dataset: Any, network: Any, hidden: Any, seeds: Any, epochs: Any,
+                   record_every: Any = 1) -> None:
+    """Refuse a run of gradient descent whose arrays (:func:`training_bytes`) cannot fit,
+    naming its epochs, seeds and hidden width, before anything is allocated."""
+    check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
+                 f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
 
 
 #: The most bytes a command prints without being asked for a coarser record (64 MiB).

@@ -41,9 +41,11 @@ from modspec.theory.spectra import Spectrum, module_spectra
 
 from .codegen import Generated, generate
 
-__all__ = ["Covariances", "Layout", "ModuleLayout", "block", "check_hidden", "check_numeric",
+__all__ = ["Covariances", "Layout", "ModuleLayout", "block", "check_covariance_size",
+           "check_hidden", "check_numeric",
            "check_positive", "check_weights", "covariances", "gradients", "layer_symbols", "layout",
-           "module_gradient", "module_maps", "module_tangent", "residual", "tau_of", "total_map"]
+           "module_gradient", "module_maps", "module_tangent", "residual", "tau_of", "total_map",
+           "training_data"]
 
 
 def _index(spans: Mapping[str, tuple[int, int]], names: Sequence[str]) -> slice | np.ndarray:
@@ -112,6 +114,19 @@ def check_numeric(dataset: Any) -> None:
                   f"read in must each have at most {MAX_ENTRIES:.0e} entries; predict it "
                   "instead (closed forms at any size)")
     _check_projection_cost(dataset)
+
+
+def check_covariance_size(dataset: Any) -> None:
+    """Refuse a dataset whose input covariance ``Σx`` (inputs × inputs, built by simulations
+    and integrated flows) would have more than ``MAX_ENTRIES`` entries."""
+    from modspec.theory.dataset import MAX_ENTRIES
+
+    n_in = int(dataset.shape_x[0])
+    if n_in * n_in > MAX_ENTRIES:
+        raise bad("dataset", f"{int(dataset.P)} objects × {n_in} inputs",
+                  f"is too large to simulate: its input covariance Σx would have {n_in}² = "
+                  f"{n_in * n_in:.2g} entries (at most {MAX_ENTRIES:.0e}); use fewer inputs, "
+                  "or predict a decoupled network (closed forms at any size)")
 
 
 def check_positive(name: str, value: Any, integer: bool = False,
@@ -265,12 +280,20 @@ class Covariances:
     objects: np.ndarray
 
 
-def covariances(dataset: Any, objects: Any = None) -> Covariances:
-    """Input and input–output covariances averaged over the training objects."""
+def training_data(dataset: Any, objects: Any = None) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+    """``(X, Y, objects)``: the columns of the training objects (default: every object)."""
     P = int(dataset.P)
     objects = np.arange(P) if objects is None else np.asarray(check_objects(objects, P))
-    X = np.asarray(dataset.X, dtype=float)[:, objects]
-    Y = np.asarray(dataset.Y, dtype=float)[:, objects]
+    return (np.asarray(dataset.X, dtype=float)[:, objects],
+            np.asarray(dataset.Y, dtype=float)[:, objects], objects)
+
+
+def covariances(dataset: Any, objects: Any = None) -> Covariances:
+    """Input and input–output covariances averaged over the training objects (refused in one
+    line when Σx would be too large to hold)."""
+    check_covariance_size(dataset)
+    X, Y, objects = training_data(dataset, objects)
     P = X.shape[1]
     trace = {b: float(np.sum(Y[slice(*span)] ** 2) / P)
              for b, span in dataset.output_blocks.items()}

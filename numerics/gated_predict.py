@@ -48,7 +48,7 @@ from .gated_simulate import GatedRun, gated_initial_weights, gated_simulate
 from .record import Trajectory
 
 __all__ = ["GatedTheory", "aligned_start", "gated_theory", "gated_prediction", "observables",
-           "pathway_products", "run_record", "stepped_run", "BUDGET_BYTES"]
+           "pathway_products", "run_record", "stepped_run", "BUDGET_BYTES", "checked_finite"]
 
 #: Most bytes of recorded weights :func:`stepped_run` holds at once.
 BUDGET_BYTES = 1 << 28
@@ -93,10 +93,16 @@ def observables(network: GatedNetwork, data: GatedData, weights: Mapping[str, np
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``(quadrant_norms, loss)`` of the module docstring for weights with leading axes
     ``(..., T)`` (e.g. seeds, times): arrays ``(..., T)``."""
-    P, C = data.P, len(network.contexts)
     X, Y = data.numeric()
-    products = pathway_products(network, weights)
-    norms = {k: np.sqrt(np.sum(v ** 2, axis=(-2, -1))) for k, v in products.items()}
+    with np.errstate(over="ignore", invalid="ignore"):      # diverged: checked_finite names lr
+        products = pathway_products(network, weights)
+        norms = {k: np.sqrt(np.sum(v ** 2, axis=(-2, -1))) for k, v in products.items()}
+        return norms, _losses(network, data, products, X, Y)
+
+
+def _losses(network: GatedNetwork, data: GatedData, products: Mapping[str, np.ndarray],
+            X: Mapping[str, np.ndarray], Y: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    P, C = data.P, len(network.contexts)
     table = gate_table(network, P)
     loss = {}
     for k in network.output_layers:
@@ -109,7 +115,19 @@ def observables(network: GatedNetwork, data: GatedData, weights: Mapping[str, np
             pred = pred + (products[path_label(p)] @ np.tile(X[network.source(p)], (1, C))) * g
         gk = np.array([float(v) for v in table.get(k, [1] * (C * P))])
         loss[k] = np.mean(gk * np.sum((yk - pred) ** 2, axis=-2), axis=-1)
-    return norms, loss
+    return loss
+
+
+def checked_finite(groups: tuple[Mapping[str, np.ndarray], ...], lr: float
+                   ) -> tuple[Mapping[str, np.ndarray], ...]:
+    """``groups`` (pathway norms, losses) unchanged when every value is finite, else a
+    one-line refusal naming ``lr``: gradient descent left float64 (its weights may still be
+    finite while their squares are not)."""
+    for group in groups:
+        if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in group.values()):
+            raise bad("lr", lr, "gradient descent diverged (its pathway norms or losses leave "
+                      "float64); use a smaller lr")
+    return groups
 
 
 def _mode_curves(modes: PathwayModes, strengths: Mapping[int, Mapping[str, np.ndarray]]
@@ -164,7 +182,8 @@ def gated_prediction(theory: GatedTheory, lr: float, epochs: int, start: float,
             from .gated_continuous import flow_race
 
             result = flow_race(modes, begin, lr, t)
-        norms, loss = _aligned_observables(theory, result["strengths"], epochs)
+        norms, loss = checked_finite(_aligned_observables(theory, result["strengths"], epochs),
+                                     lr)
         meta = {"solution": "race", "start": start,
                 "winner": {str(a): w for a, w in result["winner"].items()},
                 "half_rise": {str(a): r for a, r in result["half_rise"].items()}}
@@ -226,7 +245,7 @@ def run_record(theory: GatedTheory, run: GatedRun, kind: str = "simulation",
                meta: Mapping[str, Any] | None = None) -> Trajectory:
     """A simulated or trained run (``keep_weights=True``) as a record with a seed axis."""
     assert run.history is not None, "the run must keep its weights"
-    norms, loss = observables(theory.network, theory.data, run.history)
+    norms, loss = checked_finite(observables(theory.network, theory.data, run.history), run.lr)
     modes = {}
     if theory.modes is not None:
         modes = _mode_curves(theory.modes, mode_strengths(theory.modes, run.history))

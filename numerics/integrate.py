@@ -192,10 +192,8 @@ def flow_system(dataset: Any, network: Network, lr: float, hidden: int = HIDDEN,
 REST = 1e-10
 #: Times evaluated per call of the integrator (bounds the memory of dense states).
 CHUNK = 2000
-
-
-def _chunks(t: np.ndarray) -> list[np.ndarray]:
-    return [t[i:i + CHUNK] for i in range(0, t.size, CHUNK)]
+#: The first stretch of time (in τ) integrated before the rest is checked; then it doubles.
+SEGMENT = 64
 
 
 def _repeat(record: dict[str, Any], n: int) -> dict[str, Any]:
@@ -224,9 +222,10 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
 
     ``init`` is a weight structure of :func:`modspec.numerics.simulate.initial_weights`
     (every seed is integrated separately). Implicit methods use the generated Jacobian.
-    Times are integrated :data:`CHUNK` at a time; once the state is at rest (velocity ×τ
-    below :data:`REST`) the remaining times record that state without more integration, so a
-    long horizon costs no more than the approach to rest. Returns a
+    Times are integrated :data:`CHUNK` at a time, in stretches of at most :data:`SEGMENT` τ
+    that then double; once the state is at rest (velocity ×τ below :data:`REST`) the
+    remaining times record that state without more integration, so a long horizon costs no
+    more than the approach to rest, however far apart the recorded times are. Returns a
     :class:`~modspec.numerics.record.Trajectory` (``kind="flow"``,
     ``time="continuous"``, arrays ``(seeds, T)``, the final weights and map).
     """
@@ -251,13 +250,19 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
 
     for k in range(n_seeds):
         parts, y, start, done = [], y0[k], 0.0, 0
-        for times in _chunks(t):
-            sol = solve_ivp(system.rhs, (start, float(times[-1])), y, method=method,
-                            t_eval=times, rtol=rtol, atol=atol, **kw)
+        while done < t.size:
+            # to the next recorded times, but no further than a horizon that doubles: the
+            # rest is checked on the way even when the records are 10⁵ epochs apart
+            end = min(float(t[min(done + CHUNK, t.size) - 1]),
+                      max(2 * start, start + SEGMENT * system.tau))
+            times = t[done:done + CHUNK][t[done:done + CHUNK] <= end]
+            sol = solve_ivp(system.rhs, (start, end), y, method=method,
+                            t_eval=times if times.size else [end], rtol=rtol, atol=atol, **kw)
             if not sol.success:
                 raise RuntimeError(f"flow integration failed: {sol.message}")
-            parts.append(observe(sol.y.T))
-            y, start, done = sol.y[:, -1], float(times[-1]), done + times.size
+            if times.size:
+                parts.append(observe(sol.y.T))
+            y, start, done = sol.y[:, -1], end, done + times.size
             if np.max(np.abs(system.rhs(start, y))) * system.tau < REST:
                 break   # at rest: every later time records the same state
         if done < t.size:

@@ -45,11 +45,11 @@ from modspec.theory.architectures import Network
 from modspec.theory.defaults import HIDDEN
 from modspec.theory.errors import bad
 
-from .flow import Layout, block, covariances, layout, module_maps
+from .flow import Layout, check_hidden, covariances, layout, module_maps, training_data
 
 __all__ = ["DENSE", "FixedPoint", "StabilityLimit", "balanced_layers", "check_below_limit",
-           "check_stable", "fixed_point", "largest_curvature", "loss_hessian", "safe_learning_rate",
-           "stability_limit"]
+           "check_stable", "fixed_point", "largest_curvature", "least_squares", "loss_hessian",
+           "safe_learning_rate", "stability_limit"]
 
 #: Singular values of a converged module map below this (relative to the largest) are zero.
 RANK_TOL = 1e-8
@@ -106,13 +106,30 @@ def _rank(M: np.ndarray) -> int:
         if S.size and S[0] > 0 else 0
 
 
+def least_squares(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
+    """One module's least-squares map ``M = Σyx Σx⁺ = Y X⁺`` and ``λ_max(Σx)``, from the data
+    ``X`` (inputs × P), ``Y`` (outputs × P) of its training objects.
+
+    ``Σx = X Xᵀ/P`` has the non-zero eigenvalues ``σ_i²/P`` of the singular values σ_i of X,
+    and ``Σyx Σx⁺ = Y Xᵀ (X Xᵀ)⁺ = Y X⁺``; one thin SVD of X costs ``inputs · P²``, not the
+    ``inputs³`` of an eigendecomposition of Σx (thousands of identity inputs, a few objects).
+    Directions with ``σ_i² ≤ 10⁻¹² σ_1²`` are dropped, as a pseudo-inverse of Σx at that
+    relative cut-off would."""
+    P = max(X.shape[1], 1)
+    if not X.size:
+        return np.zeros((Y.shape[0], X.shape[0])), 0.0
+    U, S, Vt = np.linalg.svd(X, full_matrices=False)
+    keep = S > 1e-6 * S[0] if S[0] > 0 else np.zeros(S.shape, dtype=bool)
+    M = ((Y @ Vt[keep].T) / S[keep]) @ U[:, keep].T
+    return M, float(S[0] ** 2 / P)
+
+
 def fixed_point(dataset: Any, network: Network, hidden: int = HIDDEN,
                 train_objects: Sequence[int] | None = None) -> FixedPoint:
     """The balanced fixed point of gradient descent from a small start (module docstring).
 
     ``hidden`` is the network's width: a module map is truncated to its ``hidden`` largest
     singular values when its rank exceeds it (the run cannot reach a higher rank)."""
-    cov = covariances(dataset, train_objects)
     big = layout(dataset, network, hidden)
     if network.coupled and network.depth > 1:
         from .integrate import converged_weights
@@ -125,11 +142,8 @@ def fixed_point(dataset: Any, network: Network, hidden: int = HIDDEN,
                   "N(0, 1e-3^2) weights (seed 0), balanced layers")
     else:
         # shallow modules have a constant Hessian: any map will do for coupled ones
-        maps = []
-        for ml in big.modules:
-            sxx = block(cov.sigma_x, ml.inputs, ml.inputs)
-            syx = block(cov.sigma_yx, ml.outputs, ml.inputs)
-            maps.append(syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True))
+        X, Y, _ = training_data(dataset, train_objects)
+        maps = [least_squares(X[ml.inputs], Y[ml.outputs])[0] for ml in big.modules]
         method = "decoupled modules: each its least-squares map Σyx Σx⁺, balanced layers"
     ranks = [min(_rank(M), hidden) for M in maps]
     h = max(1, *ranks) if ranks else 1
@@ -186,9 +200,10 @@ def stability_limit(dataset: Any, network: Network, hidden: int = HIDDEN,
     ``2/(P λ_max(H))`` with H the full Hessian of :func:`loss_hessian` (cross-mode and
     cross-module curvature included). Remembered per process for hashable datasets (a
     sweep's diverging points ask for the same limit many times)."""
+    hidden = check_hidden(hidden)
     objects = None if train_objects is None else tuple(int(j) for j in train_objects)
     try:
-        return _remembered(dataset, network, int(hidden), objects)
+        return _remembered(dataset, network, hidden, objects)
     except TypeError:                   # an unhashable dataset: computed each time
         return _stability_limit(dataset, network, hidden, train_objects)
 
@@ -203,7 +218,7 @@ def _stability_limit(dataset: Any, network: Network, hidden: int,
                      train_objects: Sequence[int] | None) -> StabilityLimit:
     point = fixed_point(dataset, network, hidden, train_objects)
     lam = largest_curvature(dataset, point, train_objects)
-    P = int(covariances(dataset, train_objects).P)
+    P = len(training_data(dataset, train_objects)[2])
     lr_max = 2.0 / (P * lam) if lam > 0 else float("inf")
     return StabilityLimit(lr_max, lam, P, point.method)
 
@@ -220,20 +235,18 @@ def safe_learning_rate(dataset: Any, network: Network,
     ``λ_max(H) ≤ max_m λ_max(Σx_m) L a_max^{2−2/L}``."""
     if network.coupled:
         return 0.0
-    cov = covariances(dataset, train_objects)
+    X, Y, objects = training_data(dataset, train_objects)
     lay = layout(dataset, network, 1)
     bound = 0.0
     for ml in lay.modules:
-        sxx = block(cov.sigma_x, ml.inputs, ml.inputs)
-        syx = block(cov.sigma_yx, ml.outputs, ml.inputs)
-        if not sxx.size or not syx.size:
+        Xm, Ym = X[ml.inputs], Y[ml.outputs]
+        if not Xm.shape[0] or not Ym.shape[0]:
             continue
-        M = syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True)
+        M, lam_x = least_squares(Xm, Ym)
         a_max = float(np.linalg.norm(M, 2)) if M.size else 0.0
         L = ml.depth
-        lam_x = float(np.linalg.eigvalsh(sxx)[-1])
         bound = max(bound, lam_x * (1.0 if L == 1 else L * a_max ** (2 - 2 / L)))
-    return 2.0 / (cov.P * bound) if bound > 0 else float("inf")
+    return 2.0 / (len(objects) * bound) if bound > 0 else float("inf")
 
 
 def check_below_limit(dataset: Any, network: Network, lr: float, hidden: int = HIDDEN,

@@ -53,7 +53,10 @@ Values = dict[sp.Symbol, np.ndarray]
 
 
 def _times(t: Any) -> np.ndarray:
-    arr = np.asarray(t, dtype=float)
+    try:
+        arr = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):         # text, ragged lists, objects
+        raise bad("t", type(t).__name__, "must hold finite times ≥ 0 (epochs)") from None
     if arr.ndim == 0:
         arr = arr[None]
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):

@@ -35,7 +35,7 @@ __all__ = ["Path", "GatedData", "data_from_toml", "data_from_dict", "load_data",
            "bound_blocks", "data_for",
            "GatedStatistics", "path_label", "path_gates", "gate_weights", "active_pathways",
            "coactive_pairs",
-           "gated_statistics"]
+           "gated_statistics", "MAX_STATISTIC"]
 
 Path = tuple[str, ...]
 
@@ -265,6 +265,11 @@ def coactive_pairs(network: GatedNetwork, items: int) -> tuple[tuple[Path, Path]
     return tuple(out)
 
 
+#: The largest size of a numeric gated statistic: 1e77, below the fourth root of the largest
+#: float64 (1.16e77), so that a product of four statistics is finite.
+MAX_STATISTIC = 1e77
+
+
 @dataclass(frozen=True, eq=False)
 class GatedStatistics:
     """Exact gated statistics: ``yx[p]``, ``x[(j, p)]`` (the pairs of
@@ -277,9 +282,17 @@ class GatedStatistics:
     y: dict[str, sp.Expr]
 
     def numeric(self) -> GatedStatistics:
-        """The same statistics as float64 arrays."""
+        """The same statistics as float64 arrays; refused in one line when one exceeds
+        :data:`MAX_STATISTIC` (gate values and data too large together: the race multiplies
+        up to four statistics, which must stay within float64)."""
         def f(m: sp.MatrixBase) -> np.ndarray:
-            return np.array(m.evalf().tolist(), dtype=float)
+            a = np.array(m.evalf().tolist(), dtype=float)
+            if not np.all(np.abs(a) <= MAX_STATISTIC):
+                raise bad("network", self.network.name, f"has gated statistics beyond "
+                          f"{MAX_STATISTIC:.3g} in size (gate values times data; the race "
+                          "multiplies four of them, which float64 must hold): scale the gates "
+                          "or the data down")
+            return a
 
         return GatedStatistics(self.network, self.samples,
                                {p: f(m) for p, m in self.yx.items()},

@@ -58,8 +58,8 @@ from .names import check_name, check_rule_name
 from .rule_networks import check_network, dense_two_layer
 from .rule_presets import COEFFICIENTS
 
-__all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "P", "PRESETS", "Rule", "Sigma_x",
-           "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "as_rule",
+__all__ = ["GRADIENT_DESCENT", "H", "InverseRowNorms", "MAX_COEFFICIENT", "P", "PRESETS", "Rule",
+           "Sigma_x", "Sigma_y", "Sigma_yx", "Term", "W1", "W2", "X", "Y", "Yhat", "as_rule",
            "check_network", "covariance_form", "dense_two_layer", "gamma", "gradient_terms",
            "nabla", "preset", "study_rule"]
 
@@ -301,6 +301,11 @@ def _output() -> Term:
     return Term(2, gamma * (Y * Y.T - Yhat * Yhat.T) * W2, scaled=True)
 
 
+#: The largest size of a rule coefficient, 1/ε (4.5e15): beyond it the gradient's own term is
+#: below the rounding error of the rule's.
+MAX_COEFFICIENT = 1 / sys.float_info.epsilon
+
+
 def study_rule(name: str, gamma_value: float = 0.0, nabla_value: float = 0.0) -> Rule:
     """The study's family with coefficients γ and ∇: gradient descent, plus the output term
     when γ ≠ 0, plus Oja's term when ∇ > 0 or the anti-Hebbian term when ∇ < 0."""
@@ -308,9 +313,11 @@ def study_rule(name: str, gamma_value: float = 0.0, nabla_value: float = 0.0) ->
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not math.isfinite(value):
             raise bad(param, value, f"must be a finite number (rule {name!r})")
-        if value != 0 and abs(value) < sys.float_info.min:   # subnormal: exact algebra
-            raise bad(param, value, f"must be 0 or at least {sys.float_info.min:.3g} in size "
-                      f"(rule {name!r}; a subnormal coefficient is 0 in all but name)")
+        if value != 0 and not sys.float_info.min <= abs(value) <= MAX_COEFFICIENT:
+            raise bad(param, value, f"must be 0 or between {sys.float_info.min:.3g} and "
+                      f"{MAX_COEFFICIENT:.3g} in size (rule {name!r}; a subnormal coefficient "
+                      "is 0 in all but name, beyond 1/ε the gradient's own term is lost in "
+                      "rounding)")
     terms = []
     if gamma_value != 0:
         terms.append(_output())

@@ -79,6 +79,8 @@ def exact(value: Any) -> sp.Expr:
         return value
     if isinstance(value, numbers.Integral):
         return sp.Integer(int(value))
+    if isinstance(value, numbers.Rational):           # a Fraction: exact as it is, any size
+        return sp.Rational(int(value.numerator), int(value.denominator))
     return sp.Rational(repr(float(value)))
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from modspec.numerics.budget import check_training
 from modspec.numerics.domain import DOMAIN_SHIFT, TRAJECTORY_SHIFT, ModeDomain, run_domains
 from modspec.numerics.expectation import Expectation, expect
 from modspec.numerics.record import Trajectory
@@ -271,6 +272,9 @@ def training_options(dataset: Any, network: Any, time: Any, tolerances: Any,
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise bad("threads", threads, "must be None or an integer ≥ 1")
+    # before the stability check, which already builds the data's covariances
+    check_training(dataset, network, options["hidden"], options["seeds"], options["epochs"],
+                   options.get("record_every", 1))
     return options
 
 

@@ -301,8 +301,15 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     run = train_relu(dataset, hidden=hidden, lr=lr, epochs=epochs, seed=seed,
                      init_std=init_std, record_every=record_every, device=device)
     t, W1, W2 = run["t"], run["W1"], run["W2"]
+    with np.errstate(over="ignore", invalid="ignore"):       # a diverged run: refused below
+        err = (W2 @ np.maximum(W1 @ X, 0.0) - Y) ** 2
+    if not all(np.all(np.isfinite(a)) for a in (W1, W2, err)):
+        if not all(np.all(np.isfinite(a[0])) for a in (W1, W2, err)):   # the start itself
+            raise bad("init_std", init_std, "gives a start whose loss leaves float64; use a "
+                      "smaller init_std")
+        raise bad("lr", lr, "gradient descent diverged (its weights or loss leave float64); "
+                  "use a smaller lr")
     pats = (W1 @ X) > 0                                      # (T, hidden, samples)
-    err = (W2 @ np.maximum(W1 @ X, 0.0) - Y) ** 2
     loss = err.sum(axis=1).mean(axis=1)
     quads = layout(dataset, net, hidden).quadrants
     trained_norms = _norms(quads, _mean_jacobian(W1, W2, pats))

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modspec.numerics.budget import check_memory, training_bytes
+from modspec.numerics.budget import check_training
 from modspec.numerics.flow import check_weights, covariances, layout
 from modspec.numerics.progress import counted, epoch_bar
 from modspec.numerics.record import Trajectory, Weights, heldout_curve
@@ -163,8 +163,7 @@ def _checked(dataset: Any, network: Network, backend: str, device: str, dtype: s
     check_network(rule, network, dataset)
     if not rule.is_gradient_descent and (nonlinearity is not None or bias):
         raise bad("rule", rule.name, "runs on linear networks without biases only")
-    check_memory(training_bytes(dataset, network, hidden, seeds, epochs, record_every),
-                 f"epochs={epochs}, seeds={seeds}, hidden={hidden}")
+    check_training(dataset, network, hidden, seeds, epochs, record_every)
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("training needs a numeric dataset; substitute numbers for the symbols")
     network.check(tuple(dataset.input_blocks), tuple(dataset.output_blocks))

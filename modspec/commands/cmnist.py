@@ -92,6 +92,9 @@ def _describe(preset: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modspec.validation.cmnist.dataset import check_source
+
+    check_source(args.source)                 # the image files: before PyTorch's import
     from modspec.validation.cmnist.config import check_budget, check_out
     from modspec.validation.cmnist.run import run as run_experiment
 

@@ -112,11 +112,16 @@ SEED = integer(0, 2**32 - 1)
 def device(text: str) -> str:
     """An argparse type: a PyTorch device, ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
     name, _, index = text.partition(":")
+    if text == "cuda":
+        from modspec.validation.devices import no_gpu_here
+
+        if no_gpu_here():     # known without PyTorch: refused before any folder is made
+            raise _invalid(text, "CUDA is not available here; use auto or cpu")
     if text in ("auto", "cpu", "cuda"):
         return text
     if name == "cuda" and index.isdigit():
         try:                  # the index is checked here when PyTorch is installed
-            from modspec.validation.training import cuda_index_problem
+            from modspec.validation.devices import cuda_index_problem
 
             problem = cuda_index_problem(text)
         except ImportError:
@@ -234,10 +239,10 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
                         "(gamma=-1)")
     g.add_argument("--gamma", type=number(), default=None,
                    help="coefficient of the output term gamma (Y Y^T - Yhat Yhat^T) W2 / tau "
-                        "(finite; default: the rule's)")
+                        "(0, or 2.2e-308 to 4.5e15 in size; default: the rule's)")
     g.add_argument("--nabla", type=number(), default=None,
-                   help="coefficient of the Hebbian term on W1 (finite; > 0 Oja, < 0 "
-                        "anti-Hebbian; default: the rule's)")
+                   help="coefficient of the Hebbian term on W1 (0, or 2.2e-308 to 4.5e15 in "
+                        "size; > 0 Oja, < 0 anti-Hebbian; default: the rule's)")
 
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:

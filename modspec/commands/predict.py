@@ -94,16 +94,20 @@ def prediction(args: argparse.Namespace) -> Any:
 
 
 def read_a0(path: str) -> dict[str, float]:
-    """Each mode's start ``{key: a0}`` from the JSON ``modspec simulate`` wrote (read as
-    JSON, never evaluated)."""
+    """Each mode's start ``{key: a0}`` from the JSON ``modspec simulate`` wrote (a regular
+    file of at most twice the output budget, read as JSON, never evaluated)."""
     import json
     import math
 
+    from modspec.numerics.budget import OUTPUT_BUDGET
+    from modspec.theory.inputfile import InputFileError, read_bounded
+
     allowed = "must be the JSON of modspec simulate (with its a0 entry)"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, UnicodeDecodeError, ValueError):
+    try:                    # a regular file no larger than simulate prints: never /dev/zero
+        data = json.loads(read_bounded(path, 2 * OUTPUT_BUDGET).decode("utf-8"))
+    except InputFileError as err:
+        raise bad("a0-from", path, f"{allowed}; {err.reason}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("a0-from", path, allowed) from None
     a0 = data.get("a0") if isinstance(data, dict) else None
     if not isinstance(a0, dict) or not a0 or not all(

@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if getattr(dataset, "is_symbolic", False):
         raise ModspecError("--dataset is invalid for relu: give numbers for every symbol "
                            "(training needs a numeric dataset)")
+    from modspec.validation.devices import no_gpu_here
+
+    if args.device == "cuda" and no_gpu_here():           # before PyTorch's seconds of import
+        raise bad("--device", args.device, "CUDA is not available here; use auto or cpu")
     try:
         import torch  # noqa: F401
     except ImportError as exc:

@@ -65,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         raise bad("--rules", " ".join(args.rules), "applies to the learning_rules part; add "
                   "learning_rules to --parts or drop --rules")
 
+    if args.parts is None or "cmnist" in args.parts:
+        from modspec.validation.cmnist.dataset import check_source
+
+        check_source(args.source)               # the images, before any part runs
+    from modspec.validation.training import resolve_device
+
+    resolve_device(args.device)                 # a CUDA device this machine lacks, at once
     parts = run_study(Path(args.out), quick=args.quick, seed=args.seed, quiet=args.quiet,
                       device=args.device, parts=args.parts, source=args.source,
                       derivation_tex=derivation_tex, rules=args.rules)

@@ -53,6 +53,10 @@ def simulation(args: argparse.Namespace) -> Any:
         from modspec.numerics.simulate import simulate
 
         return simulate(spec, progress=progress)
+    if str(spec.device).startswith("cuda"):           # before PyTorch's seconds of import
+        from modspec.validation.devices import resolve_device
+
+        resolve_device(spec.device)
     try:
         import torch  # noqa: F401
     except ImportError as exc:
@@ -82,9 +86,22 @@ def payload(args: argparse.Namespace, record: Any) -> dict[str, Any]:
     return out
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse before any epoch a run whose printout (every epoch: a mean and a std of each
+    curve; CSV: a row per seed too) would exceed the output budget."""
+    from modspec.numerics.budget import PREDICTED_SERIES, check_output
+
+    if isinstance(args.epochs, int) and args.epochs >= 0:
+        seeds = (args.seeds or 1) if args.format == "csv" else 1
+        check_output((args.epochs + 2) * seeds, f"--epochs={args.epochs}",
+                     "simulate prints every epoch: run fewer epochs, or predict the long run "
+                     "(modspec predict --record-every)", series=2 * PREDICTED_SERIES)
+
+
 @hands_over("simulate")
 def run(args: argparse.Namespace) -> int:
     check_objects_option(args)
+    _check_output(args)
     record = simulation(args)                  # a run that diverged is refused in one line
     spec = run_spec(args)
     if spec.is_gradient_descent:

@@ -137,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
                        executor=args.executor, progress=True)
     except KeyboardInterrupt:
         stored = len(read_rows(args.out))
-        print(f"modspec sweep: interrupted; {stored} points are stored in {args.out}. "
+        held = "1 point is" if stored == 1 else f"{stored} points are"
+        print(f"modspec sweep: interrupted; {held} stored in {args.out}. "
               "Run the same command again to compute the rest.", file=sys.stderr)
         return 130
     print(f"{result.points} points: {result.computed} computed, {result.skipped} already "

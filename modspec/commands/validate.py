@@ -87,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
             raise bad("--init", args.init, "applies to one architecture; the claims start "
                       "from small random weights (drop --init or --claims)")
     ds = dataset_from(args)
-    from modspec.numerics.flow import check_numeric
+    from modspec.numerics.flow import check_covariance_size, check_numeric
 
     check_numeric(ds)                   # a dataset too large to train on: before the folder
+    check_covariance_size(ds)
     if not args.claims:
         from modspec.validation.training import check_backend
 

@@ -14,7 +14,7 @@ from modspec.numerics.flow import covariances, tau_of
 from modspec.numerics.simulate import initial_weights, simulate
 from modspec.theory import architectures as arch
 from modspec.theory.errors import ModspecError
-from modspec.theory.rules import GRADIENT_DESCENT, PRESETS, as_rule, study_rule
+from modspec.theory.rules import GRADIENT_DESCENT, MAX_COEFFICIENT, PRESETS, as_rule, study_rule
 
 D0 = ms.CompositionalDataset(nx=3, ny=1, kx=3, ky=1, r=1)
 SUBSET = [0, 1, 2, 4, 7]
@@ -132,6 +132,8 @@ def test_a_coefficient_that_is_not_a_finite_number_is_refused(param, value):
 @example("gradient-descent", 1.0, None)
 @example("hebbian", 1e-320, None)
 @example("gradient-descent", None, 1.1125369292536007e-308)
+@example("hebbian", 4503599627370497.0, None)
+@example("hebbian", None, -1e300)
 def test_overriding_coefficients_keeps_the_name_and_replaces_only_what_is_given(name, g, n):
     if name == "gradient-descent" and (g or n):   # it has no extra terms to weigh (issue 25)
         with pytest.raises(ModspecError, match="does not apply to gradient-descent"):
@@ -139,6 +141,10 @@ def test_overriding_coefficients_keeps_the_name_and_replaces_only_what_is_given(
         return
     if any(v and abs(v) < 2.2250738585072014e-308 for v in (g, n)):  # subnormal (issue 24)
         with pytest.raises(ModspecError, match="subnormal"):
+            as_rule(name, gamma=g, nabla=n)
+        return
+    if any(v and abs(v) > MAX_COEFFICIENT for v in (g, n)):      # beyond 1/ε (issue 24)
+        with pytest.raises(ModspecError, match="lost in rounding"):
             as_rule(name, gamma=g, nabla=n)
         return
     rule = as_rule(name, gamma=g, nabla=n)

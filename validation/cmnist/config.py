@@ -20,6 +20,7 @@ import numpy as np
 from modspec.theory.errors import bad, check_integer, check_number
 
 from .cnn import ARCHS, check_init
+from .dataset import check_build
 
 __all__ = ["CMNISTConfig", "EVAL_CHUNK", "FLOAT32_MAX", "MAX_THREADS", "PIXEL_BYTES",
            "check_budget", "check_out", "run_bytes"]
@@ -79,6 +80,10 @@ class CMNISTConfig:
         if self.lr > FLOAT32_MAX:           # the step's scale of float32 parameters
             raise bad("lr", self.lr, f"must be at most {FLOAT32_MAX:.3g} (the parameters are "
                       "float32; the reference is 2e-3)")
+        largest_r = math.sqrt(FLOAT32_MAX / max(self.n_train, self.n_test))
+        if self.r > largest_r:              # its square summed over a split, in float32
+            raise bad("r", self.r, f"must be at most {largest_r:.3g} (the squared identity "
+                      "targets summed over a split must fit float32; the default is 10)")
         if self.plateau_window % self.eval_every:
             raise bad("plateau_window", self.plateau_window,
                       f"must be a multiple of eval_every ({self.eval_every})")
@@ -88,6 +93,8 @@ class CMNISTConfig:
             if a not in ARCHS:
                 raise bad("arch", a, f"must be among {', '.join(ARCHS)}")
         check_init(self.init)
+        check_build(self.positions, self.n_train, self.n_test, self.holdout, self.r,
+                    self.data_seed)           # the dataset's own limits, before any folder
 
     @property
     def seed_list(self) -> list[int]:

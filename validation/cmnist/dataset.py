@@ -40,8 +40,8 @@ import numpy as np
 
 from modspec.theory.errors import ModspecError, bad, check_integer, check_number
 
-__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "load_source", "read_idx",
-           "targets", "tuple_number"]
+__all__ = ["CompositionalMNIST", "IDX_FILES", "Split", "build", "check_build", "check_source",
+           "load_source", "read_idx", "targets", "tuple_number"]
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -168,6 +168,17 @@ def _find(directory: str, stem: str) -> str:
     raise bad("source", f"idx:{directory}", f"directory must contain {stem} (or {stem}.gz)")
 
 
+def check_source(source: str) -> dict[str, str]:
+    """The IDX file of each of :data:`IDX_FILES` in an ``idx:DIR`` source (nothing for
+    ``digits``), found before any work; one line naming the source when one is missing."""
+    if not (isinstance(source, str) and source.startswith("idx:")):
+        return {}
+    directory = source[4:]
+    if not os.path.isdir(directory):
+        raise bad("source", source, "idx:DIR needs an existing directory")
+    return {k: _find(directory, stem) for k, stem in IDX_FILES.items()}
+
+
 def load_source(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                        np.ndarray]:
     """``(train_images, train_labels, test_images, test_labels)``, images float32 in [0, 1]."""
@@ -187,10 +198,8 @@ def load_source(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
             test[idx[: len(idx) // 3]] = True
         return images[~test], labels[~test], images[test], labels[test]
     if isinstance(source, str) and source.startswith("idx:"):
-        directory = source[4:]
-        if not os.path.isdir(directory):
-            raise bad("source", source, "idx:DIR needs an existing directory")
-        arrays = {k: read_idx(_find(directory, stem)) for k, stem in IDX_FILES.items()}
+        files = check_source(source)
+        arrays = {k: read_idx(path) for k, path in files.items()}
         for part in ("train", "test"):
             im, lab = arrays[f"{part}_images"], arrays[f"{part}_labels"]
             if im.ndim != 3 or lab.ndim != 1 or im.shape[0] != lab.shape[0]:
@@ -222,7 +231,7 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
     ``holdout > 0``, ``n_test`` of held-out tuples. ``holdout`` is the fraction of all
     ``10**positions`` digit tuples held out of training, in [0, 0.5].
     """
-    _check_build(positions, n_train, n_test, holdout, r, seed)
+    check_build(positions, n_train, n_test, holdout, r, seed)
     tr_im, tr_lab, te_im, te_lab = load_source(source, seed)
     rng = np.random.default_rng([seed, 2])       # one stream, drawn in this order
     train_pools, test_pool = _pools(rng, tr_lab, te_lab, positions, source)
@@ -239,7 +248,7 @@ def build(source: str = "digits", positions: int = 3, n_train: int = 20_000,
                               tuple(int(v) for v in tuple_number(held_tuples)))
 
 
-def _check_build(positions: int, n_train: int, n_test: int, holdout: float, r: float,
+def check_build(positions: int, n_train: int, n_test: int, holdout: float, r: float,
                  seed: int) -> None:
     """Refuse, in one line, sizes :func:`build` cannot make."""
     if isinstance(positions, bool) or not isinstance(positions, int) or not 1 <= positions <= 4:
@@ -248,6 +257,9 @@ def _check_build(positions: int, n_train: int, n_test: int, holdout: float, r: f
         check_integer(name, value, low)
     if not 0.0 <= float(holdout) <= 0.5:
         raise bad("holdout", holdout, "must be a fraction of digit tuples in [0, 0.5]")
+    if positions == 1 and round(holdout * 10):     # a tuple of one digit is the digit
+        raise bad("holdout", holdout, "must be at most 0.05 with positions = 1: a held-out "
+                  "tuple of one digit would leave that digit out of training")
     check_number("r", r, 0, strict=True)
 
 

@@ -109,6 +109,7 @@ class Pool:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")
+        before = set(multiprocessing.active_children())
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(work)) or 1,
                                    mp_context=context, initializer=_worker_start,
                                    initargs=(os.getpid(),))
@@ -116,6 +117,13 @@ class Pool:
             futures = [pool.submit(task, bundle) for bundle in work]
             for future in as_completed(futures):
                 yield future.result()
+        except BaseException:
+            # Ctrl-C or a failed bundle: the bundles still running are stopped now rather
+            # than waited for (their points are not stored; a rerun computes them)
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in set(multiprocessing.active_children()) - before:
+                worker.terminate()
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

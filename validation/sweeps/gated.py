@@ -103,6 +103,8 @@ def _load(tables: dict[str, Any], grid: Path, network: str | None) -> tuple[Any,
     path = network or tables.get("run", {}).get("network")
     if path is None:
         raise ModspecError(f"{grid}: a gated grid needs --network or network = FILE in [run]")
+    if not isinstance(path, str) or not path:
+        raise bad("run.network", path, "must be the path of a network TOML file (a string)")
     path = Path(path) if network is not None else grid.parent / path
     net = load_network(path)
     spec = dict(tables.get("dataset", {}))

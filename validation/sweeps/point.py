@@ -226,11 +226,10 @@ def point_of(v: dict[str, Any], compute: tuple[str, ...], family: str = "composi
 
         check_point(point)
         if "simulate" in point.compute or "train" in point.compute:
-            from modspec.numerics.budget import check_memory, training_bytes
+            from modspec.numerics.budget import check_training
 
-            check_memory(training_bytes(dataset, network, point.hidden,
-                                        point.seeds, point.epochs, point.record_every),
-                         f"seeds={point.seeds}, hidden={point.hidden}, epochs={point.epochs}")
+            check_training(dataset, network, point.hidden, point.seeds, point.epochs,
+                           point.record_every)
     except ModspecError as exc:
         raise ModspecError(f"{exc} (at the grid point {label})") from None
     return point

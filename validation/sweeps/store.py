@@ -116,7 +116,24 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    return _parse(path.read_bytes(), str(path))[1]
+    if not path.is_file():
+        raise bad("STORE", str(path), "must be a regular file (a sweep store)")
+    with open(path, "rb") as fh:
+        _check_size(path, os.fstat(fh.fileno()).st_size, "STORE")
+        return _parse(fh.read(), str(path))[1]
+
+
+#: Bytes read to find a store's header line (a header is about 200 bytes).
+HEAD_BYTES = 1 << 16
+#: Memory a store's rows take when read, per byte of the file (JSON text to Python objects).
+ROW_BYTES = 8
+
+
+def _check_size(path: Path, size: int, name: str = "--out") -> None:
+    """Refuse a store whose rows cannot be held in memory once read, before reading them."""
+    from modspec.numerics.budget import check_memory
+
+    check_memory(ROW_BYTES * size, f"{name}={str(path)!r} ({size} bytes)")
 
 
 def load_sweep(path: str | Path, tidy: bool = False) -> Any:
@@ -330,15 +347,17 @@ def open_store(path: str | Path, grid: str | None = None) -> Store:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             _refuse(path, "is not a regular file")
         _lock(fd, path)
-        data = _read_all(fd)
+        first = os.pread(fd, HEAD_BYTES, 0)       # the header first: never read a non-store
         line = json.dumps(header(grid)).encode() + b"\n"
-        if line.startswith(data):                 # empty, or a header cut short: nothing lost
+        if line.startswith(first):                # empty, or a header cut short: nothing lost
             fh.truncate(0)
             fh.write(line)
             fh.flush()
             os.fsync(fd)
             return Store(path, fh, set())
-        _check_header(path, data, grid)
+        _check_header(path, first, grid)
+        _check_size(path, os.fstat(fd).st_size)
+        data = _read_all(fd)
         _, rows = _parse(data, str(path))
         if not data.endswith(b"\n"):              # a row cut short by a kill: drop it
             fh.truncate(data.rfind(b"\n") + 1)
