@@ -23,7 +23,7 @@ Time is in epochs of full-batch gradient descent, ``τ = 1/(P·lr)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -249,26 +249,10 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
         return obs(maps, W, residual(W, system.cov))
 
     for k in range(n_seeds):
-        parts, y, start, done = [], y0[k], 0.0, 0
-        while done < t.size:
-            # to the next recorded times, but no further than a horizon that doubles: the
-            # rest is checked on the way even when the records are 10⁵ epochs apart
-            end = min(float(t[min(done + CHUNK, t.size) - 1]),
-                      max(2 * start, start + SEGMENT * system.tau))
-            times = t[done:done + CHUNK][t[done:done + CHUNK] <= end]
-            sol = solve_ivp(system.rhs, (start, end), y, method=method,
-                            t_eval=times if times.size else [end], rtol=rtol, atol=atol, **kw)
-            if not sol.success:
-                raise RuntimeError(f"flow integration failed: {sol.message}")
-            if times.size:
-                parts.append(observe(sol.y.T))
-            y, start, done = sol.y[:, -1], end, done + times.size
-            if np.max(np.abs(system.rhs(start, y))) * system.tau < REST:
-                break   # at rest: every later time records the same state
-        if done < t.size:
-            parts.append(_repeat(observe(y[None]), t.size - done))
-        records.append(_concatenate(parts))
-        finals.append(y)
+        record, final = _integrate_seed(system, y0[k], t, observe,
+                                        {"method": method, "rtol": rtol, "atol": atol, **kw})
+        records.append(record)
+        finals.append(final)
     stacked = stack_records(records)
     heldout = None
     if obs.record_held:
@@ -280,6 +264,32 @@ def integrate_flow(dataset: Any, network: Network, t: Any, lr: float,
                       lr=float(lr), tau=system.tau, train_objects=None if train_objects is None
                       else system.cov.objects, init=init, weights=weights, final_map=final,
                       **stacked)
+
+
+def _integrate_seed(system: Any, y: np.ndarray, t: np.ndarray,
+                    observe: Callable[[np.ndarray], dict[str, Any]],
+                    solver: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+    """One seed's records at times ``t`` and its final state (:func:`integrate_flow`):
+    integrated to the next recorded times, but no further than a horizon that doubles, so
+    that rest is checked on the way even when the records are 10⁵ epochs apart; at rest every
+    later time records the same state."""
+    parts, start, done = [], 0.0, 0
+    while done < t.size:
+        end = min(float(t[min(done + CHUNK, t.size) - 1]),
+                  max(2 * start, start + SEGMENT * system.tau))
+        times = t[done:done + CHUNK][t[done:done + CHUNK] <= end]
+        sol = solve_ivp(system.rhs, (start, end), y, t_eval=times if times.size else [end],
+                        **solver)
+        if not sol.success:
+            raise RuntimeError(f"flow integration failed: {sol.message}")
+        if times.size:
+            parts.append(observe(sol.y.T))
+        y, start, done = sol.y[:, -1], end, done + times.size
+        if np.max(np.abs(system.rhs(start, y))) * system.tau < REST:
+            break
+    if done < t.size:
+        parts.append(_repeat(observe(y[None]), t.size - done))
+    return _concatenate(parts), y
 
 
 def converged_weights(dataset: Any, network: Network, init_std: float = 1e-3, seed: int = 0,

@@ -557,9 +557,9 @@ def test_a_sweep_grid_value_at_the_edges_is_a_result_or_one_line(tmp_path_factor
 @settings(max_examples=15, deadline=None)
 def test_cmnist_options_at_the_edges_are_refused_before_any_folder(tmp_path_factory, option,
                                                                    value):
-    """Every draw here is outside what cmnist takes (a holdout or an init of 0 is taken):
-    one line, status 2, nothing created."""
-    assume(not (value == "0" and option in ("--holdout", "--init")))
+    """Every draw here is outside what cmnist takes (a holdout, an init or a cap of 0 epochs
+    is taken: the untrained networks evaluated): one line, status 2, nothing created."""
+    assume(not (value == "0" and option in ("--holdout", "--init", "--epochs")))
     from modspec.cli import main
 
     out_dir = tmp_path_factory.mktemp("c") / "out"

@@ -303,12 +303,7 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
     t, W1, W2 = run["t"], run["W1"], run["W2"]
     with np.errstate(over="ignore", invalid="ignore"):       # a diverged run: refused below
         err = (W2 @ np.maximum(W1 @ X, 0.0) - Y) ** 2
-    if not all(np.all(np.isfinite(a)) for a in (W1, W2, err)):
-        if not all(np.all(np.isfinite(a[0])) for a in (W1, W2, err)):   # the start itself
-            raise bad("init_std", init_std, "gives a start whose loss leaves float64; use a "
-                      "smaller init_std")
-        raise bad("lr", lr, "gradient descent diverged (its weights or loss leave float64); "
-                  "use a smaller lr")
+    _check_finite((W1, W2, err), lr, init_std)
     pats = (W1 @ X) > 0                                      # (T, hidden, samples)
     loss = err.sum(axis=1).mean(axis=1)
     quads = layout(dataset, net, hidden).quadrants
@@ -340,6 +335,18 @@ def compare_relu_gating(dataset: Any, *, hidden: int = 16, lr: float = 0.02,
                                   preds[name]["loss"], tolerance)}
     return ReluComparison(settings, inst, int(t[stable]), start_inst, groups, t, loss,
                           trained_norms, preds, entries)
+
+
+def _check_finite(arrays: tuple[np.ndarray, ...], lr: float, init_std: float) -> None:
+    """A run whose weights or loss leave float64 is refused in one line: its start (blame
+    ``init_std``) or its descent (blame ``lr``)."""
+    if all(np.all(np.isfinite(a)) for a in arrays):
+        return
+    if not all(np.all(np.isfinite(a[0])) for a in arrays):
+        raise bad("init_std", init_std, "gives a start whose loss leaves float64; use a "
+                  "smaller init_std")
+    raise bad("lr", lr, "gradient descent diverged (its weights or loss leave float64); "
+              "use a smaller lr")
 
 
 def _gated_from(dataset: Any, trained: dict[str, Any], X: np.ndarray, Y: np.ndarray,
